@@ -1,0 +1,79 @@
+import 'reflect-metadata';
+
+import cluster from 'node:cluster';
+
+import { NestFactory } from '@nestjs/core';
+import {
+  getRedisStorageManager,
+  MemoryMetricsStore,
+  readRedisMetricsOptionsFromEnv,
+  RedisStorageManager,
+  serveMetricsStore,
+} from 'nestjs-redis-metrics';
+import { Counter } from 'prom-client';
+
+import { AppModule } from './app.module.js';
+import { describeStorage, embedded } from './storage-mode.js';
+
+const WORKERS = Number(process.env.WORKERS ?? 2);
+const PORT = Number(process.env.PORT ?? 3000);
+
+/** The primary's own metrics: in Redis through the functions outside DI, or in its own memory store. */
+function primaryManager(): RedisStorageManager {
+  if (!embedded) return getRedisStorageManager();
+  const store = new MemoryMetricsStore();
+  serveMetricsStore(store, cluster);
+  return new RedisStorageManager({ ...readRedisMetricsOptionsFromEnv(), enabled: true, store });
+}
+
+/**
+ * The primary forks the workers, which share one port, replaces any that dies and counts the restarts
+ * by reason: the NestJS counterpart of gunicorn's master metrics. It stores them in Redis through the
+ * functions for code outside dependency injection.
+ */
+async function runPrimary(): Promise<void> {
+  const manager = primaryManager();
+  const restarts = new Counter({
+    name: 'sample_worker_restarts_total',
+    help: 'Workers the primary replaced, by why the old one ended',
+    labelNames: ['reason'],
+    registers: [manager.registry],
+  });
+  await manager.setup();
+  console.log(`Primary ${process.pid}: starting ${WORKERS} workers on port ${PORT}`);
+  console.log(`Metrics storage: ${describeStorage()}`);
+  for (let i = 0; i < WORKERS; i += 1) cluster.fork();
+
+  let stopping = false;
+  cluster.on('exit', (worker, code, signal) => {
+    if (stopping) return;
+    const reason = signal ?? `exit_${code}`;
+    restarts.inc({ reason });
+    void manager.flush();
+    console.log(`Worker ${worker.process.pid} ended (${reason}); starting another`);
+    cluster.fork();
+  });
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+    process.once(signal, () => {
+      stopping = true;
+      const workers = Object.values(cluster.workers ?? {});
+      let left = workers.length;
+      const done = () => void manager.teardown().then(() => process.exit(0));
+      if (left === 0) done();
+      for (const worker of workers) {
+        worker?.once('exit', () => (left -= 1) === 0 && done());
+        worker?.process.kill('SIGTERM');
+      }
+    });
+  }
+}
+
+async function runWorker(): Promise<void> {
+  const app = await NestFactory.create(AppModule, { logger: ['log', 'warn', 'error'] });
+  app.enableShutdownHooks();
+  await app.listen(PORT);
+  console.log(`Worker ${process.pid} serving http://localhost:${PORT}/metrics and /health`);
+}
+
+if (cluster.isPrimary && WORKERS > 0) void runPrimary();
+else void runWorker();

@@ -1,0 +1,59 @@
+import { Registry, type Metric } from 'prom-client';
+
+import type { MetricFamily } from './metric-family.js';
+
+/** Prometheus text format 0.0.4. */
+export const PROMETHEUS_CONTENT_TYPE = Registry.PROMETHEUS_CONTENT_TYPE;
+/** OpenMetrics text format 1.0.0. */
+export const OPENMETRICS_CONTENT_TYPE = Registry.OPENMETRICS_CONTENT_TYPE;
+
+/** Either exposition format prom-client writes. */
+export type ExpositionContentType =
+  typeof PROMETHEUS_CONTENT_TYPE | typeof OPENMETRICS_CONTENT_TYPE;
+
+/**
+ * A prom-client registry that serves merged families, so the text comes from prom-client's own
+ * formatter (escaping, `# TYPE`/`# HELP`, OpenMetrics `_total` and `# EOF`) rather than one of ours.
+ */
+export function familiesToRegistry(
+  families: MetricFamily[],
+  contentType: ExpositionContentType = PROMETHEUS_CONTENT_TYPE,
+): Registry<ExpositionContentType> {
+  const registry = new Registry<ExpositionContentType>();
+  registry.setContentType(contentType);
+  for (const family of families) registry.registerMetric(asPromClientMetric(family));
+  return registry;
+}
+
+/** Renders merged families as exposition text. */
+export async function renderFamilies(
+  families: MetricFamily[],
+  contentType: ExpositionContentType = PROMETHEUS_CONTENT_TYPE,
+): Promise<string> {
+  return familiesToRegistry(families, contentType).metrics();
+}
+
+/** A read-only stand-in with the shape prom-client's registry reads from a metric. */
+function asPromClientMetric(family: MetricFamily): Metric {
+  const values = family.samples.map((sample) => ({
+    // A sample named like its metric leaves metricName out, so OpenMetrics can add `_total` to counters.
+    ...(sample.name === family.name ? {} : { metricName: sample.name }),
+    labels: sample.labels,
+    value: sample.value,
+  }));
+  const metric = {
+    name: family.name,
+    help: family.help,
+    type: family.type,
+    aggregator: 'sum',
+    get: async () => ({
+      name: metric.name,
+      help: family.help,
+      type: family.type,
+      values,
+      aggregator: 'sum',
+    }),
+    reset: () => undefined,
+  };
+  return metric as unknown as Metric;
+}

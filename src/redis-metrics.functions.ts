@@ -1,0 +1,46 @@
+import type { RedisMultiProcessCollector } from './aggregation/redis-multi-process-collector.js';
+import { readRedisMetricsOptionsFromEnv } from './redis-metrics.options.js';
+import { RedisStorageManager } from './redis-storage-manager.js';
+import type { RedisClient } from './storage/lua-scripts.js';
+
+// For code outside dependency injection (a cluster primary, a script): one manager per process,
+// configured from the environment variables, as the Python original's module-level functions.
+let manager: RedisStorageManager | undefined;
+
+/** The process-wide manager, made from the environment on first use. */
+export function getRedisStorageManager(): RedisStorageManager {
+  manager ??= new RedisStorageManager(readRedisMetricsOptionsFromEnv());
+  return manager;
+}
+
+/** Sets up Redis storage for the process-wide manager; `false` when disabled or unreachable. */
+export function setupRedisMetrics(): Promise<boolean> {
+  return getRedisStorageManager().setup();
+}
+
+/** Last flush, fold and close for the process-wide manager; the next call to a function makes a new one. */
+export async function teardownRedisMetrics(): Promise<void> {
+  const current = manager;
+  manager = undefined;
+  await current?.teardown();
+}
+
+/** Whether the process-wide manager stores metrics in Redis and its last flush succeeded. */
+export function isRedisEnabled(): boolean {
+  return manager?.isEnabled() ?? false;
+}
+
+/** The process-wide manager's Redis client, if Redis storage is enabled. */
+export function getRedisClient(): RedisClient | undefined {
+  return getRedisStorageManager().getClient();
+}
+
+/** Folds processes whose heartbeat is older than the TTL into the archive; how many were folded. */
+export function cleanupRedisKeys(): Promise<number> {
+  return getRedisStorageManager().cleanupKeys();
+}
+
+/** The process-wide manager's collector, if Redis storage is enabled. */
+export function getRedisCollector(): RedisMultiProcessCollector | undefined {
+  return getRedisStorageManager().getCollector();
+}

@@ -1,0 +1,304 @@
+import { RedisMetricsConfigError } from './errors.js';
+
+/**
+ * How a gauge is aggregated across processes at scrape time.
+ *
+ * - `all`: one series per process, labelled with its `pid`, dead processes included until reaped.
+ * - `liveall`: like `all`, live processes only.
+ * - `live`: one series per process with a `pid` label, live processes only (same output as `liveall`).
+ * - `max` / `min` / `sum`: one series, the maximum / minimum / sum over every process still stored.
+ * - `mostrecent`: one series, the value written last (by Redis server time).
+ * - `livemax` / `livemin` / `livesum` / `livemostrecent`: the same over live processes only.
+ */
+export type GaugeMode =
+  | 'all'
+  | 'liveall'
+  | 'live'
+  | 'max'
+  | 'min'
+  | 'sum'
+  | 'mostrecent'
+  | 'livemax'
+  | 'livemin'
+  | 'livesum'
+  | 'livemostrecent';
+
+/** Every gauge mode, in the order of the docs. */
+export const GAUGE_MODES: readonly GaugeMode[] = [
+  'all',
+  'liveall',
+  'live',
+  'max',
+  'min',
+  'sum',
+  'mostrecent',
+  'livemax',
+  'livemin',
+  'livesum',
+  'livemostrecent',
+];
+
+/** Resolved settings of the module. Every field has a default: see {@link DEFAULT_REDIS_METRICS_OPTIONS}. */
+export interface RedisMetricsOptions {
+  /** Store metrics in Redis (`REDIS_ENABLED`). When false the process serves only its own registry. */
+  enabled: boolean;
+  /** Redis host (`REDIS_HOST`). */
+  host: string;
+  /** Redis port (`REDIS_PORT`). */
+  port: number;
+  /** Redis database number (`REDIS_DB`). */
+  db: number;
+  /** Redis ACL user name, if any (from the URL's user part). */
+  username?: string;
+  /** Redis password, if any (`REDIS_PASSWORD` or the URL's password part). Never logged. */
+  password?: string;
+  /** Connect with TLS (`REDIS_SSL`, or a `rediss://` URL). */
+  ssl: boolean;
+  /**
+   * A full connection URL (`PROMETHEUS_REDIS_URL`), `redis://[user:password@]host[:port][/db]` or
+   * `rediss://...`. When set it wins over host, port, db, password and ssl.
+   */
+  url?: string;
+  /** Prefix of every key this module writes (`REDIS_KEY_PREFIX`). May contain `:`; not `{` or `}`. */
+  keyPrefix: string;
+  /**
+   * Seconds without a heartbeat after which a process counts as dead and any live process may fold it
+   * into the archive (`REDIS_TTL_SECONDS`). It never expires series of a live process.
+   */
+  ttlSeconds: number;
+  /** Milliseconds between two background flushes of this process's registry (`REDIS_FLUSH_INTERVAL_MS`). */
+  flushIntervalMs: number;
+  /**
+   * Milliseconds a heartbeat stays fresh: a process is live for the `live*` gauge modes while its last
+   * heartbeat is younger than this (`REDIS_LIVENESS_WINDOW_MS`). Defaults to five flush intervals.
+   */
+  livenessWindowMs: number;
+  /** Mode of a gauge that names none (`REDIS_DEFAULT_GAUGE_MODE`). */
+  defaultGaugeMode: GaugeMode;
+}
+
+/** The defaults of {@link RedisMetricsOptions}. */
+export const DEFAULT_REDIS_METRICS_OPTIONS: Readonly<RedisMetricsOptions> = Object.freeze({
+  enabled: false,
+  host: 'localhost',
+  port: 6379,
+  db: 0,
+  ssl: false,
+  keyPrefix: 'nestjs',
+  ttlSeconds: 300,
+  flushIntervalMs: 1000,
+  livenessWindowMs: 5000,
+  defaultGaugeMode: 'all',
+});
+
+/** Environment variables read by {@link readRedisMetricsOptionsFromEnv}, each with the option it sets. */
+export const REDIS_METRICS_ENV = {
+  REDIS_ENABLED: 'enabled',
+  REDIS_HOST: 'host',
+  REDIS_PORT: 'port',
+  REDIS_DB: 'db',
+  REDIS_KEY_PREFIX: 'keyPrefix',
+  REDIS_TTL_SECONDS: 'ttlSeconds',
+  REDIS_PASSWORD: 'password',
+  REDIS_SSL: 'ssl',
+  PROMETHEUS_REDIS_URL: 'url',
+  REDIS_FLUSH_INTERVAL_MS: 'flushIntervalMs',
+  REDIS_LIVENESS_WINDOW_MS: 'livenessWindowMs',
+  REDIS_DEFAULT_GAUGE_MODE: 'defaultGaugeMode',
+} as const satisfies Record<string, keyof RedisMetricsOptions>;
+
+type OptionSource = (option: keyof RedisMetricsOptions) => string;
+
+const TRUE_WORDS = new Set(['1', 'true', 'yes', 'on']);
+const FALSE_WORDS = new Set(['0', 'false', 'no', 'off']);
+
+/**
+ * Reads the module's options from environment variables (see {@link REDIS_METRICS_ENV}), fills in the
+ * defaults and validates the result.
+ *
+ * @throws RedisMetricsConfigError naming the variable and what is wrong with it; the message never
+ *   contains a password.
+ */
+export function readRedisMetricsOptionsFromEnv(
+  env: Record<string, string | undefined> = process.env,
+): RedisMetricsOptions {
+  const given: Partial<Record<keyof RedisMetricsOptions, unknown>> = {};
+  const variableOf = {} as Record<keyof RedisMetricsOptions, string>;
+  for (const [variable, option] of Object.entries(REDIS_METRICS_ENV)) {
+    variableOf[option] = variable;
+    const raw = env[variable];
+    if (raw !== undefined && raw.trim() !== '') given[option] = raw.trim();
+  }
+  return resolveOptions(given, (option) => variableOf[option]);
+}
+
+/**
+ * Fills in the defaults of options given in code (strings from the environment are accepted too) and
+ * validates them.
+ *
+ * @throws RedisMetricsConfigError naming the option and what is wrong with it.
+ */
+export function resolveRedisMetricsOptions(
+  given: Partial<RedisMetricsOptions> = {},
+): RedisMetricsOptions {
+  return resolveOptions(given, (option) => `option "${option}"`);
+}
+
+function resolveOptions(
+  given: Partial<Record<keyof RedisMetricsOptions, unknown>>,
+  nameOf: OptionSource,
+): RedisMetricsOptions {
+  const fail = (option: keyof RedisMetricsOptions, problem: string): never => {
+    throw new RedisMetricsConfigError(nameOf(option), problem);
+  };
+  const d = DEFAULT_REDIS_METRICS_OPTIONS;
+
+  const flushIntervalMs = integer(given, 'flushIntervalMs', d.flushIntervalMs, 10, fail);
+  const options: RedisMetricsOptions = {
+    enabled: boolean(given, 'enabled', d.enabled, fail),
+    host: text(given, 'host', d.host, fail),
+    port: integer(given, 'port', d.port, 1, fail, 65535),
+    db: integer(given, 'db', d.db, 0, fail),
+    ssl: boolean(given, 'ssl', d.ssl, fail),
+    keyPrefix: keyPrefix(given, fail),
+    ttlSeconds: integer(given, 'ttlSeconds', d.ttlSeconds, 1, fail),
+    flushIntervalMs,
+    livenessWindowMs: integer(given, 'livenessWindowMs', flushIntervalMs * 5, 1, fail),
+    defaultGaugeMode: gaugeMode(given, fail),
+  };
+  const password = optionalText(given, 'password', fail);
+  if (password !== undefined) options.password = password;
+  const username = optionalText(given, 'username', fail);
+  if (username !== undefined) options.username = username;
+  const url = optionalText(given, 'url', fail);
+  if (url !== undefined) applyUrl(options, url, (problem) => fail('url', problem));
+
+  if (options.livenessWindowMs <= options.flushIntervalMs) {
+    fail(
+      'livenessWindowMs',
+      `must be longer than the flush interval (${options.flushIntervalMs} ms), or every process looks dead between two flushes; got ${options.livenessWindowMs}`,
+    );
+  }
+  if (options.ttlSeconds * 1000 < options.livenessWindowMs) {
+    fail(
+      'ttlSeconds',
+      `must be at least the liveness window (${options.livenessWindowMs} ms), or live processes get reaped; got ${options.ttlSeconds}`,
+    );
+  }
+  return options;
+}
+
+type Fail = (option: keyof RedisMetricsOptions, problem: string) => never;
+type Given = Partial<Record<keyof RedisMetricsOptions, unknown>>;
+
+function boolean(given: Given, option: keyof RedisMetricsOptions, fallback: boolean, fail: Fail) {
+  const value = given[option];
+  if (value === undefined) return fallback;
+  if (typeof value === 'boolean') return value;
+  const word = String(value).toLowerCase();
+  if (TRUE_WORDS.has(word)) return true;
+  if (FALSE_WORDS.has(word)) return false;
+  return fail(option, `must be true or false (also 1/0, yes/no, on/off); got "${String(value)}"`);
+}
+
+function integer(
+  given: Given,
+  option: keyof RedisMetricsOptions,
+  fallback: number,
+  min: number,
+  fail: Fail,
+  max = Number.MAX_SAFE_INTEGER,
+): number {
+  const value = given[option];
+  if (value === undefined) return fallback;
+  const number =
+    typeof value === 'number' ? value : /^-?\d+$/.test(String(value)) ? Number(value) : NaN;
+  if (!Number.isSafeInteger(number)) {
+    return fail(option, `must be a whole number; got "${String(value)}"`);
+  }
+  if (number < min || number > max) {
+    const range = max === Number.MAX_SAFE_INTEGER ? `at least ${min}` : `from ${min} to ${max}`;
+    return fail(option, `must be ${range}; got ${number}`);
+  }
+  return number;
+}
+
+function text(given: Given, option: keyof RedisMetricsOptions, fallback: string, fail: Fail) {
+  return optionalText(given, option, fail) ?? fallback;
+}
+
+function optionalText(given: Given, option: keyof RedisMetricsOptions, fail: Fail) {
+  const value = given[option];
+  if (value === undefined) return undefined;
+  // The value itself is left out of this message: it may be a password or a URL with one.
+  if (typeof value !== 'string' || value === '') return fail(option, 'must be a non-empty string');
+  return value;
+}
+
+function keyPrefix(given: Given, fail: Fail): string {
+  const prefix = text(given, 'keyPrefix', DEFAULT_REDIS_METRICS_OPTIONS.keyPrefix, fail);
+  if (/[{}]/.test(prefix)) {
+    fail(
+      'keyPrefix',
+      `must not contain "{" or "}" (it becomes a Redis Cluster hash tag); got "${prefix}"`,
+    );
+  }
+  return prefix;
+}
+
+function gaugeMode(given: Given, fail: Fail): GaugeMode {
+  const mode = text(
+    given,
+    'defaultGaugeMode',
+    DEFAULT_REDIS_METRICS_OPTIONS.defaultGaugeMode,
+    fail,
+  );
+  if (!(GAUGE_MODES as readonly string[]).includes(mode)) {
+    fail('defaultGaugeMode', `must be one of ${GAUGE_MODES.join(', ')}; got "${mode}"`);
+  }
+  return mode as GaugeMode;
+}
+
+/** Takes host, port, db, credentials and TLS from a Redis URL. Problems are described without the URL. */
+function applyUrl(options: RedisMetricsOptions, raw: string, fail: (problem: string) => never) {
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    // The URL is not echoed: it may carry a password.
+    return fail('is not a valid URL (expected redis://[user:password@]host[:port][/db])');
+  }
+  if (url.protocol !== 'redis:' && url.protocol !== 'rediss:') {
+    return fail(`must start with redis:// or rediss://; got "${url.protocol}//"`);
+  }
+  if (url.hostname === '') return fail('has no host');
+  const dbPath = url.pathname.replace(/^\//, '');
+  if (dbPath !== '' && !/^\d+$/.test(dbPath)) {
+    return fail(`has a database part that is not a whole number: "/${dbPath}"`);
+  }
+  options.url = raw;
+  options.host = url.hostname.replace(/^\[(.*)\]$/, '$1');
+  options.port = url.port === '' ? 6379 : Number(url.port);
+  if (dbPath !== '') options.db = Number(dbPath);
+  if (url.username !== '') options.username = decodeURIComponent(url.username);
+  if (url.password !== '') options.password = decodeURIComponent(url.password);
+  options.ssl = url.protocol === 'rediss:';
+}
+
+/** Options with the password and any credentials of the URL replaced by `***`, safe to log or show. */
+export function redactRedisMetricsOptions(options: RedisMetricsOptions): RedisMetricsOptions {
+  const safe = { ...options };
+  if (safe.password !== undefined) safe.password = '***';
+  if (safe.url !== undefined) safe.url = redactUrl(safe.url);
+  return safe;
+}
+
+function redactUrl(raw: string): string {
+  try {
+    const url = new URL(raw);
+    if (url.password !== '') url.password = '***';
+    return url.toString();
+  } catch {
+    return '***';
+  }
+}

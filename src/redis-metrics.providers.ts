@@ -1,0 +1,37 @@
+import type { Provider } from '@nestjs/common';
+import { APP_INTERCEPTOR } from '@nestjs/core';
+
+import { RedisMultiProcessCollector } from './aggregation/redis-multi-process-collector.js';
+import { RequestMetricsInterceptor } from './http/request-metrics.interceptor.js';
+import { REDIS_METRICS_MODULE_OPTIONS } from './redis-metrics.constants.js';
+import type { RedisMetricsModuleOptions } from './redis-metrics.module-options.js';
+import { RedisMetricsService } from './redis-metrics.service.js';
+import { RedisStorageManager } from './redis-storage-manager.js';
+
+/** What the module provides, whichever way it was configured. */
+export const redisMetricsProviders: Provider[] = [
+  {
+    provide: RedisStorageManager,
+    useFactory: (options: RedisMetricsModuleOptions) => new RedisStorageManager(options),
+    inject: [REDIS_METRICS_MODULE_OPTIONS],
+  },
+  {
+    provide: RedisMetricsService,
+    useFactory: (manager: RedisStorageManager) => new RedisMetricsService(manager),
+    inject: [RedisStorageManager],
+  },
+  {
+    // `undefined` when Redis storage is disabled.
+    provide: RedisMultiProcessCollector,
+    useFactory: (manager: RedisStorageManager) => manager.getCollector(),
+    inject: [RedisStorageManager],
+  },
+  { provide: APP_INTERCEPTOR, useClass: RequestMetricsInterceptor },
+];
+
+/** What the module exports to the modules that import it. */
+export const redisMetricsExports = [
+  RedisStorageManager,
+  RedisMetricsService,
+  RedisMultiProcessCollector,
+];

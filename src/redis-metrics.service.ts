@@ -1,0 +1,77 @@
+import {
+  Counter,
+  Gauge,
+  Histogram,
+  Summary,
+  type CounterConfiguration,
+  type GaugeConfiguration,
+  type HistogramConfiguration,
+  type Metric,
+  type SummaryConfiguration,
+} from 'prom-client';
+
+import type { GaugeMode } from './redis-metrics.options.js';
+import type { RedisStorageManager } from './redis-storage-manager.js';
+import type { FlushResult } from './storage/metrics-flusher.js';
+
+/** A gauge's configuration plus how it is aggregated across processes. */
+export type RedisGaugeConfiguration<T extends string> = GaugeConfiguration<T> & {
+  /** Multiprocess mode of this gauge; default the module's `defaultGaugeMode`. */
+  multiprocessMode?: GaugeMode;
+};
+
+/**
+ * The service an app injects to make metrics. Each `counter()`/`gauge()`/... returns the metric of that
+ * name if the registry has it, else registers a new one, so several providers may ask for the same.
+ */
+export class RedisMetricsService {
+  constructor(private readonly manager: RedisStorageManager) {}
+
+  /** A counter in the module's registry. */
+  counter<T extends string>(config: Omit<CounterConfiguration<T>, 'registers'>): Counter<T> {
+    return this.getOrCreate(
+      config.name,
+      () => new Counter({ ...config, registers: [this.manager.registry] }),
+    );
+  }
+
+  /** A gauge in the module's registry, aggregated by its `multiprocessMode`. */
+  gauge<T extends string>(config: Omit<RedisGaugeConfiguration<T>, 'registers'>): Gauge<T> {
+    const { multiprocessMode, ...gaugeConfig } = config;
+    if (multiprocessMode) this.manager.setGaugeMode(config.name, multiprocessMode);
+    return this.getOrCreate(
+      config.name,
+      () => new Gauge({ ...gaugeConfig, registers: [this.manager.registry] }),
+    );
+  }
+
+  /** A histogram in the module's registry. */
+  histogram<T extends string>(config: Omit<HistogramConfiguration<T>, 'registers'>): Histogram<T> {
+    return this.getOrCreate(
+      config.name,
+      () => new Histogram({ ...config, registers: [this.manager.registry] }),
+    );
+  }
+
+  /** A summary in the module's registry (only its `_count` and `_sum` are merged across processes). */
+  summary<T extends string>(config: Omit<SummaryConfiguration<T>, 'registers'>): Summary<T> {
+    return this.getOrCreate(
+      config.name,
+      () => new Summary({ ...config, registers: [this.manager.registry] }),
+    );
+  }
+
+  /** Whether the module counts HTTP requests (the `httpMetrics` option). */
+  countsHttp(): boolean {
+    return this.manager.countsHttp();
+  }
+
+  /** Writes this process's metrics to Redis now. */
+  flush(): Promise<FlushResult | undefined> {
+    return this.manager.flush();
+  }
+
+  private getOrCreate<M extends Metric>(name: string, create: () => M): M {
+    return (this.manager.registry.getSingleMetric(name) as M | undefined) ?? create();
+  }
+}

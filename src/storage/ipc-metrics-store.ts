@@ -1,0 +1,179 @@
+import type { Worker } from 'node:cluster';
+
+import type { MetricsStore, ProcessHeartbeats, RawPrefixReply } from './metrics-store.js';
+import type { ProcessIdentity } from './process-identity.js';
+import { encodeNumber } from './stored-value.js';
+import type { SeriesWrite, SeriesWriteResult } from './write-series.js';
+
+/** A request from a worker's store to the primary's. Numbers travel as text (JSON has no Infinity). */
+type StoreRequest =
+  | { op: 'write'; id: string; info: ReturnType<ProcessIdentity['info']>; write: WireWrite }
+  | { op: 'fold'; processId: string; staleAfterMs?: number }
+  | { op: 'read' }
+  | { op: 'heartbeats' };
+
+interface WireWrite {
+  series: [string, string][];
+  metadata: SeriesWrite['metadata'] extends Iterable<infer P> | undefined ? P[] : never;
+  deletes: string[];
+  timestamp?: number;
+  expectRegistered?: boolean;
+  staleAfterMs?: number;
+}
+
+interface Envelope {
+  nrmStore: 'request' | 'reply';
+  seq: number;
+  request?: StoreRequest;
+  result?: unknown;
+  error?: string;
+}
+
+const TIMEOUT_MS = 5000;
+
+/**
+ * A worker's view of the store its cluster primary keeps (see {@link serveMetricsStore}): every call
+ * is a message to the primary and its reply. Fails (and the flush reports it) when the primary does
+ * not answer within 5 s.
+ */
+export class IpcMetricsStore implements MetricsStore {
+  readonly description = 'the cluster primary, over IPC';
+  private seq = 0;
+  private readonly pending = new Map<
+    number,
+    { resolve: (v: unknown) => void; reject: (e: Error) => void }
+  >();
+
+  constructor(private readonly channel: NodeJS.Process = process) {
+    if (typeof channel.send !== 'function') {
+      throw new Error('IpcMetricsStore needs an IPC channel: run it in a node:cluster worker');
+    }
+  }
+
+  /** Takes the primary's replies. Listening keeps the worker alive, so only while a call waits. */
+  private readonly onMessage = (message: Envelope) => {
+    if (message?.nrmStore !== 'reply') return;
+    const waiting = this.pending.get(message.seq);
+    if (!waiting) return;
+    this.settle(message.seq);
+    if (message.error !== undefined) waiting.reject(new Error(message.error));
+    else waiting.resolve(message.result);
+  };
+
+  private settle(seq: number): void {
+    this.pending.delete(seq);
+    if (this.pending.size === 0) this.channel.off('message', this.onMessage);
+  }
+
+  write(
+    identity: Pick<ProcessIdentity, 'id' | 'info'>,
+    write: SeriesWrite,
+  ): Promise<SeriesWriteResult> {
+    const wire: WireWrite = {
+      series: [...write.series].map(([field, value]) => [field, encodeNumber(value)]),
+      metadata: [...(write.metadata ?? [])],
+      deletes: [...(write.deletes ?? [])],
+      timestamp: write.timestamp,
+      expectRegistered: write.expectRegistered,
+      staleAfterMs: write.staleAfterMs,
+    };
+    return this.call({
+      op: 'write',
+      id: identity.id,
+      info: identity.info(),
+      write: wire,
+    }) as Promise<SeriesWriteResult>;
+  }
+
+  fold(processId: string, staleAfterMs?: number): Promise<number> {
+    return this.call({ op: 'fold', processId, staleAfterMs }) as Promise<number>;
+  }
+
+  read(): Promise<RawPrefixReply> {
+    return this.call({ op: 'read' }) as Promise<RawPrefixReply>;
+  }
+
+  async heartbeats(): Promise<ProcessHeartbeats> {
+    const { now, heartbeats } = (await this.call({ op: 'heartbeats' })) as {
+      now: number;
+      heartbeats: [string, number][];
+    };
+    return { now, heartbeats: new Map(heartbeats) };
+  }
+
+  private call(request: StoreRequest): Promise<unknown> {
+    const seq = (this.seq += 1);
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.settle(seq);
+        reject(
+          new Error(`the cluster primary did not answer a ${request.op} within ${TIMEOUT_MS} ms`),
+        );
+      }, TIMEOUT_MS);
+      timer.unref();
+      if (this.pending.size === 0) this.channel.on('message', this.onMessage);
+      this.pending.set(seq, {
+        resolve: (value) => (clearTimeout(timer), resolve(value)),
+        reject: (error) => (clearTimeout(timer), reject(error)),
+      });
+      const sent = this.channel.send!(
+        { nrmStore: 'request', seq, request } satisfies Envelope,
+        undefined,
+        {},
+        (error) => {
+          if (error) this.pending.get(seq)?.reject(error);
+        },
+      );
+      if (!sent)
+        this.pending
+          .get(seq)
+          ?.reject(new Error('the IPC channel to the cluster primary is closed'));
+    });
+  }
+}
+
+/**
+ * Serves a store to the workers of a node:cluster primary: call it in the primary with the cluster
+ * module; each worker uses an {@link IpcMetricsStore}.
+ */
+export function serveMetricsStore(
+  store: MetricsStore,
+  cluster: { on(event: 'message', listener: (worker: Worker, message: unknown) => void): unknown },
+): void {
+  cluster.on('message', (worker, message) => {
+    const envelope = message as Envelope;
+    if (envelope?.nrmStore !== 'request' || !envelope.request) return;
+    void answer(store, envelope.request).then(
+      (result) =>
+        worker.isConnected() && worker.send({ nrmStore: 'reply', seq: envelope.seq, result }),
+      (error: unknown) =>
+        worker.isConnected() &&
+        worker.send({
+          nrmStore: 'reply',
+          seq: envelope.seq,
+          error: String((error as Error)?.message ?? error),
+        }),
+    );
+  });
+}
+
+async function answer(store: MetricsStore, request: StoreRequest): Promise<unknown> {
+  switch (request.op) {
+    case 'write': {
+      const identity = { id: request.id, info: () => request.info };
+      const { write } = request;
+      return store.write(identity, {
+        ...write,
+        series: write.series.map(([field, text]) => [field, Number(text)] as [string, number]),
+      });
+    }
+    case 'fold':
+      return store.fold(request.processId, request.staleAfterMs);
+    case 'read':
+      return store.read();
+    case 'heartbeats': {
+      const { now, heartbeats } = await store.heartbeats();
+      return { now, heartbeats: [...heartbeats] };
+    }
+  }
+}

@@ -1,0 +1,161 @@
+import { PrefixKeys } from './keys.js';
+import type { RedisClient } from './lua-scripts.js';
+import { ProcessIdentity } from './process-identity.js';
+import { decodeStoredValue, type StoredValue } from './stored-value.js';
+import { foldProcess, writeSeries } from './write-series.js';
+
+/** Options of a {@link RedisStorageDict}. */
+export interface RedisStorageDictOptions {
+  /** Prefix of every key (see `RedisMetricsOptions.keyPrefix`). */
+  keyPrefix: string;
+  /** The process whose series this dictionary holds; default: a fresh identity of this process. */
+  identity?: ProcessIdentity;
+}
+
+/** What {@link RedisStorageDict.update} accepts. */
+export type StorageEntries =
+  Iterable<readonly [string, number | StoredValue]> | Record<string, number | StoredValue>;
+
+/**
+ * The stored series of one process under one prefix, as an async dictionary: series field -> value and
+ * timestamp. The counterpart of the Python original's `RedisStorageDict`.
+ *
+ * Every write goes through one atomic script that stamps values with Redis server time and registers
+ * the process in the prefix's index, so no series is ever stored where a scrape cannot find it.
+ */
+export class RedisStorageDict implements AsyncIterable<string> {
+  /** The keys of this dictionary's prefix. */
+  readonly prefixKeys: PrefixKeys;
+  /** The process whose series this dictionary holds. */
+  readonly identity: ProcessIdentity;
+  private readonly valuesKey: string;
+
+  constructor(
+    private readonly client: RedisClient,
+    options: RedisStorageDictOptions,
+  ) {
+    this.prefixKeys = new PrefixKeys(options.keyPrefix);
+    this.identity = options.identity ?? ProcessIdentity.create();
+    this.valuesKey = this.prefixKeys.values(this.identity.id);
+  }
+
+  /** The value and timestamp of a series; `{ value: 0, timestamp: 0 }` when it is not stored (as the original). */
+  async readValue(key: string): Promise<StoredValue> {
+    return (await this.get(key)) ?? { value: 0, timestamp: 0 };
+  }
+
+  /** Stores a value, stamped with `timestamp` (ms) or else Redis server time. */
+  async writeValue(key: string, value: number, timestamp?: number): Promise<void> {
+    await writeSeries(this.client, this.prefixKeys, this.identity, {
+      series: [[key, value]],
+      timestamp,
+    });
+  }
+
+  /**
+   * Folds another process of this prefix into the archive and removes its keys (see the fold script).
+   * @returns the number of series folded; 0 when that process is not stored.
+   */
+  async cleanupDeadWorker(processId: string): Promise<number> {
+    return foldProcess(this.client, this.prefixKeys, processId);
+  }
+
+  /** The value and timestamp of a series, or `undefined` when it is not stored or not readable. */
+  async get(key: string): Promise<StoredValue | undefined> {
+    const text = await this.client.hget(this.valuesKey, key);
+    return text === null ? undefined : decodeStoredValue(text);
+  }
+
+  /** Stores a value; a plain number is stamped with Redis server time. */
+  async set(key: string, value: number | StoredValue): Promise<void> {
+    await this.update([[key, value]]);
+  }
+
+  /** Removes a series. @returns whether it was stored. */
+  async delete(key: string): Promise<boolean> {
+    return (await this.client.hdel(this.valuesKey, key)) === 1;
+  }
+
+  /** Whether a series is stored. */
+  async has(key: string): Promise<boolean> {
+    return (await this.client.hexists(this.valuesKey, key)) === 1;
+  }
+
+  /** The number of stored series. */
+  async size(): Promise<number> {
+    return this.client.hlen(this.valuesKey);
+  }
+
+  /** Iterates over the series fields in batches (HSCAN), without loading all of them at once. */
+  async *[Symbol.asyncIterator](): AsyncIterator<string> {
+    for await (const [key] of this.scanEntries()) yield key;
+  }
+
+  /** Every series field. */
+  async keys(): Promise<string[]> {
+    return (await this.entries()).map(([key]) => key);
+  }
+
+  /** Every stored value. */
+  async values(): Promise<StoredValue[]> {
+    return (await this.entries()).map(([, value]) => value);
+  }
+
+  /** Every series with its value; entries that cannot be read are left out. */
+  async entries(): Promise<[string, StoredValue][]> {
+    const all = await this.client.hgetall(this.valuesKey);
+    return decodeEntries(Object.entries(all));
+  }
+
+  /**
+   * Removes every series of this process and its entry in the index. Keys of other processes, of other
+   * prefixes and of no prefix are never touched (no pattern deletes, no FLUSHDB).
+   */
+  async clear(): Promise<void> {
+    await this.client
+      .multi()
+      .del(this.valuesKey)
+      .zrem(this.prefixKeys.processes, this.identity.id)
+      .hdel(this.prefixKeys.processInfo, this.identity.id)
+      .exec();
+  }
+
+  /**
+   * Stores many values: one atomic write per distinct timestamp (usually one). Entries with a timestamp keep it; the others get
+   * Redis server time.
+   */
+  async update(other: StorageEntries): Promise<void> {
+    const pairs = Symbol.iterator in other ? [...other] : Object.entries(other);
+    const byTimestamp = new Map<number | undefined, [string, number][]>();
+    for (const [key, entry] of pairs) {
+      const { value, timestamp } =
+        typeof entry === 'number' ? { value: entry, timestamp: undefined } : entry;
+      const group = byTimestamp.get(timestamp) ?? [];
+      group.push([key, value]);
+      byTimestamp.set(timestamp, group);
+    }
+    for (const [timestamp, series] of byTimestamp) {
+      await writeSeries(this.client, this.prefixKeys, this.identity, { series, timestamp });
+    }
+  }
+
+  private async *scanEntries(): AsyncGenerator<[string, StoredValue]> {
+    let cursor = '0';
+    do {
+      const [next, flat] = await this.client.hscan(this.valuesKey, cursor, 'COUNT', 500);
+      cursor = next;
+      const pairs: [string, string][] = [];
+      for (let i = 0; i < flat.length; i += 2) pairs.push([flat[i], flat[i + 1]]);
+      yield* decodeEntries(pairs);
+    } while (cursor !== '0');
+  }
+}
+
+function decodeEntries(pairs: [string, string][]): [string, StoredValue][] {
+  const decoded: [string, StoredValue][] = [];
+  for (const [key, text] of pairs) {
+    const value = decodeStoredValue(text);
+    if (value !== undefined) decoded.push([key, value]);
+  }
+  return decoded;
+}

@@ -1,0 +1,225 @@
+import type { Redis } from 'ioredis';
+import { Counter, Gauge, Histogram, Registry, Summary } from 'prom-client';
+
+import {
+  MetricsFlusher,
+  OPENMETRICS_CONTENT_TYPE,
+  PrefixKeys,
+  ProcessIdentity,
+  RedisMetricsStore,
+  RedisMultiProcessCollector,
+  type GaugeMode,
+} from '../../src/index.js';
+import { promtoolCheck } from '../harness/promtool.js';
+import { connectTestRedis, deletePrefix, uniquePrefix } from '../harness/test-redis.js';
+
+const MODES: GaugeMode[] = [
+  'all',
+  'liveall',
+  'live',
+  'max',
+  'min',
+  'sum',
+  'mostrecent',
+  'livemax',
+  'livemin',
+  'livesum',
+  'livemostrecent',
+];
+
+/** One simulated worker: its own registry, identity and flusher. */
+function makeWorker(client: Redis, keys: PrefixKeys, hostname: string, pid: number) {
+  const registry = new Registry();
+  const requests = new Counter({
+    name: 'requests',
+    help: 'Requests served',
+    labelNames: ['code'],
+    registers: [registry],
+  });
+  const latency = new Histogram({
+    name: 'latency_seconds',
+    help: 'Latency',
+    buckets: [0.1, 1],
+    registers: [registry],
+  });
+  const size = new Summary({
+    name: 'payload_bytes',
+    help: 'Payload',
+    percentiles: [0.5],
+    registers: [registry],
+  });
+  const gauges = Object.fromEntries(
+    MODES.map((mode) => [
+      mode,
+      new Gauge({ name: `g_${mode}`, help: `Gauge in mode ${mode}`, registers: [registry] }),
+    ]),
+  ) as Record<GaugeMode, Gauge>;
+  const identity = ProcessIdentity.create({ hostname, pid });
+  const flusher = new MetricsFlusher({
+    store: new RedisMetricsStore(client, keys.prefix),
+    identity,
+    registry,
+    intervalMs: 1000,
+    gaugeModeOf: (name) => name.slice(2) as GaugeMode,
+  });
+  return { registry, requests, latency, size, gauges, identity, flusher };
+}
+
+describe('RedisMultiProcessCollector', () => {
+  let client: Redis;
+  const prefix = uniquePrefix('collect');
+  const keys = new PrefixKeys(prefix);
+
+  beforeAll(() => {
+    client = connectTestRedis();
+  });
+  afterAll(async () => {
+    await deletePrefix(client, prefix);
+    await client.quit();
+  });
+
+  it('merges every metric type and gauge mode into exact exposition text, with a dead and an ended process', async () => {
+    const a = makeWorker(client, keys, 'host-a', 11);
+    const b = makeWorker(client, keys, 'host-b', 11);
+    const dead = makeWorker(client, keys, 'host-a', 12);
+    const ended = makeWorker(client, keys, 'host-c', 13);
+    a.requests.inc({ code: '200' }, 3);
+    b.requests.inc({ code: '200' }, 4);
+    b.requests.inc({ code: '500' });
+    dead.requests.inc({ code: '200' }, 10);
+    ended.requests.inc({ code: '200' }, 100);
+    a.latency.observe(0.0625); // binary-exact values keep the sum exact
+    b.latency.observe(0.5);
+    b.latency.observe(2);
+    ended.latency.observe(0.03125);
+    a.size.observe(10);
+    b.size.observe(30);
+    for (const mode of MODES) {
+      a.gauges[mode].set(1);
+      dead.gauges[mode].set(5);
+      b.gauges[mode].set(2);
+    }
+    // Order of writes decides mostrecent: dead first, then b, then a (a's 1 is the latest).
+    await dead.flusher.flush();
+    await ended.flusher.flush();
+    await ended.flusher.fold(); // graceful end: counters into the archive, gauges gone
+    await b.flusher.flush();
+    await a.flusher.flush();
+    // "dead" stopped heartbeating long ago: push its heartbeat back past the liveness window.
+    await client.zadd(keys.processes, 'XX', 1000, dead.identity.id);
+
+    const collector = new RedisMultiProcessCollector({
+      client,
+      keyPrefix: prefix,
+      livenessWindowMs: 5000,
+    });
+    const text = await collector.metrics();
+
+    expect(text).toBe(
+      [
+        '# HELP g_all Gauge in mode all',
+        '# TYPE g_all gauge',
+        'g_all{pid="11",hostname="host-a"} 1',
+        'g_all{pid="12",hostname="host-a"} 5',
+        'g_all{pid="11",hostname="host-b"} 2',
+        '',
+        '# HELP g_live Gauge in mode live',
+        '# TYPE g_live gauge',
+        'g_live{pid="11",hostname="host-a"} 1',
+        'g_live{pid="11",hostname="host-b"} 2',
+        '',
+        '# HELP g_liveall Gauge in mode liveall',
+        '# TYPE g_liveall gauge',
+        'g_liveall{pid="11",hostname="host-a"} 1',
+        'g_liveall{pid="11",hostname="host-b"} 2',
+        '',
+        '# HELP g_livemax Gauge in mode livemax',
+        '# TYPE g_livemax gauge',
+        'g_livemax 2',
+        '',
+        '# HELP g_livemin Gauge in mode livemin',
+        '# TYPE g_livemin gauge',
+        'g_livemin 1',
+        '',
+        '# HELP g_livemostrecent Gauge in mode livemostrecent',
+        '# TYPE g_livemostrecent gauge',
+        'g_livemostrecent 1',
+        '',
+        '# HELP g_livesum Gauge in mode livesum',
+        '# TYPE g_livesum gauge',
+        'g_livesum 3',
+        '',
+        '# HELP g_max Gauge in mode max',
+        '# TYPE g_max gauge',
+        'g_max 5',
+        '',
+        '# HELP g_min Gauge in mode min',
+        '# TYPE g_min gauge',
+        'g_min 1',
+        '',
+        '# HELP g_mostrecent Gauge in mode mostrecent',
+        '# TYPE g_mostrecent gauge',
+        'g_mostrecent 1',
+        '',
+        '# HELP g_sum Gauge in mode sum',
+        '# TYPE g_sum gauge',
+        'g_sum 8',
+        '',
+        '# HELP latency_seconds Latency',
+        '# TYPE latency_seconds histogram',
+        'latency_seconds_bucket{le="0.1"} 2',
+        'latency_seconds_bucket{le="1"} 3',
+        'latency_seconds_bucket{le="+Inf"} 4',
+        'latency_seconds_sum 2.59375',
+        'latency_seconds_count 4',
+        '',
+        '# HELP payload_bytes Payload',
+        '# TYPE payload_bytes summary',
+        'payload_bytes_count 2',
+        'payload_bytes_sum 40',
+        '',
+        '# HELP requests Requests served',
+        '# TYPE requests counter',
+        'requests{code="200"} 117',
+        'requests{code="500"} 1',
+        '',
+      ].join('\n'),
+    );
+  });
+
+  it('keeps label values with quotes, backslashes, newlines and non-ASCII exactly, in both formats', async () => {
+    const registry = new Registry();
+    const counter = new Counter({
+      name: 'odd_total',
+      help: 'Odd "labels" \\ here',
+      labelNames: ['v'],
+      registers: [registry],
+    });
+    const value = 'say "hi" \\ back\nslash ü 😀';
+    counter.inc({ v: value }, 2);
+    const identity = ProcessIdentity.create();
+    const labelsPrefix = uniquePrefix('labels');
+    await new MetricsFlusher({
+      store: new RedisMetricsStore(client, labelsPrefix),
+      identity,
+      registry,
+      intervalMs: 1000,
+      gaugeModeOf: () => 'all',
+    }).flush();
+    const collector = new RedisMultiProcessCollector({ client, keyPrefix: labelsPrefix });
+
+    const families = await collector.collect();
+    const text = await collector.metrics();
+    const openMetrics = await collector.metrics(OPENMETRICS_CONTENT_TYPE);
+    await deletePrefix(client, labelsPrefix);
+
+    expect(families[0].samples[0].labels.v).toBe(value);
+    expect(text).toBe(
+      '# HELP odd_total Odd "labels" \\\\ here\n# TYPE odd_total counter\nodd_total{v="say \\"hi\\" \\\\ back\\nslash ü 😀"} 2\n',
+    );
+    expect(openMetrics).toBe(
+      '# HELP odd Odd "labels" \\\\ here\n# TYPE odd counter\nodd_total{v="say \\"hi\\" \\\\ back\\nslash ü 😀"} 2\n# EOF\n',
+    );
+    expect(promtoolCheck(text)).toBe('');
+  });
+});

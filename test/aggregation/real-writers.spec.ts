@@ -1,0 +1,332 @@
+import type { Redis } from 'ioredis';
+
+import { PrefixKeys, RedisMultiProcessCollector } from '../../src/index.js';
+import { promtoolCheck } from '../harness/promtool.js';
+import {
+  connectTestRedis,
+  deletePrefix,
+  keysUnderPrefix,
+  uniquePrefix,
+} from '../harness/test-redis.js';
+import { startWriter, waitFor, type Writer, type WriterPlan } from '../harness/writer-processes.js';
+
+const MODES = [
+  'all',
+  'liveall',
+  'live',
+  'max',
+  'min',
+  'sum',
+  'mostrecent',
+  'livemax',
+  'livemin',
+  'livesum',
+  'livemostrecent',
+];
+const LIVENESS_MS = 600;
+
+function plan(counter: number, gauge: number, observations: number[], payload: number): WriterPlan {
+  return {
+    counters: [{ name: 'jobs_total', help: 'Jobs done', labels: { kind: 'mail' }, inc: counter }],
+    gauges: MODES.map((mode) => ({
+      name: `g_${mode}_mode`,
+      help: `Gauge in mode ${mode}`,
+      mode,
+      value: gauge,
+    })),
+    histograms: [{ name: 'job_seconds', help: 'Job time', buckets: [0.25, 1], observations }],
+    summaries: [{ name: 'payload_bytes', help: 'Payload', observations: [payload] }],
+  };
+}
+
+describe('aggregation over real writer processes', () => {
+  let client: Redis;
+  const writers: Writer[] = [];
+  const prefixes: string[] = [];
+
+  beforeAll(() => {
+    client = connectTestRedis();
+  });
+  afterEach(async () => {
+    await Promise.all(writers.splice(0).map((w) => w.kill('SIGKILL')));
+  });
+  afterAll(async () => {
+    for (const prefix of prefixes) await deletePrefix(client, prefix);
+    await client.quit();
+  });
+
+  function newPrefix(label: string): string {
+    const prefix = uniquePrefix(label);
+    prefixes.push(prefix);
+    return prefix;
+  }
+
+  async function start(prefix: string, writerPlan: WriterPlan, env: Record<string, string>) {
+    const writer = await startWriter(prefix, writerPlan, env);
+    writers.push(writer);
+    return writer;
+  }
+
+  it('serves an exact exposition for every type and gauge mode after one writer was SIGKILLed', async () => {
+    const prefix = newPrefix('exact');
+    const env = { FLUSH_MS: '100', TTL_MS: '60000' };
+    // Started one after another, so the killed writer's gauges are the oldest and writer one's the newest.
+    const killed = await start(prefix, plan(10, 5, [0.75], 50), {
+      ...env,
+      FAKE_HOSTNAME: 'host-a',
+      FAKE_PID: '102',
+    });
+    await start(prefix, plan(4, 2, [0.5, 2], 30), {
+      ...env,
+      FAKE_HOSTNAME: 'host-b',
+      FAKE_PID: '101',
+    });
+    await start(prefix, plan(3, 1, [0.125], 10), {
+      ...env,
+      FAKE_HOSTNAME: 'host-a',
+      FAKE_PID: '101',
+    });
+    await killed.kill('SIGKILL');
+    await new Promise((resolve) => setTimeout(resolve, LIVENESS_MS + 200));
+
+    const text = await new RedisMultiProcessCollector({
+      client,
+      keyPrefix: prefix,
+      livenessWindowMs: LIVENESS_MS,
+    }).metrics();
+
+    const perProcess = (name: string, rows: [string, string, number][]) =>
+      rows.map(([pid, host, value]) => `${name}{pid="${pid}",hostname="${host}"} ${value}`);
+    const gauge = (mode: string, lines: string[]) => [
+      `# HELP g_${mode}_mode Gauge in mode ${mode}`,
+      `# TYPE g_${mode}_mode gauge`,
+      ...lines,
+      '',
+    ];
+    expect(text).toBe(
+      [
+        ...gauge(
+          'all',
+          perProcess('g_all_mode', [
+            ['101', 'host-a', 1],
+            ['102', 'host-a', 5],
+            ['101', 'host-b', 2],
+          ]),
+        ),
+        ...gauge(
+          'live',
+          perProcess('g_live_mode', [
+            ['101', 'host-a', 1],
+            ['101', 'host-b', 2],
+          ]),
+        ),
+        ...gauge(
+          'liveall',
+          perProcess('g_liveall_mode', [
+            ['101', 'host-a', 1],
+            ['101', 'host-b', 2],
+          ]),
+        ),
+        ...gauge('livemax', ['g_livemax_mode 2']),
+        ...gauge('livemin', ['g_livemin_mode 1']),
+        ...gauge('livemostrecent', ['g_livemostrecent_mode 1']),
+        ...gauge('livesum', ['g_livesum_mode 3']),
+        ...gauge('max', ['g_max_mode 5']),
+        ...gauge('min', ['g_min_mode 1']),
+        ...gauge('mostrecent', ['g_mostrecent_mode 1']),
+        ...gauge('sum', ['g_sum_mode 8']),
+        '# HELP job_seconds Job time',
+        '# TYPE job_seconds histogram',
+        'job_seconds_bucket{le="0.25"} 1',
+        'job_seconds_bucket{le="1"} 3',
+        'job_seconds_bucket{le="+Inf"} 4',
+        'job_seconds_sum 3.375',
+        'job_seconds_count 4',
+        '',
+        '# HELP jobs_total Jobs done',
+        '# TYPE jobs_total counter',
+        'jobs_total{kind="mail"} 17',
+        '',
+        '# HELP payload_bytes Payload',
+        '# TYPE payload_bytes summary',
+        'payload_bytes_count 3',
+        'payload_bytes_sum 90',
+        '',
+      ].join('\n'),
+    );
+    expect(promtoolCheck(text)).toBe('');
+  });
+
+  it('drops a killed writer from live* gauges within the liveness window, keeps it in all until reaped, and never reaps an idle live one', async () => {
+    const prefix = newPrefix('liveness');
+    const ttlMs = 1500;
+    const env = { FLUSH_MS: '100', TTL_MS: String(ttlMs) };
+    const idle = await start(prefix, plan(1, 1, [], 1), { ...env, FAKE_PID: '201' });
+    const idleSince = Date.now();
+    const idleSeries = await client.hlen(new PrefixKeys(prefix).values(idle.id));
+    const killed = await start(prefix, plan(2, 7, [], 1), { ...env, FAKE_PID: '202' });
+    const collector = new RedisMultiProcessCollector({
+      client,
+      keyPrefix: prefix,
+      livenessWindowMs: LIVENESS_MS,
+    });
+    const gaugeLines = async (name: string) =>
+      (await collector.metrics())
+        .split('\n')
+        .filter((line) => line.startsWith(`${name}{`) || line.startsWith(`${name} `));
+
+    await killed.kill('SIGKILL');
+    const killedAt = Date.now();
+    await waitFor(async () => (await gaugeLines('g_liveall_mode')).length === 1);
+    const droppedAfter = Date.now() - killedAt;
+    const allWhileDead = await gaugeLines('g_all_mode');
+    const reapedAt = Date.now();
+    await waitFor(async () => (await gaugeLines('g_all_mode')).length === 1);
+    const text = await collector.metrics();
+
+    expect(droppedAfter).toBeLessThanOrEqual(LIVENESS_MS + 300);
+    expect(allWhileDead).toHaveLength(2);
+    expect(await gaugeLines('g_livesum_mode')).toEqual(['g_livesum_mode 1']);
+    expect(Date.now() - reapedAt).toBeLessThan(ttlMs + 1000);
+    // The counter keeps the dead writer's 2 through the archive; the idle writer, silent for longer
+    // than the TTL, still has all its series.
+    expect(text).toContain('jobs_total{kind="mail"} 3\n');
+    expect(Date.now() - idleSince).toBeGreaterThan(ttlMs);
+    expect(idleSeries).toBe(11 + 6 + 1 + 2); // gauges, histogram (3 buckets, sum, count, ...), counter, summary
+    expect(await client.hlen(new PrefixKeys(prefix).values(idle.id))).toBe(idleSeries);
+    expect(await gaugeLines('g_all_mode')).toEqual([
+      expect.stringMatching(/^g_all_mode\{pid="201",hostname=".*"\} 1$/),
+    ]);
+    expect(promtoolCheck(text)).toBe('');
+  });
+
+  it('a counter of writers killed and replaced over and over never decreases and ends exact, with bounded keys', async () => {
+    const prefix = newPrefix('churn');
+    const env = { FLUSH_MS: '100', TTL_MS: '800' };
+    const keys = new PrefixKeys(prefix);
+    // One long-lived writer reaps the dead ones.
+    await start(
+      prefix,
+      { counters: [{ name: 'jobs_total', labels: { kind: 'mail' }, inc: 1 }] },
+      env,
+    );
+    const collector = new RedisMultiProcessCollector({
+      client,
+      keyPrefix: prefix,
+      livenessWindowMs: LIVENESS_MS,
+    });
+    const total = async () => {
+      const match = /^jobs_total\{kind="mail"\} (\d+)$/m.exec(await collector.metrics());
+      return Number(match?.[1]);
+    };
+
+    let expected = 1;
+    const seen: number[] = [await total()];
+    let mostKeys = 0;
+    for (let round = 1; round <= 12; round += 1) {
+      const worker = await start(
+        prefix,
+        { counters: [{ name: 'jobs_total', labels: { kind: 'mail' }, inc: round }] },
+        env,
+      );
+      expected += round;
+      seen.push(await total());
+      await worker.kill('SIGKILL');
+      seen.push(await total());
+      mostKeys = Math.max(mostKeys, (await keysUnderPrefix(client, prefix)).length);
+    }
+    await waitFor(async () => (await client.zcard(keys.processes)) === 1);
+    seen.push(await total());
+
+    expect(seen.every((value, i) => i === 0 || value >= seen[i - 1])).toBe(true);
+    expect(seen.at(-1)).toBe(expected);
+    expect(expected).toBe(79);
+    // Five shared keys plus one hash per stored process; dead ones go within the TTL.
+    expect(await keysUnderPrefix(client, prefix)).toHaveLength(6);
+    expect(mostKeys).toBeLessThanOrEqual(6 + 8);
+  });
+
+  it('mergeFromRedis matches the rules of Python prometheus_client for accumulate true and false', async () => {
+    const prefix = newPrefix('python');
+    const histogram = (observations: number[]): WriterPlan => ({
+      histograms: [{ name: 'h', buckets: [1, 2, 5], observations }],
+      counters: [{ name: 'c_total', inc: observations.length }],
+    });
+    await start(prefix, histogram([0.5, 1.5, 3]), {});
+    await start(prefix, histogram([0.5, 10]), {});
+
+    const samples = async (accumulate: boolean) =>
+      (await RedisMultiProcessCollector.mergeFromRedis(client, prefix, accumulate)).map((family) =>
+        family.samples.map(
+          (s) => `${s.name}${s.labels.le ? `{le=${s.labels.le}}` : ''} ${s.value}`,
+        ),
+      );
+
+    // Python: per-bucket (non-cumulative) values summed over processes; accumulate=True makes them
+    // cumulative and adds _count = the +Inf total; accumulate=False leaves them raw, with no _count.
+    expect(await samples(true)).toEqual([
+      ['c_total 5'],
+      [
+        'h_bucket{le=1} 2',
+        'h_bucket{le=2} 3',
+        'h_bucket{le=5} 4',
+        'h_bucket{le=+Inf} 5',
+        'h_sum 15.5',
+        'h_count 5',
+      ],
+    ]);
+    expect(await samples(false)).toEqual([
+      ['c_total 5'],
+      [
+        'h_bucket{le=1} 2',
+        'h_bucket{le=2} 1',
+        'h_bucket{le=5} 1',
+        'h_bucket{le=+Inf} 1',
+        'h_sum 15.5',
+      ],
+    ]);
+  });
+
+  it('skips bad data under the prefix with one warning per scrape and serves the rest', async () => {
+    const prefix = newPrefix('bad');
+    const keys = new PrefixKeys(prefix);
+    const good = await start(
+      prefix,
+      { counters: [{ name: 'good_total', help: 'Good', inc: 4 }] },
+      {},
+    );
+    await client.hset(
+      keys.values(good.id),
+      'not a series field',
+      '1 2',
+      '["good_total","good_total",{"x":"y"}]',
+      'abc 2',
+    );
+    await client.hset(
+      keys.metadata,
+      'broken',
+      '{not json',
+      'odd',
+      JSON.stringify({ type: 'info', help: 'x' }),
+    );
+    await client.zadd(keys.processes, 1, 'ghost');
+    await client.set(keys.values('ghost'), 'a string where a hash belongs');
+    await client.hset(keys.archive, '["orphan_total","orphan_total",{}]', '3');
+    const warnings: string[] = [];
+    const collector = new RedisMultiProcessCollector({
+      client,
+      keyPrefix: prefix,
+      logger: { warn: (message) => warnings.push(message) },
+    });
+
+    const text = await collector.metrics();
+    await collector.metrics();
+
+    expect(text).toBe('# HELP good_total Good\n# TYPE good_total counter\ngood_total 4\n');
+    expect(warnings).toHaveLength(2);
+    expect(warnings[0]).toBe(
+      `Skipped 6 unreadable entries in Redis under prefix "${prefix}": key {${prefix}}:values:ghost is of the wrong type; metadata of "broken" is not valid; metadata of "odd" is not valid; ...`,
+    );
+    expect(promtoolCheck(text)).toBe('');
+  });
+});

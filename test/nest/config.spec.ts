@@ -1,0 +1,93 @@
+import 'reflect-metadata';
+
+import { jest } from '@jest/globals';
+import { Module } from '@nestjs/common';
+import { ConfigModule } from '@nestjs/config';
+import { Test } from '@nestjs/testing';
+import { Registry } from 'prom-client';
+
+import {
+  RedisMetricsConfigError,
+  redisMetricsConfig,
+  RedisMetricsModule,
+  RedisStorageManager,
+} from '../../src/index.js';
+import { testRedisUrl, uniquePrefix } from '../harness/test-redis.js';
+
+const SECRET = 'hunter2-secret';
+
+/** Compiles an app that reads the module's options through @nestjs/config from the given env. */
+async function compileWithEnv(env: Record<string, string>) {
+  const saved = { ...process.env };
+  Object.assign(process.env, env);
+  try {
+    @Module({
+      imports: [
+        ConfigModule.forRoot({ ignoreEnvFile: true }),
+        RedisMetricsModule.forRootAsync(redisMetricsConfig.asProvider()),
+      ],
+    })
+    class AppModule {}
+    return await Test.createTestingModule({ imports: [AppModule] }).compile();
+  } finally {
+    process.env = saved;
+  }
+}
+
+describe('configuration through @nestjs/config', () => {
+  it('reads the seed variables into the module', async () => {
+    const prefix = uniquePrefix('config:env');
+    const moduleRef = await compileWithEnv({
+      REDIS_ENABLED: 'true',
+      PROMETHEUS_REDIS_URL: testRedisUrl(),
+      REDIS_KEY_PREFIX: prefix,
+      REDIS_TTL_SECONDS: '60',
+    });
+    const manager = moduleRef.get(RedisStorageManager);
+    expect(manager.options).toMatchObject({ enabled: true, keyPrefix: prefix, ttlSeconds: 60 });
+    await moduleRef.close();
+  });
+
+  it.each([
+    [{ REDIS_PORT: 'abc' }, 'nestjs-redis-metrics: REDIS_PORT must be a whole number; got "abc"'],
+    [
+      { REDIS_TTL_SECONDS: '-1' },
+      'nestjs-redis-metrics: REDIS_TTL_SECONDS must be at least 1; got -1',
+    ],
+    [
+      { PROMETHEUS_REDIS_URL: `redis//:${SECRET}@nowhere` },
+      'nestjs-redis-metrics: PROMETHEUS_REDIS_URL is not a valid URL (expected redis://[user:password@]host[:port][/db])',
+    ],
+  ])('stops start-up on %j with an error naming it, without the password', async (env, message) => {
+    // Everything printed while the app fails to start, to check that no password is in it.
+    const printed: string[] = [];
+    const capture = (chunk: unknown) => (printed.push(String(chunk)), true);
+    const spies = [
+      jest.spyOn(process.stdout, 'write').mockImplementation(capture),
+      jest.spyOn(process.stderr, 'write').mockImplementation(capture),
+      jest
+        .spyOn(console, 'error')
+        .mockImplementation((...args) => void printed.push(args.join(' '))),
+    ];
+    const failure = await compileWithEnv({ ...env, REDIS_PASSWORD: SECRET }).then(
+      () => undefined,
+      (error: unknown) => error,
+    );
+    spies.forEach((spy) => spy.mockRestore());
+
+    expect(failure).toBeInstanceOf(RedisMetricsConfigError);
+    expect((failure as Error).message).toBe(message);
+    expect(printed.join('') + String((failure as Error).stack)).not.toContain(SECRET);
+  });
+
+  it('takes a registry and options in code through forRoot', async () => {
+    const registry = new Registry();
+    @Module({ imports: [RedisMetricsModule.forRoot({ registry, keyPrefix: 'code-only' })] })
+    class AppModule {}
+    const moduleRef = await Test.createTestingModule({ imports: [AppModule] }).compile();
+    const manager = moduleRef.get(RedisStorageManager);
+    expect(manager.registry).toBe(registry);
+    expect(manager.options).toMatchObject({ enabled: false, keyPrefix: 'code-only' });
+    await moduleRef.close();
+  });
+});

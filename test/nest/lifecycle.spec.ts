@@ -1,0 +1,184 @@
+import 'reflect-metadata';
+
+import { Injectable, Module, type INestApplication, type ModuleMetadata } from '@nestjs/common';
+import { ConfigModule, ConfigService } from '@nestjs/config';
+import { Test } from '@nestjs/testing';
+import { Redis } from 'ioredis';
+import { Registry, type Counter } from 'prom-client';
+import request from 'supertest';
+
+import {
+  RedisMetricsModule,
+  RedisMetricsService,
+  RedisMultiProcessCollector,
+  RedisStorageManager,
+  type RedisMetricsModuleOptions,
+} from '../../src/index.js';
+import { startPrivateRedis } from '../harness/redis-server.mjs';
+import { waitFor } from '../harness/writer-processes.js';
+
+type PrivateRedis = Awaited<ReturnType<typeof startPrivateRedis>>;
+
+async function startApp(imports: ModuleMetadata['imports']): Promise<INestApplication> {
+  @Module({ imports })
+  class AppModule {}
+  const moduleRef = await Test.createTestingModule({ imports: [AppModule] }).compile();
+  const app = moduleRef.createNestApplication({ logger: false });
+  await app.init();
+  return app;
+}
+
+describe('lifecycle, configuration styles and Redis outages, on a private Redis', () => {
+  let redis: PrivateRedis;
+  let client: Redis;
+
+  beforeAll(async () => {
+    redis = await startPrivateRedis();
+    client = new Redis(redis.url, { maxRetriesPerRequest: 1 });
+    client.on('error', () => undefined);
+  });
+  afterAll(async () => {
+    client.disconnect();
+    await redis.stop();
+  });
+
+  const baseOptions = (keyPrefix: string): RedisMetricsModuleOptions => ({
+    url: redis.url,
+    keyPrefix,
+    registry: new Registry(),
+    flushIntervalMs: 100,
+    livenessWindowMs: 1000,
+    ttlSeconds: 5,
+  });
+
+  async function countOnce(app: INestApplication, name: string): Promise<string | undefined> {
+    app.get(RedisMetricsService).counter({ name, help: name }).inc();
+    await app.get(RedisMetricsService).flush();
+    const text = (await request(app.getHttpServer()).get('/metrics').expect(200)).text;
+    return text.split('\n').find((line) => line.startsWith(`${name} `));
+  }
+
+  it('works configured by forRootAsync with useFactory', async () => {
+    const app = await startApp([
+      RedisMetricsModule.forRootAsync({ useFactory: async () => baseOptions('factory') }),
+    ]);
+    try {
+      expect(await countOnce(app, 'factory_total')).toBe('factory_total 1');
+      expect(app.get(RedisMultiProcessCollector)).toBeInstanceOf(RedisMultiProcessCollector);
+    } finally {
+      await app.close();
+    }
+  });
+
+  it('works configured by forRootAsync with useClass and with injected ConfigService', async () => {
+    @Injectable()
+    class MetricsOptionsFactory {
+      constructor(private readonly config: ConfigService) {}
+      create(): RedisMetricsModuleOptions {
+        return { ...baseOptions(this.config.getOrThrow<string>('PREFIX')) };
+      }
+    }
+    const app = await startApp([
+      RedisMetricsModule.forRootAsync({
+        imports: [
+          ConfigModule.forRoot({ ignoreEnvFile: true, load: [() => ({ PREFIX: 'by-class' })] }),
+        ],
+        useClass: MetricsOptionsFactory,
+      }),
+    ]);
+    try {
+      expect(app.get(RedisStorageManager).options.keyPrefix).toBe('by-class');
+      expect(await countOnce(app, 'by_class_total')).toBe('by_class_total 1');
+    } finally {
+      await app.close();
+    }
+  });
+
+  it('reports 503 within seconds of Redis going away, 200 once it is back, and keeps what was counted meanwhile', async () => {
+    const app = await startApp([RedisMetricsModule.forRoot(baseOptions('outage'))]);
+    const server = app.getHttpServer();
+    const metrics = app.get(RedisMetricsService);
+    const counter: Counter = metrics.counter({
+      name: 'outage_total',
+      help: 'Counted across an outage',
+    });
+    try {
+      counter.inc();
+      await metrics.flush();
+      await request(server).get('/health').expect(200);
+
+      await redis.stop();
+      const stoppedAt = Date.now();
+      await waitFor(async () => (await request(server).get('/health')).status === 503);
+      const degradedAfter = Date.now() - stoppedAt;
+      counter.inc(2); // counted while Redis is down
+      const duringOutage = await request(server).get('/metrics').expect(200);
+      const health = await request(server).get('/health').expect(503);
+
+      await redis.start();
+      await waitFor(async () => (await request(server).get('/health')).status === 200);
+
+      expect(degradedAfter).toBeLessThan(3000);
+      expect(health.body).toMatchObject({ status: 'degraded', liveProcesses: null });
+      expect(duringOutage.text).toContain('\noutage_total 3\n'); // this process's own registry
+      await waitFor(
+        async () =>
+          (
+            await client.hget(
+              `{outage}:values:${app.get(RedisStorageManager).identity.id}`,
+              '["outage_total","outage_total",{}]',
+            )
+          )?.startsWith('3 ') === true,
+      );
+    } finally {
+      await app.close();
+    }
+  });
+
+  it('starts with Redis unreachable, serves its own metrics, and connects and writes everything once Redis is up', async () => {
+    await redis.stop();
+    const app = await startApp([RedisMetricsModule.forRoot(baseOptions('late'))]);
+    try {
+      const server = app.getHttpServer();
+      app.get(RedisMetricsService).counter({ name: 'late_total', help: 'late' }).inc(5);
+      await request(server).get('/health').expect(503);
+      expect((await request(server).get('/metrics').expect(200)).text).toContain(
+        '\nlate_total 5\n',
+      );
+
+      await redis.start();
+      await waitFor(async () => (await request(server).get('/health')).status === 200);
+      await app.get(RedisMetricsService).flush();
+
+      expect(
+        await client.hget(
+          `{late}:values:${app.get(RedisStorageManager).identity.id}`,
+          '["late_total","late_total",{}]',
+        ),
+      ).toMatch(/^5 /);
+    } finally {
+      await app.close();
+    }
+  });
+
+  it('leaves no open handles after app.close(), and folds the process into the archive', async () => {
+    const resources = () =>
+      process
+        .getActiveResourcesInfo()
+        .filter((r) => r !== 'TTYWrap')
+        .sort();
+    const before = resources();
+    const app = await startApp([RedisMetricsModule.forRoot(baseOptions('handles'))]);
+    await countOnce(app, 'handles_total');
+    const id = app.get(RedisStorageManager).identity.id;
+
+    await app.close();
+    await new Promise((resolve) => setImmediate(resolve));
+
+    expect(resources()).toEqual(before);
+    expect(await client.zscore('{handles}:processes', id)).toBeNull();
+    expect(await client.hget('{handles}:archive', '["handles_total","handles_total",{}]')).toBe(
+      '1',
+    );
+  });
+});

@@ -1,0 +1,138 @@
+import 'reflect-metadata';
+
+import { Injectable, Module } from '@nestjs/common';
+import { Test } from '@nestjs/testing';
+import type { Redis } from 'ioredis';
+import { Registry, type Counter, type Gauge } from 'prom-client';
+
+import {
+  cleanupRedisKeys,
+  getRedisClient,
+  getRedisCollector,
+  getRedisStorageManager,
+  InjectMetric,
+  isRedisEnabled,
+  makeCounterProvider,
+  makeGaugeProvider,
+  RedisMetricsModule,
+  RedisStorageManager,
+  setupRedisMetrics,
+  teardownRedisMetrics,
+} from '../../src/index.js';
+import {
+  connectTestRedis,
+  deletePrefix,
+  testRedisUrl,
+  uniquePrefix,
+} from '../harness/test-redis.js';
+
+describe('metrics the way @willsoto/nestjs-prometheus users write them', () => {
+  let client: Redis;
+  const prefix = uniquePrefix('providers');
+
+  beforeAll(() => {
+    client = connectTestRedis();
+  });
+  afterAll(async () => {
+    await deletePrefix(client, prefix);
+    await client.quit();
+  });
+
+  it('provides metrics with make*Provider and injects them with @InjectMetric, gauge mode included', async () => {
+    @Injectable()
+    class Jobs {
+      constructor(
+        @InjectMetric('jobs_done_total') readonly done: Counter<string>,
+        @InjectMetric('jobs_running') readonly running: Gauge<string>,
+      ) {}
+    }
+    @Module({
+      imports: [
+        RedisMetricsModule.forRoot({
+          url: testRedisUrl(),
+          keyPrefix: prefix,
+          registry: new Registry(),
+          defaultMetrics: false,
+        }),
+      ],
+      providers: [
+        Jobs,
+        makeCounterProvider({ name: 'jobs_done_total', help: 'Jobs done' }),
+        makeGaugeProvider({
+          name: 'jobs_running',
+          help: 'Jobs running',
+          multiprocessMode: 'livemax',
+        }),
+      ],
+    })
+    class AppModule {}
+    const app = await Test.createTestingModule({ imports: [AppModule] }).compile();
+    await app.init();
+    try {
+      const jobs = app.get(Jobs);
+      jobs.done.inc(2);
+      jobs.running.set(4);
+      const manager = app.get(RedisStorageManager);
+      await manager.flush();
+
+      expect(manager.gaugeModeOf('jobs_running')).toBe('livemax');
+      expect((await manager.metrics()).body).toBe(
+        '# HELP jobs_done_total Jobs done\n# TYPE jobs_done_total counter\njobs_done_total 2\n\n' +
+          '# HELP jobs_running Jobs running\n# TYPE jobs_running gauge\njobs_running 4\n',
+      );
+    } finally {
+      await app.close();
+    }
+  });
+});
+
+describe('functions for code outside dependency injection', () => {
+  const saved = { ...process.env };
+  const prefix = uniquePrefix('functions');
+  let client: Redis;
+
+  beforeAll(() => {
+    client = connectTestRedis();
+  });
+  afterAll(async () => {
+    process.env = saved;
+    await deletePrefix(client, prefix);
+    await client.quit();
+  });
+
+  it('set up, report, clean up and tear down one process-wide manager from the environment', async () => {
+    Object.assign(process.env, {
+      REDIS_ENABLED: 'true',
+      PROMETHEUS_REDIS_URL: testRedisUrl(),
+      REDIS_KEY_PREFIX: prefix,
+      REDIS_TTL_SECONDS: '5',
+    });
+    const keys = `{${prefix}}`;
+    expect(isRedisEnabled()).toBe(false);
+    try {
+      expect(await setupRedisMetrics()).toBe(true);
+      const manager = getRedisStorageManager();
+      expect(getRedisStorageManager()).toBe(manager);
+      expect(manager.options).toMatchObject({ keyPrefix: prefix, ttlSeconds: 5 });
+      expect(isRedisEnabled()).toBe(true);
+      expect(getRedisClient()).toBe(manager.getClient());
+      expect(getRedisCollector()).toBe(manager.getCollector());
+
+      // A process that died long ago, for cleanupRedisKeys to fold.
+      await client.zadd(`${keys}:processes`, 1000, 'gone/1/abc');
+      await client.hset(`${keys}:values:gone/1/abc`, '["old_total","old_total",{}]', '9 1000');
+      await client.hset(
+        `${keys}:metadata`,
+        'old_total',
+        JSON.stringify({ type: 'counter', help: 'old' }),
+      );
+      expect(await cleanupRedisKeys()).toBe(1);
+      expect(await client.hget(`${keys}:archive`, '["old_total","old_total",{}]')).toBe('9');
+    } finally {
+      await teardownRedisMetrics();
+    }
+
+    expect(isRedisEnabled()).toBe(false);
+    expect(await client.zcard(`${keys}:processes`)).toBe(0);
+  });
+});

@@ -1,0 +1,219 @@
+import { jest } from '@jest/globals';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { request as httpRequest } from 'node:http';
+
+import type { Redis } from 'ioredis';
+
+import { startPrometheus } from '../harness/prometheus-server.js';
+import { promtoolCheck } from '../harness/promtool.js';
+import { freePort } from '../harness/redis-server.mjs';
+import {
+  connectTestRedis,
+  deletePrefix,
+  testRedisUrl,
+  uniquePrefix,
+} from '../harness/test-redis.js';
+import { waitFor } from '../harness/writer-processes.js';
+
+const main = new URL('../../sample/dist/main.js', import.meta.url).pathname;
+const WORKERS = 3;
+
+/** The sample as `npm start` runs it: a node:cluster primary and its workers, real processes. */
+async function startSample(env: Record<string, string>) {
+  const port = await freePort();
+  const inherited = Object.fromEntries(
+    Object.entries(process.env).filter(([name]) => !/^(REDIS_|PROMETHEUS_REDIS_URL$)/.test(name)),
+  );
+  const child: ChildProcess = spawn(process.execPath, [main], {
+    env: { ...inherited, WORKERS: String(WORKERS), PORT: String(port), NO_COLOR: '1', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+    detached: true, // its own process group, so a stuck run can be killed whole
+  });
+  let output = '';
+  child.stdout!.on('data', (chunk) => (output += String(chunk)));
+  child.stderr!.on('data', (chunk) => (output += String(chunk)));
+  const workerPids = () => [...output.matchAll(/^Worker (\d+) serving/gm)].map((m) => Number(m[1]));
+  await waitFor(() => workerPids().length === WORKERS, 20_000);
+  const url = `http://127.0.0.1:${port}`;
+  return {
+    url,
+    workerPids,
+    output: () => output,
+    /** A graceful stop (SIGTERM to the primary); the whole group is killed if it takes over 10 s. */
+    async stop() {
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      const exited = new Promise((resolve) => child.once('exit', resolve));
+      child.kill('SIGTERM');
+      const timer = setTimeout(() => process.kill(-child.pid!, 'SIGKILL'), 10_000);
+      await exited;
+      clearTimeout(timer);
+    },
+  };
+}
+
+/** One request on a new connection, so the cluster hands it to the next worker in turn. */
+function send(method: string, url: string): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const req = httpRequest(url, { method, agent: false }, (res) => {
+      let body = '';
+      res.on('data', (chunk) => (body += String(chunk)));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+/** Sends one order; a request caught by a dying worker is retried, as a client would. */
+async function placeOrder(url: string): Promise<void> {
+  for (let attempt = 0; ; attempt += 1) {
+    try {
+      const response = await send('POST', `${url}/orders/north`);
+      if (response.status === 201) return;
+      throw new Error(`status ${response.status}`);
+    } catch (error) {
+      if (attempt === 3) throw error;
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+  }
+}
+
+function sampleValue(text: string, series: string): number | undefined {
+  const line = text.split('\n').find((l) => l.startsWith(`${series} `));
+  return line === undefined ? undefined : Number(line.slice(series.length + 1));
+}
+
+// Real clusters, real requests, a real Prometheus: slower than the rest, above all on a loaded machine.
+jest.setTimeout(120_000);
+
+describe('the sample as real processes against a real Redis', () => {
+  let client: Redis;
+  const prefix = uniquePrefix('sample');
+
+  beforeAll(() => {
+    client = connectTestRedis();
+  });
+  afterAll(async () => {
+    await deletePrefix(client, prefix);
+    await client.quit();
+  });
+
+  it.each(['redis', 'embedded'])(
+    'answers every scrape with the exact count, through a SIGKILLed worker and its replacement (%s)',
+    async (mode) => {
+      const timing = { REDIS_FLUSH_INTERVAL_MS: '200', REDIS_LIVENESS_WINDOW_MS: '1000' };
+      const sample = await startSample(
+        mode === 'redis'
+          ? { ...timing, REDIS_URL: testRedisUrl(), REDIS_KEY_PREFIX: prefix }
+          : timing,
+      );
+      expect(sample.output()).toContain(
+        mode === 'redis'
+          ? `Metrics storage: Redis at ${testRedisUrl()}, prefix "${prefix}"`
+          : 'Metrics storage: the memory of the cluster primary (set REDIS_URL to use Redis)',
+      );
+      const orders = 'shop_orders_placed_total{shop="north"}';
+      const scrape = async () => (await send('GET', `${sample.url}/metrics`)).body;
+      try {
+        const first = 30;
+        for (let i = 0; i < first; i += 1) await placeOrder(sample.url);
+        await new Promise((resolve) => setTimeout(resolve, 600)); // a few flush intervals
+        const steady: (number | undefined)[] = [];
+        const answeredBy = new Set<number>();
+        for (let i = 0; i < 20; i += 1) {
+          steady.push(sampleValue(await scrape(), orders));
+          answeredBy.add(
+            (JSON.parse((await send('GET', `${sample.url}/health`)).body) as { pid: number }).pid,
+          );
+        }
+
+        const [victim] = sample.workerPids();
+        process.kill(victim, 'SIGKILL');
+        const seen: number[] = [];
+        const second = 30;
+        for (let i = 0; i < second; i += 1) {
+          await placeOrder(sample.url);
+          if (i % 5 === 0) seen.push(sampleValue(await scrape(), orders) ?? 0);
+        }
+        await waitFor(() => sample.workerPids().length === WORKERS + 1, 20_000);
+        await new Promise((resolve) => setTimeout(resolve, 1500)); // flushes, and the liveness window
+        const final: (number | undefined)[] = [];
+        for (let i = 0; i < 20; i += 1) final.push(sampleValue(await scrape(), orders));
+        const text = await scrape();
+        const live = sample.workerPids().filter((pid) => pid !== victim);
+
+        expect(steady).toEqual(Array(20).fill(first));
+        expect(answeredBy.size).toBe(WORKERS); // every worker answered some of the scrapes
+        expect([...seen, ...final].every((v, i, all) => i === 0 || v! >= all[i - 1]!)).toBe(true);
+        expect(final).toEqual(Array(20).fill(first + second));
+        expect(sampleValue(text, 'sample_worker_restarts_total{reason="SIGKILL"}')).toBe(1);
+        const upPids = [...text.matchAll(/^shop_worker_up\{pid="(\d+)"/gm)]
+          .map((m) => Number(m[1]))
+          .sort();
+        expect(upPids).toEqual(live.sort());
+        expect(promtoolCheck(text)).toMatch(
+          /^(|[^\n]*non-counter metrics should not have "_total" suffix[\s\S]*\(exit 3\))$/,
+        );
+      } finally {
+        await sample.stop();
+      }
+    },
+  );
+
+  it('gives a real Prometheus no counter resets and the true rate while workers are killed', async () => {
+    const ratePrefix = uniquePrefix('sample-rate');
+    const sample = await startSample({
+      REDIS_URL: testRedisUrl(),
+      REDIS_KEY_PREFIX: ratePrefix,
+      REDIS_FLUSH_INTERVAL_MS: '200',
+      REDIS_LIVENESS_WINDOW_MS: '1000',
+    });
+    const prometheus = await startPrometheus(`${sample.url}/metrics`, 1);
+    try {
+      // Prometheus applies new targets every 5 s: start counting once it scrapes.
+      await waitFor(
+        async () => (await prometheus.query('up{job="app"} == 1')).length === 1,
+        20_000,
+      );
+      // 20 orders a second for 14 s, a worker SIGKILLed every 4 s.
+      const perSecond = 20;
+      const started = Date.now();
+      let sent = 0;
+      let kills = 0;
+      while (Date.now() - started < 14_000) {
+        const due = Math.floor(((Date.now() - started) / 1000) * perSecond);
+        while (sent < due) {
+          await placeOrder(sample.url);
+          sent += 1;
+        }
+        if (Date.now() - started > (kills + 1) * 4000) {
+          const pids = sample.workerPids();
+          process.kill(pids[pids.length - WORKERS], 'SIGKILL');
+          kills += 1;
+        }
+        await new Promise((resolve) => setTimeout(resolve, 10));
+      }
+      const elapsed = (Date.now() - started) / 1000;
+      await new Promise((resolve) => setTimeout(resolve, 2500)); // last flush and scrape
+
+      const series = 'shop_orders_placed_total{shop="north"}';
+      const [resets] = await prometheus.query(`resets(${series}[1m])`);
+      const [rate] = await prometheus.query(`rate(${series}[10s] offset 3s)`);
+      const [latest] = await prometheus.query(series);
+
+      expect(kills).toBe(3);
+      expect(resets.value[1]).toBe('0');
+      // A SIGKILLed worker takes what it counted since its last flush (200 ms here) with it.
+      const lost = sent - Number(latest.value[1]);
+      expect(lost).toBeGreaterThanOrEqual(0);
+      expect(lost).toBeLessThanOrEqual(kills * Math.ceil(perSecond * 0.2));
+      const sentRate = sent / elapsed;
+      expect(Math.abs(Number(rate.value[1]) - sentRate) / sentRate).toBeLessThan(0.1);
+      expect(Math.abs(sentRate - perSecond) / perSecond).toBeLessThan(0.1);
+    } finally {
+      await prometheus.stop();
+      await sample.stop();
+      await deletePrefix(client, ratePrefix);
+    }
+  });
+});

@@ -1,0 +1,132 @@
+import { Redis } from 'ioredis';
+import { Counter, Registry } from 'prom-client';
+
+import {
+  MetricsFlusher,
+  PrefixKeys,
+  ProcessIdentity,
+  RedisMetricsStore,
+  seriesField,
+} from '../../src/index.js';
+import { startPrivateRedis } from '../harness/redis-server.mjs';
+
+type PrivateRedis = Awaited<ReturnType<typeof startPrivateRedis>>;
+
+/** Calls per command since the last CONFIG RESETSTAT, commands run inside scripts included. */
+async function commandCalls(client: Redis): Promise<Record<string, number>> {
+  const info = await client.info('commandstats');
+  const calls: Record<string, number> = {};
+  for (const match of info.matchAll(/^cmdstat_([^:]+):calls=(\d+)/gm))
+    calls[match[1]] = Number(match[2]);
+  return calls;
+}
+
+describe('flush traffic and Redis trouble, on a private Redis', () => {
+  let redis: PrivateRedis;
+  let client: Redis;
+  const cleanups: (() => void)[] = [];
+  const keys = new PrefixKeys('traffic');
+
+  beforeAll(async () => {
+    redis = await startPrivateRedis();
+    client = new Redis(redis.url, { maxRetriesPerRequest: 1 });
+  });
+  afterAll(async () => {
+    cleanups.forEach((cleanup) => cleanup());
+    client.disconnect();
+    await redis.stop();
+  });
+
+  it('a flush with nothing changed writes no series values, only the heartbeat', async () => {
+    const registry = new Registry();
+    const counter = new Counter({ name: 'c', help: 'c', labelNames: ['k'], registers: [registry] });
+    for (let i = 0; i < 50; i += 1) counter.inc({ k: String(i) });
+    const identity = ProcessIdentity.create();
+    const flusher = new MetricsFlusher({
+      store: new RedisMetricsStore(client, keys.prefix),
+      identity,
+      registry,
+      intervalMs: 1000,
+      gaugeModeOf: () => 'all',
+    });
+    await flusher.flush();
+    const heartbeatBefore = Number(await client.zscore(keys.processes, identity.id));
+    const valuesBefore = await client.hgetall(keys.values(identity.id));
+    await client.config('RESETSTAT');
+
+    const result = await flusher.flush();
+
+    // Only the script call and what it ran; INFO itself is counted after its reply.
+    expect(result).toMatchObject({ ok: true, sent: 0, written: 0, removed: 0 });
+    expect(await commandCalls(client)).toEqual({
+      'config|resetstat': 1,
+      evalsha: 1,
+      time: 1,
+      zadd: 1,
+      zscore: 1,
+    });
+    expect(await client.hgetall(keys.values(identity.id))).toEqual(valuesBefore);
+    expect(Number(await client.zscore(keys.processes, identity.id))).toBeGreaterThanOrEqual(
+      heartbeatBefore,
+    );
+  });
+
+  it('keeps counting while Redis is down, never throws, and catches up when it is back', async () => {
+    const registry = new Registry();
+    const counter = new Counter({ name: 'orders', help: 'o', registers: [registry] });
+    const identity = ProcessIdentity.create();
+    const outageClient = new Redis(redis.url, {
+      maxRetriesPerRequest: 0,
+      enableOfflineQueue: false,
+      retryStrategy: () => 50,
+    });
+    outageClient.on('error', () => {});
+    cleanups.push(() => outageClient.disconnect());
+    await waitUntilReady(outageClient);
+    const warnings: string[] = [];
+    const flusher = new MetricsFlusher({
+      store: new RedisMetricsStore(outageClient, keys.prefix),
+      identity,
+      registry,
+      intervalMs: 1000,
+      gaugeModeOf: () => 'all',
+      logger: { warn: (m) => warnings.push(m), log: (m) => warnings.push(`log: ${m}`) },
+    });
+    counter.inc();
+    expect((await flusher.flush()).ok).toBe(true);
+
+    await redis.stop();
+    counter.inc(); // the hot path is prom-client's, in memory: no Redis involved
+    const failed = await flusher.flush();
+    const failedAgain = await flusher.flush();
+
+    expect(failed.ok).toBe(false);
+    expect(failed.error).toBeInstanceOf(Error);
+    expect(failedAgain.ok).toBe(false);
+    expect(warnings).toHaveLength(1);
+    expect(warnings[0]).toMatch(/^Flushing metrics to Redis failed; counting goes on in memory/);
+
+    await redis.start();
+    await waitUntilReady(outageClient);
+    const recovered = await flusher.flush();
+
+    // The restarted server is empty: the flusher notices and writes every series again.
+    expect(recovered).toMatchObject({ ok: true, sent: 1, written: 1 });
+    expect(warnings.slice(1)).toEqual([
+      `Redis lost the metrics of ${identity.id}; writing all its series again.`,
+      'log: Flushing metrics to Redis works again.',
+    ]);
+    expect(
+      await client.hget(keys.values(identity.id), seriesField('orders', 'orders', {})),
+    ).toMatch(/^2 /);
+    outageClient.disconnect();
+  });
+});
+
+async function waitUntilReady(client: Redis): Promise<void> {
+  const deadline = Date.now() + 5000;
+  while (client.status !== 'ready') {
+    if (Date.now() > deadline) throw new Error(`client still ${client.status}`);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}

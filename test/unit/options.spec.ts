@@ -1,0 +1,148 @@
+import {
+  DEFAULT_REDIS_METRICS_OPTIONS,
+  readRedisMetricsOptionsFromEnv,
+  redactRedisMetricsOptions,
+  RedisMetricsConfigError,
+  resolveRedisMetricsOptions,
+} from '../../src/index.js';
+
+const SECRET = 's3cr3t-pa55';
+
+function errorOf(env: Record<string, string>): RedisMetricsConfigError {
+  try {
+    readRedisMetricsOptionsFromEnv(env);
+  } catch (error) {
+    if (error instanceof RedisMetricsConfigError) return error;
+    throw error;
+  }
+  throw new Error(`no error for ${JSON.stringify(Object.keys(env))}`);
+}
+
+describe('options from the environment', () => {
+  it('uses the documented defaults when nothing is set', () => {
+    expect(readRedisMetricsOptionsFromEnv({})).toEqual({
+      enabled: false,
+      host: 'localhost',
+      port: 6379,
+      db: 0,
+      ssl: false,
+      keyPrefix: 'nestjs',
+      ttlSeconds: 300,
+      flushIntervalMs: 1000,
+      livenessWindowMs: 5000,
+      defaultGaugeMode: 'all',
+    });
+    expect(DEFAULT_REDIS_METRICS_OPTIONS.keyPrefix).toBe('nestjs');
+  });
+
+  it("reads every one of the seed's variables", () => {
+    const options = readRedisMetricsOptionsFromEnv({
+      REDIS_ENABLED: 'true',
+      REDIS_HOST: 'redis.internal',
+      REDIS_PORT: '6380',
+      REDIS_DB: '3',
+      REDIS_KEY_PREFIX: 'shop:prod',
+      REDIS_TTL_SECONDS: '60',
+      REDIS_PASSWORD: SECRET,
+      REDIS_SSL: 'yes',
+      REDIS_FLUSH_INTERVAL_MS: '500',
+      REDIS_LIVENESS_WINDOW_MS: '2000',
+      REDIS_DEFAULT_GAUGE_MODE: 'livesum',
+    });
+    expect(options).toEqual({
+      enabled: true,
+      host: 'redis.internal',
+      port: 6380,
+      db: 3,
+      keyPrefix: 'shop:prod',
+      ttlSeconds: 60,
+      password: SECRET,
+      ssl: true,
+      flushIntervalMs: 500,
+      livenessWindowMs: 2000,
+      defaultGaugeMode: 'livesum',
+    });
+  });
+
+  it('takes host, port, db, credentials and TLS from PROMETHEUS_REDIS_URL', () => {
+    const options = readRedisMetricsOptionsFromEnv({
+      PROMETHEUS_REDIS_URL: `rediss://metrics:${SECRET}@cache.example:6390/2`,
+    });
+    expect(options).toMatchObject({
+      host: 'cache.example',
+      port: 6390,
+      db: 2,
+      username: 'metrics',
+      password: SECRET,
+      ssl: true,
+    });
+    expect(redactRedisMetricsOptions(options)).toMatchObject({
+      password: '***',
+      url: 'rediss://metrics:***@cache.example:6390/2',
+    });
+  });
+
+  it.each([
+    [{ REDIS_PORT: 'abc' }, 'nestjs-redis-metrics: REDIS_PORT must be a whole number; got "abc"'],
+    [
+      { REDIS_PORT: '70000' },
+      'nestjs-redis-metrics: REDIS_PORT must be from 1 to 65535; got 70000',
+    ],
+    [{ REDIS_DB: '-1' }, 'nestjs-redis-metrics: REDIS_DB must be at least 0; got -1'],
+    [
+      { REDIS_TTL_SECONDS: '-5' },
+      'nestjs-redis-metrics: REDIS_TTL_SECONDS must be at least 1; got -5',
+    ],
+    [
+      { REDIS_TTL_SECONDS: '1.5' },
+      'nestjs-redis-metrics: REDIS_TTL_SECONDS must be a whole number; got "1.5"',
+    ],
+    [
+      { REDIS_ENABLED: 'maybe' },
+      'nestjs-redis-metrics: REDIS_ENABLED must be true or false (also 1/0, yes/no, on/off); got "maybe"',
+    ],
+    [
+      { REDIS_SSL: 'tls' },
+      'nestjs-redis-metrics: REDIS_SSL must be true or false (also 1/0, yes/no, on/off); got "tls"',
+    ],
+    [
+      { REDIS_KEY_PREFIX: 'a{b}' },
+      'nestjs-redis-metrics: REDIS_KEY_PREFIX must not contain "{" or "}" (it becomes a Redis Cluster hash tag); got "a{b}"',
+    ],
+    [
+      { REDIS_DEFAULT_GAUGE_MODE: 'median' },
+      'nestjs-redis-metrics: REDIS_DEFAULT_GAUGE_MODE must be one of all, liveall, live, max, min, sum, mostrecent, livemax, livemin, livesum, livemostrecent; got "median"',
+    ],
+    [
+      { REDIS_FLUSH_INTERVAL_MS: '1000', REDIS_LIVENESS_WINDOW_MS: '800' },
+      'nestjs-redis-metrics: REDIS_LIVENESS_WINDOW_MS must be longer than the flush interval (1000 ms), or every process looks dead between two flushes; got 800',
+    ],
+    [
+      { REDIS_LIVENESS_WINDOW_MS: '5000', REDIS_TTL_SECONDS: '2' },
+      'nestjs-redis-metrics: REDIS_TTL_SECONDS must be at least the liveness window (5000 ms), or live processes get reaped; got 2',
+    ],
+    [
+      { PROMETHEUS_REDIS_URL: `not a url with ${SECRET}` },
+      'nestjs-redis-metrics: PROMETHEUS_REDIS_URL is not a valid URL (expected redis://[user:password@]host[:port][/db])',
+    ],
+    [
+      { PROMETHEUS_REDIS_URL: `http://user:${SECRET}@host:6379` },
+      'nestjs-redis-metrics: PROMETHEUS_REDIS_URL must start with redis:// or rediss://; got "http://"',
+    ],
+    [
+      { PROMETHEUS_REDIS_URL: `redis://:${SECRET}@host:6379/cache` },
+      'nestjs-redis-metrics: PROMETHEUS_REDIS_URL has a database part that is not a whole number: "/cache"',
+    ],
+  ])('rejects %j with its own message', (env, message) => {
+    const error = errorOf({ ...env, REDIS_PASSWORD: SECRET });
+    expect(error.message).toBe(message);
+    expect(error.setting).toBe(Object.keys(env).at(-1));
+    expect(`${error.message} ${error.stack} ${JSON.stringify(error)}`).not.toContain(SECRET);
+  });
+
+  it('names the option, not a variable, for options given in code', () => {
+    expect(() => resolveRedisMetricsOptions({ port: -1 })).toThrow(
+      'nestjs-redis-metrics: option "port" must be from 1 to 65535; got -1',
+    );
+  });
+});
