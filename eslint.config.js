@@ -12,7 +12,7 @@ const nodeGlobals = {
 };
 
 export default tseslint.config(
-  { ignores: ['dist/**', 'sample/dist/**', 'node_modules/**', 'coverage/**'] },
+  { ignores: ['dist/**', 'sample/dist/**', 'bench/dist/**', 'node_modules/**', 'coverage/**'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

@@ -1,9 +1,13 @@
-import { ConfigurableModuleBuilder } from '@nestjs/common';
+import { ConfigurableModuleBuilder, type Provider } from '@nestjs/common';
 
 import { createRedisMetricsController } from './http/redis-metrics.controller.js';
 import { REDIS_METRICS_MODULE_OPTIONS } from './redis-metrics.constants.js';
 import type { RedisMetricsModuleOptions } from './redis-metrics.module-options.js';
-import { redisMetricsExports, redisMetricsProviders } from './redis-metrics.providers.js';
+import {
+  redisMetricsExports,
+  redisMetricsProviders,
+  requestMetricsProvider,
+} from './redis-metrics.providers.js';
 
 /**
  * What shapes the module itself rather than its behaviour; given to `forRoot` and `forRootAsync`
@@ -18,6 +22,22 @@ export interface RedisMetricsModuleExtras {
   metricsPath?: string;
   /** Path of the health route (default `health`). */
   healthPath?: string;
+}
+
+/**
+ * Whether `forRoot` options turn HTTP metrics off. Nest runs every global interceptor on every request
+ * (about 10% of the throughput of an empty route here, see docs/benchmarks.md), so the request
+ * interceptor is only installed when it may count. `forRootAsync` options are known too late for that:
+ * there the interceptor is installed and passes requests straight through when `httpMetrics` is false.
+ */
+function httpMetricsOff(providers: Provider[] | undefined): boolean {
+  return (providers ?? []).some(
+    (provider) =>
+      typeof provider === 'object' &&
+      provider.provide === REDIS_METRICS_MODULE_OPTIONS &&
+      'useValue' in provider &&
+      (provider.useValue as RedisMetricsModuleOptions | undefined)?.httpMetrics === false,
+  );
 }
 
 /** The module's base class and option types, built the idiomatic NestJS way. */
@@ -42,7 +62,11 @@ export const {
             }),
           ]
         : [],
-      providers: [...(definition.providers ?? []), ...redisMetricsProviders],
+      providers: [
+        ...(definition.providers ?? []),
+        ...redisMetricsProviders,
+        ...(httpMetricsOff(definition.providers) ? [] : [requestMetricsProvider]),
+      ],
       exports: [...(definition.exports ?? []), ...redisMetricsExports],
     }),
   )

@@ -16,7 +16,8 @@ export interface MergeOptions {
 }
 
 /** One stored series with the process that wrote it (`undefined` for the archive). */
-interface SourcedSeries extends StoredSeries {
+interface SourcedSeries {
+  series: StoredSeries;
   process: ProcessRecord | undefined;
 }
 
@@ -39,9 +40,9 @@ export function mergeMetrics(
 
   const byMetric = new Map<string, SourcedSeries[]>();
   const add = (series: StoredSeries, process: ProcessRecord | undefined) => {
-    const list = byMetric.get(series.metricName) ?? [];
-    list.push({ ...series, process });
-    byMetric.set(series.metricName, list);
+    let list = byMetric.get(series.metricName);
+    if (!list) byMetric.set(series.metricName, (list = []));
+    list.push({ series, process });
   };
   for (const series of data.archive) add(series, undefined);
   for (const process of data.processes) {
@@ -71,7 +72,7 @@ function mergeFamily(
   problems: string[],
 ): MetricSample[] | undefined {
   const expected = expectedSampleNames(name, meta.type);
-  const usable = series.filter((s) => {
+  const usable = series.filter(({ series: s }) => {
     if (expected.has(s.sampleName)) return true;
     problems.push(`"${s.sampleName}" is not a sample of ${meta.type} "${name}"`);
     return false;
@@ -85,7 +86,7 @@ function mergeFamily(
       return mergeHistogram(name, usable, accumulate);
     case 'summary':
       // Quantiles of several processes cannot be merged exactly: only _sum and _count are served.
-      return sumBySeries(usable.filter((s) => s.sampleName !== name));
+      return sumBySeries(usable.filter(({ series: s }) => s.sampleName !== name));
   }
 }
 
@@ -98,11 +99,10 @@ function expectedSampleNames(name: string, type: MetricMeta['type']): Set<string
 /** Sums values per sample name and label set, in a stable order. */
 function sumBySeries(series: SourcedSeries[]): MetricSample[] {
   const sums = new Map<string, MetricSample>();
-  for (const s of series) {
-    const key = `${s.sampleName}\n${labelsKey(s.labels)}`;
-    const sample = sums.get(key);
+  for (const { series: s } of series) {
+    const sample = sums.get(s.key);
     if (sample) sample.value += s.value;
-    else sums.set(key, { name: s.sampleName, labels: s.labels, value: s.value });
+    else sums.set(s.key, { name: s.sampleName, labels: s.labels, value: s.value });
   }
   return [...sums.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([, s]) => s);
 }
@@ -119,18 +119,21 @@ function mergeGauge(
     problems.push(`gauge "${name}" has an unknown mode "${mode}"`);
     return undefined;
   }
-  const taking = series.filter((s) => s.process && (!rule.liveOnly || live.has(s.process.id)));
+  const taking = series.filter(
+    ({ process }) => process && (!rule.liveOnly || live.has(process.id)),
+  );
 
   if (rule.perProcess) {
     // One series per process. A pid reused on the same host (a restarted container) would repeat a
     // label set: the process with the latest heartbeat owns it, as a reused pid owns its file in Python.
-    const newest = new Map<string, SourcedSeries>();
-    for (const s of taking) {
-      const labels = { ...s.labels, pid: String(s.process!.pid), hostname: s.process!.hostname };
+    const newest = new Map<string, { labels: Labels; value: number; heartbeat: number }>();
+    for (const { series: s, process } of taking) {
+      const labels = { ...s.labels, pid: String(process!.pid), hostname: process!.hostname };
       const key = labelsKey(labels);
       const held = newest.get(key);
-      if (!held || held.process!.heartbeat < s.process!.heartbeat)
-        newest.set(key, { ...s, labels });
+      if (!held || held.heartbeat < process!.heartbeat) {
+        newest.set(key, { labels, value: s.value, heartbeat: process!.heartbeat });
+      }
     }
     return sortSamples(
       [...newest.values()].map((s) => ({ name, labels: s.labels, value: s.value })),
@@ -138,11 +141,10 @@ function mergeGauge(
   }
 
   const groups = new Map<string, { labels: Labels; values: TimedValue[] }>();
-  for (const s of taking) {
-    const key = labelsKey(s.labels);
-    const group = groups.get(key) ?? { labels: s.labels, values: [] };
+  for (const { series: s } of taking) {
+    let group = groups.get(s.key);
+    if (!group) groups.set(s.key, (group = { labels: s.labels, values: [] }));
     group.values.push({ value: s.value, timestamp: s.timestamp });
-    groups.set(key, group);
   }
   return sortSamples(
     [...groups.values()].map((g) => ({ name, labels: g.labels, value: rule.reduce!(g.values) })),
@@ -160,11 +162,18 @@ function mergeHistogram(
     sum: number;
   }
   const groups = new Map<string, Group>();
-  for (const s of series) {
-    const { le, ...labels } = s.labels;
-    const key = labelsKey(labels);
-    const group = groups.get(key) ?? { labels, buckets: new Map(), sum: 0 };
-    groups.set(key, group);
+  // Each series's group (its labels without `le`) is worked out once, not once per process.
+  const groupOf = new Map<string, { group: Group; le: string | undefined }>();
+  for (const { series: s } of series) {
+    let known = groupOf.get(s.key);
+    if (!known) {
+      const { le, ...labels } = s.labels;
+      const key = labelsKey(labels);
+      let group = groups.get(key);
+      if (!group) groups.set(key, (group = { labels, buckets: new Map(), sum: 0 }));
+      groupOf.set(s.key, (known = { group, le }));
+    }
+    const { group, le } = known;
     if (s.sampleName === `${name}_bucket` && le !== undefined) {
       group.buckets.set(le, (group.buckets.get(le) ?? 0) + s.value);
     } else if (s.sampleName === `${name}_sum`) {
@@ -202,9 +211,8 @@ function bound(le: string): number {
 }
 
 function sortSamples(samples: MetricSample[]): MetricSample[] {
-  return samples.sort((a, b) => {
-    const ka = labelsKey(a.labels);
-    const kb = labelsKey(b.labels);
-    return ka < kb ? -1 : ka > kb ? 1 : 0;
-  });
+  return samples
+    .map((sample) => ({ sample, key: labelsKey(sample.labels) }))
+    .sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0))
+    .map(({ sample }) => sample);
 }

@@ -1,5 +1,6 @@
 import { parseSeriesField, type MetricMeta, type SeriesParts } from '../storage/keys.js';
 import type { MetricsStore, RawPrefixReply } from '../storage/metrics-store.js';
+import { labelsKey } from './metric-family.js';
 import { decodeStoredValue, type StoredValue } from '../storage/stored-value.js';
 
 /** One process as the index knows it. */
@@ -13,9 +14,14 @@ export interface ProcessRecord {
 
 /** One stored series, parsed. */
 export interface StoredSeries extends SeriesParts {
+  /** The same for one series in every process: sample name and sorted labels. */
+  key: string;
   value: number;
   timestamp: number;
 }
+
+/** A parsed field, shared by every process that stores it; `null` when the field is not a series. */
+type ParsedField = (SeriesParts & { key: string }) | null;
 
 /** Everything stored under one prefix, read at one moment. */
 export interface PrefixData {
@@ -44,11 +50,13 @@ export function parsePrefixReply(reply: RawPrefixReply): PrefixData {
     reply;
   const problems = wrongType.map((key) => `key ${key} is of the wrong type`);
   const info = pairsToMap(infoPairs);
+  // Every process stores the same fields: each is parsed once per read, not once per process.
+  const fields = new Map<string, ParsedField>();
   const data: PrefixData = {
     now: Number(now),
     processes: [],
     metadata: readMetadata(pairsToMap(metadataPairs), problems),
-    archive: readSeries(archivePairs, 'archive', problems, true),
+    archive: readSeries(archivePairs, 'archive', problems, true, fields),
     values: new Map(),
     problems,
   };
@@ -56,7 +64,10 @@ export function parsePrefixReply(reply: RawPrefixReply): PrefixData {
     const id = processList[i];
     const process = readProcess(id, Number(processList[i + 1]), info.get(id));
     data.processes.push(process);
-    data.values.set(id, readSeries(valuePairs[i / 2] ?? [], `process ${id}`, problems, false));
+    data.values.set(
+      id,
+      readSeries(valuePairs[i / 2] ?? [], `process ${id}`, problems, false, fields),
+    );
   }
   return data;
 }
@@ -105,10 +116,11 @@ function readSeries(
   where: string,
   problems: string[],
   bare: boolean,
+  fields: Map<string, ParsedField>,
 ): StoredSeries[] {
   const series: StoredSeries[] = [];
   for (let i = 0; i < pairs.length; i += 2) {
-    const parts = parseSeriesField(pairs[i]);
+    const parts = parseField(pairs[i], fields);
     const stored: StoredValue | undefined = bare
       ? bareNumber(pairs[i + 1])
       : decodeStoredValue(pairs[i + 1]);
@@ -117,10 +129,27 @@ function readSeries(
     } else if (!stored) {
       problems.push(`${where}: value of ${pairs[i]} is not a number`);
     } else {
-      series.push({ ...parts, ...stored });
+      series.push({
+        metricName: parts.metricName,
+        sampleName: parts.sampleName,
+        labels: parts.labels,
+        key: parts.key,
+        value: stored.value,
+        timestamp: stored.timestamp,
+      });
     }
   }
   return series;
+}
+
+function parseField(field: string, fields: Map<string, ParsedField>): ParsedField {
+  let parsed = fields.get(field);
+  if (parsed === undefined) {
+    const parts = parseSeriesField(field);
+    parsed = parts ? { ...parts, key: `${parts.sampleName}\n${labelsKey(parts.labels)}` } : null;
+    fields.set(field, parsed);
+  }
+  return parsed;
 }
 
 function bareNumber(text: string): StoredValue | undefined {

@@ -37,42 +37,19 @@ const LABELS = ['method', 'route', 'status_code'] as const;
  */
 @Injectable()
 export class RequestMetricsInterceptor implements NestInterceptor {
-  private readonly requests;
-  private readonly failures;
-  private readonly duration;
-  private readonly inFlight;
+  /** `undefined` when `httpMetrics` is off: then no family is registered and requests pass through. */
+  private readonly instruments;
 
   constructor(@Inject(RedisMetricsService) private readonly metrics: RedisMetricsService) {
-    this.requests = metrics.counter({
-      name: 'http_requests_total',
-      help: 'HTTP requests answered',
-      labelNames: LABELS,
-    });
-    this.failures = metrics.counter({
-      name: 'http_requests_failed_total',
-      help: 'HTTP requests answered with a status of 500 or above',
-      labelNames: LABELS,
-    });
-    this.duration = metrics.histogram({
-      name: 'http_request_duration_seconds',
-      help: 'Time from receiving an HTTP request to finishing its response',
-      labelNames: LABELS,
-      buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
-    });
-    this.inFlight = metrics.gauge({
-      name: 'http_requests_in_flight',
-      help: 'HTTP requests being handled, over live processes',
-      labelNames: ['method'],
-      multiprocessMode: 'livesum',
-    });
+    this.instruments = metrics.countsHttp() ? createInstruments(metrics) : undefined;
   }
 
   intercept(context: ExecutionContext, next: CallHandler): Observable<unknown> {
     const ownRoute = (context.getClass() as unknown as Record<symbol, unknown>)[
       REDIS_METRICS_CONTROLLER
     ];
-    if (context.getType() !== 'http' || ownRoute || !this.metrics.countsHttp())
-      return next.handle();
+    const instruments = this.instruments;
+    if (context.getType() !== 'http' || ownRoute || !instruments) return next.handle();
 
     const http = context.switchToHttp();
     const request = http.getRequest<HttpRequest>();
@@ -81,21 +58,49 @@ export class RequestMetricsInterceptor implements NestInterceptor {
     const method = request.method ?? 'UNKNOWN';
     const route = routeTemplate(request);
     const started = process.hrtime.bigint();
-    this.inFlight.inc({ method });
+    const { requests, failures, duration, inFlight } = instruments;
+    inFlight.inc({ method });
     let done = false;
     const finish = () => {
       if (done) return;
       done = true;
-      this.inFlight.dec({ method });
+      inFlight.dec({ method });
       const labels = { method, route, status_code: String(raw.statusCode ?? 0) };
-      this.requests.inc(labels);
-      if ((raw.statusCode ?? 0) >= 500) this.failures.inc(labels);
-      this.duration.observe(labels, Number(process.hrtime.bigint() - started) / 1e9);
+      requests.inc(labels);
+      if ((raw.statusCode ?? 0) >= 500) failures.inc(labels);
+      duration.observe(labels, Number(process.hrtime.bigint() - started) / 1e9);
     };
     raw.once?.('finish', finish);
     raw.once?.('close', finish);
     return next.handle();
   }
+}
+
+function createInstruments(metrics: RedisMetricsService) {
+  return {
+    requests: metrics.counter({
+      name: 'http_requests_total',
+      help: 'HTTP requests answered',
+      labelNames: LABELS,
+    }),
+    failures: metrics.counter({
+      name: 'http_requests_failed_total',
+      help: 'HTTP requests answered with a status of 500 or above',
+      labelNames: LABELS,
+    }),
+    duration: metrics.histogram({
+      name: 'http_request_duration_seconds',
+      help: 'Time from receiving an HTTP request to finishing its response',
+      labelNames: LABELS,
+      buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+    }),
+    inFlight: metrics.gauge({
+      name: 'http_requests_in_flight',
+      help: 'HTTP requests being handled, over live processes',
+      labelNames: ['method'],
+      multiprocessMode: 'livesum',
+    }),
+  };
 }
 
 /** The route as declared, with its parameters, from Express or Fastify. */

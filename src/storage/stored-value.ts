@@ -20,7 +20,8 @@ export function decodeStoredValue(text: string): StoredValue | undefined {
 }
 
 function parseNumber(text: string): number | undefined {
-  if (text === 'NaN') return NaN;
   const number = Number(text);
-  return text.trim() === '' || Number.isNaN(number) ? undefined : number;
+  if (Number.isNaN(number)) return text === 'NaN' ? NaN : undefined;
+  // Number('') and Number(' ') are 0: only a zero needs the (slower) check for blank text.
+  return number === 0 && text.trim() === '' ? undefined : number;
 }

@@ -1,0 +1,24 @@
+import type { Counter } from 'prom-client';
+
+/**
+ * The label names of the benchmark's series: an HTTP request counter, as apps have. In alphabetical
+ * order, the order this module writes them in, so the same line can be looked for in both outputs.
+ */
+export const SERIES_LABELS = ['method', 'route', 'series', 'status'] as const;
+
+/** The value series `i` of a worker holds: small integers, so sums are exact. */
+export const seriesValue = (i: number): number => (i % 7) + 1;
+
+/** Gives `counter` `count` series, series `i` at {@link seriesValue}(i). */
+export function fillCounter(counter: Counter<(typeof SERIES_LABELS)[number]>, count: number): void {
+  for (let i = 0; i < count; i += 1) {
+    counter.inc(
+      { method: 'GET', route: '/items/:id', series: String(i), status: '200' },
+      seriesValue(i),
+    );
+  }
+}
+
+/** The exposition line of series `i` (labels in the order prom-client writes them). */
+export const seriesLine = (name: string, i: number, value: number): string =>
+  `${name}{method="GET",route="/items/:id",series="${i}",status="200"} ${value}`;

@@ -1,0 +1,97 @@
+// `npm run bench [-- --quick]`: runs every benchmark against a private redis-server and rewrites
+// docs/benchmarks.md and its chart. Progress goes to the console as it runs.
+import { writeFileSync } from 'node:fs';
+
+import { benchFlush } from './flush.js';
+import { benchHotPath, benchRedisLoad } from './hot-path.js';
+import { logLogChart } from './lib/chart.js';
+import { startPrivateRedis } from './lib/private-redis.js';
+import { renderReport, type BenchResults } from './report.js';
+import { benchScrape } from './scrape.js';
+
+const quick = process.argv.includes('--quick');
+const docs = new URL('../../docs/', import.meta.url);
+const CHART = 'benchmarks-scrape.svg';
+
+const plan = quick
+  ? {
+      flush: { sizes: [1000, 10_000], repeats: 3 },
+      scrape: { processes: [1, 8], series: [100, 1000], iterations: 10, budgetMs: 3000 },
+      redisLoad: { seconds: 3, rates: [100, 1000] },
+      hotPath: { seconds: 3, rounds: 1 },
+    }
+  : {
+      flush: { sizes: [1000, 10_000, 100_000], repeats: 5 },
+      scrape: {
+        processes: [1, 8, 32, 64],
+        series: [100, 1000, 10_000],
+        iterations: 50,
+        budgetMs: 8000,
+      },
+      redisLoad: { seconds: 5, rates: [100, 1000] },
+      hotPath: { seconds: 8, rounds: 3 },
+    };
+
+async function main(): Promise<void> {
+  const startedAt = new Date();
+  const redis = await startPrivateRedis();
+  console.log(`Benchmarks (${quick ? 'quick' : 'full'}) against redis-server ${redis.version}`);
+  try {
+    console.log('Flush cost');
+    const flush = await benchFlush(redis.url, plan.flush);
+    console.log('Scrape latency');
+    const scrape = await benchScrape(redis.url, plan.scrape);
+    console.log('Redis load per request');
+    const redisLoad = await benchRedisLoad(redis.url, plan.redisLoad);
+    console.log('Hot path');
+    const hotPath = await benchHotPath(redis.url, plan.hotPath);
+
+    const point = (r: (typeof scrape)[number], medianMs: number) => ({
+      x: r.processes * r.seriesPerProcess,
+      y: medianMs,
+      note: `${r.processes}×${r.seriesPerProcess}`,
+    });
+    writeFileSync(
+      new URL(CHART, docs),
+      logLogChart({
+        title: 'Scrape latency (median) against series in all processes',
+        xLabel: 'series in all processes (processes × series per process)',
+        yLabel: 'milliseconds per scrape',
+        lines: [
+          {
+            label: 'this module (Redis)',
+            color: '#1f77b4',
+            points: scrape.map((r) => point(r, r.module.medianMs)),
+          },
+          {
+            label: 'AggregatorRegistry (IPC)',
+            color: '#d62728',
+            points: scrape
+              .filter((r) => !r.aggregator.failure)
+              .map((r) => point(r, r.aggregator.medianMs)),
+          },
+        ],
+      }),
+    );
+    const results: BenchResults = {
+      quick,
+      startedAt,
+      durationS: (Date.now() - startedAt.getTime()) / 1000,
+      redisVersion: redis.version,
+      hotPath,
+      redisLoad,
+      scrape,
+      flush,
+      chartFile: CHART,
+    };
+    writeFileSync(new URL('benchmarks.md', docs), renderReport(results));
+    console.log(`Wrote docs/benchmarks.md and docs/${CHART} in ${results.durationS.toFixed(0)} s`);
+  } finally {
+    await redis.stop();
+  }
+}
+
+main().catch((error: unknown) => {
+  console.error(error);
+  process.exitCode = 1;
+});
