@@ -57,6 +57,8 @@ export interface HotPathResult extends LoadResult {
   mode: HotPathMode;
   description: string;
   rounds: number;
+  /** (slowest − fastest round) ÷ median, requests per second: how much the machine drifts. */
+  spread: number;
 }
 
 /**
@@ -93,6 +95,10 @@ export async function benchHotPath(
       mode,
       description: HOT_PATH_MODES[mode],
       rounds: runs.length,
+      spread:
+        (Math.max(...runs.map((r) => r.requestsPerSecond)) -
+          Math.min(...runs.map((r) => r.requestsPerSecond))) /
+        median(runs.map((r) => r.requestsPerSecond)),
       requests: median(runs.map((r) => r.requests)),
       requestsPerSecond: median(runs.map((r) => r.requestsPerSecond)),
       p50Ms: median(runs.map((r) => r.p50Ms)),

@@ -46,19 +46,31 @@ function hotPathSection(results: BenchResults): string {
     `${r.mode} (${r.description})`,
     fixed(r.requestsPerSecond, 0),
     percent(r.requestsPerSecond / baseline.requestsPerSecond),
+    `${fixed(r.spread * 100)}%`,
     ms(r.p50Ms),
     ms(r.p99Ms),
   ]);
+  const noise = Math.max(baseline.spread, module.spread);
   const goal =
     ratio >= 0.97
-      ? `met: this module serves ${percent(ratio)} requests per second against plain prom-client (goal: within 3%).`
-      : `missed by ${fixed((0.97 - ratio) * 100)} points: this module serves ${percent(ratio)} against plain prom-client (goal: within 3%).`;
+      ? `met: this module serves ${percent(ratio)} requests per second against plain prom-client (goal: within 3%). The rounds of one design spread by up to ${fixed(noise * 100)}% here, so a difference smaller than that is the machine, not the design.`
+      : `missed by ${fixed((0.97 - ratio) * 100)} points: this module serves ${percent(ratio)} against plain prom-client (goal: within 3%; the rounds of one design spread by up to ${fixed(noise * 100)}%).`;
   return [
     '## 1. Hot path',
     '',
     `One NestJS worker (Express) serving \`GET /work\`, which increments a counter and observes a histogram; autocannon with 10 connections for the measured window after a 1 s warm-up, ${results.hotPath[0].rounds} round(s) per design taking turns, median of the rounds. Ratios are to plain prom-client in the same run.`,
     '',
-    table(['design', 'requests/s', 'vs prom-client', 'p50 latency (ms)', 'p99 latency (ms)'], rows),
+    table(
+      [
+        'design',
+        'requests/s',
+        'vs prom-client',
+        'spread of the rounds',
+        'p50 latency (ms)',
+        'p99 latency (ms)',
+      ],
+      rows,
+    ),
     '',
     `Goal: ${goal}`,
   ].join('\n');
@@ -125,10 +137,17 @@ function scrapeSection(results: BenchResults): string {
     largest.processes === 64 && largest.seriesPerProcess === 10_000
       ? `Goal (under 1 s at 64 × 10,000): median ${ms(largest.module.medianMs)} ms, p99 ${ms(largest.module.p99Ms)} ms, ${largest.module.p99Ms < 1000 ? 'met' : largest.module.medianMs < 1000 ? 'met for the median, missed at p99' : `missed by ${fixed(largest.module.medianMs - 1000, 0)} ms`}.`
       : `Goal (under 1 s at 64 × 10,000): not measured in a quick run; run \`npm run bench\`.`;
+  const missed = largest.processes === 64 && largest.module.medianMs >= 1000;
+  const analysis = missed
+    ? [
+        '',
+        "Where the time goes at the largest size (a profile of the same read on this machine): more than half is moving every process's field/value pairs out of Redis (the read script builds them into one reply and the client parses it, one string per field and value); most of the rest is turning them into series; the merge and the formatting are a small part. Two changes would close the gap, both in the storage layout: counters, histograms and summary sums could be added into one shared hash at write time (the write script knows the old and the new absolute value of each series, so it can add the difference), which makes the read independent of the number of processes for everything but per-process gauges; or each process's series could be named by a short id from a shared dictionary, which shrinks what is moved. The module keeps per-process hashes as the only source of truth for now, because they are what makes replays, reaping and recovery after a Redis restart exact.",
+      ].join('\n')
+    : '';
   return [
     '## 3. Scrape latency',
     '',
-    "Real node:cluster workers each hold the given number of counter series (`bench_requests_total{method,route,status,series}`) in prom-client and flush them to Redis once. The primary then times, on the same workers: this module's `RedisMultiProcessCollector.metrics()` (one script call reading the prefix, the merge, prom-client formatting), and prom-client's `AggregatorRegistry.clusterMetrics()` (every worker serialises its registry over IPC, the primary merges and formats). Each answer is checked for the right merged value. AggregatorRegistry gives up after 5 s (its built-in timeout).",
+    "Real node:cluster workers each hold the given number of counter series (`bench_requests_total{method,route,series,status}`) in prom-client and flush them to Redis once. The primary then times, on the same workers: this module's `RedisMultiProcessCollector.metrics()` (one script call reading the prefix, the merge, prom-client formatting), and prom-client's `AggregatorRegistry.clusterMetrics()` (every worker serialises its registry over IPC, the primary merges and formats). Each answer is checked for the right merged value. AggregatorRegistry gives up after 5 s (its built-in timeout).",
     '',
     table(
       [
@@ -139,13 +158,14 @@ function scrapeSection(results: BenchResults): string {
         'module p99 (ms)',
         'AggregatorRegistry median (ms)',
         'AggregatorRegistry p99 (ms)',
-        'AggregatorRegistry / module',
+        'AggregatorRegistry time ÷ module time',
         'samples',
       ],
       rows,
     ),
     '',
     goalText,
+    analysis,
     '',
     `![Scrape latency against series count](${results.chartFile})`,
   ].join('\n');
