@@ -1,7 +1,6 @@
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { createServer } from 'node:net';
+import { spawnSync } from 'node:child_process';
 
-import { Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
 
 /** A redis-server of the benchmark's own, so its statistics count only the benchmark's commands. */
 export interface PrivateRedis {
@@ -10,56 +9,30 @@ export interface PrivateRedis {
   stop(): Promise<void>;
 }
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.on('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() => resolve(typeof address === 'object' && address ? address.port : 0));
-    });
-  });
+interface Harness {
+  hasRedisServerBinary(): boolean;
+  startRedisServerBinary(): Promise<{ url: string; stop(): Promise<void> }>;
 }
 
-/** Starts `redis-server` on a free port with persistence off, or says how to get one. */
+/**
+ * Starts `redis-server` on a free port with persistence off, the way the test harness does (its
+ * module is plain JavaScript outside this compilation, so it is loaded by URL), or says how to get one.
+ */
 export async function startPrivateRedis(): Promise<PrivateRedis> {
-  const probe = spawnSync('redis-server', ['--version'], { encoding: 'utf8' });
-  if (probe.error || probe.status !== 0) {
+  const harness = (await import(
+    new URL('../../../test/harness/redis-server.mjs', import.meta.url).href
+  )) as Harness;
+  if (!harness.hasRedisServerBinary()) {
     throw new Error(
       'The benchmarks need the redis-server binary (Debian/Ubuntu: apt-get install redis-server; macOS: brew install redis).',
     );
   }
-  const version = /v=(\S+)/.exec(probe.stdout)?.[1] ?? 'unknown';
-  const port = await freePort();
-  const child: ChildProcess = spawn(
-    'redis-server',
-    ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'],
-    { stdio: 'ignore' },
-  );
-  const url = `redis://127.0.0.1:${port}`;
-  const client = new Redis(url, { lazyConnect: true, retryStrategy: () => null });
-  client.on('error', () => undefined); // refused until the server listens: retried below
-  for (let tries = 0; ; tries += 1) {
-    try {
-      await client.connect();
-      await client.ping();
-      break;
-    } catch (error) {
-      if (tries > 100) throw error;
-      client.disconnect();
-      await new Promise((resolve) => setTimeout(resolve, 20));
-    }
-  }
-  client.disconnect();
+  const probe = spawnSync('redis-server', ['--version'], { encoding: 'utf8' });
+  const server = await harness.startRedisServerBinary();
   return {
-    url,
-    version,
-    stop: () =>
-      new Promise<void>((resolve) => {
-        if (child.exitCode !== null) return resolve();
-        child.once('exit', () => resolve());
-        child.kill('SIGKILL');
-      }),
+    url: server.url,
+    version: /v=(\S+)/.exec(probe.stdout)?.[1] ?? 'unknown',
+    stop: () => server.stop(),
   };
 }
 
