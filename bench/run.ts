@@ -1,6 +1,8 @@
-// `npm run bench [-- --quick]`: runs every benchmark against a private redis-server and rewrites
-// docs/benchmarks.md and its chart. Progress goes to the console as it runs.
+// `npm run bench [-- --quick] [--out DIR]`: runs every benchmark against a private redis-server and
+// rewrites docs/benchmarks.md and its chart (or writes them to DIR). Progress goes to the console.
 import { writeFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
 
 import { benchFlush } from './flush.js';
 import { benchHotPath, benchRedisLoad } from './hot-path.js';
@@ -10,7 +12,11 @@ import { renderReport, type BenchResults } from './report.js';
 import { benchScrape } from './scrape.js';
 
 const quick = process.argv.includes('--quick');
-const docs = new URL('../../docs/', import.meta.url);
+const outIndex = process.argv.indexOf('--out');
+const docs =
+  outIndex > 0 && process.argv[outIndex + 1]
+    ? pathToFileURL(`${resolve(process.argv[outIndex + 1])}/`)
+    : new URL('../../docs/', import.meta.url);
 const CHART = 'benchmarks-scrape.svg';
 
 const plan = quick
@@ -85,7 +91,9 @@ async function main(): Promise<void> {
       chartFile: CHART,
     };
     writeFileSync(new URL('benchmarks.md', docs), renderReport(results));
-    console.log(`Wrote docs/benchmarks.md and docs/${CHART} in ${results.durationS.toFixed(0)} s`);
+    console.log(
+      `Wrote ${new URL('benchmarks.md', docs).pathname} and its chart in ${results.durationS.toFixed(0)} s`,
+    );
   } finally {
     await redis.stop();
   }
