@@ -1,7 +1,7 @@
 import { parseSeriesField, type MetricMeta, type SeriesParts } from '../storage/keys.js';
 import type { MetricsStore, RawPrefixReply } from '../storage/metrics-store.js';
-import { labelsKey } from './metric-family.js';
 import { decodeStoredValue, type StoredValue } from '../storage/stored-value.js';
+import { labelsKey } from './metric-family.js';
 
 /** One process as the index knows it. */
 export interface ProcessRecord {
