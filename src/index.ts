@@ -20,23 +20,43 @@ export {
 } from './redis-metrics.options.js';
 export { redisMetricsConfig } from './redis-metrics.config.js';
 export {
+  isMarkerField,
+  MARKER,
   PrefixKeys,
   parseSeriesField,
   redisKey,
   seriesField,
   type Labels,
   type MetricMeta,
+  type MetricType,
   type ProcessInfo,
   type SeriesParts,
 } from './storage/keys.js';
 export type { RedisClient } from './storage/lua-scripts.js';
 export {
   MetricsFlusher,
+  type AcknowledgedWrite,
   type FlushLogger,
   type FlushResult,
   type MetricsFlusherOptions,
 } from './storage/metrics-flusher.js';
-export { ProcessIdentity } from './storage/process-identity.js';
+export {
+  addPacked,
+  decodeNumber,
+  decodePacked,
+  encodeNumber,
+  encodePacked,
+  packedDelta,
+  type PackedSlots,
+} from './storage/packed-values.js';
+export { parseProcessInfo, ProcessIdentity } from './storage/process-identity.js';
+export { planRepair, type RepairPlan, type WriteHistory } from './storage/repair-plan.js';
+export { scanHash, type ScannedHash } from './storage/hash-scan.js';
+export {
+  splitIntoBatches,
+  type BatchContent,
+  type SeriesChanges,
+} from './storage/write-batches.js';
 export { pythonJsonDumps, type PythonJsonValue } from './storage/python-json.js';
 export {
   RedisStorageDict,
@@ -49,13 +69,7 @@ export {
   type GaugeModeResolver,
   type RegistrySnapshot,
 } from './storage/registry-snapshot.js';
-export type { StoredValue } from './storage/stored-value.js';
-export {
-  foldProcess,
-  writeSeries,
-  type SeriesWrite,
-  type SeriesWriteResult,
-} from './storage/write-series.js';
+export { decodeStoredValue, encodeStoredValue, type StoredValue } from './storage/stored-value.js';
 export {
   familiesToRegistry,
   OPENMETRICS_CONTENT_TYPE,
@@ -67,12 +81,17 @@ export { gaugeModeRule, type ModeRule, type TimedValue } from './aggregation/gau
 export { mergeMetrics, type MergeOptions } from './aggregation/merge-metrics.js';
 export { labelsKey, type MetricFamily, type MetricSample } from './aggregation/metric-family.js';
 export {
-  parsePrefixReply,
+  parseSnapshot,
   readPrefix,
+  type GaugeSeries,
   type PrefixData,
+  type PrefixMarkers,
   type ProcessRecord,
-  type StoredSeries,
+  type SeriesIdentity,
+  type TotalSeries,
 } from './aggregation/prefix-data.js';
+export { MergedScrapeUnavailableError } from './aggregation/merged-scrape-error.js';
+export { validLabelName, validMetricName } from './aggregation/prometheus-names.js';
 export {
   RedisMultiProcessCollector,
   type RedisMultiProcessCollectorOptions,
@@ -109,5 +128,15 @@ export { RedisStorageManager, type RedisMetricsHealth } from './redis-storage-ma
 export { createRedisClient } from './storage/create-redis-client.js';
 export { IpcMetricsStore, serveMetricsStore } from './storage/ipc-metrics-store.js';
 export { MemoryMetricsStore } from './storage/memory-metrics-store.js';
-export type { MetricsStore, ProcessHeartbeats, RawPrefixReply } from './storage/metrics-store.js';
+export type {
+  IndexedProcess,
+  MetricsStore,
+  ProcessIndex,
+  RebaseRequest,
+  SeriesBatch,
+  StoredMarkers,
+  StoreSnapshot,
+  WriteReply,
+  WriterIdentity,
+} from './storage/metrics-store.js';
 export { RedisMetricsStore } from './storage/redis-metrics-store.js';

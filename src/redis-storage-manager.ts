@@ -114,6 +114,8 @@ export class RedisStorageManager implements OnApplicationBootstrap, BeforeApplic
     this.collector = new RedisMultiProcessCollector({
       store: this.store,
       livenessWindowMs: this.options.livenessWindowMs,
+      lostDataGraceMs: 2 * this.options.flushIntervalMs,
+      acknowledged: () => this.flusher?.acknowledged(),
       logger: this.logger,
     });
   }
@@ -171,7 +173,7 @@ export class RedisStorageManager implements OnApplicationBootstrap, BeforeApplic
     if (this.state !== 'running' || !this.flusher) return;
     this.state = 'stopped';
     const last = await this.flusher.stop();
-    if (last.ok) await this.flusher.fold().catch(() => undefined);
+    if (last.ok) await this.flusher.end().catch(() => undefined);
     if (this.ownsClient && this.client) {
       await this.client.quit().catch(() => this.client?.disconnect());
     }
@@ -204,19 +206,38 @@ export class RedisStorageManager implements OnApplicationBootstrap, BeforeApplic
   }
 
   /**
-   * Folds every process whose heartbeat is older than the TTL into the archive.
-   * @returns how many were folded.
+   * Ends every process whose heartbeat is older than the TTL: its gauges and state go, its counts stay.
+   * @returns how many were ended.
    */
   async cleanupKeys(): Promise<number> {
     const store = this.store;
     if (!store) return 0;
     const ttlMs = this.options.ttlSeconds * 1000;
-    const { now, heartbeats } = await store.heartbeats();
-    let folded = 0;
-    for (const [id, heartbeat] of heartbeats) {
-      if (heartbeat < now - ttlMs && (await store.fold(id, ttlMs)) >= 0) folded += 1;
+    const { now, processes } = await store.processIndex();
+    let ended = 0;
+    for (const { id, heartbeat } of processes) {
+      if (heartbeat < now - ttlMs && (await store.end(id, ttlMs)) === 'ended') ended += 1;
     }
-    return folded;
+    return ended;
+  }
+
+  /**
+   * Ends the processes with this pid (on this host unless `hostname` says otherwise) at once, as the
+   * reaping of a dead process does: their `live*` gauges leave the next scrape, their counts stay. For a
+   * cluster primary that sees a worker exit (Python's `mark_process_dead(pid)`).
+   * @returns the ids of the processes ended.
+   */
+  async markProcessDead({ pid, hostname }: { pid: number; hostname?: string }): Promise<string[]> {
+    const store = this.store;
+    if (!store) return [];
+    const host = hostname ?? this.identity.hostname;
+    const { processes } = await store.processIndex();
+    const ended: string[] = [];
+    for (const { id, info } of processes) {
+      if (info?.pid !== pid || info.hostname !== host || id === this.identity.id) continue;
+      if ((await store.end(id)) === 'ended') ended.push(id);
+    }
+    return ended;
   }
 
   /**
@@ -259,9 +280,9 @@ export class RedisStorageManager implements OnApplicationBootstrap, BeforeApplic
       return { ...base, status: 'disabled', liveProcesses: null };
     }
     try {
-      const { now, heartbeats } = await this.store.heartbeats();
+      const { now, processes } = await this.store.processIndex();
       const window = this.options.livenessWindowMs;
-      const live = [...heartbeats.values()].filter((heartbeat) => heartbeat > now - window).length;
+      const live = processes.filter(({ heartbeat }) => heartbeat > now - window).length;
       const ok = this.isEnabled();
       const error = this.flusher?.lastResult?.error?.message ?? 'no successful flush yet';
       return {
