@@ -83,7 +83,10 @@ export function mergeMetrics(
             options.accumulate ?? true,
             problems,
           );
-    if (samples) families.push({ name, help: meta.help, type: meta.type, samples });
+    // A family whose every series was left out is left out too.
+    if (samples && samples.length > 0) {
+      families.push({ name, help: meta.help, type: meta.type, samples });
+    }
   }
   return { families, problems };
 }

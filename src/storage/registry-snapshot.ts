@@ -62,6 +62,8 @@ function addSeries(
   const groups = new Map<string, { slots: [string, number][]; count: number; sum: number }>();
   for (const sample of metric.values as Sample[]) {
     const sampleName = sample.metricName ?? name;
+    // Summary quantiles are not counter-like: a sum of quantiles is no quantile.
+    if (sampleName === name) continue;
     const { le, ...labels } = stringLabels(sample.labels);
     const field = seriesField(name, labels);
     let group = groups.get(field);
@@ -70,7 +72,6 @@ function addSeries(
     if (sampleName === `${name}_count`) group.count = value;
     else if (sampleName === `${name}_sum`) group.sum = value;
     else if (sampleName === `${name}_bucket` && le !== undefined) group.slots.push([le, value]);
-    // Summary quantiles are not merged here: they are not counter-like.
   }
   for (const [field, { slots, count, sum }] of groups) {
     snapshot.counters.set(
