@@ -117,6 +117,7 @@ export {
   getRedisCollector,
   getRedisStorageManager,
   isRedisEnabled,
+  markProcessDead,
   setupRedisMetrics,
   teardownRedisMetrics,
 } from './redis-metrics.functions.js';
@@ -140,3 +141,4 @@ export type {
   WriterIdentity,
 } from './storage/metrics-store.js';
 export { RedisMetricsStore } from './storage/redis-metrics-store.js';
+export { evictingPolicy } from './storage/eviction-policy.js';

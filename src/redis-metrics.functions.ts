@@ -18,7 +18,7 @@ export function setupRedisMetrics(): Promise<boolean> {
   return getRedisStorageManager().setup();
 }
 
-/** Last flush, fold and close for the process-wide manager; the next call to a function makes a new one. */
+/** Last flush, end and close for the process-wide manager; the next call to a function makes a new one. */
 export async function teardownRedisMetrics(): Promise<void> {
   const current = manager;
   manager = undefined;
@@ -35,9 +35,19 @@ export function getRedisClient(): RedisClient | undefined {
   return getRedisStorageManager().getClient();
 }
 
-/** Folds processes whose heartbeat is older than the TTL into the archive; how many were folded. */
+/** Ends processes whose heartbeat is older than the TTL (their counts stay); how many were ended. */
 export function cleanupRedisKeys(): Promise<number> {
   return getRedisStorageManager().cleanupKeys();
+}
+
+/**
+ * Ends the processes with this pid (on this host unless `hostname` says otherwise) at once, instead of
+ * waiting for their heartbeat to expire: their `live*` gauges leave the next scrape, their counts stay.
+ * The counterpart of Python's `mark_process_dead(pid)`, for a cluster primary's worker `exit` handler.
+ * @returns the ids of the processes ended.
+ */
+export function markProcessDead(process: { pid: number; hostname?: string }): Promise<string[]> {
+  return getRedisStorageManager().markProcessDead(process);
 }
 
 /** The process-wide manager's collector, if Redis storage is enabled. */

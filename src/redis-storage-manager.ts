@@ -20,6 +20,7 @@ import {
   type RedisMetricsOptions,
 } from './redis-metrics.options.js';
 import { createRedisClient } from './storage/create-redis-client.js';
+import { evictingPolicy } from './storage/eviction-policy.js';
 import { PrefixKeys } from './storage/keys.js';
 import type { RedisClient } from './storage/lua-scripts.js';
 import type { MetricsStore } from './storage/metrics-store.js';
@@ -162,12 +163,24 @@ export class RedisStorageManager implements OnApplicationBootstrap, BeforeApplic
         ? `Storing metrics in ${this.store.description} as ${this.identity.id}.`
         : `${this.store.description} is unreachable: counting in memory, retrying in the background.`,
     );
+    if (first.ok && this.client) void this.warnIfEvicting(this.client);
     return first.ok;
   }
 
+  /** Warns once when Redis may evict the module's keys (they have no TTL, so only allkeys-* can). */
+  private async warnIfEvicting(client: RedisClient): Promise<void> {
+    const policy = await evictingPolicy(client);
+    if (policy === undefined) return;
+    this.logger.warn(
+      `Redis has maxmemory-policy ${policy}: under memory pressure it may evict this module's keys. ` +
+        'Each live process repairs its own part, but the counts of processes that ended before are lost. ' +
+        'Prefer noeviction or a volatile-* policy for the Redis that holds metrics.',
+    );
+  }
+
   /**
-   * Ends this process's part: last flush, counters folded into the archive, timers stopped and the
-   * client closed (if the module made it). Safe to call twice.
+   * Ends this process's part: last flush, then its gauges and state leave the store (its counts stay
+   * in the totals), timers stopped and the client closed (if the module made it). Safe to call twice.
    */
   async teardown(): Promise<void> {
     if (this.state !== 'running' || !this.flusher) return;
@@ -301,7 +314,7 @@ export class RedisStorageManager implements OnApplicationBootstrap, BeforeApplic
     await this.setup();
   }
 
-  /** @internal NestJS lifecycle: the last flush and fold, before connections close. */
+  /** @internal NestJS lifecycle: the last flush and the end, before connections close. */
   async beforeApplicationShutdown(): Promise<void> {
     await this.teardown();
   }

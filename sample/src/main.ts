@@ -49,6 +49,9 @@ async function runPrimary(): Promise<void> {
     if (stopping) return;
     const reason = signal ?? `exit_${code}`;
     restarts.inc({ reason });
+    // The dead worker's live* gauges leave at once instead of after its heartbeat expires; its counts
+    // stay (as gunicorn's child_exit hook calls mark_process_dead).
+    void manager.markProcessDead({ pid: worker.process.pid! }).catch(() => undefined);
     void manager.flush();
     console.log(`Worker ${worker.process.pid} ended (${reason}); starting another`);
     cluster.fork();

@@ -185,10 +185,18 @@ export class MetricsFlusher {
         continue;
       }
       if (round > 0) throw new Error('the store changed again while this process repaired it');
-      repaired = plan.cause;
-      await this.repair(plan, stats);
+      repaired =
+        reply.wrongType.length > 0
+          ? `${plan.cause}; ${reply.wrongType.join(', ')} held another type and was replaced`
+          : plan.cause;
+      await this.repair({ ...plan, cause: repaired }, stats);
     }
     this.lastSuccessAt = Date.now();
+    if (reply.wrongType.length > 0) {
+      this.options.logger?.warn(
+        `${this.options.store.description}: ${reply.wrongType.join(', ')} held another type and was replaced.`,
+      );
+    }
     const reaped = await this.reap(reply.stale);
     return { ok: true, ...stats, heartbeat: reply.now, reaped, repaired };
   }

@@ -48,8 +48,9 @@ export function planRepair(markers: StoredMarkers, history: WriteHistory): Repai
   );
   if (applied) return { kind: 'adopt', seq: applied.seq };
 
+  // Copies: the caller forgets its acknowledged state when the repair starts.
   const valuesAt = (seq: number): ReadonlyMap<string, string> | undefined => {
-    if (seq === ackedSeq) return acked;
+    if (seq === ackedSeq) return new Map(acked);
     const attempt = unanswered.find((a) => a.seq === seq);
     return attempt ? new Map([...acked, ...attempt.counters]) : undefined;
   };
