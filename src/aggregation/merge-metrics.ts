@@ -2,7 +2,7 @@ import type { Labels, MetricMeta } from '../storage/keys.js';
 import type { PackedSlots } from '../storage/packed-values.js';
 import { gaugeModeRule, type TimedValue } from './gauge-modes.js';
 import { labelsKey, type MetricFamily, type MetricSample } from './metric-family.js';
-import { validLabelName, validMetricName } from './prometheus-names.js';
+import { validMetricName } from './prometheus-names.js';
 import type { GaugeSeries, PrefixData, ProcessRecord, TotalSeries } from './prefix-data.js';
 
 /** How to merge. */
@@ -113,15 +113,17 @@ const RESERVED_LABELS: Record<MetricMeta['type'], ReadonlySet<string>> = {
 /** Leaves out series whose label names Prometheus would reject. */
 function usable<T>(
   items: T[],
-  seriesOf: (item: T) => { labels: Labels },
+  seriesOf: (item: T) => { labels: Labels; badLabel: string | undefined },
   reserved: ReadonlySet<string>,
   name: string,
   problems: string[],
 ): T[] {
   return items.filter((item) => {
-    const bad = Object.keys(seriesOf(item).labels).find(
-      (label) => !validLabelName(label) || reserved.has(label),
-    );
+    const series = seriesOf(item);
+    let bad = series.badLabel;
+    if (bad === undefined && reserved.size > 0) {
+      bad = Object.keys(series.labels).find((label) => reserved.has(label));
+    }
     if (bad === undefined) return true;
     problems.push(`a series of "${name}" has a label name that is not valid here: "${bad}"`);
     return false;

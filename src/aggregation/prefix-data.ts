@@ -1,15 +1,9 @@
-import {
-  isMarkerField,
-  MARKER,
-  parseSeriesField,
-  type Labels,
-  type MetricMeta,
-} from '../storage/keys.js';
+import { isMarkerField, MARKER, type Labels, type MetricMeta } from '../storage/keys.js';
 import type { MetricsStore, StoreSnapshot } from '../storage/metrics-store.js';
 import { decodePacked, type PackedSlots } from '../storage/packed-values.js';
 import { parseProcessInfo } from '../storage/process-identity.js';
 import { decodeStoredValue } from '../storage/stored-value.js';
-import { labelsKey } from './metric-family.js';
+import { SeriesFieldCache } from './series-field-cache.js';
 
 /** One process as the index knows it. */
 export interface ProcessRecord {
@@ -26,6 +20,8 @@ export interface SeriesIdentity {
   labels: Labels;
   /** The same for one label set in every process: the sorted labels. */
   key: string;
+  /** A label name Prometheus would reject, if the series has one. */
+  badLabel: string | undefined;
 }
 
 /** One counter-like series summed over every process, live or ended. */
@@ -66,20 +62,24 @@ export interface PrefixData {
 
 const METRIC_TYPES = new Set(['counter', 'gauge', 'histogram', 'summary']);
 
-/** A parsed field, shared by every process that stores it; `null` when the field is not a series. */
-type ParsedField = SeriesIdentity | null;
-
 /** Reads everything a store holds for a scrape (with Redis: a few bounded calls) and parses it. */
-export async function readPrefix(store: MetricsStore): Promise<PrefixData> {
-  return parseSnapshot(await store.read());
+export async function readPrefix(
+  store: MetricsStore,
+  fields = new SeriesFieldCache(),
+): Promise<PrefixData> {
+  return parseSnapshot(await store.read(), fields);
 }
 
-/** Parses a store's raw snapshot; what cannot be read is described in `problems`. */
-export function parseSnapshot(snapshot: StoreSnapshot): PrefixData {
+/**
+ * Parses a store's raw snapshot; what cannot be read is described in `problems`. Series fields are
+ * parsed once through `fields`, which a collector keeps from one scrape to the next.
+ */
+export function parseSnapshot(
+  snapshot: StoreSnapshot,
+  fields = new SeriesFieldCache(),
+): PrefixData {
   const problems = snapshot.wrongType.map((key) => `key ${key} is of the wrong type`);
   const info = pairsToMap(snapshot.info);
-  // Gauge fields repeat in every process: each is parsed once per read.
-  const fields = new Map<string, ParsedField>();
   const markers: PrefixMarkers = { totals: new Map(), metadata: new Map(), lostAt: undefined };
   const data: PrefixData = {
     now: snapshot.now,
@@ -102,6 +102,7 @@ export function parseSnapshot(snapshot: StoreSnapshot): PrefixData {
     });
     data.gauges.set(id, readGauges(snapshot.gauges[i / 2] ?? [], id, problems, fields));
   }
+  fields.endScrape();
   return data;
 }
 
@@ -150,7 +151,7 @@ function readTotals(
   pairs: string[],
   markers: PrefixMarkers,
   problems: string[],
-  fields: Map<string, ParsedField>,
+  fields: SeriesFieldCache,
 ): TotalSeries[] {
   const totals: TotalSeries[] = [];
   for (let i = 0; i < pairs.length; i += 2) {
@@ -160,7 +161,7 @@ function readTotals(
       else readProcessMarker(field, text, markers.totals);
       continue;
     }
-    const series = parseField(field, fields);
+    const series = fields.get(field);
     const slots = decodePacked(text);
     if (!series)
       problems.push(`totals: field ${JSON.stringify(field).slice(0, 80)} is not a series`);
@@ -174,13 +175,13 @@ function readGauges(
   pairs: string[],
   processId: string,
   problems: string[],
-  fields: Map<string, ParsedField>,
+  fields: SeriesFieldCache,
 ): GaugeSeries[] {
   const gauges: GaugeSeries[] = [];
   for (let i = 0; i < pairs.length; i += 2) {
     const [field, text] = [pairs[i], pairs[i + 1]];
     if (isMarkerField(field)) continue;
-    const series = parseField(field, fields);
+    const series = fields.get(field);
     const stored = decodeStoredValue(text);
     if (!series) {
       problems.push(
@@ -193,14 +194,4 @@ function readGauges(
     }
   }
   return gauges;
-}
-
-function parseField(field: string, fields: Map<string, ParsedField>): ParsedField {
-  let parsed = fields.get(field);
-  if (parsed === undefined) {
-    const parts = parseSeriesField(field);
-    parsed = parts ? { ...parts, key: labelsKey(parts.labels) } : null;
-    fields.set(field, parsed);
-  }
-  return parsed;
 }

@@ -15,6 +15,7 @@ import { mergeMetrics } from './merge-metrics.js';
 import { MergedScrapeUnavailableError } from './merged-scrape-error.js';
 import type { MetricFamily } from './metric-family.js';
 import { readPrefix, type PrefixData } from './prefix-data.js';
+import { SeriesFieldCache } from './series-field-cache.js';
 
 /** Options of a {@link RedisMultiProcessCollector}. */
 export interface RedisMultiProcessCollectorOptions {
@@ -52,6 +53,7 @@ export class RedisMultiProcessCollector {
   private readonly store: MetricsStore;
   private readonly livenessWindowMs: number;
   private readonly lostDataGraceMs: number;
+  private readonly fields = new SeriesFieldCache();
 
   constructor(private readonly options: RedisMultiProcessCollectorOptions = {}) {
     if (options.store) {
@@ -90,7 +92,7 @@ export class RedisMultiProcessCollector {
    */
   async collect(): Promise<MetricFamily[]> {
     const ownWrite = this.options.acknowledged?.();
-    const data = await readPrefix(this.store);
+    const data = await readPrefix(this.store, this.fields);
     this.checkWhole(data, ownWrite);
     const { families, problems } = mergeMetrics(data, {
       livenessWindowMs: this.livenessWindowMs,

@@ -43,6 +43,11 @@ export function encodePacked(slots: Iterable<[string, number]>): string {
 
 /** Unpacks a stored value; `undefined` when it is not well formed. */
 export function decodePacked(text: string): PackedSlots | undefined {
+  // Most series are counters: one slot, no split.
+  if (text.startsWith('v ') && text.indexOf(' ', 2) === -1) {
+    const value = decodeNumber(text.slice(2));
+    return value === undefined ? undefined : new Map([['v', value]]);
+  }
   const tokens = text.split(' ');
   if (tokens.length === 0 || tokens.length % 2 !== 0) return undefined;
   const slots: PackedSlots = new Map();

@@ -1,6 +1,8 @@
 import type { Redis } from 'ioredis';
 
-import { PrefixKeys, RedisMultiProcessCollector } from '../../src/index.js';
+import { Registry } from 'prom-client';
+
+import { PrefixKeys, RedisMultiProcessCollector, RedisStorageManager } from '../../src/index.js';
 import { promtoolCheck } from '../harness/promtool.js';
 import {
   connectTestRedis,
@@ -204,6 +206,52 @@ describe('aggregation over real writer processes', () => {
       expect.stringMatching(/^g_all_mode\{pid="201",hostname=".*"\} 1$/),
     ]);
     expect(promtoolCheck(text)).toBe('');
+  });
+
+  it('markProcessDead ends a killed worker at once: its live* and all gauges leave, its counts stay', async () => {
+    const prefix = newPrefix('mark-dead');
+    const env = { FLUSH_MS: '100', TTL_MS: '60000', FAKE_HOSTNAME: 'node-1' };
+    await start(prefix, plan(3, 2, [0.5], 10), { ...env, FAKE_PID: '301' });
+    const killed = await start(prefix, plan(4, 5, [2], 20), { ...env, FAKE_PID: '302' });
+    // The cluster primary, on the same prefix: it sees the worker exit and says so.
+    const primary = new RedisStorageManager({
+      client,
+      keyPrefix: prefix,
+      registry: new Registry(),
+      defaultMetrics: false,
+      identity: { hostname: 'node-1', pid: 300 },
+    });
+    const collector = new RedisMultiProcessCollector({
+      client,
+      keyPrefix: prefix,
+      livenessWindowMs: 60_000, // far longer than the test: only markProcessDead can drop it
+    });
+    const lines = async (...names: string[]) =>
+      (await collector.metrics())
+        .split('\n')
+        .filter((line) =>
+          names.some((name) => line.startsWith(`${name}{`) || line.startsWith(`${name} `)),
+        );
+
+    await killed.kill('SIGKILL');
+    const before = await lines('g_livesum_mode', 'g_all_mode');
+    const elsewhere = await primary.markProcessDead({ pid: 302, hostname: 'other-node' });
+    const ended = await primary.markProcessDead({ pid: 302, hostname: 'node-1' });
+    const after = await lines('g_livesum_mode', 'g_all_mode', 'jobs_total', 'job_seconds_count');
+
+    expect(before).toEqual([
+      'g_all_mode{pid="301",hostname="node-1"} 2',
+      'g_all_mode{pid="302",hostname="node-1"} 5',
+      'g_livesum_mode 7',
+    ]);
+    expect(elsewhere).toEqual([]);
+    expect(ended).toEqual([killed.id]);
+    expect(after).toEqual([
+      'g_all_mode{pid="301",hostname="node-1"} 2',
+      'g_livesum_mode 2',
+      'job_seconds_count 2',
+      'jobs_total{kind="mail"} 7',
+    ]);
   });
 
   it('a counter of writers killed and replaced over and over never decreases and ends exact, with bounded keys', async () => {

@@ -12,6 +12,7 @@ import {
   getRedisStorageManager,
   InjectMetric,
   isRedisEnabled,
+  markProcessDead,
   makeCounterProvider,
   makeGaugeProvider,
   RedisMetricsModule,
@@ -126,6 +127,17 @@ describe('functions for code outside dependency injection', () => {
       expect(await client.exists(`${keys}:gauges:gone/1/abc`)).toBe(0);
       expect(await client.hget(`${keys}:totals`, '["old_total",{}]')).toBe('v 9');
       expect(await client.hget(`${keys}:ended-seq`, 'gone/1/abc')).toBe('4');
+
+      // A worker the primary saw exit: ended at once, whatever its heartbeat.
+      await client.zadd(`${keys}:processes`, Date.now(), 'web-9/4242/def');
+      await client.hset(
+        `${keys}:process-info`,
+        'web-9/4242/def',
+        JSON.stringify({ pid: 4242, hostname: 'web-9', startedAt: 1 }),
+      );
+      expect(await markProcessDead({ pid: 4242 })).toEqual([]); // another host than this one
+      expect(await markProcessDead({ pid: 4242, hostname: 'web-9' })).toEqual(['web-9/4242/def']);
+      expect(await client.zscore(`${keys}:processes`, 'web-9/4242/def')).toBeNull();
     } finally {
       await teardownRedisMetrics();
     }

@@ -127,6 +127,7 @@ function startFleet(client: Redis, prefix: string, size = 3) {
       } catch (error) {
         throw new Error(
           `${(error as Error).message}: expected ${JSON.stringify(expected())}, last ${JSON.stringify(last)}`,
+          { cause: error },
         );
       }
       return Date.now() - started;
