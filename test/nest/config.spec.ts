@@ -6,12 +6,8 @@ import { ConfigModule } from '@nestjs/config';
 import { Test } from '@nestjs/testing';
 import { Registry } from 'prom-client';
 
-import {
-  RedisMetricsConfigError,
-  redisMetricsConfig,
-  RedisMetricsModule,
-  RedisStorageManager,
-} from '../../src/index.js';
+import { redisMetricsConfig } from '../../src/config.js';
+import { RedisMetricsConfigError, RedisMetricsModule, RedisStorageManager } from '../../src/index.js';
 import { testRedisUrl, uniquePrefix } from '../harness/test-redis.js';
 
 const SECRET = 'hunter2-secret';
