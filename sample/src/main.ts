@@ -72,7 +72,7 @@ async function runWorker(): Promise<void> {
   const app = await NestFactory.create(AppModule, { logger: ['log', 'warn', 'error'] });
   app.enableShutdownHooks();
   await app.listen(PORT);
-  console.log(`Worker ${process.pid} serving http://localhost:${PORT}/metrics and /health`);
+  console.log(`Worker ${process.pid} serving http://localhost:${PORT}/metrics and /metrics/health`);
 }
 
 if (cluster.isPrimary && WORKERS > 0) void runPrimary();

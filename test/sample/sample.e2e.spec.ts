@@ -148,7 +148,7 @@ describe('the sample as real processes against a real Redis', () => {
           steady.push(sampleValue(await scrape(), orders));
           answeredBy.add(
             (
-              JSON.parse((await withRetries(() => send('GET', `${sample.url}/health`))).body) as {
+              JSON.parse((await withRetries(() => send('GET', `${sample.url}/metrics/health`))).body) as {
                 pid: number;
               }
             ).pid,
