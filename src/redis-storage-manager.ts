@@ -189,7 +189,8 @@ export class RedisStorageManager implements OnApplicationBootstrap, BeforeApplic
     const enabled = typeof setting === 'object' ? setting.enabled : setting;
     const config = typeof setting === 'object' ? setting.config : undefined;
     if (!enabled) return;
-    if (this.registry.getSingleMetric(`${config?.prefix ?? ''}process_cpu_user_seconds_total`)) return;
+    if (this.registry.getSingleMetric(`${config?.prefix ?? ''}process_cpu_user_seconds_total`))
+      return;
     collectDefaultMetrics({ ...config, register: this.registry });
   }
 

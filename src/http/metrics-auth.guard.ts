@@ -42,7 +42,9 @@ export class MetricsAuthGuard implements CanActivate {
     if (typeof header === 'string' && accepts(auth, header)) return true;
 
     const reply = http.getResponse<HttpReply>();
-    const challenge = auth.basic ? 'Basic realm="metrics", charset="UTF-8"' : 'Bearer realm="metrics"';
+    const challenge = auth.basic
+      ? 'Basic realm="metrics", charset="UTF-8"'
+      : 'Bearer realm="metrics"';
     if (typeof reply.setHeader === 'function') reply.setHeader('WWW-Authenticate', challenge);
     else reply.header?.('WWW-Authenticate', challenge);
     // The message says what is expected, never what was sent or what would be right.

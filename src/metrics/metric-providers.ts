@@ -1,4 +1,9 @@
-import { Inject, type InjectionToken, type OptionalFactoryDependency, type Provider } from '@nestjs/common';
+import {
+  Inject,
+  type InjectionToken,
+  type OptionalFactoryDependency,
+  type Provider,
+} from '@nestjs/common';
 import type {
   Counter,
   CounterConfiguration,
