@@ -7,7 +7,11 @@ import { Test } from '@nestjs/testing';
 import { Registry } from 'prom-client';
 
 import { redisMetricsConfig } from '../../src/config.js';
-import { RedisMetricsConfigError, RedisMetricsModule, RedisStorageManager } from '../../src/index.js';
+import {
+  RedisMetricsConfigError,
+  RedisMetricsModule,
+  RedisStorageManager,
+} from '../../src/index.js';
 import { testRedisUrl, uniquePrefix } from '../harness/test-redis.js';
 
 const SECRET = 'hunter2-secret';

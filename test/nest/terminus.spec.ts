@@ -3,7 +3,6 @@ import 'reflect-metadata';
 import { Controller, Get, Module } from '@nestjs/common';
 import { HealthCheck, HealthCheckService, TerminusModule } from '@nestjs/terminus';
 import { Test } from '@nestjs/testing';
-import type { Redis } from 'ioredis';
 import { Registry } from 'prom-client';
 import request from 'supertest';
 
