@@ -46,7 +46,8 @@ export const REDIS_METRICS_CONTROLLER = Symbol('nestjs-redis-metrics controller'
  * @example
  * @UseGuards(InternalNetworkGuard)
  * class MetricsController extends RedisMetricsController {}
- * // RedisMetricsModule.forRoot({ ... }, ) with extras { controller: MetricsController }
+ *
+ * RedisMetricsModule.forRoot({ url, controller: MetricsController })
  */
 export class RedisMetricsController {
   static readonly [REDIS_METRICS_CONTROLLER] = true;
