@@ -18,7 +18,16 @@ export {
   type GaugeMode,
   type RedisMetricsOptions,
 } from './redis-metrics.options.js';
-export { redisMetricsConfig } from './redis-metrics.config.js';
+export {
+  describeRedisMetricsEnv,
+  redisUrlFromEnv,
+  type RedisUrlSource,
+} from './redis-metrics.env-source.js';
+export {
+  METRICS_AUTH_ENV,
+  readMetricsAuthFromEnv,
+  type MetricsAuthOptions,
+} from './metrics-auth.options.js';
 export {
   isMarkerField,
   MARKER,
@@ -99,8 +108,11 @@ export {
 export { localFamilies } from './aggregation/local-families.js';
 export {
   createRedisMetricsController,
+  RedisMetricsController,
+  type HttpReply,
   type RedisMetricsPaths,
 } from './http/redis-metrics.controller.js';
+export { MetricsAuthGuard } from './http/metrics-auth.guard.js';
 export { RequestMetricsInterceptor } from './http/request-metrics.interceptor.js';
 export {
   getMetricToken,
@@ -109,6 +121,8 @@ export {
   makeGaugeProvider,
   makeHistogramProvider,
   makeSummaryProvider,
+  type MetricProviderConfiguration,
+  type MetricProviderInjectable,
 } from './metrics/metric-providers.js';
 export { REDIS_METRICS_MODULE_OPTIONS } from './redis-metrics.constants.js';
 export {
@@ -122,7 +136,10 @@ export {
   teardownRedisMetrics,
 } from './redis-metrics.functions.js';
 export type { RedisMetricsModuleExtras } from './redis-metrics.module-definition.js';
-export type { RedisMetricsModuleOptions } from './redis-metrics.module-options.js';
+export type {
+  RedisMetricsDefaultMetrics,
+  RedisMetricsModuleOptions,
+} from './redis-metrics.module-options.js';
 export { RedisMetricsModule } from './redis-metrics.module.js';
 export { RedisMetricsService, type RedisGaugeConfiguration } from './redis-metrics.service.js';
 export { RedisStorageManager, type RedisMetricsHealth } from './redis-storage-manager.js';

@@ -1,4 +1,7 @@
+import { Logger } from '@nestjs/common';
+
 import type { RedisMultiProcessCollector } from './aggregation/redis-multi-process-collector.js';
+import { describeRedisMetricsEnv } from './redis-metrics.env-source.js';
 import { readRedisMetricsOptionsFromEnv } from './redis-metrics.options.js';
 import { RedisStorageManager } from './redis-storage-manager.js';
 import type { RedisClient } from './storage/lua-scripts.js';
@@ -9,7 +12,10 @@ let manager: RedisStorageManager | undefined;
 
 /** The process-wide manager, made from the environment on first use. */
 export function getRedisStorageManager(): RedisStorageManager {
-  manager ??= new RedisStorageManager(readRedisMetricsOptionsFromEnv());
+  if (!manager) {
+    manager = new RedisStorageManager(readRedisMetricsOptionsFromEnv());
+    new Logger('RedisMetrics').log(describeRedisMetricsEnv());
+  }
   return manager;
 }
 

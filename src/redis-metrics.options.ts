@@ -1,4 +1,5 @@
 import { RedisMetricsConfigError } from './errors.js';
+import { redisUrlFromEnv } from './redis-metrics.env-source.js';
 
 /**
  * How a gauge is aggregated across processes at scrape time.
@@ -128,6 +129,14 @@ export function readRedisMetricsOptionsFromEnv(
     variableOf[option] = variable;
     const raw = env[variable];
     if (raw !== undefined && raw.trim() !== '') given[option] = raw.trim();
+  }
+  // A URL in the environment (PROMETHEUS_REDIS_URL, else REDIS_URL) turns storage on unless
+  // REDIS_ENABLED says otherwise: see describeRedisMetricsEnv for the start-up log line.
+  const urlSource = redisUrlFromEnv(env);
+  if (urlSource) {
+    given.url = urlSource.url;
+    variableOf.url = urlSource.variable;
+    given.enabled ??= true;
   }
   return resolveOptions(given, (option) => variableOf[option]);
 }

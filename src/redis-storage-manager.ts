@@ -77,10 +77,15 @@ export class RedisStorageManager implements OnApplicationBootstrap, BeforeApplic
       identity,
       defaultMetrics,
       httpMetrics,
+      defaultLabels,
+      customMetricPrefix,
+      auth,
       ...settings
     } = moduleOptions;
     void defaultMetrics;
     void httpMetrics;
+    void customMetricPrefix; // applied by RedisMetricsService
+    void auth; // applied by the controller's guard
     this.options = resolveRedisMetricsOptions({
       ...settings,
       // Handing over a client or a URL in code means "use Redis" unless said otherwise.
@@ -89,6 +94,7 @@ export class RedisStorageManager implements OnApplicationBootstrap, BeforeApplic
         (client !== undefined || store !== undefined || settings.url !== undefined),
     });
     this.registry = registry ?? globalRegistry;
+    if (defaultLabels) this.registry.setDefaultLabels(defaultLabels);
     this.identity = ProcessIdentity.create(identity);
     this.keys = new PrefixKeys(this.options.keyPrefix);
     for (const [name, mode] of Object.entries(gaugeModes ?? {})) this.gaugeModes.set(name, mode);
@@ -141,7 +147,7 @@ export class RedisStorageManager implements OnApplicationBootstrap, BeforeApplic
    * the app runs on, serving this process's own metrics, and the client keeps trying to connect.
    */
   async setup(): Promise<boolean> {
-    if (this.moduleOptions.defaultMetrics !== false) this.collectDefaultMetrics();
+    this.collectDefaultMetrics();
     if (!this.flusher || !this.store) {
       this.logger.log('Redis storage is disabled: /metrics serves this process only.');
       return false;
@@ -194,8 +200,13 @@ export class RedisStorageManager implements OnApplicationBootstrap, BeforeApplic
 
   /** Registers prom-client's default process metrics in the registry, once per registry. */
   private collectDefaultMetrics(): void {
-    if (this.registry.getSingleMetric('process_cpu_user_seconds_total')) return;
-    collectDefaultMetrics({ register: this.registry });
+    const setting = this.moduleOptions.defaultMetrics ?? true;
+    const enabled = typeof setting === 'object' ? setting.enabled : setting;
+    const config = typeof setting === 'object' ? setting.config : undefined;
+    if (!enabled) return;
+    if (this.registry.getSingleMetric(`${config?.prefix ?? ''}process_cpu_user_seconds_total`))
+      return;
+    collectDefaultMetrics({ ...config, register: this.registry });
   }
 
   /** Whether Redis storage is configured, running, and the last flush reached Redis. */

@@ -105,18 +105,18 @@ describe('lifecycle, configuration styles and Redis outages, on a private Redis'
     try {
       counter.inc();
       await metrics.flush();
-      await request(server).get('/health').expect(200);
+      await request(server).get('/metrics/health').expect(200);
 
       await redis.stop();
       const stoppedAt = Date.now();
-      await waitFor(async () => (await request(server).get('/health')).status === 503);
+      await waitFor(async () => (await request(server).get('/metrics/health')).status === 503);
       const degradedAfter = Date.now() - stoppedAt;
       counter.inc(2); // counted while Redis is down
       const duringOutage = await request(server).get('/metrics').expect(200);
-      const health = await request(server).get('/health').expect(503);
+      const health = await request(server).get('/metrics/health').expect(503);
 
       await redis.start();
-      await waitFor(async () => (await request(server).get('/health')).status === 200);
+      await waitFor(async () => (await request(server).get('/metrics/health')).status === 200);
 
       expect(degradedAfter).toBeLessThan(3000);
       expect(health.body).toMatchObject({ status: 'degraded', liveProcesses: null });
@@ -136,13 +136,13 @@ describe('lifecycle, configuration styles and Redis outages, on a private Redis'
     try {
       const server = app.getHttpServer();
       app.get(RedisMetricsService).counter({ name: 'late_total', help: 'late' }).inc(5);
-      await request(server).get('/health').expect(503);
+      await request(server).get('/metrics/health').expect(503);
       expect((await request(server).get('/metrics').expect(200)).text).toContain(
         '\nlate_total 5\n',
       );
 
       await redis.start();
-      await waitFor(async () => (await request(server).get('/health')).status === 200);
+      await waitFor(async () => (await request(server).get('/metrics/health')).status === 200);
       await app.get(RedisMetricsService).flush();
 
       expect(await client.hget('{late}:totals', '["late_total",{}]')).toBe('v 5');

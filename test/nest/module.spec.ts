@@ -135,7 +135,7 @@ describe.each<Adapter>(['express', 'fastify'])('RedisMetricsModule on %s', (adap
         ]);
         expect(promtoolCheck(response.text)).toBe(PROM_CLIENT_DEFAULT_METRICS_LINT);
       }
-      const health = await request(first.getHttpServer()).get('/health').expect(200);
+      const health = await request(first.getHttpServer()).get('/metrics/health').expect(200);
       expect(health.body).toMatchObject({ status: 'up', liveProcesses: 2 });
     } finally {
       await first.close();
@@ -177,7 +177,7 @@ describe.each<Adapter>(['express', 'fastify'])('RedisMetricsModule on %s', (adap
     try {
       await request(app.getHttpServer()).get('/items/42').expect(200);
       await request(app.getHttpServer()).get('/items/7').expect(200);
-      await request(app.getHttpServer()).get('/health').expect(200);
+      await request(app.getHttpServer()).get('/metrics/health').expect(200);
       await request(app.getHttpServer()).get('/metrics').expect(200);
       await app.get(RedisMetricsService).flush();
 
