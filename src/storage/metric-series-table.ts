@@ -20,6 +20,11 @@ export interface SeriesSink {
   counters: Map<string, string>;
   /** Fields whose entry in the maps above was set, changed or deleted by this read. */
   touched: Set<string>;
+  /**
+   * Set when a read listed a large metric anew (its first read, a `reset()`): any field may have
+   * changed, and `touched` is not kept up (a first read would otherwise note every series one by one).
+   */
+  all: boolean;
 }
 
 /** A metric of a known type as prom-client keeps it (only what the table reads). */
@@ -42,26 +47,13 @@ interface Entry {
   td?: { size(): number };
 }
 
-/** What a table remembers of one series of prom-client. */
-interface Series {
-  key: string;
-  entry: Entry;
-  /** Its field, '' until it has one. */
-  field: string;
-  /** The numbers last written to the sink (value, or count and sum). */
-  a: number;
-  b: number;
-  /** Timed gauges: the local time of the call that set the value last written. */
-  setAt: number | undefined;
-  /** Whether `a`, `b` and `setAt` are what the sink shows under `field` (false for a new field). */
-  written: boolean;
-  /** Whether the sink holds its field (a timed gauge never set is not shown). */
-  shown: boolean;
-  /** The entry object is new: its labels must be read again. */
-  fresh: boolean;
-  /** The last full listing that saw it. */
-  listed: number;
-}
+/** A listing of more keys than this marks every field as possibly changed rather than each one. */
+const LISTING_TOUCH_LIMIT = 1024;
+
+/** Flags of a series (see {@link MetricSeriesTable}). */
+const WRITTEN = 1; // its numbers are what the sink shows under its field (not so for a new field)
+const SHOWN = 2; // the sink holds its field (a timed gauge never set is not shown)
+const FRESH = 4; // its entry object is new: its labels must be read again
 
 const same = (x: number, y: number): boolean => x === y || (x !== x && y !== y);
 
@@ -79,8 +71,9 @@ const same = (x: number, y: number): boolean => x === y || (x !== x && y !== y);
  * - new series come from the map's added-keys log, removals from the count of `remove()`/`zero()`
  *   calls, a `reset()` from the map's identity.
  *
- * `read` returns false when the metric cannot be kept this way (two series with one field, an entry of
- * an unknown shape, a histogram `le` label): the reader then reads it through `get()`.
+ * `read` returns false when the metric cannot be kept this way: two series on one field (see
+ * `claimed`), an entry of an unknown shape, a histogram `le` label. The reader then reads it through
+ * `get()`, as the reference does.
  */
 export class MetricSeriesTable {
   private hashMap: Record<string, unknown> | undefined;
@@ -89,16 +82,27 @@ export class MetricSeriesTable {
   private logCuts = 0;
   private readonly removals: RemovalCount;
   private removalsSeen = 0;
-  private series: Series[] = [];
-  private listings = 0;
-  private readonly byKey = new Map<string, Series>();
-  private readonly byField = new Map<string, Series>();
+  // One series per index, in columns rather than an object each: a table may hold 100,000 series,
+  // and fewer objects to allocate and keep is less garbage collection on a first read.
+  /** prom-client's key of the series in `hashMap`. */
+  private keys: string[] = [];
+  /** prom-client's object for the series (updated in place by most calls). */
+  private entries: Entry[] = [];
+  /** Its field, '' until it has one. */
+  private fields: string[] = [];
+  /** The numbers last written to the sink: value, or count and sum. */
+  private firsts: number[] = [];
+  private seconds: number[] = [];
+  /** Timed gauges: the local time of the call that set the value last written. */
+  private setAts: (number | undefined)[] = [];
+  private flags: number[] = [];
   private builder: SeriesFieldBuilder | undefined;
   private defaults: Readonly<Record<string, unknown>> = {};
+  /** Set when two series showed one field: the metric must be read through `get()`. */
+  private shared = false;
   /** Histograms: the bounds and their `le` texts, in order. */
   private readonly bounds: readonly number[];
   private readonly les: string[];
-
   /** Where the read in progress writes. */
   private sink!: SeriesSink;
 
@@ -137,16 +141,21 @@ export class MetricSeriesTable {
       if (!this.renameAll()) return false;
     }
     if (!this.followSeries()) return false;
-    return this.compareNumbers(times);
+    this.compareNumbers(times);
+    return !this.shared;
   }
 
   /** Takes every series of this table out of the sink (the metric left the registry). */
   drop(sink: SeriesSink): void {
     this.sink = sink;
-    for (const series of this.series) this.hide(series);
-    this.series = [];
-    this.byKey.clear();
-    this.byField.clear();
+    for (let i = 0; i < this.keys.length; i += 1) this.hide(i);
+    this.keys = [];
+    this.entries = [];
+    this.fields = [];
+    this.firsts = [];
+    this.seconds = [];
+    this.setAts = [];
+    this.flags = [];
   }
 
   /** Finds series that appeared, went or were replaced since the last read. */
@@ -156,129 +165,114 @@ export class MetricSeriesTable {
     if (map !== this.hashMap || log === undefined || log.cuts !== this.logCuts) {
       return this.listAll(map);
     }
-    for (let i = this.logPosition; i < log.keys.length; i += 1) {
-      const key = log.keys[i];
-      const entry = map[key] as Entry | undefined;
-      if (entry === undefined) continue; // added and removed again: the removal count tells
-      const known = this.byKey.get(key);
-      if (known === undefined) this.add(key, entry);
-      else if (known.entry !== entry) this.replace(known, entry);
-    }
-    this.logPosition = log.keys.length;
+    const end = log.keys.length;
     const removed = this.removals.count !== this.removalsSeen;
     this.removalsSeen = this.removals.count;
-    if (removed || this.kind === 'gauge' || this.metric.pruneAgedBuckets) this.lookUpAll(map);
+    if (removed || this.kind === 'gauge' || this.metric.pruneAgedBuckets) {
+      // A key logged again was removed and assigned anew: its old series goes, the log adds the new.
+      const again = new Set<string>();
+      for (let i = this.logPosition; i < end; i += 1) again.add(log.keys[i]);
+      this.lookUpAll(map, again);
+    }
+    // Without a removal a logged key is one no series has had.
+    const added = new Set<string>();
+    for (let i = this.logPosition; i < end; i += 1) {
+      const key = log.keys[i];
+      const entry = map[key] as Entry | undefined;
+      // Added and removed again before this read: nothing to show.
+      if (entry !== undefined && !added.has(key)) {
+        added.add(key);
+        this.add(key, entry);
+      }
+    }
+    this.logPosition = end;
     return this.claimFresh();
   }
 
-  /** Lists the whole map: the first read, after `reset()`, or when the log was cut. */
+  /** Lists the whole map anew: the first read, after `reset()`, or when the log was cut. */
   private listAll(map: Record<string, unknown>): boolean {
+    const keys = Object.keys(map);
+    if (keys.length + this.keys.length > LISTING_TOUCH_LIMIT) this.sink.all = true;
+    this.drop(this.sink);
     // Watch first, then list: nothing added in between can be missed (all of it is synchronous).
     this.log = watchAddedKeys(map);
     this.hashMap = map;
     this.logCuts = this.log?.cuts ?? 0;
     this.logPosition = this.log?.keys.length ?? 0;
     this.removalsSeen = this.removals.count;
-    const listing = (this.listings += 1);
-    let seen = 0;
-    for (const key of Object.keys(map)) {
-      const entry = map[key] as Entry;
-      const known = this.byKey.get(key);
-      const series = known ?? this.add(key, entry);
-      if (known !== undefined && known.entry !== entry) this.replace(known, entry);
-      series.listed = listing;
-      seen += 1;
-    }
-    if (seen !== this.series.length) {
-      for (const series of this.series) if (series.listed !== listing) this.remove(series);
-      this.series = this.series.filter((series) => series.listed === listing);
-    }
+    for (const key of keys) this.add(key, map[key] as Entry);
     return this.claimFresh();
   }
 
   /** Looks every known series up by key: removed ones leave, replaced ones are read again. */
-  private lookUpAll(map: Record<string, unknown>): void {
-    let kept = 0;
+  private lookUpAll(map: Record<string, unknown>, again: ReadonlySet<string>): void {
     const prune = this.metric.pruneAgedBuckets === true;
-    for (const series of this.series) {
-      const entry = map[series.key] as Entry | undefined;
+    const { keys, entries, fields, firsts, seconds, setAts, flags } = this;
+    let kept = 0;
+    for (let i = 0; i < keys.length; i += 1) {
+      const key = keys[i];
+      let entry = map[key] as Entry | undefined;
       if (entry !== undefined && prune && entry.td?.size() === 0) {
         // As Summary.get() does: a series with nothing in its time window leaves prom-client.
-        delete map[series.key];
-        this.remove(series);
+        delete map[key];
+        entry = undefined;
+      }
+      if (entry === undefined || again.has(key)) {
+        this.hide(i);
         continue;
       }
-      if (entry === undefined) {
-        this.remove(series);
-        continue;
-      }
-      if (entry !== series.entry) this.replace(series, entry);
-      this.series[kept++] = series;
+      if (entry !== entries[i]) flags[i] |= FRESH;
+      keys[kept] = key;
+      entries[kept] = entry;
+      fields[kept] = fields[i];
+      firsts[kept] = firsts[i];
+      seconds[kept] = seconds[i];
+      setAts[kept] = setAts[i];
+      flags[kept] = flags[i];
+      kept += 1;
     }
-    this.series.length = kept;
+    for (const column of [keys, entries, fields, firsts, seconds, setAts, flags]) {
+      column.length = kept;
+    }
   }
 
-  private add(key: string, entry: Entry): Series {
-    const series: Series = {
-      key,
-      entry,
-      field: '',
-      a: NaN,
-      b: NaN,
-      setAt: undefined,
-      written: false,
-      shown: false,
-      fresh: true,
-      listed: this.listings,
-    };
-    this.byKey.set(key, series);
-    this.series.push(series);
-    return series;
-  }
-
-  private replace(series: Series, entry: Entry): void {
-    series.entry = entry;
-    series.fresh = true;
-  }
-
-  private remove(series: Series): void {
-    this.byKey.delete(series.key);
-    if (this.byField.get(series.field) === series) this.byField.delete(series.field);
-    this.hide(series);
+  private add(key: string, entry: Entry): void {
+    this.keys.push(key);
+    this.entries.push(entry);
+    this.fields.push('');
+    this.firsts.push(NaN);
+    this.seconds.push(NaN);
+    this.setAts.push(undefined);
+    this.flags.push(FRESH);
   }
 
   /** Gives every series with a new entry its own labels copy and its field. */
   private claimFresh(): boolean {
-    for (const series of this.series) {
-      if (!series.fresh) continue;
-      const { entry } = series;
+    const { entries, fields, flags } = this;
+    for (let i = 0; i < entries.length; i += 1) {
+      if ((flags[i] & FRESH) === 0) continue;
+      const entry = entries[i];
       if (!this.wellFormed(entry)) return false;
       entry.labels = Object.assign({}, entry.labels);
       const field = this.builder!.field(entry.labels);
       if (field === undefined) return false;
-      if (field !== series.field) {
-        if (this.byField.get(series.field) === series) this.byField.delete(series.field);
-        this.hide(series);
-        series.field = field;
-        series.written = false;
+      if (field !== fields[i]) {
+        this.hide(i);
+        fields[i] = field;
+        flags[i] &= ~WRITTEN;
       }
-      const owner = this.byField.get(field);
-      if (owner !== undefined && owner !== series) return false;
-      this.byField.set(field, series);
-      series.fresh = false;
+      flags[i] &= ~FRESH;
     }
     return true;
   }
 
   /** Builds every field again (the metric's name or the default labels changed). */
   private renameAll(): boolean {
-    for (const series of this.series) {
-      this.hide(series);
-      series.fresh = true;
-      series.written = false;
-      series.field = '';
+    for (let i = 0; i < this.keys.length; i += 1) {
+      this.hide(i);
+      this.fields[i] = '';
+      this.flags[i] = FRESH;
     }
-    this.byField.clear();
     return this.claimFresh();
   }
 
@@ -294,39 +288,37 @@ export class MetricSeriesTable {
   }
 
   /** Writes the series whose numbers (or, for timed gauges, setting call) changed. */
-  private compareNumbers(times: ReadonlyMap<string, number> | undefined): boolean {
-    const { series } = this;
+  private compareNumbers(times: ReadonlyMap<string, number> | undefined): void {
+    const { entries, firsts, seconds, setAts, flags, keys } = this;
     switch (this.kind) {
       case 'counter':
-        for (let i = 0; i < series.length; i += 1) {
-          const s = series[i];
-          const value = s.entry.value!;
-          if (s.written && same(value, s.a)) continue;
-          s.a = value;
-          this.showCounter(s, `v ${encodeNumber(value)}`);
+        for (let i = 0; i < entries.length; i += 1) {
+          const value = entries[i].value!;
+          if ((flags[i] & WRITTEN) !== 0 && same(value, firsts[i])) continue;
+          firsts[i] = value;
+          this.showCounter(i, `v ${encodeNumber(value)}`);
         }
-        return true;
+        return;
       case 'gauge':
-        for (let i = 0; i < series.length; i += 1) {
-          const s = series[i];
-          const value = s.entry.value!;
-          const setAt = times?.get(s.key);
-          if (s.written && same(value, s.a) && s.setAt === setAt) continue;
-          s.a = value;
-          s.setAt = setAt;
-          this.showGauge(s, times !== undefined, value, setAt);
+        for (let i = 0; i < entries.length; i += 1) {
+          const value = entries[i].value!;
+          const setAt = times?.get(keys[i]);
+          if ((flags[i] & WRITTEN) !== 0 && same(value, firsts[i]) && setAts[i] === setAt) continue;
+          firsts[i] = value;
+          setAts[i] = setAt;
+          this.showGauge(i, times !== undefined, value, setAt);
         }
-        return true;
+        return;
       default:
-        for (let i = 0; i < series.length; i += 1) {
-          const s = series[i];
-          const { count, sum } = s.entry as Required<Pick<Entry, 'count' | 'sum'>>;
-          if (s.written && same(count, s.a) && same(sum, s.b)) continue;
-          s.a = count;
-          s.b = sum;
-          this.showCounter(s, this.pack(s.entry, count, sum));
+        for (let i = 0; i < entries.length; i += 1) {
+          const { count, sum } = entries[i] as Required<Pick<Entry, 'count' | 'sum'>>;
+          if ((flags[i] & WRITTEN) !== 0 && same(count, firsts[i]) && same(sum, seconds[i])) {
+            continue;
+          }
+          firsts[i] = count;
+          seconds[i] = sum;
+          this.showCounter(i, this.pack(entries[i], count, sum));
         }
-        return true;
     }
   }
 
@@ -343,44 +335,56 @@ export class MetricSeriesTable {
     return `${text} +Inf ${encodeNumber(count)}`;
   }
 
-  private showCounter(series: Series, packed: string): void {
-    this.sink.counters.set(series.field, packed);
-    this.sink.touched.add(series.field);
-    series.shown = true;
-    series.written = true;
+  private showCounter(i: number, packed: string): void {
+    const { sink, fields, flags } = this;
+    const size = sink.counters.size;
+    sink.counters.set(fields[i], packed);
+    if ((flags[i] & SHOWN) === 0) this.claimed(sink.counters.size, size);
+    if (!sink.all) sink.touched.add(fields[i]);
+    flags[i] |= SHOWN | WRITTEN;
   }
 
-  private showGauge(
-    series: Series,
-    timed: boolean,
-    value: number,
-    setAt: number | undefined,
-  ): void {
-    const { sink } = this;
+  private showGauge(i: number, timed: boolean, value: number, setAt: number | undefined): void {
+    const { sink, fields, flags } = this;
+    flags[i] |= WRITTEN;
     if (timed && setAt === undefined) {
       // A value this process never set (prom-client's initial 0) does not compete.
-      this.hide(series);
-      series.written = true;
+      this.hide(i);
       return;
     }
-    sink.gauges.set(series.field, value);
-    if (setAt === undefined) sink.gaugeTimes.delete(series.field);
-    else sink.gaugeTimes.set(series.field, setAt);
-    sink.touched.add(series.field);
-    series.shown = true;
-    series.written = true;
+    const field = fields[i];
+    const size = sink.gauges.size;
+    sink.gauges.set(field, value);
+    if ((flags[i] & SHOWN) === 0) this.claimed(sink.gauges.size, size);
+    if (setAt === undefined) sink.gaugeTimes.delete(field);
+    else sink.gaugeTimes.set(field, setAt);
+    if (!sink.all) sink.touched.add(field);
+    flags[i] |= SHOWN;
   }
 
-  private hide(series: Series): void {
-    if (!series.shown) return;
+  /**
+   * A series began to show its field: the map must have grown. A field in the map belongs to a series
+   * of this metric (fields start with the metric's name, unique in a registry), so if it did not grow,
+   * two series of this metric show one field. prom-client then shows two samples with the same labels
+   * (a labels object changed after the call that took it, or a default label filling a falsy value),
+   * and the reference keeps the last in prom-client's order: only `get()` gives that exactly.
+   */
+  private claimed(sizeAfter: number, sizeBefore: number): void {
+    if (sizeAfter === sizeBefore) this.shared = true;
+  }
+
+  /** Takes a series' field out of the sink, if it shows it. */
+  private hide(i: number): void {
+    if ((this.flags[i] & SHOWN) === 0) return;
     const { sink } = this;
+    const field = this.fields[i];
     if (this.kind === 'gauge') {
-      sink.gauges.delete(series.field);
-      sink.gaugeTimes.delete(series.field);
+      sink.gauges.delete(field);
+      sink.gaugeTimes.delete(field);
     } else {
-      sink.counters.delete(series.field);
+      sink.counters.delete(field);
     }
-    sink.touched.add(series.field);
-    series.shown = false;
+    if (!sink.all) sink.touched.add(field);
+    this.flags[i] &= ~SHOWN;
   }
 }

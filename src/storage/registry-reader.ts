@@ -92,11 +92,13 @@ export class RegistryReader {
 
   /**
    * Brings the view up to date and adds to `touched` every field whose gauge or counter-like entry
-   * was set, changed or removed. Rejects as `getMetricsAsJSON()` does when a `collect` callback throws.
+   * was set, changed or removed. Resolves `true` when a whole metric was listed anew (a first read, a
+   * `reset()`): then any field may have changed and `touched` was not kept up for it. Rejects as
+   * `getMetricsAsJSON()` does when a `collect` callback throws.
    */
-  async read(touched: Set<string>): Promise<void> {
+  async read(touched: Set<string>): Promise<boolean> {
     this.listen();
-    const sink: SeriesSink = { ...this.view, touched };
+    const sink: SeriesSink = { ...this.view, touched, all: false };
     const defaults = this.currentDefaults();
     const metrics = this.registry.getMetricsAsArray() as unknown as AnyMetric[];
     const present = new Set<object>(metrics);
@@ -113,6 +115,7 @@ export class RegistryReader {
     const outcomes = await Promise.allSettled(reads);
     const failure = outcomes.find((outcome) => outcome.status === 'rejected');
     if (failure) throw (failure as PromiseRejectedResult).reason;
+    return sink.all;
   }
 
   /** Stops hearing new registrations (the next read starts again). */

@@ -5,18 +5,36 @@ import { applyDefaultLabels, stringLabels } from './registry-snapshot.js';
 const PLAIN_LABEL_NAME = /^[a-zA-Z_][a-zA-Z0-9_]*$/;
 
 /**
+ * A string as JSON, exactly as JSON.stringify writes it: most label values need only the quotes. A
+ * quote, a backslash, a control character or any surrogate (paired or not) is left to JSON.stringify.
+ */
+function jsonString(text: string): string {
+  for (let i = 0; i < text.length; i += 1) {
+    const code = text.charCodeAt(i);
+    if (code < 32 || code === 34 || code === 92 || (code >= 0xd800 && code <= 0xdfff)) {
+      return JSON.stringify(text);
+    }
+  }
+  return `"${text}"`;
+}
+
+/**
  * Builds the series fields of one metric: the same text as {@link seriesField} of the labels that
  * `registry.getMetricsAsJSON()` shows (default labels merged in, undefined values left out, values as
- * strings), without making a sorted copy of the labels and serialising it whole. The label names are
- * sorted once per metric; each series then costs one JSON string per label value.
+ * strings), without a sorted copy of the labels to serialise. The label names are sorted and their
+ * JSON written once per metric; a series then costs its values, joined into one flat string (a string
+ * grown by `+=` is a rope that is copied again when a map hashes it).
  *
  * Labels with a name outside the metric's label names and the default labels (a labels object that
  * gained a key after prom-client took it), or names an object inherits, take the reference path.
  */
 export class SeriesFieldBuilder {
-  private readonly head: string;
   /** The metric's label names and the default label names, sorted as `seriesField` sorts them. */
   private readonly names: string[];
+  /** `"name":` of each, with the comma before it for all but the first written. */
+  private readonly firstKeys: string[];
+  private readonly nextKeys: string[];
+  private readonly head: string;
   private readonly isDefault: boolean[];
   private readonly known: Set<string>;
   /** Whether every name can take the fast path at all. */
@@ -34,6 +52,8 @@ export class SeriesFieldBuilder {
     if (without !== undefined) this.known.delete(without);
     this.names = [...this.known].sort();
     this.isDefault = this.names.map((name) => Object.hasOwn(defaults, name));
+    this.firstKeys = this.names.map((name) => `${JSON.stringify(name)}:`);
+    this.nextKeys = this.firstKeys.map((key) => `,${key}`);
     this.head = `[${JSON.stringify(metricName)},{`;
     this.fast = this.names.every(
       (name) => PLAIN_LABEL_NAME.test(name) && !(name in Object.prototype),
@@ -47,17 +67,20 @@ export class SeriesFieldBuilder {
    */
   field(labels: Readonly<Record<string, unknown>>): string | undefined {
     if (!this.fast || !this.holdsOnlyKnownNames(labels)) return this.referenceField(labels);
-    let body = '';
+    const parts = [this.head];
     const { names, isDefault, defaults } = this;
     for (let i = 0; i < names.length; i += 1) {
       const name = names[i];
       // As getMetricsAsJSON merges them: a falsy value of the series gives way to the default.
       const value = isDefault[i] ? labels[name] || defaults[name] : labels[name];
       if (value === undefined) continue;
-      const text = typeof value === 'string' ? value : String(value);
-      body += `${body === '' ? '' : ','}"${name}":${JSON.stringify(text)}`;
+      parts.push(
+        parts.length === 1 ? this.firstKeys[i] : this.nextKeys[i],
+        jsonString(typeof value === 'string' ? value : String(value)),
+      );
     }
-    return `${this.head}${body}}]`;
+    parts.push('}]');
+    return parts.join('');
   }
 
   private holdsOnlyKnownNames(labels: Readonly<Record<string, unknown>>): boolean {
