@@ -5,25 +5,27 @@ import { applyDefaultLabels, stringLabels } from './registry-snapshot.js';
 const PLAIN_LABEL_NAME = /^[a-zA-Z_][a-zA-Z0-9_]*$/;
 
 /**
- * A string as JSON, exactly as JSON.stringify writes it: most label values need only the quotes. A
- * quote, a backslash, a control character or any surrogate (paired or not) is left to JSON.stringify.
+ * A string's JSON text without its quotes, exactly as JSON.stringify writes it: most label values are
+ * their own text. A quote, a backslash, a control character or any surrogate (paired or not) is left
+ * to JSON.stringify.
  */
-function jsonString(text: string): string {
+function jsonStringBody(text: string): string {
   for (let i = 0; i < text.length; i += 1) {
     const code = text.charCodeAt(i);
     if (code < 32 || code === 34 || code === 92 || (code >= 0xd800 && code <= 0xdfff)) {
-      return JSON.stringify(text);
+      return JSON.stringify(text).slice(1, -1);
     }
   }
-  return `"${text}"`;
+  return text;
 }
 
 /**
  * Builds the series fields of one metric: the same text as {@link seriesField} of the labels that
  * `registry.getMetricsAsJSON()` shows (default labels merged in, undefined values left out, values as
- * strings), without a sorted copy of the labels to serialise. The label names are sorted and their
- * JSON written once per metric; a series then costs its values, joined into one flat string (a string
- * grown by `+=` is a rope that is copied again when a map hashes it).
+ * strings), without a sorted copy of the labels to serialise. The label names are sorted and the JSON
+ * around the values written once per metric; a series then costs its values, joined into one flat
+ * string (a string grown by `+=` is a rope, copied again when a map hashes it), making no string of
+ * its own for a value that needs no escaping.
  *
  * Labels with a name outside the metric's label names and the default labels (a labels object that
  * gained a key after prom-client took it), or names an object inherits, take the reference path.
@@ -31,10 +33,12 @@ function jsonString(text: string): string {
 export class SeriesFieldBuilder {
   /** The metric's label names and the default label names, sorted as `seriesField` sorts them. */
   private readonly names: string[];
-  /** `"name":` of each, with the comma before it for all but the first written. */
+  /** `"name":"` of each, after `{` for the first value written and after `",` for the others. */
   private readonly firstKeys: string[];
   private readonly nextKeys: string[];
   private readonly head: string;
+  /** The parts of the field being built (one array for every series: less garbage). */
+  private readonly parts: string[] = [];
   private readonly isDefault: boolean[];
   private readonly known: Set<string>;
   /** Whether every name can take the fast path at all. */
@@ -52,8 +56,8 @@ export class SeriesFieldBuilder {
     if (without !== undefined) this.known.delete(without);
     this.names = [...this.known].sort();
     this.isDefault = this.names.map((name) => Object.hasOwn(defaults, name));
-    this.firstKeys = this.names.map((name) => `${JSON.stringify(name)}:`);
-    this.nextKeys = this.firstKeys.map((key) => `,${key}`);
+    this.firstKeys = this.names.map((name) => `${JSON.stringify(name)}:"`);
+    this.nextKeys = this.firstKeys.map((key) => `",${key}`);
     this.head = `[${JSON.stringify(metricName)},{`;
     this.fast = this.names.every(
       (name) => PLAIN_LABEL_NAME.test(name) && !(name in Object.prototype),
@@ -67,8 +71,9 @@ export class SeriesFieldBuilder {
    */
   field(labels: Readonly<Record<string, unknown>>): string | undefined {
     if (!this.fast || !this.holdsOnlyKnownNames(labels)) return this.referenceField(labels);
-    const parts = [this.head];
-    const { names, isDefault, defaults } = this;
+    const { names, isDefault, defaults, parts } = this;
+    parts.length = 0;
+    parts.push(this.head);
     for (let i = 0; i < names.length; i += 1) {
       const name = names[i];
       // As getMetricsAsJSON merges them: a falsy value of the series gives way to the default.
@@ -76,10 +81,10 @@ export class SeriesFieldBuilder {
       if (value === undefined) continue;
       parts.push(
         parts.length === 1 ? this.firstKeys[i] : this.nextKeys[i],
-        jsonString(typeof value === 'string' ? value : String(value)),
+        jsonStringBody(typeof value === 'string' ? value : String(value)),
       );
     }
-    parts.push('}]');
+    parts.push(parts.length === 1 ? '}]' : '"}]');
     return parts.join('');
   }
 
