@@ -269,10 +269,12 @@ export class MetricsFlusher {
       return { changes, held };
     }
     for (const field of this.pending) {
-      const value = view.gauges.get(field);
+      // A field is a counter-like series or a gauge, never both (one metric, one type); what the
+      // store holds of the other kind goes (a metric made again with another type).
+      const packed = view.counters.get(field);
+      const value = packed === undefined ? view.gauges.get(field) : undefined;
       if (value !== undefined) gauge(field, value);
       else if (this.ackedGauges.has(field)) changes.gaugeDeletes.push(field);
-      const packed = view.counters.get(field);
       if (packed !== undefined) counter(field, packed);
       else if (this.ackedCounters.has(field)) changes.counterDeletes.push(field);
     }
