@@ -3,6 +3,7 @@
 // flush` it runs the flush benchmark alone and rewrites only its section of the existing report.
 // Progress goes to the console.
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { cpus, loadavg } from 'node:os';
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 
@@ -55,6 +56,7 @@ async function onlyFlush(): Promise<void> {
   const report = new URL('benchmarks.md', docs);
   if (!existsSync(report))
     throw new Error(`${report.pathname} is missing: run \`npm run bench\` first.`);
+  const startLoad = loadavg()[0].toFixed(1);
   const redis = await startPrivateRedis();
   console.log(
     `Flush benchmark (${quick ? 'quick' : 'full'}) against redis-server ${redis.version}`,
@@ -62,7 +64,8 @@ async function onlyFlush(): Promise<void> {
   try {
     const flush = await benchFlush(redis.url, plan.flush);
     const seconds = (Date.now() - startedAt.getTime()) / 1000;
-    const origin = `This section was rewritten alone by \`npm run bench -- --only flush${quick ? ' --quick' : ''}\` on ${startedAt.toISOString().slice(0, 10)} (${seconds.toFixed(0)} s, the same machine; Redis ${redis.version}).`;
+    const load = loadavg()[0].toFixed(1);
+    const origin = `This section was rewritten alone by \`npm run bench -- --only flush${quick ? ' --quick' : ''}\` on ${startedAt.toISOString().slice(0, 10)} (${seconds.toFixed(0)} s, the same machine; Redis ${redis.version}; load average ${startLoad} at the start and ${load} at the end, on ${cpus().length} cores: other work on the machine inflates CPU times and their spread).`;
     const text = readFileSync(report, 'utf8');
     const start = text.indexOf('## 4. Flush cost per process');
     if (start < 0) throw new Error(`${report.pathname} has no section 4 to replace.`);

@@ -253,7 +253,7 @@ export class MetricSeriesTable {
       if ((flags[i] & FRESH) === 0) continue;
       const entry = entries[i];
       if (!this.wellFormed(entry)) return false;
-      entry.labels = Object.assign({}, entry.labels);
+      entry.labels = { ...entry.labels };
       const field = this.builder!.field(entry.labels);
       if (field === undefined) return false;
       if (field !== fields[i]) {
