@@ -218,9 +218,24 @@ function explainCause(
       kind: RedisConnectionError,
     };
   }
-  if (/^CLUSTERDOWN/.test(text)) {
+  if (/CLUSTERDOWN/.test(text)) {
     return {
-      message: `CLUSTERDOWN: the Redis Cluster is down (${firstLine(text)})`,
+      message:
+        'CLUSTERDOWN: the Redis Cluster is down (is a master without a replica unreachable?)',
+      kind: RedisConnectionError,
+    };
+  }
+  const moved = /Too many Cluster redirections.*MOVED \d+ (\S+)/.exec(text);
+  if (moved) {
+    return {
+      message: `Redis Cluster: the master at ${moved[1]} does not answer for this prefix's slot (is it down? the cluster has not failed it over yet)`,
+      kind: RedisConnectionError,
+    };
+  }
+  if (/Failed to refresh slots cache/.test(text)) {
+    return {
+      message:
+        'Redis Cluster: no node answered to tell which master serves which slot (check the addresses given to the Cluster client)',
       kind: RedisConnectionError,
     };
   }

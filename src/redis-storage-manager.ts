@@ -13,6 +13,7 @@ import {
 } from './aggregation/exposition.js';
 import { localFamilies } from './aggregation/local-families.js';
 import { RedisMultiProcessCollector } from './aggregation/redis-multi-process-collector.js';
+import { describeRedisError } from './describe-redis-error.js';
 import type { RedisMetricsModuleOptions } from './redis-metrics.module-options.js';
 import {
   resolveRedisMetricsOptions,
@@ -263,7 +264,8 @@ export class RedisStorageManager implements OnApplicationBootstrap, BeforeApplic
       const window = this.options.livenessWindowMs;
       const live = [...heartbeats.values()].filter((heartbeat) => heartbeat > now - window).length;
       const ok = this.isEnabled();
-      const error = this.flusher?.lastResult?.error?.message ?? 'no successful flush yet';
+      const failure = this.flusher?.lastResult?.error;
+      const error = failure ? describeRedisError(failure, this.client) : 'no successful flush yet';
       return {
         ...base,
         status: ok ? 'up' : 'degraded',
@@ -271,7 +273,12 @@ export class RedisStorageManager implements OnApplicationBootstrap, BeforeApplic
         ...(ok ? {} : { error }),
       };
     } catch (error) {
-      return { ...base, status: 'degraded', liveProcesses: null, error: (error as Error).message };
+      return {
+        ...base,
+        status: 'degraded',
+        liveProcesses: null,
+        error: describeRedisError(error, this.client),
+      };
     }
   }
 

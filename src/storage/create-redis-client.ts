@@ -83,6 +83,9 @@ export function createRedisClient(options: RedisMetricsOptions): Redis {
       username: options.username,
       password: options.password,
     });
+    // ioredis' QUIT ends the connection to the master but not the failover detector's subscriptions
+    // to the sentinels, which would keep the process alive after the app closed.
+    client.on('end', () => client.disconnect());
   } else if (options.url) {
     client = new ExplainingRedis(options.url, common);
   } else {

@@ -25,6 +25,8 @@ const run = promisify(execFile);
  * @property {() => Promise<ClusterNode[]>} masters the nodes serving slots now
  * @property {(key: string) => Promise<ClusterNode>} masterOf the master serving the key's slot now
  * @property {(node: ClusterNode) => Promise<ClusterNode[]>} replicasOf the nodes replicating `node` now
+ * @property {(master: ClusterNode) => Promise<void>} waitUntilReplicated waits until every replica of
+ *   `master` has every write the master took so far (before a kill, so a failover loses nothing)
  * @property {(node: ClusterNode) => Promise<void>} killNode SIGKILLs the node and waits until it is gone
  * @property {(node: ClusterNode) => Promise<void>} restartNode starts it again on the same port with the
  *   same nodes.conf and waits until the whole cluster is healthy again
@@ -169,6 +171,11 @@ function clusterHandle(nodes, stopAll) {
     return node;
   };
 
+  const replicasOf = async (/** @type {ClusterNode} */ node) => {
+    const view = await clusterNodes(anyRunning());
+    return view.filter((entry) => entry.masterId === node.id).map((entry) => byId(entry.id));
+  };
+
   const isHealthy = async () => {
     const live = running();
     const liveIds = new Set(live.map((node) => node.id));
@@ -212,9 +219,20 @@ function clusterHandle(nodes, stopAll) {
       if (!range) throw new Error(`no master serves slot ${slot}`);
       return byId(range.master);
     },
-    async replicasOf(node) {
-      const view = await clusterNodes(anyRunning());
-      return view.filter((entry) => entry.masterId === node.id).map((entry) => byId(entry.id));
+    replicasOf,
+    async waitUntilReplicated(master) {
+      const replicas = await replicasOf(master);
+      const masterInfo = parseInfo(await respCall({ port: master.port }, 'INFO', 'replication'));
+      const offset = Number(masterInfo.master_repl_offset);
+      await waitFor(`the replicas of ${master.port} to reach offset ${offset}`, async () => {
+        const offsets = await Promise.all(
+          replicas.map(async (replica) => {
+            const info = parseInfo(await respCall({ port: replica.port }, 'INFO', 'replication'));
+            return Number(info.slave_repl_offset);
+          }),
+        );
+        return offsets.every((replicated) => replicated >= offset);
+      });
     },
     async killNode(node) {
       // Remember what it served, so waitForFailover knows which slots must move.
