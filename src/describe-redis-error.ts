@@ -78,6 +78,12 @@ interface Explanation {
 function explain(error: unknown, client: RedisLikeClient | undefined): Explanation {
   if (!(error instanceof Error)) return { message: safe(String(error)) };
   const history = client ? connectionHistory(client) : undefined;
+  if (NOT_CONNECTED.test(error.message) && isCluster(client)) {
+    return {
+      message: `Redis Cluster: the master of this prefix's slot does not answer (is it down? the cluster has not failed it over yet)`,
+      kind: RedisConnectionError,
+    };
+  }
   if (NOT_CONNECTED.test(error.message)) {
     // The command never reached Redis: the cause is how the connection last failed.
     const cause = history?.lastError;
@@ -285,6 +291,10 @@ function where(client: RedisLikeClient | undefined, error?: Error): string {
   }
   if (options.host === undefined) return 'the Redis Cluster';
   return formatAddress(options.host, options.port ?? 6379);
+}
+
+function isCluster(client: RedisLikeClient | undefined): boolean {
+  return (client as { isCluster?: boolean } | undefined)?.isCluster === true;
 }
 
 function userOf(client: RedisLikeClient | undefined): string {
