@@ -3,8 +3,13 @@
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 
-import { makeTempDir, removeTempDir, startRedisProcess, waitFor } from './redis-processes.mjs';
-import { freePort } from './redis-server.mjs';
+import {
+  freshPort,
+  makeTempDir,
+  removeTempDir,
+  startRedisProcess,
+  waitFor,
+} from './redis-processes.mjs';
 import { parseInfo, respCall } from './resp-call.mjs';
 
 const run = promisify(execFile);
@@ -96,10 +101,10 @@ export async function startRedisCluster({ replicas = 1 } = {}) {
  */
 async function startClusterNode(dir) {
   // The bus port is chosen too, so a node restarts on exactly the ports its peers know.
-  const busPort = await freePort();
+  const busPort = await freshPort();
   return startRedisProcess({
     dir,
-    port: await freePort(),
+    port: await freshPort(),
     args: (port) => [
       '--port',
       String(port),
@@ -159,8 +164,8 @@ function clusterHandle(nodes, stopAll) {
       .trim()
       .split('\n')
       .map((line) => {
-        const [id, , flags, masterId, , , , linkState] = line.split(' ');
-        return { id, flags: flags.split(','), masterId, linkState };
+        const [id, , flags, masterId] = line.split(' ');
+        return { id, flags: flags.split(','), masterId };
       });
   };
   /** @type {Map<string, { start: number, end: number, master: string }[]>} */

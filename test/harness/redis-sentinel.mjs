@@ -1,10 +1,15 @@
 // @ts-check
 // A real Sentinel setup on loopback ports for the tests: a master, a replica and three sentinels.
-import { writeFile } from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
+import { writeFile } from 'node:fs/promises';
 
-import { makeTempDir, removeTempDir, startRedisProcess, waitFor } from './redis-processes.mjs';
-import { freePort } from './redis-server.mjs';
+import {
+  freshPort,
+  makeTempDir,
+  removeTempDir,
+  startRedisProcess,
+  waitFor,
+} from './redis-processes.mjs';
 import { parseInfo, respCall } from './resp-call.mjs';
 
 /**
@@ -46,7 +51,7 @@ export async function startRedisSentinel({ masterName = 'nrm-master', sentinelPa
     const dataServer = async (/** @type {string[]} */ extra) =>
       startRedisProcess({
         dir,
-        port: await freePort(),
+        port: await freshPort(),
         args: (port) => [
           '--port',
           String(port),
@@ -74,7 +79,7 @@ export async function startRedisSentinel({ masterName = 'nrm-master', sentinelPa
       return info.master_link_status === 'up';
     });
 
-    const sentinelPorts = await Promise.all([freePort(), freePort(), freePort()]);
+    const sentinelPorts = await Promise.all([freshPort(), freshPort(), freshPort()]);
     const ids = sentinelPorts.map(() => randomBytes(20).toString('hex'));
     const sentinels = await Promise.all(
       sentinelPorts.map(async (port, index) => {
