@@ -110,6 +110,7 @@ export {
   createRedisMetricsController,
   RedisMetricsController,
   type HttpReply,
+  type RequestHeaders,
   type RedisMetricsPaths,
 } from './http/redis-metrics.controller.js';
 export { MetricsAuthGuard } from './http/metrics-auth.guard.js';
@@ -142,7 +143,9 @@ export type {
 } from './redis-metrics.module-options.js';
 export { RedisMetricsModule } from './redis-metrics.module.js';
 export { RedisMetricsService, type RedisGaugeConfiguration } from './redis-metrics.service.js';
-export { RedisStorageManager, type RedisMetricsHealth } from './redis-storage-manager.js';
+export { RedisStorageManager } from './redis-storage-manager.js';
+export { stallAfterMs, storageHealth, type RedisMetricsHealth } from './storage-health.js';
+export { MetricsScrape, type ScrapeOptions, type ScrapeResponse } from './metrics-scrape.js';
 export { createRedisClient } from './storage/create-redis-client.js';
 export { IpcMetricsStore, serveMetricsStore } from './storage/ipc-metrics-store.js';
 export { MemoryMetricsStore } from './storage/memory-metrics-store.js';

@@ -5,14 +5,8 @@ import {
 } from '@nestjs/common';
 import { collectDefaultMetrics, register as globalRegistry, type Registry } from 'prom-client';
 
-import {
-  OPENMETRICS_CONTENT_TYPE,
-  PROMETHEUS_CONTENT_TYPE,
-  renderFamilies,
-  type ExpositionContentType,
-} from './aggregation/exposition.js';
-import { localFamilies } from './aggregation/local-families.js';
 import { RedisMultiProcessCollector } from './aggregation/redis-multi-process-collector.js';
+import { MetricsScrape, type ScrapeResponse } from './metrics-scrape.js';
 import type { RedisMetricsModuleOptions } from './redis-metrics.module-options.js';
 import {
   resolveRedisMetricsOptions,
@@ -27,21 +21,7 @@ import type { MetricsStore } from './storage/metrics-store.js';
 import { RedisMetricsStore } from './storage/redis-metrics-store.js';
 import { MetricsFlusher, type FlushResult } from './storage/metrics-flusher.js';
 import { ProcessIdentity } from './storage/process-identity.js';
-
-/** What `GET /health` reports. Never contains a secret. */
-export interface RedisMetricsHealth {
-  /** `up`: Redis works; `degraded`: Redis is configured but unreachable; `disabled`: not configured. */
-  status: 'up' | 'degraded' | 'disabled';
-  /** This process's id in Redis. */
-  process: string;
-  pid: number;
-  /** Milliseconds since the last successful flush, if any. */
-  lastFlushAgeMs: number | null;
-  /** Processes with a fresh heartbeat, when Redis answers. */
-  liveProcesses: number | null;
-  /** What went wrong, when degraded. */
-  error?: string;
-}
+import { storageHealth, type RedisMetricsHealth } from './storage-health.js';
 
 /**
  * Owns this process's Redis storage: the client, the background flush, the collector and the
@@ -62,8 +42,9 @@ export class RedisStorageManager implements OnApplicationBootstrap, BeforeApplic
   private readonly store: MetricsStore | undefined;
   private readonly flusher: MetricsFlusher | undefined;
   private readonly collector: RedisMultiProcessCollector | undefined;
+  private readonly scrape: MetricsScrape;
   private state: 'idle' | 'running' | 'stopped' = 'idle';
-  private collectFailing = false;
+  private started: Promise<boolean> | undefined;
 
   constructor(
     private readonly moduleOptions: RedisMetricsModuleOptions = {},
@@ -99,6 +80,7 @@ export class RedisStorageManager implements OnApplicationBootstrap, BeforeApplic
     this.keys = new PrefixKeys(this.options.keyPrefix);
     for (const [name, mode] of Object.entries(gaugeModes ?? {})) this.gaugeModes.set(name, mode);
     this.ownsClient = client === undefined && store === undefined;
+    this.scrape = this.makeScrape(undefined);
     if (!this.options.enabled) return;
 
     // Made now (nothing connects yet), so the client and the collector can be injected.
@@ -116,6 +98,7 @@ export class RedisStorageManager implements OnApplicationBootstrap, BeforeApplic
       intervalMs: this.options.flushIntervalMs,
       gaugeModeOf: (name) => this.gaugeModeOf(name),
       reapAfterMs: this.options.ttlSeconds * 1000,
+      livenessWindowMs: this.options.livenessWindowMs,
       logger: this.logger,
     });
     this.collector = new RedisMultiProcessCollector({
@@ -124,6 +107,20 @@ export class RedisStorageManager implements OnApplicationBootstrap, BeforeApplic
       lostDataGraceMs: 2 * this.options.flushIntervalMs,
       acknowledged: () => this.flusher?.acknowledged(),
       logger: this.logger,
+    });
+    this.scrape = this.makeScrape(this.collector);
+  }
+
+  private makeScrape(collector: RedisMultiProcessCollector | undefined): MetricsScrape {
+    return new MetricsScrape({
+      collector,
+      registry: this.registry,
+      timeoutMs: this.options.scrapeTimeoutMs,
+      fallback: this.options.scrapeFallback,
+      logger: this.logger,
+      onLostData: () => void this.flusher?.flush(),
+      // A scrape right after start waits (within its timeout) for the connection and first write.
+      whenReady: () => this.started ?? Promise.resolve(false),
     });
   }
 
@@ -143,16 +140,22 @@ export class RedisStorageManager implements OnApplicationBootstrap, BeforeApplic
   }
 
   /**
-   * Connects and starts the background flush. Resolves `false` when Redis is disabled or unreachable:
-   * the app runs on, serving this process's own metrics, and the client keeps trying to connect.
+   * Connects and starts the background flush; resolves with whether the first flush reached the store
+   * (`false` when storage is disabled or Redis unreachable: the app runs on, counting in memory, and the
+   * client keeps trying). Calling it again returns the first call's promise. NestJS calls it at
+   * bootstrap without waiting for it, so an app never waits on Redis to start.
    */
-  async setup(): Promise<boolean> {
+  setup(): Promise<boolean> {
+    this.started ??= this.start();
+    return this.started;
+  }
+
+  private async start(): Promise<boolean> {
     this.collectDefaultMetrics();
     if (!this.flusher || !this.store) {
       this.logger.log('Redis storage is disabled: /metrics serves this process only.');
       return false;
     }
-    if (this.state === 'running') return this.isEnabled();
     this.state = 'running';
     if (
       this.ownsClient &&
@@ -191,6 +194,7 @@ export class RedisStorageManager implements OnApplicationBootstrap, BeforeApplic
   async teardown(): Promise<void> {
     if (this.state !== 'running' || !this.flusher) return;
     this.state = 'stopped';
+    await this.started;
     const last = await this.flusher.stop();
     if (last.ok) await this.flusher.end().catch(() => undefined);
     if (this.ownsClient && this.client) {
@@ -224,8 +228,12 @@ export class RedisStorageManager implements OnApplicationBootstrap, BeforeApplic
     return this.collector;
   }
 
-  /** Flushes this process's metrics now (e.g. before a scrape in a test or a short script). */
+  /**
+   * Flushes this process's metrics now (e.g. before a scrape in a test or a short script), after the
+   * set-up has connected if it is still under way.
+   */
   async flush(): Promise<FlushResult | undefined> {
+    await this.started;
     return this.flusher?.flush();
   }
 
@@ -265,64 +273,25 @@ export class RedisStorageManager implements OnApplicationBootstrap, BeforeApplic
   }
 
   /**
-   * The exposition for a scrape: every process merged when Redis answers, else this process's own
-   * registry. Never rejects because of Redis.
+   * The answer to a scrape: every process merged when the store can be read right, a 503 with its
+   * reason when it cannot (unless `scrapeFallback: 'local'`), this process's own registry when storage
+   * is off. Never rejects because of Redis.
+   * @param accept the request's `Accept` header.
+   * @param prometheusTimeout the `X-Prometheus-Scrape-Timeout-Seconds` header, if any.
    */
-  async metrics(accept = ''): Promise<{ contentType: ExpositionContentType; body: string }> {
-    const contentType = accept.includes('application/openmetrics-text')
-      ? OPENMETRICS_CONTENT_TYPE
-      : PROMETHEUS_CONTENT_TYPE;
-    if (this.collector && this.state === 'running') {
-      try {
-        const body = await this.collector.metrics(contentType);
-        this.collectFailing = false;
-        return { contentType, body };
-      } catch (error) {
-        if (!this.collectFailing) {
-          this.logger.warn(
-            `Reading metrics from Redis failed; serving this process only: ${(error as Error).message}`,
-          );
-        }
-        this.collectFailing = true;
-      }
-    }
-    return {
-      contentType,
-      body: await renderFamilies(await localFamilies(this.registry), contentType),
-    };
+  metrics(accept = '', prometheusTimeout?: string): Promise<ScrapeResponse> {
+    return this.scrape.respond(accept, prometheusTimeout);
   }
 
-  /** The state of this process's storage, for `GET /health`. */
+  /** The state of this process's storage, for the health route; answers at once, whatever Redis does. */
   async health(): Promise<RedisMetricsHealth> {
-    const lastSuccess = this.flusher?.lastSuccessTime;
-    const base = {
-      process: this.identity.id,
-      pid: this.identity.pid,
-      lastFlushAgeMs: lastSuccess === undefined ? null : Date.now() - lastSuccess,
-    };
-    if (!this.store || this.state !== 'running') {
-      return { ...base, status: 'disabled', liveProcesses: null };
-    }
-    try {
-      const { now, processes } = await this.store.processIndex();
-      const window = this.options.livenessWindowMs;
-      const live = processes.filter(({ heartbeat }) => heartbeat > now - window).length;
-      const ok = this.isEnabled();
-      const error = this.flusher?.lastResult?.error?.message ?? 'no successful flush yet';
-      return {
-        ...base,
-        status: ok ? 'up' : 'degraded',
-        liveProcesses: live,
-        ...(ok ? {} : { error }),
-      };
-    } catch (error) {
-      return { ...base, status: 'degraded', liveProcesses: null, error: (error as Error).message };
-    }
+    const flusher = this.state === 'running' ? this.flusher : undefined;
+    return storageHealth(flusher, this.identity, this.options.flushIntervalMs);
   }
 
-  /** @internal NestJS lifecycle: set up once the app is bootstrapped. */
-  async onApplicationBootstrap(): Promise<void> {
-    await this.setup();
+  /** @internal NestJS lifecycle: set up once the app is bootstrapped, without holding it up. */
+  onApplicationBootstrap(): void {
+    void this.setup();
   }
 
   /** @internal NestJS lifecycle: the last flush and the end, before connections close. */

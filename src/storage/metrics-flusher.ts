@@ -32,6 +32,8 @@ export interface MetricsFlusherOptions {
    * their gauges go, their counts stay. Leave it out to end none.
    */
   reapAfterMs?: number;
+  /** Count the live processes (heartbeat within this many ms) at each write, for health. */
+  livenessWindowMs?: number;
   /** Largest weight of one script call (see `write-batches.ts`); tests lower it. */
   batchWeight?: number;
   logger?: FlushLogger;
@@ -94,6 +96,8 @@ export class MetricsFlusher {
   private failing = false;
   private last: FlushResult | undefined;
   private lastSuccessAt: number | undefined;
+  private runningSinceAt: number | undefined;
+  private lastLive: number | undefined;
 
   constructor(private readonly options: MetricsFlusherOptions) {}
 
@@ -147,6 +151,16 @@ export class MetricsFlusher {
     return this.lastSuccessAt;
   }
 
+  /** When the flush that is running now started (local clock, ms); `undefined` when none runs. */
+  get runningSince(): number | undefined {
+    return this.runningSinceAt;
+  }
+
+  /** Live processes the store counted at the last successful write, if asked to count them. */
+  get liveProcesses(): number | undefined {
+    return this.lastLive;
+  }
+
   /** The last write the store acknowledged; `undefined` before the first. */
   acknowledged(): AcknowledgedWrite | undefined {
     return this.ackedSeq === 0
@@ -155,6 +169,7 @@ export class MetricsFlusher {
   }
 
   private async flushOnce(): Promise<FlushResult> {
+    this.runningSinceAt = Date.now();
     const result = await this.writeChanges().catch((error: unknown): FlushResult => ({
       ok: false,
       sent: 0,
@@ -163,6 +178,7 @@ export class MetricsFlusher {
       reaped: 0,
       error: error instanceof Error ? error : new Error(String(error)),
     }));
+    this.runningSinceAt = undefined;
     this.report(result);
     this.last = result;
     return result;
@@ -192,6 +208,7 @@ export class MetricsFlusher {
       await this.repair({ ...plan, cause: repaired }, stats);
     }
     this.lastSuccessAt = Date.now();
+    if (reply.live !== undefined) this.lastLive = reply.live;
     if (reply.wrongType.length > 0) {
       this.options.logger?.warn(
         `${this.options.store.description}: ${reply.wrongType.join(', ')} held another type and was replaced.`,
@@ -254,13 +271,14 @@ export class MetricsFlusher {
 
   /** One write. An error leaves its outcome unknown: the attempt is remembered until markers tell. */
   private async send(content: BatchContent): Promise<WriteReply> {
-    const { store, identity, reapAfterMs } = this.options;
+    const { store, identity, reapAfterMs, livenessWindowMs } = this.options;
     const attempt: Attempt = { seq: (this.lastSeq += 1), content };
     const batch: SeriesBatch = {
       ...content,
       expectedSeq: this.ackedSeq,
       seq: attempt.seq,
       staleAfterMs: reapAfterMs,
+      livenessWindowMs,
     };
     let reply: WriteReply;
     try {
