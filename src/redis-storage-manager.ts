@@ -23,6 +23,21 @@ import { MetricsFlusher, type FlushResult } from './storage/metrics-flusher.js';
 import { ProcessIdentity } from './storage/process-identity.js';
 import { storageHealth, type RedisMetricsHealth } from './storage-health.js';
 
+/** How long set-up waits for the module's own client to be ready before its first flush. */
+const CONNECT_WAIT_MS = 3000;
+
+/** Settles when `work` settles or after `ms`, whichever is first; never rejects. */
+function waitAtMost(work: Promise<unknown>, ms: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  return Promise.race([
+    work.then(
+      () => undefined,
+      () => undefined,
+    ),
+    new Promise<void>((resolve) => (timer = setTimeout(resolve, ms))),
+  ]).finally(() => clearTimeout(timer));
+}
+
 /**
  * Owns this process's Redis storage: the client, the background flush, the collector and the
  * process's end. NestJS drives it through lifecycle hooks; outside DI call {@link setup} and
@@ -163,7 +178,9 @@ export class RedisStorageManager implements OnApplicationBootstrap, BeforeApplic
       'status' in this.client &&
       this.client.status === 'wait'
     ) {
-      await this.client.connect().catch(() => undefined);
+      // A server that accepts connections but never answers would hold connect() forever: the first
+      // flush then fails at once, and the client keeps trying in the background.
+      await waitAtMost(this.client.connect(), CONNECT_WAIT_MS);
     }
     const first = await this.flusher.flush();
     this.flusher.start();
