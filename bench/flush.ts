@@ -4,12 +4,17 @@ import { Counter, Registry } from 'prom-client';
 
 import { usedMemory } from './lib/private-redis.js';
 import { fillCounter, SERIES_LABELS } from './lib/series.js';
+import { longestCallDuring, type LongestCall } from './lib/slowlog.js';
 import { median, since } from './lib/stats.js';
 
 /** The cost of one flush of a process holding `series` series. */
 export interface FlushCost {
   series: number;
   first: FlushSample;
+  /** Script calls of the first flush (it is split into bounded batches). */
+  firstCalls: number;
+  /** The longest single Redis call of the first flush (SLOWLOG). */
+  firstLongestCall: LongestCall;
   unchanged: FlushSample;
   tenPercentChanged: FlushSample;
   /** Redis memory per stored series, bytes (INFO memory before and after the first flush). */
@@ -32,7 +37,10 @@ async function redisCpuMs(client: Redis): Promise<number> {
   return (read('used_cpu_user') + read('used_cpu_sys')) * 1000;
 }
 
-async function measure(flusher: MetricsFlusher, redis: Redis): Promise<FlushSample> {
+async function measure(
+  flusher: MetricsFlusher,
+  redis: Redis,
+): Promise<FlushSample & { calls: number }> {
   const redisBefore = await redisCpuMs(redis);
   const cpu = process.cpuUsage();
   const start = performance.now();
@@ -41,7 +49,12 @@ async function measure(flusher: MetricsFlusher, redis: Redis): Promise<FlushSamp
   const used = process.cpuUsage(cpu);
   const redisAfter = await redisCpuMs(redis);
   if (!result.ok) throw new Error(`flush failed: ${result.error?.message}`);
-  return { cpuMs: (used.user + used.system) / 1000, wallMs, redisCpuMs: redisAfter - redisBefore };
+  return {
+    cpuMs: (used.user + used.system) / 1000,
+    wallMs,
+    redisCpuMs: redisAfter - redisBefore,
+    calls: result.calls,
+  };
 }
 
 const medianSample = (samples: FlushSample[]): FlushSample => ({
@@ -79,7 +92,10 @@ export async function benchFlush(
         gaugeModeOf: () => 'all',
       });
       const memoryBefore = await usedMemory(redis);
-      const first = await measure(flusher, redis);
+      let first: FlushSample & { calls: number } = { cpuMs: 0, wallMs: 0, redisCpuMs: 0, calls: 0 };
+      const firstLongestCall = await longestCallDuring(redis, async () => {
+        first = await measure(flusher, redis);
+      });
       const redisBytesPerSeries = ((await usedMemory(redis)) - memoryBefore) / series;
 
       const unchanged: FlushSample[] = [];
@@ -96,6 +112,8 @@ export async function benchFlush(
       results.push({
         series,
         first,
+        firstCalls: first.calls,
+        firstLongestCall,
         unchanged: medianSample(unchanged),
         tenPercentChanged: medianSample(changed),
         redisBytesPerSeries,

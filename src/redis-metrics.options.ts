@@ -1,4 +1,5 @@
 import { RedisMetricsConfigError } from './errors.js';
+import { redisUrlFromEnv } from './redis-metrics.env-source.js';
 import { parseSentinelAddresses, type RedisSentinelAddress } from './sentinel-addresses.js';
 import { checkPemFile } from './tls-files.js';
 
@@ -104,6 +105,19 @@ export interface RedisMetricsOptions {
   livenessWindowMs: number;
   /** Mode of a gauge that names none (`REDIS_DEFAULT_GAUGE_MODE`). */
   defaultGaugeMode: GaugeMode;
+  /**
+   * Milliseconds a merged scrape may take before `/metrics` gives up with 503
+   * (`REDIS_SCRAPE_TIMEOUT_MS`). Prometheus' own scrape timeout, from its
+   * `X-Prometheus-Scrape-Timeout-Seconds` header, shortens it when it is shorter.
+   */
+  scrapeTimeoutMs: number;
+  /**
+   * What `/metrics` serves when the merged read fails (`REDIS_SCRAPE_FALLBACK`): `none` (default)
+   * answers 503, so Prometheus records the scrape as failed and `rate()` bridges the gap; `local` serves
+   * this process's own registry with 200, as prom-client alone would, which Prometheus reads as counter
+   * resets of the merged series (their rates jump while Redis is away).
+   */
+  scrapeFallback: 'none' | 'local';
 }
 
 /** The defaults of {@link RedisMetricsOptions}. */
@@ -118,6 +132,8 @@ export const DEFAULT_REDIS_METRICS_OPTIONS: Readonly<RedisMetricsOptions> = Obje
   flushIntervalMs: 1000,
   livenessWindowMs: 5000,
   defaultGaugeMode: 'all',
+  scrapeTimeoutMs: 5000,
+  scrapeFallback: 'none',
 });
 
 /** Environment variables read by {@link readRedisMetricsOptionsFromEnv}, each with the option it sets. */
@@ -141,6 +157,8 @@ export const REDIS_METRICS_ENV = {
   REDIS_FLUSH_INTERVAL_MS: 'flushIntervalMs',
   REDIS_LIVENESS_WINDOW_MS: 'livenessWindowMs',
   REDIS_DEFAULT_GAUGE_MODE: 'defaultGaugeMode',
+  REDIS_SCRAPE_TIMEOUT_MS: 'scrapeTimeoutMs',
+  REDIS_SCRAPE_FALLBACK: 'scrapeFallback',
 } as const satisfies Record<string, keyof RedisMetricsOptions>;
 
 type OptionSource = (option: keyof RedisMetricsOptions) => string;
@@ -164,6 +182,16 @@ export function readRedisMetricsOptionsFromEnv(
     variableOf[option] = variable;
     const raw = env[variable];
     if (raw !== undefined && raw.trim() !== '') given[option] = raw.trim();
+  }
+  // A URL in the environment (PROMETHEUS_REDIS_URL, else REDIS_URL) turns storage on unless
+  // REDIS_ENABLED says otherwise: see describeRedisMetricsEnv for the start-up log line.
+  const urlSource = redisUrlFromEnv(env);
+  // With sentinels the master comes from them; a platform's REDIS_URL then names something else.
+  const urlIsElsewhere = urlSource?.variable === 'REDIS_URL' && given.sentinels !== undefined;
+  if (urlSource && !urlIsElsewhere) {
+    given.url = urlSource.url;
+    variableOf.url = urlSource.variable;
+    given.enabled ??= true;
   }
   return resolveOptions(given, (option) => variableOf[option]);
 }
@@ -200,7 +228,15 @@ function resolveOptions(
     ttlSeconds: integer(given, 'ttlSeconds', d.ttlSeconds, 1, fail),
     flushIntervalMs,
     livenessWindowMs: integer(given, 'livenessWindowMs', flushIntervalMs * 5, 1, fail),
-    defaultGaugeMode: gaugeMode(given, fail),
+    defaultGaugeMode: oneOf(given, 'defaultGaugeMode', GAUGE_MODES, d.defaultGaugeMode, fail),
+    scrapeTimeoutMs: integer(given, 'scrapeTimeoutMs', d.scrapeTimeoutMs, 1, fail),
+    scrapeFallback: oneOf(
+      given,
+      'scrapeFallback',
+      ['none', 'local'] as const,
+      d.scrapeFallback,
+      fail,
+    ),
   };
   const password = optionalText(given, 'password', fail);
   if (password !== undefined) options.password = password;
@@ -284,17 +320,18 @@ function keyPrefix(given: Given, fail: Fail): string {
   return prefix;
 }
 
-function gaugeMode(given: Given, fail: Fail): GaugeMode {
-  const mode = text(
-    given,
-    'defaultGaugeMode',
-    DEFAULT_REDIS_METRICS_OPTIONS.defaultGaugeMode,
-    fail,
-  );
-  if (!(GAUGE_MODES as readonly string[]).includes(mode)) {
-    fail('defaultGaugeMode', `must be one of ${GAUGE_MODES.join(', ')}; got "${mode}"`);
+function oneOf<T extends string>(
+  given: Given,
+  option: keyof RedisMetricsOptions,
+  choices: readonly T[],
+  fallback: T,
+  fail: Fail,
+): T {
+  const value = text(given, option, fallback, fail);
+  if (!(choices as readonly string[]).includes(value)) {
+    fail(option, `must be one of ${choices.join(', ')}; got "${value}"`);
   }
-  return mode as GaugeMode;
+  return value as T;
 }
 
 /** Takes host, port, db, credentials and TLS from a Redis URL. Problems are described without the URL. */

@@ -49,7 +49,8 @@ const HOST = '127.0.0.1';
  * `redis-cli --cluster create` and waits until the cluster is healthy (about 2 s).
  *
  * Tuned for tests: a node is failed after 1 s without an answer, a replica may always take over
- * (validity factor 0), replicas sync without the 5 s diskless delay, and nothing is persisted.
+ * (validity factor 0), replicas sync from an RDB file (a diskless sync waits 5 s before it starts, then
+ * holds writes back until the replica's first ACK, up to a second later), and nothing is persisted.
  * @param {{ replicas?: 0 | 1 }} [options]
  * @returns {Promise<RedisClusterHandle>}
  */
@@ -124,8 +125,8 @@ async function startClusterNode(dir) {
       '1000',
       '--cluster-replica-validity-factor',
       '0',
-      '--repl-diskless-sync-delay',
-      '0',
+      '--repl-diskless-sync',
+      'no',
       '--save',
       '',
       '--appendonly',
@@ -197,17 +198,34 @@ function clusterHandle(nodes, stopAll) {
           })
           .sort()
           .join(' ');
-        return { info, replication, roles, owners: JSON.stringify(await slotOwners(node)) };
+        return {
+          port: node.port,
+          info,
+          replication,
+          roles,
+          owners: JSON.stringify(await slotOwners(node)),
+        };
       }),
     );
-    return views.every(
-      (view) =>
-        view.info.cluster_state === 'ok' &&
-        view.info.cluster_slots_ok === '16384' &&
-        view.owners === views[0].owners &&
-        view.roles === views[0].roles &&
-        !view.roles.includes('!') &&
-        (view.replication.role === 'master' || view.replication.master_link_status === 'up'),
+    // Every replica has every write its master took so far (writes stream to it).
+    const offsetOf = new Map(
+      views.map((view) => [String(view.port), Number(view.replication.master_repl_offset)]),
+    );
+    const caughtUp = (/** @type {typeof views[number]} */ view) =>
+      view.replication.role === 'master' ||
+      Number(view.replication.slave_repl_offset) >=
+        (offsetOf.get(view.replication.master_port) ?? Infinity);
+    return (
+      views.every(caughtUp) &&
+      views.every(
+        (view) =>
+          view.info.cluster_state === 'ok' &&
+          view.info.cluster_slots_ok === '16384' &&
+          view.owners === views[0].owners &&
+          view.roles === views[0].roles &&
+          !view.roles.includes('!') &&
+          (view.replication.role === 'master' || view.replication.master_link_status === 'up'),
+      )
     );
   };
 

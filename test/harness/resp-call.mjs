@@ -67,7 +67,7 @@ function exchange(target, commands) {
     socket.setTimeout(timeoutMs, () =>
       fail(new Error(`no answer from ${host}:${target.port} within ${timeoutMs} ms`)),
     );
-    socket.once('error', fail);
+    socket.on('error', fail);
     socket.once(target.tls ? 'secureConnect' : 'connect', () =>
       socket.write(commands.map(encodeCommand).join('')),
     );

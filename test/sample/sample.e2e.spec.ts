@@ -1,12 +1,11 @@
 import { jest } from '@jest/globals';
-import { spawn, type ChildProcess } from 'node:child_process';
 import { request as httpRequest } from 'node:http';
 
 import type { Redis } from 'ioredis';
 
 import { startPrometheus } from '../harness/prometheus-server.js';
 import { promtoolCheck } from '../harness/promtool.js';
-import { freePort } from '../harness/redis-server.mjs';
+import { startedSamples, startSample as startSampleProcess } from '../harness/sample-process.js';
 import {
   connectTestRedis,
   deletePrefix,
@@ -15,46 +14,11 @@ import {
 } from '../harness/test-redis.js';
 import { waitFor } from '../harness/writer-processes.js';
 
-const main = new URL('../../sample/dist/main.js', import.meta.url).pathname;
 const WORKERS = 3;
 
-/** Every sample started, so afterAll can stop one whose test timed out before its own `finally`. */
-const started: { stop(): Promise<void> }[] = [];
-
-/** The sample as `npm start` runs it: a node:cluster primary and its workers, real processes. */
-async function startSample(env: Record<string, string>) {
-  const port = await freePort();
-  const inherited = Object.fromEntries(
-    Object.entries(process.env).filter(([name]) => !/^(REDIS_|PROMETHEUS_REDIS_URL$)/.test(name)),
-  );
-  const child: ChildProcess = spawn(process.execPath, [main], {
-    env: { ...inherited, WORKERS: String(WORKERS), PORT: String(port), NO_COLOR: '1', ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-    detached: true, // its own process group, so a stuck run can be killed whole
-  });
-  let output = '';
-  child.stdout!.on('data', (chunk) => (output += String(chunk)));
-  child.stderr!.on('data', (chunk) => (output += String(chunk)));
-  const workerPids = () => [...output.matchAll(/^Worker (\d+) serving/gm)].map((m) => Number(m[1]));
-  const url = `http://127.0.0.1:${port}`;
-  const sample = {
-    url,
-    workerPids,
-    output: () => output,
-    /** A graceful stop (SIGTERM to the primary); the whole group is killed if it takes over 10 s. */
-    async stop() {
-      if (child.exitCode !== null || child.signalCode !== null) return;
-      const exited = new Promise((resolve) => child.once('exit', resolve));
-      child.kill('SIGTERM');
-      const timer = setTimeout(() => process.kill(-child.pid!, 'SIGKILL'), 10_000);
-      await exited;
-      clearTimeout(timer);
-    },
-  };
-  started.push(sample);
-  await waitFor(() => workerPids().length === WORKERS, 20_000);
-  return sample;
-}
+/** The sample with WORKERS workers. */
+const startSample = (env: Record<string, string>) =>
+  startSampleProcess({ WORKERS: String(WORKERS), ...env });
 
 /**
  * How long a request may go unanswered. node:cluster's round-robin primary can hand a new connection
@@ -116,7 +80,7 @@ describe('the sample as real processes against a real Redis', () => {
     client = connectTestRedis();
   });
   afterAll(async () => {
-    await Promise.all(started.map((sample) => sample.stop()));
+    await Promise.all(startedSamples.map((sample) => sample.stop()));
     await deletePrefix(client, prefix);
     await client.quit();
   });
@@ -148,7 +112,9 @@ describe('the sample as real processes against a real Redis', () => {
           steady.push(sampleValue(await scrape(), orders));
           answeredBy.add(
             (
-              JSON.parse((await withRetries(() => send('GET', `${sample.url}/health`))).body) as {
+              JSON.parse(
+                (await withRetries(() => send('GET', `${sample.url}/metrics/health`))).body,
+              ) as {
                 pid: number;
               }
             ).pid,

@@ -150,7 +150,7 @@ describe('the module over TLS', () => {
       expect((await app.get(RedisStorageManager).flush())?.ok).toBe(true);
       const scrape = await request(app.getHttpServer()).get('/metrics').expect(200);
       expect(sampleValue(scrape.text, 'jobs_done_total')).toBe(4);
-      const health = await request(app.getHttpServer()).get('/health').expect(200);
+      const health = await request(app.getHttpServer()).get('/metrics/health').expect(200);
       expect(health.body.status).toBe('up');
     } finally {
       await app.close();
