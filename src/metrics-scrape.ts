@@ -34,6 +34,11 @@ export interface ScrapeOptions {
   onLostData: () => void;
   /** Settles once the storage set-up has connected and written (or failed to); a scrape waits for it. */
   whenReady?: () => Promise<unknown>;
+  /**
+   * Runs before each read, given how long it may take: asks every process to flush now (fresh
+   * scrapes). Must not reject.
+   */
+  beforeRead?: (budgetMs: number) => Promise<unknown>;
 }
 
 const TEXT = 'text/plain; charset=utf-8';
@@ -66,9 +71,10 @@ export class MetricsScrape {
     if (!collector) return this.local(contentType);
     try {
       const ready = this.options.whenReady?.() ?? Promise.resolve();
+      const timeoutMs = this.timeoutMs(prometheusTimeout);
       const families = await this.withTimeout(
-        ready.then(() => this.read(collector)),
-        this.timeoutMs(prometheusTimeout),
+        ready.then(() => this.read(collector, timeoutMs / 2)),
+        timeoutMs,
       );
       this.recovered();
       return { status: 200, contentType, body: await renderFamilies(families, contentType) };
@@ -77,8 +83,15 @@ export class MetricsScrape {
     }
   }
 
-  private read(collector: RedisMultiProcessCollector): Promise<MetricFamily[]> {
-    this.reading ??= collector.collect().finally(() => (this.reading = undefined));
+  /** One read at a time: scrapes that come while it runs share it (and its fresh-scrape request). */
+  private read(
+    collector: RedisMultiProcessCollector,
+    freshBudgetMs: number,
+  ): Promise<MetricFamily[]> {
+    this.reading ??= (async () => {
+      await this.options.beforeRead?.(freshBudgetMs);
+      return collector.collect();
+    })().finally(() => (this.reading = undefined));
     return this.reading;
   }
 

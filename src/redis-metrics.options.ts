@@ -118,6 +118,12 @@ export interface RedisMetricsOptions {
    * resets of the merged series (their rates jump while Redis is away).
    */
   scrapeFallback: 'none' | 'local';
+  /**
+   * Fresh scrapes: before reading, a scrape asks every process to flush now and waits up to this many
+   * ms for them (`REDIS_FRESH_SCRAPE_WAIT_MS`), so a count made before the scrape is in it; 0 turns it
+   * off. Never longer than the scrape timeout. Redis storage only.
+   */
+  freshScrapeWaitMs: number;
 }
 
 /** The defaults of {@link RedisMetricsOptions}. */
@@ -134,6 +140,7 @@ export const DEFAULT_REDIS_METRICS_OPTIONS: Readonly<RedisMetricsOptions> = Obje
   defaultGaugeMode: 'all',
   scrapeTimeoutMs: 5000,
   scrapeFallback: 'none',
+  freshScrapeWaitMs: 250,
 });
 
 /** Environment variables read by {@link readRedisMetricsOptionsFromEnv}, each with the option it sets. */
@@ -159,6 +166,7 @@ export const REDIS_METRICS_ENV = {
   REDIS_DEFAULT_GAUGE_MODE: 'defaultGaugeMode',
   REDIS_SCRAPE_TIMEOUT_MS: 'scrapeTimeoutMs',
   REDIS_SCRAPE_FALLBACK: 'scrapeFallback',
+  REDIS_FRESH_SCRAPE_WAIT_MS: 'freshScrapeWaitMs',
 } as const satisfies Record<string, keyof RedisMetricsOptions>;
 
 type OptionSource = (option: keyof RedisMetricsOptions) => string;
@@ -230,6 +238,7 @@ function resolveOptions(
     livenessWindowMs: integer(given, 'livenessWindowMs', flushIntervalMs * 5, 1, fail),
     defaultGaugeMode: oneOf(given, 'defaultGaugeMode', GAUGE_MODES, d.defaultGaugeMode, fail),
     scrapeTimeoutMs: integer(given, 'scrapeTimeoutMs', d.scrapeTimeoutMs, 1, fail),
+    freshScrapeWaitMs: integer(given, 'freshScrapeWaitMs', d.freshScrapeWaitMs, 0, fail),
     scrapeFallback: oneOf(
       given,
       'scrapeFallback',

@@ -15,6 +15,7 @@ import {
 } from './redis-metrics.options.js';
 import { createRedisClient } from './storage/create-redis-client.js';
 import { evictingPolicy } from './storage/eviction-policy.js';
+import { FlushRequests } from './storage/flush-requests.js';
 import { PrefixKeys } from './storage/keys.js';
 import type { RedisClient } from './storage/lua-scripts.js';
 import type { MetricsStore } from './storage/metrics-store.js';
@@ -58,6 +59,7 @@ export class RedisStorageManager implements OnApplicationBootstrap, BeforeApplic
   private readonly flusher: MetricsFlusher | undefined;
   private readonly collector: RedisMultiProcessCollector | undefined;
   private readonly scrape: MetricsScrape;
+  private readonly flushRequests: FlushRequests | undefined;
   private state: 'idle' | 'running' | 'stopped' = 'idle';
   private started: Promise<boolean> | undefined;
 
@@ -108,6 +110,13 @@ export class RedisStorageManager implements OnApplicationBootstrap, BeforeApplic
       this.client = client ?? createRedisClient(this.options);
       if (this.ownsClient) this.client.on('error', () => undefined); // reported by flush results, once
       this.store = new RedisMetricsStore(this.client, this.options.keyPrefix);
+      if (this.options.freshScrapeWaitMs > 0) {
+        this.flushRequests = new FlushRequests(
+          this.client,
+          this.options.keyPrefix,
+          this.identity.id,
+        );
+      }
     }
     this.flusher = new MetricsFlusher({
       store: this.store,
@@ -139,6 +148,9 @@ export class RedisStorageManager implements OnApplicationBootstrap, BeforeApplic
       onLostData: () => void this.flusher?.flush(),
       // A scrape right after start waits (within its timeout) for the connection and first write.
       whenReady: () => this.started ?? Promise.resolve(false),
+      beforeRead: (budgetMs) =>
+        this.flushRequests?.request(Math.min(this.options.freshScrapeWaitMs, budgetMs)) ??
+        Promise.resolve(),
     });
   }
 
@@ -170,11 +182,14 @@ export class RedisStorageManager implements OnApplicationBootstrap, BeforeApplic
 
   private async start(): Promise<boolean> {
     this.collectDefaultMetrics();
-    if (!this.flusher || !this.store) {
+    const { flusher, store } = this;
+    if (!flusher || !store) {
       this.logger.log('Redis storage is disabled: /metrics serves this process only.');
       return false;
     }
     this.state = 'running';
+    // Each wait is bounded, and a teardown meanwhile ends the set-up where it is.
+    const stopped = () => this.state !== 'running';
     if (
       this.ownsClient &&
       this.client &&
@@ -185,12 +200,21 @@ export class RedisStorageManager implements OnApplicationBootstrap, BeforeApplic
       // flush then fails at once, and the client keeps trying in the background.
       await waitAtMost(this.client.connect(), CONNECT_WAIT_MS);
     }
-    const first = await this.flusher.flush();
-    this.flusher.start();
+    if (stopped()) return false;
+    const first = await flusher.flush();
+    if (stopped()) return false;
+    flusher.start();
+    if (this.flushRequests) {
+      // With Redis away the subscription completes whenever it comes back.
+      await waitAtMost(
+        this.flushRequests.listen(() => flusher.flush()),
+        CONNECT_WAIT_MS,
+      );
+    }
     this.logger.log(
       first.ok
-        ? `Storing metrics in ${this.store.description} as ${this.identity.id}.`
-        : `${this.store.description} is unreachable: counting in memory, retrying in the background.`,
+        ? `Storing metrics in ${store.description} as ${this.identity.id}.`
+        : `${store.description} is unreachable: counting in memory, retrying in the background.`,
     );
     if (first.ok && this.client) void this.warnIfEvicting(this.client);
     return first.ok;
@@ -214,7 +238,7 @@ export class RedisStorageManager implements OnApplicationBootstrap, BeforeApplic
   async teardown(): Promise<void> {
     if (this.state !== 'running' || !this.flusher) return;
     this.state = 'stopped';
-    await this.started;
+    this.flushRequests?.close();
     const last = await this.flusher.stop();
     if (last.ok) await this.flusher.end().catch(() => undefined);
     if (this.ownsClient && this.client) {

@@ -33,6 +33,7 @@ describe('options from the environment', () => {
       defaultGaugeMode: 'all',
       scrapeTimeoutMs: 5000,
       scrapeFallback: 'none',
+      freshScrapeWaitMs: 250,
     });
     expect(DEFAULT_REDIS_METRICS_OPTIONS.keyPrefix).toBe('nestjs');
   });
@@ -52,6 +53,7 @@ describe('options from the environment', () => {
       REDIS_DEFAULT_GAUGE_MODE: 'livesum',
       REDIS_SCRAPE_TIMEOUT_MS: '3000',
       REDIS_SCRAPE_FALLBACK: 'local',
+      REDIS_FRESH_SCRAPE_WAIT_MS: '0',
     });
     expect(options).toEqual({
       enabled: true,
@@ -67,6 +69,7 @@ describe('options from the environment', () => {
       defaultGaugeMode: 'livesum',
       scrapeTimeoutMs: 3000,
       scrapeFallback: 'local',
+      freshScrapeWaitMs: 0,
     });
   });
 
