@@ -36,6 +36,14 @@ class ExplainingRedis extends Redis {
   }
 
   /**
+   * A copy made the same way (a subscriber connection, say), so it, too, names causes and ends its
+   * commands when closed.
+   */
+  override duplicate(override?: Partial<RedisOptions>): Redis {
+    return prepare(new ExplainingRedis({ ...this.options, ...override } as ExplainingRedisOptions));
+  }
+
+  /**
    * Closing for good also ends the commands ioredis keeps to resend on the next connection (those of a
    * connection that broke before it was ready): their command timeout would hold the process open for
    * up to 5 s after the app closed.
@@ -46,6 +54,19 @@ class ExplainingRedis extends Redis {
     for (const command of this.unanswered) command.reject(new Error('Connection is closed.'));
     this.unanswered.clear();
   }
+}
+
+type ExplainingRedisOptions = Omit<RedisOptions, 'replyMapping'>;
+
+/** Starts keeping a new client's connection history; makes a Sentinel client close fully. */
+function prepare(client: ExplainingRedis): Redis {
+  trackConnectionHistory(client);
+  if (client.options.sentinels) {
+    // ioredis' QUIT ends the connection to the master but not the failover detector's subscriptions
+    // to the sentinels, which would keep the process alive after the app closed (ioredis#1362).
+    client.on('end', () => client.disconnect());
+  }
+  return client;
 }
 
 /**
@@ -59,7 +80,7 @@ class ExplainingRedis extends Redis {
  * so the client moves to a new master at once, not when the old one is demoted.
  */
 export function createRedisClient(options: RedisMetricsOptions): Redis {
-  const common: Omit<RedisOptions, 'replyMapping'> = {
+  const common: ExplainingRedisOptions = {
     lazyConnect: true,
     enableOfflineQueue: false,
     maxRetriesPerRequest: 1,
@@ -70,34 +91,30 @@ export function createRedisClient(options: RedisMetricsOptions): Redis {
     disconnectTimeout: 200,
     tls: options.ssl ? tlsConnectionOptions(options) : undefined,
   };
-  let client: Redis;
   if (options.sentinels) {
-    client = new ExplainingRedis({
-      ...common,
-      sentinels: options.sentinels,
-      name: options.sentinelMaster,
-      sentinelPassword: options.sentinelPassword,
-      failoverDetector: true,
-      enableTLSForSentinelMode: options.ssl,
-      db: options.db,
-      username: options.username,
-      password: options.password,
-    });
-    // ioredis' QUIT ends the connection to the master but not the failover detector's subscriptions
-    // to the sentinels, which would keep the process alive after the app closed.
-    client.on('end', () => client.disconnect());
-  } else if (options.url) {
-    client = new ExplainingRedis(options.url, common);
-  } else {
-    client = new ExplainingRedis({
+    return prepare(
+      new ExplainingRedis({
+        ...common,
+        sentinels: options.sentinels,
+        name: options.sentinelMaster,
+        sentinelPassword: options.sentinelPassword,
+        failoverDetector: true,
+        enableTLSForSentinelMode: options.ssl,
+        db: options.db,
+        username: options.username,
+        password: options.password,
+      }),
+    );
+  }
+  if (options.url) return prepare(new ExplainingRedis(options.url, common));
+  return prepare(
+    new ExplainingRedis({
       ...common,
       host: options.host,
       port: options.port,
       db: options.db,
       username: options.username,
       password: options.password,
-    });
-  }
-  trackConnectionHistory(client);
-  return client;
+    }),
+  );
 }
