@@ -29,7 +29,7 @@ const described = new WeakSet<Error>();
 
 /**
  * Turns what a Redis command failed with into one line that names the real cause, where (`host:port`)
- * and what to check, for logs and `/health`. It never contains a password or a URL.
+ * and what to check, for logs and the health route. It never contains a password or a URL.
  *
  * ioredis reports why a connection fails (a wrong password, an untrusted certificate, a refused
  * connection) only on the client's 'error' event; a command sent meanwhile fails with a generic
