@@ -8,6 +8,7 @@ export {
   type RedisMetricsRedisError,
   type RetryOptions,
 } from './errors.js';
+export { describeRedisError } from './describe-redis-error.js';
 export {
   DEFAULT_REDIS_METRICS_OPTIONS,
   GAUGE_MODES,
@@ -18,6 +19,7 @@ export {
   type GaugeMode,
   type RedisMetricsOptions,
 } from './redis-metrics.options.js';
+export { DEFAULT_SENTINEL_PORT, type RedisSentinelAddress } from './sentinel-addresses.js';
 export {
   describeRedisMetricsEnv,
   redisUrlFromEnv,

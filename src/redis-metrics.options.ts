@@ -1,5 +1,7 @@
 import { RedisMetricsConfigError } from './errors.js';
 import { redisUrlFromEnv } from './redis-metrics.env-source.js';
+import { parseSentinelAddresses, type RedisSentinelAddress } from './sentinel-addresses.js';
+import { checkPemFile } from './tls-files.js';
 
 /**
  * How a gauge is aggregated across processes at scrape time.
@@ -55,6 +57,33 @@ export interface RedisMetricsOptions {
   password?: string;
   /** Connect with TLS (`REDIS_SSL`, or a `rediss://` URL). */
   ssl: boolean;
+  /**
+   * TLS: a PEM file with the CA certificate(s) the server's certificate must be signed by
+   * (`REDIS_TLS_CA_FILE`). Without it Node's bundled public CAs are trusted. Needs TLS on.
+   */
+  tlsCaFile?: string;
+  /**
+   * TLS: this client's certificate, a PEM file (`REDIS_TLS_CERT_FILE`), for a server that asks for
+   * one (`tls-auth-clients yes`). Needs {@link tlsKeyFile}.
+   */
+  tlsCertFile?: string;
+  /** TLS: the private key of {@link tlsCertFile}, a PEM file (`REDIS_TLS_KEY_FILE`). Never logged. */
+  tlsKeyFile?: string;
+  /**
+   * TLS: the name the server's certificate must hold when it differs from the host connected to
+   * (`REDIS_TLS_SERVERNAME`); also sent as SNI.
+   */
+  tlsServername?: string;
+  /**
+   * Sentinel: the sentinels to ask for the master (`REDIS_SENTINELS=host:port,host:port`; the port
+   * defaults to 26379). With them the module follows failovers at once (ioredis' failover detector)
+   * and `host`, `port` and `url` are not used. Needs {@link sentinelMaster}.
+   */
+  sentinels?: RedisSentinelAddress[];
+  /** Sentinel: the name of the master the sentinels monitor (`REDIS_SENTINEL_MASTER`). */
+  sentinelMaster?: string;
+  /** Sentinel: the sentinels' own password, if they require one (`REDIS_SENTINEL_PASSWORD`). Never logged. */
+  sentinelPassword?: string;
   /**
    * A full connection URL (`PROMETHEUS_REDIS_URL`), `redis://[user:password@]host[:port][/db]` or
    * `rediss://...`. When set it wins over host, port, db, password and ssl.
@@ -124,6 +153,13 @@ export const REDIS_METRICS_ENV = {
   REDIS_TTL_SECONDS: 'ttlSeconds',
   REDIS_PASSWORD: 'password',
   REDIS_SSL: 'ssl',
+  REDIS_TLS_CA_FILE: 'tlsCaFile',
+  REDIS_TLS_CERT_FILE: 'tlsCertFile',
+  REDIS_TLS_KEY_FILE: 'tlsKeyFile',
+  REDIS_TLS_SERVERNAME: 'tlsServername',
+  REDIS_SENTINELS: 'sentinels',
+  REDIS_SENTINEL_MASTER: 'sentinelMaster',
+  REDIS_SENTINEL_PASSWORD: 'sentinelPassword',
   PROMETHEUS_REDIS_URL: 'url',
   REDIS_FLUSH_INTERVAL_MS: 'flushIntervalMs',
   REDIS_LIVENESS_WINDOW_MS: 'livenessWindowMs',
@@ -158,7 +194,9 @@ export function readRedisMetricsOptionsFromEnv(
   // A URL in the environment (PROMETHEUS_REDIS_URL, else REDIS_URL) turns storage on unless
   // REDIS_ENABLED says otherwise: see describeRedisMetricsEnv for the start-up log line.
   const urlSource = redisUrlFromEnv(env);
-  if (urlSource) {
+  // With sentinels the master comes from them; a platform's REDIS_URL then names something else.
+  const urlIsElsewhere = urlSource?.variable === 'REDIS_URL' && given.sentinels !== undefined;
+  if (urlSource && !urlIsElsewhere) {
     given.url = urlSource.url;
     variableOf.url = urlSource.variable;
     given.enabled ??= true;
@@ -215,6 +253,8 @@ function resolveOptions(
   if (username !== undefined) options.username = username;
   const url = optionalText(given, 'url', fail);
   if (url !== undefined) applyUrl(options, url, (problem) => fail('url', problem));
+  applyTls(options, given, nameOf, fail);
+  applySentinels(options, given, nameOf, fail);
 
   if (options.livenessWindowMs <= options.flushIntervalMs) {
     fail(
@@ -329,10 +369,77 @@ function applyUrl(options: RedisMetricsOptions, raw: string, fail: (problem: str
   options.ssl = url.protocol === 'rediss:';
 }
 
+/** TLS files must be readable PEM files, and need TLS on; a certificate needs its key. */
+function applyTls(
+  options: RedisMetricsOptions,
+  given: Given,
+  nameOf: OptionSource,
+  fail: Fail,
+): void {
+  const files = ['tlsCaFile', 'tlsCertFile', 'tlsKeyFile'] as const;
+  for (const option of [...files, 'tlsServername'] as const) {
+    const value = optionalText(given, option, fail);
+    if (value === undefined) continue;
+    if (!options.ssl) {
+      fail(option, `is set, but TLS is off: set ${nameOf('ssl')} to true or use a rediss:// URL`);
+    }
+    if ((files as readonly string[]).includes(option)) {
+      const problem = checkPemFile(value);
+      if (problem !== undefined) fail(option, problem);
+    }
+    options[option] = value;
+  }
+  if (options.tlsCertFile !== undefined && options.tlsKeyFile === undefined) {
+    fail('tlsCertFile', `needs ${nameOf('tlsKeyFile')} too: a client certificate needs its key`);
+  }
+  if (options.tlsKeyFile !== undefined && options.tlsCertFile === undefined) {
+    fail('tlsKeyFile', `needs ${nameOf('tlsCertFile')} too: the key of which certificate?`);
+  }
+}
+
+/** Sentinel addresses and the master name come together, and replace the URL. */
+function applySentinels(
+  options: RedisMetricsOptions,
+  given: Given,
+  nameOf: OptionSource,
+  fail: Fail,
+): void {
+  const raw = given.sentinels;
+  const master = optionalText(given, 'sentinelMaster', fail);
+  const password = optionalText(given, 'sentinelPassword', fail);
+  if (raw === undefined) {
+    if (master !== undefined) {
+      fail('sentinelMaster', `needs ${nameOf('sentinels')}, the addresses of the sentinels`);
+    }
+    if (password !== undefined) {
+      fail('sentinelPassword', `needs ${nameOf('sentinels')}, the addresses of the sentinels`);
+    }
+    return;
+  }
+  const parsed = parseSentinelAddresses(raw);
+  if (typeof parsed === 'string') return fail('sentinels', parsed);
+  if (master === undefined) {
+    return fail(
+      'sentinels',
+      `needs ${nameOf('sentinelMaster')}, the name of the master the sentinels monitor`,
+    );
+  }
+  if (options.url !== undefined) {
+    return fail(
+      'sentinels',
+      `cannot be used with ${nameOf('url')}: the sentinels name the master (give its password, db and TLS settings on their own)`,
+    );
+  }
+  options.sentinels = parsed;
+  options.sentinelMaster = master;
+  if (password !== undefined) options.sentinelPassword = password;
+}
+
 /** Options with the password and any credentials of the URL replaced by `***`, safe to log or show. */
 export function redactRedisMetricsOptions(options: RedisMetricsOptions): RedisMetricsOptions {
   const safe = { ...options };
   if (safe.password !== undefined) safe.password = '***';
+  if (safe.sentinelPassword !== undefined) safe.sentinelPassword = '***';
   if (safe.url !== undefined) safe.url = redactUrl(safe.url);
   return safe;
 }

@@ -89,7 +89,10 @@ export class RedisStorageManager implements OnApplicationBootstrap, BeforeApplic
       // Handing over a client or a URL in code means "use Redis" unless said otherwise.
       enabled:
         settings.enabled ??
-        (client !== undefined || store !== undefined || settings.url !== undefined),
+        (client !== undefined ||
+          store !== undefined ||
+          settings.url !== undefined ||
+          settings.sentinels !== undefined),
     });
     this.registry = registry ?? globalRegistry;
     if (defaultLabels) this.registry.setDefaultLabels(defaultLabels);
