@@ -8,7 +8,7 @@ export {
   type RedisMetricsRedisError,
   type RetryOptions,
 } from './errors.js';
-export { describeRedisError } from './describe-redis-error.js';
+export { describeRedisError } from './storage/describe-redis-error.js';
 export {
   DEFAULT_REDIS_METRICS_OPTIONS,
   GAUGE_MODES,

@@ -3,6 +3,7 @@ import {
   type BeforeApplicationShutdown,
   type OnApplicationBootstrap,
 } from '@nestjs/common';
+import { Redis } from 'ioredis';
 import { collectDefaultMetrics, register as globalRegistry, type Registry } from 'prom-client';
 
 import { RedisMultiProcessCollector } from './aggregation/redis-multi-process-collector.js';
@@ -14,6 +15,8 @@ import {
   type RedisMetricsOptions,
 } from './redis-metrics.options.js';
 import { createRedisClient } from './storage/create-redis-client.js';
+import { trackConnectionHistory } from './storage/connection-history.js';
+import { explainRedisError } from './storage/describe-redis-error.js';
 import { evictingPolicy } from './storage/eviction-policy.js';
 import { FlushRequests } from './storage/flush-requests.js';
 import { PrefixKeys } from './storage/keys.js';
@@ -26,6 +29,26 @@ import { storageHealth, type RedisMetricsHealth } from './storage-health.js';
 
 /** How long set-up waits for the module's own client to be ready before its first flush. */
 const CONNECT_WAIT_MS = 3000;
+
+/**
+ * Settles when the client is ready or its connection attempt failed (so a failure has a cause to name).
+ * Connects the module's own client, which is made lazy; a client of the user's connects by itself.
+ */
+function connected(client: RedisClient, owned: boolean): Promise<unknown> {
+  if (client.status === 'ready') return Promise.resolve();
+  if (owned && client.status === 'wait') return client.connect();
+  return new Promise<void>((resolve) => {
+    const done = () => {
+      client.off('ready', done);
+      client.off('error', done);
+      client.off('end', done);
+      resolve();
+    };
+    client.once('ready', done);
+    client.once('error', done);
+    client.once('end', done);
+  });
+}
 
 /** Settles when `work` settles or after `ms`, whichever is first; never rejects. */
 function waitAtMost(work: Promise<unknown>, ms: number): Promise<void> {
@@ -108,6 +131,8 @@ export class RedisStorageManager implements OnApplicationBootstrap, BeforeApplic
       this.store = store;
     } else {
       this.client = client ?? createRedisClient(this.options);
+      // A client of the user's is watched too, so its failures name their cause in logs and health.
+      if (client instanceof Redis) trackConnectionHistory(client);
       if (this.ownsClient) this.client.on('error', () => undefined); // reported by flush results, once
       this.store = new RedisMetricsStore(this.client, this.options.keyPrefix);
       if (this.options.freshScrapeWaitMs > 0) {
@@ -126,6 +151,7 @@ export class RedisStorageManager implements OnApplicationBootstrap, BeforeApplic
       gaugeModeOf: (name) => this.gaugeModeOf(name),
       reapAfterMs: this.options.ttlSeconds * 1000,
       livenessWindowMs: this.options.livenessWindowMs,
+      describeError: (error) => (this.client ? explainRedisError(error, this.client) : error),
       logger: this.logger,
     });
     this.collector = new RedisMultiProcessCollector({
@@ -190,16 +216,9 @@ export class RedisStorageManager implements OnApplicationBootstrap, BeforeApplic
     this.state = 'running';
     // Each wait is bounded, and a teardown meanwhile ends the set-up where it is.
     const stopped = () => this.state !== 'running';
-    if (
-      this.ownsClient &&
-      this.client &&
-      'status' in this.client &&
-      this.client.status === 'wait'
-    ) {
-      // A server that accepts connections but never answers would hold connect() forever: the first
-      // flush then fails at once, and the client keeps trying in the background.
-      await waitAtMost(this.client.connect(), CONNECT_WAIT_MS);
-    }
+    // A server that accepts connections but never answers would hold a connection forever: the
+    // first flush then fails at once, and the client keeps trying in the background.
+    if (this.client) await waitAtMost(connected(this.client, this.ownsClient), CONNECT_WAIT_MS);
     if (stopped()) return false;
     const first = await flusher.flush();
     if (stopped()) return false;

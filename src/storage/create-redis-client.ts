@@ -1,6 +1,6 @@
 import { Redis, type Command, type RedisOptions } from 'ioredis';
 
-import { explainRedisError } from '../describe-redis-error.js';
+import { explainRedisError } from './describe-redis-error.js';
 import type { RedisMetricsOptions } from '../redis-metrics.options.js';
 import { tlsConnectionOptions } from '../tls-files.js';
 import { trackConnectionHistory } from './connection-history.js';

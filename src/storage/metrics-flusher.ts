@@ -34,6 +34,8 @@ export interface MetricsFlusherOptions {
   reapAfterMs?: number;
   /** Count the live processes (heartbeat within this many ms) at each write, for health. */
   livenessWindowMs?: number;
+  /** Turns a failed write's error into one that names its cause (a client's connection history). */
+  describeError?: (error: unknown) => unknown;
   /** Largest weight of one script call (see `write-batches.ts`); tests lower it. */
   batchWeight?: number;
   logger?: FlushLogger;
@@ -170,14 +172,17 @@ export class MetricsFlusher {
 
   private async flushOnce(): Promise<FlushResult> {
     this.runningSinceAt = Date.now();
-    const result = await this.writeChanges().catch((error: unknown): FlushResult => ({
-      ok: false,
-      sent: 0,
-      removed: 0,
-      calls: 0,
-      reaped: 0,
-      error: error instanceof Error ? error : new Error(String(error)),
-    }));
+    const result = await this.writeChanges().catch((failure: unknown): FlushResult => {
+      const error = this.options.describeError?.(failure) ?? failure;
+      return {
+        ok: false,
+        sent: 0,
+        removed: 0,
+        calls: 0,
+        reaped: 0,
+        error: error instanceof Error ? error : new Error(String(error)),
+      };
+    });
     this.runningSinceAt = undefined;
     this.report(result);
     this.last = result;

@@ -162,4 +162,24 @@ describe('a connection that cannot work names its cause', () => {
       `connection refused at 127.0.0.1:${port} (is Redis running there? check REDIS_HOST / REDIS_PORT)`,
     );
   });
+
+  it("a client of the user's: its failures name their cause in the log and the health route too", async () => {
+    const port = await freePort();
+    const client = new Redis({
+      port,
+      host: '127.0.0.1',
+      enableOfflineQueue: false,
+      maxRetriesPerRequest: 1,
+      retryStrategy: () => 100,
+    });
+    try {
+      const failure = await reportedFailure({ client });
+      const message = `connection refused at 127.0.0.1:${port} (is Redis running there? check REDIS_HOST / REDIS_PORT)`;
+      expect(failure.connected).toBe(false);
+      expect(failure.health.error).toBe(message);
+      expect(failure.logged.filter((line) => line.includes(message))).toHaveLength(1);
+    } finally {
+      client.disconnect();
+    }
+  });
 });

@@ -5,8 +5,8 @@ import {
   RedisConnectionError,
   RedisTimeoutError,
   type RedisMetricsRedisError,
-} from './errors.js';
-import { connectionHistory, formatAddress } from './storage/connection-history.js';
+} from '../errors.js';
+import { connectionHistory, formatAddress } from './connection-history.js';
 
 /** What ioredis says when a command fails because the client is not connected, whatever the cause. */
 const NOT_CONNECTED =
