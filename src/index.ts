@@ -8,6 +8,7 @@ export {
   type RedisMetricsRedisError,
   type RetryOptions,
 } from './errors.js';
+export { describeRedisError } from './storage/describe-redis-error.js';
 export {
   DEFAULT_REDIS_METRICS_OPTIONS,
   GAUGE_MODES,
@@ -18,6 +19,7 @@ export {
   type GaugeMode,
   type RedisMetricsOptions,
 } from './redis-metrics.options.js';
+export { DEFAULT_SENTINEL_PORT, type RedisSentinelAddress } from './sentinel-addresses.js';
 export {
   describeRedisMetricsEnv,
   redisUrlFromEnv,
@@ -110,6 +112,7 @@ export {
   createRedisMetricsController,
   RedisMetricsController,
   type HttpReply,
+  type RequestHeaders,
   type RedisMetricsPaths,
 } from './http/redis-metrics.controller.js';
 export { MetricsAuthGuard } from './http/metrics-auth.guard.js';
@@ -142,7 +145,9 @@ export type {
 } from './redis-metrics.module-options.js';
 export { RedisMetricsModule } from './redis-metrics.module.js';
 export { RedisMetricsService, type RedisGaugeConfiguration } from './redis-metrics.service.js';
-export { RedisStorageManager, type RedisMetricsHealth } from './redis-storage-manager.js';
+export { RedisStorageManager } from './redis-storage-manager.js';
+export { stallAfterMs, storageHealth, type RedisMetricsHealth } from './storage-health.js';
+export { MetricsScrape, type ScrapeOptions, type ScrapeResponse } from './metrics-scrape.js';
 export { createRedisClient } from './storage/create-redis-client.js';
 export { IpcMetricsStore, serveMetricsStore } from './storage/ipc-metrics-store.js';
 export { MemoryMetricsStore } from './storage/memory-metrics-store.js';

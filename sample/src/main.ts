@@ -41,7 +41,8 @@ async function runPrimary(): Promise<void> {
     registers: [manager.registry],
   });
   for (const reason of RESTART_REASONS) restarts.inc({ reason }, 0);
-  await manager.setup();
+  // Not awaited: the workers start whatever Redis does (a slow Redis used to hold them back).
+  void manager.setup();
   console.log(`Primary ${process.pid}: starting ${WORKERS} workers on port ${PORT}`);
   console.log(`Metrics storage: ${describeStorage()}`);
   for (let i = 0; i < WORKERS; i += 1) cluster.fork();

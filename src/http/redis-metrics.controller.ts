@@ -30,6 +30,14 @@ function setStatus(reply: HttpReply, code: number): void {
   else reply.status?.(code);
 }
 
+/** The request headers, as Express and Fastify both give them (names in lower case). */
+export type RequestHeaders = Record<string, string | string[] | undefined>;
+
+function header(headers: RequestHeaders, name: string): string | undefined {
+  const value = headers?.[name];
+  return Array.isArray(value) ? value.join(',') : value;
+}
+
 /** Marks the module's own controllers, so request metrics leave their routes out. */
 export const REDIS_METRICS_CONTROLLER = Symbol('nestjs-redis-metrics controller');
 
@@ -54,17 +62,31 @@ export class RedisMetricsController {
 
   constructor(@Inject(RedisStorageManager) protected readonly manager: RedisStorageManager) {}
 
-  /** The exposition of every process merged. */
+  /**
+   * The exposition of every process merged; 503 with a one-line reason when that cannot be served
+   * right (Redis unreadable or too slow, or still being rewritten after it lost data).
+   */
   async metrics(
-    @Headers('accept') accept: string | undefined,
+    @Headers() headers: RequestHeaders,
     @Res({ passthrough: true }) reply: HttpReply,
   ): Promise<string> {
-    const { contentType, body } = await this.manager.metrics(accept ?? '');
-    setHeader(reply, 'Content-Type', contentType);
-    return body;
+    const response = await this.manager.metrics(
+      header(headers, 'accept'),
+      header(headers, 'x-prometheus-scrape-timeout-seconds'),
+    );
+    setStatus(reply, response.status);
+    setHeader(reply, 'Content-Type', response.contentType);
+    if (response.retryAfterSeconds !== undefined) {
+      setHeader(reply, 'Retry-After', String(response.retryAfterSeconds));
+    }
+    return response.body;
   }
 
-  /** The state of the metrics storage: 200, or 503 when Redis is configured but unreachable. */
+  /**
+   * The state of the metrics storage, at once whatever Redis does: 200, or 503 when Redis is
+   * configured but the last write failed or none was acknowledged for a while. For monitoring or a
+   * readiness probe, never for liveness: a slow Redis must not restart a healthy app.
+   */
   async health(@Res({ passthrough: true }) reply: HttpReply): Promise<unknown> {
     const health = await this.manager.health();
     setStatus(reply, health.status === 'degraded' ? 503 : 200);

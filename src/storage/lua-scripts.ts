@@ -119,10 +119,12 @@ end
  * ARGV: 1 id, 2 process info JSON, 3 expected seq ('0' = first write), 4 seq of this write,
  *       5 stale age ms ('' = do not look), 6 'count' | 'base', 7 metadata pair count,
  *       8 gauge pair count, 9 gauge delete count, 10 counter pair count, 11 counter delete count,
- *       then metadata pairs (name, JSON), gauge pairs (field, "value" | "value timestamp"), gauge
- *       fields to delete, counter pairs (field, packed), counter fields to delete
- * Returns: { 'applied' | 'mismatch', now, stale ids, wrong-type keys, markers }
- *   markers: { counters #seq, gauges #seq, totals #p, metadata #p, ended seq } ('' = absent)
+ *       12 liveness window ms ('' = do not count), then metadata pairs (name, JSON), gauge pairs
+ *       (field, "value" | "value timestamp"), gauge fields to delete, counter pairs (field, packed),
+ *       counter fields to delete
+ * Returns: { 'applied' | 'mismatch', now, stale ids, wrong-type keys, markers, live processes }
+ *   markers: { counters #seq, gauges #seq, totals #p, metadata #p, ended seq } ('' = absent);
+ *   live processes: heartbeats within the liveness window after this write (-1 = not counted)
  */
 const WRITE = `${PRELUDE}
 repairTypes()
@@ -138,15 +140,19 @@ local markers = {
   redis.call('HGET', KEYS[3], marker) or '',
   redis.call('HGET', KEYS[8], id) or '',
 }
+local function live()
+  if ARGV[12] == '' then return -1 end
+  return redis.call('ZCOUNT', KEYS[1], '(' .. string.format('%.3f', nowMs - tonumber(ARGV[12])), '+inf')
+end
 local expected = ARGV[3] == '0' and '' or ARGV[3]
 for i = 1, 4 do
-  if markers[i] ~= expected then return { 'mismatch', now, stale, wrongType, markers } end
+  if markers[i] ~= expected then return { 'mismatch', now, stale, wrongType, markers, live() } end
 end
 
 register(id, ARGV[2])
 local metaCount, gaugeCount, gaugeDeletes = tonumber(ARGV[7]), tonumber(ARGV[8]), tonumber(ARGV[9])
 local counterCount, counterDeletes = tonumber(ARGV[10]), tonumber(ARGV[11])
-local i = 12
+local i = 13
 for _ = 1, metaCount do
   redis.call('HSET', KEYS[3], ARGV[i], ARGV[i + 1])
   i = i + 2
@@ -176,7 +182,7 @@ for _ = 1, counterDeletes do
   i = i + 1
 end
 setMarkers(id, ARGV[4])
-return { 'applied', now, stale, wrongType, markers }
+return { 'applied', now, stale, wrongType, markers, live() }
 `;
 
 /**
@@ -188,7 +194,7 @@ return { 'applied', now, stale, wrongType, markers }
  * KEYS (every script of one process): 1 processes, 2 process-info, 3 metadata, 4 totals,
  *   5 gauges of the process, 6 counters of the process, 7 ended, 8 ended-seq
  * ARGV: 1 id, 2 process info JSON, 3 seq, 4 '1' keep previous counter values, 5 '1' mark lost
- * Returns: { 'applied', now, {}, wrong-type keys, {} }
+ * Returns: { 'applied', now, {}, wrong-type keys, {}, -1 }
  */
 const REBASE = `${PRELUDE}
 repairTypes()
@@ -200,7 +206,7 @@ redis.call('HDEL', KEYS[8], id)
 if ARGV[5] == '1' then redis.call('HSET', KEYS[4], '#lost-at', now) end
 register(id, ARGV[2])
 setMarkers(id, ARGV[3])
-return { 'applied', now, {}, wrongType, {} }
+return { 'applied', now, {}, wrongType, {}, -1 }
 `;
 
 /**
@@ -285,7 +291,7 @@ return { now, wrongType, processes, read('HGETALL', KEYS[2]), read('HGETALL', KE
 type ScriptArg = string | number | string[];
 
 /** What the write and rebase scripts return. */
-export type WriteScriptReply = [string, string, string[], string[], string[]];
+export type WriteScriptReply = [string, string, string[], string[], string[], number];
 
 interface ScriptCommands {
   nrmWrite(...keysAndArgs: ScriptArg[]): Promise<WriteScriptReply>;

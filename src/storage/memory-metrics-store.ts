@@ -44,8 +44,16 @@ export class MemoryMetricsStore implements MetricsStore {
     const markers = this.markersOf(identity.id);
     const expected = batch.expectedSeq === 0 ? null : batch.expectedSeq;
     const { counters: c, gauges: g, totals: t, metadata: m } = markers;
+    const live = () =>
+      batch.livenessWindowMs === undefined
+        ? {}
+        : {
+            live: [...this.processes.values()].filter(
+              (heartbeat) => heartbeat > now - batch.livenessWindowMs!,
+            ).length,
+          };
     if (c !== expected || g !== expected || t !== expected || m !== expected) {
-      return { status: 'mismatch', now, stale, wrongType: [], markers };
+      return { status: 'mismatch', now, stale, wrongType: [], markers, ...live() };
     }
 
     this.register(identity, now);
@@ -65,7 +73,7 @@ export class MemoryMetricsStore implements MetricsStore {
     }
     for (const field of batch.counterDeletes ?? []) counters.delete(field);
     this.setMarkers(identity.id, batch.seq);
-    return { status: 'applied', now, stale, wrongType: [] };
+    return { status: 'applied', now, stale, wrongType: [], ...live() };
   }
 
   async rebase(identity: WriterIdentity, request: RebaseRequest): Promise<WriteReply> {

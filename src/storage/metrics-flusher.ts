@@ -35,6 +35,10 @@ export interface MetricsFlusherOptions {
    * their gauges go, their counts stay. Leave it out to end none.
    */
   reapAfterMs?: number;
+  /** Count the live processes (heartbeat within this many ms) at each write, for health. */
+  livenessWindowMs?: number;
+  /** Turns a failed write's error into one that names its cause (a client's connection history). */
+  describeError?: (error: unknown) => unknown;
   /** Largest weight of one script call (see `write-batches.ts`); tests lower it. */
   batchWeight?: number;
   logger?: FlushLogger;
@@ -109,6 +113,8 @@ export class MetricsFlusher {
   private failing = false;
   private last: FlushResult | undefined;
   private lastSuccessAt: number | undefined;
+  private runningSinceAt: number | undefined;
+  private lastLive: number | undefined;
 
   constructor(private readonly options: MetricsFlusherOptions) {
     this.reader = new RegistryReader(options.registry, options.gaugeModeOf);
@@ -165,6 +171,16 @@ export class MetricsFlusher {
     return this.lastSuccessAt;
   }
 
+  /** When the flush that is running now started (local clock, ms); `undefined` when none runs. */
+  get runningSince(): number | undefined {
+    return this.runningSinceAt;
+  }
+
+  /** Live processes the store counted at the last successful write, if asked to count them. */
+  get liveProcesses(): number | undefined {
+    return this.lastLive;
+  }
+
   /** The last write the store acknowledged; `undefined` before the first. */
   acknowledged(): AcknowledgedWrite | undefined {
     return this.ackedSeq === 0
@@ -173,14 +189,19 @@ export class MetricsFlusher {
   }
 
   private async flushOnce(): Promise<FlushResult> {
-    const result = await this.writeChanges().catch((error: unknown): FlushResult => ({
-      ok: false,
-      sent: 0,
-      removed: 0,
-      calls: 0,
-      reaped: 0,
-      error: error instanceof Error ? error : new Error(String(error)),
-    }));
+    this.runningSinceAt = Date.now();
+    const result = await this.writeChanges().catch((failure: unknown): FlushResult => {
+      const error = this.options.describeError?.(failure) ?? failure;
+      return {
+        ok: false,
+        sent: 0,
+        removed: 0,
+        calls: 0,
+        reaped: 0,
+        error: error instanceof Error ? error : new Error(String(error)),
+      };
+    });
+    this.runningSinceAt = undefined;
     this.report(result);
     this.last = result;
     return result;
@@ -219,6 +240,7 @@ export class MetricsFlusher {
     this.pending.clear();
     this.resendAll = false;
     this.lastSuccessAt = Date.now();
+    if (reply.live !== undefined) this.lastLive = reply.live;
     if (reply.wrongType.length > 0) {
       this.options.logger?.warn(
         `${this.options.store.description}: ${reply.wrongType.join(', ')} held another type and was replaced.`,
@@ -306,13 +328,14 @@ export class MetricsFlusher {
 
   /** One write. An error leaves its outcome unknown: the attempt is remembered until markers tell. */
   private async send(content: BatchContent): Promise<WriteReply> {
-    const { store, identity, reapAfterMs } = this.options;
+    const { store, identity, reapAfterMs, livenessWindowMs } = this.options;
     const attempt: Attempt = { seq: (this.lastSeq += 1), content };
     const batch: SeriesBatch = {
       ...content,
       expectedSeq: this.ackedSeq,
       seq: attempt.seq,
       staleAfterMs: reapAfterMs,
+      livenessWindowMs,
     };
     let reply: WriteReply;
     const sentAt = performance.now();

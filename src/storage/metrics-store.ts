@@ -37,6 +37,8 @@ export interface SeriesBatch {
   counterDeletes?: string[];
   /** Also report up to 16 processes whose heartbeat is older than this many ms. */
   staleAfterMs?: number;
+  /** Also count the processes whose heartbeat is younger than this many ms (for health). */
+  livenessWindowMs?: number;
 }
 
 /**
@@ -68,6 +70,8 @@ export interface WriteReply {
   wrongType: string[];
   /** The markers found, on a mismatch. */
   markers?: StoredMarkers;
+  /** Processes whose heartbeat is within `livenessWindowMs`, when asked. */
+  live?: number;
 }
 
 /** The start of a repair (see the rebase script). */

@@ -58,6 +58,7 @@ export class RedisMetricsStore implements MetricsStore {
       gaugeDeletes.length,
       counters.length / 2,
       counterDeletes.length,
+      batch.livenessWindowMs === undefined ? '' : String(batch.livenessWindowMs),
       // Arrays, not spreads: ioredis flattens them, and a spread of 200,000 arguments overflows the stack.
       metadata,
       gauges,
@@ -154,13 +155,21 @@ export class RedisMetricsStore implements MetricsStore {
   }
 }
 
-function parseWriteReply([status, now, stale, wrongType, markers]: WriteScriptReply): WriteReply {
+function parseWriteReply([
+  status,
+  now,
+  stale,
+  wrongType,
+  markers,
+  live,
+]: WriteScriptReply): WriteReply {
   const reply: WriteReply = {
     status: status === 'applied' ? 'applied' : 'mismatch',
     now: Number(now),
     stale,
     wrongType,
   };
+  if (live >= 0) reply.live = live;
   if (reply.status === 'mismatch') reply.markers = parseMarkers(markers);
   return reply;
 }

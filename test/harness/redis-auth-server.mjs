@@ -2,8 +2,7 @@
 // A redis-server that requires a password for its default user and has one more ACL user.
 import { randomBytes } from 'node:crypto';
 
-import { makeTempDir, removeTempDir, startRedisProcess } from './redis-processes.mjs';
-import { freePort } from './redis-server.mjs';
+import { freshPort, makeTempDir, removeTempDir, startRedisProcess } from './redis-processes.mjs';
 
 /**
  * @typedef {object} AuthRedisServer
@@ -29,7 +28,7 @@ export async function startRedisWithAuth({ username = 'metrics' } = {}) {
   try {
     const process = await startRedisProcess({
       dir,
-      port: await freePort(),
+      port: await freshPort(),
       password,
       args: (port) => [
         '--port',

@@ -3,8 +3,13 @@
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 
-import { makeTempDir, removeTempDir, startRedisProcess, waitFor } from './redis-processes.mjs';
-import { freePort } from './redis-server.mjs';
+import {
+  freshPort,
+  makeTempDir,
+  removeTempDir,
+  startRedisProcess,
+  waitFor,
+} from './redis-processes.mjs';
 import { parseInfo, respCall } from './resp-call.mjs';
 
 const run = promisify(execFile);
@@ -25,6 +30,8 @@ const run = promisify(execFile);
  * @property {() => Promise<ClusterNode[]>} masters the nodes serving slots now
  * @property {(key: string) => Promise<ClusterNode>} masterOf the master serving the key's slot now
  * @property {(node: ClusterNode) => Promise<ClusterNode[]>} replicasOf the nodes replicating `node` now
+ * @property {(master: ClusterNode) => Promise<void>} waitUntilReplicated waits until every replica of
+ *   `master` has every write the master took so far (before a kill, so a failover loses nothing)
  * @property {(node: ClusterNode) => Promise<void>} killNode SIGKILLs the node and waits until it is gone
  * @property {(node: ClusterNode) => Promise<void>} restartNode starts it again on the same port with the
  *   same nodes.conf and waits until the whole cluster is healthy again
@@ -42,7 +49,8 @@ const HOST = '127.0.0.1';
  * `redis-cli --cluster create` and waits until the cluster is healthy (about 2 s).
  *
  * Tuned for tests: a node is failed after 1 s without an answer, a replica may always take over
- * (validity factor 0), replicas sync without the 5 s diskless delay, and nothing is persisted.
+ * (validity factor 0), replicas sync from an RDB file (a diskless sync waits 5 s before it starts, then
+ * holds writes back until the replica's first ACK, up to a second later), and nothing is persisted.
  * @param {{ replicas?: 0 | 1 }} [options]
  * @returns {Promise<RedisClusterHandle>}
  */
@@ -94,10 +102,10 @@ export async function startRedisCluster({ replicas = 1 } = {}) {
  */
 async function startClusterNode(dir) {
   // The bus port is chosen too, so a node restarts on exactly the ports its peers know.
-  const busPort = await freePort();
+  const busPort = await freshPort();
   return startRedisProcess({
     dir,
-    port: await freePort(),
+    port: await freshPort(),
     args: (port) => [
       '--port',
       String(port),
@@ -117,8 +125,8 @@ async function startClusterNode(dir) {
       '1000',
       '--cluster-replica-validity-factor',
       '0',
-      '--repl-diskless-sync-delay',
-      '0',
+      '--repl-diskless-sync',
+      'no',
       '--save',
       '',
       '--appendonly',
@@ -157,8 +165,8 @@ function clusterHandle(nodes, stopAll) {
       .trim()
       .split('\n')
       .map((line) => {
-        const [id, , flags, masterId, , , , linkState] = line.split(' ');
-        return { id, flags: flags.split(','), masterId, linkState };
+        const [id, , flags, masterId] = line.split(' ');
+        return { id, flags: flags.split(','), masterId };
       });
   };
   /** @type {Map<string, { start: number, end: number, master: string }[]>} */
@@ -167,6 +175,11 @@ function clusterHandle(nodes, stopAll) {
     const node = running()[0];
     if (!node) throw new Error('no cluster node is running');
     return node;
+  };
+
+  const replicasOf = async (/** @type {ClusterNode} */ node) => {
+    const view = await clusterNodes(anyRunning());
+    return view.filter((entry) => entry.masterId === node.id).map((entry) => byId(entry.id));
   };
 
   const isHealthy = async () => {
@@ -185,17 +198,34 @@ function clusterHandle(nodes, stopAll) {
           })
           .sort()
           .join(' ');
-        return { info, replication, roles, owners: JSON.stringify(await slotOwners(node)) };
+        return {
+          port: node.port,
+          info,
+          replication,
+          roles,
+          owners: JSON.stringify(await slotOwners(node)),
+        };
       }),
     );
-    return views.every(
-      (view) =>
-        view.info.cluster_state === 'ok' &&
-        view.info.cluster_slots_ok === '16384' &&
-        view.owners === views[0].owners &&
-        view.roles === views[0].roles &&
-        !view.roles.includes('!') &&
-        (view.replication.role === 'master' || view.replication.master_link_status === 'up'),
+    // Every replica has every write its master took so far (writes stream to it).
+    const offsetOf = new Map(
+      views.map((view) => [String(view.port), Number(view.replication.master_repl_offset)]),
+    );
+    const caughtUp = (/** @type {typeof views[number]} */ view) =>
+      view.replication.role === 'master' ||
+      Number(view.replication.slave_repl_offset) >=
+        (offsetOf.get(view.replication.master_port) ?? Infinity);
+    return (
+      views.every(caughtUp) &&
+      views.every(
+        (view) =>
+          view.info.cluster_state === 'ok' &&
+          view.info.cluster_slots_ok === '16384' &&
+          view.owners === views[0].owners &&
+          view.roles === views[0].roles &&
+          !view.roles.includes('!') &&
+          (view.replication.role === 'master' || view.replication.master_link_status === 'up'),
+      )
     );
   };
 
@@ -212,9 +242,20 @@ function clusterHandle(nodes, stopAll) {
       if (!range) throw new Error(`no master serves slot ${slot}`);
       return byId(range.master);
     },
-    async replicasOf(node) {
-      const view = await clusterNodes(anyRunning());
-      return view.filter((entry) => entry.masterId === node.id).map((entry) => byId(entry.id));
+    replicasOf,
+    async waitUntilReplicated(master) {
+      const replicas = await replicasOf(master);
+      const masterInfo = parseInfo(await respCall({ port: master.port }, 'INFO', 'replication'));
+      const offset = Number(masterInfo.master_repl_offset);
+      await waitFor(`the replicas of ${master.port} to reach offset ${offset}`, async () => {
+        const offsets = await Promise.all(
+          replicas.map(async (replica) => {
+            const info = parseInfo(await respCall({ port: replica.port }, 'INFO', 'replication'));
+            return Number(info.slave_repl_offset);
+          }),
+        );
+        return offsets.every((replicated) => replicated >= offset);
+      });
     },
     async killNode(node) {
       // Remember what it served, so waitForFailover knows which slots must move.

@@ -3,7 +3,7 @@
 // in a temp dir, so that none outlives the test run: not when a test fails, nor when jest kills its
 // worker.
 import { spawn } from 'node:child_process';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -35,6 +35,23 @@ import { respCall } from './resp-call.mjs';
 
 const PREFIX = 'nrm-redis-';
 
+/** Ports this process handed out already: two servers started at once must not get the same one. */
+const handedOut = new Set();
+
+/**
+ * A free loopback port that this process has not handed out before.
+ * @returns {Promise<number>}
+ */
+export async function freshPort() {
+  for (;;) {
+    const port = await freePort();
+    if (!handedOut.has(port)) {
+      handedOut.add(port);
+      return port;
+    }
+  }
+}
+
 /**
  * A fresh temp dir for one topology; {@link removeTempDir} deletes it.
  * @param {string} label
@@ -59,7 +76,7 @@ export async function removeTempDir(dir) {
  */
 export async function startRedisProcess(spec) {
   for (let attempt = 1; ; attempt += 1) {
-    const port = attempt === 1 ? spec.port : await freePort();
+    const port = attempt === 1 ? spec.port : await freshPort();
     try {
       return await launch(spec, port);
     } catch (error) {
@@ -99,15 +116,23 @@ async function launch(spec, port) {
     let markExited = () => undefined;
     exited = new Promise((resolve) => (markExited = () => resolve()));
     started.once('exit', () => markExited());
-    started.once('error', () => markExited());
+    /** @type {Error | undefined} */
+    let spawnError;
+    started.once('error', (error) => {
+      spawnError = error;
+      markExited();
+    });
     if (started.pid !== undefined) watchdog().stdin?.write(`pid ${started.pid} ${spec.dir}\n`);
     try {
-      await waitForPing({ port, tls: spec.tls, password: spec.password }, started, () => stderr);
+      await waitForPing({ port, tls: spec.tls, password: spec.password }, started, () => {
+        if (spawnError) throw new Error(howToGet(binary, spawnError));
+        return stderr;
+      });
     } catch (error) {
       started.kill('SIGKILL');
       await exited;
-      throw /bind|Address already in use/i.test(stderr) ||
-        /Address already in use/.test(await log(spec.dir))
+      const bindFailure = new RegExp(`:${port}: bind: Address already in use`);
+      throw bindFailure.test(stderr) || bindFailure.test(await logs(spec.dir))
         ? new PortTakenError(String(error))
         : error;
     }
@@ -132,9 +157,19 @@ async function launch(spec, port) {
   };
 }
 
+/**
+ * @param {string} binary
+ * @param {Error} error
+ */
+function howToGet(binary, error) {
+  const debianPackage = binary === 'redis-sentinel' ? 'redis-sentinel' : 'redis-server';
+  return /ENOENT/.test(error.message)
+    ? `The topology tests need the ${binary} binary and found none on the PATH: apt-get install ${debianPackage} (Debian/Ubuntu) or brew install redis (macOS).`
+    : `${binary} could not be started: ${error.message}`;
+}
+
 /** @param {string} dir */
-async function log(dir) {
-  const { readFile, readdir } = await import('node:fs/promises');
+async function logs(dir) {
   const files = (await readdir(dir)).filter((name) => name.endsWith('.log'));
   const texts = await Promise.all(files.map((name) => readFile(join(dir, name), 'utf8')));
   return texts.join('\n');
@@ -144,13 +179,14 @@ async function log(dir) {
  * Waits until a freshly started process answers PING (LOADING and other error replies count as not yet).
  * @param {import('./resp-call.mjs').RespTarget} target
  * @param {import('node:child_process').ChildProcess} child
- * @param {() => string} stderr
+ * @param {() => string} stderr what it printed so far; throws when it could not be spawned
  */
 async function waitForPing(target, child, stderr) {
   const deadline = Date.now() + 10_000;
   while (Date.now() < deadline) {
+    const output = stderr();
     if (child.exitCode !== null || child.signalCode !== null) {
-      throw new Error(`redis process on port ${target.port} exited at start: ${stderr().trim()}`);
+      throw new Error(`redis process on port ${target.port} exited at start: ${output.trim()}`);
     }
     const reply = await respCall({ ...target, timeoutMs: 500 }, 'PING').catch((error) => error);
     if (reply === 'PONG') return;

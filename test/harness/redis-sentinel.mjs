@@ -1,10 +1,15 @@
 // @ts-check
 // A real Sentinel setup on loopback ports for the tests: a master, a replica and three sentinels.
-import { writeFile } from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
+import { writeFile } from 'node:fs/promises';
 
-import { makeTempDir, removeTempDir, startRedisProcess, waitFor } from './redis-processes.mjs';
-import { freePort } from './redis-server.mjs';
+import {
+  freshPort,
+  makeTempDir,
+  removeTempDir,
+  startRedisProcess,
+  waitFor,
+} from './redis-processes.mjs';
 import { parseInfo, respCall } from './resp-call.mjs';
 
 /**
@@ -46,7 +51,7 @@ export async function startRedisSentinel({ masterName = 'nrm-master', sentinelPa
     const dataServer = async (/** @type {string[]} */ extra) =>
       startRedisProcess({
         dir,
-        port: await freePort(),
+        port: await freshPort(),
         args: (port) => [
           '--port',
           String(port),
@@ -56,8 +61,8 @@ export async function startRedisSentinel({ masterName = 'nrm-master', sentinelPa
           dir,
           '--logfile',
           `${dir}/redis-${port}.log`,
-          '--repl-diskless-sync-delay',
-          '0',
+          '--repl-diskless-sync',
+          'no',
           '--save',
           '',
           '--appendonly',
@@ -69,12 +74,14 @@ export async function startRedisSentinel({ masterName = 'nrm-master', sentinelPa
     processes.push(master);
     const replica = await dataServer(['--replicaof', HOST, String(master.port)]);
     processes.push(replica);
-    await waitFor('the replica to sync with the master', async () => {
-      const info = parseInfo(await respCall({ port: replica.port }, 'INFO', 'replication'));
-      return info.master_link_status === 'up';
+    // Linked is not enough: the replica must receive writes as they happen.
+    await respCall({ port: master.port }, 'SET', 'nrm-harness:replicated', '1');
+    await waitFor('the replica to receive writes from the master', async () => {
+      return (await respCall({ port: replica.port }, 'GET', 'nrm-harness:replicated')) === '1';
     });
+    await respCall({ port: master.port }, 'DEL', 'nrm-harness:replicated');
 
-    const sentinelPorts = await Promise.all([freePort(), freePort(), freePort()]);
+    const sentinelPorts = await Promise.all([freshPort(), freshPort(), freshPort()]);
     const ids = sentinelPorts.map(() => randomBytes(20).toString('hex'));
     const sentinels = await Promise.all(
       sentinelPorts.map(async (port, index) => {

@@ -2,8 +2,7 @@
 // A redis-server that speaks TLS only, with certificates from tls-certificates.mjs.
 import { readFileSync } from 'node:fs';
 
-import { makeTempDir, removeTempDir, startRedisProcess } from './redis-processes.mjs';
-import { freePort } from './redis-server.mjs';
+import { freshPort, makeTempDir, removeTempDir, startRedisProcess } from './redis-processes.mjs';
 
 /**
  * @typedef {object} TlsRedisServer
@@ -46,7 +45,7 @@ export async function startTlsRedis({
   try {
     const process = await startRedisProcess({
       dir,
-      port: await freePort(),
+      port: await freshPort(),
       tls,
       args: (port) => [
         '--port',

@@ -1,8 +1,8 @@
 // @ts-check
 // One Redis command over a fresh socket, for the harness's readiness and topology checks. An ioredis
 // client would leave reconnect timers behind and hide what the server said; this says it plainly.
-import { connect as connectTcp } from 'node:net';
 import { Buffer } from 'node:buffer';
+import { connect as connectTcp } from 'node:net';
 import { connect as connectTls } from 'node:tls';
 
 /**
@@ -67,7 +67,7 @@ function exchange(target, commands) {
     socket.setTimeout(timeoutMs, () =>
       fail(new Error(`no answer from ${host}:${target.port} within ${timeoutMs} ms`)),
     );
-    socket.once('error', fail);
+    socket.on('error', fail);
     socket.once(target.tls ? 'secureConnect' : 'connect', () =>
       socket.write(commands.map(encodeCommand).join('')),
     );

@@ -23,6 +23,7 @@ import {
   RedisMetricsModule,
   RedisMetricsService,
   type HttpReply,
+  type RequestHeaders,
   type RedisMetricsModuleExtras,
   type RedisMetricsModuleOptions,
 } from '../../src/index.js';
@@ -66,10 +67,10 @@ class InternalOnlyGuard implements CanActivate {
 class CustomMetricsController extends RedisMetricsController {
   @Get('internal/metrics')
   override async metrics(
-    @Headers('accept') accept: string | undefined,
+    @Headers() headers: RequestHeaders,
     @Res({ passthrough: true }) reply: HttpReply,
   ): Promise<string> {
-    return `# served by the custom controller\n${await super.metrics(accept, reply)}`;
+    return `# served by the custom controller\n${await super.metrics(headers, reply)}`;
   }
 }
 

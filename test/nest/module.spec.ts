@@ -15,7 +15,7 @@ import type { Redis } from 'ioredis';
 import { Registry, type Counter } from 'prom-client';
 import request from 'supertest';
 
-import { RedisMetricsModule, RedisMetricsService } from '../../src/index.js';
+import { RedisMetricsModule, RedisMetricsService, RedisStorageManager } from '../../src/index.js';
 import { PROM_CLIENT_DEFAULT_METRICS_LINT, promtoolCheck } from '../harness/promtool.js';
 import {
   connectTestRedis,
@@ -75,6 +75,8 @@ async function startApp(adapter: Adapter, prefix: string): Promise<INestApplicat
       : moduleRef.createNestApplication({ logger: false });
   await app.init();
   if (adapter === 'fastify') await app.getHttpAdapter().getInstance().ready();
+  // Bootstrap does not wait for Redis: the storage is up once its first write is acknowledged.
+  await app.get(RedisStorageManager).setup();
   return app;
 }
 

@@ -6,7 +6,7 @@ import { Test } from '@nestjs/testing';
 import { Registry } from 'prom-client';
 import request from 'supertest';
 
-import { RedisMetricsModule } from '../../src/index.js';
+import { RedisMetricsModule, RedisStorageManager } from '../../src/index.js';
 import { RedisMetricsHealthIndicator } from '../../src/terminus.js';
 import { startPrivateRedis } from '../harness/redis-server.mjs';
 import { connectTestRedis, deletePrefix, uniquePrefix } from '../harness/test-redis.js';
@@ -58,6 +58,8 @@ describe('an app with @nestjs/terminus and the module', () => {
     const moduleRef = await Test.createTestingModule({ imports: [AppModule] }).compile();
     const app = moduleRef.createNestApplication({ logger: false });
     await app.init();
+    // Bootstrap does not wait for Redis; the storage is up once its first write is acknowledged.
+    expect(await app.get(RedisStorageManager).setup()).toBe(true);
     const server = app.getHttpServer();
     try {
       const terminus = await request(server).get('/health').expect(200);

@@ -221,7 +221,8 @@ describe('Redis holding less than a process was told: each live process repairs 
     await fleet.expectExact();
 
     for (const worker of fleet.workers) {
-      expect(worker.warnings).toEqual([
+      // One warning of the repair, naming what happened; the outage itself may have been seen too.
+      expect(worker.warnings.filter((w) => !w.startsWith('Flushing metrics'))).toEqual([
         expect.stringContaining(
           'Redis no longer holds this process in the totals (restarted empty, flushed, or the key was evicted or deleted)',
         ),
@@ -244,7 +245,7 @@ describe('Redis holding less than a process was told: each live process repairs 
     await fleet.expectExact();
 
     for (const worker of fleet.workers) {
-      expect(worker.warnings).toEqual([
+      expect(worker.warnings.filter((w) => !w.startsWith('Flushing metrics'))).toEqual([
         expect.stringMatching(
           /Redis went back in time: its totals hold write \d+ of this process, which had written \d+/,
         ),
@@ -285,7 +286,9 @@ describe('Redis holding less than a process was told: each live process repairs 
     await fleet.expectExact();
 
     for (const worker of fleet.workers) {
-      expect(worker.warnings).toEqual([expect.stringContaining('Redis went back in time')]);
+      expect(worker.warnings.filter((w) => !w.startsWith('Flushing metrics'))).toEqual([
+        expect.stringContaining('Redis went back in time'),
+      ]);
     }
   });
 
