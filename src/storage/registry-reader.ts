@@ -82,6 +82,8 @@ export class RegistryReader {
   private defaultsSeen: Record<string, unknown> = {};
   private defaults: Readonly<Record<string, unknown>> = {};
   private unlisten: (() => void) | undefined;
+  /** A read that failed had listed a metric anew: the next read must report it. */
+  private allOwed = false;
 
   constructor(
     private readonly registry: Registry,
@@ -114,8 +116,11 @@ export class RegistryReader {
     const reads = metrics.map((metric) => this.readMetric(metric, defaults, sink));
     const outcomes = await Promise.allSettled(reads);
     const failure = outcomes.find((outcome) => outcome.status === 'rejected');
+    // A failed read still listed what it listed: the next read says so.
+    const all = sink.all || this.allOwed;
+    this.allOwed = failure !== undefined && all;
     if (failure) throw (failure as PromiseRejectedResult).reason;
-    return sink.all;
+    return all;
   }
 
   /** Stops hearing new registrations (the next read starts again). */

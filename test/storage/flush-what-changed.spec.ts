@@ -212,6 +212,36 @@ describe('a flush stores exactly what prom-client shows, reading only what chang
     }
   });
 
+  it('a collect callback that throws fails the flush, as getMetricsAsJSON fails, and loses nothing', async () => {
+    const registry = new Registry();
+    let broken = true;
+    new Gauge({
+      name: 'fragile',
+      help: 'Its collect throws at first',
+      registers: [registry],
+      collect() {
+        if (broken) throw new Error('collect failed');
+        this.set(1);
+      },
+    });
+    const many = new Counter({
+      name: 'many_total',
+      help: 'Many',
+      labelNames: ['n'],
+      registers: [registry],
+    });
+    for (let n = 0; n < 2000; n += 1) many.inc({ n: String(n) });
+    const { identity, flusher } = makeFlusher(registry);
+    await expect(registry.getMetricsAsJSON()).rejects.toThrow('collect failed');
+    const failed = await flusher.flush();
+    expect(failed.ok).toBe(false);
+    expect(failed.error?.message).toBe('collect failed');
+
+    broken = false;
+    expect(await flusher.flush()).toMatchObject({ ok: true, sent: 2001 });
+    expect(await stored(identity)).toEqual(await expected(registry));
+  });
+
   it('a flush that fails keeps what changed, and the next one sends it', async () => {
     const proxy = await startTcpProxy(Number(new URL(testRedisUrl()).port));
     const viaProxy = new Redis({
