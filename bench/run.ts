@@ -1,6 +1,9 @@
-// `npm run bench [-- --quick] [--out DIR]`: runs every benchmark against a private redis-server and
-// rewrites docs/benchmarks.md and its chart (or writes them to DIR). Progress goes to the console.
-import { writeFileSync } from 'node:fs';
+// `npm run bench [-- --quick] [--out DIR] [--only flush]`: runs every benchmark against a private
+// redis-server and rewrites docs/benchmarks.md and its chart (or writes them to DIR). With `--only
+// flush` it runs the flush benchmark alone and rewrites only its section of the existing report.
+// Progress goes to the console.
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { cpus, loadavg } from 'node:os';
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 
@@ -8,7 +11,7 @@ import { benchFlush } from './flush.js';
 import { benchHotPath, benchRedisLoad } from './hot-path.js';
 import { logLogChart } from './lib/chart.js';
 import { startPrivateRedis } from './lib/private-redis.js';
-import { renderReport, type BenchResults } from './report.js';
+import { flushSection, renderReport, type BenchResults } from './report.js';
 import { benchScrape } from './scrape.js';
 
 const quick = process.argv.includes('--quick');
@@ -18,6 +21,8 @@ const docs =
     ? pathToFileURL(`${resolve(process.argv[outIndex + 1])}/`)
     : new URL('../../docs/', import.meta.url);
 const CHART = 'benchmarks-scrape.svg';
+const onlyIndex = process.argv.indexOf('--only');
+const only = onlyIndex > 0 ? process.argv[onlyIndex + 1] : undefined;
 
 const plan = quick
   ? {
@@ -33,7 +38,7 @@ const plan = quick
       hotPath: { seconds: 3, rounds: 1 },
     }
   : {
-      flush: { sizes: [1000, 10_000, 100_000], repeats: 5 },
+      flush: { sizes: [1000, 10_000, 100_000], repeats: 9 },
       scrape: {
         processes: [1, 8, 32, 64],
         series: [100, 1000, 10_000],
@@ -45,7 +50,37 @@ const plan = quick
       hotPath: { seconds: 8, rounds: 3 },
     };
 
+/** Runs the flush benchmark alone and replaces section 4 of the report in place. */
+async function onlyFlush(): Promise<void> {
+  const startedAt = new Date();
+  const report = new URL('benchmarks.md', docs);
+  if (!existsSync(report))
+    throw new Error(`${report.pathname} is missing: run \`npm run bench\` first.`);
+  const startLoad = loadavg()[0].toFixed(1);
+  const redis = await startPrivateRedis();
+  console.log(
+    `Flush benchmark (${quick ? 'quick' : 'full'}) against redis-server ${redis.version}`,
+  );
+  try {
+    const flush = await benchFlush(redis.url, plan.flush);
+    const seconds = (Date.now() - startedAt.getTime()) / 1000;
+    const load = loadavg()[0].toFixed(1);
+    const origin = `This section was rewritten alone by \`npm run bench -- --only flush${quick ? ' --quick' : ''}\` on ${startedAt.toISOString().slice(0, 10)} (${seconds.toFixed(0)} s, the same machine; Redis ${redis.version}; load average ${startLoad} at the start and ${load} at the end, on ${cpus().length} cores: other work on the machine inflates CPU times and their spread).`;
+    const text = readFileSync(report, 'utf8');
+    const start = text.indexOf('## 4. Flush cost per process');
+    if (start < 0) throw new Error(`${report.pathname} has no section 4 to replace.`);
+    const next = text.indexOf('\n## ', start + 1);
+    const rest = next < 0 ? '\n' : `\n${text.slice(next)}`;
+    writeFileSync(report, `${text.slice(0, start)}${flushSection(flush, origin)}\n${rest}`);
+    console.log(`Rewrote section 4 of ${report.pathname} in ${seconds.toFixed(0)} s`);
+  } finally {
+    await redis.stop();
+  }
+}
+
 async function main(): Promise<void> {
+  if (only === 'flush') return onlyFlush();
+  if (only !== undefined) throw new Error(`--only takes "flush"; got "${only}"`);
   const startedAt = new Date();
   const redis = await startPrivateRedis();
   console.log(`Benchmarks (${quick ? 'quick' : 'full'}) against redis-server ${redis.version}`);

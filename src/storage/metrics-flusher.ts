@@ -1,12 +1,12 @@
+import { performance } from 'node:perf_hooks';
+
 import type { Registry } from 'prom-client';
 
+import { ClockOffset } from './clock-offset.js';
 import type { MetricsStore, SeriesBatch, WriteReply } from './metrics-store.js';
 import type { ProcessIdentity } from './process-identity.js';
-import {
-  snapshotRegistry,
-  type GaugeModeResolver,
-  type RegistrySnapshot,
-} from './registry-snapshot.js';
+import { RegistryReader, type RegistryView } from './registry-reader.js';
+import type { GaugeModeResolver } from './registry-snapshot.js';
 import { planRepair, type RepairPlan } from './repair-plan.js';
 import { splitIntoBatches, type BatchContent, type SeriesChanges } from './write-batches.js';
 
@@ -25,7 +25,10 @@ export interface MetricsFlusherOptions {
   registry: Registry;
   /** Milliseconds between background flushes. */
   intervalMs: number;
-  /** The multiprocess mode of each gauge. */
+  /**
+   * The multiprocess mode of each gauge. Gauges of a timed mode (`mostrecent`, `livemostrecent`) are
+   * written with the time of the call that set them, and not at all while this process never set them.
+   */
   gaugeModeOf: GaugeModeResolver;
   /**
    * Processes whose heartbeat is older than this many ms are ended by this one (`ttlSeconds` × 1000):
@@ -77,9 +80,10 @@ interface Attempt {
  * changed since the last acknowledged write, as absolute values, with a heartbeat.
  *
  * The hot path never waits on Redis: `inc`, `set` and `observe` stay prom-client's in-memory operations,
- * and the flush reads the registry on its own timer. Every write carries a sequence number that the
- * store keeps in each key it touches, so a lost reply, a lost key, or Redis going back in time is seen
- * at the next write and repaired exactly (see `repair-plan.ts`).
+ * and the flush reads the registry on its own timer, at a cost that grows with what changed (see
+ * `registry-reader.ts`). Every write carries a sequence number that the store keeps in each key it
+ * touches, so a lost reply, a lost key, or Redis going back in time is seen at the next write and
+ * repaired exactly (see `repair-plan.ts`).
  */
 export class MetricsFlusher {
   private timer: NodeJS.Timeout | undefined;
@@ -91,8 +95,19 @@ export class MetricsFlusher {
   private ackedSeq = 0;
   /** What the store holds of this process as of `ackedSeq`. */
   private ackedCounters = new Map<string, string>();
-  private ackedGauges = new Map<string, number>();
+  /** Gauges: value, and for timed gauges the local time of the call that set it. */
+  private ackedGauges = new Map<string, { value: number; setAt?: number }>();
   private ackedMetadata = new Map<string, string>();
+  private readonly reader: RegistryReader;
+  /**
+   * Fields that may differ from what the store acknowledged: every field the reader touched since
+   * the last flush that fully succeeded. Others are known to be the same, so a flush looks at no more.
+   */
+  private pending = new Set<string>();
+  /** After the store's state was forgotten: every series must be compared (and so written). */
+  private resendAll = false;
+  /** This process's clock against the store's, measured from every reply. */
+  private readonly clock = new ClockOffset();
   /** Writes sent since `ackedSeq` whose reply never came. */
   private unanswered: Attempt[] = [];
   private failing = false;
@@ -101,7 +116,9 @@ export class MetricsFlusher {
   private runningSinceAt: number | undefined;
   private lastLive: number | undefined;
 
-  constructor(private readonly options: MetricsFlusherOptions) {}
+  constructor(private readonly options: MetricsFlusherOptions) {
+    this.reader = new RegistryReader(options.registry, options.gaugeModeOf);
+  }
 
   /** Starts flushing every `intervalMs`. The timer does not keep the process alive. */
   start(): void {
@@ -141,6 +158,7 @@ export class MetricsFlusher {
     await this.options.store.end(this.options.identity.id);
     this.forget();
     this.ackedSeq = 0;
+    this.reader.close();
   }
 
   /** The result of the last flush, if any. */
@@ -190,28 +208,37 @@ export class MetricsFlusher {
   }
 
   private async writeChanges(): Promise<FlushResult> {
-    const { registry, gaugeModeOf } = this.options;
-    const snapshot = await snapshotRegistry(registry, gaugeModeOf);
+    // A whole metric listed anew (a first read, a reset) leaves `pending` incomplete: compare all.
+    if (await this.reader.read(this.pending)) this.resendAll = true;
+    const view = this.reader.view;
     const stats = { calls: 0, sent: 0, removed: 0 };
     let repaired: string | undefined;
     let reply: WriteReply | undefined;
 
-    for (let round = 0; ; round += 1) {
-      const changes = this.changesSince(snapshot);
+    for (let mismatches = 0; ;) {
+      const { changes, held } = this.changesSince(view);
       reply = await this.sendAll(changes, stats);
-      if (reply.status === 'applied') break;
+      if (reply.status === 'applied') {
+        // Timed gauges wait for the first reply to know the store's clock: one more round.
+        if (held && this.clock.known) continue;
+        break;
+      }
+      mismatches += 1;
       const plan = planRepair(reply.markers!, this.history());
       if (plan.kind === 'adopt') {
         this.adopt(plan.seq);
         continue;
       }
-      if (round > 0) throw new Error('the store changed again while this process repaired it');
+      if (mismatches > 1) throw new Error('the store changed again while this process repaired it');
       repaired =
         reply.wrongType.length > 0
           ? `${plan.cause}; ${reply.wrongType.join(', ')} held another type and was replaced`
           : plan.cause;
       await this.repair({ ...plan, cause: repaired }, stats);
     }
+    // Everything the reader touched now equals what the store acknowledged.
+    this.pending.clear();
+    this.resendAll = false;
     this.lastSuccessAt = Date.now();
     if (reply.live !== undefined) this.lastLive = reply.live;
     if (reply.wrongType.length > 0) {
@@ -223,8 +250,12 @@ export class MetricsFlusher {
     return { ok: true, ...stats, heartbeat: reply.now, reaped, repaired };
   }
 
-  /** What differs between the registry and what the store acknowledged. */
-  private changesSince(snapshot: RegistrySnapshot): SeriesChanges {
+  /**
+   * What differs between the registry and what the store acknowledged, among the fields that may
+   * differ (all of them after the store's state was forgotten). `held`: timed gauges left for a later
+   * round because the store's clock is not known yet.
+   */
+  private changesSince(view: RegistryView): { changes: SeriesChanges; held: boolean } {
     const changes: SeriesChanges = {
       metadata: [],
       gauges: [],
@@ -232,23 +263,44 @@ export class MetricsFlusher {
       counters: [],
       counterDeletes: [],
     };
-    for (const [name, meta] of snapshot.metadata) {
+    let held = false;
+    for (const [name, meta] of view.metadata) {
       if (this.ackedMetadata.get(name) !== JSON.stringify(meta))
         changes.metadata.push([name, meta]);
     }
-    for (const [field, value] of snapshot.gauges) {
-      if (!Object.is(this.ackedGauges.get(field), value)) changes.gauges.push([field, { value }]);
-    }
-    for (const field of this.ackedGauges.keys()) {
-      if (!snapshot.gauges.has(field)) changes.gaugeDeletes.push(field);
-    }
-    for (const [field, packed] of snapshot.counters) {
+    const gauge = (field: string, value: number) => {
+      const setAt = view.gaugeTimes.get(field);
+      const acked = this.ackedGauges.get(field);
+      if (acked !== undefined && Object.is(acked.value, value) && acked.setAt === setAt) return;
+      if (setAt === undefined) changes.gauges.push([field, { value }]);
+      else if (!this.clock.known) held = true;
+      else changes.gauges.push([field, { value, timestamp: this.clock.toStore(setAt), setAt }]);
+    };
+    const counter = (field: string, packed: string) => {
       if (this.ackedCounters.get(field) !== packed) changes.counters.push([field, packed]);
+    };
+    if (this.resendAll) {
+      for (const [field, value] of view.gauges) gauge(field, value);
+      for (const [field, packed] of view.counters) counter(field, packed);
+      for (const field of this.ackedGauges.keys()) {
+        if (!view.gauges.has(field)) changes.gaugeDeletes.push(field);
+      }
+      for (const field of this.ackedCounters.keys()) {
+        if (!view.counters.has(field)) changes.counterDeletes.push(field);
+      }
+      return { changes, held };
     }
-    for (const field of this.ackedCounters.keys()) {
-      if (!snapshot.counters.has(field)) changes.counterDeletes.push(field);
+    for (const field of this.pending) {
+      // A field is a counter-like series or a gauge, never both (one metric, one type); what the
+      // store holds of the other kind goes (a metric made again with another type).
+      const packed = view.counters.get(field);
+      const value = packed === undefined ? view.gauges.get(field) : undefined;
+      if (value !== undefined) gauge(field, value);
+      else if (this.ackedGauges.has(field)) changes.gaugeDeletes.push(field);
+      if (packed !== undefined) counter(field, packed);
+      else if (this.ackedCounters.has(field)) changes.counterDeletes.push(field);
     }
-    return changes;
+    return { changes, held };
   }
 
   /**
@@ -286,12 +338,14 @@ export class MetricsFlusher {
       livenessWindowMs,
     };
     let reply: WriteReply;
+    const sentAt = performance.now();
     try {
       reply = await store.write(identity, batch);
     } catch (error) {
       this.unanswered.push(attempt);
       throw error;
     }
+    this.clock.observe(sentAt, performance.now(), reply.now);
     if (reply.status === 'applied') this.acknowledge(attempt);
     return reply;
   }
@@ -302,7 +356,9 @@ export class MetricsFlusher {
     this.unanswered = [];
     for (const [name, meta] of content.metadata ?? [])
       this.ackedMetadata.set(name, JSON.stringify(meta));
-    for (const [field, { value }] of content.gauges ?? []) this.ackedGauges.set(field, value);
+    for (const [field, { value, setAt }] of content.gauges ?? []) {
+      this.ackedGauges.set(field, { value, setAt });
+    }
     for (const field of content.gaugeDeletes ?? []) this.ackedGauges.delete(field);
     if (content.counterMode === 'base') return;
     for (const [field, packed] of content.counters ?? []) this.ackedCounters.set(field, packed);
@@ -342,11 +398,13 @@ export class MetricsFlusher {
       } by writing its series again.`,
     );
     const seq = (this.lastSeq += 1);
-    await store.rebase(identity, {
+    const sentAt = performance.now();
+    const reply = await store.rebase(identity, {
       seq,
       keepCounters: plan.keepCounters,
       markLost: plan.markLost,
     });
+    this.clock.observe(sentAt, performance.now(), reply.now);
     stats.calls += 1;
     this.forget();
     this.ackedSeq = seq;
@@ -371,6 +429,7 @@ export class MetricsFlusher {
     this.ackedGauges.clear();
     this.ackedMetadata.clear();
     this.unanswered = [];
+    this.resendAll = true;
   }
 
   /** Ends processes whose heartbeat is older than the TTL; each end re-checks that atomically. */

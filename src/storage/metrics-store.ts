@@ -16,8 +16,11 @@ export interface SeriesBatch {
   seq: number;
   /** Metric name -> metadata to store. */
   metadata?: [string, MetricMeta][];
-  /** Gauge series field -> value, and the time it was set (Redis clock, ms; default: the write's). */
-  gauges?: [string, { value: number; timestamp?: number }][];
+  /**
+   * Gauge series field -> value, and the time it was set (Redis clock, ms; default: the write's).
+   * `setAt` is the writer's own bookkeeping (the time on its local clock); stores ignore it.
+   */
+  gauges?: [string, { value: number; timestamp?: number; setAt?: number }][];
   /** Gauge series the process no longer has. */
   gaugeDeletes?: string[];
   /**

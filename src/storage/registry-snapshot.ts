@@ -43,9 +43,13 @@ export async function snapshotRegistry(
 
 type Sample = MetricValue<string> & { metricName?: string };
 
-function addSeries(
-  snapshot: RegistrySnapshot,
-  metric: MetricObjectWithValues<MetricValue<string>>,
+/**
+ * Adds the series of one metric, as `getMetricsAsJSON()` returns it, to a snapshot's gauges or
+ * counters (the reference conversion; the registry reader uses it for metrics it cannot read itself).
+ */
+export function addSeries(
+  snapshot: Pick<RegistrySnapshot, 'gauges' | 'counters'>,
+  metric: Pick<MetricObjectWithValues<MetricValue<string>>, 'name' | 'values'>,
   type: MetricMeta['type'],
 ): void {
   const name = metric.name;
@@ -79,6 +83,19 @@ function addSeries(
       encodePacked([['c', count], ['s', sum], ...(type === 'histogram' ? slots : [])]),
     );
   }
+}
+
+/**
+ * A copy of a sample's labels with the registry's default labels merged in, as `getMetricsAsJSON()`
+ * merges them: a default fills a label that is missing or falsy.
+ */
+export function applyDefaultLabels(
+  labels: Readonly<Record<string, unknown>>,
+  defaults: Readonly<Record<string, unknown>>,
+): Record<string, unknown> {
+  const merged: Record<string, unknown> = Object.assign({}, labels);
+  for (const name of Object.keys(defaults)) merged[name] = merged[name] || defaults[name];
+  return merged;
 }
 
 /** Label values as strings, undefined ones left out (prom-client's JSON may hold numbers). */

@@ -4,7 +4,7 @@ import type { SeriesBatch } from './metrics-store.js';
 /** What one flush sends: the difference between the registry and what the store acknowledged. */
 export interface SeriesChanges {
   metadata: [string, MetricMeta][];
-  gauges: [string, { value: number; timestamp?: number }][];
+  gauges: NonNullable<SeriesBatch['gauges']>;
   gaugeDeletes: string[];
   counters: [string, string][];
   counterDeletes: string[];
@@ -21,6 +21,8 @@ export const BATCH_WEIGHT = 2000;
 
 /** A counter-like series costs its numbers (a histogram's buckets are parsed and added one by one). */
 function counterWeight(packed: string): number {
+  // Most series are counters, `v <number>`: one space.
+  if (packed.charCodeAt(0) === 118 && packed.indexOf(' ', 2) === -1) return 3;
   let spaces = 0;
   for (let i = 0; i < packed.length; i += 1) if (packed.charCodeAt(i) === 32) spaces += 1;
   return 2 + (spaces + 1) / 2;
