@@ -92,6 +92,22 @@ local function addDifference(totalsKey, field, newText, oldText)
   end
   if changed then redis.call('HSET', totalsKey, field, pack(totalNames, total)) end
 end
+-- A list sent as one argument, its items separated by newlines: one string for ioredis to encode
+-- instead of two per series. No item holds a newline: fields and metadata are JSON, which escapes it.
+local function lines(text)
+  local items = {}
+  if text == '' then return items end
+  local start = 1
+  while true do
+    local stop = string.find(text, '\\n', start, true)
+    if not stop then
+      items[#items + 1] = string.sub(text, start)
+      return items
+    end
+    items[#items + 1] = string.sub(text, start, stop - 1)
+    start = stop + 1
+  end
+end
 local function setMarkers(id, seq)
   redis.call('HSET', KEYS[6], '#seq', seq)
   redis.call('HSET', KEYS[5], '#seq', seq)
@@ -117,11 +133,10 @@ end
  * KEYS (every script of one process): 1 processes, 2 process-info, 3 metadata, 4 totals,
  *   5 gauges of the process, 6 counters of the process, 7 ended, 8 ended-seq
  * ARGV: 1 id, 2 process info JSON, 3 expected seq ('0' = first write), 4 seq of this write,
- *       5 stale age ms ('' = do not look), 6 'count' | 'base', 7 metadata pair count,
- *       8 gauge pair count, 9 gauge delete count, 10 counter pair count, 11 counter delete count,
- *       12 liveness window ms ('' = do not count), then metadata pairs (name, JSON), gauge pairs
- *       (field, "value" | "value timestamp"), gauge fields to delete, counter pairs (field, packed),
- *       counter fields to delete
+ *       5 stale age ms ('' = do not look), 6 'count' | 'base', 7 liveness window ms ('' = do not
+ *       count), then five lists, each one argument of lines (see LINES): 8 metadata (name, JSON),
+ *       9 gauges (field, "value" | "value timestamp"), 10 gauge fields to delete, 11 counters (field,
+ *       packed), 12 counter fields to delete
  * Returns: { 'applied' | 'mismatch', now, stale ids, wrong-type keys, markers, live processes }
  *   markers: { counters #seq, gauges #seq, totals #p, metadata #p, ended seq } ('' = absent);
  *   live processes: heartbeats within the liveness window after this write (-1 = not counted)
@@ -141,8 +156,8 @@ local markers = {
   redis.call('HGET', KEYS[8], id) or '',
 }
 local function live()
-  if ARGV[12] == '' then return -1 end
-  return redis.call('ZCOUNT', KEYS[1], '(' .. string.format('%.3f', nowMs - tonumber(ARGV[12])), '+inf')
+  if ARGV[7] == '' then return -1 end
+  return redis.call('ZCOUNT', KEYS[1], '(' .. string.format('%.3f', nowMs - tonumber(ARGV[7])), '+inf')
 end
 local expected = ARGV[3] == '0' and '' or ARGV[3]
 for i = 1, 4 do
@@ -150,36 +165,31 @@ for i = 1, 4 do
 end
 
 register(id, ARGV[2])
-local metaCount, gaugeCount, gaugeDeletes = tonumber(ARGV[7]), tonumber(ARGV[8]), tonumber(ARGV[9])
-local counterCount, counterDeletes = tonumber(ARGV[10]), tonumber(ARGV[11])
-local i = 13
-for _ = 1, metaCount do
-  redis.call('HSET', KEYS[3], ARGV[i], ARGV[i + 1])
-  i = i + 2
+local metadata = lines(ARGV[8])
+for i = 1, #metadata, 2 do
+  redis.call('HSET', KEYS[3], metadata[i], metadata[i + 1])
 end
-for _ = 1, gaugeCount do
-  local value = ARGV[i + 1]
+local gauges = lines(ARGV[9])
+for i = 1, #gauges, 2 do
+  local value = gauges[i + 1]
   if not string.find(value, ' ', 1, true) then value = value .. ' ' .. now end
-  redis.call('HSET', KEYS[5], ARGV[i], value)
-  i = i + 2
+  redis.call('HSET', KEYS[5], gauges[i], value)
 end
-for _ = 1, gaugeDeletes do
-  redis.call('HDEL', KEYS[5], ARGV[i])
-  i = i + 1
+for _, field in ipairs(lines(ARGV[10])) do
+  redis.call('HDEL', KEYS[5], field)
 end
 local counting = ARGV[6] == 'count'
-for _ = 1, counterCount do
-  local field, value = ARGV[i], ARGV[i + 1]
+local counters = lines(ARGV[11])
+for i = 1, #counters, 2 do
+  local field, value = counters[i], counters[i + 1]
   local old = redis.call('HGET', KEYS[6], field)
   if old ~= value then
     if counting then addDifference(KEYS[4], field, value, old) end
     redis.call('HSET', KEYS[6], field, value)
   end
-  i = i + 2
 end
-for _ = 1, counterDeletes do
-  redis.call('HDEL', KEYS[6], ARGV[i])
-  i = i + 1
+for _, field in ipairs(lines(ARGV[12])) do
+  redis.call('HDEL', KEYS[6], field)
 end
 setMarkers(id, ARGV[4])
 return { 'applied', now, stale, wrongType, markers, live() }

@@ -29,21 +29,24 @@ export class RedisMetricsStore implements MetricsStore {
   }
 
   async write(identity: WriterIdentity, batch: SeriesBatch): Promise<WriteReply> {
-    const metadata: string[] = [];
-    for (const [name, meta] of batch.metadata ?? []) metadata.push(name, JSON.stringify(meta));
-    const gauges: string[] = [];
+    // Each list goes as one argument of lines (see the write script): encoding one string is far
+    // cheaper for ioredis than two arguments per series.
+    let metadata = '';
+    for (const [name, meta] of batch.metadata ?? []) {
+      metadata = line(line(metadata, name), JSON.stringify(meta));
+    }
+    let gauges = '';
     for (const [field, { value, timestamp }] of batch.gauges ?? []) {
-      gauges.push(
-        field,
+      gauges = line(
+        line(gauges, field),
         timestamp === undefined
           ? encodeNumber(value)
           : `${encodeNumber(value)} ${encodeNumber(timestamp)}`,
       );
     }
-    const counters: string[] = [];
-    for (const [field, packed] of batch.counters ?? []) counters.push(field, packed);
-    const gaugeDeletes = batch.gaugeDeletes ?? [];
-    const counterDeletes = batch.counterDeletes ?? [];
+    let counters = '';
+    for (const [field, packed] of batch.counters ?? [])
+      counters = line(line(counters, field), packed);
 
     const reply = await withScripts(this.client).nrmWrite(
       ...this.processKeys(identity.id),
@@ -53,18 +56,12 @@ export class RedisMetricsStore implements MetricsStore {
       String(batch.seq),
       batch.staleAfterMs === undefined ? '' : String(batch.staleAfterMs),
       batch.counterMode ?? 'count',
-      metadata.length / 2,
-      gauges.length / 2,
-      gaugeDeletes.length,
-      counters.length / 2,
-      counterDeletes.length,
       batch.livenessWindowMs === undefined ? '' : String(batch.livenessWindowMs),
-      // Arrays, not spreads: ioredis flattens them, and a spread of 200,000 arguments overflows the stack.
       metadata,
       gauges,
-      gaugeDeletes,
+      (batch.gaugeDeletes ?? []).join('\n'),
       counters,
-      counterDeletes,
+      (batch.counterDeletes ?? []).join('\n'),
     );
     return parseWriteReply(reply);
   }
@@ -153,6 +150,11 @@ export class RedisMetricsStore implements MetricsStore {
       k.endedSeq,
     ];
   }
+}
+
+/** Appends an item to a list of lines. */
+function line(list: string, item: string): string {
+  return list === '' ? item : `${list}\n${item}`;
 }
 
 function parseWriteReply([

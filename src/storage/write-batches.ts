@@ -17,7 +17,7 @@ export type BatchContent = Omit<SeriesBatch, 'expectedSeq' | 'seq' | 'staleAfter
  * The work one script call may take: measured here, a batch of this weight runs in a few ms of Redis
  * time (docs/benchmarks.md), so no call stops Redis for long (the goal: under 20 ms).
  */
-export const BATCH_WEIGHT = 2000;
+export const BATCH_WEIGHT = 1500;
 
 /** A counter-like series costs its numbers (a histogram's buckets are parsed and added one by one). */
 function counterWeight(packed: string): number {
