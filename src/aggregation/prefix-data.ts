@@ -2,7 +2,11 @@ import { isMarkerField, MARKER, type Labels, type MetricMeta } from '../storage/
 import type { MetricsStore, ReadOptions, StoreSnapshot } from '../storage/metrics-store.js';
 import { decodePacked, type PackedSlots } from '../storage/packed-values.js';
 import { parseProcessInfo } from '../storage/process-identity.js';
-import { decodeExemplar, parseExemplarField, type StoredExemplar } from '../storage/stored-exemplar.js';
+import {
+  decodeExemplar,
+  parseExemplarField,
+  type StoredExemplar,
+} from '../storage/stored-exemplar.js';
 import { decodeStoredValue } from '../storage/stored-value.js';
 import { decodeWindowDigest, isWindowDigest, type WindowDigest } from '../storage/window-digest.js';
 import { SeriesFieldCache } from './series-field-cache.js';

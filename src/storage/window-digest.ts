@@ -45,9 +45,7 @@ export function encodeCentroids(
   const parts: string[] = [];
   for (const { mean, n } of centroids) {
     const weight = n / share;
-    parts.push(
-      weight === 1 ? encodeNumber(mean) : `${encodeNumber(mean)}:${encodeNumber(weight)}`,
-    );
+    parts.push(weight === 1 ? encodeNumber(mean) : `${encodeNumber(mean)}:${encodeNumber(weight)}`);
   }
   return parts.join(' ');
 }

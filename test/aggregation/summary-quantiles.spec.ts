@@ -117,7 +117,9 @@ describe('summary quantiles merged across processes', () => {
         all[process * 100_000 + i] = value;
         summary.observe(value);
       }
-      sums.push((summary as unknown as { hashMap: Record<string, { sum: number }> }).hashMap[''].sum);
+      sums.push(
+        (summary as unknown as { hashMap: Record<string, { sum: number }> }).hashMap[''].sum,
+      );
       flushers.push(writer(prefix, registry, process + 1));
     });
     for (const flusher of flushers) expect((await flusher.flush()).ok).toBe(true);
@@ -282,9 +284,9 @@ describe('summary quantiles merged across processes', () => {
       lookup_seconds_count: 200,
     });
     expect(idle.lookup_seconds_sum).toBeCloseTo(50.5 + 1050.5, 9);
-    expect(own.values.filter((v) => v.labels.quantile !== undefined).map((v) => v.value)).toEqual(
-      [0, 0],
-    );
+    expect(own.values.filter((v) => v.labels.quantile !== undefined).map((v) => v.value)).toEqual([
+      0, 0,
+    ]);
     const keys = new PrefixKeys(prefix);
     const field = seriesField('lookup_seconds', {});
     expect(await client.hget(keys.gauges(live.flusher.acknowledged()!.processId), field)).toBe(
