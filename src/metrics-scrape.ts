@@ -1,4 +1,4 @@
-import type { Registry } from 'prom-client';
+import type { Registry, RegistryContentType } from 'prom-client';
 
 import {
   OPENMETRICS_CONTENT_TYPE,
@@ -26,7 +26,7 @@ export interface ScrapeOptions {
   /** Merges every process; `undefined` when storage is off (the process serves its own registry). */
   collector: RedisMultiProcessCollector | undefined;
   /** This process's registry, served when storage is off, or with `fallback: 'local'`. */
-  registry: Registry;
+  registry: Registry<RegistryContentType>;
   timeoutMs: number;
   fallback: 'none' | 'local';
   logger: { warn(message: string): void; log(message: string): void };

@@ -8,6 +8,7 @@ import {
   type HistogramConfiguration,
   type Metric,
   type Registry,
+  type RegistryContentType,
   type SummaryConfiguration,
 } from 'prom-client';
 
@@ -101,7 +102,7 @@ export class RedisMetricsService {
    */
   private registered<M extends Metric>(
     config: { enableExemplars?: boolean },
-    create: (registers: Registry[]) => M,
+    create: (registers: Registry<RegistryContentType>[]) => M,
   ): M {
     const registry = this.manager.registry;
     if (!config.enableExemplars) return create([registry]);

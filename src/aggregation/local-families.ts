@@ -1,4 +1,4 @@
-import type { Registry } from 'prom-client';
+import type { Registry, RegistryContentType } from 'prom-client';
 
 import type { MetricMeta } from '../storage/keys.js';
 import type { MetricFamily, MetricSample, SampleExemplar } from './metric-family.js';
@@ -7,7 +7,9 @@ import type { MetricFamily, MetricSample, SampleExemplar } from './metric-family
  * This process's own registry as metric families: what is served when storage is off or Redis cannot
  * be read. Exemplars are kept, as prom-client serves them in OpenMetrics.
  */
-export async function localFamilies(registry: Registry): Promise<MetricFamily[]> {
+export async function localFamilies(
+  registry: Registry<RegistryContentType>,
+): Promise<MetricFamily[]> {
   return (await registry.getMetricsAsJSON()).map((metric) => ({
     name: metric.name,
     help: metric.help,

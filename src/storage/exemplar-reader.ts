@@ -1,4 +1,4 @@
-import { Counter, Histogram, type Registry } from 'prom-client';
+import { Counter, Histogram, type Registry, type RegistryContentType } from 'prom-client';
 
 import { defaultLabelsOf, EntryFields } from './entry-fields.js';
 import { exemplarField } from './stored-exemplar.js';
@@ -59,7 +59,7 @@ export class ExemplarReader {
   private readonly fields = new WeakMap<object, EntryFields>();
   private seen = new Map<string, Seen>();
 
-  constructor(private readonly registry: Registry) {}
+  constructor(private readonly registry: Registry<RegistryContentType>) {}
 
   /** Brings {@link exemplars} up to date with the registry. */
   read(): void {

@@ -1,6 +1,6 @@
 import { performance } from 'node:perf_hooks';
 
-import type { Registry } from 'prom-client';
+import type { Registry, RegistryContentType } from 'prom-client';
 
 import { ClockOffset } from './clock-offset.js';
 import { ExemplarReader } from './exemplar-reader.js';
@@ -27,7 +27,7 @@ export interface MetricsFlusherOptions {
   store: MetricsStore;
   identity: ProcessIdentity;
   /** The prom-client registry whose metrics this process writes. */
-  registry: Registry;
+  registry: Registry<RegistryContentType>;
   /** Milliseconds between background flushes. */
   intervalMs: number;
   /**

@@ -1,4 +1,4 @@
-import { Summary, type Registry } from 'prom-client';
+import { Summary, type Registry, type RegistryContentType } from 'prom-client';
 
 import { defaultLabelsOf, EntryFields } from './entry-fields.js';
 import { encodeCentroids } from './window-digest.js';
@@ -101,7 +101,7 @@ export class SummaryWindowReader {
   private readonly fields = new WeakMap<object, EntryFields>();
   private seen = new Map<string, Seen>();
 
-  constructor(private readonly registry: Registry) {}
+  constructor(private readonly registry: Registry<RegistryContentType>) {}
 
   /** Brings {@link windows} and {@link percentiles} up to date with the registry. */
   read(): void {

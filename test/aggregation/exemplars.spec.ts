@@ -1,5 +1,5 @@
 import type { Redis } from 'ioredis';
-import { Counter, Histogram, Registry } from 'prom-client';
+import { Counter, Histogram, Registry, type OpenMetricsContentType } from 'prom-client';
 
 import {
   localFamilies,
@@ -16,15 +16,17 @@ import { connectTestRedis, deletePrefix, uniquePrefix } from '../harness/test-re
 
 /** One process with exemplars: prom-client accepts them only in an OpenMetrics registry. */
 function makeProcess(client: Redis, prefix: string, pid: number) {
-  const registry = new Registry(Registry.OPENMETRICS_CONTENT_TYPE);
-  const orders = new Counter({
+  const registry = new Registry<OpenMetricsContentType>();
+  registry.setContentType(Registry.OPENMETRICS_CONTENT_TYPE);
+  // Typed with any label name: prom-client types exemplar labels with the metric's own label names.
+  const orders = new Counter<string>({
     name: 'orders_total',
     help: 'Orders',
     labelNames: ['shop'],
     enableExemplars: true,
     registers: [registry],
   });
-  const lookups = new Histogram({
+  const lookups = new Histogram<string>({
     name: 'lookup_seconds',
     help: 'Lookups',
     buckets: [0.1, 1],
