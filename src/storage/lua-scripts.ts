@@ -231,7 +231,8 @@ return { 'applied', now, {}, wrongType, {}, -1 }
 `;
 
 /**
- * Ends a process: its gauges, previous counter values, markers and index entries go; its counts stay
+ * Ends a process: its gauges and summary windows, previous counter values, markers and index entries
+ * go; its counts stay
  * in the totals, where they already are, so nothing moves. A tombstone (kept a day) records the last
  * write of it the totals hold, so a process that was only paused can tell what of it is counted.
  * Atomic: several processes may end the same dead one at once.
