@@ -92,15 +92,20 @@ export interface RedisMetricsOptions {
   /** Prefix of every key this module writes (`REDIS_KEY_PREFIX`). May contain `:`; not `{` or `}`. */
   keyPrefix: string;
   /**
-   * Seconds without a heartbeat after which a process counts as dead and any live process may fold it
-   * into the archive (`REDIS_TTL_SECONDS`). It never expires series of a live process.
+   * Seconds without a heartbeat after which a process counts as dead and any live process may end it:
+   * its gauges go, its counts stay (`REDIS_TTL_SECONDS`). It never expires series of a live process.
    */
   ttlSeconds: number;
-  /** Milliseconds between two background flushes of this process's registry (`REDIS_FLUSH_INTERVAL_MS`). */
+  /**
+   * Milliseconds between two background flushes of this process's registry (`REDIS_FLUSH_INTERVAL_MS`).
+   * A process killed without warning loses what it counted since its last flush: half an interval of
+   * its traffic on average (docs/benchmarks.md).
+   */
   flushIntervalMs: number;
   /**
    * Milliseconds a heartbeat stays fresh: a process is live for the `live*` gauge modes while its last
-   * heartbeat is younger than this (`REDIS_LIVENESS_WINDOW_MS`). Defaults to five flush intervals.
+   * heartbeat is younger than this (`REDIS_LIVENESS_WINDOW_MS`). Defaults to five flush intervals, and
+   * at least 5 s, so a long garbage collection pause does not make a process look dead.
    */
   livenessWindowMs: number;
   /** Mode of a gauge that names none (`REDIS_DEFAULT_GAUGE_MODE`). */
@@ -135,7 +140,7 @@ export const DEFAULT_REDIS_METRICS_OPTIONS: Readonly<RedisMetricsOptions> = Obje
   ssl: false,
   keyPrefix: 'nestjs',
   ttlSeconds: 300,
-  flushIntervalMs: 1000,
+  flushIntervalMs: 250,
   livenessWindowMs: 5000,
   defaultGaugeMode: 'all',
   scrapeTimeoutMs: 5000,
@@ -235,7 +240,13 @@ function resolveOptions(
     keyPrefix: keyPrefix(given, fail),
     ttlSeconds: integer(given, 'ttlSeconds', d.ttlSeconds, 1, fail),
     flushIntervalMs,
-    livenessWindowMs: integer(given, 'livenessWindowMs', flushIntervalMs * 5, 1, fail),
+    livenessWindowMs: integer(
+      given,
+      'livenessWindowMs',
+      Math.max(flushIntervalMs * 5, d.livenessWindowMs),
+      1,
+      fail,
+    ),
     defaultGaugeMode: oneOf(given, 'defaultGaugeMode', GAUGE_MODES, d.defaultGaugeMode, fail),
     scrapeTimeoutMs: integer(given, 'scrapeTimeoutMs', d.scrapeTimeoutMs, 1, fail),
     freshScrapeWaitMs: integer(given, 'freshScrapeWaitMs', d.freshScrapeWaitMs, 0, fail),

@@ -30,8 +30,8 @@ export interface RedisMultiProcessCollectorOptions {
   livenessWindowMs?: number;
   /**
    * After a writer found that Redis had lost data, scrapes fail for this long (ms) while the live
-   * processes write their counts again, so no scrape shows a partial total. Default 2000 (two flush
-   * intervals of the default 1 s).
+   * processes write their counts again, so no scrape shows a partial total. Default: two flush
+   * intervals of the default (500 ms); the module passes two of its own.
    */
   lostDataGraceMs?: number;
   /**

@@ -156,12 +156,8 @@ describe('the sample as real processes against a real Redis', () => {
 
   it('gives a real Prometheus no counter resets and the true rate while workers are killed', async () => {
     const ratePrefix = uniquePrefix('sample-rate');
-    const sample = await startSample({
-      REDIS_URL: testRedisUrl(),
-      REDIS_KEY_PREFIX: ratePrefix,
-      REDIS_FLUSH_INTERVAL_MS: '200',
-      REDIS_LIVENESS_WINDOW_MS: '1000',
-    });
+    // The default flush interval (250 ms) and liveness window.
+    const sample = await startSample({ REDIS_URL: testRedisUrl(), REDIS_KEY_PREFIX: ratePrefix });
     const prometheus = await startPrometheus(`${sample.url}/metrics`, 1);
     try {
       // Prometheus applies new targets every 5 s: start counting once it scrapes.
@@ -197,17 +193,61 @@ describe('the sample as real processes against a real Redis', () => {
 
       expect(kills).toBe(3);
       expect(resets.value[1]).toBe('0');
-      // A SIGKILLed worker takes what it counted since its last flush (200 ms here) with it.
+      // A SIGKILLed worker takes what it counted since its last flush (at most 250 ms) with it.
       const lost = sent - Number(latest.value[1]);
       expect(lost).toBeGreaterThanOrEqual(0);
-      expect(lost).toBeLessThanOrEqual(kills * Math.ceil(perSecond * 0.2));
+      expect(lost).toBeLessThanOrEqual(kills * Math.ceil((perSecond / WORKERS) * 0.25 + 1));
       const sentRate = sent / elapsed;
       expect(Math.abs(Number(rate.value[1]) - sentRate) / sentRate).toBeLessThan(0.1);
-      expect(Math.abs(sentRate - perSecond) / perSecond).toBeLessThan(0.1);
     } finally {
       await prometheus.stop();
       await sample.stop();
       await deletePrefix(client, ratePrefix);
+    }
+  });
+
+  it('loses on average at most 250 ms of a worker’s traffic per SIGKILL, at the default flush interval', async () => {
+    const churnPrefix = uniquePrefix('sample-churn');
+    const sample = await startSample({ REDIS_URL: testRedisUrl(), REDIS_KEY_PREFIX: churnPrefix });
+    const orders = 'shop_orders_placed_total{shop="north"}';
+    try {
+      // 50 orders a second over 3 workers, a worker SIGKILLed every 1.2 s, 10 times.
+      const perSecond = 50;
+      const kills = 10;
+      const started = Date.now();
+      let sent = 0;
+      const victims = new Set<number>();
+      while (victims.size < kills) {
+        const due = Math.floor(((Date.now() - started) / 1000) * perSecond);
+        while (sent < due) {
+          await placeOrder(sample.url);
+          sent += 1;
+        }
+        // The oldest worker still alive, once its replacement of the last kill is serving.
+        const alive = sample.workerPids().filter((pid) => !victims.has(pid));
+        if (Date.now() - started > (victims.size + 1) * 1200 && alive.length === WORKERS) {
+          process.kill(alive[0], 'SIGKILL');
+          victims.add(alive[0]);
+        }
+        await new Promise((resolve) => setTimeout(resolve, 5));
+      }
+      await waitFor(() => sample.workerPids().length === WORKERS + kills, 20_000);
+      await new Promise((resolve) => setTimeout(resolve, 1000)); // the survivors' last flushes
+      const counted = sampleValue(
+        (await withRetries(() => send('GET', `${sample.url}/metrics`))).body,
+        orders,
+      )!;
+
+      const lostPerKill = (sent - counted) / kills;
+      const perWorkerIn250Ms = (perSecond / WORKERS) * 0.25;
+      console.log(
+        `SIGKILL churn: ${sent} orders, ${counted} counted, ${lostPerKill.toFixed(2)} lost per kill on average (250 ms of a worker's traffic: ${perWorkerIn250Ms.toFixed(2)})`,
+      );
+      expect(sent - counted).toBeGreaterThanOrEqual(0);
+      expect(lostPerKill).toBeLessThanOrEqual(perWorkerIn250Ms);
+    } finally {
+      await sample.stop();
+      await deletePrefix(client, churnPrefix);
     }
   });
 });

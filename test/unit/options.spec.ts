@@ -28,7 +28,7 @@ describe('options from the environment', () => {
       ssl: false,
       keyPrefix: 'nestjs',
       ttlSeconds: 300,
-      flushIntervalMs: 1000,
+      flushIntervalMs: 250,
       livenessWindowMs: 5000,
       defaultGaugeMode: 'all',
       scrapeTimeoutMs: 5000,
