@@ -234,7 +234,8 @@ describe('summary quantiles merged across processes', () => {
         name: 'lookup_seconds',
         help: 'Lookup',
         percentiles,
-        maxAgeSeconds: 1,
+        // A slot of 1 s: the stopped process's window expires after 1 s, the live one's empties after 2.
+        maxAgeSeconds: 2,
         ageBuckets: 2,
         registers: [registry],
       });
@@ -272,7 +273,7 @@ describe('summary quantiles merged across processes', () => {
 
     // Nothing observed for longer than maxAgeSeconds: the live process's window is empty, its
     // quantiles are 0 as prom-client serves them, and the counts stay.
-    await new Promise((resolve) => setTimeout(resolve, 1100));
+    await new Promise((resolve) => setTimeout(resolve, 2100));
     await live.flusher.flush();
     const idle = samplesOf(await collector.collect(), 'lookup_seconds');
     const own = await live.summary.get();
