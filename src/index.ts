@@ -82,6 +82,23 @@ export {
 } from './storage/registry-snapshot.js';
 export { decodeStoredValue, encodeStoredValue, type StoredValue } from './storage/stored-value.js';
 export {
+  decodeWindowDigest,
+  encodeCentroids,
+  encodeWindowDigest,
+  isWindowDigest,
+  type Centroid,
+  type WindowDigest,
+} from './storage/window-digest.js';
+export { SummaryWindowReader, type SummaryWindow } from './storage/summary-windows.js';
+export {
+  decodeExemplar,
+  encodeExemplar,
+  exemplarField,
+  parseExemplarField,
+  type StoredExemplar,
+} from './storage/stored-exemplar.js';
+export { ExemplarReader, type RecordedExemplar } from './storage/exemplar-reader.js';
+export {
   familiesToRegistry,
   OPENMETRICS_CONTENT_TYPE,
   PROMETHEUS_CONTENT_TYPE,
@@ -90,16 +107,24 @@ export {
 } from './aggregation/exposition.js';
 export { gaugeModeRule, type ModeRule, type TimedValue } from './aggregation/gauge-modes.js';
 export { mergeMetrics, type MergeOptions } from './aggregation/merge-metrics.js';
-export { labelsKey, type MetricFamily, type MetricSample } from './aggregation/metric-family.js';
+export { mergedQuantiles } from './aggregation/merge-quantiles.js';
+export {
+  labelsKey,
+  type MetricFamily,
+  type MetricSample,
+  type SampleExemplar,
+} from './aggregation/metric-family.js';
 export {
   parseSnapshot,
   readPrefix,
   type GaugeSeries,
   type PrefixData,
   type PrefixMarkers,
+  type ExemplarSeries,
   type ProcessRecord,
   type SeriesIdentity,
   type TotalSeries,
+  type WindowSeries,
 } from './aggregation/prefix-data.js';
 export { MergedScrapeUnavailableError } from './aggregation/merged-scrape-error.js';
 export { validLabelName, validMetricName } from './aggregation/prometheus-names.js';
@@ -155,6 +180,7 @@ export type {
   IndexedProcess,
   MetricsStore,
   ProcessIndex,
+  ReadOptions,
   RebaseRequest,
   SeriesBatch,
   StoredMarkers,

@@ -1,4 +1,4 @@
-import type { Registry } from 'prom-client';
+import type { Registry, RegistryContentType } from 'prom-client';
 
 import {
   OPENMETRICS_CONTENT_TYPE,
@@ -26,7 +26,7 @@ export interface ScrapeOptions {
   /** Merges every process; `undefined` when storage is off (the process serves its own registry). */
   collector: RedisMultiProcessCollector | undefined;
   /** This process's registry, served when storage is off, or with `fallback: 'local'`. */
-  registry: Registry;
+  registry: Registry<RegistryContentType>;
   timeoutMs: number;
   fallback: 'none' | 'local';
   logger: { warn(message: string): void; log(message: string): void };
@@ -54,7 +54,8 @@ class ScrapeTimeoutError extends Error {}
  * counter resets. Concurrent scrapes share one read.
  */
 export class MetricsScrape {
-  private reading: Promise<MetricFamily[]> | undefined;
+  /** The read in progress, one for each kind of scrape: with exemplars (OpenMetrics) or without. */
+  private readonly reading = new Map<boolean, Promise<MetricFamily[]>>();
   private failing = false;
 
   constructor(private readonly options: ScrapeOptions) {}
@@ -72,8 +73,9 @@ export class MetricsScrape {
     try {
       const ready = this.options.whenReady?.() ?? Promise.resolve();
       const timeoutMs = this.timeoutMs(prometheusTimeout);
+      const exemplars = contentType === OPENMETRICS_CONTENT_TYPE;
       const families = await this.withTimeout(
-        ready.then(() => this.read(collector, timeoutMs / 2)),
+        ready.then(() => this.read(collector, timeoutMs / 2, exemplars)),
         timeoutMs,
       );
       this.recovered();
@@ -83,16 +85,24 @@ export class MetricsScrape {
     }
   }
 
-  /** One read at a time: scrapes that come while it runs share it (and its fresh-scrape request). */
+  /**
+   * One read at a time of each kind: scrapes that come while it runs share it (and its fresh-scrape
+   * request). Exemplars are read only for a scrape that can serve them.
+   */
   private read(
     collector: RedisMultiProcessCollector,
     freshBudgetMs: number,
+    exemplars: boolean,
   ): Promise<MetricFamily[]> {
-    this.reading ??= (async () => {
-      await this.options.beforeRead?.(freshBudgetMs);
-      return collector.collect();
-    })().finally(() => (this.reading = undefined));
-    return this.reading;
+    let reading = this.reading.get(exemplars);
+    if (!reading) {
+      reading = (async () => {
+        await this.options.beforeRead?.(freshBudgetMs);
+        return collector.collect({ exemplars });
+      })().finally(() => this.reading.delete(exemplars));
+      this.reading.set(exemplars, reading);
+    }
+    return reading;
   }
 
   private timeoutMs(prometheusTimeout: string | undefined): number {

@@ -2,6 +2,7 @@ import type {
   DefaultMetricsCollectorConfiguration,
   PrometheusContentType,
   Registry,
+  RegistryContentType,
 } from 'prom-client';
 
 import type { MetricsAuthOptions } from './metrics-auth.options.js';
@@ -25,7 +26,7 @@ export interface RedisMetricsModuleOptions extends Partial<RedisMetricsOptions> 
    */
   store?: MetricsStore;
   /** The prom-client registry this process writes; default prom-client's global `register`. */
-  registry?: Registry;
+  registry?: Registry<RegistryContentType>;
   /** Multiprocess mode per gauge name; a gauge not listed uses `defaultGaugeMode`. */
   gaugeModes?: Record<string, GaugeMode>;
   /** Name this process differently in Redis (the id always gets a fresh nonce as well). */

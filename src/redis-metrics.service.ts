@@ -7,6 +7,8 @@ import {
   type GaugeConfiguration,
   type HistogramConfiguration,
   type Metric,
+  type Registry,
+  type RegistryContentType,
   type SummaryConfiguration,
 } from 'prom-client';
 
@@ -32,12 +34,14 @@ export class RedisMetricsService {
     private readonly metricPrefix?: string,
   ) {}
 
-  /** A counter in the module's registry. */
+  /**
+   * A counter in the module's registry. With `enableExemplars`, `inc({ labels, value, exemplarLabels })`
+   * records an exemplar that OpenMetrics scrapes serve (the latest of every process).
+   */
   counter<T extends string>(config: Omit<CounterConfiguration<T>, 'registers'>): Counter<T> {
     const name = this.fullName(config.name);
-    return this.getOrCreate(
-      name,
-      () => new Counter({ ...config, name, registers: [this.manager.registry] }),
+    return this.getOrCreate(name, () =>
+      this.registered(config, (registers) => new Counter({ ...config, name, registers })),
     );
   }
 
@@ -52,16 +56,22 @@ export class RedisMetricsService {
     );
   }
 
-  /** A histogram in the module's registry. */
+  /**
+   * A histogram in the module's registry. With `enableExemplars`,
+   * `observe({ labels, value, exemplarLabels })` records an exemplar for the bucket the value falls in,
+   * which OpenMetrics scrapes serve (the latest of every process).
+   */
   histogram<T extends string>(config: Omit<HistogramConfiguration<T>, 'registers'>): Histogram<T> {
     const name = this.fullName(config.name);
-    return this.getOrCreate(
-      name,
-      () => new Histogram({ ...config, name, registers: [this.manager.registry] }),
+    return this.getOrCreate(name, () =>
+      this.registered(config, (registers) => new Histogram({ ...config, name, registers })),
     );
   }
 
-  /** A summary in the module's registry (only its `_count` and `_sum` are merged across processes). */
+  /**
+   * A summary in the module's registry: `_count` and `_sum` are summed across processes, and each
+   * quantile is computed from the quantile windows of every process together.
+   */
   summary<T extends string>(config: Omit<SummaryConfiguration<T>, 'registers'>): Summary<T> {
     const name = this.fullName(config.name);
     return this.getOrCreate(
@@ -83,6 +93,22 @@ export class RedisMetricsService {
   /** Writes this process's metrics to Redis now. */
   flush(): Promise<FlushResult | undefined> {
     return this.manager.flush();
+  }
+
+  /**
+   * Makes a metric in the module's registry. prom-client refuses a metric with exemplars in a registry
+   * whose content type is the text format, but the module's route picks the format per scrape (and
+   * serves exemplars in OpenMetrics), so such a metric is made unregistered and registered here.
+   */
+  private registered<M extends Metric>(
+    config: { enableExemplars?: boolean },
+    create: (registers: Registry<RegistryContentType>[]) => M,
+  ): M {
+    const registry = this.manager.registry;
+    if (!config.enableExemplars) return create([registry]);
+    const metric = create([]);
+    registry.registerMetric(metric);
+    return metric;
   }
 
   private getOrCreate<M extends Metric>(name: string, create: () => M): M {

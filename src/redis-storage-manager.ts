@@ -4,7 +4,12 @@ import {
   type OnApplicationBootstrap,
 } from '@nestjs/common';
 import { Redis } from 'ioredis';
-import { collectDefaultMetrics, register as globalRegistry, type Registry } from 'prom-client';
+import {
+  collectDefaultMetrics,
+  register as globalRegistry,
+  type Registry,
+  type RegistryContentType,
+} from 'prom-client';
 
 import { RedisMultiProcessCollector } from './aggregation/redis-multi-process-collector.js';
 import { MetricsScrape, type ScrapeResponse } from './metrics-scrape.js';
@@ -71,7 +76,7 @@ export class RedisStorageManager implements OnApplicationBootstrap, BeforeApplic
   /** The resolved settings. */
   readonly options: RedisMetricsOptions;
   /** The registry this process writes. */
-  readonly registry: Registry;
+  readonly registry: Registry<RegistryContentType>;
   /** This process's identity in Redis. */
   readonly identity: ProcessIdentity;
   readonly keys: PrefixKeys;

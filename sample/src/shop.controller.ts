@@ -1,7 +1,8 @@
-import { Controller, Get, NotFoundException, Param, Post } from '@nestjs/common';
+import { Controller, Get, Headers, NotFoundException, Param, Post } from '@nestjs/common';
 
 import { ShopMetrics } from './shop.metrics.js';
 import { isShop, SHOPS } from './shops.js';
+import { traceIdOf } from './trace-id.js';
 
 @Controller()
 export class ShopController {
@@ -23,11 +24,15 @@ export class ShopController {
     return { open: 1 };
   }
 
-  /** Looks an order up: observes how long it took. */
+  /** Looks an order up: observes how long it took, with the request's trace id as exemplar. */
   @Get('orders/:id')
-  lookup(@Param('id') id: string): { id: string; worker: number } {
-    const end = this.metrics.lookupSeconds.startTimer();
-    const result = { id, worker: process.pid };
+  lookup(
+    @Param('id') id: string,
+    @Headers('traceparent') traceparent?: string,
+  ): { id: string; worker: number; traceId: string } {
+    const traceId = traceIdOf(traceparent);
+    const end = this.metrics.lookupSeconds.startTimer({}, { trace_id: traceId });
+    const result = { id, worker: process.pid, traceId };
     end();
     return result;
   }

@@ -26,10 +26,12 @@ export class ShopMetrics {
       help: 'Carts open right now, summed over live workers',
       multiprocessMode: 'livesum',
     });
+    // With exemplars: OpenMetrics scrapes show, for each bucket, the trace id of its latest lookup.
     this.lookupSeconds = metrics.histogram({
       name: 'shop_order_lookup_seconds',
       help: 'Time to look up an order',
       buckets: [0.001, 0.01, 0.1, 1],
+      enableExemplars: true,
     });
     this.workerUp = metrics.gauge({
       name: 'shop_worker_up',

@@ -40,6 +40,16 @@ function asPromClientMetric(family: MetricFamily): Metric {
     ...(sample.name === family.name ? {} : { metricName: sample.name }),
     labels: sample.labels,
     value: sample.value,
+    // prom-client prints an exemplar in OpenMetrics only, its timestamp in seconds.
+    ...(sample.exemplar === undefined
+      ? {}
+      : {
+          exemplar: {
+            labelSet: sample.exemplar.labels,
+            value: sample.exemplar.value,
+            timestamp: sample.exemplar.timestamp / 1000,
+          },
+        }),
   }));
   const metric = {
     name: family.name,

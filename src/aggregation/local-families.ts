@@ -1,22 +1,44 @@
-import type { Registry } from 'prom-client';
+import type { Registry, RegistryContentType } from 'prom-client';
 
 import type { MetricMeta } from '../storage/keys.js';
-import type { MetricFamily } from './metric-family.js';
+import type { MetricFamily, MetricSample, SampleExemplar } from './metric-family.js';
 
-/** This process's own registry as metric families: what is served when Redis cannot be read. */
-export async function localFamilies(registry: Registry): Promise<MetricFamily[]> {
+/**
+ * This process's own registry as metric families: what is served when storage is off or Redis cannot
+ * be read. Exemplars are kept, as prom-client serves them in OpenMetrics.
+ */
+export async function localFamilies(
+  registry: Registry<RegistryContentType>,
+): Promise<MetricFamily[]> {
   return (await registry.getMetricsAsJSON()).map((metric) => ({
     name: metric.name,
     help: metric.help,
     type: String(metric.type) as MetricMeta['type'],
-    samples: metric.values.map((sample) => ({
-      name: (sample as { metricName?: string }).metricName ?? metric.name,
-      labels: Object.fromEntries(
-        Object.entries(sample.labels)
-          .filter(([, value]) => value !== undefined)
-          .map(([name, value]) => [name, String(value)]),
-      ),
-      value: Number(sample.value),
-    })),
+    samples: metric.values.map((sample) => {
+      const local: MetricSample = {
+        name: (sample as { metricName?: string }).metricName ?? metric.name,
+        labels: stringLabels(sample.labels),
+        value: Number(sample.value),
+      };
+      const exemplar = exemplarOf((sample as { exemplar?: unknown }).exemplar);
+      if (exemplar) local.exemplar = exemplar;
+      return local;
+    }),
   }));
+}
+
+function stringLabels(labels: object): Record<string, string> {
+  return Object.fromEntries(
+    Object.entries(labels)
+      .filter(([, value]) => value !== undefined)
+      .map(([name, value]) => [name, String(value)]),
+  );
+}
+
+/** prom-client's exemplar of a sample (timestamp in seconds), if it holds one. */
+function exemplarOf(exemplar: unknown): SampleExemplar | undefined {
+  const { labelSet, value, timestamp } = (exemplar ?? {}) as Record<string, unknown>;
+  if (typeof labelSet !== 'object' || labelSet === null) return undefined;
+  if (typeof value !== 'number' || typeof timestamp !== 'number') return undefined;
+  return { labels: stringLabels(labelSet), value, timestamp: Math.round(timestamp * 1000) };
 }

@@ -1,9 +1,22 @@
 import type { Labels, MetricMeta } from '../storage/keys.js';
 import type { PackedSlots } from '../storage/packed-values.js';
+import type { Centroid } from '../storage/window-digest.js';
 import { gaugeModeRule, type TimedValue } from './gauge-modes.js';
-import { labelsKey, type MetricFamily, type MetricSample } from './metric-family.js';
-import { validMetricName } from './prometheus-names.js';
-import type { GaugeSeries, PrefixData, ProcessRecord, TotalSeries } from './prefix-data.js';
+import { mergedQuantiles } from './merge-quantiles.js';
+import {
+  labelsKey,
+  type MetricFamily,
+  type MetricSample,
+  type SampleExemplar,
+} from './metric-family.js';
+import { validLabelName, validMetricName } from './prometheus-names.js';
+import type {
+  ExemplarSeries,
+  GaugeSeries,
+  PrefixData,
+  ProcessRecord,
+  TotalSeries,
+} from './prefix-data.js';
 
 /** How to merge. */
 export interface MergeOptions {
@@ -22,11 +35,25 @@ interface SourcedGauge {
   process: ProcessRecord;
 }
 
+/** Series key -> what belongs to it beside its totals: windows' centroids, exemplars by `le`. */
+type ByKey<T> = Map<string, T>;
+
+/** What a counter-like family's samples carry beside its totals. */
+interface Extras {
+  /** Summaries: the centroids of every window that counts, per series. */
+  windows: ByKey<Centroid[][]> | undefined;
+  /** Counters and histograms: the latest exemplar per series and `le` ('' for a counter). */
+  exemplars: ByKey<Map<string, SampleExemplar>> | undefined;
+}
+
 /**
  * Merges what every process stored under a prefix into one family per metric, with the multiprocess
  * semantics of Prometheus: counters, histograms and summary count/sum come summed from the totals;
- * gauges are merged by their mode. Families and samples come out in a stable order. Series that cannot
- * be served right (bad names, non-finite counts, no metadata) are left out and described in `problems`.
+ * gauges are merged by their mode. A summary's quantiles come from the union of the windows of the
+ * processes that still hold one (live, or not past the time prom-client would have rotated it out);
+ * counters and histogram buckets carry the latest exemplar any process recorded, when the data holds
+ * exemplars. Families and samples come out in a stable order. Series that cannot be served right (bad
+ * names, non-finite counts, no metadata) are left out and described in `problems`.
  */
 export function mergeMetrics(
   data: PrefixData,
@@ -48,6 +75,9 @@ export function mergeMetrics(
       list.push({ series, process });
     }
   }
+
+  const windowsByMetric = countedWindows(data, live);
+  const exemplarsByMetric = exemplarsOf(data.exemplars, problems);
 
   const families: MetricFamily[] = [];
   const names = new Set([...totalsByMetric.keys(), ...gaugesByMetric.keys()]);
@@ -81,6 +111,7 @@ export function mergeMetrics(
             meta,
             usable(totals, (t) => t, reserved, name, problems),
             options.accumulate ?? true,
+            { windows: windowsByMetric.get(name), exemplars: exemplarsByMetric.get(name) },
             problems,
           );
     // A family whose every series was left out is left out too.
@@ -89,6 +120,47 @@ export function mergeMetrics(
     }
   }
   return { families, problems };
+}
+
+/**
+ * The windows that count, by metric and series: a live process's (its flushes keep it current), and a
+ * process's that stopped writing until the time its window would have rotated out of prom-client.
+ */
+function countedWindows(data: PrefixData, live: Set<string>): Map<string, ByKey<Centroid[][]>> {
+  const byMetric = new Map<string, ByKey<Centroid[][]>>();
+  for (const process of data.processes) {
+    const current = live.has(process.id);
+    for (const series of data.windows.get(process.id) ?? []) {
+      if (!current && data.now >= series.digest.expiresAt) continue;
+      let byKey = byMetric.get(series.metricName);
+      if (!byKey) byMetric.set(series.metricName, (byKey = new Map()));
+      let list = byKey.get(series.key);
+      if (!list) byKey.set(series.key, (list = []));
+      list.push(series.digest.centroids);
+    }
+  }
+  return byMetric;
+}
+
+/** The exemplars by metric, series and `le`; those Prometheus would reject are left out. */
+function exemplarsOf(
+  exemplars: ExemplarSeries[] | undefined,
+  problems: string[],
+): Map<string, ByKey<Map<string, SampleExemplar>>> {
+  const byMetric = new Map<string, ByKey<Map<string, SampleExemplar>>>();
+  for (const { metricName, key, le, exemplar } of exemplars ?? []) {
+    const bad = Object.keys(exemplar.labels).find((label) => !validLabelName(label));
+    if (bad !== undefined || !Number.isFinite(exemplar.value)) {
+      problems.push(`an exemplar of "${metricName}" ${key} cannot be served`);
+      continue;
+    }
+    let byKey = byMetric.get(metricName);
+    if (!byKey) byMetric.set(metricName, (byKey = new Map()));
+    let byLe = byKey.get(key);
+    if (!byLe) byKey.set(key, (byLe = new Map()));
+    byLe.set(le ?? '', exemplar);
+  }
+  return byMetric;
 }
 
 function groupBy<T>(items: T[], keyOf: (item: T) => string): Map<string, T[]> {
@@ -135,6 +207,7 @@ function mergeTotals(
   meta: MetricMeta,
   totals: TotalSeries[],
   accumulate: boolean,
+  extras: Extras,
   problems: string[],
 ): MetricSample[] {
   const samples: MetricSample[] = [];
@@ -145,16 +218,43 @@ function mergeTotals(
       problems.push(`"${name}" ${series.key}: ${bad[0]} is ${bad[1]}, not a finite number`);
       continue;
     }
+    const exemplars = extras.exemplars?.get(series.key);
     if (meta.type === 'counter') {
-      samples.push({ name, labels, value: slots.get('v') ?? 0 });
+      samples.push(withExemplar({ name, labels, value: slots.get('v') ?? 0 }, exemplars?.get('')));
     } else if (meta.type === 'histogram') {
-      samples.push(...histogramSamples(name, labels, slots, accumulate));
+      samples.push(...histogramSamples(name, labels, slots, accumulate, exemplars));
     } else {
+      if (meta.percentiles !== undefined) {
+        samples.push(
+          ...quantileSamples(name, labels, meta.percentiles, extras.windows?.get(series.key)),
+        );
+      }
       samples.push({ name: `${name}_sum`, labels, value: slots.get('s') ?? 0 });
       samples.push({ name: `${name}_count`, labels, value: slots.get('c') ?? 0 });
     }
   }
   return samples;
+}
+
+/** A sample with its exemplar, if it has one. */
+function withExemplar(sample: MetricSample, exemplar: SampleExemplar | undefined): MetricSample {
+  if (exemplar !== undefined) sample.exemplar = exemplar;
+  return sample;
+}
+
+/** A summary series' quantiles, as prom-client serves them: `{quantile="0.5"}` and so on, in its order. */
+function quantileSamples(
+  name: string,
+  labels: Labels,
+  percentiles: readonly number[],
+  windows: Centroid[][] | undefined,
+): MetricSample[] {
+  const values = mergedQuantiles(windows ?? [], percentiles);
+  return percentiles.map((p, i) => ({
+    name,
+    labels: { ...labels, quantile: String(p) },
+    value: values[i],
+  }));
 }
 
 /** A histogram series: its buckets in order of their bound, `_sum`, and `_count` when accumulating. */
@@ -163,6 +263,7 @@ function histogramSamples(
   labels: Labels,
   slots: PackedSlots,
   accumulate: boolean,
+  exemplars: Map<string, SampleExemplar> | undefined,
 ): MetricSample[] {
   const bounds = [...slots.keys()]
     .filter((slot) => slot !== 'c' && slot !== 's' && !Number.isNaN(bound(slot)))
@@ -172,11 +273,16 @@ function histogramSamples(
   for (const le of bounds) {
     // Stored buckets are cumulative (prom-client's); Python's raw form is the per-bucket difference.
     const cumulative = slots.get(le)!;
-    samples.push({
-      name: `${name}_bucket`,
-      labels: { ...labels, le },
-      value: accumulate ? cumulative : cumulative - previous,
-    });
+    samples.push(
+      withExemplar(
+        {
+          name: `${name}_bucket`,
+          labels: { ...labels, le },
+          value: accumulate ? cumulative : cumulative - previous,
+        },
+        exemplars?.get(le),
+      ),
+    );
     previous = cumulative;
   }
   samples.push({ name: `${name}_sum`, labels, value: slots.get('s') ?? 0 });

@@ -6,6 +6,16 @@ export interface MetricSample {
   name: string;
   labels: Labels;
   value: number;
+  /** An exemplar to serve with the sample (OpenMetrics only): a counter's or a bucket's latest. */
+  exemplar?: SampleExemplar;
+}
+
+/** An exemplar of a sample: its labels (e.g. a trace id), value and when it was recorded. */
+export interface SampleExemplar {
+  labels: Labels;
+  value: number;
+  /** When it was recorded: ms since the epoch, the store's clock. */
+  timestamp: number;
 }
 
 /** One merged metric, ready for exposition. */

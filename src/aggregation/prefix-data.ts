@@ -1,8 +1,14 @@
 import { isMarkerField, MARKER, type Labels, type MetricMeta } from '../storage/keys.js';
-import type { MetricsStore, StoreSnapshot } from '../storage/metrics-store.js';
+import type { MetricsStore, ReadOptions, StoreSnapshot } from '../storage/metrics-store.js';
 import { decodePacked, type PackedSlots } from '../storage/packed-values.js';
 import { parseProcessInfo } from '../storage/process-identity.js';
+import {
+  decodeExemplar,
+  parseExemplarField,
+  type StoredExemplar,
+} from '../storage/stored-exemplar.js';
 import { decodeStoredValue } from '../storage/stored-value.js';
+import { decodeWindowDigest, isWindowDigest, type WindowDigest } from '../storage/window-digest.js';
 import { SeriesFieldCache } from './series-field-cache.js';
 
 /** One process as the index knows it. */
@@ -36,6 +42,18 @@ export interface GaugeSeries extends SeriesIdentity {
   timestamp: number;
 }
 
+/** The quantile window of one summary series in one process. */
+export interface WindowSeries extends SeriesIdentity {
+  digest: WindowDigest;
+}
+
+/** The latest exemplar of a counter series or of one bucket of a histogram series. */
+export interface ExemplarSeries extends SeriesIdentity {
+  /** The bucket's `le`; `undefined` for a counter. */
+  le: string | undefined;
+  exemplar: StoredExemplar;
+}
+
 /** The bookkeeping a scrape checks before it trusts the totals. */
 export interface PrefixMarkers {
   /** Process id -> its last write the totals include. */
@@ -55,6 +73,10 @@ export interface PrefixData {
   totals: TotalSeries[];
   /** Process id -> its gauge series. */
   gauges: Map<string, GaugeSeries[]>;
+  /** Process id -> the quantile windows of its summary series. */
+  windows: Map<string, WindowSeries[]>;
+  /** The shared exemplars, when the read asked for them. */
+  exemplars: ExemplarSeries[] | undefined;
   markers: PrefixMarkers;
   /** What could not be read, one line each (bad data under the prefix). */
   problems: string[];
@@ -66,8 +88,9 @@ const METRIC_TYPES = new Set(['counter', 'gauge', 'histogram', 'summary']);
 export async function readPrefix(
   store: MetricsStore,
   fields = new SeriesFieldCache(),
+  options: ReadOptions = {},
 ): Promise<PrefixData> {
-  return parseSnapshot(await store.read(), fields);
+  return parseSnapshot(await store.read(options), fields);
 }
 
 /**
@@ -87,6 +110,11 @@ export function parseSnapshot(
     metadata: readMetadata(snapshot.metadata, markers.metadata, problems),
     totals: readTotals(snapshot.totals, markers, problems, fields),
     gauges: new Map(),
+    windows: new Map(),
+    exemplars:
+      snapshot.exemplars === undefined
+        ? undefined
+        : readExemplars(snapshot.exemplars, problems, fields),
     markers,
     problems,
   };
@@ -100,7 +128,11 @@ export function parseSnapshot(
       hostname: processInfo?.hostname ?? 'unknown',
       heartbeat: Number(list[i + 1]),
     });
-    data.gauges.set(id, readGauges(snapshot.gauges[i / 2] ?? [], id, problems, fields));
+    const gauges: GaugeSeries[] = [];
+    const windows: WindowSeries[] = [];
+    readGauges(snapshot.gauges[i / 2] ?? [], id, problems, fields, gauges, windows);
+    data.gauges.set(id, gauges);
+    data.windows.set(id, windows);
   }
   fields.endScrape();
   return data;
@@ -134,9 +166,20 @@ function readMetadata(
       problems.push(`metadata of "${name}" is not valid`);
       continue;
     }
+    if (meta.percentiles !== undefined && !validPercentiles(meta.percentiles)) {
+      problems.push(`metadata of "${name}": its quantiles are not numbers from 0 to 1`);
+      delete meta.percentiles;
+    }
     metadata.set(name, meta as MetricMeta);
   }
   return metadata;
+}
+
+function validPercentiles(percentiles: unknown): boolean {
+  return (
+    Array.isArray(percentiles) &&
+    percentiles.every((p) => typeof p === 'number' && p >= 0 && p <= 1)
+  );
 }
 
 const PROCESS_MARKER = MARKER.processSeq('');
@@ -171,17 +214,25 @@ function readTotals(
   return totals;
 }
 
+/** A process's gauges hash: its gauge values, and the quantile windows of its summaries. */
 function readGauges(
   pairs: string[],
   processId: string,
   problems: string[],
   fields: SeriesFieldCache,
-): GaugeSeries[] {
-  const gauges: GaugeSeries[] = [];
+  gauges: GaugeSeries[],
+  windows: WindowSeries[],
+): void {
   for (let i = 0; i < pairs.length; i += 2) {
     const [field, text] = [pairs[i], pairs[i + 1]];
     if (isMarkerField(field)) continue;
     const series = fields.get(field);
+    if (series && isWindowDigest(text)) {
+      const digest = decodeWindowDigest(text);
+      if (digest) windows.push({ ...series, digest });
+      else problems.push(`process ${processId}: the quantile window of ${field} is not readable`);
+      continue;
+    }
     const stored = decodeStoredValue(text);
     if (!series) {
       problems.push(
@@ -193,5 +244,26 @@ function readGauges(
       gauges.push({ ...series, value: stored.value, timestamp: stored.timestamp });
     }
   }
-  return gauges;
+}
+
+function readExemplars(
+  pairs: string[],
+  problems: string[],
+  fields: SeriesFieldCache,
+): ExemplarSeries[] {
+  const exemplars: ExemplarSeries[] = [];
+  for (let i = 0; i < pairs.length; i += 2) {
+    const [field, text] = [pairs[i], pairs[i + 1]];
+    const parts = parseExemplarField(field);
+    const series = parts && fields.get(parts.seriesField);
+    const exemplar = decodeExemplar(text);
+    if (!parts || !series) {
+      problems.push(`exemplars: field ${JSON.stringify(field).slice(0, 80)} is not a series`);
+    } else if (!exemplar) {
+      problems.push(`exemplars: value of ${field} is not readable`);
+    } else {
+      exemplars.push({ ...series, le: parts.le, exemplar });
+    }
+  }
+  return exemplars;
 }

@@ -8,6 +8,7 @@ import type { MetricsStore } from '../storage/metrics-store.js';
 import { RedisMetricsStore } from '../storage/redis-metrics-store.js';
 import {
   familiesToRegistry,
+  OPENMETRICS_CONTENT_TYPE,
   PROMETHEUS_CONTENT_TYPE,
   type ExpositionContentType,
 } from './exposition.js';
@@ -89,10 +90,12 @@ export class RedisMultiProcessCollector {
   /**
    * The merged metric families of every process. Rejects when the store cannot be read, and with a
    * {@link MergedScrapeUnavailableError} when Redis lost data and the totals are not whole yet.
+   * @param options.exemplars also read the shared exemplars and put them on their samples (only
+   *   OpenMetrics can serve them, so a text-format scrape leaves them unread).
    */
-  async collect(): Promise<MetricFamily[]> {
+  async collect(options: { exemplars?: boolean } = {}): Promise<MetricFamily[]> {
     const ownWrite = this.options.acknowledged?.();
-    const data = await readPrefix(this.store, this.fields);
+    const data = await readPrefix(this.store, this.fields, { exemplars: options.exemplars });
     this.checkWhole(data, ownWrite);
     const { families, problems } = mergeMetrics(data, {
       livenessWindowMs: this.livenessWindowMs,
@@ -106,11 +109,15 @@ export class RedisMultiProcessCollector {
     return families;
   }
 
-  /** A prom-client registry holding the merged metrics, e.g. to combine with `Registry.merge`. */
+  /**
+   * A prom-client registry holding the merged metrics, e.g. to combine with `Registry.merge`; with
+   * OpenMetrics, exemplars included.
+   */
   async registry(
     contentType: ExpositionContentType = PROMETHEUS_CONTENT_TYPE,
   ): Promise<Registry<ExpositionContentType>> {
-    return familiesToRegistry(await this.collect(), contentType);
+    const exemplars = contentType === OPENMETRICS_CONTENT_TYPE;
+    return familiesToRegistry(await this.collect({ exemplars }), contentType);
   }
 
   /** The merged metrics as exposition text (Prometheus 0.0.4 or OpenMetrics 1.0). */

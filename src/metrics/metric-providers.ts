@@ -101,7 +101,7 @@ export function makeHistogramProvider(
   return makeProvider(config, (metrics, c) => metrics.histogram(c));
 }
 
-/** Provides a summary in the module's registry (only `_count` and `_sum` are merged across processes). */
+/** Provides a summary in the module's registry (its quantiles computed from every process's window). */
 export function makeSummaryProvider(
   config: MetricProviderConfiguration<SummaryConfiguration<string>, Summary<string>>,
 ): Provider {

@@ -3,6 +3,7 @@ import type { Worker } from 'node:cluster';
 import type {
   MetricsStore,
   ProcessIndex,
+  ReadOptions,
   RebaseRequest,
   SeriesBatch,
   StoreSnapshot,
@@ -16,7 +17,7 @@ type StoreRequest =
   | { op: 'write'; id: string; info: ReturnType<WriterIdentity['info']>; batch: WireBatch }
   | { op: 'rebase'; id: string; info: ReturnType<WriterIdentity['info']>; request: RebaseRequest }
   | { op: 'end'; processId: string; staleAfterMs?: number }
-  | { op: 'read' }
+  | { op: 'read'; options?: ReadOptions }
   | { op: 'processIndex' };
 
 type WireBatch = Omit<SeriesBatch, 'gauges'> & { gauges: [string, string, number | null][] };
@@ -93,8 +94,8 @@ export class IpcMetricsStore implements MetricsStore {
     >;
   }
 
-  read(): Promise<StoreSnapshot> {
-    return this.call({ op: 'read' }) as Promise<StoreSnapshot>;
+  read(options?: ReadOptions): Promise<StoreSnapshot> {
+    return this.call({ op: 'read', options }) as Promise<StoreSnapshot>;
   }
 
   processIndex(): Promise<ProcessIndex> {
@@ -175,7 +176,7 @@ async function answer(store: MetricsStore, request: StoreRequest): Promise<unkno
     case 'end':
       return store.end(request.processId, request.staleAfterMs);
     case 'read':
-      return store.read();
+      return store.read(request.options);
     case 'processIndex':
       return store.processIndex();
   }

@@ -104,6 +104,12 @@ export class PrefixKeys {
   readonly ended: string;
   /** Hash: id of a process that ended -> the sequence number of its last write in the totals. */
   readonly endedSeq: string;
+  /**
+   * Hash: exemplar field (see `stored-exemplar.ts`) -> the most recent exemplar any process recorded
+   * for that counter or histogram bucket, `"<timestamp ms> <value> <labels JSON>"`. Read by a scrape only
+   * when it asks for OpenMetrics.
+   */
+  readonly exemplars: string;
 
   constructor(readonly prefix: string) {
     if (prefix === '' || /[{}]/.test(prefix)) {
@@ -116,9 +122,13 @@ export class PrefixKeys {
     this.totals = `${tag}:totals`;
     this.ended = `${tag}:ended`;
     this.endedSeq = `${tag}:ended-seq`;
+    this.exemplars = `${tag}:exemplars`;
   }
 
-  /** Hash of one process's gauges, read by every scrape: series field -> `"<value> <timestamp ms>"`. */
+  /**
+   * Hash of one process's gauges, read by every scrape: series field -> `"<value> <timestamp ms>"`;
+   * a summary series' field -> its current quantile window (see `window-digest.ts`).
+   */
   gauges(processId: string): string {
     return `{${this.prefix}}:gauges:${processId}`;
   }
@@ -140,6 +150,7 @@ export class PrefixKeys {
       this.totals,
       this.ended,
       this.endedSeq,
+      this.exemplars,
     ];
   }
 }
@@ -161,4 +172,6 @@ export interface MetricMeta {
   help: string;
   /** The gauge's multiprocess mode; only for gauges. */
   mode?: string;
+  /** The quantiles a summary serves (prom-client's `percentiles`, 0 to 1); only for summaries. */
+  percentiles?: number[];
 }

@@ -12,7 +12,7 @@ const PRELUDE = `
 local time = redis.call('TIME')
 local nowMs = tonumber(time[1]) * 1000 + tonumber(time[2]) / 1000
 local now = string.format('%.3f', nowMs)
-local KEY_TYPES = { 'zset', 'hash', 'hash', 'hash', 'hash', 'hash', 'zset', 'hash' }
+local KEY_TYPES = { 'zset', 'hash', 'hash', 'hash', 'hash', 'hash', 'zset', 'hash', 'hash' }
 local wrongType = {}
 local function repairTypes()
   for i = 1, #KEYS do
@@ -131,12 +131,14 @@ end
  * the process wrote before (a value written again adds nothing). In `base` mode it only records them
  * as the process's previous values, adding nothing (used by a repair).
  * KEYS (every script of one process): 1 processes, 2 process-info, 3 metadata, 4 totals,
- *   5 gauges of the process, 6 counters of the process, 7 ended, 8 ended-seq
+ *   5 gauges of the process, 6 counters of the process, 7 ended, 8 ended-seq, 9 exemplars
  * ARGV: 1 id, 2 process info JSON, 3 expected seq ('0' = first write), 4 seq of this write,
  *       5 stale age ms ('' = do not look), 6 'count' | 'base', 7 liveness window ms ('' = do not
- *       count), then five lists, each one argument of lines (see LINES): 8 metadata (name, JSON),
- *       9 gauges (field, "value" | "value timestamp"), 10 gauge fields to delete, 11 counters (field,
- *       packed), 12 counter fields to delete
+ *       count), then six lists, each one argument of lines (see LINES): 8 metadata (name, JSON),
+ *       9 the process's gauges hash (field, "value" | "value timestamp" | a summary window, which
+ *       always holds spaces), 10 its fields to delete, 11 counters (field, packed), 12 counter fields
+ *       to delete, 13 exemplars (field, "timestamp value labels"): each kept only if its timestamp is
+ *       later than the stored one's, so the exemplars hold the latest any process recorded
  * Returns: { 'applied' | 'mismatch', now, stale ids, wrong-type keys, markers, live processes }
  *   markers: { counters #seq, gauges #seq, totals #p, metadata #p, ended seq } ('' = absent);
  *   live processes: heartbeats within the liveness window after this write (-1 = not counted)
@@ -191,18 +193,27 @@ end
 for _, field in ipairs(lines(ARGV[12])) do
   redis.call('HDEL', KEYS[6], field)
 end
+local exemplars = lines(ARGV[13] or '')
+for i = 1, #exemplars, 2 do
+  local field, value = exemplars[i], exemplars[i + 1]
+  local at = tonumber(string.match(value, '^%S+'))
+  local old = redis.call('HGET', KEYS[9], field)
+  local oldAt = old and tonumber(string.match(old, '^%S+'))
+  if at and (not oldAt or at > oldAt) then redis.call('HSET', KEYS[9], field, value) end
+end
 setMarkers(id, ARGV[4])
 return { 'applied', now, stale, wrongType, markers, live() }
 `;
 
 /**
- * Starts a repair of one process: its gauges go (the process writes them all again), its previous
+ * Starts a repair of one process: its gauges and summary windows go (the process writes them all
+ * again; the shared exemplars stay, each is only ever replaced by a later one), its previous
  * counter values stay (when they match what the totals hold) or go (the process loads the right ones
  * in `base` mode), its tombstone goes, and every marker is set to the repair's sequence number. With
  * `mark lost`, it records in the totals when Redis was found to have lost data, so scrapes wait until
  * every live process has written again.
  * KEYS (every script of one process): 1 processes, 2 process-info, 3 metadata, 4 totals,
- *   5 gauges of the process, 6 counters of the process, 7 ended, 8 ended-seq
+ *   5 gauges of the process, 6 counters of the process, 7 ended, 8 ended-seq, 9 exemplars
  * ARGV: 1 id, 2 process info JSON, 3 seq, 4 '1' keep previous counter values, 5 '1' mark lost
  * Returns: { 'applied', now, {}, wrong-type keys, {}, -1 }
  */
@@ -220,12 +231,13 @@ return { 'applied', now, {}, wrongType, {}, -1 }
 `;
 
 /**
- * Ends a process: its gauges, previous counter values, markers and index entries go; its counts stay
+ * Ends a process: its gauges and summary windows, previous counter values, markers and index entries
+ * go; its counts stay
  * in the totals, where they already are, so nothing moves. A tombstone (kept a day) records the last
  * write of it the totals hold, so a process that was only paused can tell what of it is counted.
  * Atomic: several processes may end the same dead one at once.
  * KEYS (every script of one process): 1 processes, 2 process-info, 3 metadata, 4 totals,
- *   5 gauges of the process, 6 counters of the process, 7 ended, 8 ended-seq
+ *   5 gauges of the process, 6 counters of the process, 7 ended, 8 ended-seq, 9 exemplars
  * ARGV: 1 id, 2 stale age in ms ('' = end it whatever its heartbeat; else only if it is older)
  * Returns: 1 when the process was indexed, 0 when it was not, -1 when it was alive after all
  */
@@ -321,9 +333,9 @@ const defined = new WeakSet<RedisClient>();
 /** Defines the module's Lua scripts on a client, once per client. */
 export function withScripts(client: RedisClient): ScriptedClient {
   if (!defined.has(client)) {
-    client.defineCommand('nrmWrite', { numberOfKeys: 8, lua: WRITE });
-    client.defineCommand('nrmRebase', { numberOfKeys: 8, lua: REBASE });
-    client.defineCommand('nrmEnd', { numberOfKeys: 8, lua: END });
+    client.defineCommand('nrmWrite', { numberOfKeys: 9, lua: WRITE });
+    client.defineCommand('nrmRebase', { numberOfKeys: 9, lua: REBASE });
+    client.defineCommand('nrmEnd', { numberOfKeys: 9, lua: END });
     client.defineCommand('nrmDictSet', { numberOfKeys: 3, lua: DICT_SET });
     client.defineCommand('nrmReadHead', { numberOfKeys: 3, lua: READ_HEAD });
     defined.add(client);

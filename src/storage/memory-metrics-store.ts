@@ -2,6 +2,7 @@ import { MARKER } from './keys.js';
 import type {
   MetricsStore,
   ProcessIndex,
+  ReadOptions,
   RebaseRequest,
   SeriesBatch,
   StoredMarkers,
@@ -11,6 +12,7 @@ import type {
 } from './metrics-store.js';
 import {
   addPacked,
+  decodeNumber,
   decodePacked,
   encodeNumber,
   encodePacked,
@@ -35,6 +37,7 @@ export class MemoryMetricsStore implements MetricsStore {
   private readonly gauges = new Map<string, Map<string, string>>();
   private readonly counters = new Map<string, Map<string, string>>();
   private readonly ended = new Map<string, { at: number; seq: string }>();
+  private readonly exemplars = new Map<string, string>();
 
   constructor(private readonly clock: () => number = Date.now) {}
 
@@ -63,6 +66,8 @@ export class MemoryMetricsStore implements MetricsStore {
       gauges.set(field, `${encodeNumber(value)} ${encodeNumber(timestamp ?? now)}`);
     }
     for (const field of batch.gaugeDeletes ?? []) gauges.delete(field);
+    for (const [field, text] of batch.windows ?? []) gauges.set(field, text);
+    for (const field of batch.windowDeletes ?? []) gauges.delete(field);
     const counters = this.ownHash(this.counters, identity.id);
     const counting = (batch.counterMode ?? 'count') === 'count';
     for (const [field, packed] of batch.counters ?? []) {
@@ -72,6 +77,7 @@ export class MemoryMetricsStore implements MetricsStore {
       counters.set(field, packed);
     }
     for (const field of batch.counterDeletes ?? []) counters.delete(field);
+    for (const [field, text] of batch.exemplars ?? []) this.keepLatestExemplar(field, text);
     this.setMarkers(identity.id, batch.seq);
     return { status: 'applied', now, stale, wrongType: [], ...live() };
   }
@@ -106,9 +112,9 @@ export class MemoryMetricsStore implements MetricsStore {
     return heartbeat === undefined ? 'absent' : 'ended';
   }
 
-  async read(): Promise<StoreSnapshot> {
+  async read(options: ReadOptions = {}): Promise<StoreSnapshot> {
     const ordered = [...this.processes].sort(([a, x], [b, y]) => x - y || (a < b ? -1 : 1));
-    return {
+    const snapshot: StoreSnapshot = {
       now: this.clock(),
       wrongType: [],
       processes: ordered.flatMap(([id, heartbeat]) => [id, String(heartbeat)]),
@@ -117,6 +123,8 @@ export class MemoryMetricsStore implements MetricsStore {
       totals: pairs(this.totals),
       gauges: ordered.map(([id]) => pairs(this.gauges.get(id) ?? new Map())),
     };
+    if (options.exemplars) snapshot.exemplars = pairs(this.exemplars);
+    return snapshot;
   }
 
   async processIndex(): Promise<ProcessIndex> {
@@ -167,6 +175,15 @@ export class MemoryMetricsStore implements MetricsStore {
     this.totals.set(field, encodePacked(addPacked(total, delta)));
   }
 
+  /** As the write script: an exemplar replaces the stored one only if its timestamp is later. */
+  private keepLatestExemplar(field: string, text: string): void {
+    const at = leadingNumber(text);
+    if (at === undefined) return;
+    const old = this.exemplars.get(field);
+    const oldAt = old === undefined ? undefined : leadingNumber(old);
+    if (oldAt === undefined || at > oldAt) this.exemplars.set(field, text);
+  }
+
   private ownHash(hashes: Map<string, Map<string, string>>, id: string): Map<string, string> {
     let hash = hashes.get(id);
     if (!hash) hashes.set(id, (hash = new Map()));
@@ -179,6 +196,13 @@ export class MemoryMetricsStore implements MetricsStore {
       .slice(0, 16)
       .map(([id]) => id);
   }
+}
+
+/** The first number of a text, if finite (what Lua's `tonumber` reads of it). */
+function leadingNumber(text: string): number | undefined {
+  const space = text.indexOf(' ');
+  const value = decodeNumber(space === -1 ? text : text.slice(0, space));
+  return value !== undefined && Number.isFinite(value) ? value : undefined;
 }
 
 function pairs(map: Map<string, string>): string[] {

@@ -1,13 +1,18 @@
 import { performance } from 'node:perf_hooks';
 
-import type { Registry } from 'prom-client';
+import type { Registry, RegistryContentType } from 'prom-client';
 
 import { ClockOffset } from './clock-offset.js';
+import { ExemplarReader } from './exemplar-reader.js';
+import type { MetricMeta } from './keys.js';
 import type { MetricsStore, SeriesBatch, WriteReply } from './metrics-store.js';
 import type { ProcessIdentity } from './process-identity.js';
 import { RegistryReader, type RegistryView } from './registry-reader.js';
 import type { GaugeModeResolver } from './registry-snapshot.js';
 import { planRepair, type RepairPlan } from './repair-plan.js';
+import { encodeExemplar } from './stored-exemplar.js';
+import { SummaryWindowReader } from './summary-windows.js';
+import { encodeWindowDigest } from './window-digest.js';
 import { splitIntoBatches, type BatchContent, type SeriesChanges } from './write-batches.js';
 
 /** Where the flusher reports trouble. Nest's `Logger` fits. */
@@ -22,7 +27,7 @@ export interface MetricsFlusherOptions {
   store: MetricsStore;
   identity: ProcessIdentity;
   /** The prom-client registry whose metrics this process writes. */
-  registry: Registry;
+  registry: Registry<RegistryContentType>;
   /** Milliseconds between background flushes. */
   intervalMs: number;
   /**
@@ -48,7 +53,10 @@ export interface MetricsFlusherOptions {
 export interface FlushResult {
   /** Whether everything that changed reached the store. */
   ok: boolean;
-  /** Series sent because they changed since the last acknowledged write. */
+  /**
+   * Series sent because they changed since the last acknowledged write (gauges and counter-like
+   * series; summary windows and exemplars that went with them are not counted).
+   */
   sent: number;
   /** Series removed because the registry no longer has them. */
   removed: number;
@@ -98,7 +106,13 @@ export class MetricsFlusher {
   /** Gauges: value, and for timed gauges the local time of the call that set it. */
   private ackedGauges = new Map<string, { value: number; setAt?: number }>();
   private ackedMetadata = new Map<string, string>();
+  /** Summary windows and exemplars as of `ackedSeq`: field -> stored text. */
+  private ackedWindows = new Map<string, string>();
+  private ackedExemplars = new Map<string, string>();
   private readonly reader: RegistryReader;
+  /** Summary quantile windows and exemplars, read beside the registry reader (they are few). */
+  private readonly windows: SummaryWindowReader;
+  private readonly exemplars: ExemplarReader;
   /**
    * Fields that may differ from what the store acknowledged: every field the reader touched since
    * the last flush that fully succeeded. Others are known to be the same, so a flush looks at no more.
@@ -118,6 +132,8 @@ export class MetricsFlusher {
 
   constructor(private readonly options: MetricsFlusherOptions) {
     this.reader = new RegistryReader(options.registry, options.gaugeModeOf);
+    this.windows = new SummaryWindowReader(options.registry);
+    this.exemplars = new ExemplarReader(options.registry);
   }
 
   /** Starts flushing every `intervalMs`. The timer does not keep the process alive. */
@@ -210,6 +226,8 @@ export class MetricsFlusher {
   private async writeChanges(): Promise<FlushResult> {
     // A whole metric listed anew (a first read, a reset) leaves `pending` incomplete: compare all.
     if (await this.reader.read(this.pending)) this.resendAll = true;
+    this.windows.read();
+    this.exemplars.read();
     const view = this.reader.view;
     const stats = { calls: 0, sent: 0, removed: 0 };
     let repaired: string | undefined;
@@ -256,18 +274,15 @@ export class MetricsFlusher {
    * round because the store's clock is not known yet.
    */
   private changesSince(view: RegistryView): { changes: SeriesChanges; held: boolean } {
-    const changes: SeriesChanges = {
-      metadata: [],
-      gauges: [],
-      gaugeDeletes: [],
-      counters: [],
-      counterDeletes: [],
-    };
+    const changes = noChanges();
     let held = false;
-    for (const [name, meta] of view.metadata) {
+    for (const [name, readMeta] of view.metadata) {
+      const meta = this.withPercentiles(name, readMeta);
       if (this.ackedMetadata.get(name) !== JSON.stringify(meta))
         changes.metadata.push([name, meta]);
     }
+    if (this.windowChanges(changes)) held = true;
+    if (this.exemplarChanges(changes)) held = true;
     const gauge = (field: string, value: number) => {
       const setAt = view.gaugeTimes.get(field);
       const acked = this.ackedGauges.get(field);
@@ -301,6 +316,66 @@ export class MetricsFlusher {
       else if (this.ackedCounters.has(field)) changes.counterDeletes.push(field);
     }
     return { changes, held };
+  }
+
+  /** A summary's metadata names the quantiles it serves. */
+  private withPercentiles(name: string, meta: MetricMeta): MetricMeta {
+    const percentiles = meta.type === 'summary' ? this.windows.percentiles.get(name) : undefined;
+    return percentiles === undefined ? meta : { ...meta, percentiles };
+  }
+
+  /**
+   * Adds the summary windows that differ from what the store acknowledged. A window that rotates is
+   * stored with the time it stops being served, on the store's clock: returns true when one waits for
+   * that clock to be known.
+   */
+  private windowChanges(changes: SeriesChanges): boolean {
+    let held = false;
+    for (const [field, window] of this.windows.windows) {
+      if (window.stored === undefined) {
+        if (window.expiresAt === undefined) {
+          window.stored = encodeWindowDigest(Infinity, window.centroids);
+        } else if (this.clock.known) {
+          const expiresAt = this.clock.toStore(localTimeOf(window.expiresAt))!;
+          window.stored = encodeWindowDigest(Math.round(expiresAt), window.centroids);
+        } else {
+          held = true;
+          continue;
+        }
+      }
+      if (this.ackedWindows.get(field) !== window.stored) {
+        changes.windows.push([field, window.stored]);
+      }
+    }
+    for (const field of this.ackedWindows.keys()) {
+      if (!this.windows.windows.has(field)) changes.windowDeletes.push(field);
+    }
+    return held;
+  }
+
+  /**
+   * Adds the exemplars recorded since the store acknowledged them, timed on the store's clock:
+   * returns true when some wait for that clock to be known.
+   */
+  private exemplarChanges(changes: SeriesChanges): boolean {
+    let held = false;
+    for (const [field, exemplar] of this.exemplars.exemplars) {
+      if (exemplar.stored === undefined) {
+        if (!this.clock.known) {
+          held = true;
+          continue;
+        }
+        exemplar.stored = encodeExemplar({
+          timestamp: Math.round(this.clock.toStore(localTimeOf(exemplar.recordedAt))!),
+          value: exemplar.value,
+          labels: exemplar.labels,
+        });
+      }
+      if (this.ackedExemplars.get(field) !== exemplar.stored) {
+        changes.exemplars.push([field, exemplar.stored]);
+      }
+    }
+    return held;
   }
 
   /**
@@ -360,6 +435,9 @@ export class MetricsFlusher {
       this.ackedGauges.set(field, { value, setAt });
     }
     for (const field of content.gaugeDeletes ?? []) this.ackedGauges.delete(field);
+    for (const [field, text] of content.windows ?? []) this.ackedWindows.set(field, text);
+    for (const field of content.windowDeletes ?? []) this.ackedWindows.delete(field);
+    for (const [field, text] of content.exemplars ?? []) this.ackedExemplars.set(field, text);
     if (content.counterMode === 'base') return;
     for (const [field, packed] of content.counters ?? []) this.ackedCounters.set(field, packed);
     for (const field of content.counterDeletes ?? []) this.ackedCounters.delete(field);
@@ -409,13 +487,7 @@ export class MetricsFlusher {
     this.forget();
     this.ackedSeq = seq;
     if (plan.base.size > 0) {
-      const base: SeriesChanges = {
-        metadata: [],
-        gauges: [],
-        gaugeDeletes: [],
-        counters: [...plan.base],
-        counterDeletes: [],
-      };
+      const base: SeriesChanges = { ...noChanges(), counters: [...plan.base] };
       const reply = await this.sendAll(base, stats, 'base');
       if (reply.status !== 'applied') {
         throw new Error('the store changed again while this process repaired it');
@@ -428,6 +500,8 @@ export class MetricsFlusher {
     this.ackedCounters.clear();
     this.ackedGauges.clear();
     this.ackedMetadata.clear();
+    this.ackedWindows.clear();
+    this.ackedExemplars.clear();
     this.unanswered = [];
     this.resendAll = true;
   }
@@ -461,4 +535,22 @@ export class MetricsFlusher {
       logger?.log(`Flushing metrics to ${this.options.store.description} works again.`);
     }
   }
+}
+
+function noChanges(): SeriesChanges {
+  return {
+    metadata: [],
+    gauges: [],
+    gaugeDeletes: [],
+    counters: [],
+    counterDeletes: [],
+    windows: [],
+    windowDeletes: [],
+    exemplars: [],
+  };
+}
+
+/** A time of this process's wall clock (`Date.now()`, ms) on its monotonic clock, which the store's is measured against. */
+function localTimeOf(wallTime: number): number {
+  return performance.now() + (wallTime - Date.now());
 }

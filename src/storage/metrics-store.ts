@@ -24,6 +24,18 @@ export interface SeriesBatch {
   /** Gauge series the process no longer has. */
   gaugeDeletes?: string[];
   /**
+   * Summary series field -> the stored text of its current quantile window (see `window-digest.ts`),
+   * kept in the process's gauges hash beside its gauges: per process, gone when the process ends.
+   */
+  windows?: [string, string][];
+  /** Summary series whose window is empty now, or that the process no longer has. */
+  windowDeletes?: string[];
+  /**
+   * Exemplar field -> stored exemplar (see `stored-exemplar.ts`), for the shared exemplars: the store
+   * keeps, per field, the exemplar with the latest timestamp any process sent.
+   */
+  exemplars?: [string, string][];
+  /**
    * Counter-like series field -> its absolute packed value (see `packed-values.ts`). The store adds
    * to the totals the difference from what the process wrote before.
    */
@@ -101,8 +113,19 @@ export interface StoreSnapshot {
   metadata: string[];
   /** Series field -> packed total (and markers), as pairs. */
   totals: string[];
-  /** For each process of `processes`, in order: gauge field -> `"value timestamp"` (and markers). */
+  /**
+   * For each process of `processes`, in order: gauge field -> `"value timestamp"`, summary field -> its
+   * window (and markers).
+   */
   gauges: string[][];
+  /** Exemplar field -> stored exemplar, as pairs; only when the read asked for them. */
+  exemplars?: string[];
+}
+
+/** What a read should include beyond what every scrape needs. */
+export interface ReadOptions {
+  /** The shared exemplars (an OpenMetrics scrape serves them; the text format cannot). */
+  exemplars?: boolean;
 }
 
 /** One indexed process. */
@@ -137,7 +160,7 @@ export interface MetricsStore {
    */
   end(processId: string, staleAfterMs?: number): Promise<'ended' | 'absent' | 'alive'>;
   /** Reads everything a scrape needs, in bounded calls. */
-  read(): Promise<StoreSnapshot>;
+  read(options?: ReadOptions): Promise<StoreSnapshot>;
   /** The indexed processes with their heartbeats and info, cheaply (health, clean-up, markProcessDead). */
   processIndex(): Promise<ProcessIndex>;
   /** A short description for logs: where the metrics go. Never a secret. */

@@ -5,6 +5,7 @@ import type {
   IndexedProcess,
   MetricsStore,
   ProcessIndex,
+  ReadOptions,
   RebaseRequest,
   SeriesBatch,
   StoredMarkers,
@@ -44,9 +45,16 @@ export class RedisMetricsStore implements MetricsStore {
           : `${encodeNumber(value)} ${encodeNumber(timestamp)}`,
       );
     }
+    // Summary windows live in the gauges hash too: the same list, and the same list of deletions.
+    for (const [field, text] of batch.windows ?? []) gauges = line(line(gauges, field), text);
+    let gaugeDeletes = (batch.gaugeDeletes ?? []).join('\n');
+    for (const field of batch.windowDeletes ?? []) gaugeDeletes = line(gaugeDeletes, field);
     let counters = '';
     for (const [field, packed] of batch.counters ?? [])
       counters = line(line(counters, field), packed);
+    let exemplars = '';
+    for (const [field, text] of batch.exemplars ?? [])
+      exemplars = line(line(exemplars, field), text);
 
     const reply = await withScripts(this.client).nrmWrite(
       ...this.processKeys(identity.id),
@@ -59,9 +67,10 @@ export class RedisMetricsStore implements MetricsStore {
       batch.livenessWindowMs === undefined ? '' : String(batch.livenessWindowMs),
       metadata,
       gauges,
-      (batch.gaugeDeletes ?? []).join('\n'),
+      gaugeDeletes,
       counters,
       (batch.counterDeletes ?? []).join('\n'),
+      exemplars,
     );
     return parseWriteReply(reply);
   }
@@ -87,30 +96,34 @@ export class RedisMetricsStore implements MetricsStore {
     return result === 1 ? 'ended' : result === -1 ? 'alive' : 'absent';
   }
 
-  async read(): Promise<StoreSnapshot> {
-    const { processes, processInfo, metadata, totals } = this.keys;
+  async read(options: ReadOptions = {}): Promise<StoreSnapshot> {
+    const { processes, processInfo, metadata, totals, exemplars } = this.keys;
     const [now, wrongType, processList, info, metadataPairs] = await withScripts(
       this.client,
     ).nrmReadHead(processes, processInfo, metadata);
     const ids = processList.filter((_, i) => i % 2 === 0);
     // The totals and every process's gauges are read in bounded HSCAN calls, all at once: ioredis
     // pipelines them on the connection.
-    const [totalsScan, ...gaugeScans] = await Promise.all([
+    const [totalsScan, exemplarScan, ...gaugeScans] = await Promise.all([
       scanHash(this.client, totals),
+      options.exemplars ? scanHash(this.client, exemplars) : undefined,
       ...ids.map((id) => scanHash(this.client, this.keys.gauges(id))),
     ]);
     const wrong = [...wrongType];
-    if (totalsScan.wrongType) wrong.push(totals);
-    gaugeScans.forEach((scan, i) => scan.wrongType && wrong.push(this.keys.gauges(ids[i])));
-    return {
+    if (totalsScan!.wrongType) wrong.push(totals);
+    if (exemplarScan?.wrongType) wrong.push(exemplars);
+    gaugeScans.forEach((scan, i) => scan!.wrongType && wrong.push(this.keys.gauges(ids[i])));
+    const snapshot: StoreSnapshot = {
       now: Number(now),
       wrongType: wrong,
       processes: processList,
       info,
       metadata: metadataPairs,
-      totals: totalsScan.pairs,
-      gauges: gaugeScans.map((scan) => scan.pairs),
+      totals: totalsScan!.pairs,
+      gauges: gaugeScans.map((scan) => scan!.pairs),
     };
+    if (exemplarScan) snapshot.exemplars = exemplarScan.pairs;
+    return snapshot;
   }
 
   async processIndex(): Promise<ProcessIndex> {
@@ -148,6 +161,7 @@ export class RedisMetricsStore implements MetricsStore {
       k.counters(processId),
       k.ended,
       k.endedSeq,
+      k.exemplars,
     ];
   }
 }

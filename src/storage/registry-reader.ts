@@ -1,4 +1,12 @@
-import { Counter, Gauge, Histogram, Summary, type Metric, type Registry } from 'prom-client';
+import {
+  Counter,
+  Gauge,
+  Histogram,
+  Summary,
+  type Metric,
+  type Registry,
+  type RegistryContentType,
+} from 'prom-client';
 
 import { gaugeCallTimes, isTimedGaugeMode, type ObservedGauge } from './gauge-call-times.js';
 import type { MetricMeta } from './keys.js';
@@ -86,7 +94,7 @@ export class RegistryReader {
   private allOwed = false;
 
   constructor(
-    private readonly registry: Registry,
+    private readonly registry: Registry<RegistryContentType>,
     private readonly gaugeModeOf: GaugeModeResolver,
   ) {
     this.listen();

@@ -1,9 +1,9 @@
-import type { Metric, Registry } from 'prom-client';
+import type { Metric, Registry, RegistryContentType } from 'prom-client';
 
 /** Called with every metric registered in a registry, while prom-client registers it. */
 export type RegistrationListener = (metric: Metric) => void;
 
-const listenersOf = new WeakMap<Registry, Set<RegistrationListener>>();
+const listenersOf = new WeakMap<Registry<RegistryContentType>, Set<RegistrationListener>>();
 
 /**
  * Hears every metric registered in `registry` from now on, `new Gauge({ registers: [registry] })`
@@ -14,13 +14,16 @@ const listenersOf = new WeakMap<Registry, Set<RegistrationListener>>();
  * The metric is not complete yet when it is heard: a subclass's constructor (Gauge's sets `type`) has
  * not finished. Tell its class with `instanceof`.
  */
-export function onRegistration(registry: Registry, listener: RegistrationListener): () => void {
+export function onRegistration(
+  registry: Registry<RegistryContentType>,
+  listener: RegistrationListener,
+): () => void {
   let listeners = listenersOf.get(registry);
   if (!listeners) {
     const known = (listeners = new Set());
     listenersOf.set(registry, listeners);
     const register = registry.registerMetric;
-    registry.registerMetric = function (this: Registry, metric: Metric): void {
+    registry.registerMetric = function (this: Registry<RegistryContentType>, metric: Metric): void {
       register.call(this, metric);
       for (const listen of known) listen(metric);
     };

@@ -1,4 +1,9 @@
-import type { MetricObjectWithValues, MetricValue, Registry } from 'prom-client';
+import type {
+  MetricObjectWithValues,
+  MetricValue,
+  Registry,
+  RegistryContentType,
+} from 'prom-client';
 
 import type { GaugeMode } from '../redis-metrics.options.js';
 import { seriesField, type Labels, type MetricMeta } from './keys.js';
@@ -23,7 +28,7 @@ export type GaugeModeResolver = (metricName: string) => GaugeMode;
  * and count become one packed series per label set; of a summary only `_sum` and `_count` are kept.
  */
 export async function snapshotRegistry(
-  registry: Registry,
+  registry: Registry<RegistryContentType>,
   gaugeModeOf: GaugeModeResolver,
 ): Promise<RegistrySnapshot> {
   const snapshot: RegistrySnapshot = {

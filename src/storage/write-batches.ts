@@ -8,6 +8,9 @@ export interface SeriesChanges {
   gaugeDeletes: string[];
   counters: [string, string][];
   counterDeletes: string[];
+  windows: [string, string][];
+  windowDeletes: string[];
+  exemplars: [string, string][];
 }
 
 /** The part of a batch the flusher fills in when it sends it. */
@@ -28,6 +31,14 @@ function counterWeight(packed: string): number {
   return 2 + (spaces + 1) / 2;
 }
 
+/** A summary window is one hash write of its text: Redis' work grows with its length (about 20 bytes a centroid). */
+function windowWeight(text: string): number {
+  return 1 + text.length / 1000;
+}
+
+/** An exemplar is read, compared and maybe written. */
+const EXEMPLAR_WEIGHT = 2;
+
 /**
  * Splits changes into batches of bounded weight. The first carries the metadata and the deletions, so
  * a series never arrives before its metric's metadata. Always at least one batch: an empty one still
@@ -35,22 +46,32 @@ function counterWeight(packed: string): number {
  */
 export function splitIntoBatches(changes: SeriesChanges, maxWeight = BATCH_WEIGHT): BatchContent[] {
   const batches: BatchContent[] = [];
-  let current: Required<Pick<BatchContent, 'gauges' | 'counters'>> & BatchContent = {
+  type Lists = Required<Pick<BatchContent, 'gauges' | 'counters' | 'windows' | 'exemplars'>>;
+  let current: Lists & BatchContent = {
     metadata: changes.metadata,
     gaugeDeletes: changes.gaugeDeletes,
     counterDeletes: changes.counterDeletes,
+    windowDeletes: changes.windowDeletes,
     gauges: [],
     counters: [],
+    windows: [],
+    exemplars: [],
   };
   let weight =
-    changes.metadata.length + changes.gaugeDeletes.length + changes.counterDeletes.length;
+    changes.metadata.length +
+    changes.gaugeDeletes.length +
+    changes.counterDeletes.length +
+    changes.windowDeletes.length;
+  let items = 0;
   const next = (cost: number) => {
-    if (weight + cost > maxWeight && (current.gauges.length > 0 || current.counters.length > 0)) {
+    if (weight + cost > maxWeight && items > 0) {
       batches.push(current);
-      current = { gauges: [], counters: [] };
+      current = { gauges: [], counters: [], windows: [], exemplars: [] };
       weight = 0;
+      items = 0;
     }
     weight += cost;
+    items += 1;
   };
   for (const gauge of changes.gauges) {
     next(1);
@@ -59,6 +80,14 @@ export function splitIntoBatches(changes: SeriesChanges, maxWeight = BATCH_WEIGH
   for (const counter of changes.counters) {
     next(counterWeight(counter[1]));
     current.counters.push(counter);
+  }
+  for (const window of changes.windows) {
+    next(windowWeight(window[1]));
+    current.windows.push(window);
+  }
+  for (const exemplar of changes.exemplars) {
+    next(EXEMPLAR_WEIGHT);
+    current.exemplars.push(exemplar);
   }
   batches.push(current);
   return batches;

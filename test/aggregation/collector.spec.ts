@@ -175,6 +175,8 @@ describe('RedisMultiProcessCollector', () => {
         '',
         '# HELP payload_bytes Payload',
         '# TYPE payload_bytes summary',
+        // The median of the windows of a and b (10 and 30), as one t-digest interpolates it.
+        'payload_bytes{quantile="0.5"} 20',
         'payload_bytes_sum 40',
         'payload_bytes_count 2',
         '',

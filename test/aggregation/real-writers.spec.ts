@@ -151,6 +151,9 @@ describe('aggregation over real writer processes', () => {
         '',
         '# HELP payload_bytes Payload',
         '# TYPE payload_bytes summary',
+        // The windows of all three (50, 30, 10): the killed writer's is served until it is reaped, as
+        // its summary has no maxAgeSeconds.
+        'payload_bytes{quantile="0.5"} 30',
         'payload_bytes_sum 90',
         'payload_bytes_count 3',
         '',
@@ -199,8 +202,9 @@ describe('aggregation over real writer processes', () => {
     // TTL, still has all its series.
     expect(text).toContain('jobs_total{kind="mail"} 3\n');
     expect(Date.now() - idleSince).toBeGreaterThan(ttlMs);
-    // 11 gauges, and a counter, a histogram and a summary; each hash also holds its write number.
-    expect(idleSeriesAtStart).toEqual([11 + 1, 3 + 1]);
+    // 11 gauges and the summary's quantile window, and a counter, a histogram and a summary; each hash
+    // also holds its write number.
+    expect(idleSeriesAtStart).toEqual([11 + 1 + 1, 3 + 1]);
     expect(await idleSeries()).toEqual(idleSeriesAtStart);
     expect(await gaugeLines('g_all_mode')).toEqual([
       expect.stringMatching(/^g_all_mode\{pid="201",hostname=".*"\} 1$/),

@@ -11,6 +11,20 @@ export interface PrometheusServer {
   url: string;
   /** Runs an instant query and returns its vector result. */
   query(promql: string): Promise<{ metric: Record<string, string>; value: [number, string] }[]>;
+  /**
+   * The exemplars Prometheus stored for a selector's series between two times (seconds), as
+   * `/api/v1/query_exemplars` returns them (needs `exemplar-storage` among the enabled features).
+   */
+  queryExemplars(
+    promql: string,
+    start: number,
+    end: number,
+  ): Promise<
+    {
+      seriesLabels: Record<string, string>;
+      exemplars: { labels: Record<string, string>; value: string; timestamp: number }[];
+    }[]
+  >;
   /** The scrape targets as Prometheus sees them. */
   targets(): Promise<
     { health: string; lastError: string; scrapeUrl: string; labels: Record<string, string> }[]
@@ -28,17 +42,25 @@ export interface PrometheusJob {
   basicAuth?: { username: string; password: string };
 }
 
+/** How to start Prometheus beyond its scrape jobs. */
+export interface PrometheusOptions {
+  /** `--enable-feature` values, e.g. `exemplar-storage`. */
+  enableFeatures?: string[];
+}
+
 export function startPrometheus(
   target: string,
   scrapeIntervalSeconds = 1,
+  options: PrometheusOptions = {},
 ): Promise<PrometheusServer> {
-  return startPrometheusJobs([{ name: 'app', target }], scrapeIntervalSeconds);
+  return startPrometheusJobs([{ name: 'app', target }], scrapeIntervalSeconds, options);
 }
 
 /** A real Prometheus scraping several jobs, each with its own credentials if any. */
 export async function startPrometheusJobs(
   jobs: PrometheusJob[],
   scrapeIntervalSeconds = 1,
+  options: PrometheusOptions = {},
 ): Promise<PrometheusServer> {
   const dir = mkdtempSync(join(tmpdir(), 'nrm-prometheus-'));
   const port = await freePort();
@@ -84,6 +106,7 @@ export async function startPrometheusJobs(
         `--config.file=${join(dir, 'prometheus.yml')}`,
         `--storage.tsdb.path=${join(dir, 'data')}`,
         `--web.listen-address=127.0.0.1:${port}`,
+        ...(options.enableFeatures ?? []).map((feature) => `--enable-feature=${feature}`),
       ],
       { stdio: 'ignore' },
     );
@@ -113,6 +136,12 @@ export async function startPrometheusJobs(
         result: { metric: Record<string, string>; value: [number, string] }[];
       };
       return data.result;
+    },
+    async queryExemplars(promql, start, end) {
+      const query = new URLSearchParams({ query: promql, start: String(start), end: String(end) });
+      return (await api(`/api/v1/query_exemplars?${query}`)) as Awaited<
+        ReturnType<PrometheusServer['queryExemplars']>
+      >;
     },
     async targets() {
       const data = (await api('/api/v1/targets')) as {

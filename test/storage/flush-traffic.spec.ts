@@ -64,7 +64,7 @@ describe('flush traffic and Redis trouble, on a private Redis', () => {
       'config|resetstat': 1,
       evalsha: 1,
       time: 1,
-      type: 8,
+      type: 9,
       hget: 5,
       hset: 4,
       hsetnx: 1,

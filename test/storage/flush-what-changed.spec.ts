@@ -2,7 +2,9 @@ import { Redis } from 'ioredis';
 import { Counter, Gauge, Histogram, Registry, Summary } from 'prom-client';
 
 import {
+  decodeWindowDigest,
   isMarkerField,
+  isWindowDigest,
   MetricsFlusher,
   PrefixKeys,
   ProcessIdentity,
@@ -55,9 +57,38 @@ describe('a flush stores exactly what prom-client shows, reading only what chang
     return {
       counters: strip(await client.hgetall(keys.counters(identity.id))),
       gauges: Object.fromEntries(
-        Object.entries(gauges).map(([field, text]) => [field, Number(text.split(' ')[0])]),
+        Object.entries(gauges)
+          .filter(([, text]) => !isWindowDigest(text))
+          .map(([field, text]) => [field, Number(text.split(' ')[0])]),
       ),
     };
+  }
+
+  /** The summary windows of a process: field -> the observations they stand for. */
+  async function storedWindows(identity: ProcessIdentity) {
+    const gauges = await client.hgetall(keys.gauges(identity.id));
+    return Object.fromEntries(
+      Object.entries(gauges)
+        .filter(([, text]) => isWindowDigest(text))
+        .map(([field, text]) => [
+          field,
+          decodeWindowDigest(text)!.centroids.reduce((n, c) => n + c.weight, 0),
+        ]),
+    );
+  }
+
+  /**
+   * The windows the reference implies: a summary without maxAgeSeconds holds every observation since
+   * its last reset in its window, so each summary series with a count has a window of that count.
+   */
+  async function expectedWindows(registry: Registry) {
+    const reference = await snapshotRegistry(registry, () => 'all');
+    return Object.fromEntries(
+      [...reference.counters]
+        .map(([field, packed]) => [field, packed.split(' ')] as const)
+        .filter(([, slots]) => slots.length === 4 && slots[0] === 'c' && Number(slots[1]) > 0)
+        .map(([field, slots]) => [field, Number(slots[1])]),
+    );
   }
 
   /** What the reference says the process's hashes must hold. */
@@ -209,6 +240,7 @@ describe('a flush stores exactly what prom-client shows, reading only what chang
       }
       expect((await flusher.flush()).ok).toBe(true);
       expect(await stored(identity)).toEqual(await expected(registry));
+      expect(await storedWindows(identity)).toEqual(await expectedWindows(registry));
     }
   });
 

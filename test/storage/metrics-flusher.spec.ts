@@ -108,7 +108,10 @@ describe('MetricsFlusher against a real Redis', () => {
     expect((await total(seriesField('process_cpu_user_seconds_total', {})))!.v).toBeGreaterThan(0);
     const gauges = await gaugeValues(identity);
     expect(gauges[seriesField('queue_depth_a', {})]).toBe(17);
-    // Only gauges are kept per process for a scrape.
+    // Only gauges are kept per process for a scrape, and the summary's quantile window.
+    const window = await client.hget(keys.gauges(identity.id), seriesField('size_a', {}));
+    expect(window).toBe('q +Inf 4');
+    delete gauges[seriesField('size_a', {})];
     expect(Object.keys(gauges).every((f) => before.gauges.has(f))).toBe(true);
 
     // Everything the registry holds and nothing else. Default metrics may gain or lose a series while
@@ -130,6 +133,11 @@ describe('MetricsFlusher against a real Redis', () => {
     expect(JSON.parse((await client.hget(keys.metadata, 'latency_a'))!)).toEqual({
       type: 'histogram',
       help: 'Latency',
+    });
+    expect(JSON.parse((await client.hget(keys.metadata, 'size_a'))!)).toEqual({
+      type: 'summary',
+      help: 'Size',
+      percentiles: [0.5],
     });
   });
 

@@ -1,8 +1,9 @@
 import type { Redis } from 'ioredis';
-import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { Counter, Gauge, Histogram, Registry, Summary } from 'prom-client';
 
 import {
   decodePacked,
+  isMarkerField,
   MARKER,
   MemoryMetricsStore,
   MetricsFlusher,
@@ -52,6 +53,12 @@ describe.each(['redis', 'memory'] as const)('the %s store keeps the write protoc
   const jobs = seriesField('jobs_total', { queue: 'mail' });
   const seconds = seriesField('job_seconds', {});
   const busy = seriesField('busy', {});
+
+  function pairsOf(pairs: string[]): Record<string, string> {
+    const map: Record<string, string> = {};
+    for (let i = 0; i < pairs.length; i += 2) map[pairs[i]] = pairs[i + 1];
+    return map;
+  }
 
   function totalsOf(snapshot: StoreSnapshot): Record<string, Record<string, number> | string> {
     const totals: Record<string, Record<string, number> | string> = {};
@@ -180,6 +187,110 @@ describe.each(['redis', 'memory'] as const)('the %s store keeps the write protoc
     );
   });
 
+  it("keeps a process's summary windows beside its gauges; they go with a deletion, a rebase and the process", async () => {
+    const store = newStore();
+    const a = ProcessIdentity.create({ hostname: 'h', pid: 1 });
+    const size = seriesField('size', { route: '/a' });
+    const other = seriesField('size', { route: '/b' });
+    // The process's gauges hash, without its write number.
+    const windowOf = (snapshot: StoreSnapshot) => {
+      const hash = pairsOf(snapshot.gauges[snapshot.processes.indexOf(a.id) / 2]);
+      return Object.fromEntries(Object.entries(hash).filter(([field]) => !isMarkerField(field)));
+    };
+    await store.write(a, {
+      expectedSeq: 0,
+      seq: 1,
+      metadata: [['size', { type: 'summary', help: 'Size', percentiles: [0.5, 0.9] }], gaugeMeta],
+      counters: [[size, 'c 3 s 6']],
+      gauges: [[busy, { value: 2, timestamp: 1000 }]],
+      windows: [
+        [size, 'q 1732412345678 1 2:2'],
+        [other, 'q +Inf 5'],
+      ],
+    });
+    const written = windowOf(await store.read());
+    await store.write(a, { expectedSeq: 1, seq: 2, windowDeletes: [other] });
+    const afterDelete = windowOf(await store.read());
+    await store.rebase(a, { seq: 3, keepCounters: true, markLost: false });
+    const afterRebase = windowOf(await store.read());
+    await store.write(a, { expectedSeq: 3, seq: 4, windows: [[size, 'q +Inf 7']] });
+    const rewritten = windowOf(await store.read());
+    await store.end(a.id);
+    const snapshot = await store.read();
+
+    expect(written).toEqual({
+      [busy]: '2 1000',
+      [size]: 'q 1732412345678 1 2:2',
+      [other]: 'q +Inf 5',
+    });
+    expect(afterDelete).toEqual({ [busy]: '2 1000', [size]: 'q 1732412345678 1 2:2' });
+    expect(afterRebase).toEqual({});
+    expect(rewritten).toEqual({ [size]: 'q +Inf 7' });
+    expect(snapshot.gauges).toEqual([]);
+    expect(totalsOf(snapshot)).toEqual({ [size]: { c: 3, s: 6 } });
+    const metadata = snapshot.metadata.indexOf('size');
+    expect(JSON.parse(snapshot.metadata[metadata + 1])).toEqual({
+      type: 'summary',
+      help: 'Size',
+      percentiles: [0.5, 0.9],
+    });
+  });
+
+  it('keeps the latest exemplar of each field by its time, whatever the order of writes, and reads them only when asked', async () => {
+    const store = newStore();
+    const a = ProcessIdentity.create({ hostname: 'h', pid: 1 });
+    const b = ProcessIdentity.create({ hostname: 'h', pid: 2 });
+    const bucket = `${seconds} 0.5`;
+    await store.write(a, {
+      expectedSeq: 0,
+      seq: 1,
+      metadata: [counterMeta, histogramMeta],
+      counters: [
+        [jobs, 'v 1'],
+        [seconds, 'c 1 s 0.25 0.5 1 +Inf 1'],
+      ],
+      exemplars: [
+        [jobs, '2000 1 {"trace_id":"a-2000"}'],
+        [bucket, '2000 0.25 {"trace_id":"a-2000"}'],
+      ],
+    });
+    // b writes later, but recorded its exemplars earlier: the stored ones stay.
+    await store.write(b, {
+      expectedSeq: 0,
+      seq: 1,
+      counters: [[jobs, 'v 1']],
+      exemplars: [
+        [jobs, '1000 1 {"trace_id":"b-1000"}'],
+        [bucket, '2000 0.3 {"trace_id":"b-2000"}'],
+      ],
+    });
+    const kept = await store.read({ exemplars: true });
+    await store.write(b, {
+      expectedSeq: 1,
+      seq: 2,
+      exemplars: [[jobs, '3000 2 {"trace_id":"b-3000","span":"x y"}']],
+    });
+    // A write that is refused (a replay) changes no exemplar.
+    await store.write(a, {
+      expectedSeq: 0,
+      seq: 1,
+      exemplars: [[jobs, '9000 1 {"trace_id":"replayed"}']],
+    });
+
+    const plain = await store.read();
+    const latest = await store.read({ exemplars: true });
+
+    expect(pairsOf(kept.exemplars!)).toEqual({
+      [jobs]: '2000 1 {"trace_id":"a-2000"}',
+      [bucket]: '2000 0.25 {"trace_id":"a-2000"}',
+    });
+    expect(plain.exemplars).toBeUndefined();
+    expect(pairsOf(latest.exemplars!)).toEqual({
+      [jobs]: '3000 2 {"trace_id":"b-3000","span":"x y"}',
+      [bucket]: '2000 0.25 {"trace_id":"a-2000"}',
+    });
+  });
+
   it('serves flushers and a collector to the same merged text', async () => {
     const store = newStore();
     const writers = [1, 2].map((pid) => {
@@ -193,6 +304,13 @@ describe.each(['redis', 'memory'] as const)('the %s store keeps the write protoc
         registers: [registry],
       });
       histogram.observe(pid);
+      const summary = new Summary({
+        name: 'job_bytes',
+        help: 'Size',
+        percentiles: [0.5, 0.9],
+        registers: [registry],
+      });
+      for (let i = 1; i <= 4; i += 1) summary.observe(pid * 100 + i);
       return new MetricsFlusher({
         store,
         identity: ProcessIdentity.create({ hostname: 'h', pid }),
@@ -211,6 +329,14 @@ describe.each(['redis', 'memory'] as const)('the %s store keeps the write protoc
         '# HELP busy Busy',
         '# TYPE busy gauge',
         'busy 2',
+        '',
+        '# HELP job_bytes Size',
+        '# TYPE job_bytes summary',
+        // The window of the process that is still there (201 to 204): the ended one took its own.
+        'job_bytes{quantile="0.5"} 202.5',
+        'job_bytes{quantile="0.9"} 204',
+        'job_bytes_sum 1220',
+        'job_bytes_count 8',
         '',
         '# HELP job_seconds Time',
         '# TYPE job_seconds histogram',

@@ -59,6 +59,7 @@ describe('PrefixKeys', () => {
       '{app:prod}:totals',
       '{app:prod}:ended',
       '{app:prod}:ended-seq',
+      '{app:prod}:exemplars',
     ]);
     expect(keys.gauges('host/7/abc')).toBe('{app:prod}:gauges:host/7/abc');
     expect(keys.counters('host/7/abc')).toBe('{app:prod}:counters:host/7/abc');

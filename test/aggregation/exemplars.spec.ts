@@ -1,0 +1,146 @@
+import type { Redis } from 'ioredis';
+import { Counter, Histogram, Registry, type OpenMetricsContentType } from 'prom-client';
+
+import {
+  localFamilies,
+  MetricsFlusher,
+  OPENMETRICS_CONTENT_TYPE,
+  PrefixKeys,
+  ProcessIdentity,
+  readPrefix,
+  RedisMetricsStore,
+  RedisMultiProcessCollector,
+  renderFamilies,
+} from '../../src/index.js';
+import { connectTestRedis, deletePrefix, uniquePrefix } from '../harness/test-redis.js';
+
+/** One process with exemplars: prom-client accepts them only in an OpenMetrics registry. */
+function makeProcess(client: Redis, prefix: string, pid: number) {
+  const registry = new Registry<OpenMetricsContentType>();
+  registry.setContentType(Registry.OPENMETRICS_CONTENT_TYPE);
+  // Typed with any label name: prom-client types exemplar labels with the metric's own label names.
+  const orders = new Counter<string>({
+    name: 'orders_total',
+    help: 'Orders',
+    labelNames: ['shop'],
+    enableExemplars: true,
+    registers: [registry],
+  });
+  const lookups = new Histogram<string>({
+    name: 'lookup_seconds',
+    help: 'Lookups',
+    buckets: [0.1, 1],
+    enableExemplars: true,
+    registers: [registry],
+  });
+  const flusher = new MetricsFlusher({
+    store: new RedisMetricsStore(client, prefix),
+    identity: ProcessIdentity.create({ hostname: 'h', pid }),
+    registry,
+    intervalMs: 60_000,
+    gaugeModeOf: () => 'all',
+  });
+  return { registry, orders, lookups, flusher };
+}
+
+const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+async function redisNowMs(client: Redis): Promise<number> {
+  const [seconds, micros] = await client.time();
+  return Number(seconds) * 1000 + Number(micros) / 1000;
+}
+
+describe('exemplars merged across processes', () => {
+  let client: Redis;
+  const prefix = uniquePrefix('exemplars');
+
+  beforeAll(() => {
+    client = connectTestRedis();
+  });
+  afterAll(async () => {
+    await deletePrefix(client, prefix);
+    await client.quit();
+  });
+
+  it('serves the latest exemplar of each counter and bucket, by when it was recorded, in OpenMetrics only', async () => {
+    const [first, second, third] = [1, 2, 3].map((pid) => makeProcess(client, prefix, pid));
+    const start = await redisNowMs(client);
+    first.orders.inc({ labels: { shop: 'north' }, value: 1, exemplarLabels: { trace_id: 'p1' } });
+    first.lookups.observe({ value: 0.05, exemplarLabels: { trace_id: 'p1' } });
+    await pause(20);
+    second.orders.inc({ labels: { shop: 'north' }, value: 2, exemplarLabels: { trace_id: 'p2' } });
+    second.lookups.observe({ value: 0.0625, exemplarLabels: { trace_id: 'p2' } });
+    second.lookups.observe({ value: 5, exemplarLabels: { trace_id: 'p2-inf', span_id: 's' } });
+    second.orders.inc({ labels: { shop: 'south' }, value: 1 });
+    await pause(20);
+    third.lookups.observe({ value: 0.5, exemplarLabels: { trace_id: 'p3' } });
+    // Written newest first: the oldest exemplar arrives last and must not win.
+    for (const process of [third, second, first])
+      expect((await process.flusher.flush()).ok).toBe(true);
+    const end = await redisNowMs(client);
+
+    const collector = new RedisMultiProcessCollector({ client, keyPrefix: prefix });
+    const openMetrics = await collector.metrics(OPENMETRICS_CONTENT_TYPE);
+    const text = await collector.metrics();
+
+    const exemplar = /^(.*) # (\{.*\}) (\S+) (\S+)$/;
+    const lines = openMetrics.split('\n').map((line) => {
+      const match = exemplar.exec(line);
+      return match ? { line: match[1], labels: match[2], value: match[3], at: match[4] } : line;
+    });
+    const at = (labels: string) =>
+      Number(lines.find((l) => typeof l === 'object' && l.labels === labels)!.at) * 1000;
+    const withExemplar = (line: string, labels: string, value: string) => ({
+      line,
+      labels,
+      value,
+      at: expect.any(String),
+    });
+    expect(lines).toEqual([
+      '# HELP lookup_seconds Lookups',
+      '# TYPE lookup_seconds histogram',
+      withExemplar('lookup_seconds_bucket{le="0.1"} 2', '{trace_id="p2"}', '0.0625'),
+      withExemplar('lookup_seconds_bucket{le="1"} 3', '{trace_id="p3"}', '0.5'),
+      withExemplar('lookup_seconds_bucket{le="+Inf"} 4', '{trace_id="p2-inf",span_id="s"}', '5'),
+      'lookup_seconds_sum 5.6125',
+      'lookup_seconds_count 4',
+      '# HELP orders Orders',
+      '# TYPE orders counter',
+      withExemplar('orders_total{shop="north"} 3', '{trace_id="p2"}', '2'),
+      'orders_total{shop="south"} 1',
+      '# EOF',
+      '',
+    ]);
+    // Times of recording on Redis's clock, in order.
+    expect(at('{trace_id="p2"}')).toBeGreaterThanOrEqual(start);
+    expect(at('{trace_id="p3"}')).toBeGreaterThan(at('{trace_id="p2"}'));
+    expect(at('{trace_id="p3"}')).toBeLessThanOrEqual(end);
+    expect(text).not.toContain('trace_id');
+    expect(text).toContain('orders_total{shop="north"} 3\n');
+
+    // The text format cannot serve exemplars: its scrapes leave them unread.
+    const store = new RedisMetricsStore(client, prefix);
+    expect((await readPrefix(store)).exemplars).toBeUndefined();
+    const read = await readPrefix(store, undefined, { exemplars: true });
+    expect(read.exemplars?.map((e) => [e.metricName, e.le, e.exemplar.labels.trace_id])).toEqual(
+      expect.arrayContaining([
+        ['orders_total', undefined, 'p2'],
+        ['lookup_seconds', '0.1', 'p2'],
+        ['lookup_seconds', '1', 'p3'],
+        ['lookup_seconds', '+Inf', 'p2-inf'],
+      ]),
+    );
+    expect(await client.hlen(new PrefixKeys(prefix).exemplars)).toBe(4);
+  });
+
+  it("serves one process's own registry with the exemplars prom-client prints", async () => {
+    const { registry, orders, lookups } = makeProcess(client, uniquePrefix('unused'), 9);
+    orders.inc({ labels: { shop: 'east' }, value: 4, exemplarLabels: { trace_id: 'own' } });
+    lookups.observe({ value: 0.25, exemplarLabels: { trace_id: 'own' } });
+
+    const served = await renderFamilies(await localFamilies(registry), OPENMETRICS_CONTENT_TYPE);
+
+    expect(served).toBe(await registry.metrics());
+    expect(served).toContain('# {trace_id="own"} 0.25 ');
+  });
+});
