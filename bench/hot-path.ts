@@ -3,27 +3,36 @@ import { spawn } from 'node:child_process';
 import autocannon from 'autocannon';
 import { Redis } from 'ioredis';
 
-import { HOT_PATH_MODES, type HotPathMode } from './hot-path/modes.js';
+import { DEFAULT_HOT_PATH_MODES, HOT_PATH_MODES, type HotPathMode } from './hot-path/modes.js';
 import { commandCalls } from './lib/private-redis.js';
-import { median } from './lib/stats.js';
+import { meanInterval } from './lib/stats.js';
 
 const server = new URL('./hot-path/server.js', import.meta.url).pathname;
-let nextPort = 41_000 + (process.pid % 1000) * 10;
-
 /** One NestJS worker of the given design, listening on its own port. */
 async function startServer(mode: HotPathMode, redisUrl: string) {
-  const port = (nextPort += 1);
   const child = spawn(process.execPath, [server], {
-    env: { ...process.env, BENCH_MODE: mode, BENCH_REDIS_URL: redisUrl, PORT: String(port) },
-    stdio: ['ignore', 'pipe', 'inherit'],
+    env: { ...process.env, BENCH_MODE: mode, BENCH_REDIS_URL: redisUrl },
+    stdio: ['ignore', 'pipe', 'inherit', 'ipc'],
   });
-  await new Promise<void>((resolve, reject) => {
+  const port = await new Promise<string>((resolve, reject) => {
     child.once('exit', (code) => reject(new Error(`the ${mode} server exited with ${code}`)));
-    child.stdout!.on('data', (chunk) => String(chunk).includes('listening') && resolve());
+    child.stdout!.on('data', (chunk) => {
+      const listening = /listening on (\d+)/.exec(String(chunk));
+      if (listening) resolve(listening[1]);
+    });
   });
   child.removeAllListeners('exit');
   return {
     url: `http://127.0.0.1:${port}/work`,
+    /** CPU the server has used so far (user + system), µs. */
+    cpuMicros: () =>
+      new Promise<number>((resolve) => {
+        child.once('message', (usage) => {
+          const { user, system } = usage as NodeJS.CpuUsage;
+          resolve(user + system);
+        });
+        child.send('cpu');
+      }),
     stop: () =>
       new Promise<void>((resolve) => {
         child.once('exit', () => resolve());
@@ -40,71 +49,101 @@ interface LoadResult {
 }
 
 async function load(url: string, seconds: number, overallRate?: number): Promise<LoadResult> {
+  const started = performance.now();
   const result = await autocannon({ url, connections: 10, duration: seconds, overallRate });
+  const elapsedS = (performance.now() - started) / 1000;
   if (result.errors > 0 || result.non2xx > 0) {
     throw new Error(`${url}: ${result.errors} errors and ${result.non2xx} non-2xx answers`);
   }
   return {
     requests: result.requests.total,
-    requestsPerSecond: result.requests.total / seconds,
+    requestsPerSecond: result.requests.total / elapsedS,
     p50Ms: result.latency.p50,
     p99Ms: result.latency.p99,
   };
 }
 
-/** Throughput and latency of one design, the median over its rounds. */
-export interface HotPathResult extends LoadResult {
+/** One measured window of one design. */
+export interface HotPathWindow extends LoadResult {
+  round: number;
+  /** The server's CPU (user + system) in the window ÷ the requests it answered, µs. */
+  cpuMicrosPerRequest: number;
+}
+
+/** One design's windows, one per round. */
+export interface HotPathResult {
   mode: HotPathMode;
   description: string;
-  rounds: number;
-  /** (slowest − fastest round) ÷ median, requests per second: how much the machine drifts. */
-  spread: number;
+  windows: HotPathWindow[];
 }
 
 /**
- * Requests per second and latency of one worker per design, under 10 connections for `seconds`,
- * `rounds` times; the designs take turns in each round so drift hits them all alike.
+ * Requests per second and server CPU per request of one worker per design, under 10 connections.
+ * Every design's server is started and warmed up once; then `rounds` times each serves a window of
+ * `seconds`, the designs taking turns in a rotating order, so the machine's drift (other processes on
+ * its two cores) hits them all alike and each window has a baseline window close to it in time.
  */
 export async function benchHotPath(
   redisUrl: string,
   {
     seconds,
     rounds,
-    modes = Object.keys(HOT_PATH_MODES) as HotPathMode[],
-  }: { seconds: number; rounds: number; modes?: HotPathMode[] },
+    warmUpSeconds,
+    modes = DEFAULT_HOT_PATH_MODES,
+  }: { seconds: number; rounds: number; warmUpSeconds: number; modes?: HotPathMode[] },
 ): Promise<HotPathResult[]> {
-  const samples = new Map<HotPathMode, LoadResult[]>(modes.map((mode) => [mode, []]));
-  for (let round = 0; round < rounds; round += 1) {
-    for (const mode of [
-      ...modes.slice(round % modes.length),
-      ...modes.slice(0, round % modes.length),
-    ]) {
+  const servers = new Map<HotPathMode, Awaited<ReturnType<typeof startServer>>>();
+  const windows = new Map<HotPathMode, HotPathWindow[]>(modes.map((mode) => [mode, []]));
+  try {
+    for (const mode of modes) {
       const running = await startServer(mode, redisUrl);
-      await load(running.url, 1); // warm-up: JIT, connections, first flush
-      const result = await load(running.url, seconds);
-      samples.get(mode)!.push(result);
-      console.log(
-        `  hot path ${mode}, round ${round + 1}: ${result.requestsPerSecond.toFixed(0)} req/s, p99 ${result.p99Ms} ms`,
-      );
-      await running.stop();
+      servers.set(mode, running);
+      await load(running.url, warmUpSeconds); // JIT, connections, first flush
     }
+    for (let round = 0; round < rounds; round += 1) {
+      const order = [...modes.slice(round % modes.length), ...modes.slice(0, round % modes.length)];
+      for (const mode of order) {
+        const running = servers.get(mode)!;
+        const cpuBefore = await running.cpuMicros();
+        const result = await load(running.url, seconds);
+        const cpu = (await running.cpuMicros()) - cpuBefore;
+        const window = { ...result, round, cpuMicrosPerRequest: cpu / result.requests };
+        windows.get(mode)!.push(window);
+        console.log(
+          `  hot path round ${round + 1}/${rounds} ${mode}: ${result.requestsPerSecond.toFixed(0)} req/s, ${window.cpuMicrosPerRequest.toFixed(1)} µs CPU/request`,
+        );
+      }
+    }
+  } finally {
+    for (const running of servers.values()) await running.stop();
   }
-  return modes.map((mode) => {
-    const runs = samples.get(mode)!;
-    return {
-      mode,
-      description: HOT_PATH_MODES[mode],
-      rounds: runs.length,
-      spread:
-        (Math.max(...runs.map((r) => r.requestsPerSecond)) -
-          Math.min(...runs.map((r) => r.requestsPerSecond))) /
-        median(runs.map((r) => r.requestsPerSecond)),
-      requests: median(runs.map((r) => r.requests)),
-      requestsPerSecond: median(runs.map((r) => r.requestsPerSecond)),
-      p50Ms: median(runs.map((r) => r.p50Ms)),
-      p99Ms: median(runs.map((r) => r.p99Ms)),
-    };
-  });
+  return modes.map((mode) => ({
+    mode,
+    description: HOT_PATH_MODES[mode],
+    windows: windows.get(mode)!,
+  }));
+}
+
+/** One design against a baseline, round by round. */
+export interface HotPathComparison {
+  /** Requests per second ÷ the baseline's in the same round: mean and 95% interval over rounds. */
+  throughputRatio: { mean: number; low: number; high: number };
+  /** Server CPU per request minus the baseline's in the same round, µs: mean and 95% interval. */
+  extraCpuMicros: { mean: number; low: number; high: number };
+}
+
+/** Pairs each round of `design` with the same round of `baseline`. */
+export function compareHotPath(design: HotPathResult, baseline: HotPathResult): HotPathComparison {
+  const pairs = design.windows.map((window) => [
+    window,
+    baseline.windows.find((other) => other.round === window.round)!,
+  ]);
+  return {
+    throughputRatio: meanInterval(pairs.map(([d, b]) => d.requestsPerSecond / b.requestsPerSecond)),
+    extraCpuMicros: meanInterval(
+      pairs.map(([d, b]) => d.cpuMicrosPerRequest - b.cpuMicrosPerRequest),
+    ),
+  };
 }
 
 /** Redis traffic of one design at one request rate. */

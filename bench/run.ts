@@ -1,6 +1,9 @@
-// `npm run bench [-- --quick] [--out DIR]`: runs every benchmark against a private redis-server and
-// rewrites docs/benchmarks.md and its chart (or writes them to DIR). Progress goes to the console.
-import { writeFileSync } from 'node:fs';
+// `npm run bench [-- --quick] [--out DIR] [--only SECTION,...] [--modes MODE,...] [--rounds N]`: runs
+// the benchmarks against a private redis-server and rewrites docs/benchmarks.md and its chart (or
+// writes them to DIR). With --only, runs just the named sections (hot-path, redis-load, scrape, flush)
+// and replaces just them in the report already there. --modes and --rounds change the hot path's
+// designs and rounds, for a closer look. Progress goes to the console.
+import { readFileSync, writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 
@@ -8,15 +11,37 @@ import { benchFlush } from './flush.js';
 import { benchHotPath, benchRedisLoad } from './hot-path.js';
 import { logLogChart } from './lib/chart.js';
 import { startPrivateRedis } from './lib/private-redis.js';
-import { renderReport, type BenchResults } from './report.js';
+import { DEFAULT_HOT_PATH_MODES, HOT_PATH_MODES, type HotPathMode } from './hot-path/modes.js';
+import {
+  renderReport,
+  replaceSections,
+  SECTIONS,
+  type BenchResults,
+  type SectionName,
+} from './report.js';
 import { benchScrape } from './scrape.js';
 
 const quick = process.argv.includes('--quick');
-const outIndex = process.argv.indexOf('--out');
-const docs =
-  outIndex > 0 && process.argv[outIndex + 1]
-    ? pathToFileURL(`${resolve(process.argv[outIndex + 1])}/`)
-    : new URL('../../docs/', import.meta.url);
+/** The value after a flag, if given. */
+function option(flag: string): string | undefined {
+  const index = process.argv.indexOf(flag);
+  return index > 0 ? process.argv[index + 1] : undefined;
+}
+const out = option('--out');
+const docs = out ? pathToFileURL(`${resolve(out)}/`) : new URL('../../docs/', import.meta.url);
+
+function listOption<T extends string>(flag: string, allowed: readonly string[]): T[] | undefined {
+  const names = option(flag)?.split(',');
+  for (const name of names ?? []) {
+    if (!allowed.includes(name))
+      throw new Error(`${flag}: ${name} is not one of ${allowed.join(', ')}`);
+  }
+  return names as T[] | undefined;
+}
+const only = listOption<SectionName>('--only', Object.keys(SECTIONS));
+const runs = (section: SectionName) => !only || only.includes(section);
+const hotPathModes =
+  listOption<HotPathMode>('--modes', Object.keys(HOT_PATH_MODES)) ?? DEFAULT_HOT_PATH_MODES;
 const CHART = 'benchmarks-scrape.svg';
 
 const plan = quick
@@ -24,7 +49,7 @@ const plan = quick
       flush: { sizes: [1000, 10_000], repeats: 3 },
       scrape: { processes: [1, 8], series: [100, 1000], iterations: 10, budgetMs: 3000 },
       redisLoad: { seconds: 3, rates: [100, 1000] },
-      hotPath: { seconds: 3, rounds: 1 },
+      hotPath: { seconds: 1, rounds: 3, warmUpSeconds: 1 },
     }
   : {
       flush: { sizes: [1000, 10_000, 100_000], repeats: 5 },
@@ -35,64 +60,88 @@ const plan = quick
         budgetMs: 8000,
       },
       redisLoad: { seconds: 5, rates: [100, 1000] },
-      hotPath: { seconds: 8, rounds: 3 },
+      hotPath: { seconds: 2, rounds: 12, warmUpSeconds: 2 },
     };
+
+/** The command line that reproduces this run, for the report. */
+const command = [
+  'npm run bench',
+  ...(process.argv.length > 2 ? ['--', ...process.argv.slice(2)] : []),
+]
+  .join(' ')
+  .replace(/ --out \S+/, '');
+
+function writeChart(scrape: BenchResults['scrape']): void {
+  const point = (r: (typeof scrape)[number], medianMs: number) => ({
+    x: r.processes * r.seriesPerProcess,
+    y: medianMs,
+    note: `${r.processes}×${r.seriesPerProcess}`,
+  });
+  writeFileSync(
+    new URL(CHART, docs),
+    logLogChart({
+      title: 'Scrape latency (median) against series in all processes',
+      xLabel: 'series in all processes (processes × series per process)',
+      yLabel: 'milliseconds per scrape',
+      lines: [
+        {
+          label: 'this module (Redis)',
+          color: '#1f77b4',
+          points: scrape.map((r) => point(r, r.module.medianMs)),
+        },
+        {
+          label: 'AggregatorRegistry (IPC)',
+          color: '#d62728',
+          points: scrape
+            .filter((r) => !r.aggregator.failure)
+            .map((r) => point(r, r.aggregator.medianMs)),
+        },
+      ],
+    }),
+  );
+}
 
 async function main(): Promise<void> {
   const startedAt = new Date();
   const redis = await startPrivateRedis();
   console.log(`Benchmarks (${quick ? 'quick' : 'full'}) against redis-server ${redis.version}`);
   try {
-    console.log('Flush cost');
-    const flush = await benchFlush(redis.url, plan.flush);
-    console.log('Scrape latency');
-    const scrape = await benchScrape(redis.url, plan.scrape);
-    console.log('Redis load per request');
-    const redisLoad = await benchRedisLoad(redis.url, plan.redisLoad);
-    console.log('Hot path');
-    const hotPath = await benchHotPath(redis.url, plan.hotPath);
-
-    const point = (r: (typeof scrape)[number], medianMs: number) => ({
-      x: r.processes * r.seriesPerProcess,
-      y: medianMs,
-      note: `${r.processes}×${r.seriesPerProcess}`,
-    });
+    const results: Partial<BenchResults> = { quick, startedAt, redisVersion: redis.version };
+    if (runs('flush')) {
+      console.log('Flush cost');
+      results.flush = await benchFlush(redis.url, plan.flush);
+    }
+    if (runs('scrape')) {
+      console.log('Scrape latency');
+      results.scrape = await benchScrape(redis.url, plan.scrape);
+      writeChart(results.scrape);
+      results.chartFile = CHART;
+    }
+    if (runs('redis-load')) {
+      console.log('Redis load per request');
+      results.redisLoad = await benchRedisLoad(redis.url, plan.redisLoad);
+    }
+    if (runs('hot-path')) {
+      console.log('Hot path');
+      const hotPathPlan = {
+        ...plan.hotPath,
+        rounds: Number(option('--rounds') ?? plan.hotPath.rounds),
+      };
+      results.hotPath = {
+        results: await benchHotPath(redis.url, { ...hotPathPlan, modes: hotPathModes }),
+        plan: { ...hotPathPlan, command, measuredAt: startedAt },
+      };
+    }
+    results.durationS = (Date.now() - startedAt.getTime()) / 1000;
+    const report = new URL('benchmarks.md', docs);
     writeFileSync(
-      new URL(CHART, docs),
-      logLogChart({
-        title: 'Scrape latency (median) against series in all processes',
-        xLabel: 'series in all processes (processes × series per process)',
-        yLabel: 'milliseconds per scrape',
-        lines: [
-          {
-            label: 'this module (Redis)',
-            color: '#1f77b4',
-            points: scrape.map((r) => point(r, r.module.medianMs)),
-          },
-          {
-            label: 'AggregatorRegistry (IPC)',
-            color: '#d62728',
-            points: scrape
-              .filter((r) => !r.aggregator.failure)
-              .map((r) => point(r, r.aggregator.medianMs)),
-          },
-        ],
-      }),
+      report,
+      only
+        ? replaceSections(readFileSync(report, 'utf8'), results, only)
+        : renderReport(results as BenchResults),
     );
-    const results: BenchResults = {
-      quick,
-      startedAt,
-      durationS: (Date.now() - startedAt.getTime()) / 1000,
-      redisVersion: redis.version,
-      hotPath,
-      redisLoad,
-      scrape,
-      flush,
-      chartFile: CHART,
-    };
-    writeFileSync(new URL('benchmarks.md', docs), renderReport(results));
     console.log(
-      `Wrote ${new URL('benchmarks.md', docs).pathname} and its chart in ${results.durationS.toFixed(0)} s`,
+      `Wrote ${only ? `section(s) ${only.join(', ')} of ` : ''}${report.pathname} in ${results.durationS.toFixed(0)} s`,
     );
   } finally {
     await redis.stop();

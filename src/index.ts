@@ -82,7 +82,7 @@ export {
   createRedisMetricsController,
   type RedisMetricsPaths,
 } from './http/redis-metrics.controller.js';
-export { RequestMetricsInterceptor } from './http/request-metrics.interceptor.js';
+export { UNMATCHED_ROUTE } from './http/request-metrics.js';
 export {
   getMetricToken,
   InjectMetric,

@@ -1,4 +1,4 @@
-import { ConfigurableModuleBuilder, type Provider } from '@nestjs/common';
+import { ConfigurableModuleBuilder } from '@nestjs/common';
 
 import { createRedisMetricsController } from './http/redis-metrics.controller.js';
 import { REDIS_METRICS_MODULE_OPTIONS } from './redis-metrics.constants.js';
@@ -22,22 +22,6 @@ export interface RedisMetricsModuleExtras {
   metricsPath?: string;
   /** Path of the health route (default `health`). */
   healthPath?: string;
-}
-
-/**
- * Whether `forRoot` options turn HTTP metrics off. Nest runs every global interceptor on every request
- * (about 10% of the throughput of an empty route here, see docs/benchmarks.md), so the request
- * interceptor is only installed when it may count. `forRootAsync` options are known too late for that:
- * there the interceptor is installed and passes requests straight through when `httpMetrics` is false.
- */
-function httpMetricsOff(providers: Provider[] | undefined): boolean {
-  return (providers ?? []).some(
-    (provider) =>
-      typeof provider === 'object' &&
-      provider.provide === REDIS_METRICS_MODULE_OPTIONS &&
-      'useValue' in provider &&
-      (provider.useValue as RedisMetricsModuleOptions | undefined)?.httpMetrics === false,
-  );
 }
 
 /** The module's base class and option types, built the idiomatic NestJS way. */
@@ -65,7 +49,9 @@ export const {
       providers: [
         ...(definition.providers ?? []),
         ...redisMetricsProviders,
-        ...(httpMetricsOff(definition.providers) ? [] : [requestMetricsProvider]),
+        requestMetricsProvider(
+          extras.controller ? [extras.metricsPath ?? 'metrics', extras.healthPath ?? 'health'] : [],
+        ),
       ],
       exports: [...(definition.exports ?? []), ...redisMetricsExports],
     }),

@@ -1,6 +1,7 @@
 import { Controller, Get, Headers, Inject, Res, type Type } from '@nestjs/common';
 
 import { RedisStorageManager } from '../redis-storage-manager.js';
+import { SkipRequestMetrics } from './skip-request-metrics.js';
 
 /** The parts of an Express response or a Fastify reply the controller uses. */
 interface HttpReply {
@@ -26,19 +27,15 @@ export interface RedisMetricsPaths {
   healthPath: string;
 }
 
-/** Marks the module's own controllers, so request metrics leave their routes out. */
-export const REDIS_METRICS_CONTROLLER = Symbol('nestjs-redis-metrics controller');
-
 /**
  * Makes the controller that serves `GET <metricsPath>` (every process merged; OpenMetrics when the
  * `Accept` header asks for it, Prometheus text 0.0.4 otherwise) and `GET <healthPath>` (the state of
  * Redis storage; 503 when Redis is configured but unreachable). Works on Express and Fastify.
  */
 export function createRedisMetricsController(paths: RedisMetricsPaths): Type<unknown> {
+  @SkipRequestMetrics()
   @Controller()
   class RedisMetricsController {
-    static readonly [REDIS_METRICS_CONTROLLER] = true;
-
     constructor(@Inject(RedisStorageManager) private readonly manager: RedisStorageManager) {}
 
     @Get(paths.metricsPath)
