@@ -1,4 +1,4 @@
-import { UNMATCHED_ROUTE, type RequestMetrics } from './request-metrics.js';
+import { CLIENT_CLOSED_REQUEST, UNMATCHED_ROUTE, type RequestMetrics } from './request-metrics.js';
 import { isUncounted } from './skip-request-metrics.js';
 
 /** What the middleware reads of an Express request. */
@@ -13,6 +13,8 @@ interface ExpressRequest {
 /** What the middleware reads of an Express response. */
 interface ExpressResponse {
   statusCode: number;
+  /** Whether the whole response was handed to the operating system. */
+  writableFinished: boolean;
   on(event: 'close', listener: () => void): unknown;
 }
 
@@ -51,11 +53,12 @@ export function installExpressRequestMetrics(app: ExpressApp, metrics: RequestMe
     // 'close' comes after 'finish', and also when the client went away first: one listener for both.
     response.on('close', () => {
       metrics.stopped(method);
-      if (isUncounted(response)) return;
+      if (isUncounted(request)) return;
       const path = request.route?.path;
       const route =
         path === undefined ? UNMATCHED_ROUTE : `${request.baseUrl ?? ''}${String(path)}`;
-      metrics.answered(method, route, response.statusCode, (performance.now() - startedAt) / 1000);
+      const status = response.writableFinished ? response.statusCode : CLIENT_CLOSED_REQUEST;
+      metrics.answered(method, route, status, (performance.now() - startedAt) / 1000);
     });
     next();
   };

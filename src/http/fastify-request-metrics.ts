@@ -1,7 +1,8 @@
-import { UNMATCHED_ROUTE, type RequestMetrics } from './request-metrics.js';
+import { CLIENT_CLOSED_REQUEST, UNMATCHED_ROUTE, type RequestMetrics } from './request-metrics.js';
 import { isUncounted } from './skip-request-metrics.js';
 
-const STARTED = Symbol('nestjs-redis-metrics: started');
+const STARTED_AT = Symbol('nestjs-redis-metrics: started at');
+const ENDED = Symbol('nestjs-redis-metrics: ended');
 
 /** What the hooks read of a Fastify request. */
 interface FastifyRequest {
@@ -10,7 +11,8 @@ interface FastifyRequest {
   is404: boolean;
   /** `url` is the template the route was declared with, prefix included. */
   routeOptions: { url?: string };
-  [STARTED]?: boolean;
+  [STARTED_AT]?: number;
+  [ENDED]?: boolean;
 }
 
 /** What the hooks read of a Fastify reply. */
@@ -32,6 +34,7 @@ export interface FastifyApp {
     name: 'onResponse',
     hook: (request: FastifyRequest, reply: FastifyReply, done: Done) => void,
   ): unknown;
+  addHook(name: 'onRequestAbort', hook: (request: FastifyRequest, done: Done) => void): unknown;
   addHook(
     name: 'onRoute',
     hook: (route: { method: string | string[]; url: string }) => void,
@@ -39,26 +42,37 @@ export interface FastifyApp {
 }
 
 /**
- * Counts every request the app answers with an `onRequest` and an `onResponse` hook on the root
- * instance, which every route and the not-found handler inherit. Returns the routes declared after
- * it (method and template), as they are declared, for {@link RequestMetrics.expectRoute}.
+ * Counts every request the app answers with hooks on the root instance, which every route and the
+ * not-found handler inherit: `onRequest`, `onResponse`, and `onRequestAbort` for a client that went
+ * away first (Fastify then never runs `onResponse`). Returns the routes declared after it (method
+ * and template), as they are declared, for {@link RequestMetrics.expectRoute}.
  */
 export function installFastifyRequestMetrics(
   fastify: FastifyApp,
   metrics: RequestMetrics,
 ): [method: string, route: string][] {
   fastify.addHook('onRequest', (request, _reply, done) => {
-    request[STARTED] = true;
+    request[STARTED_AT] = performance.now();
     metrics.started(request.method);
     done();
   });
-  fastify.addHook('onResponse', (request, reply, done) => {
+  // Fastify runs one of onResponse and onRequestAbort for a request; the flag makes sure of it.
+  const ended = (request: FastifyRequest, status: number, seconds: number) => {
+    if (request[ENDED]) return;
+    request[ENDED] = true;
     // Hooks of Nest's adapter (CORS preflight, 503 while closing) may answer before ours started it.
-    if (request[STARTED]) metrics.stopped(request.method);
-    if (!isUncounted(reply)) {
-      const route = request.is404 ? UNMATCHED_ROUTE : (request.routeOptions.url ?? UNMATCHED_ROUTE);
-      metrics.answered(request.method, route, reply.statusCode, reply.elapsedTime / 1000);
-    }
+    if (request[STARTED_AT] !== undefined) metrics.stopped(request.method);
+    if (isUncounted(request)) return;
+    const route = request.is404 ? UNMATCHED_ROUTE : (request.routeOptions.url ?? UNMATCHED_ROUTE);
+    metrics.answered(request.method, route, status, seconds);
+  };
+  fastify.addHook('onResponse', (request, reply, done) => {
+    ended(request, reply.statusCode, reply.elapsedTime / 1000);
+    done();
+  });
+  fastify.addHook('onRequestAbort', (request, done) => {
+    const startedAt = request[STARTED_AT] ?? performance.now();
+    ended(request, CLIENT_CLOSED_REQUEST, (performance.now() - startedAt) / 1000);
     done();
   });
   const routes: [string, string][] = [];

@@ -8,6 +8,12 @@ import type { RedisMetricsService } from '../redis-metrics.service.js';
  */
 export const UNMATCHED_ROUTE = '<unmatched>';
 
+/**
+ * The status a request is counted with when its client went away before the response was finished
+ * (nginx's "client closed request"): not the status the app meant to send, which never arrived.
+ */
+export const CLIENT_CLOSED_REQUEST = 499;
+
 type RequestLabel = 'method' | 'route' | 'status_code';
 const LABELS: RequestLabel[] = ['method', 'route', 'status_code'];
 

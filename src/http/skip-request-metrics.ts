@@ -4,21 +4,21 @@ const UNCOUNTED = Symbol('nestjs-redis-metrics: not counted');
 
 type Marked = Record<typeof UNCOUNTED, boolean | undefined>;
 
-/** Whether the route that answered `response` (an Express response or a Fastify reply) is skipped. */
-export function isUncounted(response: object): boolean {
-  return (response as Marked)[UNCOUNTED] === true;
+/** Whether the route that took `request` (an Express or a Fastify request) is skipped. */
+export function isUncounted(request: object): boolean {
+  return (request as Marked)[UNCOUNTED] === true;
 }
 
 /**
- * Marks the response of a skipped route. A guard, because it is the cheapest enhancer that sees the
- * response, and it runs only on the routes it decorates: the request hooks themselves cannot tell
+ * Marks the requests of a skipped route. A guard, because it is the cheapest enhancer that sees the
+ * request, and it runs only on the routes it decorates: the request hooks themselves cannot tell
  * which controller answered a request, and comparing paths would have to redo Nest's global prefix,
  * versioning and module paths.
  */
 class SkipRequestMetricsGuard implements CanActivate {
   canActivate(context: ExecutionContext): boolean {
     if (context.getType() === 'http') {
-      (context.switchToHttp().getResponse<object>() as Marked)[UNCOUNTED] = true;
+      (context.switchToHttp().getRequest<object>() as Marked)[UNCOUNTED] = true;
     }
     return true;
   }

@@ -1,5 +1,6 @@
 import 'reflect-metadata';
 
+import { get } from 'node:http';
 import { createRequire } from 'node:module';
 
 import {
@@ -19,7 +20,12 @@ import type { Redis } from 'ioredis';
 import { Registry } from 'prom-client';
 import request from 'supertest';
 
-import { RedisMetricsModule, RedisMetricsService, UNMATCHED_ROUTE } from '../../src/index.js';
+import {
+  RedisMetricsModule,
+  RedisMetricsService,
+  RedisStorageManager,
+  UNMATCHED_ROUTE,
+} from '../../src/index.js';
 import {
   connectTestRedis,
   deletePrefix,
@@ -48,7 +54,21 @@ class ItemsController {
   unavailable(): never {
     throw new ServiceUnavailableException();
   }
+
+  /** Answers when the test lets it (see `slowRoute`). */
+  @Get(':id/slow')
+  async slow(): Promise<string> {
+    slowRoute.entered();
+    await slowRoute.released;
+    return 'late';
+  }
 }
+
+/** Lets a test hold the slow route's answer back until its client has gone. */
+const slowRoute = {
+  entered: () => undefined as void,
+  released: Promise.resolve(),
+};
 
 @Controller('users')
 class UsersController {
@@ -185,6 +205,7 @@ describe.each<Adapter>(['express', 'fastify'])('HTTP request metrics on %s', (ad
       expect(family(text, 'http_requests_failed_total')).toEqual([
         'http_requests_failed_total{method="GET",route="/items/:id",status_code="500"} 0',
         'http_requests_failed_total{method="GET",route="/items/:id/fail",status_code="500"} 1',
+        'http_requests_failed_total{method="GET",route="/items/:id/slow",status_code="500"} 0',
         'http_requests_failed_total{method="GET",route="/items/:id/unavailable",status_code="500"} 0',
         'http_requests_failed_total{method="GET",route="/items/:id/unavailable",status_code="503"} 1',
         'http_requests_failed_total{method="POST",route="/items",status_code="500"} 0',
@@ -213,6 +234,7 @@ describe.each<Adapter>(['express', 'fastify'])('HTTP request metrics on %s', (ad
       expect(family(text, 'http_requests_failed_total')).toEqual([
         'http_requests_failed_total{method="GET",route="/items/:id",status_code="500"} 0',
         'http_requests_failed_total{method="GET",route="/items/:id/fail",status_code="500"} 0',
+        'http_requests_failed_total{method="GET",route="/items/:id/slow",status_code="500"} 0',
         'http_requests_failed_total{method="GET",route="/items/:id/unavailable",status_code="500"} 0',
         'http_requests_failed_total{method="POST",route="/items",status_code="500"} 0',
       ]);
@@ -268,6 +290,40 @@ describe.each<Adapter>(['express', 'fastify'])('HTTP request metrics on %s', (ad
         adapter === 'express'
           ? 'http_requests_total{method="POST",route="<unmatched>",status_code="400"} 1'
           : 'http_requests_total{method="POST",route="/items",status_code="400"} 1',
+      ]);
+    } finally {
+      await app.close();
+    }
+  });
+
+  it('counts a request whose client went away before the answer once, as 499, and no longer in flight', async () => {
+    const app = await startApp();
+    try {
+      await app.listen(0, '127.0.0.1');
+      const { port } = app.getHttpServer().address() as { port: number };
+      let release!: () => void;
+      slowRoute.released = new Promise<void>((resolve) => (release = resolve));
+      const entered = new Promise<void>((resolve) => (slowRoute.entered = resolve));
+      const client = get({ host: '127.0.0.1', port, path: '/items/1/slow' });
+      client.on('error', () => undefined);
+      await entered;
+      client.destroy();
+      const registry = app.get(RedisStorageManager).registry;
+      const inFlight = async () =>
+        (await registry.getSingleMetric('http_requests_in_flight')!.get()).values[0]?.value;
+      for (let waited = 0; (await inFlight()) !== 0 && waited < 2000; waited += 10) {
+        await new Promise((resolve) => setTimeout(resolve, 10));
+      }
+      release(); // the handler answers now, to nobody
+      await new Promise((resolve) => setTimeout(resolve, 50));
+
+      const text = await scrape(app);
+
+      expect(family(text, 'http_requests_total')).toEqual([
+        'http_requests_total{method="GET",route="/items/:id/slow",status_code="499"} 1',
+      ]);
+      expect(family(text, 'http_requests_in_flight')).toEqual([
+        'http_requests_in_flight{method="GET"} 0',
       ]);
     } finally {
       await app.close();
