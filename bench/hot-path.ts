@@ -5,7 +5,7 @@ import { Redis } from 'ioredis';
 
 import { DEFAULT_HOT_PATH_MODES, HOT_PATH_MODES, type HotPathMode } from './hot-path/modes.js';
 import { commandCalls } from './lib/private-redis.js';
-import { meanInterval } from './lib/stats.js';
+import { medianInterval } from './lib/stats.js';
 
 const server = new URL('./hot-path/server.js', import.meta.url).pathname;
 /** One NestJS worker of the given design, listening on its own port. */
@@ -80,8 +80,9 @@ export interface HotPathResult {
 /**
  * Requests per second and server CPU per request of one worker per design, under 10 connections.
  * Every design's server is started and warmed up once; then `rounds` times each serves a window of
- * `seconds`, the designs taking turns in a rotating order, so the machine's drift (other processes on
- * its two cores) hits them all alike and each window has a baseline window close to it in time.
+ * `seconds`, in the order of `modes` in even rounds and the reverse in odd ones: a design and the
+ * baseline next to it in `modes` serve back to back, first one then the other, so the machine's
+ * drift (other processes on its two cores) reaches both alike.
  */
 export async function benchHotPath(
   redisUrl: string,
@@ -101,8 +102,7 @@ export async function benchHotPath(
       await load(running.url, warmUpSeconds); // JIT, connections, first flush
     }
     for (let round = 0; round < rounds; round += 1) {
-      const order = [...modes.slice(round % modes.length), ...modes.slice(0, round % modes.length)];
-      for (const mode of order) {
+      for (const mode of round % 2 === 0 ? modes : [...modes].reverse()) {
         const running = servers.get(mode)!;
         const cpuBefore = await running.cpuMicros();
         const result = await load(running.url, seconds);
@@ -124,23 +124,29 @@ export async function benchHotPath(
   }));
 }
 
-/** One design against a baseline, round by round. */
+type Interval = { median: number; low: number; high: number };
+
+/** One design against a baseline, round by round: medians with a distribution-free 95% interval. */
 export interface HotPathComparison {
-  /** Requests per second ÷ the baseline's in the same round: mean and 95% interval over rounds. */
-  throughputRatio: { mean: number; low: number; high: number };
-  /** Server CPU per request minus the baseline's in the same round, µs: mean and 95% interval. */
-  extraCpuMicros: { mean: number; low: number; high: number };
+  /** Requests per second ÷ the baseline's in the same round. */
+  throughputRatio: Interval;
+  /** Server CPU per request ÷ the baseline's in the same round. */
+  cpuRatio: Interval;
+  /** Server CPU per request minus the baseline's in the same round, µs. */
+  extraCpuMicros: Interval;
 }
 
 /** Pairs each round of `design` with the same round of `baseline`. */
 export function compareHotPath(design: HotPathResult, baseline: HotPathResult): HotPathComparison {
-  const pairs = design.windows.map((window) => [
-    window,
-    baseline.windows.find((other) => other.round === window.round)!,
-  ]);
+  const pairs = design.windows.map(
+    (window) => [window, baseline.windows.find((other) => other.round === window.round)!] as const,
+  );
   return {
-    throughputRatio: meanInterval(pairs.map(([d, b]) => d.requestsPerSecond / b.requestsPerSecond)),
-    extraCpuMicros: meanInterval(
+    throughputRatio: medianInterval(
+      pairs.map(([d, b]) => d.requestsPerSecond / b.requestsPerSecond),
+    ),
+    cpuRatio: medianInterval(pairs.map(([d, b]) => d.cpuMicrosPerRequest / b.cpuMicrosPerRequest)),
+    extraCpuMicros: medianInterval(
       pairs.map(([d, b]) => d.cpuMicrosPerRequest - b.cpuMicrosPerRequest),
     ),
   };

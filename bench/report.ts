@@ -53,6 +53,7 @@ const HOT_PATH_COMPARISONS: { design: HotPathMode; baseline: HotPathMode; tolera
   { design: 'module-defaults', baseline: 'hand-written', tolerance: 0.05 },
   { design: 'hand-written', baseline: 'prom-client' },
   { design: 'module-defaults', baseline: 'prom-client' },
+  { design: 'module-defaults', baseline: 'module' },
   { design: 'module-http', baseline: 'module' },
   { design: 'module-default-metrics', baseline: 'module' },
   { design: 'module-async-http-off', baseline: 'module' },
@@ -60,14 +61,23 @@ const HOT_PATH_COMPARISONS: { design: HotPathMode; baseline: HotPathMode; tolera
 ];
 
 const signed = (value: number, digits = 1) => `${value >= 0 ? '+' : ''}${fixed(value, digits)}`;
-const interval = (i: { mean: number; low: number; high: number }, scale: number, unit: string) =>
-  `${signed(i.mean * scale)}${unit} (${signed(i.low * scale)}${unit} … ${signed(i.high * scale)}${unit})`;
+const interval = (i: { median: number; low: number; high: number }, unit: string, scale = 1) =>
+  Number.isNaN(i.low)
+    ? `${signed(i.median * scale)}${unit}`
+    : `${signed(i.median * scale)}${unit} (${signed(i.low * scale)} … ${signed(i.high * scale)})`;
+const change = (ratio: { median: number; low: number; high: number }) =>
+  interval({ median: ratio.median - 1, low: ratio.low - 1, high: ratio.high - 1 }, '%', 100);
 
-/** Met when the whole 95% interval of the throughput ratio is inside the tolerance. */
-function verdict(ratio: { low: number; high: number }, tolerance: number): string {
-  if (ratio.low >= 1 - tolerance) return `within ${tolerance * 100}%: met`;
-  if (ratio.high < 1 - tolerance) return `within ${tolerance * 100}%: missed`;
-  return `within ${tolerance * 100}%: not shown (the interval straddles −${tolerance * 100}%)`;
+/**
+ * Holds a design's CPU per request against its baseline's: met when the whole 95% interval of the
+ * ratio is inside the tolerance, missed when all of it is beyond.
+ */
+function verdict(cpuRatio: { low: number; high: number }, tolerance: number): string {
+  const goal = `at most ${tolerance * 100}% more CPU per request`;
+  if (Number.isNaN(cpuRatio.high)) return `${goal}: too few rounds to tell`;
+  if (cpuRatio.high <= 1 + tolerance) return `${goal}: met`;
+  if (cpuRatio.low > 1 + tolerance) return `${goal}: missed`;
+  return `${goal}: not shown (the interval reaches past +${tolerance * 100}%)`;
 }
 
 function hotPathSection(results: BenchResults): string {
@@ -90,23 +100,19 @@ function hotPathSection(results: BenchResults): string {
     ({ design, baseline }) => byMode.has(design) && byMode.has(baseline),
   ).map(({ design, baseline, tolerance }) => {
     const c = compareHotPath(byMode.get(design)!, byMode.get(baseline)!);
-    const ratio = {
-      mean: c.throughputRatio.mean - 1,
-      low: c.throughputRatio.low - 1,
-      high: c.throughputRatio.high - 1,
-    };
     return [
       `${design} against ${baseline}`,
-      interval(ratio, 100, '%'),
-      interval(c.extraCpuMicros, 1, ' µs'),
-      tolerance === undefined ? '' : verdict(c.throughputRatio, tolerance),
+      interval(c.extraCpuMicros, ' µs'),
+      change(c.cpuRatio),
+      change(c.throughputRatio),
+      tolerance === undefined ? '' : verdict(c.cpuRatio, tolerance),
     ];
   });
   const { rounds, seconds, warmUpSeconds, command, measuredAt } = hotPath.plan;
   return [
     '## 1. Hot path',
     '',
-    `One NestJS worker (Express) per design serving \`GET /work\`, which increments a counter and observes a histogram, under autocannon with 10 connections. Each design's server is started and warmed up (${warmUpSeconds} s of load) once; then in each of ${rounds} rounds every design serves a ${seconds} s window, in an order that rotates by one design per round, so the drift of the machine (2 cores shared by the server, autocannon and anything else running) reaches every design alike. CPU per request is the server's \`process.cpuUsage()\` over a window ÷ the requests it answered: it moves less with the machine's load than requests per second do. Spreads are (third quartile − first quartile) ÷ median and (largest − smallest) ÷ median over the rounds. Measured on ${measuredAt.toISOString().slice(0, 10)} by \`${command}\`.`,
+    `One NestJS worker (Express) per design serving \`GET /work\`, which increments a counter and observes a histogram, under autocannon with 10 connections. Each design's server is started and warmed up (${warmUpSeconds} s of load) once; then in each of ${rounds} rounds every design serves a ${seconds} s window, in the order of the table in even rounds and the reverse in odd ones, so that the two designs of each goal serve back to back, in turn first and second. Server CPU per request is the server's \`process.cpuUsage()\` over a window ÷ the requests it answered. The machine has 2 cores shared by the server, autocannon and whatever else runs: requests per second follow the machine's load far more than CPU per request does (compare their spreads), so the goals are held on CPU per request, which is what bounds a saturated worker's throughput. Spreads over the rounds are (third quartile − first quartile) ÷ median and (largest − smallest) ÷ median. Measured on ${measuredAt.toISOString().slice(0, 10)} by \`${command}\`.`,
     '',
     table(
       [
@@ -121,10 +127,16 @@ function hotPathSection(results: BenchResults): string {
       rows,
     ),
     '',
-    "Each comparison pairs the rounds of a design with the same rounds of its baseline: the mean over the rounds and, in brackets, its 95% confidence interval (Student's t). A goal is met when the whole interval of the throughput change is inside it.",
+    'Each comparison pairs every round of a design with the same round of its baseline and gives the median over the rounds and, in brackets, its 95% confidence interval (sign test: order statistics of the paired rounds, which a few windows disturbed by other processes cannot drag along; at least 6 rounds). A goal is met when the whole interval is inside it.',
     '',
     table(
-      ['comparison', 'requests/s change (95% CI)', 'extra server CPU per request (95% CI)', 'goal'],
+      [
+        'comparison',
+        'extra server CPU per request, µs (95% CI)',
+        'CPU per request (95% CI)',
+        'requests/s (95% CI)',
+        'goal',
+      ],
       comparisons,
     ),
   ].join('\n');

@@ -36,7 +36,7 @@ export function handWrittenRequestMetrics() {
     const started = performance.now();
     const method = req.method ?? '';
     inFlight.inc({ method });
-    res.once('close', () => {
+    res.on('close', () => {
       inFlight.dec({ method });
       const route = req.route ? `${req.baseUrl ?? ''}${String(req.route.path)}` : '<unmatched>';
       const labels = { method, route, status_code: String(res.statusCode) };

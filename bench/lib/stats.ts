@@ -23,23 +23,32 @@ export function table(header: string[], rows: (string | number)[][]): string {
   return [line(header), line(header.map(() => '---')), ...rows.map(line)].join('\n');
 }
 
-export const mean = (samples: number[]): number =>
-  samples.reduce((sum, value) => sum + value, 0) / samples.length;
+/** P(X ≤ k) for X ~ Binomial(n, 1/2). */
+function binomialHalfCdf(n: number, k: number): number {
+  let term = 0.5 ** n; // P(X = 0)
+  let sum = 0;
+  for (let i = 0; i <= k; i += 1) {
+    sum += term;
+    term = (term * (n - i)) / (i + 1);
+  }
+  return sum;
+}
 
-// Two-sided 95% quantiles of Student's t for 1 to 30 degrees of freedom; 1.96 beyond.
-const T_975 = [
-  12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2.201, 2.179, 2.16, 2.145,
-  2.131, 2.12, 2.11, 2.101, 2.093, 2.086, 2.08, 2.074, 2.069, 2.064, 2.06, 2.056, 2.052, 2.048,
-  2.045, 2.042,
-];
-
-/** Mean and 95% confidence interval of the mean (Student's t; needs at least 2 samples). */
-export function meanInterval(samples: number[]): { mean: number; low: number; high: number } {
-  const m = mean(samples);
-  if (samples.length < 2) return { mean: m, low: NaN, high: NaN };
-  const variance = samples.reduce((sum, value) => sum + (value - m) ** 2, 0) / (samples.length - 1);
-  const half = (T_975[samples.length - 2] ?? 1.96) * Math.sqrt(variance / samples.length);
-  return { mean: m, low: m - half, high: m + half };
+/**
+ * Median of the samples and a distribution-free 95% confidence interval of it: the order statistics
+ * the sign test gives, so a few windows hit by another process's burst of work cannot move it much.
+ * Needs 6 samples or more for a bound; fewer give NaN bounds.
+ */
+export function medianInterval(samples: number[]): { median: number; low: number; high: number } {
+  const sorted = [...samples].sort((a, b) => a - b);
+  const n = sorted.length;
+  let k = 0; // the largest k with P(X < k) ≤ 2.5%, 1-based rank of the lower bound
+  while (k < n && binomialHalfCdf(n, k) <= 0.025) k += 1;
+  return {
+    median: median(sorted),
+    low: k >= 1 ? sorted[k - 1] : NaN,
+    high: k >= 1 ? sorted[n - k] : NaN,
+  };
 }
 
 /** (third quartile − first quartile) ÷ median: how far the middle half of the samples spreads. */
