@@ -58,6 +58,10 @@ const HOT_PATH_COMPARISONS: { design: HotPathMode; baseline: HotPathMode; tolera
   { design: 'module-default-metrics', baseline: 'module' },
   { design: 'module-async-http-off', baseline: 'module' },
   { design: 'write-through', baseline: 'prom-client' },
+  { design: 'fastify-module', baseline: 'fastify-prom-client' },
+  { design: 'fastify-module-http', baseline: 'fastify-module' },
+  { design: 'fastify-module-defaults', baseline: 'fastify-module' },
+  { design: 'fastify-module-defaults', baseline: 'fastify-prom-client' },
 ];
 
 const signed = (value: number, digits = 1) => `${value >= 0 ? '+' : ''}${fixed(value, digits)}`;
@@ -112,7 +116,7 @@ function hotPathSection(results: BenchResults): string {
   return [
     '## 1. Hot path',
     '',
-    `One NestJS worker (Express) per design serving \`GET /work\`, which increments a counter and observes a histogram, under autocannon with 10 connections. Each design's server is started and warmed up (${warmUpSeconds} s of load) once; then in each of ${rounds} rounds every design serves a ${seconds} s window, in the order of the table in even rounds and the reverse in odd ones, so that the two designs of each goal serve back to back, in turn first and second. Server CPU per request is the server's \`process.cpuUsage()\` over a window ÷ the requests it answered. The machine has 2 cores shared by the server, autocannon and whatever else runs: requests per second follow the machine's load far more than CPU per request does (compare their spreads), so the goals are held on CPU per request, which is what bounds a saturated worker's throughput. Spreads over the rounds are (third quartile − first quartile) ÷ median and (largest − smallest) ÷ median. Measured on ${measuredAt.toISOString().slice(0, 10)} by \`${command}\`.`,
+    `One NestJS worker per design (Express, unless the design says Fastify) serving \`GET /work\`, which increments a counter and observes a histogram, under autocannon with 10 connections. The designs' servers are started and warmed up (${warmUpSeconds} s of load, all at once) first; then in each of ${rounds} rounds every design serves a ${seconds} s window, in the order of the table in even rounds and the reverse in odd ones, so that the two designs of each goal serve back to back, in turn first and second. Server CPU per request is the server's \`process.cpuUsage()\` over a window ÷ the requests it answered. The machine has 2 cores shared by the server, autocannon and whatever else runs: requests per second follow the machine's load far more than CPU per request does (compare their spreads), so the goals are held on CPU per request, which is what bounds a saturated worker's throughput. Spreads over the rounds are (third quartile − first quartile) ÷ median and (largest − smallest) ÷ median. Measured on ${measuredAt.toISOString().slice(0, 10)} by \`${command}\`.`,
     '',
     table(
       [

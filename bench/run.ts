@@ -50,7 +50,7 @@ const plan = quick
       flush: { sizes: [1000, 10_000], repeats: 3 },
       scrape: { processes: [1, 8], series: [100, 1000], iterations: 10, budgetMs: 3000 },
       redisLoad: { seconds: 3, rates: [100, 1000] },
-      hotPath: { seconds: 0.5, rounds: 6, warmUpSeconds: 1 },
+      hotPath: { seconds: 0.25, rounds: 6, warmUpSeconds: 1 },
     }
   : {
       flush: { sizes: [1000, 10_000, 100_000], repeats: 5 },

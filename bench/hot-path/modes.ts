@@ -11,6 +11,12 @@ export const HOT_PATH_MODES = {
   'module-http': 'this module, Redis, request metrics on, default metrics off',
   'module-default-metrics': 'this module, Redis, default metrics on, request metrics off',
   'module-async-http-off': 'this module by forRootAsync, request and default metrics off',
+  // Not run by default either: the same on Fastify.
+  'fastify-prom-client': 'Fastify: plain prom-client, in memory',
+  'fastify-module': 'Fastify: this module, Redis (request and default metrics off)',
+  'fastify-module-http': 'Fastify: this module, Redis, request metrics on, default metrics off',
+  'fastify-module-defaults':
+    'Fastify: this module, Redis, defaults (request and default metrics on)',
 } as const;
 
 export type HotPathMode = keyof typeof HOT_PATH_MODES;

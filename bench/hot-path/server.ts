@@ -5,6 +5,7 @@ import 'reflect-metadata';
 
 import { Controller, Get, Module, type DynamicModule } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
+import { FastifyAdapter } from '@nestjs/platform-fastify';
 import { Redis } from 'ioredis';
 import { RedisMetricsModule } from 'nestjs-redis-metrics';
 import { Counter, Histogram } from 'prom-client';
@@ -77,7 +78,7 @@ class WorkController {
 
 function metricsModule(): DynamicModule[] {
   const redis = { enabled: true, url: redisUrl, keyPrefix: 'bench-hot-path' };
-  switch (mode) {
+  switch (mode.replace(/^fastify-/, '')) {
     case 'module':
       return [RedisMetricsModule.forRoot({ ...redis, defaultMetrics: false, httpMetrics: false })];
     case 'module-defaults':
@@ -104,7 +105,10 @@ async function main(): Promise<void> {
   if (!(mode in HOT_PATH_MODES)) {
     throw new Error(`BENCH_MODE must be one of ${Object.keys(HOT_PATH_MODES).join(', ')}`);
   }
-  const app = await NestFactory.create(BenchModule, { logger: ['error', 'warn'] });
+  const logger = ['error', 'warn'] as ('error' | 'warn')[];
+  const app = mode.startsWith('fastify')
+    ? await NestFactory.create(BenchModule, new FastifyAdapter(), { logger })
+    : await NestFactory.create(BenchModule, { logger });
   app.enableShutdownHooks();
   if (mode === 'hand-written') app.use(handWrittenRequestMetrics());
   process.on('message', (message) => {
