@@ -5,7 +5,7 @@ import { Redis } from 'ioredis';
 
 import { DEFAULT_HOT_PATH_MODES, HOT_PATH_MODES, type HotPathMode } from './hot-path/modes.js';
 import { commandCalls } from './lib/private-redis.js';
-import { medianInterval } from './lib/stats.js';
+import { median, medianInterval } from './lib/stats.js';
 
 const server = new URL('./hot-path/server.js', import.meta.url).pathname;
 /** One NestJS worker of the given design, listening on its own port. */
@@ -73,6 +73,8 @@ async function load(url: string, seconds: number, overallRate?: number): Promise
 /** One measured window of one design. */
 export interface HotPathWindow extends LoadResult {
   round: number;
+  /** Which set of server processes served it (see `benchHotPath`). */
+  epoch: number;
   /** The server's CPU (user + system) in the window ÷ the requests it answered, µs. */
   cpuMicrosPerRequest: number;
 }
@@ -86,43 +88,55 @@ export interface HotPathResult {
 
 /**
  * Requests per second and server CPU per request of one worker per design, under 10 connections.
- * Every design's server is started and warmed up once, all together; then `rounds` times each serves a window of
- * `seconds`, in the order of `modes` in even rounds and the reverse in odd ones: a design and the
- * baseline next to it in `modes` serve back to back, first one then the other, so the machine's
- * drift (other processes on its two cores) reaches both alike.
+ * `rounds` times each design serves a window of `seconds`, in the order of `modes` in even rounds and
+ * the reverse in odd ones: a design and the baseline next to it in `modes` serve back to back, first
+ * one then the other, so the machine's drift (other processes on its two cores) reaches both alike.
+ * The rounds are split into `epochs`, each with fresh server processes (started and warmed up all
+ * together): two processes of one design differ by a few percent for their whole life (JIT and memory
+ * layout), which only new processes average out.
  */
 export async function benchHotPath(
   redisUrl: string,
   {
     seconds,
     rounds,
+    epochs,
     warmUpSeconds,
     modes = DEFAULT_HOT_PATH_MODES,
-  }: { seconds: number; rounds: number; warmUpSeconds: number; modes?: HotPathMode[] },
+  }: {
+    seconds: number;
+    rounds: number;
+    epochs: number;
+    warmUpSeconds: number;
+    modes?: HotPathMode[];
+  },
 ): Promise<HotPathResult[]> {
-  const servers = new Map<HotPathMode, Awaited<ReturnType<typeof startServer>>>();
   const windows = new Map<HotPathMode, HotPathWindow[]>(modes.map((mode) => [mode, []]));
-  try {
-    // Started and warmed up (JIT, connections, first flush) all at once, which saves a minute.
-    await Promise.all(
-      modes.map(async (mode) => servers.set(mode, await startServer(mode, redisUrl))),
-    );
-    await Promise.all([...servers.values()].map((running) => load(running.url, warmUpSeconds)));
-    for (let round = 0; round < rounds; round += 1) {
-      for (const mode of round % 2 === 0 ? modes : [...modes].reverse()) {
-        const running = servers.get(mode)!;
-        const cpuBefore = await running.cpuMicros();
-        const result = await load(running.url, seconds);
-        const cpu = (await running.cpuMicros()) - cpuBefore;
-        const window = { ...result, round, cpuMicrosPerRequest: cpu / result.requests };
-        windows.get(mode)!.push(window);
-        console.log(
-          `  hot path round ${round + 1}/${rounds} ${mode}: ${result.requestsPerSecond.toFixed(0)} req/s, ${window.cpuMicrosPerRequest.toFixed(1)} µs CPU/request`,
-        );
+  let round = 0;
+  for (let epoch = 0; epoch < epochs; epoch += 1) {
+    const servers = new Map<HotPathMode, Awaited<ReturnType<typeof startServer>>>();
+    try {
+      await Promise.all(
+        modes.map(async (mode) => servers.set(mode, await startServer(mode, redisUrl))),
+      );
+      // JIT, connections, first flush.
+      await Promise.all([...servers.values()].map((running) => load(running.url, warmUpSeconds)));
+      for (const end = Math.round(((epoch + 1) * rounds) / epochs); round < end; round += 1) {
+        for (const mode of round % 2 === 0 ? modes : [...modes].reverse()) {
+          const running = servers.get(mode)!;
+          const cpuBefore = await running.cpuMicros();
+          const result = await load(running.url, seconds);
+          const cpu = (await running.cpuMicros()) - cpuBefore;
+          const window = { ...result, round, epoch, cpuMicrosPerRequest: cpu / result.requests };
+          windows.get(mode)!.push(window);
+          console.log(
+            `  hot path round ${round + 1}/${rounds} ${mode}: ${result.requestsPerSecond.toFixed(0)} req/s, ${window.cpuMicrosPerRequest.toFixed(1)} µs CPU/request`,
+          );
+        }
       }
+    } finally {
+      await Promise.all([...servers.values()].map((running) => running.stop()));
     }
-  } finally {
-    await Promise.all([...servers.values()].map((running) => running.stop()));
   }
   return modes.map((mode) => ({
     mode,
@@ -133,29 +147,36 @@ export async function benchHotPath(
 
 type Interval = { median: number; low: number; high: number };
 
-/** One design against a baseline, round by round: medians with a distribution-free 95% interval. */
+/**
+ * One design against a baseline: each round of the design divided by (or minus) the same round of
+ * the baseline, the median of those per epoch, and the median of the epochs with a distribution-free
+ * 95% interval over them (at least 6 epochs), so that the processes' own differences are in it.
+ */
 export interface HotPathComparison {
-  /** Requests per second ÷ the baseline's in the same round. */
+  /** Requests per second ÷ the baseline's. */
   throughputRatio: Interval;
-  /** Server CPU per request ÷ the baseline's in the same round. */
+  /** Server CPU per request ÷ the baseline's. */
   cpuRatio: Interval;
-  /** Server CPU per request minus the baseline's in the same round, µs. */
+  /** Server CPU per request minus the baseline's, µs. */
   extraCpuMicros: Interval;
 }
 
-/** Pairs each round of `design` with the same round of `baseline`. */
+/** Pairs each round of `design` with the same round of `baseline`; see {@link HotPathComparison}. */
 export function compareHotPath(design: HotPathResult, baseline: HotPathResult): HotPathComparison {
   const pairs = design.windows.map(
     (window) => [window, baseline.windows.find((other) => other.round === window.round)!] as const,
   );
+  const epochs = [...new Set(pairs.map(([d]) => d.epoch))];
+  const over = (value: (d: HotPathWindow, b: HotPathWindow) => number) =>
+    medianInterval(
+      epochs.map((epoch) =>
+        median(pairs.filter(([d]) => d.epoch === epoch).map(([d, b]) => value(d, b))),
+      ),
+    );
   return {
-    throughputRatio: medianInterval(
-      pairs.map(([d, b]) => d.requestsPerSecond / b.requestsPerSecond),
-    ),
-    cpuRatio: medianInterval(pairs.map(([d, b]) => d.cpuMicrosPerRequest / b.cpuMicrosPerRequest)),
-    extraCpuMicros: medianInterval(
-      pairs.map(([d, b]) => d.cpuMicrosPerRequest - b.cpuMicrosPerRequest),
-    ),
+    throughputRatio: over((d, b) => d.requestsPerSecond / b.requestsPerSecond),
+    cpuRatio: over((d, b) => d.cpuMicrosPerRequest / b.cpuMicrosPerRequest),
+    extraCpuMicros: over((d, b) => d.cpuMicrosPerRequest - b.cpuMicrosPerRequest),
   };
 }
 

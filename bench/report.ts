@@ -17,6 +17,7 @@ export interface BenchResults {
     results: HotPathResult[];
     plan: {
       rounds: number;
+      epochs: number;
       seconds: number;
       warmUpSeconds: number;
       command: string;
@@ -78,7 +79,7 @@ const change = (ratio: { median: number; low: number; high: number }) =>
  */
 function verdict(cpuRatio: { low: number; high: number }, tolerance: number): string {
   const goal = `at most ${tolerance * 100}% more CPU per request`;
-  if (Number.isNaN(cpuRatio.high)) return `${goal}: too few rounds to tell`;
+  if (Number.isNaN(cpuRatio.high)) return `${goal}: too few epochs to tell`;
   if (cpuRatio.high <= 1 + tolerance) return `${goal}: met`;
   if (cpuRatio.low > 1 + tolerance) return `${goal}: missed`;
   return `${goal}: not shown (the interval reaches past +${tolerance * 100}%)`;
@@ -112,11 +113,11 @@ function hotPathSection(results: BenchResults): string {
       tolerance === undefined ? '' : verdict(c.cpuRatio, tolerance),
     ];
   });
-  const { rounds, seconds, warmUpSeconds, command, measuredAt } = hotPath.plan;
+  const { rounds, epochs, seconds, warmUpSeconds, command, measuredAt } = hotPath.plan;
   return [
     '## 1. Hot path',
     '',
-    `One NestJS worker per design (Express, unless the design says Fastify) serving \`GET /work\`, which increments a counter and observes a histogram, under autocannon with 10 connections. The designs' servers are started and warmed up (${warmUpSeconds} s of load, all at once) first; then in each of ${rounds} rounds every design serves a ${seconds} s window, in the order of the table in even rounds and the reverse in odd ones, so that the two designs of each goal serve back to back, in turn first and second. Server CPU per request is the server's \`process.cpuUsage()\` over a window ÷ the requests it answered. The machine has 2 cores shared by the server, autocannon and whatever else runs: requests per second follow the machine's load far more than CPU per request does (compare their spreads), so the goals are held on CPU per request, which is what bounds a saturated worker's throughput. Spreads over the rounds are (third quartile − first quartile) ÷ median and (largest − smallest) ÷ median. Measured on ${measuredAt.toISOString().slice(0, 10)} by \`${command}\`.`,
+    `One NestJS worker per design (Express, unless the design says Fastify) serving \`GET /work\`, which increments a counter and observes a histogram, under autocannon with 10 connections. In each of ${rounds} rounds every design serves a ${seconds} s window, in the order of the table in even rounds and the reverse in odd ones, so that the two designs of each goal serve back to back, in turn first and second. The rounds are split into ${epochs} epoch(s), each with fresh server processes, started and warmed up (${warmUpSeconds} s of load) all at once: two processes of the same design differ by a few percent for their whole life, which only new processes average out. Server CPU per request is the server's \`process.cpuUsage()\` over a window ÷ the requests it answered. The machine has 2 cores shared by the server, autocannon and whatever else runs: requests per second follow the machine's load more than CPU per request does, so the goals are held on CPU per request, which is what bounds a saturated worker's throughput. Spreads over the rounds are (third quartile − first quartile) ÷ median and (largest − smallest) ÷ median. Measured on ${measuredAt.toISOString().slice(0, 10)} by \`${command}\`.`,
     '',
     table(
       [
@@ -131,7 +132,7 @@ function hotPathSection(results: BenchResults): string {
       rows,
     ),
     '',
-    'Each comparison pairs every round of a design with the same round of its baseline and gives the median over the rounds and, in brackets, its 95% confidence interval (sign test: order statistics of the paired rounds, which a few windows disturbed by other processes cannot drag along; at least 6 rounds). A goal is met when the whole interval is inside it.',
+    'Each comparison pairs every round of a design with the same round of its baseline, takes the median of each epoch, and gives the median of the epochs and, in brackets, its 95% confidence interval (sign test: order statistics of the epochs, which a few windows disturbed by other processes cannot drag along; at least 6 epochs). A goal is met when the whole interval is inside it.',
     '',
     table(
       [

@@ -1,9 +1,9 @@
 // `npm run bench [-- --quick] [--out DIR] [--only SECTION,...] [--modes MODE,...] [--rounds N]
-// [--seconds S]`: runs
+// [--epochs N] [--seconds S]`: runs
 // the benchmarks against a private redis-server and rewrites docs/benchmarks.md and its chart (or
 // writes them to DIR). With --only, runs just the named sections (hot-path, redis-load, scrape, flush)
-// and replaces just them in the report already there. --modes, --rounds and --seconds change the hot
-// path's designs, rounds and window, for a closer look. Progress goes to the console.
+// and replaces just them in the report already there. --modes, --rounds, --epochs and --seconds change
+// the hot path's designs, rounds, server restarts and window, for a closer look. Progress goes to the console.
 import { readFileSync, writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -50,7 +50,7 @@ const plan = quick
       flush: { sizes: [1000, 10_000], repeats: 3 },
       scrape: { processes: [1, 8], series: [100, 1000], iterations: 10, budgetMs: 3000 },
       redisLoad: { seconds: 3, rates: [100, 1000] },
-      hotPath: { seconds: 0.25, rounds: 6, warmUpSeconds: 1 },
+      hotPath: { seconds: 0.25, rounds: 6, epochs: 1, warmUpSeconds: 1 },
     }
   : {
       flush: { sizes: [1000, 10_000, 100_000], repeats: 5 },
@@ -61,7 +61,7 @@ const plan = quick
         budgetMs: 8000,
       },
       redisLoad: { seconds: 5, rates: [100, 1000] },
-      hotPath: { seconds: 1, rounds: 30, warmUpSeconds: 2 },
+      hotPath: { seconds: 0.5, rounds: 80, epochs: 20, warmUpSeconds: 1 },
     };
 
 /** The command line that reproduces this run, for the report. */
@@ -127,6 +127,7 @@ async function main(): Promise<void> {
       const hotPathPlan = {
         ...plan.hotPath,
         rounds: Number(option('--rounds') ?? plan.hotPath.rounds),
+        epochs: Number(option('--epochs') ?? plan.hotPath.epochs),
       };
       results.hotPath = {
         results: await benchHotPath(redis.url, { ...hotPathPlan, modes: hotPathModes }),
