@@ -114,6 +114,8 @@ async function main(): Promise<void> {
   process.on('message', (message) => {
     if (message === 'cpu') process.send!(process.cpuUsage());
   });
+  // A benchmark that died (Ctrl-C, a closed pipe) must not leave its servers behind.
+  process.on('disconnect', () => process.exit(0));
   await app.listen(0, '127.0.0.1');
   const address = app.getHttpServer().address() as { port: number };
   console.log(`listening on ${address.port}`);
