@@ -12,7 +12,16 @@ const nodeGlobals = {
 };
 
 export default tseslint.config(
-  { ignores: ['dist/**', 'sample/dist/**', 'bench/dist/**', 'node_modules/**', 'coverage/**'] },
+  {
+    ignores: [
+      'dist/**',
+      'sample/dist/**',
+      'bench/dist/**',
+      'node_modules/**',
+      'coverage/**',
+      '.readme-snippets-*/**',
+    ],
+  },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

@@ -4,12 +4,17 @@ import { Counter, Registry } from 'prom-client';
 
 import { usedMemory } from './lib/private-redis.js';
 import { fillCounter, SERIES_LABELS } from './lib/series.js';
+import { longestCallDuring, type LongestCall } from './lib/slowlog.js';
 import { median, since } from './lib/stats.js';
 
 /** The cost of one flush of a process holding `series` series. */
 export interface FlushCost {
   series: number;
   first: FlushSample;
+  /** Script calls of the first flush (it is split into bounded batches). */
+  firstCalls: number;
+  /** The longest single Redis call of the first flush (SLOWLOG). */
+  firstLongestCall: LongestCall;
   unchanged: FlushSample;
   tenPercentChanged: FlushSample;
   /** Redis memory per stored series, bytes (INFO memory before and after the first flush). */
@@ -23,6 +28,10 @@ export interface FlushSample {
   wallMs: number;
   /** Redis's own CPU for the flush, ms, median. */
   redisCpuMs: number;
+  /** How far the repeats' CPU spread: (largest - smallest) / median. */
+  cpuSpread: number;
+  /** Number of repeats the medians are taken over. */
+  repeats: number;
 }
 
 async function redisCpuMs(client: Redis): Promise<number> {
@@ -32,7 +41,14 @@ async function redisCpuMs(client: Redis): Promise<number> {
   return (read('used_cpu_user') + read('used_cpu_sys')) * 1000;
 }
 
-async function measure(flusher: MetricsFlusher, redis: Redis): Promise<FlushSample> {
+interface Measured {
+  cpuMs: number;
+  wallMs: number;
+  redisCpuMs: number;
+  calls: number;
+}
+
+async function measure(flusher: MetricsFlusher, redis: Redis): Promise<Measured> {
   const redisBefore = await redisCpuMs(redis);
   const cpu = process.cpuUsage();
   const start = performance.now();
@@ -41,18 +57,30 @@ async function measure(flusher: MetricsFlusher, redis: Redis): Promise<FlushSamp
   const used = process.cpuUsage(cpu);
   const redisAfter = await redisCpuMs(redis);
   if (!result.ok) throw new Error(`flush failed: ${result.error?.message}`);
-  return { cpuMs: (used.user + used.system) / 1000, wallMs, redisCpuMs: redisAfter - redisBefore };
+  return {
+    cpuMs: (used.user + used.system) / 1000,
+    wallMs,
+    redisCpuMs: redisAfter - redisBefore,
+    calls: result.calls,
+  };
 }
 
-const medianSample = (samples: FlushSample[]): FlushSample => ({
-  cpuMs: median(samples.map((s) => s.cpuMs)),
-  wallMs: median(samples.map((s) => s.wallMs)),
-  redisCpuMs: median(samples.map((s) => s.redisCpuMs)),
-});
+function medianSample(samples: Measured[]): FlushSample {
+  const cpu = samples.map((s) => s.cpuMs);
+  const cpuMs = median(cpu);
+  return {
+    cpuMs,
+    wallMs: median(samples.map((s) => s.wallMs)),
+    redisCpuMs: median(samples.map((s) => s.redisCpuMs)),
+    cpuSpread: (Math.max(...cpu) - Math.min(...cpu)) / cpuMs,
+    repeats: samples.length,
+  };
+}
 
 /**
- * CPU per flush with nothing changed and with 10% of the series changed, at each size, in this
- * process (the flusher's own work: reading the registry, comparing, encoding, the script call).
+ * CPU per flush: the first (every series written), with nothing changed and with 10% of the series
+ * changed, at each size, in this process (the flusher's own work: reading the registry, comparing,
+ * encoding, the script calls). The first flush is repeated with a new process identity each time.
  */
 export async function benchFlush(
   redisUrl: string,
@@ -71,21 +99,38 @@ export async function benchFlush(
         registers: [registry],
       });
       fillCounter(counter, series);
-      const flusher = new MetricsFlusher({
-        store: new RedisMetricsStore(redis, `bench-flush-${series}`),
-        identity: ProcessIdentity.create(),
-        registry,
-        intervalMs: 60_000,
-        gaugeModeOf: () => 'all',
-      });
-      const memoryBefore = await usedMemory(redis);
-      const first = await measure(flusher, redis);
-      const redisBytesPerSeries = ((await usedMemory(redis)) - memoryBefore) / series;
+      const makeFlusher = () =>
+        new MetricsFlusher({
+          store: new RedisMetricsStore(redis, `bench-flush-${series}`),
+          identity: ProcessIdentity.create(),
+          registry,
+          intervalMs: 60_000,
+          gaugeModeOf: () => 'all',
+        });
 
-      const unchanged: FlushSample[] = [];
+      // First flushes: a new process each time, on an empty Redis.
+      const firsts: Measured[] = [];
+      let firstLongestCall: LongestCall = { ms: 0, command: '' };
+      let redisBytesPerSeries = 0;
+      let flusher = makeFlusher();
+      for (let i = 0; i < repeats; i += 1) {
+        await redis.flushdb();
+        flusher = makeFlusher();
+        if (i === 0) {
+          const memoryBefore = await usedMemory(redis);
+          firstLongestCall = await longestCallDuring(redis, async () => {
+            firsts.push(await measure(flusher, redis));
+          });
+          redisBytesPerSeries = ((await usedMemory(redis)) - memoryBefore) / series;
+        } else {
+          firsts.push(await measure(flusher, redis));
+        }
+      }
+
+      const unchanged: Measured[] = [];
       for (let i = 0; i < repeats; i += 1) unchanged.push(await measure(flusher, redis));
 
-      const changed: FlushSample[] = [];
+      const changed: Measured[] = [];
       for (let round = 0; round < repeats; round += 1) {
         // A different tenth of the series each round.
         for (let i = round % 10; i < series; i += 10) {
@@ -95,14 +140,18 @@ export async function benchFlush(
       }
       results.push({
         series,
-        first,
+        first: medianSample(firsts),
+        firstCalls: firsts[0].calls,
+        firstLongestCall,
         unchanged: medianSample(unchanged),
         tenPercentChanged: medianSample(changed),
         redisBytesPerSeries,
       });
       const last = results[results.length - 1];
+      const cpu = (s: FlushSample) =>
+        `${s.cpuMs.toFixed(1)} ms CPU (spread ${(s.cpuSpread * 100).toFixed(0)}%)`;
       console.log(
-        `  flush ${series} series: unchanged ${last.unchanged.cpuMs.toFixed(1)} ms CPU, 10% changed ${last.tenPercentChanged.cpuMs.toFixed(1)} ms CPU, ${redisBytesPerSeries.toFixed(0)} B/series in Redis`,
+        `  flush ${series} series: first ${cpu(last.first)}, unchanged ${cpu(last.unchanged)}, 10% changed ${cpu(last.tenPercentChanged)}, ${redisBytesPerSeries.toFixed(0)} B/series in Redis`,
       );
     }
     await redis.flushdb();

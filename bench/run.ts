@@ -1,18 +1,19 @@
 // `npm run bench [-- --quick] [--out DIR] [--only SECTION,...] [--modes MODE,...] [--rounds N]
-// [--epochs N] [--seconds S]`: runs
-// the benchmarks against a private redis-server and rewrites docs/benchmarks.md and its chart (or
-// writes them to DIR). With --only, runs just the named sections (hot-path, redis-load, scrape, flush)
-// and replaces just them in the report already there. --modes, --rounds, --epochs and --seconds change
-// the hot path's designs, rounds, server restarts and window, for a closer look. Progress goes to the console.
-import { readFileSync, writeFileSync } from 'node:fs';
+// [--epochs N] [--seconds S]`: runs the benchmarks against a private redis-server and rewrites
+// docs/benchmarks.md and its chart (or writes them to DIR). With --only, runs just the named sections
+// (hot-path, redis-load, scrape, flush) and replaces just them in the report already there. --modes,
+// --rounds, --epochs and --seconds change the hot path's designs, rounds, server restarts and window,
+// for a closer look. Progress goes to the console.
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { cpus, loadavg } from 'node:os';
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 
 import { benchFlush } from './flush.js';
 import { benchHotPath, benchRedisLoad } from './hot-path.js';
+import { DEFAULT_HOT_PATH_MODES, HOT_PATH_MODES, type HotPathMode } from './hot-path/modes.js';
 import { logLogChart } from './lib/chart.js';
 import { startPrivateRedis } from './lib/private-redis.js';
-import { DEFAULT_HOT_PATH_MODES, HOT_PATH_MODES, type HotPathMode } from './hot-path/modes.js';
 import {
   renderReport,
   replaceSections,
@@ -48,15 +49,22 @@ const CHART = 'benchmarks-scrape.svg';
 const plan = quick
   ? {
       flush: { sizes: [1000, 10_000], repeats: 3 },
-      scrape: { processes: [1, 8], series: [100, 1000], iterations: 10, budgetMs: 3000 },
+      scrape: {
+        processes: [1, 8],
+        series: [100, 1000],
+        distinct: [[8, 100]] as [number, number][],
+        iterations: 10,
+        budgetMs: 3000,
+      },
       redisLoad: { seconds: 3, rates: [100, 1000] },
       hotPath: { seconds: 0.25, rounds: 6, epochs: 1, warmUpSeconds: 1 },
     }
   : {
-      flush: { sizes: [1000, 10_000, 100_000], repeats: 5 },
+      flush: { sizes: [1000, 10_000, 100_000], repeats: 9 },
       scrape: {
         processes: [1, 8, 32, 64],
         series: [100, 1000, 10_000],
+        distinct: [[64, 1000]] as [number, number][],
         iterations: 50,
         budgetMs: 8000,
       },
@@ -88,13 +96,13 @@ function writeChart(scrape: BenchResults['scrape']): void {
         {
           label: 'this module (Redis)',
           color: '#1f77b4',
-          points: scrape.map((r) => point(r, r.module.medianMs)),
+          points: scrape.filter((r) => !r.distinct).map((r) => point(r, r.module.medianMs)),
         },
         {
           label: 'AggregatorRegistry (IPC)',
           color: '#d62728',
           points: scrape
-            .filter((r) => !r.aggregator.failure)
+            .filter((r) => !r.distinct && !r.aggregator.failure)
             .map((r) => point(r, r.aggregator.medianMs)),
         },
       ],
@@ -104,6 +112,11 @@ function writeChart(scrape: BenchResults['scrape']): void {
 
 async function main(): Promise<void> {
   const startedAt = new Date();
+  const startLoad = loadavg()[0].toFixed(1);
+  const report = new URL('benchmarks.md', docs);
+  if (only && !existsSync(report)) {
+    throw new Error(`${report.pathname} is missing: run \`npm run bench\` first.`);
+  }
   const redis = await startPrivateRedis();
   console.log(`Benchmarks (${quick ? 'quick' : 'full'}) against redis-server ${redis.version}`);
   try {
@@ -128,14 +141,17 @@ async function main(): Promise<void> {
         ...plan.hotPath,
         rounds: Number(option('--rounds') ?? plan.hotPath.rounds),
         epochs: Number(option('--epochs') ?? plan.hotPath.epochs),
+        seconds: Number(option('--seconds') ?? plan.hotPath.seconds),
       };
       results.hotPath = {
         results: await benchHotPath(redis.url, { ...hotPathPlan, modes: hotPathModes }),
-        plan: { ...hotPathPlan, command, measuredAt: startedAt },
+        plan: hotPathPlan,
       };
     }
     results.durationS = (Date.now() - startedAt.getTime()) / 1000;
-    const report = new URL('benchmarks.md', docs);
+    if (only) {
+      results.origin = `This section was rewritten alone by \`${command}\` on ${startedAt.toISOString().slice(0, 10)} (${results.durationS.toFixed(0)} s, the same machine; Redis ${redis.version}; load average ${startLoad} at the start and ${loadavg()[0].toFixed(1)} at the end, on ${cpus().length} cores: other work on the machine inflates CPU times and their spread).`;
+    }
     writeFileSync(
       report,
       only

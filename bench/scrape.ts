@@ -5,6 +5,7 @@ import { RedisMultiProcessCollector } from 'nestjs-redis-metrics';
 import { AggregatorRegistry } from 'prom-client';
 
 import { seriesLine, seriesValue } from './lib/series.js';
+import { longestCallDuring, type LongestCall } from './lib/slowlog.js';
 import { median, percentile, since } from './lib/stats.js';
 import type { PopulateRequest } from './scrape/worker.js';
 
@@ -12,7 +13,11 @@ import type { PopulateRequest } from './scrape/worker.js';
 export interface ScrapeResult {
   processes: number;
   seriesPerProcess: number;
+  /** Every process holds its own series (none shared), so the totals cannot fold them together. */
+  distinct: boolean;
   module: Latency;
+  /** The longest single Redis call of the module's scrapes (SLOWLOG). */
+  longestRedisCall: LongestCall;
   /** prom-client's AggregatorRegistry over node:cluster IPC; `undefined` latency when it failed. */
   aggregator: Latency;
 }
@@ -76,7 +81,14 @@ async function time(
  */
 export async function benchScrape(
   redisUrl: string,
-  options: { processes: number[]; series: number[]; iterations: number; budgetMs: number },
+  options: {
+    processes: number[];
+    series: number[];
+    /** Sizes measured once more with every process holding its own series: [processes, series]. */
+    distinct: [number, number][];
+    iterations: number;
+    budgetMs: number;
+  },
 ): Promise<ScrapeResult[]> {
   const results: ScrapeResult[] = [];
   const redis = new Redis(redisUrl);
@@ -86,40 +98,60 @@ export async function benchScrape(
     silent: false,
   });
   const workers: Worker[] = [];
+  const plan: { processes: number; series: number; distinct: boolean }[] = [];
+  for (const processes of options.processes) {
+    for (const series of options.series) plan.push({ processes, series, distinct: false });
+  }
+  for (const [processes, series] of options.distinct)
+    plan.push({ processes, series, distinct: true });
   try {
-    for (const processes of options.processes) {
+    for (const { processes, series, distinct } of plan) {
       while (workers.length < processes) {
         const worker = cluster.fork({ BENCH_REDIS_URL: redisUrl });
         await awaitMessage(worker, 'ready');
         workers.push(worker);
       }
-      for (const series of options.series) {
-        const prefix = `bench-scrape-${processes}x${series}`;
-        const populated = await Promise.all(
-          workers.map((worker) => {
-            const reply = awaitMessage(worker, 'populated');
-            worker.send({ cmd: 'populate', series, prefix } satisfies PopulateRequest);
-            return reply;
-          }),
-        );
-        const failed = populated.find((reply) => !reply.ok);
-        if (failed) throw new Error(`a worker could not flush: ${String(failed.error)}`);
+      const prefix = `bench-scrape-${processes}x${series}${distinct ? '-distinct' : ''}`;
+      const populated = await Promise.all(
+        workers.map((worker, index) => {
+          const reply = awaitMessage(worker, 'populated');
+          worker.send({
+            cmd: 'populate',
+            series: index < processes ? series : 0,
+            prefix,
+            offset: distinct ? index * series : 0,
+          } satisfies PopulateRequest);
+          return reply;
+        }),
+      );
+      const failed = populated.find((reply) => !reply.ok);
+      if (failed) throw new Error(`a worker could not flush: ${String(failed.error)}`);
 
-        // Every process holds seriesValue(i) in series i: the merged value is processes times it.
-        const expected = [0, series - 1].map((i) =>
-          seriesLine(METRIC, i, processes * seriesValue(i)),
-        );
-        const collector = new RedisMultiProcessCollector({ client: redis, keyPrefix: prefix });
-        const module = await time(() => collector.metrics(), expected, options);
-        const cluster = await time(() => aggregator.clusterMetrics(), expected, options);
-        results.push({ processes, seriesPerProcess: series, module, aggregator: cluster });
-        console.log(
-          `  scrape ${processes} × ${series}: module ${module.failure ?? `${module.medianMs.toFixed(1)} ms`}, AggregatorRegistry ${
-            cluster.failure ?? `${cluster.medianMs.toFixed(1)} ms`
-          }`,
-        );
-        await redis.flushdb();
-      }
+      // Series i holds seriesValue(i) in each process that has it: shared series are summed over
+      // every process, a distinct series is one process's own.
+      const expected = distinct
+        ? [0, processes * series - 1].map((i) => seriesLine(METRIC, i, seriesValue(i)))
+        : [0, series - 1].map((i) => seriesLine(METRIC, i, processes * seriesValue(i)));
+      const collector = new RedisMultiProcessCollector({ client: redis, keyPrefix: prefix });
+      let module: Latency | undefined;
+      const longestRedisCall = await longestCallDuring(redis, async () => {
+        module = await time(() => collector.metrics(), expected, options);
+      });
+      const aggregated = await time(() => aggregator.clusterMetrics(), expected, options);
+      results.push({
+        processes,
+        seriesPerProcess: series,
+        distinct,
+        module: module!,
+        longestRedisCall,
+        aggregator: aggregated,
+      });
+      console.log(
+        `  scrape ${processes} × ${series}${distinct ? ' distinct' : ''}: module ${module!.failure ?? `${module!.medianMs.toFixed(1)} ms`} (longest Redis call ${longestRedisCall.ms.toFixed(2)} ms, ${longestRedisCall.command}), AggregatorRegistry ${
+          aggregated.failure ?? `${aggregated.medianMs.toFixed(1)} ms`
+        }`,
+      );
+      await redis.flushdb();
     }
   } finally {
     await Promise.all(

@@ -8,6 +8,7 @@ export {
   type RedisMetricsRedisError,
   type RetryOptions,
 } from './errors.js';
+export { describeRedisError } from './storage/describe-redis-error.js';
 export {
   DEFAULT_REDIS_METRICS_OPTIONS,
   GAUGE_MODES,
@@ -18,25 +19,55 @@ export {
   type GaugeMode,
   type RedisMetricsOptions,
 } from './redis-metrics.options.js';
-export { redisMetricsConfig } from './redis-metrics.config.js';
+export { DEFAULT_SENTINEL_PORT, type RedisSentinelAddress } from './sentinel-addresses.js';
 export {
+  describeRedisMetricsEnv,
+  redisUrlFromEnv,
+  type RedisUrlSource,
+} from './redis-metrics.env-source.js';
+export {
+  METRICS_AUTH_ENV,
+  readMetricsAuthFromEnv,
+  type MetricsAuthOptions,
+} from './metrics-auth.options.js';
+export {
+  isMarkerField,
+  MARKER,
   PrefixKeys,
   parseSeriesField,
   redisKey,
   seriesField,
   type Labels,
   type MetricMeta,
+  type MetricType,
   type ProcessInfo,
   type SeriesParts,
 } from './storage/keys.js';
 export type { RedisClient } from './storage/lua-scripts.js';
 export {
   MetricsFlusher,
+  type AcknowledgedWrite,
   type FlushLogger,
   type FlushResult,
   type MetricsFlusherOptions,
 } from './storage/metrics-flusher.js';
-export { ProcessIdentity } from './storage/process-identity.js';
+export {
+  addPacked,
+  decodeNumber,
+  decodePacked,
+  encodeNumber,
+  encodePacked,
+  packedDelta,
+  type PackedSlots,
+} from './storage/packed-values.js';
+export { parseProcessInfo, ProcessIdentity } from './storage/process-identity.js';
+export { planRepair, type RepairPlan, type WriteHistory } from './storage/repair-plan.js';
+export { scanHash, type ScannedHash } from './storage/hash-scan.js';
+export {
+  splitIntoBatches,
+  type BatchContent,
+  type SeriesChanges,
+} from './storage/write-batches.js';
 export { pythonJsonDumps, type PythonJsonValue } from './storage/python-json.js';
 export {
   RedisStorageDict,
@@ -49,13 +80,7 @@ export {
   type GaugeModeResolver,
   type RegistrySnapshot,
 } from './storage/registry-snapshot.js';
-export type { StoredValue } from './storage/stored-value.js';
-export {
-  foldProcess,
-  writeSeries,
-  type SeriesWrite,
-  type SeriesWriteResult,
-} from './storage/write-series.js';
+export { decodeStoredValue, encodeStoredValue, type StoredValue } from './storage/stored-value.js';
 export {
   familiesToRegistry,
   OPENMETRICS_CONTENT_TYPE,
@@ -67,12 +92,17 @@ export { gaugeModeRule, type ModeRule, type TimedValue } from './aggregation/gau
 export { mergeMetrics, type MergeOptions } from './aggregation/merge-metrics.js';
 export { labelsKey, type MetricFamily, type MetricSample } from './aggregation/metric-family.js';
 export {
-  parsePrefixReply,
+  parseSnapshot,
   readPrefix,
+  type GaugeSeries,
   type PrefixData,
+  type PrefixMarkers,
   type ProcessRecord,
-  type StoredSeries,
+  type SeriesIdentity,
+  type TotalSeries,
 } from './aggregation/prefix-data.js';
+export { MergedScrapeUnavailableError } from './aggregation/merged-scrape-error.js';
+export { validLabelName, validMetricName } from './aggregation/prometheus-names.js';
 export {
   RedisMultiProcessCollector,
   type RedisMultiProcessCollectorOptions,
@@ -80,8 +110,12 @@ export {
 export { localFamilies } from './aggregation/local-families.js';
 export {
   createRedisMetricsController,
+  RedisMetricsController,
+  type HttpReply,
+  type RequestHeaders,
   type RedisMetricsPaths,
 } from './http/redis-metrics.controller.js';
+export { MetricsAuthGuard } from './http/metrics-auth.guard.js';
 export { UNMATCHED_ROUTE } from './http/request-metrics.js';
 export {
   getMetricToken,
@@ -90,6 +124,8 @@ export {
   makeGaugeProvider,
   makeHistogramProvider,
   makeSummaryProvider,
+  type MetricProviderConfiguration,
+  type MetricProviderInjectable,
 } from './metrics/metric-providers.js';
 export { REDIS_METRICS_MODULE_OPTIONS } from './redis-metrics.constants.js';
 export {
@@ -98,16 +134,33 @@ export {
   getRedisCollector,
   getRedisStorageManager,
   isRedisEnabled,
+  markProcessDead,
   setupRedisMetrics,
   teardownRedisMetrics,
 } from './redis-metrics.functions.js';
 export type { RedisMetricsModuleExtras } from './redis-metrics.module-definition.js';
-export type { RedisMetricsModuleOptions } from './redis-metrics.module-options.js';
+export type {
+  RedisMetricsDefaultMetrics,
+  RedisMetricsModuleOptions,
+} from './redis-metrics.module-options.js';
 export { RedisMetricsModule } from './redis-metrics.module.js';
 export { RedisMetricsService, type RedisGaugeConfiguration } from './redis-metrics.service.js';
-export { RedisStorageManager, type RedisMetricsHealth } from './redis-storage-manager.js';
+export { RedisStorageManager } from './redis-storage-manager.js';
+export { stallAfterMs, storageHealth, type RedisMetricsHealth } from './storage-health.js';
+export { MetricsScrape, type ScrapeOptions, type ScrapeResponse } from './metrics-scrape.js';
 export { createRedisClient } from './storage/create-redis-client.js';
 export { IpcMetricsStore, serveMetricsStore } from './storage/ipc-metrics-store.js';
 export { MemoryMetricsStore } from './storage/memory-metrics-store.js';
-export type { MetricsStore, ProcessHeartbeats, RawPrefixReply } from './storage/metrics-store.js';
+export type {
+  IndexedProcess,
+  MetricsStore,
+  ProcessIndex,
+  RebaseRequest,
+  SeriesBatch,
+  StoredMarkers,
+  StoreSnapshot,
+  WriteReply,
+  WriterIdentity,
+} from './storage/metrics-store.js';
 export { RedisMetricsStore } from './storage/redis-metrics-store.js';
+export { evictingPolicy } from './storage/eviction-policy.js';

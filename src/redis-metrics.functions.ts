@@ -1,4 +1,7 @@
+import { Logger } from '@nestjs/common';
+
 import type { RedisMultiProcessCollector } from './aggregation/redis-multi-process-collector.js';
+import { describeRedisMetricsEnv } from './redis-metrics.env-source.js';
 import { readRedisMetricsOptionsFromEnv } from './redis-metrics.options.js';
 import { RedisStorageManager } from './redis-storage-manager.js';
 import type { RedisClient } from './storage/lua-scripts.js';
@@ -9,7 +12,10 @@ let manager: RedisStorageManager | undefined;
 
 /** The process-wide manager, made from the environment on first use. */
 export function getRedisStorageManager(): RedisStorageManager {
-  manager ??= new RedisStorageManager(readRedisMetricsOptionsFromEnv());
+  if (!manager) {
+    manager = new RedisStorageManager(readRedisMetricsOptionsFromEnv());
+    new Logger('RedisMetrics').log(describeRedisMetricsEnv());
+  }
   return manager;
 }
 
@@ -18,7 +24,7 @@ export function setupRedisMetrics(): Promise<boolean> {
   return getRedisStorageManager().setup();
 }
 
-/** Last flush, fold and close for the process-wide manager; the next call to a function makes a new one. */
+/** Last flush, end and close for the process-wide manager; the next call to a function makes a new one. */
 export async function teardownRedisMetrics(): Promise<void> {
   const current = manager;
   manager = undefined;
@@ -35,9 +41,19 @@ export function getRedisClient(): RedisClient | undefined {
   return getRedisStorageManager().getClient();
 }
 
-/** Folds processes whose heartbeat is older than the TTL into the archive; how many were folded. */
+/** Ends processes whose heartbeat is older than the TTL (their counts stay); how many were ended. */
 export function cleanupRedisKeys(): Promise<number> {
   return getRedisStorageManager().cleanupKeys();
+}
+
+/**
+ * Ends the processes with this pid (on this host unless `hostname` says otherwise) at once, instead of
+ * waiting for their heartbeat to expire: their `live*` gauges leave the next scrape, their counts stay.
+ * The counterpart of Python's `mark_process_dead(pid)`, for a cluster primary's worker `exit` handler.
+ * @returns the ids of the processes ended.
+ */
+export function markProcessDead(process: { pid: number; hostname?: string }): Promise<string[]> {
+  return getRedisStorageManager().markProcessDead(process);
 }
 
 /** The process-wide manager's collector, if Redis storage is enabled. */

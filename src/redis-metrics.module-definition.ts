@@ -1,6 +1,9 @@
-import { ConfigurableModuleBuilder } from '@nestjs/common';
+import { ConfigurableModuleBuilder, type CanActivate, type Type } from '@nestjs/common';
 
-import { createRedisMetricsController } from './http/redis-metrics.controller.js';
+import {
+  createRedisMetricsController,
+  type RedisMetricsController,
+} from './http/redis-metrics.controller.js';
 import { REDIS_METRICS_MODULE_OPTIONS } from './redis-metrics.constants.js';
 import type { RedisMetricsModuleOptions } from './redis-metrics.module-options.js';
 import {
@@ -14,14 +17,56 @@ import {
  * alongside the options, and known before any factory runs.
  */
 export interface RedisMetricsModuleExtras {
-  /** Make the module's providers visible to every module (default false). */
+  /**
+   * Make the module's providers (`RedisMetricsService`, what the `make*Provider` functions need) visible
+   * to every module of the app (default true), so metrics work in feature modules with one `forRoot()`.
+   */
   isGlobal?: boolean;
-  /** Serve the metrics and health routes (default true); false to serve them your own way. */
-  controller?: boolean;
+  /**
+   * Serve the metrics and health routes (default true): `true` with the module's controller, a subclass
+   * of `RedisMetricsController` to serve them with yours, `false` to serve them your own way.
+   */
+  controller?: boolean | Type<RedisMetricsController>;
   /** Path of the metrics route (default `metrics`). */
   metricsPath?: string;
-  /** Path of the health route (default `health`). */
-  healthPath?: string;
+  /**
+   * Path of the module's health route (default `<metricsPath>/health`, so `/health` stays free for
+   * your own or @nestjs/terminus's); `false` serves none.
+   */
+  healthPath?: string | false;
+  /** Nest guards in front of the module's routes, beside the `auth` option (classes are made by Nest). */
+  guards?: (Type<CanActivate> | CanActivate)[];
+}
+
+/** Where the module serves its routes. */
+function pathsOf(extras: RedisMetricsModuleExtras): {
+  metricsPath: string;
+  healthPath: string | false;
+} {
+  const metricsPath = extras.metricsPath ?? 'metrics';
+  return {
+    metricsPath,
+    healthPath: extras.healthPath ?? `${metricsPath.replace(/\/+$/, '')}/health`,
+  };
+}
+
+/** The controller the extras ask for, if any. */
+function controllersOf(extras: RedisMetricsModuleExtras): Type<unknown>[] {
+  if (extras.controller === false) return [];
+  return [
+    createRedisMetricsController({
+      ...pathsOf(extras),
+      controller: extras.controller === true ? undefined : extras.controller,
+      guards: extras.guards,
+    }),
+  ];
+}
+
+/** The paths of the module's own routes, which request metrics leave out. */
+function ownPathsOf(extras: RedisMetricsModuleExtras): string[] {
+  if (extras.controller === false) return [];
+  const { metricsPath, healthPath } = pathsOf(extras);
+  return healthPath === false ? [metricsPath] : [metricsPath, healthPath];
 }
 
 /** The module's base class and option types, built the idiomatic NestJS way. */
@@ -34,24 +79,15 @@ export const {
 })
   .setClassMethodName('forRoot')
   .setExtras<RedisMetricsModuleExtras>(
-    { isGlobal: false, controller: true, metricsPath: 'metrics', healthPath: 'health' },
+    { isGlobal: true, controller: true, metricsPath: 'metrics' },
     (definition, extras) => ({
       ...definition,
       global: extras.isGlobal,
-      controllers: extras.controller
-        ? [
-            createRedisMetricsController({
-              metricsPath: extras.metricsPath ?? 'metrics',
-              healthPath: extras.healthPath ?? 'health',
-            }),
-          ]
-        : [],
+      controllers: controllersOf(extras),
       providers: [
         ...(definition.providers ?? []),
         ...redisMetricsProviders,
-        requestMetricsProvider(
-          extras.controller ? [extras.metricsPath ?? 'metrics', extras.healthPath ?? 'health'] : [],
-        ),
+        requestMetricsProvider(ownPathsOf(extras)),
       ],
       exports: [...(definition.exports ?? []), ...redisMetricsExports],
     }),

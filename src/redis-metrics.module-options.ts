@@ -1,5 +1,10 @@
-import type { Registry } from 'prom-client';
+import type {
+  DefaultMetricsCollectorConfiguration,
+  PrometheusContentType,
+  Registry,
+} from 'prom-client';
 
+import type { MetricsAuthOptions } from './metrics-auth.options.js';
 import type { GaugeMode, RedisMetricsOptions } from './redis-metrics.options.js';
 import type { RedisClient } from './storage/lua-scripts.js';
 import type { MetricsStore } from './storage/metrics-store.js';
@@ -25,8 +30,38 @@ export interface RedisMetricsModuleOptions extends Partial<RedisMetricsOptions> 
   gaugeModes?: Record<string, GaugeMode>;
   /** Name this process differently in Redis (the id always gets a fresh nonce as well). */
   identity?: { hostname?: string; pid?: number };
-  /** Register prom-client's default process metrics (CPU, memory, event loop, GC) in the registry (default true). */
-  defaultMetrics?: boolean;
+  /**
+   * prom-client's default process metrics (CPU, memory, event loop, GC) in the registry (default on).
+   * `false` or `{ enabled: false }` leaves them out; `{ enabled: true, config }` passes `config` (a
+   * `prefix`, `labels`, `gcDurationBuckets`, ...) to prom-client's `collectDefaultMetrics`.
+   */
+  defaultMetrics?: boolean | RedisMetricsDefaultMetrics;
+  /**
+   * Labels added to every series of the registry (prom-client's `registry.setDefaultLabels`), for
+   * example `{ app: 'shop' }`. Use labels whose values every process shares, or the merge keeps one
+   * series per value.
+   */
+  defaultLabels?: Record<string, string | number>;
+  /**
+   * Prefix of every metric made through `RedisMetricsService` and the `make*Provider` functions, joined
+   * with `_`: `{ customMetricPrefix: 'shop' }` turns `orders_total` into `shop_orders_total`. The module's
+   * HTTP metrics are made that way too; prom-client's default metrics take `defaultMetrics.config.prefix`.
+   * `@InjectMetric()` keeps using the name without the prefix.
+   */
+  customMetricPrefix?: string;
+  /**
+   * Protect the module's routes: a bearer token and/or basic auth a scraper must send (401 otherwise).
+   * Off by default. Nest guards of your own go in the `guards` module extra.
+   */
+  auth?: MetricsAuthOptions;
   /** Count HTTP requests: total, failed, duration and in flight, by method, route template and status (default true). */
   httpMetrics?: boolean;
+}
+
+/** prom-client's default metrics, as @willsoto/nestjs-prometheus configures them. */
+export interface RedisMetricsDefaultMetrics {
+  /** Whether they are collected. */
+  enabled: boolean;
+  /** Passed to prom-client's `collectDefaultMetrics` (its `register` is the module's registry). */
+  config?: Omit<DefaultMetricsCollectorConfiguration<PrometheusContentType>, 'register'>;
 }

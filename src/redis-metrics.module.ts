@@ -4,11 +4,14 @@ import { RequestMetricsInstaller } from './http/request-metrics.installer.js';
 import { RedisMetricsConfigurableModule } from './redis-metrics.module-definition.js';
 
 /**
- * Prometheus metrics aggregated across every process of an app through Redis.
+ * Prometheus metrics aggregated across every process of an app through Redis. Import it once, in the
+ * root module: it is global by default, so `RedisMetricsService`, the `make*Provider` metrics and
+ * `@InjectMetric` work in every module.
  *
  * `forRoot(options)` takes options in code; `forRootAsync({ imports, inject, useFactory | useClass |
  * useExisting })` takes them from a factory, for example `redisMetricsConfig.asProvider()` of
- * `@nestjs/config`. Both accept `isGlobal`, `controller`, `metricsPath` and `healthPath`.
+ * `nestjs-redis-metrics/config`. Both accept the extras `isGlobal`, `controller`, `metricsPath`,
+ * `healthPath` and `guards`.
  *
  * @example
  * @Module({ imports: [RedisMetricsModule.forRoot({ url: 'redis://localhost:6379' })] })

@@ -1,4 +1,7 @@
 import { RedisMetricsConfigError } from './errors.js';
+import { redisUrlFromEnv } from './redis-metrics.env-source.js';
+import { parseSentinelAddresses, type RedisSentinelAddress } from './sentinel-addresses.js';
+import { checkPemFile } from './tls-files.js';
 
 /**
  * How a gauge is aggregated across processes at scrape time.
@@ -55,6 +58,33 @@ export interface RedisMetricsOptions {
   /** Connect with TLS (`REDIS_SSL`, or a `rediss://` URL). */
   ssl: boolean;
   /**
+   * TLS: a PEM file with the CA certificate(s) the server's certificate must be signed by
+   * (`REDIS_TLS_CA_FILE`). Without it Node's bundled public CAs are trusted. Needs TLS on.
+   */
+  tlsCaFile?: string;
+  /**
+   * TLS: this client's certificate, a PEM file (`REDIS_TLS_CERT_FILE`), for a server that asks for
+   * one (`tls-auth-clients yes`). Needs {@link tlsKeyFile}.
+   */
+  tlsCertFile?: string;
+  /** TLS: the private key of {@link tlsCertFile}, a PEM file (`REDIS_TLS_KEY_FILE`). Never logged. */
+  tlsKeyFile?: string;
+  /**
+   * TLS: the name the server's certificate must hold when it differs from the host connected to
+   * (`REDIS_TLS_SERVERNAME`); also sent as SNI.
+   */
+  tlsServername?: string;
+  /**
+   * Sentinel: the sentinels to ask for the master (`REDIS_SENTINELS=host:port,host:port`; the port
+   * defaults to 26379). With them the module follows failovers at once (ioredis' failover detector)
+   * and `host`, `port` and `url` are not used. Needs {@link sentinelMaster}.
+   */
+  sentinels?: RedisSentinelAddress[];
+  /** Sentinel: the name of the master the sentinels monitor (`REDIS_SENTINEL_MASTER`). */
+  sentinelMaster?: string;
+  /** Sentinel: the sentinels' own password, if they require one (`REDIS_SENTINEL_PASSWORD`). Never logged. */
+  sentinelPassword?: string;
+  /**
    * A full connection URL (`PROMETHEUS_REDIS_URL`), `redis://[user:password@]host[:port][/db]` or
    * `rediss://...`. When set it wins over host, port, db, password and ssl.
    */
@@ -62,19 +92,43 @@ export interface RedisMetricsOptions {
   /** Prefix of every key this module writes (`REDIS_KEY_PREFIX`). May contain `:`; not `{` or `}`. */
   keyPrefix: string;
   /**
-   * Seconds without a heartbeat after which a process counts as dead and any live process may fold it
-   * into the archive (`REDIS_TTL_SECONDS`). It never expires series of a live process.
+   * Seconds without a heartbeat after which a process counts as dead and any live process may end it:
+   * its gauges go, its counts stay (`REDIS_TTL_SECONDS`). It never expires series of a live process.
    */
   ttlSeconds: number;
-  /** Milliseconds between two background flushes of this process's registry (`REDIS_FLUSH_INTERVAL_MS`). */
+  /**
+   * Milliseconds between two background flushes of this process's registry (`REDIS_FLUSH_INTERVAL_MS`).
+   * A process killed without warning loses what it counted since its last flush: half an interval of
+   * its traffic on average (docs/benchmarks.md).
+   */
   flushIntervalMs: number;
   /**
    * Milliseconds a heartbeat stays fresh: a process is live for the `live*` gauge modes while its last
-   * heartbeat is younger than this (`REDIS_LIVENESS_WINDOW_MS`). Defaults to five flush intervals.
+   * heartbeat is younger than this (`REDIS_LIVENESS_WINDOW_MS`). Defaults to five flush intervals, and
+   * at least 5 s, so a long garbage collection pause does not make a process look dead.
    */
   livenessWindowMs: number;
   /** Mode of a gauge that names none (`REDIS_DEFAULT_GAUGE_MODE`). */
   defaultGaugeMode: GaugeMode;
+  /**
+   * Milliseconds a merged scrape may take before `/metrics` gives up with 503
+   * (`REDIS_SCRAPE_TIMEOUT_MS`). Prometheus' own scrape timeout, from its
+   * `X-Prometheus-Scrape-Timeout-Seconds` header, shortens it when it is shorter.
+   */
+  scrapeTimeoutMs: number;
+  /**
+   * What `/metrics` serves when the merged read fails (`REDIS_SCRAPE_FALLBACK`): `none` (default)
+   * answers 503, so Prometheus records the scrape as failed and `rate()` bridges the gap; `local` serves
+   * this process's own registry with 200, as prom-client alone would, which Prometheus reads as counter
+   * resets of the merged series (their rates jump while Redis is away).
+   */
+  scrapeFallback: 'none' | 'local';
+  /**
+   * Fresh scrapes: before reading, a scrape asks every process to flush now and waits up to this many
+   * ms for them (`REDIS_FRESH_SCRAPE_WAIT_MS`), so a count made before the scrape is in it; 0 turns it
+   * off. Never longer than the scrape timeout. Redis storage only.
+   */
+  freshScrapeWaitMs: number;
 }
 
 /** The defaults of {@link RedisMetricsOptions}. */
@@ -86,9 +140,12 @@ export const DEFAULT_REDIS_METRICS_OPTIONS: Readonly<RedisMetricsOptions> = Obje
   ssl: false,
   keyPrefix: 'nestjs',
   ttlSeconds: 300,
-  flushIntervalMs: 1000,
+  flushIntervalMs: 250,
   livenessWindowMs: 5000,
   defaultGaugeMode: 'all',
+  scrapeTimeoutMs: 5000,
+  scrapeFallback: 'none',
+  freshScrapeWaitMs: 250,
 });
 
 /** Environment variables read by {@link readRedisMetricsOptionsFromEnv}, each with the option it sets. */
@@ -101,10 +158,20 @@ export const REDIS_METRICS_ENV = {
   REDIS_TTL_SECONDS: 'ttlSeconds',
   REDIS_PASSWORD: 'password',
   REDIS_SSL: 'ssl',
+  REDIS_TLS_CA_FILE: 'tlsCaFile',
+  REDIS_TLS_CERT_FILE: 'tlsCertFile',
+  REDIS_TLS_KEY_FILE: 'tlsKeyFile',
+  REDIS_TLS_SERVERNAME: 'tlsServername',
+  REDIS_SENTINELS: 'sentinels',
+  REDIS_SENTINEL_MASTER: 'sentinelMaster',
+  REDIS_SENTINEL_PASSWORD: 'sentinelPassword',
   PROMETHEUS_REDIS_URL: 'url',
   REDIS_FLUSH_INTERVAL_MS: 'flushIntervalMs',
   REDIS_LIVENESS_WINDOW_MS: 'livenessWindowMs',
   REDIS_DEFAULT_GAUGE_MODE: 'defaultGaugeMode',
+  REDIS_SCRAPE_TIMEOUT_MS: 'scrapeTimeoutMs',
+  REDIS_SCRAPE_FALLBACK: 'scrapeFallback',
+  REDIS_FRESH_SCRAPE_WAIT_MS: 'freshScrapeWaitMs',
 } as const satisfies Record<string, keyof RedisMetricsOptions>;
 
 type OptionSource = (option: keyof RedisMetricsOptions) => string;
@@ -128,6 +195,16 @@ export function readRedisMetricsOptionsFromEnv(
     variableOf[option] = variable;
     const raw = env[variable];
     if (raw !== undefined && raw.trim() !== '') given[option] = raw.trim();
+  }
+  // A URL in the environment (PROMETHEUS_REDIS_URL, else REDIS_URL) turns storage on unless
+  // REDIS_ENABLED says otherwise: see describeRedisMetricsEnv for the start-up log line.
+  const urlSource = redisUrlFromEnv(env);
+  // With sentinels the master comes from them; a platform's REDIS_URL then names something else.
+  const urlIsElsewhere = urlSource?.variable === 'REDIS_URL' && given.sentinels !== undefined;
+  if (urlSource && !urlIsElsewhere) {
+    given.url = urlSource.url;
+    variableOf.url = urlSource.variable;
+    given.enabled ??= true;
   }
   return resolveOptions(given, (option) => variableOf[option]);
 }
@@ -163,8 +240,23 @@ function resolveOptions(
     keyPrefix: keyPrefix(given, fail),
     ttlSeconds: integer(given, 'ttlSeconds', d.ttlSeconds, 1, fail),
     flushIntervalMs,
-    livenessWindowMs: integer(given, 'livenessWindowMs', flushIntervalMs * 5, 1, fail),
-    defaultGaugeMode: gaugeMode(given, fail),
+    livenessWindowMs: integer(
+      given,
+      'livenessWindowMs',
+      Math.max(flushIntervalMs * 5, d.livenessWindowMs),
+      1,
+      fail,
+    ),
+    defaultGaugeMode: oneOf(given, 'defaultGaugeMode', GAUGE_MODES, d.defaultGaugeMode, fail),
+    scrapeTimeoutMs: integer(given, 'scrapeTimeoutMs', d.scrapeTimeoutMs, 1, fail),
+    freshScrapeWaitMs: integer(given, 'freshScrapeWaitMs', d.freshScrapeWaitMs, 0, fail),
+    scrapeFallback: oneOf(
+      given,
+      'scrapeFallback',
+      ['none', 'local'] as const,
+      d.scrapeFallback,
+      fail,
+    ),
   };
   const password = optionalText(given, 'password', fail);
   if (password !== undefined) options.password = password;
@@ -172,6 +264,8 @@ function resolveOptions(
   if (username !== undefined) options.username = username;
   const url = optionalText(given, 'url', fail);
   if (url !== undefined) applyUrl(options, url, (problem) => fail('url', problem));
+  applyTls(options, given, nameOf, fail);
+  applySentinels(options, given, nameOf, fail);
 
   if (options.livenessWindowMs <= options.flushIntervalMs) {
     fail(
@@ -246,17 +340,18 @@ function keyPrefix(given: Given, fail: Fail): string {
   return prefix;
 }
 
-function gaugeMode(given: Given, fail: Fail): GaugeMode {
-  const mode = text(
-    given,
-    'defaultGaugeMode',
-    DEFAULT_REDIS_METRICS_OPTIONS.defaultGaugeMode,
-    fail,
-  );
-  if (!(GAUGE_MODES as readonly string[]).includes(mode)) {
-    fail('defaultGaugeMode', `must be one of ${GAUGE_MODES.join(', ')}; got "${mode}"`);
+function oneOf<T extends string>(
+  given: Given,
+  option: keyof RedisMetricsOptions,
+  choices: readonly T[],
+  fallback: T,
+  fail: Fail,
+): T {
+  const value = text(given, option, fallback, fail);
+  if (!(choices as readonly string[]).includes(value)) {
+    fail(option, `must be one of ${choices.join(', ')}; got "${value}"`);
   }
-  return mode as GaugeMode;
+  return value as T;
 }
 
 /** Takes host, port, db, credentials and TLS from a Redis URL. Problems are described without the URL. */
@@ -285,10 +380,77 @@ function applyUrl(options: RedisMetricsOptions, raw: string, fail: (problem: str
   options.ssl = url.protocol === 'rediss:';
 }
 
+/** TLS files must be readable PEM files, and need TLS on; a certificate needs its key. */
+function applyTls(
+  options: RedisMetricsOptions,
+  given: Given,
+  nameOf: OptionSource,
+  fail: Fail,
+): void {
+  const files = ['tlsCaFile', 'tlsCertFile', 'tlsKeyFile'] as const;
+  for (const option of [...files, 'tlsServername'] as const) {
+    const value = optionalText(given, option, fail);
+    if (value === undefined) continue;
+    if (!options.ssl) {
+      fail(option, `is set, but TLS is off: set ${nameOf('ssl')} to true or use a rediss:// URL`);
+    }
+    if ((files as readonly string[]).includes(option)) {
+      const problem = checkPemFile(value);
+      if (problem !== undefined) fail(option, problem);
+    }
+    options[option] = value;
+  }
+  if (options.tlsCertFile !== undefined && options.tlsKeyFile === undefined) {
+    fail('tlsCertFile', `needs ${nameOf('tlsKeyFile')} too: a client certificate needs its key`);
+  }
+  if (options.tlsKeyFile !== undefined && options.tlsCertFile === undefined) {
+    fail('tlsKeyFile', `needs ${nameOf('tlsCertFile')} too: the key of which certificate?`);
+  }
+}
+
+/** Sentinel addresses and the master name come together, and replace the URL. */
+function applySentinels(
+  options: RedisMetricsOptions,
+  given: Given,
+  nameOf: OptionSource,
+  fail: Fail,
+): void {
+  const raw = given.sentinels;
+  const master = optionalText(given, 'sentinelMaster', fail);
+  const password = optionalText(given, 'sentinelPassword', fail);
+  if (raw === undefined) {
+    if (master !== undefined) {
+      fail('sentinelMaster', `needs ${nameOf('sentinels')}, the addresses of the sentinels`);
+    }
+    if (password !== undefined) {
+      fail('sentinelPassword', `needs ${nameOf('sentinels')}, the addresses of the sentinels`);
+    }
+    return;
+  }
+  const parsed = parseSentinelAddresses(raw);
+  if (typeof parsed === 'string') return fail('sentinels', parsed);
+  if (master === undefined) {
+    return fail(
+      'sentinels',
+      `needs ${nameOf('sentinelMaster')}, the name of the master the sentinels monitor`,
+    );
+  }
+  if (options.url !== undefined) {
+    return fail(
+      'sentinels',
+      `cannot be used with ${nameOf('url')}: the sentinels name the master (give its password, db and TLS settings on their own)`,
+    );
+  }
+  options.sentinels = parsed;
+  options.sentinelMaster = master;
+  if (password !== undefined) options.sentinelPassword = password;
+}
+
 /** Options with the password and any credentials of the URL replaced by `***`, safe to log or show. */
 export function redactRedisMetricsOptions(options: RedisMetricsOptions): RedisMetricsOptions {
   const safe = { ...options };
   if (safe.password !== undefined) safe.password = '***';
+  if (safe.sentinelPassword !== undefined) safe.sentinelPassword = '***';
   if (safe.url !== undefined) safe.url = redactUrl(safe.url);
   return safe;
 }

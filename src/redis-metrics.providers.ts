@@ -17,8 +17,9 @@ export const redisMetricsProviders: Provider[] = [
   },
   {
     provide: RedisMetricsService,
-    useFactory: (manager: RedisStorageManager) => new RedisMetricsService(manager),
-    inject: [RedisStorageManager],
+    useFactory: (manager: RedisStorageManager, options: RedisMetricsModuleOptions) =>
+      new RedisMetricsService(manager, options.customMetricPrefix),
+    inject: [RedisStorageManager, REDIS_METRICS_MODULE_OPTIONS],
   },
   {
     // `undefined` when Redis storage is disabled.

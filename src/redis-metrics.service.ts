@@ -23,42 +23,56 @@ export type RedisGaugeConfiguration<T extends string> = GaugeConfiguration<T> & 
 /**
  * The service an app injects to make metrics. Each `counter()`/`gauge()`/... returns the metric of that
  * name if the registry has it, else registers a new one, so several providers may ask for the same.
+ * Names get the module's `customMetricPrefix`, if any.
  */
 export class RedisMetricsService {
-  constructor(private readonly manager: RedisStorageManager) {}
+  constructor(
+    private readonly manager: RedisStorageManager,
+    /** The `customMetricPrefix` option: put before every name, joined with `_`. */
+    private readonly metricPrefix?: string,
+  ) {}
 
   /** A counter in the module's registry. */
   counter<T extends string>(config: Omit<CounterConfiguration<T>, 'registers'>): Counter<T> {
+    const name = this.fullName(config.name);
     return this.getOrCreate(
-      config.name,
-      () => new Counter({ ...config, registers: [this.manager.registry] }),
+      name,
+      () => new Counter({ ...config, name, registers: [this.manager.registry] }),
     );
   }
 
   /** A gauge in the module's registry, aggregated by its `multiprocessMode`. */
   gauge<T extends string>(config: Omit<RedisGaugeConfiguration<T>, 'registers'>): Gauge<T> {
     const { multiprocessMode, ...gaugeConfig } = config;
-    if (multiprocessMode) this.manager.setGaugeMode(config.name, multiprocessMode);
+    const name = this.fullName(config.name);
+    if (multiprocessMode) this.manager.setGaugeMode(name, multiprocessMode);
     return this.getOrCreate(
-      config.name,
-      () => new Gauge({ ...gaugeConfig, registers: [this.manager.registry] }),
+      name,
+      () => new Gauge({ ...gaugeConfig, name, registers: [this.manager.registry] }),
     );
   }
 
   /** A histogram in the module's registry. */
   histogram<T extends string>(config: Omit<HistogramConfiguration<T>, 'registers'>): Histogram<T> {
+    const name = this.fullName(config.name);
     return this.getOrCreate(
-      config.name,
-      () => new Histogram({ ...config, registers: [this.manager.registry] }),
+      name,
+      () => new Histogram({ ...config, name, registers: [this.manager.registry] }),
     );
   }
 
   /** A summary in the module's registry (only its `_count` and `_sum` are merged across processes). */
   summary<T extends string>(config: Omit<SummaryConfiguration<T>, 'registers'>): Summary<T> {
+    const name = this.fullName(config.name);
     return this.getOrCreate(
-      config.name,
-      () => new Summary({ ...config, registers: [this.manager.registry] }),
+      name,
+      () => new Summary({ ...config, name, registers: [this.manager.registry] }),
     );
+  }
+
+  /** The name a metric gets in the registry: `customMetricPrefix` + `_` + name, or the name alone. */
+  fullName(name: string): string {
+    return this.metricPrefix ? `${this.metricPrefix}_${name}` : name;
   }
 
   /** Whether the module counts HTTP requests (the `httpMetrics` option). */

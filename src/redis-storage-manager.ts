@@ -3,16 +3,11 @@ import {
   type BeforeApplicationShutdown,
   type OnApplicationBootstrap,
 } from '@nestjs/common';
+import { Redis } from 'ioredis';
 import { collectDefaultMetrics, register as globalRegistry, type Registry } from 'prom-client';
 
-import {
-  OPENMETRICS_CONTENT_TYPE,
-  PROMETHEUS_CONTENT_TYPE,
-  renderFamilies,
-  type ExpositionContentType,
-} from './aggregation/exposition.js';
-import { localFamilies } from './aggregation/local-families.js';
 import { RedisMultiProcessCollector } from './aggregation/redis-multi-process-collector.js';
+import { MetricsScrape, type ScrapeResponse } from './metrics-scrape.js';
 import type { RedisMetricsModuleOptions } from './redis-metrics.module-options.js';
 import {
   resolveRedisMetricsOptions,
@@ -20,26 +15,51 @@ import {
   type RedisMetricsOptions,
 } from './redis-metrics.options.js';
 import { createRedisClient } from './storage/create-redis-client.js';
+import { trackConnectionHistory } from './storage/connection-history.js';
+import { explainRedisError } from './storage/describe-redis-error.js';
+import { evictingPolicy } from './storage/eviction-policy.js';
+import { FlushRequests } from './storage/flush-requests.js';
 import { PrefixKeys } from './storage/keys.js';
 import type { RedisClient } from './storage/lua-scripts.js';
 import type { MetricsStore } from './storage/metrics-store.js';
 import { RedisMetricsStore } from './storage/redis-metrics-store.js';
 import { MetricsFlusher, type FlushResult } from './storage/metrics-flusher.js';
 import { ProcessIdentity } from './storage/process-identity.js';
+import { storageHealth, type RedisMetricsHealth } from './storage-health.js';
 
-/** What `GET /health` reports. Never contains a secret. */
-export interface RedisMetricsHealth {
-  /** `up`: Redis works; `degraded`: Redis is configured but unreachable; `disabled`: not configured. */
-  status: 'up' | 'degraded' | 'disabled';
-  /** This process's id in Redis. */
-  process: string;
-  pid: number;
-  /** Milliseconds since the last successful flush, if any. */
-  lastFlushAgeMs: number | null;
-  /** Processes with a fresh heartbeat, when Redis answers. */
-  liveProcesses: number | null;
-  /** What went wrong, when degraded. */
-  error?: string;
+/** How long set-up waits for the module's own client to be ready before its first flush. */
+const CONNECT_WAIT_MS = 3000;
+
+/**
+ * Settles when the client is ready or its connection attempt failed (so a failure has a cause to name).
+ * Connects the module's own client, which is made lazy; a client of the user's connects by itself.
+ */
+function connected(client: RedisClient, owned: boolean): Promise<unknown> {
+  if (client.status === 'ready') return Promise.resolve();
+  if (owned && client.status === 'wait') return client.connect();
+  return new Promise<void>((resolve) => {
+    const done = () => {
+      client.off('ready', done);
+      client.off('error', done);
+      client.off('end', done);
+      resolve();
+    };
+    client.once('ready', done);
+    client.once('error', done);
+    client.once('end', done);
+  });
+}
+
+/** Settles when `work` settles or after `ms`, whichever is first; never rejects. */
+function waitAtMost(work: Promise<unknown>, ms: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  return Promise.race([
+    work.then(
+      () => undefined,
+      () => undefined,
+    ),
+    new Promise<void>((resolve) => (timer = setTimeout(resolve, ms))),
+  ]).finally(() => clearTimeout(timer));
 }
 
 /**
@@ -61,8 +81,10 @@ export class RedisStorageManager implements OnApplicationBootstrap, BeforeApplic
   private readonly store: MetricsStore | undefined;
   private readonly flusher: MetricsFlusher | undefined;
   private readonly collector: RedisMultiProcessCollector | undefined;
+  private readonly scrape: MetricsScrape;
+  private readonly flushRequests: FlushRequests | undefined;
   private state: 'idle' | 'running' | 'stopped' = 'idle';
-  private collectFailing = false;
+  private started: Promise<boolean> | undefined;
 
   constructor(
     private readonly moduleOptions: RedisMetricsModuleOptions = {},
@@ -76,22 +98,32 @@ export class RedisStorageManager implements OnApplicationBootstrap, BeforeApplic
       identity,
       defaultMetrics,
       httpMetrics,
+      defaultLabels,
+      customMetricPrefix,
+      auth,
       ...settings
     } = moduleOptions;
     void defaultMetrics;
     void httpMetrics;
+    void customMetricPrefix; // applied by RedisMetricsService
+    void auth; // applied by the controller's guard
     this.options = resolveRedisMetricsOptions({
       ...settings,
       // Handing over a client or a URL in code means "use Redis" unless said otherwise.
       enabled:
         settings.enabled ??
-        (client !== undefined || store !== undefined || settings.url !== undefined),
+        (client !== undefined ||
+          store !== undefined ||
+          settings.url !== undefined ||
+          settings.sentinels !== undefined),
     });
     this.registry = registry ?? globalRegistry;
+    if (defaultLabels) this.registry.setDefaultLabels(defaultLabels);
     this.identity = ProcessIdentity.create(identity);
     this.keys = new PrefixKeys(this.options.keyPrefix);
     for (const [name, mode] of Object.entries(gaugeModes ?? {})) this.gaugeModes.set(name, mode);
     this.ownsClient = client === undefined && store === undefined;
+    this.scrape = this.makeScrape(undefined);
     if (!this.options.enabled) return;
 
     // Made now (nothing connects yet), so the client and the collector can be injected.
@@ -99,8 +131,17 @@ export class RedisStorageManager implements OnApplicationBootstrap, BeforeApplic
       this.store = store;
     } else {
       this.client = client ?? createRedisClient(this.options);
+      // A client of the user's is watched too, so its failures name their cause in logs and health.
+      if (client instanceof Redis) trackConnectionHistory(client);
       if (this.ownsClient) this.client.on('error', () => undefined); // reported by flush results, once
       this.store = new RedisMetricsStore(this.client, this.options.keyPrefix);
+      if (this.options.freshScrapeWaitMs > 0) {
+        this.flushRequests = new FlushRequests(
+          this.client,
+          this.options.keyPrefix,
+          this.identity.id,
+        );
+      }
     }
     this.flusher = new MetricsFlusher({
       store: this.store,
@@ -109,12 +150,33 @@ export class RedisStorageManager implements OnApplicationBootstrap, BeforeApplic
       intervalMs: this.options.flushIntervalMs,
       gaugeModeOf: (name) => this.gaugeModeOf(name),
       reapAfterMs: this.options.ttlSeconds * 1000,
+      livenessWindowMs: this.options.livenessWindowMs,
+      describeError: (error) => (this.client ? explainRedisError(error, this.client) : error),
       logger: this.logger,
     });
     this.collector = new RedisMultiProcessCollector({
       store: this.store,
       livenessWindowMs: this.options.livenessWindowMs,
+      lostDataGraceMs: 2 * this.options.flushIntervalMs,
+      acknowledged: () => this.flusher?.acknowledged(),
       logger: this.logger,
+    });
+    this.scrape = this.makeScrape(this.collector);
+  }
+
+  private makeScrape(collector: RedisMultiProcessCollector | undefined): MetricsScrape {
+    return new MetricsScrape({
+      collector,
+      registry: this.registry,
+      timeoutMs: this.options.scrapeTimeoutMs,
+      fallback: this.options.scrapeFallback,
+      logger: this.logger,
+      onLostData: () => void this.flusher?.flush(),
+      // A scrape right after start waits (within its timeout) for the connection and first write.
+      whenReady: () => this.started ?? Promise.resolve(false),
+      beforeRead: (budgetMs) =>
+        this.flushRequests?.request(Math.min(this.options.freshScrapeWaitMs, budgetMs)) ??
+        Promise.resolve(),
     });
   }
 
@@ -134,44 +196,70 @@ export class RedisStorageManager implements OnApplicationBootstrap, BeforeApplic
   }
 
   /**
-   * Connects and starts the background flush. Resolves `false` when Redis is disabled or unreachable:
-   * the app runs on, serving this process's own metrics, and the client keeps trying to connect.
+   * Connects and starts the background flush; resolves with whether the first flush reached the store
+   * (`false` when storage is disabled or Redis unreachable: the app runs on, counting in memory, and the
+   * client keeps trying). Calling it again returns the first call's promise. NestJS calls it at
+   * bootstrap without waiting for it, so an app never waits on Redis to start.
    */
-  async setup(): Promise<boolean> {
-    if (this.moduleOptions.defaultMetrics !== false) this.collectDefaultMetrics();
-    if (!this.flusher || !this.store) {
+  setup(): Promise<boolean> {
+    this.started ??= this.start();
+    return this.started;
+  }
+
+  private async start(): Promise<boolean> {
+    this.collectDefaultMetrics();
+    const { flusher, store } = this;
+    if (!flusher || !store) {
       this.logger.log('Redis storage is disabled: /metrics serves this process only.');
       return false;
     }
-    if (this.state === 'running') return this.isEnabled();
     this.state = 'running';
-    if (
-      this.ownsClient &&
-      this.client &&
-      'status' in this.client &&
-      this.client.status === 'wait'
-    ) {
-      await this.client.connect().catch(() => undefined);
+    // Each wait is bounded, and a teardown meanwhile ends the set-up where it is.
+    const stopped = () => this.state !== 'running';
+    // A server that accepts connections but never answers would hold a connection forever: the
+    // first flush then fails at once, and the client keeps trying in the background.
+    if (this.client) await waitAtMost(connected(this.client, this.ownsClient), CONNECT_WAIT_MS);
+    if (stopped()) return false;
+    const first = await flusher.flush();
+    if (stopped()) return false;
+    flusher.start();
+    if (this.flushRequests) {
+      // With Redis away the subscription completes whenever it comes back.
+      await waitAtMost(
+        this.flushRequests.listen(() => flusher.flush()),
+        CONNECT_WAIT_MS,
+      );
     }
-    const first = await this.flusher.flush();
-    this.flusher.start();
     this.logger.log(
       first.ok
-        ? `Storing metrics in ${this.store.description} as ${this.identity.id}.`
-        : `${this.store.description} is unreachable: counting in memory, retrying in the background.`,
+        ? `Storing metrics in ${store.description} as ${this.identity.id}.`
+        : `${store.description} is unreachable: counting in memory, retrying in the background.`,
     );
+    if (first.ok && this.client) void this.warnIfEvicting(this.client);
     return first.ok;
   }
 
+  /** Warns once when Redis may evict the module's keys (they have no TTL, so only allkeys-* can). */
+  private async warnIfEvicting(client: RedisClient): Promise<void> {
+    const policy = await evictingPolicy(client);
+    if (policy === undefined) return;
+    this.logger.warn(
+      `Redis has maxmemory-policy ${policy}: under memory pressure it may evict this module's keys. ` +
+        'Each live process repairs its own part, but the counts of processes that ended before are lost. ' +
+        'Prefer noeviction or a volatile-* policy for the Redis that holds metrics.',
+    );
+  }
+
   /**
-   * Ends this process's part: last flush, counters folded into the archive, timers stopped and the
-   * client closed (if the module made it). Safe to call twice.
+   * Ends this process's part: last flush, then its gauges and state leave the store (its counts stay
+   * in the totals), timers stopped and the client closed (if the module made it). Safe to call twice.
    */
   async teardown(): Promise<void> {
     if (this.state !== 'running' || !this.flusher) return;
     this.state = 'stopped';
+    this.flushRequests?.close();
     const last = await this.flusher.stop();
-    if (last.ok) await this.flusher.fold().catch(() => undefined);
+    if (last.ok) await this.flusher.end().catch(() => undefined);
     if (this.ownsClient && this.client) {
       await this.client.quit().catch(() => this.client?.disconnect());
     }
@@ -179,8 +267,13 @@ export class RedisStorageManager implements OnApplicationBootstrap, BeforeApplic
 
   /** Registers prom-client's default process metrics in the registry, once per registry. */
   private collectDefaultMetrics(): void {
-    if (this.registry.getSingleMetric('process_cpu_user_seconds_total')) return;
-    collectDefaultMetrics({ register: this.registry });
+    const setting = this.moduleOptions.defaultMetrics ?? true;
+    const enabled = typeof setting === 'object' ? setting.enabled : setting;
+    const config = typeof setting === 'object' ? setting.config : undefined;
+    if (!enabled) return;
+    if (this.registry.getSingleMetric(`${config?.prefix ?? ''}process_cpu_user_seconds_total`))
+      return;
+    collectDefaultMetrics({ ...config, register: this.registry });
   }
 
   /** Whether Redis storage is configured, running, and the last flush reached Redis. */
@@ -198,89 +291,73 @@ export class RedisStorageManager implements OnApplicationBootstrap, BeforeApplic
     return this.collector;
   }
 
-  /** Flushes this process's metrics now (e.g. before a scrape in a test or a short script). */
+  /**
+   * Flushes this process's metrics now (e.g. before a scrape in a test or a short script), after the
+   * set-up has connected if it is still under way.
+   */
   async flush(): Promise<FlushResult | undefined> {
+    await this.started;
     return this.flusher?.flush();
   }
 
   /**
-   * Folds every process whose heartbeat is older than the TTL into the archive.
-   * @returns how many were folded.
+   * Ends every process whose heartbeat is older than the TTL: its gauges and state go, its counts stay.
+   * @returns how many were ended.
    */
   async cleanupKeys(): Promise<number> {
     const store = this.store;
     if (!store) return 0;
     const ttlMs = this.options.ttlSeconds * 1000;
-    const { now, heartbeats } = await store.heartbeats();
-    let folded = 0;
-    for (const [id, heartbeat] of heartbeats) {
-      if (heartbeat < now - ttlMs && (await store.fold(id, ttlMs)) >= 0) folded += 1;
+    const { now, processes } = await store.processIndex();
+    let ended = 0;
+    for (const { id, heartbeat } of processes) {
+      if (heartbeat < now - ttlMs && (await store.end(id, ttlMs)) === 'ended') ended += 1;
     }
-    return folded;
+    return ended;
   }
 
   /**
-   * The exposition for a scrape: every process merged when Redis answers, else this process's own
-   * registry. Never rejects because of Redis.
+   * Ends the processes with this pid (on this host unless `hostname` says otherwise) at once, as the
+   * reaping of a dead process does: their `live*` gauges leave the next scrape, their counts stay. For a
+   * cluster primary that sees a worker exit (Python's `mark_process_dead(pid)`).
+   * @returns the ids of the processes ended.
    */
-  async metrics(accept = ''): Promise<{ contentType: ExpositionContentType; body: string }> {
-    const contentType = accept.includes('application/openmetrics-text')
-      ? OPENMETRICS_CONTENT_TYPE
-      : PROMETHEUS_CONTENT_TYPE;
-    if (this.collector && this.state === 'running') {
-      try {
-        const body = await this.collector.metrics(contentType);
-        this.collectFailing = false;
-        return { contentType, body };
-      } catch (error) {
-        if (!this.collectFailing) {
-          this.logger.warn(
-            `Reading metrics from Redis failed; serving this process only: ${(error as Error).message}`,
-          );
-        }
-        this.collectFailing = true;
-      }
+  async markProcessDead({ pid, hostname }: { pid: number; hostname?: string }): Promise<string[]> {
+    const store = this.store;
+    if (!store) return [];
+    const host = hostname ?? this.identity.hostname;
+    const { processes } = await store.processIndex();
+    const ended: string[] = [];
+    for (const { id, info } of processes) {
+      if (info?.pid !== pid || info.hostname !== host || id === this.identity.id) continue;
+      if ((await store.end(id)) === 'ended') ended.push(id);
     }
-    return {
-      contentType,
-      body: await renderFamilies(await localFamilies(this.registry), contentType),
-    };
+    return ended;
   }
 
-  /** The state of this process's storage, for `GET /health`. */
+  /**
+   * The answer to a scrape: every process merged when the store can be read right, a 503 with its
+   * reason when it cannot (unless `scrapeFallback: 'local'`), this process's own registry when storage
+   * is off. Never rejects because of Redis.
+   * @param accept the request's `Accept` header.
+   * @param prometheusTimeout the `X-Prometheus-Scrape-Timeout-Seconds` header, if any.
+   */
+  metrics(accept = '', prometheusTimeout?: string): Promise<ScrapeResponse> {
+    return this.scrape.respond(accept, prometheusTimeout);
+  }
+
+  /** The state of this process's storage, for the health route; answers at once, whatever Redis does. */
   async health(): Promise<RedisMetricsHealth> {
-    const lastSuccess = this.flusher?.lastSuccessTime;
-    const base = {
-      process: this.identity.id,
-      pid: this.identity.pid,
-      lastFlushAgeMs: lastSuccess === undefined ? null : Date.now() - lastSuccess,
-    };
-    if (!this.store || this.state !== 'running') {
-      return { ...base, status: 'disabled', liveProcesses: null };
-    }
-    try {
-      const { now, heartbeats } = await this.store.heartbeats();
-      const window = this.options.livenessWindowMs;
-      const live = [...heartbeats.values()].filter((heartbeat) => heartbeat > now - window).length;
-      const ok = this.isEnabled();
-      const error = this.flusher?.lastResult?.error?.message ?? 'no successful flush yet';
-      return {
-        ...base,
-        status: ok ? 'up' : 'degraded',
-        liveProcesses: live,
-        ...(ok ? {} : { error }),
-      };
-    } catch (error) {
-      return { ...base, status: 'degraded', liveProcesses: null, error: (error as Error).message };
-    }
+    const flusher = this.state === 'running' ? this.flusher : undefined;
+    return storageHealth(flusher, this.identity, this.options.flushIntervalMs);
   }
 
-  /** @internal NestJS lifecycle: set up once the app is bootstrapped. */
-  async onApplicationBootstrap(): Promise<void> {
-    await this.setup();
+  /** @internal NestJS lifecycle: set up once the app is bootstrapped, without holding it up. */
+  onApplicationBootstrap(): void {
+    void this.setup();
   }
 
-  /** @internal NestJS lifecycle: the last flush and fold, before connections close. */
+  /** @internal NestJS lifecycle: the last flush and the end, before connections close. */
   async beforeApplicationShutdown(): Promise<void> {
     await this.teardown();
   }

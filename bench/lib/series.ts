@@ -9,9 +9,13 @@ export const SERIES_LABELS = ['method', 'route', 'series', 'status'] as const;
 /** The value series `i` of a worker holds: small integers, so sums are exact. */
 export const seriesValue = (i: number): number => (i % 7) + 1;
 
-/** Gives `counter` `count` series, series `i` at {@link seriesValue}(i). */
-export function fillCounter(counter: Counter<(typeof SERIES_LABELS)[number]>, count: number): void {
-  for (let i = 0; i < count; i += 1) {
+/** Gives `counter` `count` series from number `offset` on, series `i` at {@link seriesValue}(i). */
+export function fillCounter(
+  counter: Counter<(typeof SERIES_LABELS)[number]>,
+  count: number,
+  offset = 0,
+): void {
+  for (let i = offset; i < offset + count; i += 1) {
     counter.inc(
       { method: 'GET', route: '/items/:id', series: String(i), status: '200' },
       seriesValue(i),

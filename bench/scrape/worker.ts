@@ -12,6 +12,8 @@ export interface PopulateRequest {
   cmd: 'populate';
   series: number;
   prefix: string;
+  /** The first series number this worker holds (0: every worker holds the same series). */
+  offset: number;
 }
 
 const redis = new Redis(process.env.BENCH_REDIS_URL!);
@@ -28,7 +30,7 @@ process.on('message', (message: PopulateRequest) => {
       help: 'Requests, by series',
       labelNames: SERIES_LABELS,
     });
-    fillCounter(counter, message.series);
+    fillCounter(counter, message.series, message.offset);
     const flusher = new MetricsFlusher({
       store: new RedisMetricsStore(redis, message.prefix),
       identity: ProcessIdentity.create(),

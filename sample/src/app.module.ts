@@ -1,6 +1,7 @@
 import { Module } from '@nestjs/common';
 import { ConfigModule, type ConfigType } from '@nestjs/config';
-import { IpcMetricsStore, redisMetricsConfig, RedisMetricsModule } from 'nestjs-redis-metrics';
+import { IpcMetricsStore, RedisMetricsModule } from 'nestjs-redis-metrics';
+import { redisMetricsConfig } from 'nestjs-redis-metrics/config';
 
 import { ShopController } from './shop.controller.js';
 import { ShopMetrics } from './shop.metrics.js';

@@ -13,6 +13,7 @@ import {
 import { Counter } from 'prom-client';
 
 import { AppModule } from './app.module.js';
+import { RESTART_REASONS, restartReason } from './restart-reasons.js';
 import { describeStorage, embedded } from './storage-mode.js';
 
 const WORKERS = Number(process.env.WORKERS ?? 2);
@@ -39,7 +40,9 @@ async function runPrimary(): Promise<void> {
     labelNames: ['reason'],
     registers: [manager.registry],
   });
-  await manager.setup();
+  for (const reason of RESTART_REASONS) restarts.inc({ reason }, 0);
+  // Not awaited: the workers start whatever Redis does (a slow Redis used to hold them back).
+  void manager.setup();
   console.log(`Primary ${process.pid}: starting ${WORKERS} workers on port ${PORT}`);
   console.log(`Metrics storage: ${describeStorage()}`);
   for (let i = 0; i < WORKERS; i += 1) cluster.fork();
@@ -47,10 +50,15 @@ async function runPrimary(): Promise<void> {
   let stopping = false;
   cluster.on('exit', (worker, code, signal) => {
     if (stopping) return;
-    const reason = signal ?? `exit_${code}`;
+    const reason = restartReason(code, signal);
     restarts.inc({ reason });
+    // The dead worker's live* gauges leave at once instead of after its heartbeat expires; its counts
+    // stay (as gunicorn's child_exit hook calls mark_process_dead).
+    void manager.markProcessDead({ pid: worker.process.pid! }).catch(() => undefined);
     void manager.flush();
-    console.log(`Worker ${worker.process.pid} ended (${reason}); starting another`);
+    console.log(
+      `Worker ${worker.process.pid} ended (${signal ?? `exit ${code}`}); starting another`,
+    );
     cluster.fork();
   });
   for (const signal of ['SIGINT', 'SIGTERM'] as const) {
@@ -72,7 +80,7 @@ async function runWorker(): Promise<void> {
   const app = await NestFactory.create(AppModule, { logger: ['log', 'warn', 'error'] });
   app.enableShutdownHooks();
   await app.listen(PORT);
-  console.log(`Worker ${process.pid} serving http://localhost:${PORT}/metrics and /health`);
+  console.log(`Worker ${process.pid} serving http://localhost:${PORT}/metrics and /metrics/health`);
 }
 
 if (cluster.isPrimary && WORKERS > 0) void runPrimary();

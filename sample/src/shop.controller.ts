@@ -1,14 +1,17 @@
-import { Controller, Get, Param, Post } from '@nestjs/common';
+import { Controller, Get, NotFoundException, Param, Post } from '@nestjs/common';
 
 import { ShopMetrics } from './shop.metrics.js';
+import { isShop, SHOPS } from './shops.js';
 
 @Controller()
 export class ShopController {
   constructor(private readonly metrics: ShopMetrics) {}
 
-  /** Places an order: counts it. */
+  /** Places an order in one of the known shops: counts it. An unknown shop is a 404, and no series. */
   @Post('orders/:shop')
   place(@Param('shop') shop: string): { placedBy: number } {
+    if (!isShop(shop))
+      throw new NotFoundException(`No shop "${shop}"; the shops are ${SHOPS.join(', ')}`);
     this.metrics.ordersPlaced.inc({ shop });
     return { placedBy: process.pid };
   }

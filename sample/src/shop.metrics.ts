@@ -2,9 +2,12 @@ import { Injectable } from '@nestjs/common';
 import type { Counter, Gauge, Histogram } from 'prom-client';
 import { RedisMetricsService } from 'nestjs-redis-metrics';
 
+import { SHOPS, type Shop } from './shops.js';
+
 /** The shop's business metrics, made through the module's service like any app would. */
 @Injectable()
 export class ShopMetrics {
+  /** By shop, one of {@link SHOPS} only: every shop's series exists at 0 from the start. */
   readonly ordersPlaced: Counter<'shop'>;
   readonly openCarts: Gauge;
   readonly lookupSeconds: Histogram;
@@ -17,6 +20,7 @@ export class ShopMetrics {
       help: 'Orders placed, by shop',
       labelNames: ['shop'],
     });
+    for (const shop of SHOPS) this.ordersPlaced.inc({ shop } satisfies { shop: Shop }, 0);
     this.openCarts = metrics.gauge({
       name: 'shop_open_carts',
       help: 'Carts open right now, summed over live workers',

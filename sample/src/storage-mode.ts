@@ -1,5 +1,6 @@
 import { readRedisMetricsOptionsFromEnv, redactRedisMetricsOptions } from 'nestjs-redis-metrics';
 
+/** The variables that name a Redis server, as the README documents them. */
 const REDIS_VARIABLES = ['REDIS_URL', 'PROMETHEUS_REDIS_URL', 'REDIS_HOST', 'REDIS_ENABLED'];
 
 /**
@@ -10,8 +11,9 @@ const REDIS_VARIABLES = ['REDIS_URL', 'PROMETHEUS_REDIS_URL', 'REDIS_HOST', 'RED
 export const embedded = !REDIS_VARIABLES.some((name) => process.env[name]);
 
 if (!embedded) {
-  // REDIS_URL is the sample's shorthand for the module's variables, read by primary and workers alike.
-  process.env.PROMETHEUS_REDIS_URL ??= process.env.REDIS_URL;
+  // The module reads REDIS_URL and PROMETHEUS_REDIS_URL itself (either turns storage on); REDIS_HOST
+  // and its companions need REDIS_ENABLED, which the sample implies. Only variables still unset are
+  // given a value: assigning `process.env.X = undefined` would store the string "undefined".
   process.env.REDIS_ENABLED ??= 'true';
   process.env.REDIS_KEY_PREFIX ??= 'sample';
 }
@@ -20,5 +22,5 @@ if (!embedded) {
 export function describeStorage(): string {
   if (embedded) return 'the memory of the cluster primary (set REDIS_URL to use Redis)';
   const options = redactRedisMetricsOptions(readRedisMetricsOptionsFromEnv());
-  return `Redis at ${options.url ?? `${options.host}:${options.port}`}, prefix "${options.keyPrefix}"`;
+  return `Redis at ${options.url ?? `${options.host}:${options.port}/${options.db}`}, prefix "${options.keyPrefix}"`;
 }

@@ -1,74 +1,108 @@
-import { parseSeriesField, type MetricMeta, type SeriesParts } from '../storage/keys.js';
-import type { MetricsStore, RawPrefixReply } from '../storage/metrics-store.js';
-import { decodeStoredValue, type StoredValue } from '../storage/stored-value.js';
-import { labelsKey } from './metric-family.js';
+import { isMarkerField, MARKER, type Labels, type MetricMeta } from '../storage/keys.js';
+import type { MetricsStore, StoreSnapshot } from '../storage/metrics-store.js';
+import { decodePacked, type PackedSlots } from '../storage/packed-values.js';
+import { parseProcessInfo } from '../storage/process-identity.js';
+import { decodeStoredValue } from '../storage/stored-value.js';
+import { SeriesFieldCache } from './series-field-cache.js';
 
 /** One process as the index knows it. */
 export interface ProcessRecord {
   id: string;
   pid: number;
   hostname: string;
-  /** Last heartbeat, Redis server time in ms. */
+  /** Last heartbeat, the store's clock in ms. */
   heartbeat: number;
 }
 
-/** One stored series, parsed. */
-export interface StoredSeries extends SeriesParts {
-  /** The same for one series in every process: sample name and sorted labels. */
+/** Where a series belongs: its metric and label set. */
+export interface SeriesIdentity {
+  metricName: string;
+  labels: Labels;
+  /** The same for one label set in every process: the sorted labels. */
   key: string;
+  /** A label name Prometheus would reject, if the series has one. */
+  badLabel: string | undefined;
+}
+
+/** One counter-like series summed over every process, live or ended. */
+export interface TotalSeries extends SeriesIdentity {
+  slots: PackedSlots;
+}
+
+/** One gauge series of one process. */
+export interface GaugeSeries extends SeriesIdentity {
   value: number;
+  /** When it was set: the store's clock, ms. */
   timestamp: number;
 }
 
-/** A parsed field, shared by every process that stores it; `null` when the field is not a series. */
-type ParsedField = (SeriesParts & { key: string }) | null;
+/** The bookkeeping a scrape checks before it trusts the totals. */
+export interface PrefixMarkers {
+  /** Process id -> its last write the totals include. */
+  totals: Map<string, number>;
+  /** Process id -> its last write the metadata include. */
+  metadata: Map<string, number>;
+  /** When a writer last found that the store had lost data (the store's clock, ms). */
+  lostAt: number | undefined;
+}
 
 /** Everything stored under one prefix, read at one moment. */
 export interface PrefixData {
-  /** Redis server time of the read, ms. */
+  /** The store's clock at the read, ms. */
   now: number;
   processes: ProcessRecord[];
   metadata: Map<string, MetricMeta>;
-  /** Series folded in from processes that ended. */
-  archive: StoredSeries[];
-  /** Process id -> its series. */
-  values: Map<string, StoredSeries[]>;
+  totals: TotalSeries[];
+  /** Process id -> its gauge series. */
+  gauges: Map<string, GaugeSeries[]>;
+  markers: PrefixMarkers;
   /** What could not be read, one line each (bad data under the prefix). */
   problems: string[];
 }
 
 const METRIC_TYPES = new Set(['counter', 'gauge', 'histogram', 'summary']);
 
-/** Reads everything a store holds (with Redis: one script call, no KEYS, no SCAN) and parses it. */
-export async function readPrefix(store: MetricsStore): Promise<PrefixData> {
-  return parsePrefixReply(await store.read());
+/** Reads everything a store holds for a scrape (with Redis: a few bounded calls) and parses it. */
+export async function readPrefix(
+  store: MetricsStore,
+  fields = new SeriesFieldCache(),
+): Promise<PrefixData> {
+  return parseSnapshot(await store.read(), fields);
 }
 
-/** Parses a store's flat reply; what cannot be read is described in `problems`. */
-export function parsePrefixReply(reply: RawPrefixReply): PrefixData {
-  const [now, wrongType, processList, infoPairs, metadataPairs, archivePairs, ...valuePairs] =
-    reply;
-  const problems = wrongType.map((key) => `key ${key} is of the wrong type`);
-  const info = pairsToMap(infoPairs);
-  // Every process stores the same fields: each is parsed once per read, not once per process.
-  const fields = new Map<string, ParsedField>();
+/**
+ * Parses a store's raw snapshot; what cannot be read is described in `problems`. Series fields are
+ * parsed once through `fields`, which a collector keeps from one scrape to the next.
+ */
+export function parseSnapshot(
+  snapshot: StoreSnapshot,
+  fields = new SeriesFieldCache(),
+): PrefixData {
+  const problems = snapshot.wrongType.map((key) => `key ${key} is of the wrong type`);
+  const info = pairsToMap(snapshot.info);
+  const markers: PrefixMarkers = { totals: new Map(), metadata: new Map(), lostAt: undefined };
   const data: PrefixData = {
-    now: Number(now),
+    now: snapshot.now,
     processes: [],
-    metadata: readMetadata(pairsToMap(metadataPairs), problems),
-    archive: readSeries(archivePairs, 'archive', problems, true, fields),
-    values: new Map(),
+    metadata: readMetadata(snapshot.metadata, markers.metadata, problems),
+    totals: readTotals(snapshot.totals, markers, problems, fields),
+    gauges: new Map(),
+    markers,
     problems,
   };
-  for (let i = 0; i < processList.length; i += 2) {
-    const id = processList[i];
-    const process = readProcess(id, Number(processList[i + 1]), info.get(id));
-    data.processes.push(process);
-    data.values.set(
+  const list = snapshot.processes;
+  for (let i = 0; i < list.length; i += 2) {
+    const id = list[i];
+    const processInfo = parseProcessInfo(info.get(id));
+    data.processes.push({
       id,
-      readSeries(valuePairs[i / 2] ?? [], `process ${id}`, problems, false, fields),
-    );
+      pid: processInfo?.pid ?? 0,
+      hostname: processInfo?.hostname ?? 'unknown',
+      heartbeat: Number(list[i + 1]),
+    });
+    data.gauges.set(id, readGauges(snapshot.gauges[i / 2] ?? [], id, problems, fields));
   }
+  fields.endScrape();
   return data;
 }
 
@@ -78,23 +112,18 @@ function pairsToMap(pairs: string[]): Map<string, string> {
   return map;
 }
 
-/** Info is informational: a process without it still counts, with pid 0 and an unknown host. */
-function readProcess(id: string, heartbeat: number, infoJson: string | undefined): ProcessRecord {
-  let pid = 0;
-  let hostname = 'unknown';
-  try {
-    const info = JSON.parse(infoJson ?? '{}') as { pid?: unknown; hostname?: unknown };
-    if (typeof info.pid === 'number') pid = info.pid;
-    if (typeof info.hostname === 'string') hostname = info.hostname;
-  } catch {
-    // keep the defaults
-  }
-  return { id, pid, hostname, heartbeat };
-}
-
-function readMetadata(raw: Map<string, string>, problems: string[]): Map<string, MetricMeta> {
+function readMetadata(
+  pairs: string[],
+  markers: Map<string, number>,
+  problems: string[],
+): Map<string, MetricMeta> {
   const metadata = new Map<string, MetricMeta>();
-  for (const [name, json] of raw) {
+  for (let i = 0; i < pairs.length; i += 2) {
+    const [name, json] = [pairs[i], pairs[i + 1]];
+    if (isMarkerField(name)) {
+      readProcessMarker(name, json, markers);
+      continue;
+    }
     let meta: Partial<MetricMeta> | undefined;
     try {
       meta = JSON.parse(json) as Partial<MetricMeta>;
@@ -110,49 +139,59 @@ function readMetadata(raw: Map<string, string>, problems: string[]): Map<string,
   return metadata;
 }
 
-/** The archive holds bare numbers (HINCRBYFLOAT); process hashes hold "value timestamp". */
-function readSeries(
+const PROCESS_MARKER = MARKER.processSeq('');
+
+function readProcessMarker(field: string, value: string, markers: Map<string, number>): void {
+  if (field.startsWith(PROCESS_MARKER)) {
+    markers.set(field.slice(PROCESS_MARKER.length), Number(value));
+  }
+}
+
+function readTotals(
   pairs: string[],
-  where: string,
+  markers: PrefixMarkers,
   problems: string[],
-  bare: boolean,
-  fields: Map<string, ParsedField>,
-): StoredSeries[] {
-  const series: StoredSeries[] = [];
+  fields: SeriesFieldCache,
+): TotalSeries[] {
+  const totals: TotalSeries[] = [];
   for (let i = 0; i < pairs.length; i += 2) {
-    const parts = parseField(pairs[i], fields);
-    const stored: StoredValue | undefined = bare
-      ? bareNumber(pairs[i + 1])
-      : decodeStoredValue(pairs[i + 1]);
-    if (!parts) {
-      problems.push(`${where}: field ${JSON.stringify(pairs[i]).slice(0, 80)} is not a series`);
+    const [field, text] = [pairs[i], pairs[i + 1]];
+    if (isMarkerField(field)) {
+      if (field === MARKER.lostAt) markers.lostAt = Number(text);
+      else readProcessMarker(field, text, markers.totals);
+      continue;
+    }
+    const series = fields.get(field);
+    const slots = decodePacked(text);
+    if (!series)
+      problems.push(`totals: field ${JSON.stringify(field).slice(0, 80)} is not a series`);
+    else if (!slots) problems.push(`totals: value of ${field} is not readable`);
+    else totals.push({ ...series, slots });
+  }
+  return totals;
+}
+
+function readGauges(
+  pairs: string[],
+  processId: string,
+  problems: string[],
+  fields: SeriesFieldCache,
+): GaugeSeries[] {
+  const gauges: GaugeSeries[] = [];
+  for (let i = 0; i < pairs.length; i += 2) {
+    const [field, text] = [pairs[i], pairs[i + 1]];
+    if (isMarkerField(field)) continue;
+    const series = fields.get(field);
+    const stored = decodeStoredValue(text);
+    if (!series) {
+      problems.push(
+        `process ${processId}: field ${JSON.stringify(field).slice(0, 80)} is not a series`,
+      );
     } else if (!stored) {
-      problems.push(`${where}: value of ${pairs[i]} is not a number`);
+      problems.push(`process ${processId}: value of ${field} is not a number`);
     } else {
-      series.push({
-        metricName: parts.metricName,
-        sampleName: parts.sampleName,
-        labels: parts.labels,
-        key: parts.key,
-        value: stored.value,
-        timestamp: stored.timestamp,
-      });
+      gauges.push({ ...series, value: stored.value, timestamp: stored.timestamp });
     }
   }
-  return series;
-}
-
-function parseField(field: string, fields: Map<string, ParsedField>): ParsedField {
-  let parsed = fields.get(field);
-  if (parsed === undefined) {
-    const parts = parseSeriesField(field);
-    parsed = parts ? { ...parts, key: `${parts.sampleName}\n${labelsKey(parts.labels)}` } : null;
-    fields.set(field, parsed);
-  }
-  return parsed;
-}
-
-function bareNumber(text: string): StoredValue | undefined {
-  const value = Number(text);
-  return text.trim() === '' || Number.isNaN(value) ? undefined : { value, timestamp: 0 };
+  return gauges;
 }

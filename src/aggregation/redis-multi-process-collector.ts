@@ -3,6 +3,7 @@ import type { Registry } from 'prom-client';
 
 import { DEFAULT_REDIS_METRICS_OPTIONS } from '../redis-metrics.options.js';
 import type { RedisClient } from '../storage/lua-scripts.js';
+import type { AcknowledgedWrite } from '../storage/metrics-flusher.js';
 import type { MetricsStore } from '../storage/metrics-store.js';
 import { RedisMetricsStore } from '../storage/redis-metrics-store.js';
 import {
@@ -11,8 +12,10 @@ import {
   type ExpositionContentType,
 } from './exposition.js';
 import { mergeMetrics } from './merge-metrics.js';
+import { MergedScrapeUnavailableError } from './merged-scrape-error.js';
 import type { MetricFamily } from './metric-family.js';
-import { readPrefix } from './prefix-data.js';
+import { readPrefix, type PrefixData } from './prefix-data.js';
+import { SeriesFieldCache } from './series-field-cache.js';
 
 /** Options of a {@link RedisMultiProcessCollector}. */
 export interface RedisMultiProcessCollectorOptions {
@@ -24,20 +27,33 @@ export interface RedisMultiProcessCollectorOptions {
   keyPrefix?: string;
   /** A process is live while its heartbeat is younger than this (ms); default 5000. */
   livenessWindowMs?: number;
+  /**
+   * After a writer found that Redis had lost data, scrapes fail for this long (ms) while the live
+   * processes write their counts again, so no scrape shows a partial total. Default: two flush
+   * intervals of the default (500 ms); the module passes two of its own.
+   */
+  lostDataGraceMs?: number;
+  /**
+   * The scraping process's own last acknowledged write, when it is a writer too: if the totals no
+   * longer hold it, Redis lost data that no writer has noticed yet, and the scrape fails.
+   */
+  acknowledged?: () => AcknowledgedWrite | undefined;
   /** Where unreadable data under the prefix is reported, once per scrape. */
   logger?: { warn(message: string): void };
 }
 
 /**
- * Aggregates the metrics every process stored under one prefix, at scrape time: one Redis round trip
- * (a read-only script), no KEYS and no SCAN. The counterpart of the Python original's
- * `RedisMultiProcessCollector`.
+ * Aggregates the metrics every process stored under one prefix, at scrape time: counter-like series
+ * from the shared totals, gauges per process, in a few bounded calls (no KEYS, no SCAN). The
+ * counterpart of the Python original's `RedisMultiProcessCollector`.
  */
 export class RedisMultiProcessCollector {
   private readonly client: RedisClient | undefined;
   private readonly ownsClient: boolean;
   private readonly store: MetricsStore;
   private readonly livenessWindowMs: number;
+  private readonly lostDataGraceMs: number;
+  private readonly fields = new SeriesFieldCache();
 
   constructor(private readonly options: RedisMultiProcessCollectorOptions = {}) {
     if (options.store) {
@@ -66,11 +82,19 @@ export class RedisMultiProcessCollector {
       );
     this.livenessWindowMs =
       options.livenessWindowMs ?? DEFAULT_REDIS_METRICS_OPTIONS.livenessWindowMs;
+    this.lostDataGraceMs =
+      options.lostDataGraceMs ?? 2 * DEFAULT_REDIS_METRICS_OPTIONS.flushIntervalMs;
   }
 
-  /** The merged metric families of every process. Rejects when Redis cannot be read. */
+  /**
+   * The merged metric families of every process. Rejects when the store cannot be read, and with a
+   * {@link MergedScrapeUnavailableError} when Redis lost data and the totals are not whole yet.
+   */
   async collect(): Promise<MetricFamily[]> {
-    const { families, problems } = mergeMetrics(await readPrefix(this.store), {
+    const ownWrite = this.options.acknowledged?.();
+    const data = await readPrefix(this.store, this.fields);
+    this.checkWhole(data, ownWrite);
+    const { families, problems } = mergeMetrics(data, {
       livenessWindowMs: this.livenessWindowMs,
       accumulate: true,
     });
@@ -97,6 +121,36 @@ export class RedisMultiProcessCollector {
   /** Closes the client if the collector made it. */
   async close(): Promise<void> {
     if (this.ownsClient) await this.client?.quit().catch(() => undefined);
+  }
+
+  /**
+   * Fails the scrape while the totals may be partial: right after a writer found Redis had lost data
+   * (the others may not have written again yet), or when the totals no longer hold this process's
+   * own acknowledged write (a loss nobody has repaired yet).
+   */
+  private checkWhole(data: PrefixData, ownWrite: AcknowledgedWrite | undefined): void {
+    const { lostAt } = data.markers;
+    if (lostAt !== undefined && data.now - lostAt < this.lostDataGraceMs) {
+      const left = Math.ceil(this.lostDataGraceMs - (data.now - lostAt));
+      throw new MergedScrapeUnavailableError(
+        `${this.store.description} lost data ${Math.round(data.now - lostAt)} ms ago; live processes are writing their counts again (ready in ${left} ms)`,
+        left,
+      );
+    }
+    if (!ownWrite) return;
+    const inTotals = data.markers.totals.get(ownWrite.processId);
+    const inMetadata = data.markers.metadata.get(ownWrite.processId);
+    if (
+      inTotals === undefined ||
+      inTotals < ownWrite.seq ||
+      inMetadata === undefined ||
+      inMetadata < ownWrite.seq
+    ) {
+      throw new MergedScrapeUnavailableError(
+        `${this.store.description} no longer holds this process's last write (Redis restarted empty, went back in time, or keys were evicted or deleted); it is being written again`,
+        this.lostDataGraceMs,
+      );
+    }
   }
 
   /**

@@ -1,5 +1,5 @@
 import { CLIENT_CLOSED_REQUEST, UNMATCHED_ROUTE, type RequestMetrics } from './request-metrics.js';
-import { isUncounted } from './skip-request-metrics.js';
+import { enterInFlight, isUncounted, leaveInFlight } from './skip-request-metrics.js';
 
 /** What the middleware reads of an Express request. */
 interface ExpressRequest {
@@ -49,10 +49,10 @@ export function installExpressRequestMetrics(app: ExpressApp, metrics: RequestMe
   const middleware: Middleware = function requestMetricsMiddleware(request, response, next) {
     const method = request.method ?? 'UNKNOWN';
     const startedAt = performance.now();
-    metrics.started(method);
+    enterInFlight(request, method, metrics);
     // 'close' comes after 'finish', and also when the client went away first: one listener for both.
     response.on('close', () => {
-      metrics.stopped(method);
+      leaveInFlight(request, method);
       if (isUncounted(request)) return;
       const path = request.route?.path;
       const route =

@@ -1,5 +1,5 @@
 import { CLIENT_CLOSED_REQUEST, UNMATCHED_ROUTE, type RequestMetrics } from './request-metrics.js';
-import { isUncounted } from './skip-request-metrics.js';
+import { enterInFlight, isUncounted, leaveInFlight } from './skip-request-metrics.js';
 
 const STARTED_AT = Symbol('nestjs-redis-metrics: started at');
 const ENDED = Symbol('nestjs-redis-metrics: ended');
@@ -53,15 +53,16 @@ export function installFastifyRequestMetrics(
 ): [method: string, route: string][] {
   fastify.addHook('onRequest', (request, _reply, done) => {
     request[STARTED_AT] = performance.now();
-    metrics.started(request.method);
+    enterInFlight(request, request.method, metrics);
     done();
   });
   // Fastify runs one of onResponse and onRequestAbort for a request; the flag makes sure of it.
   const ended = (request: FastifyRequest, status: number, seconds: number) => {
     if (request[ENDED]) return;
     request[ENDED] = true;
-    // Hooks of Nest's adapter (CORS preflight, 503 while closing) may answer before ours started it.
-    if (request[STARTED_AT] !== undefined) metrics.stopped(request.method);
+    // Hooks of Nest's adapter (CORS preflight, 503 while closing) may answer before ours started it:
+    // then it never entered.
+    leaveInFlight(request, request.method);
     if (isUncounted(request)) return;
     const route = request.is404 ? UNMATCHED_ROUTE : (request.routeOptions.url ?? UNMATCHED_ROUTE);
     metrics.answered(request.method, route, status, seconds);

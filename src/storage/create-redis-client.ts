@@ -1,14 +1,86 @@
-import { Redis, type RedisOptions } from 'ioredis';
+import { Redis, type Command, type RedisOptions } from 'ioredis';
 
+import { explainRedisError } from './describe-redis-error.js';
 import type { RedisMetricsOptions } from '../redis-metrics.options.js';
+import { tlsConnectionOptions } from '../tls-files.js';
+import { trackConnectionHistory } from './connection-history.js';
 
 /**
- * A client for the module's own use. Commands fail fast while Redis is away (no offline queue), so a
- * flush reports the trouble at once instead of piling up; the client keeps reconnecting in the
- * background, and the flusher resynchronises when it is back.
+ * A Redis client whose failed commands say why: when a command fails because the connection is down,
+ * it rejects with an error naming the real cause (see `describeRedisError`) rather than ioredis'
+ * "Stream isn't writeable and enableOfflineQueue options is false".
+ */
+class ExplainingRedis extends Redis {
+  /** Commands sent and not answered yet. */
+  private readonly unanswered = new Set<Command>();
+
+  override sendCommand(...args: Parameters<Redis['sendCommand']>): unknown {
+    const [command] = args;
+    const reply = super.sendCommand(...args);
+    if (!(reply instanceof Promise)) return reply;
+    this.unanswered.add(command);
+    const explained = reply.then(
+      (value: unknown) => {
+        this.unanswered.delete(command);
+        return value;
+      },
+      (error: unknown) => {
+        this.unanswered.delete(command);
+        throw explainRedisError(error, this);
+      },
+    );
+    // ioredis' own callers (pipelines) read the command's promise and drop this one: it must not
+    // become an unhandled rejection there.
+    explained.catch(() => undefined);
+    return explained;
+  }
+
+  /**
+   * A copy made the same way (a subscriber connection, say), so it, too, names causes and ends its
+   * commands when closed.
+   */
+  override duplicate(override?: Partial<RedisOptions>): Redis {
+    return prepare(new ExplainingRedis({ ...this.options, ...override } as ExplainingRedisOptions));
+  }
+
+  /**
+   * Closing for good also ends the commands ioredis keeps to resend on the next connection (those of a
+   * connection that broke before it was ready): their command timeout would hold the process open for
+   * up to 5 s after the app closed.
+   */
+  override disconnect(reconnect = false): void {
+    super.disconnect(reconnect);
+    if (reconnect) return;
+    for (const command of this.unanswered) command.reject(new Error('Connection is closed.'));
+    this.unanswered.clear();
+  }
+}
+
+type ExplainingRedisOptions = Omit<RedisOptions, 'replyMapping'>;
+
+/** Starts keeping a new client's connection history; makes a Sentinel client close fully. */
+function prepare(client: ExplainingRedis): Redis {
+  trackConnectionHistory(client);
+  if (client.options.sentinels) {
+    // ioredis' QUIT ends the connection to the master but not the failover detector's subscriptions
+    // to the sentinels, which would keep the process alive after the app closed (ioredis#1362).
+    client.on('end', () => client.disconnect());
+  }
+  return client;
+}
+
+/**
+ * A client for the module's own use: a single server (host and port, or a URL), or the master named by
+ * `sentinelMaster` behind `sentinels`, with TLS files when TLS is on.
+ *
+ * Commands fail fast while Redis is away (no offline queue), so a flush reports the trouble at once
+ * instead of piling up; the client keeps reconnecting in the background, and the flusher resynchronises
+ * when it is back. A failed command names the real cause (wrong password, untrusted certificate,
+ * refused connection, ...). Behind Sentinel, ioredis' failover detector listens for `+switch-master`
+ * so the client moves to a new master at once, not when the old one is demoted.
  */
 export function createRedisClient(options: RedisMetricsOptions): Redis {
-  const common: RedisOptions = {
+  const common: ExplainingRedisOptions = {
     lazyConnect: true,
     enableOfflineQueue: false,
     maxRetriesPerRequest: 1,
@@ -17,15 +89,32 @@ export function createRedisClient(options: RedisMetricsOptions): Redis {
     retryStrategy: (attempt) => Math.min(attempt * 200, 2000),
     // A socket that never connected closes at once on shutdown instead of after ioredis' 2 s default.
     disconnectTimeout: 200,
+    tls: options.ssl ? tlsConnectionOptions(options) : undefined,
   };
-  if (options.url) return new Redis(options.url, common);
-  return new Redis({
-    ...common,
-    host: options.host,
-    port: options.port,
-    db: options.db,
-    username: options.username,
-    password: options.password,
-    tls: options.ssl ? {} : undefined,
-  });
+  if (options.sentinels) {
+    return prepare(
+      new ExplainingRedis({
+        ...common,
+        sentinels: options.sentinels,
+        name: options.sentinelMaster,
+        sentinelPassword: options.sentinelPassword,
+        failoverDetector: true,
+        enableTLSForSentinelMode: options.ssl,
+        db: options.db,
+        username: options.username,
+        password: options.password,
+      }),
+    );
+  }
+  if (options.url) return prepare(new ExplainingRedis(options.url, common));
+  return prepare(
+    new ExplainingRedis({
+      ...common,
+      host: options.host,
+      port: options.port,
+      db: options.db,
+      username: options.username,
+      password: options.password,
+    }),
+  );
 }

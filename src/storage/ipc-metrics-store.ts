@@ -1,25 +1,25 @@
 import type { Worker } from 'node:cluster';
 
-import type { MetricsStore, ProcessHeartbeats, RawPrefixReply } from './metrics-store.js';
-import type { ProcessIdentity } from './process-identity.js';
-import { encodeNumber } from './stored-value.js';
-import type { SeriesWrite, SeriesWriteResult } from './write-series.js';
+import type {
+  MetricsStore,
+  ProcessIndex,
+  RebaseRequest,
+  SeriesBatch,
+  StoreSnapshot,
+  WriteReply,
+  WriterIdentity,
+} from './metrics-store.js';
+import { decodeNumber, encodeNumber } from './packed-values.js';
 
-/** A request from a worker's store to the primary's. Numbers travel as text (JSON has no Infinity). */
+/** A request from a worker's store to the primary's. Gauge values travel as text (JSON has no Infinity). */
 type StoreRequest =
-  | { op: 'write'; id: string; info: ReturnType<ProcessIdentity['info']>; write: WireWrite }
-  | { op: 'fold'; processId: string; staleAfterMs?: number }
+  | { op: 'write'; id: string; info: ReturnType<WriterIdentity['info']>; batch: WireBatch }
+  | { op: 'rebase'; id: string; info: ReturnType<WriterIdentity['info']>; request: RebaseRequest }
+  | { op: 'end'; processId: string; staleAfterMs?: number }
   | { op: 'read' }
-  | { op: 'heartbeats' };
+  | { op: 'processIndex' };
 
-interface WireWrite {
-  series: [string, string][];
-  metadata: SeriesWrite['metadata'] extends Iterable<infer P> | undefined ? P[] : never;
-  deletes: string[];
-  timestamp?: number;
-  expectRegistered?: boolean;
-  staleAfterMs?: number;
-}
+type WireBatch = Omit<SeriesBatch, 'gauges'> & { gauges: [string, string, number | null][] };
 
 interface Envelope {
   nrmStore: 'request' | 'reply';
@@ -65,40 +65,40 @@ export class IpcMetricsStore implements MetricsStore {
     if (this.pending.size === 0) this.channel.off('message', this.onMessage);
   }
 
-  write(
-    identity: Pick<ProcessIdentity, 'id' | 'info'>,
-    write: SeriesWrite,
-  ): Promise<SeriesWriteResult> {
-    const wire: WireWrite = {
-      series: [...write.series].map(([field, value]) => [field, encodeNumber(value)]),
-      metadata: [...(write.metadata ?? [])],
-      deletes: [...(write.deletes ?? [])],
-      timestamp: write.timestamp,
-      expectRegistered: write.expectRegistered,
-      staleAfterMs: write.staleAfterMs,
-    };
+  write(identity: WriterIdentity, batch: SeriesBatch): Promise<WriteReply> {
+    const gauges = (batch.gauges ?? []).map(
+      ([field, { value, timestamp }]) =>
+        [field, encodeNumber(value), timestamp ?? null] as [string, string, number | null],
+    );
     return this.call({
       op: 'write',
       id: identity.id,
       info: identity.info(),
-      write: wire,
-    }) as Promise<SeriesWriteResult>;
+      batch: { ...batch, gauges },
+    }) as Promise<WriteReply>;
   }
 
-  fold(processId: string, staleAfterMs?: number): Promise<number> {
-    return this.call({ op: 'fold', processId, staleAfterMs }) as Promise<number>;
+  rebase(identity: WriterIdentity, request: RebaseRequest): Promise<WriteReply> {
+    return this.call({
+      op: 'rebase',
+      id: identity.id,
+      info: identity.info(),
+      request,
+    }) as Promise<WriteReply>;
   }
 
-  read(): Promise<RawPrefixReply> {
-    return this.call({ op: 'read' }) as Promise<RawPrefixReply>;
+  end(processId: string, staleAfterMs?: number): Promise<'ended' | 'absent' | 'alive'> {
+    return this.call({ op: 'end', processId, staleAfterMs }) as Promise<
+      'ended' | 'absent' | 'alive'
+    >;
   }
 
-  async heartbeats(): Promise<ProcessHeartbeats> {
-    const { now, heartbeats } = (await this.call({ op: 'heartbeats' })) as {
-      now: number;
-      heartbeats: [string, number][];
-    };
-    return { now, heartbeats: new Map(heartbeats) };
+  read(): Promise<StoreSnapshot> {
+    return this.call({ op: 'read' }) as Promise<StoreSnapshot>;
+  }
+
+  processIndex(): Promise<ProcessIndex> {
+    return this.call({ op: 'processIndex' }) as Promise<ProcessIndex>;
   }
 
   private call(request: StoreRequest): Promise<unknown> {
@@ -161,19 +161,22 @@ async function answer(store: MetricsStore, request: StoreRequest): Promise<unkno
   switch (request.op) {
     case 'write': {
       const identity = { id: request.id, info: () => request.info };
-      const { write } = request;
-      return store.write(identity, {
-        ...write,
-        series: write.series.map(([field, text]) => [field, Number(text)] as [string, number]),
-      });
+      const gauges = request.batch.gauges.map(
+        ([field, text, timestamp]) =>
+          [field, { value: decodeNumber(text) ?? NaN, timestamp: timestamp ?? undefined }] as [
+            string,
+            { value: number; timestamp?: number },
+          ],
+      );
+      return store.write(identity, { ...request.batch, gauges });
     }
-    case 'fold':
-      return store.fold(request.processId, request.staleAfterMs);
+    case 'rebase':
+      return store.rebase({ id: request.id, info: () => request.info }, request.request);
+    case 'end':
+      return store.end(request.processId, request.staleAfterMs);
     case 'read':
       return store.read();
-    case 'heartbeats': {
-      const { now, heartbeats } = await store.heartbeats();
-      return { now, heartbeats: [...heartbeats] };
-    }
+    case 'processIndex':
+      return store.processIndex();
   }
 }

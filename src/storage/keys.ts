@@ -30,20 +30,21 @@ export function redisKey(
 }
 
 /**
- * The hash field under which one series is stored: `[metricName, sampleName, {labels}]` as compact JSON
- * with sorted label names. Unlike {@link redisKey} it leaves out the help text, which is stored once per
- * metric in the metadata hash: a series costs fewer bytes, and a changed help text does not orphan it.
+ * The hash field under which one series of a metric is stored: `[metricName, {labels}]` as compact
+ * JSON with sorted label names. A series is one label set of a metric, as prom-client keeps it: a
+ * counter's or gauge's value, or a whole histogram child (every bucket, `_sum` and `_count` in one
+ * field, so they are always written and read together). Unlike {@link redisKey} it leaves out the help
+ * text, which is stored once per metric in the metadata hash.
  */
-export function seriesField(metricName: string, sampleName: string, labels: Labels): string {
+export function seriesField(metricName: string, labels: Labels): string {
   const sorted: Labels = {};
   for (const labelName of Object.keys(labels).sort()) sorted[labelName] = labels[labelName];
-  return JSON.stringify([metricName, sampleName, sorted]);
+  return JSON.stringify([metricName, sorted]);
 }
 
 /** The parts of a {@link seriesField}. */
 export interface SeriesParts {
   metricName: string;
-  sampleName: string;
   labels: Labels;
 }
 
@@ -55,12 +56,30 @@ export function parseSeriesField(field: string): SeriesParts | undefined {
   } catch {
     return undefined;
   }
-  if (!Array.isArray(parsed) || parsed.length !== 3) return undefined;
-  const [metricName, sampleName, labels] = parsed as unknown[];
-  if (typeof metricName !== 'string' || typeof sampleName !== 'string') return undefined;
+  if (!Array.isArray(parsed) || parsed.length !== 2) return undefined;
+  const [metricName, labels] = parsed as unknown[];
+  if (typeof metricName !== 'string') return undefined;
   if (typeof labels !== 'object' || labels === null || Array.isArray(labels)) return undefined;
-  if (!Object.values(labels).every((value) => typeof value === 'string')) return undefined;
-  return { metricName, sampleName, labels: labels as Labels };
+  for (const value of Object.values(labels)) if (typeof value !== 'string') return undefined;
+  return { metricName, labels: labels as Labels };
+}
+
+/**
+ * Fields of the module's own bookkeeping inside hashes that also hold series. Series fields are JSON
+ * arrays and start with `[`, so a field starting with `#` is never a series.
+ */
+export const MARKER = {
+  /** In a process's own hashes: the sequence number of the last write applied to them. */
+  seq: '#seq',
+  /** In the shared hashes (totals, metadata): the last write of one process applied to them. */
+  processSeq: (processId: string) => `#p:${processId}`,
+  /** In the totals hash: Redis server time (ms) when a writer found that Redis had lost data. */
+  lostAt: '#lost-at',
+} as const;
+
+/** Whether a hash field is bookkeeping rather than a series. */
+export function isMarkerField(field: string): boolean {
+  return field.charCodeAt(0) === 35; // '#'
 }
 
 /**
@@ -73,12 +92,18 @@ export class PrefixKeys {
   readonly processes: string;
   /** Hash: process id -> JSON {@link ProcessInfo}. */
   readonly processInfo: string;
-  /** Hash: metric name -> JSON {@link MetricMeta}. */
+  /** Hash: metric name -> JSON {@link MetricMeta}; plus one `#p:<id>` marker per live process. */
   readonly metadata: string;
-  /** Hash: series field -> value folded in from processes that ended (counters, histograms, summary sums). */
-  readonly archive: string;
-  /** Sorted set: member = id of a process folded into the archive, score = when (kept one day). */
-  readonly reaped: string;
+  /**
+   * Hash: series field -> the sum over every process, live or ended, of a counter, histogram or
+   * summary series (packed, see `packed-values.ts`); plus one `#p:<id>` marker per live process and
+   * `#lost-at`. This is all a scrape reads of counter-like series.
+   */
+  readonly totals: string;
+  /** Sorted set: member = id of a process that ended, score = when (entries older than a day go). */
+  readonly ended: string;
+  /** Hash: id of a process that ended -> the sequence number of its last write in the totals. */
+  readonly endedSeq: string;
 
   constructor(readonly prefix: string) {
     if (prefix === '' || /[{}]/.test(prefix)) {
@@ -88,18 +113,34 @@ export class PrefixKeys {
     this.processes = `${tag}:processes`;
     this.processInfo = `${tag}:process-info`;
     this.metadata = `${tag}:metadata`;
-    this.archive = `${tag}:archive`;
-    this.reaped = `${tag}:reaped`;
+    this.totals = `${tag}:totals`;
+    this.ended = `${tag}:ended`;
+    this.endedSeq = `${tag}:ended-seq`;
   }
 
-  /** Hash of one process's series: series field -> `"<value> <timestamp ms>"`. */
-  values(processId: string): string {
-    return `{${this.prefix}}:values:${processId}`;
+  /** Hash of one process's gauges, read by every scrape: series field -> `"<value> <timestamp ms>"`. */
+  gauges(processId: string): string {
+    return `{${this.prefix}}:gauges:${processId}`;
+  }
+
+  /**
+   * Hash of one process's counter-like series as it last wrote them (absolute values): what the write
+   * script subtracts to add only the difference into the totals. Never read by a scrape.
+   */
+  counters(processId: string): string {
+    return `{${this.prefix}}:counters:${processId}`;
   }
 
   /** The keys that exist once per prefix, whatever the number of processes. */
   shared(): string[] {
-    return [this.processes, this.processInfo, this.metadata, this.archive, this.reaped];
+    return [
+      this.processes,
+      this.processInfo,
+      this.metadata,
+      this.totals,
+      this.ended,
+      this.endedSeq,
+    ];
   }
 }
 
@@ -111,9 +152,12 @@ export interface ProcessInfo {
   startedAt: number;
 }
 
+/** The metric types this module stores. */
+export type MetricType = 'counter' | 'gauge' | 'histogram' | 'summary';
+
 /** What is stored once per metric in {@link PrefixKeys.metadata}. */
 export interface MetricMeta {
-  type: 'counter' | 'gauge' | 'histogram' | 'summary';
+  type: MetricType;
   help: string;
   /** The gauge's multiprocess mode; only for gauges. */
   mode?: string;

@@ -4,122 +4,287 @@ import type { Cluster, Redis } from 'ioredis';
 export type RedisClient = Redis | Cluster;
 
 /**
- * Writes series of one process atomically, stamped with Redis server time, and refreshes its heartbeat.
- * A series whose stored value already equals the new one is left alone, timestamp included, so replaying
- * a write changes nothing.
- *
- * A writer that says it is registered but is missing from the index either was reaped as dead (its
- * tombstone is there: reply -1, so it rebases its counters instead of counting them twice) or Redis
- * lost its data (no tombstone: reply -2, so it writes every series again). Nothing is written then.
- *
- * KEYS: processes, process-info, values of this process, metadata, reaped
- * ARGV: process id, process info JSON, timestamp ('' = server time), metadata pair count,
- *       series-to-delete count, '1' if the writer believes it is registered, stale age in ms
- *       ('' = do not look), then the metadata pairs (name, JSON), the fields to delete, and last
- *       the series pairs (field, value)
- * Returns: { series written (-1 reaped, -2 data lost), heartbeat ms, ids of processes older than the stale age }
+ * Shared Lua: the clock, key types, and the arithmetic of packed values (see packed-values.ts).
+ * A key of the wrong type under the prefix is one of ours that something else overwrote: it is deleted,
+ * named in the reply, and the writer's markers then tell it to write everything again.
  */
-const WRITE_SERIES = `
+const PRELUDE = `
 local time = redis.call('TIME')
 local nowMs = tonumber(time[1]) * 1000 + tonumber(time[2]) / 1000
 local now = string.format('%.3f', nowMs)
+local KEY_TYPES = { 'zset', 'hash', 'hash', 'hash', 'hash', 'hash', 'zset', 'hash' }
+local wrongType = {}
+local function repairTypes()
+  for i = 1, #KEYS do
+    local kind = redis.call('TYPE', KEYS[i]).ok
+    if kind ~= 'none' and kind ~= KEY_TYPES[i] then
+      redis.call('DEL', KEYS[i])
+      wrongType[#wrongType + 1] = KEYS[i]
+    end
+  end
+end
+local function num(token)
+  if token == '+Inf' then return math.huge end
+  if token == '-Inf' then return -math.huge end
+  if token == 'NaN' then return 0 / 0 end
+  return tonumber(token)
+end
+local function fmt(n)
+  if n ~= n then return 'NaN' end
+  if n == math.huge then return '+Inf' end
+  if n == -math.huge then return '-Inf' end
+  return string.format('%.17g', n)
+end
+-- "slot number slot number ..." -> ordered slot names, slot -> number; nil when malformed.
+local function unpack(text)
+  if not text then return nil end
+  local names, values, slot = {}, {}, nil
+  for token in string.gmatch(text, '%S+') do
+    if slot == nil then
+      slot = token
+    else
+      local n = num(token)
+      if n == nil then return nil end
+      if values[slot] == nil then names[#names + 1] = slot end
+      values[slot] = n
+      slot = nil
+    end
+  end
+  if slot ~= nil or #names == 0 then return nil end
+  return names, values
+end
+local function pack(names, values)
+  local parts = {}
+  for i = 1, #names do
+    parts[#parts + 1] = names[i]
+    parts[#parts + 1] = fmt(values[names[i]])
+  end
+  return table.concat(parts, ' ')
+end
+-- Adds to the totals what a process's new absolute values add to what it wrote before; a count that
+-- went down is a reset and counts from zero (see packedDelta in packed-values.ts).
+local function addDifference(totalsKey, field, newText, oldText)
+  local names, new = unpack(newText)
+  if not names then return end
+  local _, old = unpack(oldText)
+  if old then
+    local resetSlot = new['c'] and 'c' or 'v'
+    if new[resetSlot] ~= nil and new[resetSlot] < (old[resetSlot] or 0) then old = nil end
+  end
+  local totalNames, total = unpack(redis.call('HGET', totalsKey, field))
+  if not totalNames then totalNames, total = {}, {} end
+  local changed = false
+  for i = 1, #names do
+    local slot = names[i]
+    local delta = new[slot] - ((old and old[slot]) or 0)
+    if delta ~= 0 or delta ~= delta then
+      changed = true
+      if total[slot] == nil then
+        totalNames[#totalNames + 1] = slot
+        total[slot] = 0
+      end
+      total[slot] = total[slot] + delta
+    elseif total[slot] == nil then
+      totalNames[#totalNames + 1] = slot
+      total[slot] = 0
+      changed = true
+    end
+  end
+  if changed then redis.call('HSET', totalsKey, field, pack(totalNames, total)) end
+end
+-- A list sent as one argument, its items separated by newlines: one string for ioredis to encode
+-- instead of two per series. No item holds a newline: fields and metadata are JSON, which escapes it.
+local function lines(text)
+  local items = {}
+  if text == '' then return items end
+  local start = 1
+  while true do
+    local stop = string.find(text, '\\n', start, true)
+    if not stop then
+      items[#items + 1] = string.sub(text, start)
+      return items
+    end
+    items[#items + 1] = string.sub(text, start, stop - 1)
+    start = stop + 1
+  end
+end
+local function setMarkers(id, seq)
+  redis.call('HSET', KEYS[6], '#seq', seq)
+  redis.call('HSET', KEYS[5], '#seq', seq)
+  redis.call('HSET', KEYS[4], '#p:' .. id, seq)
+  redis.call('HSET', KEYS[3], '#p:' .. id, seq)
+end
+local function register(id, info)
+  redis.call('ZADD', KEYS[1], now, id)
+  redis.call('HSETNX', KEYS[2], id, info)
+end
+`;
+
+/**
+ * Applies one write of a process atomically, if every key still holds what the process last wrote.
+ * Each key the process relies on carries the sequence number of its last applied write (markers: `#seq`
+ * in its own hashes, `#p:<id>` in the shared ones). When one of them differs from `expected seq`, Redis
+ * lost or rolled back something (or the last reply was lost): nothing is written and the markers are
+ * returned, so the process can tell which and repair exactly.
+ *
+ * Counter-like series arrive as absolute values; the script adds to the totals the difference from what
+ * the process wrote before (a value written again adds nothing). In `base` mode it only records them
+ * as the process's previous values, adding nothing (used by a repair).
+ * KEYS (every script of one process): 1 processes, 2 process-info, 3 metadata, 4 totals,
+ *   5 gauges of the process, 6 counters of the process, 7 ended, 8 ended-seq
+ * ARGV: 1 id, 2 process info JSON, 3 expected seq ('0' = first write), 4 seq of this write,
+ *       5 stale age ms ('' = do not look), 6 'count' | 'base', 7 liveness window ms ('' = do not
+ *       count), then five lists, each one argument of lines (see LINES): 8 metadata (name, JSON),
+ *       9 gauges (field, "value" | "value timestamp"), 10 gauge fields to delete, 11 counters (field,
+ *       packed), 12 counter fields to delete
+ * Returns: { 'applied' | 'mismatch', now, stale ids, wrong-type keys, markers, live processes }
+ *   markers: { counters #seq, gauges #seq, totals #p, metadata #p, ended seq } ('' = absent);
+ *   live processes: heartbeats within the liveness window after this write (-1 = not counted)
+ */
+const WRITE = `${PRELUDE}
+repairTypes()
+local id, marker = ARGV[1], '#p:' .. ARGV[1]
 local stale = {}
-if ARGV[7] ~= '' then
-  stale = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', '(' .. string.format('%.3f', nowMs - tonumber(ARGV[7])), 'LIMIT', 0, 16)
+if ARGV[5] ~= '' then
+  stale = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', '(' .. string.format('%.3f', nowMs - tonumber(ARGV[5])), 'LIMIT', 0, 16)
 end
-if ARGV[6] == '1' and not redis.call('ZSCORE', KEYS[1], ARGV[1]) then
-  return { redis.call('ZSCORE', KEYS[5], ARGV[1]) and -1 or -2, now, stale }
+local markers = {
+  redis.call('HGET', KEYS[6], '#seq') or '',
+  redis.call('HGET', KEYS[5], '#seq') or '',
+  redis.call('HGET', KEYS[4], marker) or '',
+  redis.call('HGET', KEYS[3], marker) or '',
+  redis.call('HGET', KEYS[8], id) or '',
+}
+local function live()
+  if ARGV[7] == '' then return -1 end
+  return redis.call('ZCOUNT', KEYS[1], '(' .. string.format('%.3f', nowMs - tonumber(ARGV[7])), '+inf')
 end
-local stamp = ARGV[3] ~= '' and ARGV[3] or now
-if redis.call('ZADD', KEYS[1], now, ARGV[1]) == 1 then
-  redis.call('HSET', KEYS[2], ARGV[1], ARGV[2])
+local expected = ARGV[3] == '0' and '' or ARGV[3]
+for i = 1, 4 do
+  if markers[i] ~= expected then return { 'mismatch', now, stale, wrongType, markers, live() } end
 end
-local metaCount = tonumber(ARGV[4])
-local deleteCount = tonumber(ARGV[5])
-local i = 8
-for _ = 1, metaCount do
-  if redis.call('HGET', KEYS[4], ARGV[i]) ~= ARGV[i + 1] then
-    redis.call('HSET', KEYS[4], ARGV[i], ARGV[i + 1])
+
+register(id, ARGV[2])
+local metadata = lines(ARGV[8])
+for i = 1, #metadata, 2 do
+  redis.call('HSET', KEYS[3], metadata[i], metadata[i + 1])
+end
+local gauges = lines(ARGV[9])
+for i = 1, #gauges, 2 do
+  local value = gauges[i + 1]
+  if not string.find(value, ' ', 1, true) then value = value .. ' ' .. now end
+  redis.call('HSET', KEYS[5], gauges[i], value)
+end
+for _, field in ipairs(lines(ARGV[10])) do
+  redis.call('HDEL', KEYS[5], field)
+end
+local counting = ARGV[6] == 'count'
+local counters = lines(ARGV[11])
+for i = 1, #counters, 2 do
+  local field, value = counters[i], counters[i + 1]
+  local old = redis.call('HGET', KEYS[6], field)
+  if old ~= value then
+    if counting then addDifference(KEYS[4], field, value, old) end
+    redis.call('HSET', KEYS[6], field, value)
   end
-  i = i + 2
 end
-for _ = 1, deleteCount do
-  redis.call('HDEL', KEYS[3], ARGV[i])
-  i = i + 1
+for _, field in ipairs(lines(ARGV[12])) do
+  redis.call('HDEL', KEYS[6], field)
 end
-local written = 0
-while i < #ARGV do
-  local field, value = ARGV[i], ARGV[i + 1]
-  local old = redis.call('HGET', KEYS[3], field)
-  if not old or string.sub(old, 1, #value + 1) ~= value .. ' ' then
-    redis.call('HSET', KEYS[3], field, value .. ' ' .. stamp)
-    written = written + 1
-  end
-  i = i + 2
-end
-return { written, now, stale }
+setMarkers(id, ARGV[4])
+return { 'applied', now, stale, wrongType, markers, live() }
 `;
 
 /**
- * Folds one process into the archive and removes it: counter, histogram and summary count/sum values
- * are added to the archive, gauges and summary quantiles are dropped, its keys and index entries go.
- * Atomic, so several processes may reap the same dead one at once: the second finds nothing to fold.
- *
- * It leaves a tombstone (kept a day) so that a process reaped while it was only paused can tell.
- *
- * KEYS: processes, process-info, values of the process, metadata, archive, reaped
- * ARGV: process id, stale age in ms ('' = fold unconditionally; else only if its heartbeat is older)
- * Returns: number of series folded into the archive, -1 when the process was alive after all
+ * Starts a repair of one process: its gauges go (the process writes them all again), its previous
+ * counter values stay (when they match what the totals hold) or go (the process loads the right ones
+ * in `base` mode), its tombstone goes, and every marker is set to the repair's sequence number. With
+ * `mark lost`, it records in the totals when Redis was found to have lost data, so scrapes wait until
+ * every live process has written again.
+ * KEYS (every script of one process): 1 processes, 2 process-info, 3 metadata, 4 totals,
+ *   5 gauges of the process, 6 counters of the process, 7 ended, 8 ended-seq
+ * ARGV: 1 id, 2 process info JSON, 3 seq, 4 '1' keep previous counter values, 5 '1' mark lost
+ * Returns: { 'applied', now, {}, wrong-type keys, {}, -1 }
  */
-const FOLD_PROCESS = `
+const REBASE = `${PRELUDE}
+repairTypes()
+local id = ARGV[1]
+redis.call('DEL', KEYS[5])
+if ARGV[4] ~= '1' then redis.call('DEL', KEYS[6]) end
+redis.call('ZREM', KEYS[7], id)
+redis.call('HDEL', KEYS[8], id)
+if ARGV[5] == '1' then redis.call('HSET', KEYS[4], '#lost-at', now) end
+register(id, ARGV[2])
+setMarkers(id, ARGV[3])
+return { 'applied', now, {}, wrongType, {}, -1 }
+`;
+
+/**
+ * Ends a process: its gauges, previous counter values, markers and index entries go; its counts stay
+ * in the totals, where they already are, so nothing moves. A tombstone (kept a day) records the last
+ * write of it the totals hold, so a process that was only paused can tell what of it is counted.
+ * Atomic: several processes may end the same dead one at once.
+ * KEYS (every script of one process): 1 processes, 2 process-info, 3 metadata, 4 totals,
+ *   5 gauges of the process, 6 counters of the process, 7 ended, 8 ended-seq
+ * ARGV: 1 id, 2 stale age in ms ('' = end it whatever its heartbeat; else only if it is older)
+ * Returns: 1 when the process was indexed, 0 when it was not, -1 when it was alive after all
+ */
+const END = `${PRELUDE}
+repairTypes()
+local id, marker = ARGV[1], '#p:' .. ARGV[1]
+local heartbeat = redis.call('ZSCORE', KEYS[1], id)
+if ARGV[2] ~= '' and heartbeat and tonumber(heartbeat) >= nowMs - tonumber(ARGV[2]) then
+  return -1
+end
+local seq = redis.call('HGET', KEYS[4], marker)
+redis.call('ZREM', KEYS[1], id)
+redis.call('HDEL', KEYS[2], id)
+redis.call('DEL', KEYS[5], KEYS[6])
+redis.call('HDEL', KEYS[4], marker)
+redis.call('HDEL', KEYS[3], marker)
+if seq then
+  redis.call('ZADD', KEYS[7], now, id)
+  redis.call('HSET', KEYS[8], id, seq)
+end
+local old = redis.call('ZRANGEBYSCORE', KEYS[7], '-inf', '(' .. string.format('%.3f', nowMs - 86400000), 'LIMIT', 0, 64)
+for j = 1, #old do
+  redis.call('ZREM', KEYS[7], old[j])
+  redis.call('HDEL', KEYS[8], old[j])
+end
+return heartbeat and 1 or 0
+`;
+
+/**
+ * Stores raw values of one process for `RedisStorageDict`: registers the process (heartbeat, info) and
+ * sets fields of its gauges hash, stamped with Redis server time unless a timestamp is given.
+ *
+ * KEYS: processes, process-info, gauges of the process
+ * ARGV: id, process info JSON, then pairs (field, "value" | "value timestamp")
+ */
+const DICT_SET = `
 local time = redis.call('TIME')
-local nowMs = tonumber(time[1]) * 1000 + tonumber(time[2]) / 1000
-if ARGV[2] ~= '' then
-  local heartbeat = redis.call('ZSCORE', KEYS[1], ARGV[1])
-  if heartbeat and tonumber(heartbeat) >= nowMs - tonumber(ARGV[2]) then
-    return -1
-  end
+local now = string.format('%.3f', tonumber(time[1]) * 1000 + tonumber(time[2]) / 1000)
+redis.call('ZADD', KEYS[1], now, ARGV[1])
+redis.call('HSETNX', KEYS[2], ARGV[1], ARGV[2])
+for i = 3, #ARGV, 2 do
+  local value = ARGV[i + 1]
+  if not string.find(value, ' ', 1, true) then value = value .. ' ' .. now end
+  redis.call('HSET', KEYS[3], ARGV[i], value)
 end
-local entries = redis.call('HGETALL', KEYS[3])
-local typeOf = {}
-local folded = 0
-for i = 1, #entries, 2 do
-  local ok, parts = pcall(cjson.decode, entries[i])
-  if ok and type(parts) == 'table' and type(parts[1]) == 'string' then
-    local metric = parts[1]
-    if typeOf[metric] == nil then
-      local meta = redis.call('HGET', KEYS[4], metric)
-      local metaOk, decoded = pcall(cjson.decode, meta or '')
-      typeOf[metric] = (metaOk and type(decoded) == 'table' and decoded.type) or ''
-    end
-    local kind = typeOf[metric]
-    local cumulative = kind == 'counter' or kind == 'histogram' or (kind == 'summary' and parts[2] ~= metric)
-    local value = tonumber(string.match(entries[i + 1], '^(%S+) '))
-    if cumulative and value and value == value and value ~= math.huge and value ~= -math.huge then
-      redis.call('HINCRBYFLOAT', KEYS[5], entries[i], value)
-      folded = folded + 1
-    end
-  end
-end
-redis.call('DEL', KEYS[3])
-redis.call('ZREM', KEYS[1], ARGV[1])
-redis.call('HDEL', KEYS[2], ARGV[1])
-redis.call('ZADD', KEYS[6], string.format('%.3f', nowMs), ARGV[1])
-redis.call('ZREMRANGEBYSCORE', KEYS[6], '-inf', string.format('%.3f', nowMs - 86400000))
-return folded
+return #ARGV / 2 - 1
 `;
 
 /**
- * Reads everything a scrape needs in one call: Redis server time, the process index, process info,
- * metadata, the archive and every indexed process's series. A key of the wrong type is read as empty
- * and named in the reply, so one bad key does not cost the whole scrape.
+ * Reads what a scrape needs besides the totals and the gauges (which are read in bounded HSCAN calls):
+ * Redis server time, the process index, process info and metadata. Small: its size grows with
+ * processes and metric families, not with series. A key of the wrong type is read as empty and named.
  *
- * KEYS: processes, process-info, metadata, archive
- * ARGV: the key prefix of per-process value hashes ('{prefix}:values:')
- * Returns: { now ms, keys of the wrong type, [id, heartbeat, ...], info pairs, metadata pairs,
- *            archive pairs, values pairs of process 1, of process 2, ... (in index order) }
+ * KEYS: processes, process-info, metadata
+ * Returns: { now, wrong-type keys, [id, heartbeat, ...], info pairs, metadata pairs }
  */
-const READ_PREFIX = `
+const READ_HEAD = `
+local time = redis.call('TIME')
+local now = string.format('%.3f', tonumber(time[1]) * 1000 + tonumber(time[2]) / 1000)
 local wrongType = {}
 local function read(command, key, ...)
   local reply = redis.pcall(command, key, ...)
@@ -129,22 +294,23 @@ local function read(command, key, ...)
   end
   return reply
 end
-local time = redis.call('TIME')
-local now = string.format('%.3f', tonumber(time[1]) * 1000 + tonumber(time[2]) / 1000)
 local processes = read('ZRANGE', KEYS[1], 0, -1, 'WITHSCORES')
-local reply = { now, wrongType, processes, read('HGETALL', KEYS[2]), read('HGETALL', KEYS[3]), read('HGETALL', KEYS[4]) }
-for i = 1, #processes, 2 do
-  reply[#reply + 1] = read('HGETALL', ARGV[1] .. processes[i])
-end
-return reply
+return { now, wrongType, processes, read('HGETALL', KEYS[2]), read('HGETALL', KEYS[3]) }
 `;
 
 type ScriptArg = string | number | string[];
 
+/** What the write and rebase scripts return. */
+export type WriteScriptReply = [string, string, string[], string[], string[], number];
+
 interface ScriptCommands {
-  nrmWriteSeries(...keysAndArgs: ScriptArg[]): Promise<[number, string, string[]]>;
-  nrmFoldProcess(...keysAndArgs: ScriptArg[]): Promise<number>;
-  nrmReadPrefix(...keysAndArgs: ScriptArg[]): Promise<[string, ...string[][]]>;
+  nrmWrite(...keysAndArgs: ScriptArg[]): Promise<WriteScriptReply>;
+  nrmRebase(...keysAndArgs: ScriptArg[]): Promise<WriteScriptReply>;
+  nrmEnd(...keysAndArgs: ScriptArg[]): Promise<number>;
+  nrmDictSet(...keysAndArgs: ScriptArg[]): Promise<number>;
+  nrmReadHead(
+    ...keysAndArgs: ScriptArg[]
+  ): Promise<[string, string[], string[], string[], string[]]>;
 }
 
 /** A client on which this module's scripts are defined (EVALSHA, falling back to EVAL once). */
@@ -155,9 +321,11 @@ const defined = new WeakSet<RedisClient>();
 /** Defines the module's Lua scripts on a client, once per client. */
 export function withScripts(client: RedisClient): ScriptedClient {
   if (!defined.has(client)) {
-    client.defineCommand('nrmWriteSeries', { numberOfKeys: 5, lua: WRITE_SERIES });
-    client.defineCommand('nrmFoldProcess', { numberOfKeys: 6, lua: FOLD_PROCESS });
-    client.defineCommand('nrmReadPrefix', { numberOfKeys: 4, lua: READ_PREFIX });
+    client.defineCommand('nrmWrite', { numberOfKeys: 8, lua: WRITE });
+    client.defineCommand('nrmRebase', { numberOfKeys: 8, lua: REBASE });
+    client.defineCommand('nrmEnd', { numberOfKeys: 8, lua: END });
+    client.defineCommand('nrmDictSet', { numberOfKeys: 3, lua: DICT_SET });
+    client.defineCommand('nrmReadHead', { numberOfKeys: 3, lua: READ_HEAD });
     defined.add(client);
   }
   return client as ScriptedClient;

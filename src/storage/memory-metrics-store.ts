@@ -1,98 +1,176 @@
-import { parseSeriesField, type MetricMeta } from './keys.js';
-import type { MetricsStore, ProcessHeartbeats, RawPrefixReply } from './metrics-store.js';
-import type { ProcessIdentity } from './process-identity.js';
-import { encodeNumber } from './stored-value.js';
-import type { SeriesWrite, SeriesWriteResult } from './write-series.js';
+import { MARKER } from './keys.js';
+import type {
+  MetricsStore,
+  ProcessIndex,
+  RebaseRequest,
+  SeriesBatch,
+  StoredMarkers,
+  StoreSnapshot,
+  WriteReply,
+  WriterIdentity,
+} from './metrics-store.js';
+import {
+  addPacked,
+  decodePacked,
+  encodeNumber,
+  encodePacked,
+  isZeroDelta,
+  packedDelta,
+} from './packed-values.js';
+import { parseProcessInfo } from './process-identity.js';
 
 const DAY_MS = 86_400_000;
 
 /**
- * Series kept in the memory of one process, with the semantics of the Redis scripts: for a cluster
- * primary whose workers write to it over IPC when there is no Redis. Its data lives as long as that
- * process; everything else (identities, change detection, archive, liveness) is as with Redis.
+ * Series kept in the memory of one process, with the semantics of the Redis scripts (markers, totals,
+ * tombstones): for a cluster primary whose workers write to it over IPC when there is no Redis. Its
+ * data lives as long as that process.
  */
 export class MemoryMetricsStore implements MetricsStore {
   readonly description = 'the memory of the cluster primary';
   private readonly processes = new Map<string, number>();
-  private readonly processInfo = new Map<string, string>();
-  private readonly values = new Map<string, Map<string, string>>();
+  private readonly info = new Map<string, string>();
   private readonly metadata = new Map<string, string>();
-  private readonly archive = new Map<string, number>();
-  private readonly reaped = new Map<string, number>();
+  private readonly totals = new Map<string, string>();
+  private readonly gauges = new Map<string, Map<string, string>>();
+  private readonly counters = new Map<string, Map<string, string>>();
+  private readonly ended = new Map<string, { at: number; seq: string }>();
 
   constructor(private readonly clock: () => number = Date.now) {}
 
-  async write(
-    identity: Pick<ProcessIdentity, 'id' | 'info'>,
-    write: SeriesWrite,
-  ): Promise<SeriesWriteResult> {
+  async write(identity: WriterIdentity, batch: SeriesBatch): Promise<WriteReply> {
     const now = this.clock();
-    const stale = write.staleAfterMs === undefined ? [] : this.staleIds(now - write.staleAfterMs);
-    if (write.expectRegistered && !this.processes.has(identity.id)) {
-      const reaped = this.reaped.has(identity.id);
-      return { written: 0, heartbeat: now, reaped, lost: !reaped, stale };
+    const stale = batch.staleAfterMs === undefined ? [] : this.staleIds(now - batch.staleAfterMs);
+    const markers = this.markersOf(identity.id);
+    const expected = batch.expectedSeq === 0 ? null : batch.expectedSeq;
+    const { counters: c, gauges: g, totals: t, metadata: m } = markers;
+    const live = () =>
+      batch.livenessWindowMs === undefined
+        ? {}
+        : {
+            live: [...this.processes.values()].filter(
+              (heartbeat) => heartbeat > now - batch.livenessWindowMs!,
+            ).length,
+          };
+    if (c !== expected || g !== expected || t !== expected || m !== expected) {
+      return { status: 'mismatch', now, stale, wrongType: [], markers, ...live() };
     }
-    if (!this.processes.has(identity.id))
-      this.processInfo.set(identity.id, JSON.stringify(identity.info()));
-    this.processes.set(identity.id, now);
-    for (const [name, meta] of write.metadata ?? []) this.metadata.set(name, JSON.stringify(meta));
-    const values = this.values.get(identity.id) ?? new Map<string, string>();
-    this.values.set(identity.id, values);
-    for (const field of write.deletes ?? []) values.delete(field);
-    const stamp = encodeNumber(write.timestamp ?? now);
-    let written = 0;
-    for (const [field, value] of write.series) {
-      const text = encodeNumber(value);
-      if (values.get(field)?.startsWith(`${text} `)) continue;
-      values.set(field, `${text} ${stamp}`);
-      written += 1;
+
+    this.register(identity, now);
+    for (const [name, meta] of batch.metadata ?? []) this.metadata.set(name, JSON.stringify(meta));
+    const gauges = this.ownHash(this.gauges, identity.id);
+    for (const [field, { value, timestamp }] of batch.gauges ?? []) {
+      gauges.set(field, `${encodeNumber(value)} ${encodeNumber(timestamp ?? now)}`);
     }
-    return { written, heartbeat: now, reaped: false, lost: false, stale };
+    for (const field of batch.gaugeDeletes ?? []) gauges.delete(field);
+    const counters = this.ownHash(this.counters, identity.id);
+    const counting = (batch.counterMode ?? 'count') === 'count';
+    for (const [field, packed] of batch.counters ?? []) {
+      const old = counters.get(field);
+      if (old === packed) continue;
+      if (counting) this.addDifference(field, packed, old);
+      counters.set(field, packed);
+    }
+    for (const field of batch.counterDeletes ?? []) counters.delete(field);
+    this.setMarkers(identity.id, batch.seq);
+    return { status: 'applied', now, stale, wrongType: [], ...live() };
   }
 
-  async fold(processId: string, staleAfterMs?: number): Promise<number> {
+  async rebase(identity: WriterIdentity, request: RebaseRequest): Promise<WriteReply> {
+    const now = this.clock();
+    this.gauges.delete(identity.id);
+    if (!request.keepCounters) this.counters.delete(identity.id);
+    this.ended.delete(identity.id);
+    if (request.markLost) this.totals.set(MARKER.lostAt, String(now));
+    this.register(identity, now);
+    this.setMarkers(identity.id, request.seq);
+    return { status: 'applied', now, stale: [], wrongType: [] };
+  }
+
+  async end(processId: string, staleAfterMs?: number): Promise<'ended' | 'absent' | 'alive'> {
     const now = this.clock();
     const heartbeat = this.processes.get(processId);
-    if (staleAfterMs !== undefined && heartbeat !== undefined && heartbeat >= now - staleAfterMs)
-      return -1;
-    let folded = 0;
-    for (const [field, text] of this.values.get(processId) ?? []) {
-      const parts = parseSeriesField(field);
-      const value = Number(text.split(' ')[0]);
-      if (
-        !parts ||
-        !Number.isFinite(value) ||
-        !this.isCumulative(parts.metricName, parts.sampleName)
-      )
-        continue;
-      this.archive.set(field, (this.archive.get(field) ?? 0) + value);
-      folded += 1;
+    if (staleAfterMs !== undefined && heartbeat !== undefined && heartbeat >= now - staleAfterMs) {
+      return 'alive';
     }
-    this.values.delete(processId);
+    const marker = MARKER.processSeq(processId);
+    const seq = this.totals.get(marker);
     this.processes.delete(processId);
-    this.processInfo.delete(processId);
-    this.reaped.set(processId, now);
-    for (const [id, when] of this.reaped) if (when < now - DAY_MS) this.reaped.delete(id);
-    return folded;
+    this.info.delete(processId);
+    this.gauges.delete(processId);
+    this.counters.delete(processId);
+    this.totals.delete(marker);
+    this.metadata.delete(marker);
+    if (seq !== undefined) this.ended.set(processId, { at: now, seq });
+    for (const [id, { at }] of this.ended) if (at < now - DAY_MS) this.ended.delete(id);
+    return heartbeat === undefined ? 'absent' : 'ended';
   }
 
-  async read(): Promise<RawPrefixReply> {
+  async read(): Promise<StoreSnapshot> {
     const ordered = [...this.processes].sort(([a, x], [b, y]) => x - y || (a < b ? -1 : 1));
-    const pairs = (map: Map<string, string | number>) =>
-      [...map].flatMap(([k, v]) => [k, String(v)]);
-    return [
-      String(this.clock()),
-      [],
-      ordered.flatMap(([id, heartbeat]) => [id, String(heartbeat)]),
-      pairs(this.processInfo),
-      pairs(this.metadata),
-      pairs(this.archive),
-      ...ordered.map(([id]) => pairs(this.values.get(id) ?? new Map())),
-    ];
+    return {
+      now: this.clock(),
+      wrongType: [],
+      processes: ordered.flatMap(([id, heartbeat]) => [id, String(heartbeat)]),
+      info: pairs(this.info),
+      metadata: pairs(this.metadata),
+      totals: pairs(this.totals),
+      gauges: ordered.map(([id]) => pairs(this.gauges.get(id) ?? new Map())),
+    };
   }
 
-  async heartbeats(): Promise<ProcessHeartbeats> {
-    return { now: this.clock(), heartbeats: new Map(this.processes) };
+  async processIndex(): Promise<ProcessIndex> {
+    return {
+      now: this.clock(),
+      processes: [...this.processes].map(([id, heartbeat]) => ({
+        id,
+        heartbeat,
+        info: parseProcessInfo(this.info.get(id)),
+      })),
+    };
+  }
+
+  private markersOf(id: string): StoredMarkers {
+    const seq = (text: string | undefined) => (text === undefined ? null : Number(text));
+    const marker = MARKER.processSeq(id);
+    return {
+      counters: seq(this.counters.get(id)?.get(MARKER.seq)),
+      gauges: seq(this.gauges.get(id)?.get(MARKER.seq)),
+      totals: seq(this.totals.get(marker)),
+      metadata: seq(this.metadata.get(marker)),
+      ended: seq(this.ended.get(id)?.seq),
+    };
+  }
+
+  private setMarkers(id: string, seq: number): void {
+    const text = String(seq);
+    this.ownHash(this.counters, id).set(MARKER.seq, text);
+    this.ownHash(this.gauges, id).set(MARKER.seq, text);
+    this.totals.set(MARKER.processSeq(id), text);
+    this.metadata.set(MARKER.processSeq(id), text);
+  }
+
+  private register(identity: WriterIdentity, now: number): void {
+    this.processes.set(identity.id, now);
+    if (!this.info.has(identity.id)) this.info.set(identity.id, JSON.stringify(identity.info()));
+  }
+
+  private addDifference(field: string, packed: string, old: string | undefined): void {
+    const next = decodePacked(packed);
+    if (!next) return;
+    const delta = packedDelta(next, old === undefined ? undefined : decodePacked(old));
+    const stored = this.totals.get(field);
+    const total = stored === undefined ? undefined : decodePacked(stored);
+    if (isZeroDelta(delta) && total !== undefined && [...delta.keys()].every((s) => total.has(s))) {
+      return;
+    }
+    this.totals.set(field, encodePacked(addPacked(total, delta)));
+  }
+
+  private ownHash(hashes: Map<string, Map<string, string>>, id: string): Map<string, string> {
+    let hash = hashes.get(id);
+    if (!hash) hashes.set(id, (hash = new Map()));
+    return hash;
   }
 
   private staleIds(before: number): string[] {
@@ -101,19 +179,10 @@ export class MemoryMetricsStore implements MetricsStore {
       .slice(0, 16)
       .map(([id]) => id);
   }
+}
 
-  /** Counters, histograms and summary count/sum go to the archive; gauges and quantiles do not. */
-  private isCumulative(metricName: string, sampleName: string): boolean {
-    let type: MetricMeta['type'] | undefined;
-    try {
-      type = (JSON.parse(this.metadata.get(metricName) ?? '{}') as Partial<MetricMeta>).type;
-    } catch {
-      return false;
-    }
-    return (
-      type === 'counter' ||
-      type === 'histogram' ||
-      (type === 'summary' && sampleName !== metricName)
-    );
-  }
+function pairs(map: Map<string, string>): string[] {
+  const flat: string[] = [];
+  for (const [key, value] of map) flat.push(key, value);
+  return flat;
 }

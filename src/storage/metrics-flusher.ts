@@ -1,9 +1,14 @@
+import { performance } from 'node:perf_hooks';
+
 import type { Registry } from 'prom-client';
 
-import type { MetricMeta } from './keys.js';
-import type { MetricsStore } from './metrics-store.js';
+import { ClockOffset } from './clock-offset.js';
+import type { MetricsStore, SeriesBatch, WriteReply } from './metrics-store.js';
 import type { ProcessIdentity } from './process-identity.js';
-import { snapshotRegistry, type GaugeModeResolver } from './registry-snapshot.js';
+import { RegistryReader, type RegistryView } from './registry-reader.js';
+import type { GaugeModeResolver } from './registry-snapshot.js';
+import { planRepair, type RepairPlan } from './repair-plan.js';
+import { splitIntoBatches, type BatchContent, type SeriesChanges } from './write-batches.js';
 
 /** Where the flusher reports trouble. Nest's `Logger` fits. */
 export interface FlushLogger {
@@ -20,64 +25,100 @@ export interface MetricsFlusherOptions {
   registry: Registry;
   /** Milliseconds between background flushes. */
   intervalMs: number;
-  /** The multiprocess mode of each gauge. */
+  /**
+   * The multiprocess mode of each gauge. Gauges of a timed mode (`mostrecent`, `livemostrecent`) are
+   * written with the time of the call that set them, and not at all while this process never set them.
+   */
   gaugeModeOf: GaugeModeResolver;
   /**
-   * Processes whose heartbeat is older than this many ms are folded into the archive by this one
-   * (`ttlSeconds` × 1000). Leave it out to reap nothing.
+   * Processes whose heartbeat is older than this many ms are ended by this one (`ttlSeconds` × 1000):
+   * their gauges go, their counts stay. Leave it out to end none.
    */
   reapAfterMs?: number;
+  /** Count the live processes (heartbeat within this many ms) at each write, for health. */
+  livenessWindowMs?: number;
+  /** Turns a failed write's error into one that names its cause (a client's connection history). */
+  describeError?: (error: unknown) => unknown;
+  /** Largest weight of one script call (see `write-batches.ts`); tests lower it. */
+  batchWeight?: number;
   logger?: FlushLogger;
 }
 
 /** The outcome of one flush. A flush never throws: Redis trouble is reported here. */
 export interface FlushResult {
-  /** Whether everything that changed reached Redis. */
+  /** Whether everything that changed reached the store. */
   ok: boolean;
-  /** Series sent to Redis because they changed since the last successful flush. */
+  /** Series sent because they changed since the last acknowledged write. */
   sent: number;
-  /** Series Redis stored anew (a replayed value counts as sent but not as written). */
-  written: number;
-  /** Series removed from Redis because the registry no longer has them (gauges, quantiles). */
+  /** Series removed because the registry no longer has them. */
   removed: number;
-  /** Heartbeat recorded by Redis (server time, ms), when the flush succeeded. */
+  /** Script calls this flush made. */
+  calls: number;
+  /** Heartbeat recorded by the store (its clock, ms), when the flush succeeded. */
   heartbeat?: number;
-  /** Dead processes this flush folded into the archive. */
+  /** Dead processes this flush ended. */
   reaped: number;
+  /** What the store had lost and this flush repaired, if anything. */
+  repaired?: string;
   /** What went wrong, when the flush failed. */
   error?: Error;
 }
 
+/** This process's last acknowledged write, for a scrape to check the store still holds it. */
+export interface AcknowledgedWrite {
+  processId: string;
+  seq: number;
+}
+
+interface Attempt {
+  seq: number;
+  content: BatchContent;
+}
+
 /**
- * Writes this process's prom-client registry to Redis in the background: only the series that changed
- * since the last successful flush, as absolute values, in one atomic script call, with a heartbeat.
+ * Writes this process's prom-client registry to the store in the background: only the series that
+ * changed since the last acknowledged write, as absolute values, with a heartbeat.
  *
  * The hot path never waits on Redis: `inc`, `set` and `observe` stay prom-client's in-memory operations,
- * and the flush reads the registry on its own timer. A failed flush changes nothing locally, so the next
- * one sends the same values again; absolute values make that harmless.
+ * and the flush reads the registry on its own timer, at a cost that grows with what changed (see
+ * `registry-reader.ts`). Every write carries a sequence number that the store keeps in each key it
+ * touches, so a lost reply, a lost key, or Redis going back in time is seen at the next write and
+ * repaired exactly (see `repair-plan.ts`).
  */
 export class MetricsFlusher {
   private timer: NodeJS.Timeout | undefined;
   private running: Promise<FlushResult> | undefined;
   private queued: Promise<FlushResult> | undefined;
-  /** Series field -> value last acknowledged by Redis. */
-  private written = new Map<string, number>();
-  /** Metric name -> metadata JSON last acknowledged by Redis. */
-  private writtenMetadata = new Map<string, string>();
-  /** Written gauge and quantile series: these are removed from Redis when the registry drops them. */
-  private removable = new Set<string>();
+  /** The last write number used; every attempt takes a new one. */
+  private lastSeq = 0;
+  /** The number of the last write the store acknowledged (0: none yet). */
+  private ackedSeq = 0;
+  /** What the store holds of this process as of `ackedSeq`. */
+  private ackedCounters = new Map<string, string>();
+  /** Gauges: value, and for timed gauges the local time of the call that set it. */
+  private ackedGauges = new Map<string, { value: number; setAt?: number }>();
+  private ackedMetadata = new Map<string, string>();
+  private readonly reader: RegistryReader;
   /**
-   * Counter-like series: what this process already handed to the archive (when it was reaped or folded
-   * while still running). Only the part above it is written, so nothing is counted twice.
+   * Fields that may differ from what the store acknowledged: every field the reader touched since
+   * the last flush that fully succeeded. Others are known to be the same, so a flush looks at no more.
    */
-  private baseline = new Map<string, number>();
-  /** Whether this process has written and so expects to be in the index. */
-  private registered = false;
+  private pending = new Set<string>();
+  /** After the store's state was forgotten: every series must be compared (and so written). */
+  private resendAll = false;
+  /** This process's clock against the store's, measured from every reply. */
+  private readonly clock = new ClockOffset();
+  /** Writes sent since `ackedSeq` whose reply never came. */
+  private unanswered: Attempt[] = [];
   private failing = false;
   private last: FlushResult | undefined;
   private lastSuccessAt: number | undefined;
+  private runningSinceAt: number | undefined;
+  private lastLive: number | undefined;
 
-  constructor(private readonly options: MetricsFlusherOptions) {}
+  constructor(private readonly options: MetricsFlusherOptions) {
+    this.reader = new RegistryReader(options.registry, options.gaugeModeOf);
+  }
 
   /** Starts flushing every `intervalMs`. The timer does not keep the process alive. */
   start(): void {
@@ -110,23 +151,14 @@ export class MetricsFlusher {
   }
 
   /**
-   * Forgets what Redis acknowledged, so the next flush writes every series again. Used after Redis lost
-   * data or the process was reaped.
+   * Ends this process in the store (graceful end): its gauges go, its counts stay in the totals.
+   * Call after {@link stop}.
    */
-  resync(): void {
-    this.written.clear();
-    this.writtenMetadata.clear();
-    this.removable.clear();
-  }
-
-  /**
-   * Folds this process into the archive and removes its keys (graceful end). Call after {@link stop}.
-   * @returns the number of series folded.
-   */
-  async fold(): Promise<number> {
-    const folded = await this.options.store.fold(this.options.identity.id);
-    this.resync();
-    return folded;
+  async end(): Promise<void> {
+    await this.options.store.end(this.options.identity.id);
+    this.forget();
+    this.ackedSeq = 0;
+    this.reader.close();
   }
 
   /** The result of the last flush, if any. */
@@ -139,110 +171,281 @@ export class MetricsFlusher {
     return this.lastSuccessAt;
   }
 
+  /** When the flush that is running now started (local clock, ms); `undefined` when none runs. */
+  get runningSince(): number | undefined {
+    return this.runningSinceAt;
+  }
+
+  /** Live processes the store counted at the last successful write, if asked to count them. */
+  get liveProcesses(): number | undefined {
+    return this.lastLive;
+  }
+
+  /** The last write the store acknowledged; `undefined` before the first. */
+  acknowledged(): AcknowledgedWrite | undefined {
+    return this.ackedSeq === 0
+      ? undefined
+      : { processId: this.options.identity.id, seq: this.ackedSeq };
+  }
+
   private async flushOnce(): Promise<FlushResult> {
-    const result = await this.writeChanges().catch((error: unknown): FlushResult => ({
-      ok: false,
-      sent: 0,
-      written: 0,
-      removed: 0,
-      reaped: 0,
-      error: error instanceof Error ? error : new Error(String(error)),
-    }));
+    this.runningSinceAt = Date.now();
+    const result = await this.writeChanges().catch((failure: unknown): FlushResult => {
+      const error = this.options.describeError?.(failure) ?? failure;
+      return {
+        ok: false,
+        sent: 0,
+        removed: 0,
+        calls: 0,
+        reaped: 0,
+        error: error instanceof Error ? error : new Error(String(error)),
+      };
+    });
+    this.runningSinceAt = undefined;
     this.report(result);
     this.last = result;
     return result;
   }
 
-  private async writeChanges(retried = false): Promise<FlushResult> {
-    const { store, identity, registry, gaugeModeOf, reapAfterMs } = this.options;
-    const snapshot = await snapshotRegistry(registry, gaugeModeOf);
+  private async writeChanges(): Promise<FlushResult> {
+    // A whole metric listed anew (a first read, a reset) leaves `pending` incomplete: compare all.
+    if (await this.reader.read(this.pending)) this.resendAll = true;
+    const view = this.reader.view;
+    const stats = { calls: 0, sent: 0, removed: 0 };
+    let repaired: string | undefined;
+    let reply: WriteReply | undefined;
 
-    const changed: [string, number][] = [];
-    for (const [field, current] of snapshot.series) {
-      const value = current - (this.baseline.get(field) ?? 0);
-      if (!Object.is(this.written.get(field), value)) changed.push([field, value]);
+    for (let mismatches = 0; ;) {
+      const { changes, held } = this.changesSince(view);
+      reply = await this.sendAll(changes, stats);
+      if (reply.status === 'applied') {
+        // Timed gauges wait for the first reply to know the store's clock: one more round.
+        if (held && this.clock.known) continue;
+        break;
+      }
+      mismatches += 1;
+      const plan = planRepair(reply.markers!, this.history());
+      if (plan.kind === 'adopt') {
+        this.adopt(plan.seq);
+        continue;
+      }
+      if (mismatches > 1) throw new Error('the store changed again while this process repaired it');
+      repaired =
+        reply.wrongType.length > 0
+          ? `${plan.cause}; ${reply.wrongType.join(', ')} held another type and was replaced`
+          : plan.cause;
+      await this.repair({ ...plan, cause: repaired }, stats);
     }
-    const removed = [...this.removable].filter((field) => !snapshot.series.has(field));
-    const metadata: [string, MetricMeta][] = [];
-    const metadataJson = new Map<string, string>();
-    for (const [name, meta] of snapshot.metadata) {
-      const json = JSON.stringify(meta);
-      metadataJson.set(name, json);
-      if (this.writtenMetadata.get(name) !== json) metadata.push([name, meta]);
-    }
-
-    const result = await store.write(identity, {
-      series: changed,
-      metadata,
-      deletes: removed,
-      expectRegistered: this.registered,
-      staleAfterMs: reapAfterMs,
-    });
-    if (result.reaped && !retried) {
-      // Another process took this one for dead and archived its counts: count on from there.
-      this.options.logger?.warn(
-        `Process ${identity.id} was reaped as dead while running (no heartbeat for ${reapAfterMs} ms); its counters continue from the archive.`,
-      );
-      this.rebase();
-      return this.writeChanges(true);
-    }
-    if (result.lost && !retried) {
-      // Redis restarted empty or was flushed: write every series again.
-      this.options.logger?.warn(
-        `Redis lost the metrics of ${identity.id}; writing all its series again.`,
-      );
-      this.resync();
-      this.registered = false;
-      return this.writeChanges(true);
-    }
-
-    this.registered = true;
-    for (const [field, value] of changed) this.written.set(field, value);
-    for (const field of removed) {
-      this.written.delete(field);
-      this.removable.delete(field);
-    }
-    for (const field of snapshot.removable) this.removable.add(field);
-    for (const [name] of metadata) this.writtenMetadata.set(name, metadataJson.get(name)!);
+    // Everything the reader touched now equals what the store acknowledged.
+    this.pending.clear();
+    this.resendAll = false;
     this.lastSuccessAt = Date.now();
+    if (reply.live !== undefined) this.lastLive = reply.live;
+    if (reply.wrongType.length > 0) {
+      this.options.logger?.warn(
+        `${this.options.store.description}: ${reply.wrongType.join(', ')} held another type and was replaced.`,
+      );
+    }
+    const reaped = await this.reap(reply.stale);
+    return { ok: true, ...stats, heartbeat: reply.now, reaped, repaired };
+  }
 
-    const reaped = await this.reap(result.stale);
+  /**
+   * What differs between the registry and what the store acknowledged, among the fields that may
+   * differ (all of them after the store's state was forgotten). `held`: timed gauges left for a later
+   * round because the store's clock is not known yet.
+   */
+  private changesSince(view: RegistryView): { changes: SeriesChanges; held: boolean } {
+    const changes: SeriesChanges = {
+      metadata: [],
+      gauges: [],
+      gaugeDeletes: [],
+      counters: [],
+      counterDeletes: [],
+    };
+    let held = false;
+    for (const [name, meta] of view.metadata) {
+      if (this.ackedMetadata.get(name) !== JSON.stringify(meta))
+        changes.metadata.push([name, meta]);
+    }
+    const gauge = (field: string, value: number) => {
+      const setAt = view.gaugeTimes.get(field);
+      const acked = this.ackedGauges.get(field);
+      if (acked !== undefined && Object.is(acked.value, value) && acked.setAt === setAt) return;
+      if (setAt === undefined) changes.gauges.push([field, { value }]);
+      else if (!this.clock.known) held = true;
+      else changes.gauges.push([field, { value, timestamp: this.clock.toStore(setAt), setAt }]);
+    };
+    const counter = (field: string, packed: string) => {
+      if (this.ackedCounters.get(field) !== packed) changes.counters.push([field, packed]);
+    };
+    if (this.resendAll) {
+      for (const [field, value] of view.gauges) gauge(field, value);
+      for (const [field, packed] of view.counters) counter(field, packed);
+      for (const field of this.ackedGauges.keys()) {
+        if (!view.gauges.has(field)) changes.gaugeDeletes.push(field);
+      }
+      for (const field of this.ackedCounters.keys()) {
+        if (!view.counters.has(field)) changes.counterDeletes.push(field);
+      }
+      return { changes, held };
+    }
+    for (const field of this.pending) {
+      // A field is a counter-like series or a gauge, never both (one metric, one type); what the
+      // store holds of the other kind goes (a metric made again with another type).
+      const packed = view.counters.get(field);
+      const value = packed === undefined ? view.gauges.get(field) : undefined;
+      if (value !== undefined) gauge(field, value);
+      else if (this.ackedGauges.has(field)) changes.gaugeDeletes.push(field);
+      if (packed !== undefined) counter(field, packed);
+      else if (this.ackedCounters.has(field)) changes.counterDeletes.push(field);
+    }
+    return { changes, held };
+  }
+
+  /**
+   * Sends changes in bounded batches, one after the other. Stops at the first mismatch (the caller
+   * repairs) and throws on the first error (the rest is sent by the next flush).
+   */
+  private async sendAll(
+    changes: SeriesChanges,
+    stats: { calls: number; sent: number; removed: number },
+    counterMode: 'count' | 'base' = 'count',
+  ): Promise<WriteReply> {
+    let reply: WriteReply | undefined;
+    for (const content of splitIntoBatches(changes, this.options.batchWeight)) {
+      reply = await this.send({ ...content, counterMode });
+      stats.calls += 1;
+      if (reply.status !== 'applied') return reply;
+      if (counterMode === 'count') {
+        stats.sent += (content.gauges?.length ?? 0) + (content.counters?.length ?? 0);
+        stats.removed +=
+          (content.gaugeDeletes?.length ?? 0) + (content.counterDeletes?.length ?? 0);
+      }
+    }
+    return reply!;
+  }
+
+  /** One write. An error leaves its outcome unknown: the attempt is remembered until markers tell. */
+  private async send(content: BatchContent): Promise<WriteReply> {
+    const { store, identity, reapAfterMs, livenessWindowMs } = this.options;
+    const attempt: Attempt = { seq: (this.lastSeq += 1), content };
+    const batch: SeriesBatch = {
+      ...content,
+      expectedSeq: this.ackedSeq,
+      seq: attempt.seq,
+      staleAfterMs: reapAfterMs,
+      livenessWindowMs,
+    };
+    let reply: WriteReply;
+    const sentAt = performance.now();
+    try {
+      reply = await store.write(identity, batch);
+    } catch (error) {
+      this.unanswered.push(attempt);
+      throw error;
+    }
+    this.clock.observe(sentAt, performance.now(), reply.now);
+    if (reply.status === 'applied') this.acknowledge(attempt);
+    return reply;
+  }
+
+  /** The store applied an attempt: what it sent is now what the store holds. */
+  private acknowledge({ seq, content }: Attempt): void {
+    this.ackedSeq = seq;
+    this.unanswered = [];
+    for (const [name, meta] of content.metadata ?? [])
+      this.ackedMetadata.set(name, JSON.stringify(meta));
+    for (const [field, { value, setAt }] of content.gauges ?? []) {
+      this.ackedGauges.set(field, { value, setAt });
+    }
+    for (const field of content.gaugeDeletes ?? []) this.ackedGauges.delete(field);
+    if (content.counterMode === 'base') return;
+    for (const [field, packed] of content.counters ?? []) this.ackedCounters.set(field, packed);
+    for (const field of content.counterDeletes ?? []) this.ackedCounters.delete(field);
+  }
+
+  /** An unanswered write turned out to be applied. */
+  private adopt(seq: number): void {
+    const attempt = this.unanswered.find((a) => a.seq === seq)!;
+    this.acknowledge(attempt);
+  }
+
+  private history() {
     return {
-      ok: true,
-      sent: changed.length,
-      written: result.written,
-      removed: removed.length,
-      heartbeat: result.heartbeat,
-      reaped,
+      ackedSeq: this.ackedSeq,
+      acked: this.ackedCounters,
+      unanswered: this.unanswered.map(({ seq, content }) => ({
+        seq,
+        counters: new Map(content.counters ?? []),
+      })),
     };
   }
 
-  /** Folds processes whose heartbeat is older than the TTL; each fold re-checks that atomically. */
+  /**
+   * Brings the store back in line: a rebase call resets this process's markers (and its previous
+   * counter values unless they still match the totals), the values the totals hold of it are loaded
+   * when needed, and the caller then writes every series again, adding only what the totals miss.
+   */
+  private async repair(
+    plan: Extract<RepairPlan, { kind: 'rebase' }>,
+    stats: { calls: number; sent: number; removed: number },
+  ): Promise<void> {
+    const { store, identity, logger } = this.options;
+    logger?.warn(
+      `${store.description} lost data of process ${identity.id}: ${plan.cause}. ${
+        plan.exact ? 'Repairing it exactly' : 'Repairing it as well as it can'
+      } by writing its series again.`,
+    );
+    const seq = (this.lastSeq += 1);
+    const sentAt = performance.now();
+    const reply = await store.rebase(identity, {
+      seq,
+      keepCounters: plan.keepCounters,
+      markLost: plan.markLost,
+    });
+    this.clock.observe(sentAt, performance.now(), reply.now);
+    stats.calls += 1;
+    this.forget();
+    this.ackedSeq = seq;
+    if (plan.base.size > 0) {
+      const base: SeriesChanges = {
+        metadata: [],
+        gauges: [],
+        gaugeDeletes: [],
+        counters: [...plan.base],
+        counterDeletes: [],
+      };
+      const reply = await this.sendAll(base, stats, 'base');
+      if (reply.status !== 'applied') {
+        throw new Error('the store changed again while this process repaired it');
+      }
+    }
+  }
+
+  /** Forgets what the store acknowledged, so the next write sends every series. */
+  private forget(): void {
+    this.ackedCounters.clear();
+    this.ackedGauges.clear();
+    this.ackedMetadata.clear();
+    this.unanswered = [];
+    this.resendAll = true;
+  }
+
+  /** Ends processes whose heartbeat is older than the TTL; each end re-checks that atomically. */
   private async reap(stale: string[]): Promise<number> {
     const { store, identity, reapAfterMs, logger } = this.options;
     let reaped = 0;
     for (const processId of stale) {
       if (processId === identity.id || reapAfterMs === undefined) continue;
-      const folded = await store.fold(processId, reapAfterMs);
-      if (folded >= 0) {
+      if ((await store.end(processId, reapAfterMs)) === 'ended') {
         reaped += 1;
-        logger?.log(`Reaped dead process ${processId}: ${folded} series folded into the archive.`);
+        logger?.log(
+          `Ended dead process ${processId} (no heartbeat for ${reapAfterMs} ms); its counts stay.`,
+        );
       }
     }
     return reaped;
-  }
-
-  /**
-   * After this process's series went to the archive: remember the counter-like values handed over as
-   * the new baseline and write everything afresh.
-   */
-  private rebase(): void {
-    for (const [field, value] of this.written) {
-      if (!this.removable.has(field))
-        this.baseline.set(field, (this.baseline.get(field) ?? 0) + value);
-    }
-    this.resync();
-    this.registered = false;
   }
 
   /** Logs when flushing starts failing and when it recovers, not on every failed tick. */
@@ -251,11 +454,11 @@ export class MetricsFlusher {
     if (!result.ok && !this.failing) {
       this.failing = true;
       logger?.warn(
-        `Flushing metrics to Redis failed; counting goes on in memory and is retried every ${this.options.intervalMs} ms: ${result.error?.message}`,
+        `Flushing metrics to ${this.options.store.description} failed; counting goes on in memory and is retried every ${this.options.intervalMs} ms: ${result.error?.message}`,
       );
     } else if (result.ok && this.failing) {
       this.failing = false;
-      logger?.log('Flushing metrics to Redis works again.');
+      logger?.log(`Flushing metrics to ${this.options.store.description} works again.`);
     }
   }
 }

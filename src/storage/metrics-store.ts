@@ -1,44 +1,145 @@
+import type { MetricMeta, ProcessInfo } from './keys.js';
 import type { ProcessIdentity } from './process-identity.js';
-import type { SeriesWrite, SeriesWriteResult } from './write-series.js';
+
+/** Who writes: the id of a process and what is recorded about it. */
+export type WriterIdentity = Pick<ProcessIdentity, 'id' | 'info'>;
 
 /**
- * Everything stored under one prefix, as flat lists: what the read script returns, and what any other
- * store returns in the same shape so one parser and one merge serve them all.
- * `[now ms, keys of the wrong type, [id, heartbeat, ...], info pairs, metadata pairs, archive pairs,
- *   value pairs of each process in index order...]`
+ * One atomic write of a process (one script call with Redis), applied only when every key the process
+ * relies on still holds its write number `expectedSeq`. A flush sends one or several, each bounded in
+ * size so that no call stops Redis for long.
  */
-export type RawPrefixReply = [
-  string,
-  string[],
-  string[],
-  string[],
-  string[],
-  string[],
-  ...string[][],
-];
+export interface SeriesBatch {
+  /** The number of the process's last applied write (0 before its first). */
+  expectedSeq: number;
+  /** The number of this write: unique per attempt, so a lost reply can be told apart later. */
+  seq: number;
+  /** Metric name -> metadata to store. */
+  metadata?: [string, MetricMeta][];
+  /**
+   * Gauge series field -> value, and the time it was set (Redis clock, ms; default: the write's).
+   * `setAt` is the writer's own bookkeeping (the time on its local clock); stores ignore it.
+   */
+  gauges?: [string, { value: number; timestamp?: number; setAt?: number }][];
+  /** Gauge series the process no longer has. */
+  gaugeDeletes?: string[];
+  /**
+   * Counter-like series field -> its absolute packed value (see `packed-values.ts`). The store adds
+   * to the totals the difference from what the process wrote before.
+   */
+  counters?: [string, string][];
+  /**
+   * `base`: only record `counters` as what the process wrote before, adding nothing to the totals (a
+   * repair loads what the totals already hold of the process this way). Default `count`.
+   */
+  counterMode?: 'count' | 'base';
+  /** Counter-like series the process no longer has: should they come back, they count from zero. */
+  counterDeletes?: string[];
+  /** Also report up to 16 processes whose heartbeat is older than this many ms. */
+  staleAfterMs?: number;
+  /** Also count the processes whose heartbeat is younger than this many ms (for health). */
+  livenessWindowMs?: number;
+}
 
-/** The processes of a prefix with their heartbeats, and the store's clock. */
-export interface ProcessHeartbeats {
+/**
+ * The write number each key of a process holds (`null`: none). They all equal the process's last
+ * write unless Redis lost, rolled back or was told to delete something.
+ */
+export interface StoredMarkers {
+  /** In the process's previous counter values. */
+  counters: number | null;
+  /** In the process's gauges. */
+  gauges: number | null;
+  /** In the shared totals: the last write of the process the totals include. */
+  totals: number | null;
+  /** In the shared metadata. */
+  metadata: number | null;
+  /** In the tombstone of an ended process: the last write of it the totals include. */
+  ended: number | null;
+}
+
+/** What a store did with a write. */
+export interface WriteReply {
+  /** `applied`, or `mismatch`: nothing was written because the markers differ from `expectedSeq`. */
+  status: 'applied' | 'mismatch';
+  /** The store's clock (Redis server time, ms). */
   now: number;
-  heartbeats: Map<string, number>;
+  /** Ids of processes whose heartbeat is older than `staleAfterMs` (empty when not asked). */
+  stale: string[];
+  /** Keys of this prefix that held the wrong type and were deleted. */
+  wrongType: string[];
+  /** The markers found, on a mismatch. */
+  markers?: StoredMarkers;
+  /** Processes whose heartbeat is within `livenessWindowMs`, when asked. */
+  live?: number;
+}
+
+/** The start of a repair (see the rebase script). */
+export interface RebaseRequest {
+  /** The write number every key of the process holds afterwards. */
+  seq: number;
+  /** Keep the process's previous counter values (they match what the totals hold of it). */
+  keepCounters: boolean;
+  /** Record in the totals that Redis lost data, so scrapes wait until live processes wrote again. */
+  markLost: boolean;
+}
+
+/**
+ * Everything a scrape reads, as the store's raw strings so that one parser serves every store.
+ * Counter-like series come from the totals; per-process state other than gauges is never read.
+ */
+export interface StoreSnapshot {
+  /** The store's clock at the read (ms). */
+  now: number;
+  /** Keys of the wrong type, read as empty. */
+  wrongType: string[];
+  /** `[id, heartbeat ms, ...]`, oldest heartbeat first. */
+  processes: string[];
+  /** Process id -> JSON {@link ProcessInfo}, as pairs. */
+  info: string[];
+  /** Metric name -> JSON {@link MetricMeta} (and markers), as pairs. */
+  metadata: string[];
+  /** Series field -> packed total (and markers), as pairs. */
+  totals: string[];
+  /** For each process of `processes`, in order: gauge field -> `"value timestamp"` (and markers). */
+  gauges: string[][];
+}
+
+/** One indexed process. */
+export interface IndexedProcess {
+  id: string;
+  /** Last heartbeat, the store's clock (ms). */
+  heartbeat: number;
+  /** What it recorded about itself; `undefined` when missing or unreadable. */
+  info: ProcessInfo | undefined;
+}
+
+/** The processes of a prefix, and the store's clock. */
+export interface ProcessIndex {
+  now: number;
+  processes: IndexedProcess[];
 }
 
 /**
  * Where processes keep their series: Redis ({@link RedisMetricsStore}), or the memory of a cluster
- * primary that its workers reach over IPC (the sample's embedded mode). Every operation is atomic.
+ * primary that its workers reach over IPC (the sample's embedded mode). Every operation but `read` is
+ * atomic; `read` is a few bounded calls.
  */
 export interface MetricsStore {
-  /** Writes series of one process and refreshes its heartbeat (the write script's semantics). */
-  write(
-    identity: Pick<ProcessIdentity, 'id' | 'info'>,
-    write: SeriesWrite,
-  ): Promise<SeriesWriteResult>;
-  /** Folds a process into the archive (the fold script's semantics); -1 when it was alive after all. */
-  fold(processId: string, staleAfterMs?: number): Promise<number>;
-  /** Reads everything a scrape needs, at one moment. */
-  read(): Promise<RawPrefixReply>;
-  /** The processes and their heartbeats, cheaply (for health and clean-up). */
-  heartbeats(): Promise<ProcessHeartbeats>;
+  /** Applies one write of a process (see {@link SeriesBatch}). */
+  write(identity: WriterIdentity, batch: SeriesBatch): Promise<WriteReply>;
+  /** Starts a repair of a process (see {@link RebaseRequest}). */
+  rebase(identity: WriterIdentity, request: RebaseRequest): Promise<WriteReply>;
+  /**
+   * Ends a process: its gauges and state go, its counts stay in the totals.
+   * @param staleAfterMs end it only if its heartbeat is older than this.
+   * @returns `ended`, `absent` (it was not indexed), or `alive` (it wrote within `staleAfterMs`).
+   */
+  end(processId: string, staleAfterMs?: number): Promise<'ended' | 'absent' | 'alive'>;
+  /** Reads everything a scrape needs, in bounded calls. */
+  read(): Promise<StoreSnapshot>;
+  /** The indexed processes with their heartbeats and info, cheaply (health, clean-up, markProcessDead). */
+  processIndex(): Promise<ProcessIndex>;
   /** A short description for logs: where the metrics go. Never a secret. */
   readonly description: string;
 }

@@ -38,3 +38,15 @@ export class ProcessIdentity {
     return { pid: this.pid, hostname: this.hostname, startedAt: this.startedAt };
   }
 }
+
+/** Reads stored process info; `undefined` when missing or unreadable (it is informational, never an error). */
+export function parseProcessInfo(json: string | undefined): ProcessInfo | undefined {
+  if (json === undefined) return undefined;
+  try {
+    const info = JSON.parse(json) as Partial<ProcessInfo>;
+    if (typeof info.pid !== 'number' || typeof info.hostname !== 'string') return undefined;
+    return { pid: info.pid, hostname: info.hostname, startedAt: Number(info.startedAt ?? 0) };
+  } catch {
+    return undefined;
+  }
+}

@@ -1,14 +1,19 @@
+import { scanHash } from './hash-scan.js';
 import { PrefixKeys } from './keys.js';
-import { withScripts, type RedisClient } from './lua-scripts.js';
-import type { MetricsStore, ProcessHeartbeats, RawPrefixReply } from './metrics-store.js';
-import type { ProcessIdentity } from './process-identity.js';
-import { redisNow } from './redis-time.js';
-import {
-  foldProcess,
-  writeSeries,
-  type SeriesWrite,
-  type SeriesWriteResult,
-} from './write-series.js';
+import { withScripts, type RedisClient, type WriteScriptReply } from './lua-scripts.js';
+import type {
+  IndexedProcess,
+  MetricsStore,
+  ProcessIndex,
+  RebaseRequest,
+  SeriesBatch,
+  StoredMarkers,
+  StoreSnapshot,
+  WriteReply,
+  WriterIdentity,
+} from './metrics-store.js';
+import { encodeNumber } from './packed-values.js';
+import { parseProcessInfo } from './process-identity.js';
 
 /** Series kept in Redis under one prefix, through the module's Lua scripts. */
 export class RedisMetricsStore implements MetricsStore {
@@ -23,35 +28,161 @@ export class RedisMetricsStore implements MetricsStore {
     this.description = `Redis under prefix "${keyPrefix}"`;
   }
 
-  write(
-    identity: Pick<ProcessIdentity, 'id' | 'info'>,
-    write: SeriesWrite,
-  ): Promise<SeriesWriteResult> {
-    return writeSeries(this.client, this.keys, identity, write);
-  }
+  async write(identity: WriterIdentity, batch: SeriesBatch): Promise<WriteReply> {
+    // Each list goes as one argument of lines (see the write script): encoding one string is far
+    // cheaper for ioredis than two arguments per series.
+    let metadata = '';
+    for (const [name, meta] of batch.metadata ?? []) {
+      metadata = line(line(metadata, name), JSON.stringify(meta));
+    }
+    let gauges = '';
+    for (const [field, { value, timestamp }] of batch.gauges ?? []) {
+      gauges = line(
+        line(gauges, field),
+        timestamp === undefined
+          ? encodeNumber(value)
+          : `${encodeNumber(value)} ${encodeNumber(timestamp)}`,
+      );
+    }
+    let counters = '';
+    for (const [field, packed] of batch.counters ?? [])
+      counters = line(line(counters, field), packed);
 
-  fold(processId: string, staleAfterMs?: number): Promise<number> {
-    return foldProcess(this.client, this.keys, processId, staleAfterMs);
-  }
-
-  async read(): Promise<RawPrefixReply> {
-    const reply = await withScripts(this.client).nrmReadPrefix(
-      this.keys.processes,
-      this.keys.processInfo,
-      this.keys.metadata,
-      this.keys.archive,
-      this.keys.values(''),
+    const reply = await withScripts(this.client).nrmWrite(
+      ...this.processKeys(identity.id),
+      identity.id,
+      JSON.stringify(identity.info()),
+      String(batch.expectedSeq),
+      String(batch.seq),
+      batch.staleAfterMs === undefined ? '' : String(batch.staleAfterMs),
+      batch.counterMode ?? 'count',
+      batch.livenessWindowMs === undefined ? '' : String(batch.livenessWindowMs),
+      metadata,
+      gauges,
+      (batch.gaugeDeletes ?? []).join('\n'),
+      counters,
+      (batch.counterDeletes ?? []).join('\n'),
     );
-    return reply as RawPrefixReply;
+    return parseWriteReply(reply);
   }
 
-  async heartbeats(): Promise<ProcessHeartbeats> {
-    const [now, list] = await Promise.all([
-      redisNow(this.client),
-      this.client.zrange(this.keys.processes, '0', '-1', 'WITHSCORES'),
-    ]);
-    const heartbeats = new Map<string, number>();
-    for (let i = 0; i < list.length; i += 2) heartbeats.set(list[i], Number(list[i + 1]));
-    return { now, heartbeats };
+  async rebase(identity: WriterIdentity, request: RebaseRequest): Promise<WriteReply> {
+    const reply = await withScripts(this.client).nrmRebase(
+      ...this.processKeys(identity.id),
+      identity.id,
+      JSON.stringify(identity.info()),
+      String(request.seq),
+      request.keepCounters ? '1' : '0',
+      request.markLost ? '1' : '0',
+    );
+    return parseWriteReply(reply);
   }
+
+  async end(processId: string, staleAfterMs?: number): Promise<'ended' | 'absent' | 'alive'> {
+    const result = await withScripts(this.client).nrmEnd(
+      ...this.processKeys(processId),
+      processId,
+      staleAfterMs === undefined ? '' : String(staleAfterMs),
+    );
+    return result === 1 ? 'ended' : result === -1 ? 'alive' : 'absent';
+  }
+
+  async read(): Promise<StoreSnapshot> {
+    const { processes, processInfo, metadata, totals } = this.keys;
+    const [now, wrongType, processList, info, metadataPairs] = await withScripts(
+      this.client,
+    ).nrmReadHead(processes, processInfo, metadata);
+    const ids = processList.filter((_, i) => i % 2 === 0);
+    // The totals and every process's gauges are read in bounded HSCAN calls, all at once: ioredis
+    // pipelines them on the connection.
+    const [totalsScan, ...gaugeScans] = await Promise.all([
+      scanHash(this.client, totals),
+      ...ids.map((id) => scanHash(this.client, this.keys.gauges(id))),
+    ]);
+    const wrong = [...wrongType];
+    if (totalsScan.wrongType) wrong.push(totals);
+    gaugeScans.forEach((scan, i) => scan.wrongType && wrong.push(this.keys.gauges(ids[i])));
+    return {
+      now: Number(now),
+      wrongType: wrong,
+      processes: processList,
+      info,
+      metadata: metadataPairs,
+      totals: totalsScan.pairs,
+      gauges: gaugeScans.map((scan) => scan.pairs),
+    };
+  }
+
+  async processIndex(): Promise<ProcessIndex> {
+    const reply = await this.client
+      .pipeline()
+      .time()
+      .zrange(this.keys.processes, '0', '-1', 'WITHSCORES')
+      .hgetall(this.keys.processInfo)
+      .exec();
+    const [[timeError, time], [indexError, list], [infoError, info]] = reply ?? [];
+    const error = timeError ?? indexError ?? infoError;
+    if (error) throw error;
+    const [seconds, micros] = time as [string, string];
+    const infoById = info as Record<string, string>;
+    const entries = list as string[];
+    const processes: IndexedProcess[] = [];
+    for (let i = 0; i < entries.length; i += 2) {
+      processes.push({
+        id: entries[i],
+        heartbeat: Number(entries[i + 1]),
+        info: parseProcessInfo(infoById[entries[i]]),
+      });
+    }
+    return { now: Number(seconds) * 1000 + Number(micros) / 1000, processes };
+  }
+
+  private processKeys(processId: string): string[] {
+    const k = this.keys;
+    return [
+      k.processes,
+      k.processInfo,
+      k.metadata,
+      k.totals,
+      k.gauges(processId),
+      k.counters(processId),
+      k.ended,
+      k.endedSeq,
+    ];
+  }
+}
+
+/** Appends an item to a list of lines. */
+function line(list: string, item: string): string {
+  return list === '' ? item : `${list}\n${item}`;
+}
+
+function parseWriteReply([
+  status,
+  now,
+  stale,
+  wrongType,
+  markers,
+  live,
+]: WriteScriptReply): WriteReply {
+  const reply: WriteReply = {
+    status: status === 'applied' ? 'applied' : 'mismatch',
+    now: Number(now),
+    stale,
+    wrongType,
+  };
+  if (live >= 0) reply.live = live;
+  if (reply.status === 'mismatch') reply.markers = parseMarkers(markers);
+  return reply;
+}
+
+function parseMarkers([counters, gauges, totals, metadata, ended]: string[]): StoredMarkers {
+  const seq = (text: string | undefined) => (text ? Number(text) : null);
+  return {
+    counters: seq(counters),
+    gauges: seq(gauges),
+    totals: seq(totals),
+    metadata: seq(metadata),
+    ended: seq(ended),
+  };
 }

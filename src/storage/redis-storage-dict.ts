@@ -1,8 +1,9 @@
 import { PrefixKeys } from './keys.js';
-import type { RedisClient } from './lua-scripts.js';
+import { withScripts, type RedisClient } from './lua-scripts.js';
+import { encodeNumber } from './packed-values.js';
 import { ProcessIdentity } from './process-identity.js';
+import { RedisMetricsStore } from './redis-metrics-store.js';
 import { decodeStoredValue, type StoredValue } from './stored-value.js';
-import { foldProcess, writeSeries } from './write-series.js';
 
 /** Options of a {@link RedisStorageDict}. */
 export interface RedisStorageDictOptions {
@@ -17,11 +18,14 @@ export type StorageEntries =
   Iterable<readonly [string, number | StoredValue]> | Record<string, number | StoredValue>;
 
 /**
- * The stored series of one process under one prefix, as an async dictionary: series field -> value and
- * timestamp. The counterpart of the Python original's `RedisStorageDict`.
+ * The raw per-process values of one process under one prefix, as an async dictionary: series field ->
+ * value and timestamp. The counterpart of the Python original's `RedisStorageDict`.
  *
- * Every write goes through one atomic script that stamps values with Redis server time and registers
- * the process in the prefix's index, so no series is ever stored where a scrape cannot find it.
+ * It holds what a scrape reads per process: the process's gauges hash (a metric's series are merged by
+ * the gauge mode its metadata names). Counters, histograms and summaries of the module's flush go to
+ * the prefix's shared totals instead, which this dictionary does not touch. Every write goes through
+ * one atomic script that stamps values with Redis server time and registers the process in the
+ * prefix's index, so no value is ever stored where a scrape cannot find it.
  */
 export class RedisStorageDict implements AsyncIterable<string> {
   /** The keys of this dictionary's prefix. */
@@ -36,7 +40,7 @@ export class RedisStorageDict implements AsyncIterable<string> {
   ) {
     this.prefixKeys = new PrefixKeys(options.keyPrefix);
     this.identity = options.identity ?? ProcessIdentity.create();
-    this.valuesKey = this.prefixKeys.values(this.identity.id);
+    this.valuesKey = this.prefixKeys.gauges(this.identity.id);
   }
 
   /** The value and timestamp of a series; `{ value: 0, timestamp: 0 }` when it is not stored (as the original). */
@@ -46,18 +50,17 @@ export class RedisStorageDict implements AsyncIterable<string> {
 
   /** Stores a value, stamped with `timestamp` (ms) or else Redis server time. */
   async writeValue(key: string, value: number, timestamp?: number): Promise<void> {
-    await writeSeries(this.client, this.prefixKeys, this.identity, {
-      series: [[key, value]],
-      timestamp,
-    });
+    await this.store([[key, value, timestamp]]);
   }
 
   /**
-   * Folds another process of this prefix into the archive and removes its keys (see the fold script).
-   * @returns the number of series folded; 0 when that process is not stored.
+   * Ends another process of this prefix now: its per-process values and state go, its counts stay in
+   * the totals (see the end script).
+   * @returns whether that process was stored.
    */
-  async cleanupDeadWorker(processId: string): Promise<number> {
-    return foldProcess(this.client, this.prefixKeys, processId);
+  async cleanupDeadWorker(processId: string): Promise<boolean> {
+    const store = new RedisMetricsStore(this.client, this.prefixKeys.prefix);
+    return (await store.end(processId)) === 'ended';
   }
 
   /** The value and timestamp of a series, or `undefined` when it is not stored or not readable. */
@@ -121,22 +124,36 @@ export class RedisStorageDict implements AsyncIterable<string> {
   }
 
   /**
-   * Stores many values: one atomic write per distinct timestamp (usually one). Entries with a timestamp keep it; the others get
-   * Redis server time.
+   * Stores many values in one atomic write. Entries with a timestamp keep it; the others get Redis
+   * server time.
    */
   async update(other: StorageEntries): Promise<void> {
     const pairs = Symbol.iterator in other ? [...other] : Object.entries(other);
-    const byTimestamp = new Map<number | undefined, [string, number][]>();
-    for (const [key, entry] of pairs) {
-      const { value, timestamp } =
-        typeof entry === 'number' ? { value: entry, timestamp: undefined } : entry;
-      const group = byTimestamp.get(timestamp) ?? [];
-      group.push([key, value]);
-      byTimestamp.set(timestamp, group);
+    await this.store(
+      pairs.map(([key, entry]) =>
+        typeof entry === 'number' ? [key, entry, undefined] : [key, entry.value, entry.timestamp],
+      ),
+    );
+  }
+
+  private async store(entries: [string, number, number | undefined][]): Promise<void> {
+    const args: string[] = [];
+    for (const [key, value, timestamp] of entries) {
+      args.push(
+        key,
+        timestamp === undefined
+          ? encodeNumber(value)
+          : `${encodeNumber(value)} ${encodeNumber(timestamp)}`,
+      );
     }
-    for (const [timestamp, series] of byTimestamp) {
-      await writeSeries(this.client, this.prefixKeys, this.identity, { series, timestamp });
-    }
+    await withScripts(this.client).nrmDictSet(
+      this.prefixKeys.processes,
+      this.prefixKeys.processInfo,
+      this.valuesKey,
+      this.identity.id,
+      JSON.stringify(this.identity.info()),
+      args,
+    );
   }
 
   private async *scanEntries(): AsyncGenerator<[string, StoredValue]> {

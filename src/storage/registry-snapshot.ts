@@ -1,53 +1,105 @@
-import type { Registry } from 'prom-client';
+import type { MetricObjectWithValues, MetricValue, Registry } from 'prom-client';
 
 import type { GaugeMode } from '../redis-metrics.options.js';
 import { seriesField, type Labels, type MetricMeta } from './keys.js';
+import { encodePacked } from './packed-values.js';
 
-/** Every series of a registry at one moment, ready to be compared with what was written before. */
+/** Every series of a registry at one moment, in the form the store keeps them. */
 export interface RegistrySnapshot {
-  /** Series field -> value. */
-  series: Map<string, number>;
   /** Metric name -> metadata. */
   metadata: Map<string, MetricMeta>;
-  /** Fields of series that may be removed from Redis when they vanish from the registry. */
-  removable: Set<string>;
+  /** Gauge series field -> value. */
+  gauges: Map<string, number>;
+  /** Counter, histogram and summary series field -> packed absolute value (see packed-values.ts). */
+  counters: Map<string, string>;
 }
 
 /** Picks the multiprocess mode of a gauge by its name. */
 export type GaugeModeResolver = (metricName: string) => GaugeMode;
 
 /**
- * Reads every metric of a prom-client registry (its `collect` callbacks run, default labels included).
- * Gauges and summary quantiles are removable: when prom-client drops such a series, the stored one goes
- * too. Counter-like series stay until the process ends, so an aggregated counter never goes down.
+ * Reads every metric of a prom-client registry through `getMetricsAsJSON()` (its `collect` callbacks
+ * run, default labels included): exactly what prom-client itself exposes. A histogram's buckets, sum
+ * and count become one packed series per label set; of a summary only `_sum` and `_count` are kept.
  */
 export async function snapshotRegistry(
   registry: Registry,
   gaugeModeOf: GaugeModeResolver,
 ): Promise<RegistrySnapshot> {
   const snapshot: RegistrySnapshot = {
-    series: new Map(),
     metadata: new Map(),
-    removable: new Set(),
+    gauges: new Map(),
+    counters: new Map(),
   };
   for (const metric of await registry.getMetricsAsJSON()) {
     const type = String(metric.type) as MetricMeta['type'];
     const meta: MetricMeta = { type, help: metric.help };
     if (type === 'gauge') meta.mode = gaugeModeOf(metric.name);
     snapshot.metadata.set(metric.name, meta);
-
-    for (const sample of metric.values) {
-      const sampleName = (sample as { metricName?: string }).metricName ?? metric.name;
-      const field = seriesField(metric.name, sampleName, stringLabels(sample.labels));
-      snapshot.series.set(field, Number(sample.value));
-      const isQuantile = type === 'summary' && sampleName === metric.name;
-      if (type === 'gauge' || isQuantile) snapshot.removable.add(field);
-    }
+    addSeries(snapshot, metric, type);
   }
   return snapshot;
 }
 
-function stringLabels(labels: object): Labels {
+type Sample = MetricValue<string> & { metricName?: string };
+
+/**
+ * Adds the series of one metric, as `getMetricsAsJSON()` returns it, to a snapshot's gauges or
+ * counters (the reference conversion; the registry reader uses it for metrics it cannot read itself).
+ */
+export function addSeries(
+  snapshot: Pick<RegistrySnapshot, 'gauges' | 'counters'>,
+  metric: Pick<MetricObjectWithValues<MetricValue<string>>, 'name' | 'values'>,
+  type: MetricMeta['type'],
+): void {
+  const name = metric.name;
+  if (type === 'counter' || type === 'gauge') {
+    for (const sample of metric.values) {
+      const field = seriesField(name, stringLabels(sample.labels));
+      const value = Number(sample.value);
+      if (type === 'gauge') snapshot.gauges.set(field, value);
+      else snapshot.counters.set(field, encodePacked([['v', value]]));
+    }
+    return;
+  }
+  // Histograms and summaries: gather each label set's samples into one series.
+  const groups = new Map<string, { slots: [string, number][]; count: number; sum: number }>();
+  for (const sample of metric.values as Sample[]) {
+    const sampleName = sample.metricName ?? name;
+    // Summary quantiles are not counter-like: a sum of quantiles is no quantile.
+    if (sampleName === name) continue;
+    const { le, ...labels } = stringLabels(sample.labels);
+    const field = seriesField(name, labels);
+    let group = groups.get(field);
+    if (!group) groups.set(field, (group = { slots: [], count: 0, sum: 0 }));
+    const value = Number(sample.value);
+    if (sampleName === `${name}_count`) group.count = value;
+    else if (sampleName === `${name}_sum`) group.sum = value;
+    else if (sampleName === `${name}_bucket` && le !== undefined) group.slots.push([le, value]);
+  }
+  for (const [field, { slots, count, sum }] of groups) {
+    snapshot.counters.set(
+      field,
+      encodePacked([['c', count], ['s', sum], ...(type === 'histogram' ? slots : [])]),
+    );
+  }
+}
+
+/**
+ * A copy of a sample's labels with the registry's default labels merged in, as `getMetricsAsJSON()`
+ * merges them: a default fills a label that is missing or falsy.
+ */
+export function applyDefaultLabels(
+  labels: Readonly<Record<string, unknown>>,
+  defaults: Readonly<Record<string, unknown>>,
+): Record<string, unknown> {
+  const merged: Record<string, unknown> = Object.assign({}, labels);
+  for (const name of Object.keys(defaults)) merged[name] = merged[name] || defaults[name];
+  return merged;
+}
+
+/** Label values as strings, undefined ones left out (prom-client's JSON may hold numbers). */
+export function stringLabels(labels: object): Labels {
   const result: Labels = {};
   for (const [name, value] of Object.entries(labels)) {
     if (value !== undefined) result[name] = String(value);

@@ -102,7 +102,7 @@ describe('RedisMultiProcessCollector', () => {
     // Order of writes decides mostrecent: dead first, then b, then a (a's 1 is the latest).
     await dead.flusher.flush();
     await ended.flusher.flush();
-    await ended.flusher.fold(); // graceful end: counters into the archive, gauges gone
+    await ended.flusher.end(); // graceful end: its counts stay in the totals, its gauges go
     await b.flusher.flush();
     await a.flusher.flush();
     // "dead" stopped heartbeating long ago: push its heartbeat back past the liveness window.
@@ -175,8 +175,8 @@ describe('RedisMultiProcessCollector', () => {
         '',
         '# HELP payload_bytes Payload',
         '# TYPE payload_bytes summary',
-        'payload_bytes_count 2',
         'payload_bytes_sum 40',
+        'payload_bytes_count 2',
         '',
         '# HELP requests Requests served',
         '# TYPE requests counter',

@@ -1,6 +1,8 @@
 import type { Redis } from 'ioredis';
 
-import { PrefixKeys, RedisMultiProcessCollector } from '../../src/index.js';
+import { Registry } from 'prom-client';
+
+import { PrefixKeys, RedisMultiProcessCollector, RedisStorageManager } from '../../src/index.js';
 import { promtoolCheck } from '../harness/promtool.js';
 import {
   connectTestRedis,
@@ -149,8 +151,8 @@ describe('aggregation over real writer processes', () => {
         '',
         '# HELP payload_bytes Payload',
         '# TYPE payload_bytes summary',
-        'payload_bytes_count 3',
         'payload_bytes_sum 90',
+        'payload_bytes_count 3',
         '',
       ].join('\n'),
     );
@@ -163,7 +165,12 @@ describe('aggregation over real writer processes', () => {
     const env = { FLUSH_MS: '100', TTL_MS: String(ttlMs) };
     const idle = await start(prefix, plan(1, 1, [], 1), { ...env, FAKE_PID: '201' });
     const idleSince = Date.now();
-    const idleSeries = await client.hlen(new PrefixKeys(prefix).values(idle.id));
+    const idleKeys = new PrefixKeys(prefix);
+    const idleSeries = async () => [
+      await client.hlen(idleKeys.gauges(idle.id)),
+      await client.hlen(idleKeys.counters(idle.id)),
+    ];
+    const idleSeriesAtStart = await idleSeries();
     const killed = await start(prefix, plan(2, 7, [], 1), { ...env, FAKE_PID: '202' });
     const collector = new RedisMultiProcessCollector({
       client,
@@ -188,16 +195,63 @@ describe('aggregation over real writer processes', () => {
     expect(allWhileDead).toHaveLength(2);
     expect(await gaugeLines('g_livesum_mode')).toEqual(['g_livesum_mode 1']);
     expect(Date.now() - reapedAt).toBeLessThan(ttlMs + 1000);
-    // The counter keeps the dead writer's 2 through the archive; the idle writer, silent for longer
-    // than the TTL, still has all its series.
+    // The counter keeps the dead writer's 2 in the totals; the idle writer, silent for longer than the
+    // TTL, still has all its series.
     expect(text).toContain('jobs_total{kind="mail"} 3\n');
     expect(Date.now() - idleSince).toBeGreaterThan(ttlMs);
-    expect(idleSeries).toBe(11 + 6 + 1 + 2); // gauges, histogram (3 buckets, sum, count, ...), counter, summary
-    expect(await client.hlen(new PrefixKeys(prefix).values(idle.id))).toBe(idleSeries);
+    // 11 gauges, and a counter, a histogram and a summary; each hash also holds its write number.
+    expect(idleSeriesAtStart).toEqual([11 + 1, 3 + 1]);
+    expect(await idleSeries()).toEqual(idleSeriesAtStart);
     expect(await gaugeLines('g_all_mode')).toEqual([
       expect.stringMatching(/^g_all_mode\{pid="201",hostname=".*"\} 1$/),
     ]);
     expect(promtoolCheck(text)).toBe('');
+  });
+
+  it('markProcessDead ends a killed worker at once: its live* and all gauges leave, its counts stay', async () => {
+    const prefix = newPrefix('mark-dead');
+    const env = { FLUSH_MS: '100', TTL_MS: '60000', FAKE_HOSTNAME: 'node-1' };
+    await start(prefix, plan(3, 2, [0.5], 10), { ...env, FAKE_PID: '301' });
+    const killed = await start(prefix, plan(4, 5, [2], 20), { ...env, FAKE_PID: '302' });
+    // The cluster primary, on the same prefix: it sees the worker exit and says so.
+    const primary = new RedisStorageManager({
+      client,
+      keyPrefix: prefix,
+      registry: new Registry(),
+      defaultMetrics: false,
+      identity: { hostname: 'node-1', pid: 300 },
+    });
+    const collector = new RedisMultiProcessCollector({
+      client,
+      keyPrefix: prefix,
+      livenessWindowMs: 60_000, // far longer than the test: only markProcessDead can drop it
+    });
+    const lines = async (...names: string[]) =>
+      (await collector.metrics())
+        .split('\n')
+        .filter((line) =>
+          names.some((name) => line.startsWith(`${name}{`) || line.startsWith(`${name} `)),
+        );
+
+    await killed.kill('SIGKILL');
+    const before = await lines('g_livesum_mode', 'g_all_mode');
+    const elsewhere = await primary.markProcessDead({ pid: 302, hostname: 'other-node' });
+    const ended = await primary.markProcessDead({ pid: 302, hostname: 'node-1' });
+    const after = await lines('g_livesum_mode', 'g_all_mode', 'jobs_total', 'job_seconds_count');
+
+    expect(before).toEqual([
+      'g_all_mode{pid="301",hostname="node-1"} 2',
+      'g_all_mode{pid="302",hostname="node-1"} 5',
+      'g_livesum_mode 7',
+    ]);
+    expect(elsewhere).toEqual([]);
+    expect(ended).toEqual([killed.id]);
+    expect(after).toEqual([
+      'g_all_mode{pid="301",hostname="node-1"} 2',
+      'g_livesum_mode 2',
+      'job_seconds_count 2',
+      'jobs_total{kind="mail"} 7',
+    ]);
   });
 
   it('a counter of writers killed and replaced over and over never decreases and ends exact, with bounded keys', async () => {
@@ -241,9 +295,10 @@ describe('aggregation over real writer processes', () => {
     expect(seen.every((value, i) => i === 0 || value >= seen[i - 1])).toBe(true);
     expect(seen.at(-1)).toBe(expected);
     expect(expected).toBe(79);
-    // Five shared keys plus one hash per stored process; dead ones go within the TTL.
-    expect(await keysUnderPrefix(client, prefix)).toHaveLength(6);
-    expect(mostKeys).toBeLessThanOrEqual(6 + 8);
+    // Six shared keys plus two hashes per stored process (gauges, previous counter values); dead
+    // ones go within the TTL.
+    expect(await keysUnderPrefix(client, prefix)).toHaveLength(6 + 2);
+    expect(mostKeys).toBeLessThanOrEqual(6 + 2 * 9);
   });
 
   it('mergeFromRedis matches the rules of Python prometheus_client for accumulate true and false', async () => {
@@ -287,31 +342,57 @@ describe('aggregation over real writer processes', () => {
     ]);
   });
 
-  it('skips bad data under the prefix with one warning per scrape and serves the rest', async () => {
+  it('skips bad data under the prefix with one warning per scrape and serves every good series exactly', async () => {
     const prefix = newPrefix('bad');
     const keys = new PrefixKeys(prefix);
     const good = await start(
       prefix,
-      { counters: [{ name: 'good_total', help: 'Good', inc: 4 }] },
+      {
+        counters: [{ name: 'good_total', help: 'Good', labels: { kind: 'mail' }, inc: 4 }],
+        gauges: [{ name: 'good_level', help: 'Good level', mode: 'sum', value: 2 }],
+        histograms: [
+          { name: 'good_seconds', help: 'Good time', buckets: [1], observations: [0.5] },
+        ],
+      },
       {},
     );
-    await client.hset(
-      keys.values(good.id),
-      'not a series field',
-      '1 2',
-      '["good_total","good_total",{"x":"y"}]',
-      'abc 2',
-    );
+    const counterMeta = JSON.stringify({ type: 'counter', help: 'x' });
+    // Another app, another version or a hand edit: bad names, non-finite counts, broken JSON.
     await client.hset(
       keys.metadata,
       'broken',
       '{not json',
       'odd',
       JSON.stringify({ type: 'info', help: 'x' }),
+      'bad metric',
+      counterMeta,
+      'nan_total',
+      counterMeta,
+      'inf_total',
+      counterMeta,
     );
+    await client.hset(
+      keys.totals,
+      '["bad metric",{}]',
+      'v 1',
+      '["good_total",{"bad label":"x"}]',
+      'v 2',
+      '["good_total",{"__reserved":"x"}]',
+      'v 2',
+      '["nan_total",{}]',
+      'v NaN',
+      '["inf_total",{}]',
+      'v 1e999',
+      '["good_total",{"kind":"sms"}]',
+      'v abc',
+      '["orphan_total",{}]',
+      'v 3',
+      'not a series field',
+      'v 1',
+    );
+    await client.hset(keys.gauges(good.id), '["good_level",{"bad label":"x"}]', '1 2');
     await client.zadd(keys.processes, 1, 'ghost');
-    await client.set(keys.values('ghost'), 'a string where a hash belongs');
-    await client.hset(keys.archive, '["orphan_total","orphan_total",{}]', '3');
+    await client.set(keys.gauges('ghost'), 'a string where a hash belongs');
     const warnings: string[] = [];
     const collector = new RedisMultiProcessCollector({
       client,
@@ -322,10 +403,28 @@ describe('aggregation over real writer processes', () => {
     const text = await collector.metrics();
     await collector.metrics();
 
-    expect(text).toBe('# HELP good_total Good\n# TYPE good_total counter\ngood_total 4\n');
+    expect(text).toBe(
+      [
+        '# HELP good_level Good level',
+        '# TYPE good_level gauge',
+        'good_level 2',
+        '',
+        '# HELP good_seconds Good time',
+        '# TYPE good_seconds histogram',
+        'good_seconds_bucket{le="1"} 1',
+        'good_seconds_bucket{le="+Inf"} 1',
+        'good_seconds_sum 0.5',
+        'good_seconds_count 1',
+        '',
+        '# HELP good_total Good',
+        '# TYPE good_total counter',
+        'good_total{kind="mail"} 4',
+        '',
+      ].join('\n'),
+    );
     expect(warnings).toHaveLength(2);
     expect(warnings[0]).toBe(
-      `Skipped 6 unreadable entries in Redis under prefix "${prefix}": key {${prefix}}:values:ghost is of the wrong type; metadata of "broken" is not valid; metadata of "odd" is not valid; ...`,
+      `Skipped 12 unreadable entries in Redis under prefix "${prefix}": key {${prefix}}:gauges:ghost is of the wrong type; metadata of "broken" is not valid; metadata of "odd" is not valid; ...`,
     );
     expect(promtoolCheck(text)).toBe('');
   });

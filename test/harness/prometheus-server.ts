@@ -12,17 +12,59 @@ export interface PrometheusServer {
   /** Runs an instant query and returns its vector result. */
   query(promql: string): Promise<{ metric: Record<string, string>; value: [number, string] }[]>;
   /** The scrape targets as Prometheus sees them. */
-  targets(): Promise<{ health: string; lastError: string; scrapeUrl: string }[]>;
+  targets(): Promise<
+    { health: string; lastError: string; scrapeUrl: string; labels: Record<string, string> }[]
+  >;
   stop(): Promise<void>;
 }
 
-export async function startPrometheus(
+/** One scrape job: a target URL and the credentials Prometheus sends with each scrape. */
+export interface PrometheusJob {
+  name: string;
+  target: string;
+  /** `authorization: { type: Bearer, credentials }` in the scrape config. */
+  bearerToken?: string;
+  /** `basic_auth: { username, password }` in the scrape config. */
+  basicAuth?: { username: string; password: string };
+}
+
+export function startPrometheus(
   target: string,
+  scrapeIntervalSeconds = 1,
+): Promise<PrometheusServer> {
+  return startPrometheusJobs([{ name: 'app', target }], scrapeIntervalSeconds);
+}
+
+/** A real Prometheus scraping several jobs, each with its own credentials if any. */
+export async function startPrometheusJobs(
+  jobs: PrometheusJob[],
   scrapeIntervalSeconds = 1,
 ): Promise<PrometheusServer> {
   const dir = mkdtempSync(join(tmpdir(), 'nrm-prometheus-'));
   const port = await freePort();
-  const { host, pathname } = new URL(target);
+  const jobLines = jobs.flatMap((job) => {
+    const { host, pathname } = new URL(job.target);
+    return [
+      `  - job_name: ${JSON.stringify(job.name)}`,
+      `    metrics_path: ${pathname}`,
+      ...(job.bearerToken === undefined
+        ? []
+        : [
+            '    authorization:',
+            '      type: Bearer',
+            `      credentials: ${JSON.stringify(job.bearerToken)}`,
+          ]),
+      ...(job.basicAuth === undefined
+        ? []
+        : [
+            '    basic_auth:',
+            `      username: ${JSON.stringify(job.basicAuth.username)}`,
+            `      password: ${JSON.stringify(job.basicAuth.password)}`,
+          ]),
+      '    static_configs:',
+      `      - targets: ['${host}']`,
+    ];
+  });
   writeFileSync(
     join(dir, 'prometheus.yml'),
     [
@@ -30,10 +72,7 @@ export async function startPrometheus(
       `  scrape_interval: ${scrapeIntervalSeconds}s`,
       `  scrape_timeout: ${scrapeIntervalSeconds}s`,
       'scrape_configs:',
-      '  - job_name: app',
-      `    metrics_path: ${pathname}`,
-      '    static_configs:',
-      `      - targets: ['${host}']`,
+      ...jobLines,
       '',
     ].join('\n'),
   );
@@ -77,7 +116,12 @@ export async function startPrometheus(
     },
     async targets() {
       const data = (await api('/api/v1/targets')) as {
-        activeTargets: { health: string; lastError: string; scrapeUrl: string }[];
+        activeTargets: {
+          health: string;
+          lastError: string;
+          scrapeUrl: string;
+          labels: Record<string, string>;
+        }[];
       };
       return data.activeTargets;
     },

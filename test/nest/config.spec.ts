@@ -6,9 +6,9 @@ import { ConfigModule } from '@nestjs/config';
 import { Test } from '@nestjs/testing';
 import { Registry } from 'prom-client';
 
+import { redisMetricsConfig } from '../../src/config.js';
 import {
   RedisMetricsConfigError,
-  redisMetricsConfig,
   RedisMetricsModule,
   RedisStorageManager,
 } from '../../src/index.js';

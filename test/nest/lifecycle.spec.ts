@@ -96,6 +96,10 @@ describe('lifecycle, configuration styles and Redis outages, on a private Redis'
 
   it('reports 503 within seconds of Redis going away, 200 once it is back, and keeps what was counted meanwhile', async () => {
     const app = await startApp([RedisMetricsModule.forRoot(baseOptions('outage'))]);
+    // The same app with the old behaviour asked for: its own registry while Redis is away.
+    const local = await startApp([
+      RedisMetricsModule.forRoot({ ...baseOptions('outage'), scrapeFallback: 'local' }),
+    ]);
     const server = app.getHttpServer();
     const metrics = app.get(RedisMetricsService);
     const counter: Counter = metrics.counter({
@@ -104,64 +108,76 @@ describe('lifecycle, configuration styles and Redis outages, on a private Redis'
     });
     try {
       counter.inc();
+      local.get(RedisMetricsService).counter({ name: 'outage_total', help: 'Counted' }).inc(7);
       await metrics.flush();
-      await request(server).get('/health').expect(200);
+      await local.get(RedisMetricsService).flush();
+      await waitFor(
+        async () => (await request(server).get('/metrics/health')).body.liveProcesses === 2,
+      );
 
       await redis.stop();
       const stoppedAt = Date.now();
-      await waitFor(async () => (await request(server).get('/health')).status === 503);
+      await waitFor(async () => (await request(server).get('/metrics/health')).status === 503);
       const degradedAfter = Date.now() - stoppedAt;
       counter.inc(2); // counted while Redis is down
-      const duringOutage = await request(server).get('/metrics').expect(200);
-      const health = await request(server).get('/health').expect(503);
+      const duringOutage = await request(server).get('/metrics').expect(503);
+      const localDuringOutage = await request(local.getHttpServer()).get('/metrics').expect(200);
+      const health = await request(server).get('/metrics/health').expect(503);
 
       await redis.start();
-      await waitFor(async () => (await request(server).get('/health')).status === 200);
+      await waitFor(async () => (await request(server).get('/metrics/health')).status === 200);
 
       expect(degradedAfter).toBeLessThan(3000);
-      expect(health.body).toMatchObject({ status: 'degraded', liveProcesses: null });
-      expect(duringOutage.text).toContain('\noutage_total 3\n'); // this process's own registry
+      // What the store counted at this process's last write, kept while Redis is away.
+      expect(health.body).toMatchObject({ status: 'degraded', liveProcesses: 2 });
+      // Never this process's own value in place of the merged one: Prometheus would see a reset.
+      expect(duringOutage.headers['content-type']).toBe('text/plain; charset=utf-8');
+      expect(duringOutage.text).toMatch(
+        /^the metrics of every process could not be read from Redis: .+\n$/,
+      );
+      // fallback: 'local' serves that process's own 7, not the merged 10.
+      expect(localDuringOutage.text).toContain('\noutage_total 7\n');
+      // The restarted Redis is empty: the process writes everything it counted again, and the scrape
+      // answers again once every live process had time to write (two flush intervals).
       await waitFor(
-        async () =>
-          (
-            await client.hget(
-              `{outage}:values:${app.get(RedisStorageManager).identity.id}`,
-              '["outage_total","outage_total",{}]',
-            )
-          )?.startsWith('3 ') === true,
+        async () => (await client.hget('{outage}:totals', '["outage_total",{}]')) === 'v 10',
+      );
+      await waitFor(async () => (await request(server).get('/metrics')).status === 200);
+      expect((await request(server).get('/metrics').expect(200)).text).toContain(
+        '\noutage_total 10\n',
       );
     } finally {
       await app.close();
+      await local.close();
     }
   });
 
-  it('starts with Redis unreachable, serves its own metrics, and connects and writes everything once Redis is up', async () => {
+  it('starts with Redis unreachable without waiting for it, answers 503, then connects and writes everything once Redis is up', async () => {
     await redis.stop();
+    const startedAt = Date.now();
     const app = await startApp([RedisMetricsModule.forRoot(baseOptions('late'))]);
+    const bootstrapMs = Date.now() - startedAt;
     try {
       const server = app.getHttpServer();
       app.get(RedisMetricsService).counter({ name: 'late_total', help: 'late' }).inc(5);
-      await request(server).get('/health').expect(503);
+      await request(server).get('/metrics/health').expect(503);
+      await request(server).get('/metrics').expect(503);
+
+      await redis.start();
+      await waitFor(async () => (await request(server).get('/metrics/health')).status === 200);
+      await app.get(RedisMetricsService).flush();
+
+      expect(bootstrapMs).toBeLessThan(1000);
+      expect(await client.hget('{late}:totals', '["late_total",{}]')).toBe('v 5');
       expect((await request(server).get('/metrics').expect(200)).text).toContain(
         '\nlate_total 5\n',
       );
-
-      await redis.start();
-      await waitFor(async () => (await request(server).get('/health')).status === 200);
-      await app.get(RedisMetricsService).flush();
-
-      expect(
-        await client.hget(
-          `{late}:values:${app.get(RedisStorageManager).identity.id}`,
-          '["late_total","late_total",{}]',
-        ),
-      ).toMatch(/^5 /);
     } finally {
       await app.close();
     }
   });
 
-  it('leaves no open handles after app.close(), and folds the process into the archive', async () => {
+  it('leaves no open handles after app.close(), and ends the process with its counts kept', async () => {
     const resources = () =>
       process
         .getActiveResourcesInfo()
@@ -177,8 +193,7 @@ describe('lifecycle, configuration styles and Redis outages, on a private Redis'
 
     expect(resources()).toEqual(before);
     expect(await client.zscore('{handles}:processes', id)).toBeNull();
-    expect(await client.hget('{handles}:archive', '["handles_total","handles_total",{}]')).toBe(
-      '1',
-    );
+    expect(await client.hget('{handles}:totals', '["handles_total",{}]')).toBe('v 1');
+    expect(await client.exists(`{handles}:gauges:${id}`, `{handles}:counters:${id}`)).toBe(0);
   });
 });

@@ -12,6 +12,7 @@ import {
   getRedisStorageManager,
   InjectMetric,
   isRedisEnabled,
+  markProcessDead,
   makeCounterProvider,
   makeGaugeProvider,
   RedisMetricsModule,
@@ -118,16 +119,25 @@ describe('functions for code outside dependency injection', () => {
       expect(getRedisClient()).toBe(manager.getClient());
       expect(getRedisCollector()).toBe(manager.getCollector());
 
-      // A process that died long ago, for cleanupRedisKeys to fold.
+      // A process that died long ago, for cleanupRedisKeys to end: its gauges go, its counts stay.
       await client.zadd(`${keys}:processes`, 1000, 'gone/1/abc');
-      await client.hset(`${keys}:values:gone/1/abc`, '["old_total","old_total",{}]', '9 1000');
-      await client.hset(
-        `${keys}:metadata`,
-        'old_total',
-        JSON.stringify({ type: 'counter', help: 'old' }),
-      );
+      await client.hset(`${keys}:gauges:gone/1/abc`, '["old_gauge",{}]', '9 1000');
+      await client.hset(`${keys}:totals`, '["old_total",{}]', 'v 9', '#p:gone/1/abc', '4');
       expect(await cleanupRedisKeys()).toBe(1);
-      expect(await client.hget(`${keys}:archive`, '["old_total","old_total",{}]')).toBe('9');
+      expect(await client.exists(`${keys}:gauges:gone/1/abc`)).toBe(0);
+      expect(await client.hget(`${keys}:totals`, '["old_total",{}]')).toBe('v 9');
+      expect(await client.hget(`${keys}:ended-seq`, 'gone/1/abc')).toBe('4');
+
+      // A worker the primary saw exit: ended at once, whatever its heartbeat.
+      await client.zadd(`${keys}:processes`, Date.now(), 'web-9/4242/def');
+      await client.hset(
+        `${keys}:process-info`,
+        'web-9/4242/def',
+        JSON.stringify({ pid: 4242, hostname: 'web-9', startedAt: 1 }),
+      );
+      expect(await markProcessDead({ pid: 4242 })).toEqual([]); // another host than this one
+      expect(await markProcessDead({ pid: 4242, hostname: 'web-9' })).toEqual(['web-9/4242/def']);
+      expect(await client.zscore(`${keys}:processes`, 'web-9/4242/def')).toBeNull();
     } finally {
       await teardownRedisMetrics();
     }

@@ -1,12 +1,11 @@
 import { jest } from '@jest/globals';
-import { spawn, type ChildProcess } from 'node:child_process';
 import { request as httpRequest } from 'node:http';
 
 import type { Redis } from 'ioredis';
 
 import { startPrometheus } from '../harness/prometheus-server.js';
 import { promtoolCheck } from '../harness/promtool.js';
-import { freePort } from '../harness/redis-server.mjs';
+import { startedSamples, startSample as startSampleProcess } from '../harness/sample-process.js';
 import {
   connectTestRedis,
   deletePrefix,
@@ -15,46 +14,11 @@ import {
 } from '../harness/test-redis.js';
 import { waitFor } from '../harness/writer-processes.js';
 
-const main = new URL('../../sample/dist/main.js', import.meta.url).pathname;
 const WORKERS = 3;
 
-/** Every sample started, so afterAll can stop one whose test timed out before its own `finally`. */
-const started: { stop(): Promise<void> }[] = [];
-
-/** The sample as `npm start` runs it: a node:cluster primary and its workers, real processes. */
-async function startSample(env: Record<string, string>) {
-  const port = await freePort();
-  const inherited = Object.fromEntries(
-    Object.entries(process.env).filter(([name]) => !/^(REDIS_|PROMETHEUS_REDIS_URL$)/.test(name)),
-  );
-  const child: ChildProcess = spawn(process.execPath, [main], {
-    env: { ...inherited, WORKERS: String(WORKERS), PORT: String(port), NO_COLOR: '1', ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-    detached: true, // its own process group, so a stuck run can be killed whole
-  });
-  let output = '';
-  child.stdout!.on('data', (chunk) => (output += String(chunk)));
-  child.stderr!.on('data', (chunk) => (output += String(chunk)));
-  const workerPids = () => [...output.matchAll(/^Worker (\d+) serving/gm)].map((m) => Number(m[1]));
-  const url = `http://127.0.0.1:${port}`;
-  const sample = {
-    url,
-    workerPids,
-    output: () => output,
-    /** A graceful stop (SIGTERM to the primary); the whole group is killed if it takes over 10 s. */
-    async stop() {
-      if (child.exitCode !== null || child.signalCode !== null) return;
-      const exited = new Promise((resolve) => child.once('exit', resolve));
-      child.kill('SIGTERM');
-      const timer = setTimeout(() => process.kill(-child.pid!, 'SIGKILL'), 10_000);
-      await exited;
-      clearTimeout(timer);
-    },
-  };
-  started.push(sample);
-  await waitFor(() => workerPids().length === WORKERS, 20_000);
-  return sample;
-}
+/** The sample with WORKERS workers. */
+const startSample = (env: Record<string, string>) =>
+  startSampleProcess({ WORKERS: String(WORKERS), ...env });
 
 /**
  * How long a request may go unanswered. node:cluster's round-robin primary can hand a new connection
@@ -116,7 +80,7 @@ describe('the sample as real processes against a real Redis', () => {
     client = connectTestRedis();
   });
   afterAll(async () => {
-    await Promise.all(started.map((sample) => sample.stop()));
+    await Promise.all(startedSamples.map((sample) => sample.stop()));
     await deletePrefix(client, prefix);
     await client.quit();
   });
@@ -148,7 +112,9 @@ describe('the sample as real processes against a real Redis', () => {
           steady.push(sampleValue(await scrape(), orders));
           answeredBy.add(
             (
-              JSON.parse((await withRetries(() => send('GET', `${sample.url}/health`))).body) as {
+              JSON.parse(
+                (await withRetries(() => send('GET', `${sample.url}/metrics/health`))).body,
+              ) as {
                 pid: number;
               }
             ).pid,
@@ -190,12 +156,8 @@ describe('the sample as real processes against a real Redis', () => {
 
   it('gives a real Prometheus no counter resets and the true rate while workers are killed', async () => {
     const ratePrefix = uniquePrefix('sample-rate');
-    const sample = await startSample({
-      REDIS_URL: testRedisUrl(),
-      REDIS_KEY_PREFIX: ratePrefix,
-      REDIS_FLUSH_INTERVAL_MS: '200',
-      REDIS_LIVENESS_WINDOW_MS: '1000',
-    });
+    // The default flush interval (250 ms) and liveness window.
+    const sample = await startSample({ REDIS_URL: testRedisUrl(), REDIS_KEY_PREFIX: ratePrefix });
     const prometheus = await startPrometheus(`${sample.url}/metrics`, 1);
     try {
       // Prometheus applies new targets every 5 s: start counting once it scrapes.
@@ -231,17 +193,61 @@ describe('the sample as real processes against a real Redis', () => {
 
       expect(kills).toBe(3);
       expect(resets.value[1]).toBe('0');
-      // A SIGKILLed worker takes what it counted since its last flush (200 ms here) with it.
+      // A SIGKILLed worker takes what it counted since its last flush (at most 250 ms) with it.
       const lost = sent - Number(latest.value[1]);
       expect(lost).toBeGreaterThanOrEqual(0);
-      expect(lost).toBeLessThanOrEqual(kills * Math.ceil(perSecond * 0.2));
+      expect(lost).toBeLessThanOrEqual(kills * Math.ceil((perSecond / WORKERS) * 0.25 + 1));
       const sentRate = sent / elapsed;
       expect(Math.abs(Number(rate.value[1]) - sentRate) / sentRate).toBeLessThan(0.1);
-      expect(Math.abs(sentRate - perSecond) / perSecond).toBeLessThan(0.1);
     } finally {
       await prometheus.stop();
       await sample.stop();
       await deletePrefix(client, ratePrefix);
+    }
+  });
+
+  it('loses on average at most 250 ms of a worker’s traffic per SIGKILL, at the default flush interval', async () => {
+    const churnPrefix = uniquePrefix('sample-churn');
+    const sample = await startSample({ REDIS_URL: testRedisUrl(), REDIS_KEY_PREFIX: churnPrefix });
+    const orders = 'shop_orders_placed_total{shop="north"}';
+    try {
+      // 50 orders a second over 3 workers, a worker SIGKILLed every 1.2 s, 10 times.
+      const perSecond = 50;
+      const kills = 10;
+      const started = Date.now();
+      let sent = 0;
+      const victims = new Set<number>();
+      while (victims.size < kills) {
+        const due = Math.floor(((Date.now() - started) / 1000) * perSecond);
+        while (sent < due) {
+          await placeOrder(sample.url);
+          sent += 1;
+        }
+        // The oldest worker still alive, once its replacement of the last kill is serving.
+        const alive = sample.workerPids().filter((pid) => !victims.has(pid));
+        if (Date.now() - started > (victims.size + 1) * 1200 && alive.length === WORKERS) {
+          process.kill(alive[0], 'SIGKILL');
+          victims.add(alive[0]);
+        }
+        await new Promise((resolve) => setTimeout(resolve, 5));
+      }
+      await waitFor(() => sample.workerPids().length === WORKERS + kills, 20_000);
+      await new Promise((resolve) => setTimeout(resolve, 1000)); // the survivors' last flushes
+      const counted = sampleValue(
+        (await withRetries(() => send('GET', `${sample.url}/metrics`))).body,
+        orders,
+      )!;
+
+      const lostPerKill = (sent - counted) / kills;
+      const perWorkerIn250Ms = (perSecond / WORKERS) * 0.25;
+      console.log(
+        `SIGKILL churn: ${sent} orders, ${counted} counted, ${lostPerKill.toFixed(2)} lost per kill on average (250 ms of a worker's traffic: ${perWorkerIn250Ms.toFixed(2)})`,
+      );
+      expect(sent - counted).toBeGreaterThanOrEqual(0);
+      expect(lostPerKill).toBeLessThanOrEqual(perWorkerIn250Ms);
+    } finally {
+      await sample.stop();
+      await deletePrefix(client, churnPrefix);
     }
   });
 });

@@ -37,7 +37,7 @@ describe('flush traffic and Redis trouble, on a private Redis', () => {
     await redis.stop();
   });
 
-  it('a flush with nothing changed writes no series values, only the heartbeat', async () => {
+  it('a flush with nothing changed writes no series values, only the heartbeat and its write number', async () => {
     const registry = new Registry();
     const counter = new Counter({ name: 'c', help: 'c', labelNames: ['k'], registers: [registry] });
     for (let i = 0; i < 50; i += 1) counter.inc({ k: String(i) });
@@ -51,21 +51,34 @@ describe('flush traffic and Redis trouble, on a private Redis', () => {
     });
     await flusher.flush();
     const heartbeatBefore = Number(await client.zscore(keys.processes, identity.id));
-    const valuesBefore = await client.hgetall(keys.values(identity.id));
+    const totalsBefore = await client.hgetall(keys.totals);
+    const countersBefore = await client.hgetall(keys.counters(identity.id));
     await client.config('RESETSTAT');
 
     const result = await flusher.flush();
 
-    // Only the script call and what it ran; INFO itself is counted after its reply.
-    expect(result).toMatchObject({ ok: true, sent: 0, written: 0, removed: 0 });
+    // Only the script call and what it ran (key types, the five markers read and four written, the
+    // heartbeat); INFO itself is counted after its reply.
+    expect(result).toMatchObject({ ok: true, sent: 0, removed: 0, calls: 1 });
     expect(await commandCalls(client)).toEqual({
       'config|resetstat': 1,
       evalsha: 1,
       time: 1,
+      type: 8,
+      hget: 5,
+      hset: 4,
+      hsetnx: 1,
       zadd: 1,
-      zscore: 1,
     });
-    expect(await client.hgetall(keys.values(identity.id))).toEqual(valuesBefore);
+    const seq = String(flusher.acknowledged()!.seq);
+    expect(await client.hgetall(keys.totals)).toEqual({
+      ...totalsBefore,
+      [`#p:${identity.id}`]: seq,
+    });
+    expect(await client.hgetall(keys.counters(identity.id))).toEqual({
+      ...countersBefore,
+      '#seq': seq,
+    });
     expect(Number(await client.zscore(keys.processes, identity.id))).toBeGreaterThanOrEqual(
       heartbeatBefore,
     );
@@ -104,21 +117,22 @@ describe('flush traffic and Redis trouble, on a private Redis', () => {
     expect(failed.error).toBeInstanceOf(Error);
     expect(failedAgain.ok).toBe(false);
     expect(warnings).toHaveLength(1);
-    expect(warnings[0]).toMatch(/^Flushing metrics to Redis failed; counting goes on in memory/);
+    expect(warnings[0]).toMatch(
+      /^Flushing metrics to Redis under prefix "traffic" failed; counting goes on in memory/,
+    );
 
     await redis.start();
     await waitUntilReady(outageClient);
     const recovered = await flusher.flush();
 
-    // The restarted server is empty: the flusher notices and writes every series again.
-    expect(recovered).toMatchObject({ ok: true, sent: 1, written: 1 });
+    // The restarted server is empty: the flusher notices (the write is refused), starts a repair and
+    // writes every series again.
+    expect(recovered).toMatchObject({ ok: true, sent: 1, calls: 3 });
     expect(warnings.slice(1)).toEqual([
-      `Redis lost the metrics of ${identity.id}; writing all its series again.`,
-      'log: Flushing metrics to Redis works again.',
+      `Redis under prefix "traffic" lost data of process ${identity.id}: Redis no longer holds this process in the totals (restarted empty, flushed, or the key was evicted or deleted); what only Redis held, the counts of processes that ended before, cannot come back. Repairing it exactly by writing its series again.`,
+      'log: Flushing metrics to Redis under prefix "traffic" works again.',
     ]);
-    expect(
-      await client.hget(keys.values(identity.id), seriesField('orders', 'orders', {})),
-    ).toMatch(/^2 /);
+    expect(await client.hget(keys.totals, seriesField('orders', {}))).toBe('v 2');
     outageClient.disconnect();
   });
 });

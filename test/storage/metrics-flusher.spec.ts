@@ -2,13 +2,14 @@ import type { Redis } from 'ioredis';
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry, Summary } from 'prom-client';
 
 import {
+  decodePacked,
+  MARKER,
   MetricsFlusher,
   PrefixKeys,
   ProcessIdentity,
   RedisMetricsStore,
   seriesField,
   snapshotRegistry,
-  writeSeries,
   type GaugeMode,
 } from '../../src/index.js';
 import { connectTestRedis, deletePrefix, uniquePrefix } from '../harness/test-redis.js';
@@ -26,7 +27,11 @@ describe('MetricsFlusher against a real Redis', () => {
     await client.quit();
   });
 
-  function makeFlusher(registry: Registry, gaugeModeOf: (name: string) => GaugeMode = () => 'all') {
+  function makeFlusher(
+    registry: Registry,
+    gaugeModeOf: (name: string) => GaugeMode = () => 'all',
+    batchWeight?: number,
+  ) {
     const identity = ProcessIdentity.create();
     const flusher = new MetricsFlusher({
       store: new RedisMetricsStore(client, keys.prefix),
@@ -34,32 +39,43 @@ describe('MetricsFlusher against a real Redis', () => {
       registry,
       intervalMs: 50,
       gaugeModeOf,
+      batchWeight,
     });
     return { identity, flusher };
   }
 
-  async function storedValues(identity: ProcessIdentity): Promise<Record<string, number>> {
-    const raw = await client.hgetall(keys.values(identity.id));
-    return Object.fromEntries(Object.entries(raw).map(([f, v]) => [f, Number(v.split(' ')[0])]));
+  /** A series of the totals as slot -> number. */
+  async function total(field: string): Promise<Record<string, number> | undefined> {
+    const text = await client.hget(keys.totals, field);
+    return text === null ? undefined : Object.fromEntries(decodePacked(text)!);
   }
 
-  it('writes every series of every metric type, default metrics included, as absolute values', async () => {
+  async function gaugeValues(identity: ProcessIdentity): Promise<Record<string, number>> {
+    const raw = await client.hgetall(keys.gauges(identity.id));
+    return Object.fromEntries(
+      Object.entries(raw)
+        .filter(([field]) => field !== MARKER.seq)
+        .map(([f, v]) => [f, Number(v.split(' ')[0])]),
+    );
+  }
+
+  it('adds counters, histograms and summary counts into the shared totals and keeps gauges per process', async () => {
     const registry = new Registry();
     const counter = new Counter({
-      name: 'orders',
+      name: 'orders_a',
       help: 'Orders',
       labelNames: ['shop'],
       registers: [registry],
     });
-    const gauge = new Gauge({ name: 'queue_depth', help: 'Queue depth', registers: [registry] });
+    const gauge = new Gauge({ name: 'queue_depth_a', help: 'Queue depth', registers: [registry] });
     const histogram = new Histogram({
-      name: 'latency',
+      name: 'latency_a',
       help: 'Latency',
       buckets: [0.1, 1],
       registers: [registry],
     });
     const summary = new Summary({
-      name: 'size',
+      name: 'size_a',
       help: 'Size',
       percentiles: [0.5],
       registers: [registry],
@@ -73,105 +89,175 @@ describe('MetricsFlusher against a real Redis', () => {
     histogram.observe(5);
     summary.observe(4);
     const { identity, flusher } = makeFlusher(registry, (name) =>
-      name === 'queue_depth' ? 'livesum' : 'max',
+      name === 'queue_depth_a' ? 'livesum' : 'max',
     );
     const before = await snapshotRegistry(registry, () => 'all');
 
     const result = await flusher.flush();
 
     expect(result.ok).toBe(true);
-    const stored = await storedValues(identity);
-    expect(stored[seriesField('orders', 'orders', { shop: 'north' })]).toBe(3);
-    expect(stored[seriesField('queue_depth', 'queue_depth', {})]).toBe(17);
-    expect(stored[seriesField('latency', 'latency_bucket', { le: '0.1' })]).toBe(1);
-    expect(stored[seriesField('latency', 'latency_bucket', { le: '1' })]).toBe(2);
-    expect(stored[seriesField('latency', 'latency_bucket', { le: '+Inf' })]).toBe(3);
-    expect(stored[seriesField('latency', 'latency_sum', {})]).toBe(5.55);
-    expect(stored[seriesField('latency', 'latency_count', {})]).toBe(3);
-    expect(stored[seriesField('size', 'size', { quantile: '0.5' })]).toBe(4);
-    expect(stored[seriesField('size', 'size_sum', {})]).toBe(4);
-    expect(stored[seriesField('size', 'size_count', {})]).toBe(1);
-    expect(
-      stored[seriesField('process_cpu_user_seconds_total', 'process_cpu_user_seconds_total', {})],
-    ).toBeGreaterThan(0);
+    expect(await total(seriesField('orders_a', { shop: 'north' }))).toEqual({ v: 3 });
+    expect(await total(seriesField('latency_a', {}))).toEqual({
+      c: 3,
+      s: 5.55,
+      '0.1': 1,
+      '1': 2,
+      '+Inf': 3,
+    });
+    expect(await total(seriesField('size_a', {}))).toEqual({ c: 1, s: 4 });
+    expect((await total(seriesField('process_cpu_user_seconds_total', {})))!.v).toBeGreaterThan(0);
+    const gauges = await gaugeValues(identity);
+    expect(gauges[seriesField('queue_depth_a', {})]).toBe(17);
+    // Only gauges are kept per process for a scrape.
+    expect(Object.keys(gauges).every((f) => before.gauges.has(f))).toBe(true);
 
-    // Everything the registry holds and nothing else. Default metrics may gain or lose a series
-    // while the flush runs (a GC, a handle closing): what was there before and after must be stored,
-    // and nothing that was in neither.
-    const after = await snapshotRegistry(registry, () => 'all');
-    const storedFields = Object.keys(stored);
-    const steady = [...before.series.keys()].filter((f) => after.series.has(f));
-    expect(steady.filter((f) => !(f in stored))).toEqual([]);
-    expect(storedFields.filter((f) => !before.series.has(f) && !after.series.has(f))).toEqual([]);
-    expect(result.sent).toBe(storedFields.length);
+    // Everything the registry holds and nothing else. Default metrics may gain or lose a series while
+    // the flush runs (a GC, a handle closing): what was there before must be stored.
+    const counters = await client.hgetall(keys.counters(identity.id));
+    const steady = [...before.counters.keys()];
+    expect(steady.filter((f) => !(f in counters))).toEqual([]);
+    expect(result.sent).toBe(Object.keys(counters).length - 1 + Object.keys(gauges).length);
 
-    expect(JSON.parse((await client.hget(keys.metadata, 'queue_depth'))!)).toEqual({
+    expect(JSON.parse((await client.hget(keys.metadata, 'queue_depth_a'))!)).toEqual({
       type: 'gauge',
       help: 'Queue depth',
       mode: 'livesum',
     });
-    expect(JSON.parse((await client.hget(keys.metadata, 'orders'))!)).toEqual({
+    expect(JSON.parse((await client.hget(keys.metadata, 'orders_a'))!)).toEqual({
       type: 'counter',
       help: 'Orders',
     });
-    expect(JSON.parse((await client.hget(keys.metadata, 'latency'))!)).toEqual({
+    expect(JSON.parse((await client.hget(keys.metadata, 'latency_a'))!)).toEqual({
       type: 'histogram',
       help: 'Latency',
     });
   });
 
-  it('sends only what changed since the last flush', async () => {
+  it('sends only what changed, and adds only the difference to the totals', async () => {
     const registry = new Registry();
     const counter = new Counter({
-      name: 'hits',
+      name: 'hits_b',
       help: 'Hits',
       labelNames: ['page'],
       registers: [registry],
     });
     counter.inc({ page: 'a' });
     counter.inc({ page: 'b' });
-    const { identity, flusher } = makeFlusher(registry);
+    const { flusher } = makeFlusher(registry);
+    const other = makeFlusher(new Registry());
     expect((await flusher.flush()).sent).toBe(2);
 
     counter.inc({ page: 'b' }, 4);
     const second = await flusher.flush();
+    const idle = await other.flusher.flush();
 
-    expect(second).toMatchObject({ ok: true, sent: 1, written: 1, removed: 0 });
-    expect(await storedValues(identity)).toEqual({
-      [seriesField('hits', 'hits', { page: 'a' })]: 1,
-      [seriesField('hits', 'hits', { page: 'b' })]: 5,
+    expect(second).toMatchObject({ ok: true, sent: 1, removed: 0, calls: 1 });
+    expect(idle).toMatchObject({ ok: true, sent: 0, calls: 1 });
+    expect(await total(seriesField('hits_b', { page: 'a' }))).toEqual({ v: 1 });
+    expect(await total(seriesField('hits_b', { page: 'b' }))).toEqual({ v: 5 });
+  });
+
+  it('sums the same series of several processes in the totals', async () => {
+    const made = [1, 2, 3].map((n) => {
+      const registry = new Registry();
+      const counter = new Counter({ name: 'shared_c', help: 'S', registers: [registry] });
+      counter.inc(n * 10);
+      return makeFlusher(registry);
     });
+    for (const { flusher } of made) expect((await flusher.flush()).ok).toBe(true);
+    expect(await total(seriesField('shared_c', {}))).toEqual({ v: 60 });
   });
 
-  it('replaying the same write leaves stored values and timestamps unchanged', async () => {
+  it('a write replayed as it was counts once: the store refuses it by its sequence number', async () => {
     const registry = new Registry();
-    const counter = new Counter({ name: 'replayed', help: 'R', registers: [registry] });
-    counter.inc(9);
-    const { identity, flusher } = makeFlusher(registry);
-    await flusher.flush();
-    const before = await client.hgetall(keys.values(identity.id));
+    new Counter({ name: 'replayed_d', help: 'R', registers: [registry] }).inc(9);
+    const identity = ProcessIdentity.create();
+    const store = new RedisMetricsStore(client, keys.prefix);
+    const batch = {
+      expectedSeq: 0,
+      seq: 1,
+      metadata: [['replayed_d', { type: 'counter', help: 'R' }]] as [
+        string,
+        { type: 'counter'; help: string },
+      ][],
+      counters: [[seriesField('replayed_d', {}), 'v 9']] as [string, string][],
+    };
 
-    const write = { series: [[seriesField('replayed', 'replayed', {}), 9]] as [string, number][] };
-    const first = await writeSeries(client, keys, identity, write);
-    const second = await writeSeries(client, keys, identity, write);
-    flusher.resync();
-    const resynced = await flusher.flush();
+    const first = await store.write(identity, batch);
+    const replay = await store.write(identity, batch);
 
-    expect([first.written, second.written]).toEqual([0, 0]);
-    expect(resynced).toMatchObject({ ok: true, sent: 1, written: 0 });
-    expect(await client.hgetall(keys.values(identity.id))).toEqual(before);
+    expect(first.status).toBe('applied');
+    expect(replay).toMatchObject({
+      status: 'mismatch',
+      markers: { counters: 1, gauges: 1, totals: 1, metadata: 1, ended: null },
+    });
+    expect(await total(seriesField('replayed_d', {}))).toEqual({ v: 9 });
   });
 
-  it('removes a gauge series that the registry dropped, and keeps counters', async () => {
+  it('a counter that went down (reset) never lowers the total: its new value counts from zero', async () => {
+    const registry = new Registry();
+    const counter = new Counter({
+      name: 'resets_e',
+      help: 'R',
+      labelNames: ['k'],
+      registers: [registry],
+    });
+    const histogram = new Histogram({
+      name: 'reset_h_e',
+      help: 'H',
+      buckets: [1],
+      registers: [registry],
+    });
+    counter.inc({ k: 'a' }, 5);
+    histogram.observe(0.5);
+    histogram.observe(2);
+    const { flusher } = makeFlusher(registry);
+    await flusher.flush();
+
+    counter.reset();
+    histogram.reset();
+    counter.inc({ k: 'a' }, 2);
+    histogram.observe(3);
+    await flusher.flush();
+    // Gone between two flushes and back with more than before: counted from zero too.
+    counter.reset();
+    await flusher.flush();
+    counter.inc({ k: 'a' }, 7);
+    await flusher.flush();
+
+    expect(await total(seriesField('resets_e', { k: 'a' }))).toEqual({ v: 14 });
+    expect(await total(seriesField('reset_h_e', {}))).toEqual({ c: 3, s: 5.5, '1': 1, '+Inf': 3 });
+  });
+
+  it('keeps floats exact: sums are doubles, not 17 decimal places', async () => {
+    const registry = new Registry();
+    const tiny = new Counter({ name: 'tiny_f', help: 'T', registers: [registry] });
+    const precise = new Counter({ name: 'precise_f', help: 'P', registers: [registry] });
+    tiny.inc(1e-18);
+    precise.inc(1.2345678901234568e-10);
+    const { flusher } = makeFlusher(registry);
+    const other = new Registry();
+    new Counter({ name: 'tiny_f', help: 'T', registers: [other] }).inc(2e-18);
+    const second = makeFlusher(other);
+
+    await flusher.flush();
+    await second.flusher.flush();
+
+    // The sum of two doubles, as JavaScript adds them: no rounding to decimal places.
+    expect((await total(seriesField('tiny_f', {})))!.v).toBe(1e-18 + 2e-18);
+    expect((await total(seriesField('precise_f', {})))!.v).toBe(1.2345678901234568e-10);
+  });
+
+  it('removes a gauge series that the registry dropped; counts stay in the totals', async () => {
     const registry = new Registry();
     const gauge = new Gauge({
-      name: 'conns',
+      name: 'conns_g',
       help: 'C',
       labelNames: ['db'],
       registers: [registry],
     });
     const counter = new Counter({
-      name: 'queries',
+      name: 'queries_g',
       help: 'Q',
       labelNames: ['db'],
       registers: [registry],
@@ -183,55 +269,49 @@ describe('MetricsFlusher against a real Redis', () => {
     await flusher.flush();
 
     gauge.remove({ db: 'a' });
+    counter.remove({ db: 'a' });
     const result = await flusher.flush();
 
-    expect(result).toMatchObject({ ok: true, sent: 0, removed: 1 });
-    expect(await storedValues(identity)).toEqual({
-      [seriesField('conns', 'conns', { db: 'b' })]: 2,
-      [seriesField('queries', 'queries', { db: 'a' })]: 1,
-    });
+    expect(result).toMatchObject({ ok: true, sent: 0, removed: 2 });
+    expect(await gaugeValues(identity)).toEqual({ [seriesField('conns_g', { db: 'b' })]: 2 });
+    expect(await total(seriesField('queries_g', { db: 'a' }))).toEqual({ v: 1 });
   });
 
   it('flushes on its interval and once more at stop, without keeping the process alive', async () => {
     const registry = new Registry();
-    const counter = new Counter({ name: 'ticks', help: 'T', registers: [registry] });
-    const { identity, flusher } = makeFlusher(registry);
-    const field = seriesField('ticks', 'ticks', {});
+    const counter = new Counter({ name: 'ticks_h', help: 'T', registers: [registry] });
+    const { flusher } = makeFlusher(registry);
+    const field = seriesField('ticks_h', {});
     flusher.start();
     counter.inc(2);
-    await waitFor(async () => (await storedValues(identity))[field] === 2);
+    await waitFor(async () => (await total(field))?.v === 2);
 
     counter.inc(3);
     const last = await flusher.stop();
 
     expect(last.ok).toBe(true);
-    expect((await storedValues(identity))[field]).toBe(5);
+    expect(await total(field)).toEqual({ v: 5 });
   });
 
-  it('writes 100,000 series in one flush', async () => {
+  it('writes 100,000 series in bounded calls', async () => {
     const registry = new Registry();
     const counter = new Counter({
-      name: 'wide',
+      name: 'wide_i',
       help: 'W',
       labelNames: ['id'],
       registers: [registry],
     });
-    for (let i = 0; i < 100_000; i += 1) counter.inc({ id: String(i) }, i);
+    for (let i = 0; i < 100_000; i += 1) counter.inc({ id: String(i) }, i + 1);
     const { identity, flusher } = makeFlusher(registry);
 
     const result = await flusher.flush();
 
-    expect(result).toMatchObject({ ok: true, sent: 100_000, written: 100_000 });
-    expect(await client.hlen(keys.values(identity.id))).toBe(100_000);
-    expect(
-      Number(
-        (await client.hget(
-          keys.values(identity.id),
-          seriesField('wide', 'wide', { id: '99999' }),
-        ))!.split(' ')[0],
-      ),
-    ).toBe(99999);
-    await client.del(keys.values(identity.id));
+    // A counter weighs 3 and a call at most 1,500: 500 counters a call (the first one less, for the
+    // metadata), 201 calls.
+    expect(result).toMatchObject({ ok: true, sent: 100_000, calls: 201 });
+    expect(await client.hlen(keys.counters(identity.id))).toBe(100_001);
+    expect(await total(seriesField('wide_i', { id: '99999' }))).toEqual({ v: 100_000 });
+    await client.del(keys.counters(identity.id));
   });
 });
 

@@ -32,7 +32,7 @@ describe('per-process storage with real child processes', () => {
   let client: Redis;
   const prefix = uniquePrefix('identity:a');
   const keys = new PrefixKeys(prefix);
-  const field = seriesField('jobs_done', 'jobs_done', { kind: 'mail' });
+  const field = seriesField('jobs_done', { kind: 'mail' });
 
   beforeAll(() => {
     client = connectTestRedis();
@@ -42,9 +42,9 @@ describe('per-process storage with real child processes', () => {
     await client.quit();
   });
 
-  async function storedCount(id: string): Promise<number> {
-    const text = await client.hget(keys.values(id), field);
-    return Number(text?.split(' ')[0]);
+  /** What a process last wrote of the counter (its own part, kept for the write script). */
+  async function storedCount(id: string): Promise<string | null> {
+    return client.hget(keys.counters(id), field);
   }
 
   it('keeps each process separate: same host and prefix, same pid on other hosts, a reused pid', async () => {
@@ -66,7 +66,14 @@ describe('per-process storage with real child processes', () => {
     expect((await client.zrange(keys.processes, '0', '-1')).sort()).toEqual(
       reports.map((r) => r.id).sort(),
     );
-    expect(await Promise.all(reports.map((r) => storedCount(r.id)))).toEqual([3, 5, 7, 11, 13]);
+    expect(await Promise.all(reports.map((r) => storedCount(r.id)))).toEqual([
+      'v 3',
+      'v 5',
+      'v 7',
+      'v 11',
+      'v 13',
+    ]);
+    expect(await client.hget(keys.totals, field)).toBe('v 39');
     expect(JSON.parse((await client.hget(keys.processInfo, reports[3].id))!)).toMatchObject({
       pid: 7,
       hostname: 'pod-b',

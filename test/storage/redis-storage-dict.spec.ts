@@ -24,7 +24,7 @@ describe('RedisStorageDict against a real Redis', () => {
     await client.quit();
   });
 
-  const field = seriesField('jobs', 'jobs', { queue: 'mail' });
+  const field = seriesField('jobs', { queue: 'mail' });
 
   it('writes and reads a value with a Redis server timestamp', async () => {
     const dict = new RedisStorageDict(client, { keyPrefix: prefix });
@@ -121,48 +121,32 @@ describe('RedisStorageDict against a real Redis', () => {
     await otherPrefixDict.clear();
   });
 
-  it('cleanupDeadWorker folds counters into the archive, drops gauges, and is safe to repeat', async () => {
+  it('cleanupDeadWorker ends a dead process: its values and state go, the totals keep its counts', async () => {
     const keys = new PrefixKeys(prefix);
-    await client.hset(
-      keys.metadata,
-      'requests',
-      JSON.stringify({ type: 'counter', help: 'h' }),
-      'temperature',
-      JSON.stringify({ type: 'gauge', help: 'h', mode: 'all' }),
-    );
+    const requests = seriesField('requests', { code: '200' });
+    await client.hset(keys.totals, requests, 'v 10');
     const dead = new RedisStorageDict(client, { keyPrefix: prefix });
     const reaper = new RedisStorageDict(client, { keyPrefix: prefix });
-    const requests = seriesField('requests', 'requests', { code: '200' });
-    await dead.update([
-      [requests, 5],
-      [seriesField('temperature', 'temperature', {}), 21],
-    ]);
-    await client.hset(keys.archive, requests, '10');
+    await dead.update([[seriesField('temperature', {}), 21]]);
+    await client.hset(keys.counters(dead.identity.id), requests, 'v 10');
 
-    expect(await reaper.cleanupDeadWorker(dead.identity.id)).toBe(1);
-    expect(await reaper.cleanupDeadWorker(dead.identity.id)).toBe(0);
+    expect(await reaper.cleanupDeadWorker(dead.identity.id)).toBe(true);
+    expect(await reaper.cleanupDeadWorker(dead.identity.id)).toBe(false);
 
-    expect(await client.hgetall(keys.archive)).toEqual({ [requests]: '15' });
-    expect(await client.exists(keys.values(dead.identity.id))).toBe(0);
+    expect(await client.hget(keys.totals, requests)).toBe('v 10');
+    expect(await client.exists(keys.gauges(dead.identity.id))).toBe(0);
+    expect(await client.exists(keys.counters(dead.identity.id))).toBe(0);
     expect(await client.zscore(keys.processes, dead.identity.id)).toBeNull();
     expect(await client.hget(keys.processInfo, dead.identity.id)).toBeNull();
   });
 
-  it('two processes reaping the same dead one at once archive it exactly once', async () => {
-    const keys = new PrefixKeys(prefix);
-    await client.hset(
-      keys.metadata,
-      'reaped_total',
-      JSON.stringify({ type: 'counter', help: 'h' }),
-    );
-    const field = seriesField('reaped_total', 'reaped_total', {});
+  it('several processes ending the same dead one at once end it exactly once', async () => {
     const dead = new RedisStorageDict(client, { keyPrefix: prefix });
-    await dead.writeValue(field, 6);
+    await dead.writeValue(seriesField('reaped', {}), 6);
     const reapers = [1, 2, 3].map(() => new RedisStorageDict(client, { keyPrefix: prefix }));
 
-    const folded = await Promise.all(reapers.map((r) => r.cleanupDeadWorker(dead.identity.id)));
+    const ended = await Promise.all(reapers.map((r) => r.cleanupDeadWorker(dead.identity.id)));
 
-    expect(folded.sort()).toEqual([0, 0, 1]);
-    expect(await client.hget(keys.archive, field)).toBe('6');
+    expect(ended.sort()).toEqual([false, false, true]);
   });
 });

@@ -28,9 +28,12 @@ describe('options from the environment', () => {
       ssl: false,
       keyPrefix: 'nestjs',
       ttlSeconds: 300,
-      flushIntervalMs: 1000,
+      flushIntervalMs: 250,
       livenessWindowMs: 5000,
       defaultGaugeMode: 'all',
+      scrapeTimeoutMs: 5000,
+      scrapeFallback: 'none',
+      freshScrapeWaitMs: 250,
     });
     expect(DEFAULT_REDIS_METRICS_OPTIONS.keyPrefix).toBe('nestjs');
   });
@@ -48,6 +51,9 @@ describe('options from the environment', () => {
       REDIS_FLUSH_INTERVAL_MS: '500',
       REDIS_LIVENESS_WINDOW_MS: '2000',
       REDIS_DEFAULT_GAUGE_MODE: 'livesum',
+      REDIS_SCRAPE_TIMEOUT_MS: '3000',
+      REDIS_SCRAPE_FALLBACK: 'local',
+      REDIS_FRESH_SCRAPE_WAIT_MS: '0',
     });
     expect(options).toEqual({
       enabled: true,
@@ -61,7 +67,16 @@ describe('options from the environment', () => {
       flushIntervalMs: 500,
       livenessWindowMs: 2000,
       defaultGaugeMode: 'livesum',
+      scrapeTimeoutMs: 3000,
+      scrapeFallback: 'local',
+      freshScrapeWaitMs: 0,
     });
+  });
+
+  it('names a scrape fallback it does not know', () => {
+    expect(errorOf({ REDIS_SCRAPE_FALLBACK: 'stale' }).message).toBe(
+      'nestjs-redis-metrics: REDIS_SCRAPE_FALLBACK must be one of none, local; got "stale"',
+    );
   });
 
   it('takes host, port, db, credentials and TLS from PROMETHEUS_REDIS_URL', () => {

@@ -32,11 +32,10 @@ describe('redisKey', () => {
 
 describe('seriesField', () => {
   it('is compact JSON with sorted labels, and parses back', () => {
-    const field = seriesField('http_requests', 'http_requests', { status: '200', method: 'GET' });
-    expect(field).toBe('["http_requests","http_requests",{"method":"GET","status":"200"}]');
+    const field = seriesField('http_requests', { status: '200', method: 'GET' });
+    expect(field).toBe('["http_requests",{"method":"GET","status":"200"}]');
     expect(parseSeriesField(field)).toEqual({
       metricName: 'http_requests',
-      sampleName: 'http_requests',
       labels: { method: 'GET', status: '200' },
     });
   });
@@ -44,8 +43,9 @@ describe('seriesField', () => {
   it('rejects fields that are not series fields', () => {
     expect(parseSeriesField('not json')).toBeUndefined();
     expect(parseSeriesField('["a","b"]')).toBeUndefined();
-    expect(parseSeriesField('["a","b",{"x":1}]')).toBeUndefined();
-    expect(parseSeriesField('["a",2,{}]')).toBeUndefined();
+    expect(parseSeriesField('["a",{"x":1}]')).toBeUndefined();
+    expect(parseSeriesField('[2,{}]')).toBeUndefined();
+    expect(parseSeriesField('["a",{},{}]')).toBeUndefined();
   });
 });
 
@@ -56,10 +56,12 @@ describe('PrefixKeys', () => {
       '{app:prod}:processes',
       '{app:prod}:process-info',
       '{app:prod}:metadata',
-      '{app:prod}:archive',
-      '{app:prod}:reaped',
+      '{app:prod}:totals',
+      '{app:prod}:ended',
+      '{app:prod}:ended-seq',
     ]);
-    expect(keys.values('host/7/abc')).toBe('{app:prod}:values:host/7/abc');
+    expect(keys.gauges('host/7/abc')).toBe('{app:prod}:gauges:host/7/abc');
+    expect(keys.counters('host/7/abc')).toBe('{app:prod}:counters:host/7/abc');
   });
 
   it('rejects a prefix that would break the hash tag', () => {

@@ -1,0 +1,17 @@
+/**
+ * A merged scrape that cannot be answered right now without a wrong number: Redis lost data and the
+ * live processes are still writing theirs again, or the read failed or took too long. The HTTP layer
+ * answers 503 with its message (Prometheus then records `up == 0` and `rate()` bridges the gap).
+ */
+export class MergedScrapeUnavailableError extends Error {
+  override readonly name = 'MergedScrapeUnavailableError';
+
+  constructor(
+    message: string,
+    /** Milliseconds after which a scrape may succeed, when known. */
+    readonly retryAfterMs?: number,
+    options?: ErrorOptions,
+  ) {
+    super(message, options);
+  }
+}

@@ -1,0 +1,33 @@
+import { Inject, Injectable } from '@nestjs/common';
+import { HealthIndicatorService, type HealthIndicatorResult } from '@nestjs/terminus';
+
+import { RedisStorageManager } from '../redis-storage-manager.js';
+
+/**
+ * A @nestjs/terminus health indicator of the metrics storage: `up` when Redis storage works or is off,
+ * `down` when Redis is configured but unreachable, with what the module's health route reports
+ * (`storage`, `liveProcesses`, `lastFlushAgeMs`, `error`) as its data. Never contains a secret.
+ *
+ * Provide it in the module of your health controller, which imports `TerminusModule`.
+ *
+ * @example
+ * @Get('health') @HealthCheck()
+ * check() { return this.health.check([() => this.redisMetrics.isHealthy()]); }
+ */
+@Injectable()
+export class RedisMetricsHealthIndicator {
+  constructor(
+    @Inject(RedisStorageManager) private readonly manager: RedisStorageManager,
+    @Inject(HealthIndicatorService) private readonly indicators: HealthIndicatorService,
+  ) {}
+
+  /** Checks the metrics storage under `key` (default `redisMetrics`). */
+  async isHealthy<const Key extends string = 'redisMetrics'>(
+    key: Key = 'redisMetrics' as Key,
+  ): Promise<HealthIndicatorResult<Key>> {
+    const { status, liveProcesses, lastFlushAgeMs, error } = await this.manager.health();
+    const session = this.indicators.check(key);
+    const data = { storage: status, liveProcesses, lastFlushAgeMs, ...(error ? { error } : {}) };
+    return status === 'degraded' ? session.down(data) : session.up(data);
+  }
+}

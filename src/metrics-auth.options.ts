@@ -1,0 +1,48 @@
+import { RedisMetricsConfigError } from './errors.js';
+
+/**
+ * Credentials a scraper must present to read the module's routes (`/metrics` and its health route).
+ * With both set, either one is accepted. Never logged, never in an error message.
+ */
+export interface MetricsAuthOptions {
+  /** Accept `Authorization: Bearer <token>` (Prometheus `authorization: { credentials }`). */
+  bearerToken?: string;
+  /** Accept `Authorization: Basic ...` with this user and password (Prometheus `basic_auth`). */
+  basic?: { username: string; password: string };
+}
+
+/** Environment variables read by {@link readMetricsAuthFromEnv}. */
+export const METRICS_AUTH_ENV = {
+  token: 'METRICS_AUTH_TOKEN',
+  username: 'METRICS_AUTH_USERNAME',
+  password: 'METRICS_AUTH_PASSWORD',
+} as const;
+
+/**
+ * Reads the protection of the module's routes from the environment: `METRICS_AUTH_TOKEN` for a bearer
+ * token, `METRICS_AUTH_USERNAME` and `METRICS_AUTH_PASSWORD` for basic auth. `undefined` when none is set.
+ *
+ * @throws RedisMetricsConfigError when only one half of the basic credentials is set.
+ */
+export function readMetricsAuthFromEnv(
+  env: Record<string, string | undefined> = process.env,
+): MetricsAuthOptions | undefined {
+  const value = (name: string) => {
+    const raw = env[name];
+    return raw === undefined || raw === '' ? undefined : raw;
+  };
+  const token = value(METRICS_AUTH_ENV.token);
+  const username = value(METRICS_AUTH_ENV.username);
+  const password = value(METRICS_AUTH_ENV.password);
+  if ((username === undefined) !== (password === undefined)) {
+    const missing = username === undefined ? METRICS_AUTH_ENV.username : METRICS_AUTH_ENV.password;
+    throw new RedisMetricsConfigError(
+      missing,
+      `must be set as well: basic auth needs both ${METRICS_AUTH_ENV.username} and ${METRICS_AUTH_ENV.password}`,
+    );
+  }
+  const auth: MetricsAuthOptions = {};
+  if (token !== undefined) auth.bearerToken = token;
+  if (username !== undefined && password !== undefined) auth.basic = { username, password };
+  return auth.bearerToken === undefined && auth.basic === undefined ? undefined : auth;
+}

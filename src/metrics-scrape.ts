@@ -1,0 +1,154 @@
+import type { Registry } from 'prom-client';
+
+import {
+  OPENMETRICS_CONTENT_TYPE,
+  PROMETHEUS_CONTENT_TYPE,
+  renderFamilies,
+  type ExpositionContentType,
+} from './aggregation/exposition.js';
+import { localFamilies } from './aggregation/local-families.js';
+import { MergedScrapeUnavailableError } from './aggregation/merged-scrape-error.js';
+import type { MetricFamily } from './aggregation/metric-family.js';
+import type { RedisMultiProcessCollector } from './aggregation/redis-multi-process-collector.js';
+
+/** What `/metrics` answers. */
+export interface ScrapeResponse {
+  /** 200 with the exposition, or 503 with a one-line reason. */
+  status: 200 | 503;
+  contentType: ExpositionContentType | 'text/plain; charset=utf-8';
+  body: string;
+  /** With a 503: seconds after which a scrape may succeed, when known (`Retry-After`). */
+  retryAfterSeconds?: number;
+}
+
+/** How a scrape is answered. */
+export interface ScrapeOptions {
+  /** Merges every process; `undefined` when storage is off (the process serves its own registry). */
+  collector: RedisMultiProcessCollector | undefined;
+  /** This process's registry, served when storage is off, or with `fallback: 'local'`. */
+  registry: Registry;
+  timeoutMs: number;
+  fallback: 'none' | 'local';
+  logger: { warn(message: string): void; log(message: string): void };
+  /** Called when the store lost data this process wrote: flush now to write it again. */
+  onLostData: () => void;
+  /** Settles once the storage set-up has connected and written (or failed to); a scrape waits for it. */
+  whenReady?: () => Promise<unknown>;
+  /**
+   * Runs before each read, given how long it may take: asks every process to flush now (fresh
+   * scrapes). Must not reject.
+   */
+  beforeRead?: (budgetMs: number) => Promise<unknown>;
+}
+
+const TEXT = 'text/plain; charset=utf-8';
+/** Left of Prometheus' own timeout, so it gets our 503 rather than timing out itself. */
+const PROMETHEUS_TIMEOUT_MARGIN_MS = 500;
+
+class ScrapeTimeoutError extends Error {}
+
+/**
+ * Answers scrapes: every process merged, or a 503 with its reason when that cannot be done right
+ * (the read failed or took too long, or Redis lost data that live processes are still writing again).
+ * A 503 is what keeps Prometheus' counters right: a 200 with one process's values would read as
+ * counter resets. Concurrent scrapes share one read.
+ */
+export class MetricsScrape {
+  private reading: Promise<MetricFamily[]> | undefined;
+  private failing = false;
+
+  constructor(private readonly options: ScrapeOptions) {}
+
+  /**
+   * @param accept the request's `Accept` header (OpenMetrics when it asks for it).
+   * @param prometheusTimeout the `X-Prometheus-Scrape-Timeout-Seconds` header, if any.
+   */
+  async respond(accept = '', prometheusTimeout?: string): Promise<ScrapeResponse> {
+    const contentType: ExpositionContentType = accept.includes('application/openmetrics-text')
+      ? OPENMETRICS_CONTENT_TYPE
+      : PROMETHEUS_CONTENT_TYPE;
+    const { collector } = this.options;
+    if (!collector) return this.local(contentType);
+    try {
+      const ready = this.options.whenReady?.() ?? Promise.resolve();
+      const timeoutMs = this.timeoutMs(prometheusTimeout);
+      const families = await this.withTimeout(
+        ready.then(() => this.read(collector, timeoutMs / 2)),
+        timeoutMs,
+      );
+      this.recovered();
+      return { status: 200, contentType, body: await renderFamilies(families, contentType) };
+    } catch (error) {
+      return this.failed(error, contentType);
+    }
+  }
+
+  /** One read at a time: scrapes that come while it runs share it (and its fresh-scrape request). */
+  private read(
+    collector: RedisMultiProcessCollector,
+    freshBudgetMs: number,
+  ): Promise<MetricFamily[]> {
+    this.reading ??= (async () => {
+      await this.options.beforeRead?.(freshBudgetMs);
+      return collector.collect();
+    })().finally(() => (this.reading = undefined));
+    return this.reading;
+  }
+
+  private timeoutMs(prometheusTimeout: string | undefined): number {
+    const seconds = Number(prometheusTimeout);
+    if (!prometheusTimeout || !Number.isFinite(seconds) || seconds <= 0)
+      return this.options.timeoutMs;
+    return Math.max(
+      100,
+      Math.min(this.options.timeoutMs, seconds * 1000 - PROMETHEUS_TIMEOUT_MARGIN_MS),
+    );
+  }
+
+  private withTimeout<T>(work: Promise<T>, ms: number): Promise<T> {
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new ScrapeTimeoutError(`no answer within ${ms} ms`)), ms);
+    });
+    return Promise.race([work, timeout]).finally(() => clearTimeout(timer));
+  }
+
+  private async failed(
+    error: unknown,
+    contentType: ExpositionContentType,
+  ): Promise<ScrapeResponse> {
+    if (error instanceof MergedScrapeUnavailableError) {
+      this.options.onLostData();
+      return {
+        status: 503,
+        contentType: TEXT,
+        body: `${error.message}\n`,
+        retryAfterSeconds:
+          error.retryAfterMs === undefined ? undefined : Math.ceil(error.retryAfterMs / 1000),
+      };
+    }
+    const reason = `the metrics of every process could not be read from Redis: ${(error as Error)?.message ?? String(error)}`;
+    const local = this.options.fallback === 'local';
+    if (!this.failing) {
+      this.options.logger.warn(
+        local
+          ? `Scrapes serve this process only (fallback: local) while ${reason}`
+          : `Scrapes answer 503 while ${reason}`,
+      );
+    }
+    this.failing = true;
+    if (local) return this.local(contentType);
+    return { status: 503, contentType: TEXT, body: `${reason}\n` };
+  }
+
+  private recovered(): void {
+    if (!this.failing) return;
+    this.failing = false;
+    this.options.logger.log('Scrapes merge every process again.');
+  }
+
+  private async local(contentType: ExpositionContentType): Promise<ScrapeResponse> {
+    const families = await localFamilies(this.options.registry);
+    return { status: 200, contentType, body: await renderFamilies(families, contentType) };
+  }
+}

@@ -1,0 +1,51 @@
+/** Where the environment names a Redis server for metrics: the variable that won and its value. */
+export interface RedisUrlSource {
+  /** `PROMETHEUS_REDIS_URL` or `REDIS_URL`. */
+  variable: 'PROMETHEUS_REDIS_URL' | 'REDIS_URL';
+  url: string;
+}
+
+const TRUE_WORDS = new Set(['1', 'true', 'yes', 'on']);
+const FALSE_WORDS = new Set(['0', 'false', 'no', 'off']);
+
+function setting(env: Record<string, string | undefined>, name: string): string | undefined {
+  const value = env[name]?.trim();
+  return value === undefined || value === '' ? undefined : value;
+}
+
+/**
+ * The Redis URL of the environment: `PROMETHEUS_REDIS_URL`, else `REDIS_URL`, the name most platforms and
+ * the sample use. The module's own variable wins so that an app whose `REDIS_URL` is its cache can keep
+ * metrics elsewhere.
+ */
+export function redisUrlFromEnv(
+  env: Record<string, string | undefined> = process.env,
+): RedisUrlSource | undefined {
+  const own = setting(env, 'PROMETHEUS_REDIS_URL');
+  if (own !== undefined) return { variable: 'PROMETHEUS_REDIS_URL', url: own };
+  const common = setting(env, 'REDIS_URL');
+  return common === undefined ? undefined : { variable: 'REDIS_URL', url: common };
+}
+
+/**
+ * One line saying whether the environment turns Redis storage on and which variable decided it, for the
+ * start-up log. Names variables only, never a value (a URL may carry a password).
+ */
+export function describeRedisMetricsEnv(
+  env: Record<string, string | undefined> = process.env,
+): string {
+  const source = redisUrlFromEnv(env);
+  const enabled = setting(env, 'REDIS_ENABLED')?.toLowerCase();
+  const ignored =
+    source?.variable === 'PROMETHEUS_REDIS_URL' && setting(env, 'REDIS_URL') !== undefined
+      ? ' (REDIS_URL is set too and left alone)'
+      : '';
+  if (enabled !== undefined && FALSE_WORDS.has(enabled)) {
+    return `Redis metrics storage off: REDIS_ENABLED=${enabled}${source ? `, although ${source.variable} is set` : ''}.`;
+  }
+  if (source) return `Redis metrics storage on: the URL of ${source.variable}${ignored}.`;
+  if (enabled !== undefined && TRUE_WORDS.has(enabled)) {
+    return 'Redis metrics storage on: REDIS_ENABLED with REDIS_HOST, REDIS_PORT and REDIS_DB (or their defaults).';
+  }
+  return 'Redis metrics storage off: neither PROMETHEUS_REDIS_URL, REDIS_URL nor REDIS_ENABLED is set.';
+}

@@ -1,0 +1,58 @@
+/** Where a sentinel listens. */
+export interface RedisSentinelAddress {
+  host: string;
+  port: number;
+}
+
+/** The port sentinels listen on unless told otherwise. */
+export const DEFAULT_SENTINEL_PORT = 26379;
+
+/**
+ * Reads sentinel addresses from `host:port,host:port` (IPv6 hosts in brackets, `[::1]:26379`; a missing
+ * port is 26379) or from a list of `{ host, port }`.
+ * @returns the addresses, or a problem to report for the setting
+ */
+export function parseSentinelAddresses(raw: unknown): RedisSentinelAddress[] | string {
+  const entries: unknown[] =
+    typeof raw === 'string'
+      ? raw.split(',').map((entry) => entry.trim())
+      : Array.isArray(raw)
+        ? raw
+        : [];
+  if (entries.length === 0 || (typeof raw !== 'string' && !Array.isArray(raw))) {
+    return 'must list the sentinels as host:port,host:port';
+  }
+  const addresses: RedisSentinelAddress[] = [];
+  for (const entry of entries) {
+    const address = typeof entry === 'string' ? parseHostPort(entry) : checkAddress(entry);
+    if (typeof address === 'string') return address;
+    addresses.push(address);
+  }
+  return addresses;
+}
+
+function parseHostPort(entry: string): RedisSentinelAddress | string {
+  const match = /^(?:\[([^\]]+)\]|([^:[\]]*))(?::(.*))?$/.exec(entry);
+  const host = match?.[1] ?? match?.[2] ?? '';
+  if (!match || host === '') {
+    return `must list the sentinels as host:port,host:port; got an entry without a host: "${entry}"`;
+  }
+  if (match[3] === undefined) return { host, port: DEFAULT_SENTINEL_PORT };
+  const port = /^\d+$/.test(match[3]) ? Number(match[3]) : NaN;
+  if (!(port >= 1 && port <= 65535)) {
+    return `has a port that is not a whole number from 1 to 65535: "${entry}"`;
+  }
+  return { host, port };
+}
+
+function checkAddress(entry: unknown): RedisSentinelAddress | string {
+  const { host, port } = (entry ?? {}) as Partial<RedisSentinelAddress>;
+  if (typeof host !== 'string' || host === '') {
+    return `must be a list of { host, port }; got an entry without a host: ${JSON.stringify(entry)}`;
+  }
+  const number = port ?? DEFAULT_SENTINEL_PORT;
+  if (!Number.isInteger(number) || number < 1 || number > 65535) {
+    return `has a port that is not a whole number from 1 to 65535: ${JSON.stringify(entry)}`;
+  }
+  return { host, port: number };
+}

@@ -1,0 +1,68 @@
+import type { MetricsFlusher } from './storage/metrics-flusher.js';
+import type { ProcessIdentity } from './storage/process-identity.js';
+
+/** What the health route reports. Never contains a secret. */
+export interface RedisMetricsHealth {
+  /**
+   * `up`: the last write reached the store in time; `degraded`: storage is configured but the last write
+   * failed, or none has been acknowledged for a while (Redis down or slow); `disabled`: not configured.
+   */
+  status: 'up' | 'degraded' | 'disabled';
+  /** This process's id in the store. */
+  process: string;
+  pid: number;
+  /** Milliseconds since the last successful flush, if any. */
+  lastFlushAgeMs: number | null;
+  /** Processes with a fresh heartbeat, as the store counted them at this process's last write. */
+  liveProcesses: number | null;
+  /** What is wrong, when degraded: the cause and what to check, never a secret. */
+  error?: string;
+}
+
+/**
+ * How long without an acknowledged write counts as degraded: three flush intervals, and never less
+ * than two seconds more than one (a slow but working Redis is not an outage).
+ */
+export function stallAfterMs(flushIntervalMs: number): number {
+  return Math.max(3 * flushIntervalMs, flushIntervalMs + 2000);
+}
+
+/**
+ * The health of this process's metrics storage, from what its flusher already knows: it never waits
+ * on Redis, so a probe answers at once however slow Redis is.
+ */
+export function storageHealth(
+  flusher: MetricsFlusher | undefined,
+  identity: ProcessIdentity,
+  flushIntervalMs: number,
+  now = Date.now(),
+): RedisMetricsHealth {
+  const lastSuccess = flusher?.lastSuccessTime;
+  const base = {
+    process: identity.id,
+    pid: identity.pid,
+    lastFlushAgeMs: lastSuccess === undefined ? null : Math.round(now - lastSuccess),
+    liveProcesses: flusher?.liveProcesses ?? null,
+  };
+  if (!flusher) return { ...base, status: 'disabled', liveProcesses: null };
+  const last = flusher.lastResult;
+  if (last && !last.ok) {
+    return { ...base, status: 'degraded', error: last.error?.message ?? 'the last flush failed' };
+  }
+  if (lastSuccess === undefined) {
+    return { ...base, status: 'degraded', error: 'no write to the store has succeeded yet' };
+  }
+  const quietMs = now - lastSuccess;
+  if (quietMs > stallAfterMs(flushIntervalMs)) {
+    const running = flusher.runningSince;
+    return {
+      ...base,
+      status: 'degraded',
+      error:
+        running === undefined
+          ? `no write acknowledged for ${Math.round(quietMs)} ms`
+          : `no write acknowledged for ${Math.round(quietMs)} ms: a flush has waited ${Math.round(now - running)} ms for Redis (slow or unreachable)`,
+    };
+  }
+  return { ...base, status: 'up' };
+}

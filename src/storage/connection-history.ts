@@ -1,0 +1,62 @@
+import type { Redis } from 'ioredis';
+
+/**
+ * What a client went through while connecting, for naming the cause of a failed command. ioredis
+ * reports the cause (a refused connection, WRONGPASS, a TLS failure) only on its 'error' event; a
+ * command sent meanwhile fails with a generic "Stream isn't writeable" or "Connection is closed".
+ */
+export interface ConnectionHistory {
+  /** The last 'error' event since the client was last ready. */
+  lastError?: Error;
+  /** Whether that error came after the socket had connected (the server answered, then hung up). */
+  lastErrorAfterConnect: boolean;
+  /** The last error a sentinel gave while the client looked for the master, if any. */
+  lastSentinelError?: Error;
+  /** `host:port` of the server the client last connected to (the master, behind Sentinel). */
+  lastAddress?: string;
+  /** Whether the current connection attempt reached the server. */
+  connected: boolean;
+}
+
+const histories = new WeakMap<object, ConnectionHistory>();
+
+/**
+ * Starts keeping the {@link ConnectionHistory} of a client. Adds an 'error' listener, which also keeps
+ * ioredis from printing every failed reconnection to the console.
+ */
+export function trackConnectionHistory(client: Redis): void {
+  if (histories.has(client)) return;
+  const history: ConnectionHistory = { lastErrorAfterConnect: false, connected: false };
+  histories.set(client, history);
+  client.on('connect', () => {
+    history.connected = true;
+    const stream = client.stream as { remoteAddress?: string; remotePort?: number } | undefined;
+    if (stream?.remoteAddress && stream.remotePort) {
+      history.lastAddress = formatAddress(stream.remoteAddress, stream.remotePort);
+    }
+  });
+  client.on('ready', () => {
+    history.lastError = undefined;
+    history.lastSentinelError = undefined;
+  });
+  client.on('reconnecting', () => {
+    history.connected = false;
+  });
+  client.on('error', (error: Error) => {
+    history.lastError = error;
+    history.lastErrorAfterConnect = history.connected;
+  });
+  client.on('sentinelError', (error: Error) => {
+    history.lastSentinelError = error;
+  });
+}
+
+/** The history of a client tracked by {@link trackConnectionHistory}; undefined for any other. */
+export function connectionHistory(client: object): ConnectionHistory | undefined {
+  return histories.get(client);
+}
+
+/** `host:port`, with an IPv6 host in brackets. */
+export function formatAddress(host: string, port: number | string): string {
+  return host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
+}

@@ -1,0 +1,329 @@
+import type { Cluster, Redis } from 'ioredis';
+
+import {
+  RedisAuthenticationError,
+  RedisConnectionError,
+  RedisTimeoutError,
+  type RedisMetricsRedisError,
+} from '../errors.js';
+import { connectionHistory, formatAddress } from './connection-history.js';
+
+/** What ioredis says when a command fails because the client is not connected, whatever the cause. */
+const NOT_CONNECTED =
+  /Stream isn't writeable|Connection is closed|Reached the max retries per request limit|Command aborted due to connection close/;
+
+const UNTRUSTED_CERTIFICATE = new Set([
+  'SELF_SIGNED_CERT_IN_CHAIN',
+  'DEPTH_ZERO_SELF_SIGNED_CERT',
+  'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
+  'UNABLE_TO_GET_ISSUER_CERT',
+  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
+  'CERT_UNTRUSTED',
+  'CERT_SIGNATURE_FAILURE',
+]);
+
+type RedisLikeClient = Redis | Cluster;
+
+/** Errors this module already described: their message is the description. */
+const described = new WeakSet<Error>();
+
+/**
+ * Turns what a Redis command failed with into one line that names the real cause, where (`host:port`)
+ * and what to check, for logs and the health route. It never contains a password or a URL.
+ *
+ * ioredis reports why a connection fails (a wrong password, an untrusted certificate, a refused
+ * connection) only on the client's 'error' event; a command sent meanwhile fails with a generic
+ * "Stream isn't writeable and enableOfflineQueue options is false". For a client the module made, the
+ * last such event is remembered and named instead. Errors of the module's own client are described
+ * already; describing them again returns their message unchanged.
+ *
+ * @example
+ * // WRONGPASS: wrong password or user "metrics" at 127.0.0.1:6380 (check REDIS_PASSWORD / the URL's user)
+ * // TLS: certificate not trusted at 127.0.0.1:6390 (SELF_SIGNED_CERT_IN_CHAIN; set REDIS_TLS_CA_FILE to the CA that signed it)
+ * // connection refused at 127.0.0.1:6391 (is Redis running there? check REDIS_HOST / REDIS_PORT)
+ * describeRedisError(error, client);
+ *
+ * @param error what a command rejected with (or what the client's 'error' event carried)
+ * @param client the client the command ran on, for its address and its last connection error
+ */
+export function describeRedisError(error: unknown, client?: RedisLikeClient): string {
+  if (error instanceof Error && described.has(error)) return error.message;
+  return explain(error, client).message;
+}
+
+/**
+ * The error to reject a failed command with: for a connection, authentication or TLS failure a
+ * {@link RedisConnectionError}, {@link RedisAuthenticationError} or {@link RedisTimeoutError} whose
+ * message is {@link describeRedisError}'s and whose `cause` is the original; any other error (a
+ * script error, NOSCRIPT, a wrong type) unchanged.
+ * @internal
+ */
+export function explainRedisError(error: unknown, client: RedisLikeClient): unknown {
+  if (!(error instanceof Error) || described.has(error)) return error;
+  const explanation = explain(error, client);
+  if (!explanation.kind) return error;
+  const explained: RedisMetricsRedisError = new explanation.kind(explanation.message, {
+    cause: error,
+  });
+  described.add(explained);
+  return explained;
+}
+
+interface Explanation {
+  message: string;
+  /** The error class to report it as; undefined to leave the error as it is. */
+  kind?: new (message: string, options: { cause: unknown }) => RedisMetricsRedisError;
+}
+
+function explain(error: unknown, client: RedisLikeClient | undefined): Explanation {
+  if (!(error instanceof Error)) return { message: safe(String(error)) };
+  const history = client ? connectionHistory(client) : undefined;
+  if (NOT_CONNECTED.test(error.message) && isCluster(client)) {
+    return {
+      message: `Redis Cluster: the master of this prefix's slot does not answer (is it down? the cluster has not failed it over yet)`,
+      kind: RedisConnectionError,
+    };
+  }
+  if (NOT_CONNECTED.test(error.message)) {
+    // The command never reached Redis: the cause is how the connection last failed.
+    const cause = history?.lastError;
+    if (cause) {
+      const explained = explainCause(cause, client, history?.lastErrorAfterConnect ?? false);
+      if (explained.kind) return explained;
+      return {
+        message: `not connected to Redis at ${where(client)}: ${explained.message}`,
+        kind: RedisConnectionError,
+      };
+    }
+    const status = client?.status ? ` (${client.status})` : '';
+    return {
+      message: `not connected to Redis at ${where(client)}${status}; the client keeps reconnecting`,
+      kind: RedisConnectionError,
+    };
+  }
+  return explainCause(error, client, false);
+}
+
+function explainCause(
+  error: Error,
+  client: RedisLikeClient | undefined,
+  afterConnect: boolean,
+): Explanation {
+  const code = (error as NodeJS.ErrnoException).code ?? '';
+  const text = error.message;
+  const at = where(client, error);
+  const tlsOn = usesTls(client);
+
+  if (/^WRONGPASS|invalid username-password pair|invalid password/i.test(text)) {
+    return {
+      message: `WRONGPASS: wrong password or user "${userOf(client)}" at ${at} (check REDIS_PASSWORD / the URL's user)`,
+      kind: RedisAuthenticationError,
+    };
+  }
+  if (/^NOAUTH/.test(text)) {
+    return {
+      message: `NOAUTH: ${at} requires a password (set REDIS_PASSWORD or put it in the URL)`,
+      kind: RedisAuthenticationError,
+    };
+  }
+  if (/^NOPERM/.test(text)) {
+    return {
+      message: `NOPERM: user "${userOf(client)}" may not do this at ${at}: ${firstLine(text)} (check the user's ACL rules)`,
+      kind: RedisAuthenticationError,
+    };
+  }
+  if (code === 'ERR_TLS_CERT_ALTNAME_INVALID') {
+    const holds = (error as { cert?: { subjectaltname?: string } }).cert?.subjectaltname;
+    return {
+      message: `TLS: certificate name does not match "${serverName(client)}" at ${at}${holds ? `; it holds ${holds}` : ''} (set REDIS_TLS_SERVERNAME to a name it holds, or connect by that name)`,
+      kind: RedisConnectionError,
+    };
+  }
+  if (UNTRUSTED_CERTIFICATE.has(code)) {
+    return {
+      message: `TLS: certificate not trusted at ${at} (${code}; set REDIS_TLS_CA_FILE to the CA that signed it)`,
+      kind: RedisConnectionError,
+    };
+  }
+  if (code === 'CERT_HAS_EXPIRED' || code === 'CERT_NOT_YET_VALID') {
+    return {
+      message: `TLS: the server's certificate is ${code === 'CERT_HAS_EXPIRED' ? 'expired' : 'not valid yet'} at ${at} (renew it, or check the clock)`,
+      kind: RedisConnectionError,
+    };
+  }
+  if (/certificate required/i.test(text)) {
+    return {
+      message: `TLS: ${at} requires a client certificate (set REDIS_TLS_CERT_FILE and REDIS_TLS_KEY_FILE)`,
+      kind: RedisConnectionError,
+    };
+  }
+  if (/alert (bad certificate|unknown ca|certificate unknown)/i.test(text)) {
+    return {
+      message: `TLS: ${at} rejected the client certificate (is it signed by a CA the server trusts? check REDIS_TLS_CERT_FILE)`,
+      kind: RedisConnectionError,
+    };
+  }
+  if (/wrong version number|packet length too long|unknown protocol/i.test(text)) {
+    return {
+      message: `TLS: ${at} did not answer in TLS (is it a plain port? use redis://)`,
+      kind: RedisConnectionError,
+    };
+  }
+  if (code === 'ECONNREFUSED') {
+    return {
+      message: `connection refused at ${at} (is Redis running there? check REDIS_HOST / REDIS_PORT)`,
+      kind: RedisConnectionError,
+    };
+  }
+  if (code === 'ENOTFOUND' || code === 'EAI_AGAIN') {
+    const host = (error as { hostname?: string }).hostname ?? hostOf(client);
+    return {
+      message: `host not found: ${host} (check REDIS_HOST / the URL)`,
+      kind: RedisConnectionError,
+    };
+  }
+  if ((code === 'ECONNRESET' || code === 'EPIPE') && afterConnect) {
+    return {
+      message: tlsOn
+        ? `server closed the connection during TLS set-up at ${at} (does it require a client certificate? set REDIS_TLS_CERT_FILE and REDIS_TLS_KEY_FILE)`
+        : `server closed the connection before answering at ${at} (is it a TLS port? use rediss://)`,
+      kind: RedisConnectionError,
+    };
+  }
+  if (code === 'ECONNRESET' || code === 'EPIPE') {
+    return {
+      message: `connection to ${at} lost (${code}); the client keeps reconnecting`,
+      kind: RedisConnectionError,
+    };
+  }
+  if (code === 'ETIMEDOUT') {
+    const limit = connectTimeoutOf(client);
+    return {
+      message: tlsOn
+        ? `no TLS handshake with ${at}${limit} (is it a plain port? use redis://; else check the address and firewalls)`
+        : `no answer from ${at}${limit} (check the address and firewalls)`,
+      kind: RedisTimeoutError,
+    };
+  }
+  if (/Command timed out/i.test(text)) {
+    return {
+      message: `no answer from ${at} within the command timeout (is Redis overloaded or paused?)`,
+      kind: RedisTimeoutError,
+    };
+  }
+  if (/All sentinels are unreachable/.test(text)) return explainSentinels(client);
+  if (/^READONLY/.test(text)) {
+    return {
+      message: `READONLY: ${at} is a replica now (after a failover the client must follow the new master)`,
+      kind: RedisConnectionError,
+    };
+  }
+  if (/^LOADING/.test(text)) {
+    return {
+      message: `LOADING: ${at} is still loading its data set`,
+      kind: RedisConnectionError,
+    };
+  }
+  if (/CLUSTERDOWN/.test(text)) {
+    return {
+      message:
+        'CLUSTERDOWN: the Redis Cluster is down (is a master without a replica unreachable?)',
+      kind: RedisConnectionError,
+    };
+  }
+  const moved = /Too many Cluster redirections.*MOVED \d+ (\S+)/.exec(text);
+  if (moved) {
+    return {
+      message: `Redis Cluster: the master at ${moved[1]} does not answer for this prefix's slot (is it down? the cluster has not failed it over yet)`,
+      kind: RedisConnectionError,
+    };
+  }
+  if (/Failed to refresh slots cache/.test(text)) {
+    return {
+      message:
+        'Redis Cluster: no node answered to tell which master serves which slot (check the addresses given to the Cluster client)',
+      kind: RedisConnectionError,
+    };
+  }
+  return { message: safe(firstLine(text)) };
+}
+
+function explainSentinels(client: RedisLikeClient | undefined): Explanation {
+  const options = (client?.options ?? {}) as {
+    name?: string;
+    sentinels?: { host?: string; port?: number }[];
+  };
+  const sentinels = (options.sentinels ?? [])
+    .map((sentinel) => formatAddress(sentinel.host ?? 'localhost', sentinel.port ?? 26379))
+    .join(', ');
+  const last = client ? connectionHistory(client)?.lastSentinelError?.message : undefined;
+  if (last && /invalid reply: null/.test(last)) {
+    return {
+      message: `Sentinel: no sentinel knows a master named "${options.name}" (check REDIS_SENTINEL_MASTER)`,
+      kind: RedisConnectionError,
+    };
+  }
+  if (last && /WRONGPASS|NOAUTH|invalid password/.test(last)) {
+    return {
+      message: `Sentinel: the sentinels at ${sentinels} refused the password (check REDIS_SENTINEL_PASSWORD)`,
+      kind: RedisAuthenticationError,
+    };
+  }
+  return {
+    message: `Sentinel: no sentinel answered at ${sentinels} (check REDIS_SENTINELS)`,
+    kind: RedisConnectionError,
+  };
+}
+
+/** Where the client connects: the failing address, the last one connected to, or the configured one. */
+function where(client: RedisLikeClient | undefined, error?: Error): string {
+  const failed = error as { address?: string; port?: number } | undefined;
+  if (failed?.address && failed.port) return formatAddress(failed.address, failed.port);
+  if (!client) return 'Redis';
+  const options = client.options as {
+    host?: string;
+    port?: number;
+    name?: string;
+    sentinels?: unknown[] | null;
+  };
+  if (options.sentinels) {
+    return connectionHistory(client)?.lastAddress ?? `the master "${options.name}" (via Sentinel)`;
+  }
+  if (options.host === undefined) return 'the Redis Cluster';
+  return formatAddress(options.host, options.port ?? 6379);
+}
+
+function isCluster(client: RedisLikeClient | undefined): boolean {
+  return (client as { isCluster?: boolean } | undefined)?.isCluster === true;
+}
+
+function userOf(client: RedisLikeClient | undefined): string {
+  return (client?.options as { username?: string } | undefined)?.username || 'default';
+}
+
+function hostOf(client: RedisLikeClient | undefined): string {
+  return (client?.options as { host?: string } | undefined)?.host ?? 'the configured host';
+}
+
+function serverName(client: RedisLikeClient | undefined): string {
+  const options = client?.options as { host?: string; tls?: { servername?: string } } | undefined;
+  return options?.tls?.servername ?? options?.host ?? '?';
+}
+
+function usesTls(client: RedisLikeClient | undefined): boolean {
+  return Boolean((client?.options as { tls?: unknown } | undefined)?.tls);
+}
+
+function connectTimeoutOf(client: RedisLikeClient | undefined): string {
+  const timeout = (client?.options as { connectTimeout?: number } | undefined)?.connectTimeout;
+  return timeout ? ` within ${timeout} ms` : '';
+}
+
+function firstLine(text: string): string {
+  return text.split('\n')[0].trim();
+}
+
+/** Removes credentials from anything that looks like a URL. */
+function safe(text: string): string {
+  return text.replace(/(\w+:\/\/)[^/\s@]*@/g, '$1***@');
+}

@@ -1,0 +1,106 @@
+import { randomBytes } from 'node:crypto';
+
+import { Cluster } from 'ioredis';
+
+import type { RedisClient } from './lua-scripts.js';
+
+/** How many processes a fresh-scrape request reached, and how many had flushed when it stopped waiting. */
+export interface FlushRequestOutcome {
+  asked: number;
+  answered: number;
+}
+
+/**
+ * Fresh scrapes over Redis pub/sub: a scraping process asks every process of the prefix to flush now
+ * and waits, up to a bound, until each has written, so a count made before the scrape is in it. Every
+ * process listens on its own subscriber connection (a duplicate of its client), flushes when asked
+ * and says so. A process that does not answer in time is served as it last flushed.
+ *
+ * The number asked is what PUBLISH reports: the subscribers that got the request. On Redis Cluster that
+ * counts the subscribers of one node only, so a scrape may stop waiting before every process answered.
+ */
+export class FlushRequests {
+  private readonly requestChannel: string;
+  private readonly replyChannel: string;
+  private subscriber: RedisClient | undefined;
+  private readonly waiting = new Map<string, { answered: number; wake: () => void }>();
+
+  constructor(
+    private readonly client: RedisClient,
+    keyPrefix: string,
+    private readonly processId: string,
+  ) {
+    this.requestChannel = `{${keyPrefix}}:flush-requests`;
+    this.replyChannel = `{${keyPrefix}}:flushed`;
+  }
+
+  /** Listens for requests (and for answers to this process's own); `flush` writes this process now. */
+  async listen(flush: () => Promise<unknown>): Promise<void> {
+    if (this.subscriber) return;
+    // Its own connection: a subscribed connection takes no other commands. It may queue its SUBSCRIBE
+    // until connected, and subscribes again after a reconnect.
+    const subscriber = duplicate(this.client);
+    this.subscriber = subscriber;
+    subscriber.on('error', () => undefined);
+    subscriber.on('message', (channel: string, message: string) => {
+      if (channel === this.requestChannel) void this.answer(message, flush);
+      else if (channel === this.replyChannel) this.count(message);
+    });
+    await subscriber.subscribe(this.requestChannel, this.replyChannel);
+  }
+
+  /**
+   * Asks every listening process to flush, and waits until all answered or `waitMs` passed. Never
+   * rejects: a request that cannot be sent is answered by nobody.
+   */
+  async request(waitMs: number): Promise<FlushRequestOutcome> {
+    if (!this.subscriber || waitMs <= 0) return { asked: 0, answered: 0 };
+    const id = randomBytes(8).toString('hex');
+    const entry = { answered: 0, wake: () => undefined };
+    this.waiting.set(id, entry);
+    try {
+      const asked = Number(await this.client.publish(this.requestChannel, id));
+      if (entry.answered < asked) {
+        await new Promise<void>((resolve) => {
+          const timer = setTimeout(resolve, waitMs);
+          entry.wake = () => {
+            if (entry.answered < asked) return;
+            clearTimeout(timer);
+            resolve();
+          };
+        });
+      }
+      return { asked, answered: entry.answered };
+    } catch {
+      return { asked: 0, answered: 0 };
+    } finally {
+      this.waiting.delete(id);
+    }
+  }
+
+  /** Stops listening and closes the subscriber connection. */
+  close(): void {
+    const subscriber = this.subscriber;
+    this.subscriber = undefined;
+    // Not QUIT: with Redis away it would wait in the offline queue.
+    subscriber?.disconnect();
+  }
+
+  private async answer(requestId: string, flush: () => Promise<unknown>): Promise<void> {
+    await flush().catch(() => undefined);
+    await this.client.publish(this.replyChannel, `${requestId} ${this.processId}`).catch(() => 0);
+  }
+
+  private count(message: string): void {
+    const entry = this.waiting.get(message.slice(0, message.indexOf(' ')));
+    if (!entry) return;
+    entry.answered += 1;
+    entry.wake();
+  }
+}
+
+/** A new connection like `client`, with an offline queue so SUBSCRIBE may be sent while it connects. */
+function duplicate(client: RedisClient): RedisClient {
+  if (client instanceof Cluster) return client.duplicate(undefined, { enableOfflineQueue: true });
+  return client.duplicate({ enableOfflineQueue: true, lazyConnect: false });
+}

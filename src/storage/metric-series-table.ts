@@ -1,0 +1,390 @@
+import { encodeNumber } from './packed-values.js';
+import { SeriesFieldBuilder } from './series-field-builder.js';
+import {
+  watchAddedKeys,
+  watchRemovals,
+  type AddedKeysLog,
+  type RemovalCount,
+} from './series-map-watch.js';
+
+/** The prom-client metric types whose per-series state a table reads directly. */
+export type TableKind = 'counter' | 'gauge' | 'histogram' | 'summary';
+
+/** Where tables keep what the registry holds, and note the fields that changed. */
+export interface SeriesSink {
+  /** Gauge series field -> value. */
+  gauges: Map<string, number>;
+  /** Gauge series field -> local time (ms, `performance.now()`) of the call that set it; timed gauges only. */
+  gaugeTimes: Map<string, number>;
+  /** Counter-like series field -> packed value. */
+  counters: Map<string, string>;
+  /** Fields whose entry in the maps above was set, changed or deleted by this read. */
+  touched: Set<string>;
+  /**
+   * Set when a read listed a large metric anew (its first read, a `reset()`): any field may have
+   * changed, and `touched` is not kept up (a first read would otherwise note every series one by one).
+   */
+  all: boolean;
+}
+
+/** A metric of a known type as prom-client keeps it (only what the table reads). */
+export interface TableMetric {
+  name: string;
+  hashMap: Record<string, unknown>;
+  labelNames?: readonly string[];
+  /** Histograms: the buckets' upper bounds. */
+  upperBounds?: readonly number[];
+  /** Summaries: series with no observation in their window leave on read. */
+  pruneAgedBuckets?: boolean;
+}
+
+interface Entry {
+  labels: Record<string, unknown>;
+  value?: number;
+  count?: number;
+  sum?: number;
+  bucketValues?: Record<string, number>;
+  td?: { size(): number };
+}
+
+/** A listing of more keys than this marks every field as possibly changed rather than each one. */
+const LISTING_TOUCH_LIMIT = 1024;
+
+/** Flags of a series (see {@link MetricSeriesTable}). */
+const WRITTEN = 1; // its numbers are what the sink shows under its field (not so for a new field)
+const SHOWN = 2; // the sink holds its field (a timed gauge never set is not shown)
+const FRESH = 4; // its entry object is new: its labels must be read again
+
+const same = (x: number, y: number): boolean => x === y || (x !== x && y !== y);
+
+/**
+ * The series of one prom-client Counter, Gauge, Histogram or Summary, kept up to date in a
+ * {@link SeriesSink} by reading prom-client's own per-series state (`metric.hashMap`), so that a read
+ * costs the series that changed, not the series held (see series-map-watch.ts):
+ *
+ * - numbers are compared through the entry objects kept from the last read (a counter's, histogram's
+ *   and summary's entry is updated in place); a gauge's `set()` replaces its entry, so gauge entries
+ *   are looked up by key on every read;
+ * - a series' field is built once, when its entry is first seen; its labels object is then replaced by
+ *   a copy of its own (as `getMetricsAsJSON()` itself does when the registry has default labels), so a
+ *   labels object the app changes later changes neither what prom-client shows nor what is flushed;
+ * - new series come from the map's added-keys log, removals from the count of `remove()`/`zero()`
+ *   calls, a `reset()` from the map's identity.
+ *
+ * `read` returns false when the metric cannot be kept this way: two series on one field (see
+ * `claimed`), an entry of an unknown shape, a histogram `le` label. The reader then reads it through
+ * `get()`, as the reference does.
+ */
+export class MetricSeriesTable {
+  private hashMap: Record<string, unknown> | undefined;
+  private log: AddedKeysLog | undefined;
+  private logPosition = 0;
+  private logCuts = 0;
+  private readonly removals: RemovalCount;
+  private removalsSeen = 0;
+  // One series per index, in columns rather than an object each: a table may hold 100,000 series,
+  // and fewer objects to allocate and keep is less garbage collection on a first read.
+  /** prom-client's key of the series in `hashMap`. */
+  private keys: string[] = [];
+  /** prom-client's object for the series (updated in place by most calls). */
+  private entries: Entry[] = [];
+  /** Its field, '' until it has one. */
+  private fields: string[] = [];
+  /** The numbers last written to the sink: value, or count and sum. */
+  private firsts: number[] = [];
+  private seconds: number[] = [];
+  /** Timed gauges: the local time of the call that set the value last written. */
+  private setAts: (number | undefined)[] = [];
+  private flags: number[] = [];
+  private builder: SeriesFieldBuilder | undefined;
+  private defaults: Readonly<Record<string, unknown>> = {};
+  /** Set when two series showed one field: the metric must be read through `get()`. */
+  private shared = false;
+  /** Histograms: the bounds and their `le` texts, in order. */
+  private readonly bounds: readonly number[];
+  private readonly les: string[];
+  /** Where the read in progress writes. */
+  private sink!: SeriesSink;
+
+  constructor(
+    readonly metric: TableMetric,
+    readonly kind: TableKind,
+  ) {
+    this.removals = watchRemovals(metric);
+    this.bounds = metric.upperBounds ?? [];
+    this.les = this.bounds.map((bound) => String(bound));
+  }
+
+  /**
+   * Brings the sink up to date with the metric.
+   * @param sink where the series are kept, and the changed fields noted.
+   * @param defaults the registry's default labels (a new object whenever they changed).
+   * @param times timed gauges: prom-client's series key -> local time of the last setting call.
+   * @returns false when the metric must be read through `get()` from now on.
+   */
+  read(
+    sink: SeriesSink,
+    defaults: Readonly<Record<string, unknown>>,
+    times: ReadonlyMap<string, number> | undefined,
+  ): boolean {
+    this.sink = sink;
+    const { metric } = this;
+    if (this.kind === 'histogram' && Object.hasOwn(defaults, 'le')) return false;
+    if (this.builder?.metricName !== metric.name || this.defaults !== defaults) {
+      this.defaults = defaults;
+      this.builder = new SeriesFieldBuilder(
+        metric.name,
+        metric.labelNames ?? [],
+        defaults,
+        this.kind === 'histogram' ? 'le' : undefined,
+      );
+      if (!this.renameAll()) return false;
+    }
+    if (!this.followSeries()) return false;
+    this.compareNumbers(times);
+    return !this.shared;
+  }
+
+  /** Takes every series of this table out of the sink (the metric left the registry). */
+  drop(sink: SeriesSink): void {
+    this.sink = sink;
+    for (let i = 0; i < this.keys.length; i += 1) this.hide(i);
+    this.keys = [];
+    this.entries = [];
+    this.fields = [];
+    this.firsts = [];
+    this.seconds = [];
+    this.setAts = [];
+    this.flags = [];
+  }
+
+  /** Finds series that appeared, went or were replaced since the last read. */
+  private followSeries(): boolean {
+    const map = this.metric.hashMap;
+    const log = this.log;
+    if (map !== this.hashMap || log === undefined || log.cuts !== this.logCuts) {
+      return this.listAll(map);
+    }
+    const end = log.keys.length;
+    const removed = this.removals.count !== this.removalsSeen;
+    this.removalsSeen = this.removals.count;
+    if (removed || this.kind === 'gauge' || this.metric.pruneAgedBuckets) {
+      // A key logged again was removed and assigned anew: its old series goes, the log adds the new.
+      const again = new Set<string>();
+      for (let i = this.logPosition; i < end; i += 1) again.add(log.keys[i]);
+      this.lookUpAll(map, again);
+    }
+    // Without a removal a logged key is one no series has had.
+    const added = new Set<string>();
+    for (let i = this.logPosition; i < end; i += 1) {
+      const key = log.keys[i];
+      const entry = map[key] as Entry | undefined;
+      // Added and removed again before this read: nothing to show.
+      if (entry !== undefined && !added.has(key)) {
+        added.add(key);
+        this.add(key, entry);
+      }
+    }
+    this.logPosition = end;
+    return this.claimFresh();
+  }
+
+  /** Lists the whole map anew: the first read, after `reset()`, or when the log was cut. */
+  private listAll(map: Record<string, unknown>): boolean {
+    const keys = Object.keys(map);
+    if (keys.length + this.keys.length > LISTING_TOUCH_LIMIT) this.sink.all = true;
+    this.drop(this.sink);
+    // Watch first, then list: nothing added in between can be missed (all of it is synchronous).
+    this.log = watchAddedKeys(map);
+    this.hashMap = map;
+    this.logCuts = this.log?.cuts ?? 0;
+    this.logPosition = this.log?.keys.length ?? 0;
+    this.removalsSeen = this.removals.count;
+    for (const key of keys) this.add(key, map[key] as Entry);
+    return this.claimFresh();
+  }
+
+  /** Looks every known series up by key: removed ones leave, replaced ones are read again. */
+  private lookUpAll(map: Record<string, unknown>, again: ReadonlySet<string>): void {
+    const prune = this.metric.pruneAgedBuckets === true;
+    const { keys, entries, fields, firsts, seconds, setAts, flags } = this;
+    let kept = 0;
+    for (let i = 0; i < keys.length; i += 1) {
+      const key = keys[i];
+      let entry = map[key] as Entry | undefined;
+      if (entry !== undefined && prune && entry.td?.size() === 0) {
+        // As Summary.get() does: a series with nothing in its time window leaves prom-client.
+        delete map[key];
+        entry = undefined;
+      }
+      if (entry === undefined || again.has(key)) {
+        this.hide(i);
+        continue;
+      }
+      if (entry !== entries[i]) flags[i] |= FRESH;
+      keys[kept] = key;
+      entries[kept] = entry;
+      fields[kept] = fields[i];
+      firsts[kept] = firsts[i];
+      seconds[kept] = seconds[i];
+      setAts[kept] = setAts[i];
+      flags[kept] = flags[i];
+      kept += 1;
+    }
+    for (const column of [keys, entries, fields, firsts, seconds, setAts, flags]) {
+      column.length = kept;
+    }
+  }
+
+  private add(key: string, entry: Entry): void {
+    this.keys.push(key);
+    this.entries.push(entry);
+    this.fields.push('');
+    this.firsts.push(NaN);
+    this.seconds.push(NaN);
+    this.setAts.push(undefined);
+    this.flags.push(FRESH);
+  }
+
+  /** Gives every series with a new entry its own labels copy and its field. */
+  private claimFresh(): boolean {
+    const { entries, fields, flags } = this;
+    for (let i = 0; i < entries.length; i += 1) {
+      if ((flags[i] & FRESH) === 0) continue;
+      const entry = entries[i];
+      if (!this.wellFormed(entry)) return false;
+      entry.labels = { ...entry.labels };
+      const field = this.builder!.field(entry.labels);
+      if (field === undefined) return false;
+      if (field !== fields[i]) {
+        this.hide(i);
+        fields[i] = field;
+        flags[i] &= ~WRITTEN;
+      }
+      flags[i] &= ~FRESH;
+    }
+    return true;
+  }
+
+  /** Builds every field again (the metric's name or the default labels changed). */
+  private renameAll(): boolean {
+    for (let i = 0; i < this.keys.length; i += 1) {
+      this.hide(i);
+      this.fields[i] = '';
+      this.flags[i] = FRESH;
+    }
+    return this.claimFresh();
+  }
+
+  private wellFormed(entry: Entry): boolean {
+    if (typeof entry !== 'object' || entry === null) return false;
+    if (typeof entry.labels !== 'object' || entry.labels === null) return false;
+    if (this.kind === 'counter' || this.kind === 'gauge') return typeof entry.value === 'number';
+    if (typeof entry.count !== 'number' || typeof entry.sum !== 'number') return false;
+    return (
+      this.kind === 'summary' ||
+      (typeof entry.bucketValues === 'object' && entry.bucketValues !== null)
+    );
+  }
+
+  /** Writes the series whose numbers (or, for timed gauges, setting call) changed. */
+  private compareNumbers(times: ReadonlyMap<string, number> | undefined): void {
+    const { entries, firsts, seconds, setAts, flags, keys } = this;
+    switch (this.kind) {
+      case 'counter':
+        for (let i = 0; i < entries.length; i += 1) {
+          const value = entries[i].value!;
+          if ((flags[i] & WRITTEN) !== 0 && same(value, firsts[i])) continue;
+          firsts[i] = value;
+          this.showCounter(i, `v ${encodeNumber(value)}`);
+        }
+        return;
+      case 'gauge':
+        for (let i = 0; i < entries.length; i += 1) {
+          const value = entries[i].value!;
+          const setAt = times?.get(keys[i]);
+          if ((flags[i] & WRITTEN) !== 0 && same(value, firsts[i]) && setAts[i] === setAt) continue;
+          firsts[i] = value;
+          setAts[i] = setAt;
+          this.showGauge(i, times !== undefined, value, setAt);
+        }
+        return;
+      default:
+        for (let i = 0; i < entries.length; i += 1) {
+          const { count, sum } = entries[i] as Required<Pick<Entry, 'count' | 'sum'>>;
+          if ((flags[i] & WRITTEN) !== 0 && same(count, firsts[i]) && same(sum, seconds[i])) {
+            continue;
+          }
+          firsts[i] = count;
+          seconds[i] = sum;
+          this.showCounter(i, this.pack(entries[i], count, sum));
+        }
+    }
+  }
+
+  /** A histogram's or summary's packed value (see packed-values.ts), as the reference builds it. */
+  private pack(entry: Entry, count: number, sum: number): string {
+    let text = `c ${encodeNumber(count)} s ${encodeNumber(sum)}`;
+    if (this.kind === 'summary') return text;
+    const buckets = entry.bucketValues!;
+    let cumulative = 0;
+    for (let i = 0; i < this.bounds.length; i += 1) {
+      cumulative += buckets[this.bounds[i]];
+      text += ` ${this.les[i]} ${encodeNumber(cumulative)}`;
+    }
+    return `${text} +Inf ${encodeNumber(count)}`;
+  }
+
+  private showCounter(i: number, packed: string): void {
+    const { sink, fields, flags } = this;
+    const size = sink.counters.size;
+    sink.counters.set(fields[i], packed);
+    if ((flags[i] & SHOWN) === 0) this.claimed(sink.counters.size, size);
+    if (!sink.all) sink.touched.add(fields[i]);
+    flags[i] |= SHOWN | WRITTEN;
+  }
+
+  private showGauge(i: number, timed: boolean, value: number, setAt: number | undefined): void {
+    const { sink, fields, flags } = this;
+    flags[i] |= WRITTEN;
+    if (timed && setAt === undefined) {
+      // A value this process never set (prom-client's initial 0) does not compete.
+      this.hide(i);
+      return;
+    }
+    const field = fields[i];
+    const size = sink.gauges.size;
+    sink.gauges.set(field, value);
+    if ((flags[i] & SHOWN) === 0) this.claimed(sink.gauges.size, size);
+    if (setAt === undefined) sink.gaugeTimes.delete(field);
+    else sink.gaugeTimes.set(field, setAt);
+    if (!sink.all) sink.touched.add(field);
+    flags[i] |= SHOWN;
+  }
+
+  /**
+   * A series began to show its field: the map must have grown. A field in the map belongs to a series
+   * of this metric (fields start with the metric's name, unique in a registry), so if it did not grow,
+   * two series of this metric show one field. prom-client then shows two samples with the same labels
+   * (a labels object changed after the call that took it, or a default label filling a falsy value),
+   * and the reference keeps the last in prom-client's order: only `get()` gives that exactly.
+   */
+  private claimed(sizeAfter: number, sizeBefore: number): void {
+    if (sizeAfter === sizeBefore) this.shared = true;
+  }
+
+  /** Takes a series' field out of the sink, if it shows it. */
+  private hide(i: number): void {
+    if ((this.flags[i] & SHOWN) === 0) return;
+    const { sink } = this;
+    const field = this.fields[i];
+    if (this.kind === 'gauge') {
+      sink.gauges.delete(field);
+      sink.gaugeTimes.delete(field);
+    } else {
+      sink.counters.delete(field);
+    }
+    if (!sink.all) sink.touched.add(field);
+    this.flags[i] &= ~SHOWN;
+  }
+}

@@ -1,0 +1,93 @@
+/**
+ * The numbers of one counter-like series, packed into one hash value so that they are always written
+ * and read together: `"<slot> <number> <slot> <number> ..."`.
+ *
+ * - a counter: `v <value>`;
+ * - a histogram: `c <count> s <sum> <le> <cumulative count> ...` (every bucket, `+Inf` included);
+ * - a summary: `c <count> s <sum>`.
+ *
+ * Numbers are written as JavaScript prints them (the shortest text that reads back as the same double)
+ * or `+Inf`, `-Inf`, `NaN`; the write script writes its sums with `%.17g`, which also reads back
+ * exactly. The same arithmetic runs in Lua (see `lua-scripts.ts`) and here, for the embedded store.
+ */
+export type PackedSlots = Map<string, number>;
+
+/** The slot whose going down means the series was reset: `c` (count) if present, else `v`. */
+export const RESET_SLOTS = ['c', 'v'] as const;
+
+/** A number as stored: exact, with Prometheus' names for the infinities and NaN. */
+export function encodeNumber(value: number): string {
+  if (Number.isFinite(value)) return String(value);
+  if (Number.isNaN(value)) return 'NaN';
+  return value > 0 ? '+Inf' : '-Inf';
+}
+
+/** Reads a number written by {@link encodeNumber} or by Lua's `%.17g`; `undefined` when it is not one. */
+export function decodeNumber(text: string): number | undefined {
+  if (text === '+Inf' || text === 'Infinity' || text === 'inf') return Infinity;
+  if (text === '-Inf' || text === '-Infinity' || text === '-inf') return -Infinity;
+  if (text === 'NaN' || text === 'nan') return NaN;
+  if (text === '' || text.trim() !== text) return undefined;
+  const value = Number(text);
+  return Number.isNaN(value) ? undefined : value;
+}
+
+/** Packs slots in their order. */
+export function encodePacked(slots: Iterable<[string, number]>): string {
+  let text = '';
+  for (const [slot, value] of slots) {
+    text += text === '' ? `${slot} ${encodeNumber(value)}` : ` ${slot} ${encodeNumber(value)}`;
+  }
+  return text;
+}
+
+/** Unpacks a stored value; `undefined` when it is not well formed. */
+export function decodePacked(text: string): PackedSlots | undefined {
+  // Most series are counters: one slot, no split.
+  if (text.startsWith('v ') && text.indexOf(' ', 2) === -1) {
+    const value = decodeNumber(text.slice(2));
+    return value === undefined ? undefined : new Map([['v', value]]);
+  }
+  const tokens = text.split(' ');
+  if (tokens.length === 0 || tokens.length % 2 !== 0) return undefined;
+  const slots: PackedSlots = new Map();
+  for (let i = 0; i < tokens.length; i += 2) {
+    const value = decodeNumber(tokens[i + 1]);
+    if (tokens[i] === '' || value === undefined) return undefined;
+    slots.set(tokens[i], value);
+  }
+  return slots;
+}
+
+/**
+ * What a process's new absolute values add to the totals, given what it wrote before (`undefined`:
+ * nothing). A count that went down means the series was reset (`reset()`, a restarted counter): its new
+ * value is counted from zero, as Prometheus reads a counter reset, so a total never goes down.
+ */
+export function packedDelta(next: PackedSlots, previous: PackedSlots | undefined): PackedSlots {
+  if (previous === undefined || wasReset(next, previous)) return next;
+  const delta: PackedSlots = new Map();
+  for (const [slot, value] of next) delta.set(slot, value - (previous.get(slot) ?? 0));
+  return delta;
+}
+
+function wasReset(next: PackedSlots, previous: PackedSlots): boolean {
+  for (const slot of RESET_SLOTS) {
+    const now = next.get(slot);
+    if (now !== undefined) return now < (previous.get(slot) ?? 0);
+  }
+  return false;
+}
+
+/** Whether a delta changes nothing. */
+export function isZeroDelta(delta: PackedSlots): boolean {
+  for (const value of delta.values()) if (value !== 0) return false;
+  return true;
+}
+
+/** Adds a delta into a total (slot by slot; slots new to the total are appended). */
+export function addPacked(total: PackedSlots | undefined, delta: PackedSlots): PackedSlots {
+  const sum: PackedSlots = new Map(total ?? []);
+  for (const [slot, value] of delta) sum.set(slot, (sum.get(slot) ?? 0) + value);
+  return sum;
+}

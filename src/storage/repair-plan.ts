@@ -1,0 +1,133 @@
+import type { StoredMarkers } from './metrics-store.js';
+
+/** What a process knows of its own writes when a store reports that its markers differ. */
+export interface WriteHistory {
+  /** The number of its last write the store acknowledged (0: none). */
+  ackedSeq: number;
+  /** Counter-like series as of that write: field -> packed absolute value. */
+  acked: ReadonlyMap<string, string>;
+  /** Writes sent since, whose reply never came: each may or may not have been applied. */
+  unanswered: readonly { seq: number; counters: ReadonlyMap<string, string> }[];
+}
+
+/** How to bring the store back in line with what the process holds. */
+export type RepairPlan =
+  | {
+      /** A write whose reply was lost had been applied: take it as acknowledged and go on. */
+      kind: 'adopt';
+      seq: number;
+    }
+  | {
+      kind: 'rebase';
+      /** The store's previous counter values of the process match what its totals hold: keep them. */
+      keepCounters: boolean;
+      /** Else: what the totals hold of the process, to load as its previous values (empty: nothing). */
+      base: ReadonlyMap<string, string>;
+      /** The totals or metadata lost something: scrapes should wait until live processes wrote again. */
+      markLost: boolean;
+      /** Whether the totals end exactly right (false only when Redis lost data in two ways at once). */
+      exact: boolean;
+      /** One line for the log: what happened. */
+      cause: string;
+    };
+
+/**
+ * Decides a repair from the markers a store found. Each key the process writes carries the number of
+ * its last write applied to it; comparing them with what the process itself acknowledged tells a lost
+ * reply, a key deleted or evicted, Redis restarted empty, restored from an older snapshot or a lagging
+ * replica promoted, and the process having been ended as dead while it was only paused.
+ */
+export function planRepair(markers: StoredMarkers, history: WriteHistory): RepairPlan {
+  const { ackedSeq, acked, unanswered } = history;
+  const applied = unanswered.find(
+    (attempt) =>
+      markers.counters === attempt.seq &&
+      markers.gauges === attempt.seq &&
+      markers.totals === attempt.seq &&
+      markers.metadata === attempt.seq,
+  );
+  if (applied) return { kind: 'adopt', seq: applied.seq };
+
+  // Copies: the caller forgets its acknowledged state when the repair starts.
+  const valuesAt = (seq: number): ReadonlyMap<string, string> | undefined => {
+    if (seq === ackedSeq) return new Map(acked);
+    const attempt = unanswered.find((a) => a.seq === seq);
+    return attempt ? new Map([...acked, ...attempt.counters]) : undefined;
+  };
+  const knownSeq = (seq: number | null) => seq !== null && valuesAt(seq) !== undefined;
+
+  // The ended process's tombstone stands in for its totals marker: what of it the totals hold.
+  const wasEnded = markers.totals === null && markers.ended !== null;
+  const inTotals = markers.totals ?? markers.ended;
+  const causes: string[] = [];
+  let markLost = false;
+
+  if (wasEnded) {
+    causes.push(
+      'this process was ended as dead (no heartbeat for the TTL, or markProcessDead) while it was still running; what it had written stays counted',
+    );
+  } else if (inTotals === null) {
+    markLost = true;
+    causes.push(
+      'Redis no longer holds this process in the totals (restarted empty, flushed, or the key was evicted or deleted); what only Redis held, the counts of processes that ended before, cannot come back',
+    );
+  } else if (!knownSeq(inTotals) || inTotals < ackedSeq) {
+    markLost = true;
+    causes.push(
+      `Redis went back in time: its totals hold write ${inTotals} of this process, which had written ${ackedSeq} (a restore from an older snapshot, or a replica that lagged was promoted)`,
+    );
+  }
+  if (!wasEnded && markers.metadata !== inTotals && !knownSeq(markers.metadata)) {
+    markLost = true;
+    causes.push('the metric metadata was lost (evicted or deleted)');
+  }
+  if (!wasEnded && inTotals !== null && markers.counters !== inTotals) {
+    causes.push("this process's previous counter values were lost (evicted or deleted)");
+  }
+  if (!wasEnded && markers.gauges !== markers.counters && markers.gauges !== inTotals) {
+    causes.push("this process's gauges were lost (evicted or deleted)");
+  }
+
+  if (inTotals === null) {
+    return {
+      kind: 'rebase',
+      keepCounters: false,
+      base: new Map(),
+      markLost,
+      exact: true,
+      cause: causes.join('; '),
+    };
+  }
+  if (!wasEnded && markers.counters === inTotals) {
+    return {
+      kind: 'rebase',
+      keepCounters: true,
+      base: new Map(),
+      markLost,
+      exact: true,
+      cause: causes.join('; '),
+    };
+  }
+  const known = valuesAt(inTotals);
+  if (known) {
+    return {
+      kind: 'rebase',
+      keepCounters: false,
+      base: known,
+      markLost,
+      exact: true,
+      cause: causes.join('; '),
+    };
+  }
+  causes.push(
+    `the totals hold an older write of this process (${inTotals}) whose values it no longer knows, so they may be off by what it counted since`,
+  );
+  return {
+    kind: 'rebase',
+    keepCounters: false,
+    base: acked,
+    markLost,
+    exact: false,
+    cause: causes.join('; '),
+  };
+}

@@ -1,0 +1,65 @@
+import type { MetricMeta } from './keys.js';
+import type { SeriesBatch } from './metrics-store.js';
+
+/** What one flush sends: the difference between the registry and what the store acknowledged. */
+export interface SeriesChanges {
+  metadata: [string, MetricMeta][];
+  gauges: NonNullable<SeriesBatch['gauges']>;
+  gaugeDeletes: string[];
+  counters: [string, string][];
+  counterDeletes: string[];
+}
+
+/** The part of a batch the flusher fills in when it sends it. */
+export type BatchContent = Omit<SeriesBatch, 'expectedSeq' | 'seq' | 'staleAfterMs'>;
+
+/**
+ * The work one script call may take: measured here, a batch of this weight runs in a few ms of Redis
+ * time (docs/benchmarks.md), so no call stops Redis for long (the goal: under 20 ms).
+ */
+export const BATCH_WEIGHT = 1500;
+
+/** A counter-like series costs its numbers (a histogram's buckets are parsed and added one by one). */
+function counterWeight(packed: string): number {
+  // Most series are counters, `v <number>`: one space.
+  if (packed.charCodeAt(0) === 118 && packed.indexOf(' ', 2) === -1) return 3;
+  let spaces = 0;
+  for (let i = 0; i < packed.length; i += 1) if (packed.charCodeAt(i) === 32) spaces += 1;
+  return 2 + (spaces + 1) / 2;
+}
+
+/**
+ * Splits changes into batches of bounded weight. The first carries the metadata and the deletions, so
+ * a series never arrives before its metric's metadata. Always at least one batch: an empty one still
+ * refreshes the heartbeat.
+ */
+export function splitIntoBatches(changes: SeriesChanges, maxWeight = BATCH_WEIGHT): BatchContent[] {
+  const batches: BatchContent[] = [];
+  let current: Required<Pick<BatchContent, 'gauges' | 'counters'>> & BatchContent = {
+    metadata: changes.metadata,
+    gaugeDeletes: changes.gaugeDeletes,
+    counterDeletes: changes.counterDeletes,
+    gauges: [],
+    counters: [],
+  };
+  let weight =
+    changes.metadata.length + changes.gaugeDeletes.length + changes.counterDeletes.length;
+  const next = (cost: number) => {
+    if (weight + cost > maxWeight && (current.gauges.length > 0 || current.counters.length > 0)) {
+      batches.push(current);
+      current = { gauges: [], counters: [] };
+      weight = 0;
+    }
+    weight += cost;
+  };
+  for (const gauge of changes.gauges) {
+    next(1);
+    current.gauges.push(gauge);
+  }
+  for (const counter of changes.counters) {
+    next(counterWeight(counter[1]));
+    current.counters.push(counter);
+  }
+  batches.push(current);
+  return batches;
+}

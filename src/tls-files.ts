@@ -1,0 +1,41 @@
+import { readFileSync } from 'node:fs';
+import type { ConnectionOptions } from 'node:tls';
+
+import type { RedisMetricsOptions } from './redis-metrics.options.js';
+
+const WHY_UNREADABLE: Record<string, string> = {
+  ENOENT: 'no such file',
+  EACCES: 'permission denied',
+  EISDIR: 'it is a directory',
+};
+
+/**
+ * What is wrong with a TLS file: `undefined` when it is a readable PEM file, else a problem that names
+ * the path (never the content: a key file is a secret).
+ */
+export function checkPemFile(path: string): string | undefined {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code ?? '';
+    return `cannot be read: ${path} (${WHY_UNREADABLE[code] ?? code})`;
+  }
+  if (!text.includes('-----BEGIN ')) {
+    return `is not a PEM file (no "-----BEGIN" line): ${path}`;
+  }
+  return undefined;
+}
+
+/**
+ * Node's TLS options for the module's client: the CA, client certificate and key read from their
+ * files, and the server name. Read when the client is made, so a renewed file is picked up on restart.
+ */
+export function tlsConnectionOptions(options: RedisMetricsOptions): ConnectionOptions {
+  const tls: ConnectionOptions = {};
+  if (options.tlsCaFile !== undefined) tls.ca = readFileSync(options.tlsCaFile);
+  if (options.tlsCertFile !== undefined) tls.cert = readFileSync(options.tlsCertFile);
+  if (options.tlsKeyFile !== undefined) tls.key = readFileSync(options.tlsKeyFile);
+  if (options.tlsServername !== undefined) tls.servername = options.tlsServername;
+  return tls;
+}

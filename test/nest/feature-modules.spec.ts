@@ -1,0 +1,177 @@
+import 'reflect-metadata';
+
+import { Controller, Injectable, Module, Post } from '@nestjs/common';
+import { Test } from '@nestjs/testing';
+import type { Redis } from 'ioredis';
+import { Registry, type Counter, type Gauge } from 'prom-client';
+import request from 'supertest';
+
+import {
+  InjectMetric,
+  makeCounterProvider,
+  makeGaugeProvider,
+  RedisMetricsModule,
+  RedisMetricsService,
+  type RedisMetricsModuleOptions,
+} from '../../src/index.js';
+import {
+  connectTestRedis,
+  deletePrefix,
+  testRedisUrl,
+  uniquePrefix,
+} from '../harness/test-redis.js';
+
+/** The lines of one metric family (its samples), from exposition text. */
+function family(text: string, name: string): string[] {
+  return text
+    .split('\n')
+    .filter((line) => line.startsWith(`${name}{`) || line.startsWith(`${name} `));
+}
+
+/** Something a feature module owns, read by a gauge's `collect`. */
+@Injectable()
+class JobQueue {
+  depth = 0;
+}
+
+// A feature module that imports nothing of the metrics module: the service and the providers resolve
+// because the root module's forRoot() is global, as @willsoto/nestjs-prometheus's providers work anywhere.
+@Injectable()
+class OrdersService {
+  readonly placed: Counter<'shop'>;
+  constructor(metrics: RedisMetricsService) {
+    this.placed = metrics.counter({
+      name: 'orders_placed_total',
+      help: 'Orders placed',
+      labelNames: ['shop'],
+    });
+  }
+}
+
+@Controller()
+class OrdersController {
+  constructor(
+    private readonly orders: OrdersService,
+    @InjectMetric('jobs_running') private readonly running: Gauge<string>,
+    @InjectMetric('jobs_done_total') private readonly done: Counter<string>,
+  ) {}
+
+  @Post('orders')
+  place(): string {
+    this.orders.placed.inc({ shop: 'north' });
+    this.running.set(3);
+    this.done.inc(2);
+    return 'ok';
+  }
+}
+
+@Module({
+  controllers: [OrdersController],
+  providers: [
+    OrdersService,
+    JobQueue,
+    makeGaugeProvider({ name: 'jobs_running', help: 'Jobs running', multiprocessMode: 'livesum' }),
+    makeCounterProvider({ name: 'jobs_done_total', help: 'Jobs done' }),
+    makeGaugeProvider({
+      name: 'jobs_waiting',
+      help: 'Jobs waiting',
+      multiprocessMode: 'livesum',
+      inject: [JobQueue],
+      collect(this: Gauge, queue: JobQueue) {
+        this.set(queue.depth);
+      },
+    }),
+  ],
+})
+class OrdersModule {}
+
+describe('metrics from feature modules of an app that imports forRoot() once', () => {
+  let client: Redis;
+  const prefixes: string[] = [];
+
+  beforeAll(() => {
+    client = connectTestRedis();
+  });
+  afterAll(async () => {
+    for (const prefix of prefixes) await deletePrefix(client, prefix);
+    await client.quit();
+  });
+
+  async function startApp(options: RedisMetricsModuleOptions) {
+    const prefix = uniquePrefix('feature');
+    prefixes.push(prefix);
+    @Module({
+      imports: [
+        RedisMetricsModule.forRoot({
+          url: testRedisUrl(),
+          keyPrefix: prefix,
+          registry: new Registry(),
+          defaultMetrics: false,
+          httpMetrics: false,
+          ...options,
+        }),
+        OrdersModule,
+      ],
+    })
+    class AppModule {}
+    const moduleRef = await Test.createTestingModule({ imports: [AppModule] }).compile();
+    const app = moduleRef.createNestApplication({ logger: false });
+    await app.init();
+    return app;
+  }
+
+  it('injects the service, make*Provider metrics and a collect with injected providers in a feature module', async () => {
+    const app = await startApp({});
+    try {
+      app.get(JobQueue).depth = 5;
+      await request(app.getHttpServer()).post('/orders').expect(201);
+      await request(app.getHttpServer()).post('/orders').expect(201);
+      await app.get(RedisMetricsService).flush();
+
+      const text = (await request(app.getHttpServer()).get('/metrics').expect(200)).text;
+
+      expect(family(text, 'orders_placed_total')).toEqual(['orders_placed_total{shop="north"} 2']);
+      expect(family(text, 'jobs_running')).toEqual(['jobs_running 3']);
+      expect(family(text, 'jobs_done_total')).toEqual(['jobs_done_total 4']);
+      expect(family(text, 'jobs_waiting')).toEqual(['jobs_waiting 5']);
+    } finally {
+      await app.close();
+    }
+  });
+
+  it('applies customMetricPrefix, defaultLabels and defaultMetrics { enabled, config } like willsoto', async () => {
+    const app = await startApp({
+      customMetricPrefix: 'shop',
+      defaultLabels: { app: 'shop' },
+      defaultMetrics: { enabled: true, config: { prefix: 'shop_node_' } },
+    });
+    try {
+      await request(app.getHttpServer()).post('/orders').expect(201);
+      await app.get(RedisMetricsService).flush();
+
+      const text = (await request(app.getHttpServer()).get('/metrics').expect(200)).text;
+
+      expect(family(text, 'shop_orders_placed_total')).toEqual([
+        'shop_orders_placed_total{app="shop",shop="north"} 1',
+      ]);
+      // @InjectMetric keeps the name without the prefix; the registry has it with the prefix.
+      expect(family(text, 'shop_jobs_done_total')).toEqual(['shop_jobs_done_total{app="shop"} 2']);
+      expect(family(text, 'shop_jobs_running')).toEqual(['shop_jobs_running{app="shop"} 3']);
+      expect(family(text, 'orders_placed_total')).toEqual([]);
+      expect(family(text, 'shop_node_process_cpu_user_seconds_total')).toHaveLength(1);
+      expect(family(text, 'process_cpu_user_seconds_total')).toEqual([]);
+    } finally {
+      await app.close();
+    }
+  });
+
+  it('collects no default metrics with defaultMetrics: { enabled: false }', async () => {
+    const app = await startApp({ defaultMetrics: { enabled: false } });
+    try {
+      const text = (await request(app.getHttpServer()).get('/metrics').expect(200)).text;
+      expect(text).not.toContain('process_cpu_user_seconds_total');
+    } finally {
+      await app.close();
+    }
+  });
+});

@@ -1,0 +1,53 @@
+import { RedisStorageManager } from '../../src/index.js';
+import { ORDERS, startAppFleet, type AppFleet } from '../harness/app-fleet.js';
+import {
+  deletePrefix,
+  connectTestRedis,
+  testRedisUrl,
+  uniquePrefix,
+} from '../harness/test-redis.js';
+
+describe('fresh scrapes: a count made in one process is in a scrape of another at once', () => {
+  const client = connectTestRedis();
+  const fleets: AppFleet[] = [];
+  const prefixes: string[] = [];
+  afterAll(async () => {
+    await Promise.all(fleets.map((fleet) => fleet.close()));
+    for (const prefix of prefixes) await deletePrefix(client, prefix);
+    await client.quit();
+  });
+
+  /** Three apps whose background flush is far away: only a fresh scrape can see a new count. */
+  async function fleet(freshScrapeWaitMs: number): Promise<AppFleet> {
+    const prefix = uniquePrefix('fresh');
+    prefixes.push(prefix);
+    const started = await startAppFleet(3, () => ({
+      url: testRedisUrl(),
+      keyPrefix: prefix,
+      flushIntervalMs: 60_000,
+      livenessWindowMs: 120_000,
+      ttlSeconds: 300,
+      freshScrapeWaitMs,
+    }));
+    fleets.push(started);
+    return started;
+  }
+
+  async function countThenScrapeAnother(apps: AppFleet): Promise<string | undefined> {
+    const [first, second] = await Promise.all(apps.apps.map((app) => app.getUrl()));
+    for (let i = 0; i < 5; i += 1) await fetch(`${first}/orders`, { method: 'POST' });
+    const text = await (await fetch(`${second}/metrics`)).text();
+    return text.split('\n').find((line) => line.startsWith(`${ORDERS} `));
+  }
+
+  it('asks every process to flush before reading (250 ms at most by default)', async () => {
+    const apps = await fleet(250);
+    expect(apps.apps[0].get(RedisStorageManager).options.freshScrapeWaitMs).toBe(250);
+    expect(await countThenScrapeAnother(apps)).toBe(`${ORDERS} 5`);
+  });
+
+  it('without it, a scrape shows what processes last flushed', async () => {
+    const apps = await fleet(0);
+    expect(await countThenScrapeAnother(apps)).toBe(`${ORDERS} 0`);
+  });
+});

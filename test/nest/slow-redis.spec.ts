@@ -1,0 +1,136 @@
+import 'reflect-metadata';
+
+import { Module, type INestApplication } from '@nestjs/common';
+import { Test } from '@nestjs/testing';
+import { createServer, type Server, type Socket } from 'node:net';
+import { Redis } from 'ioredis';
+import { Registry } from 'prom-client';
+import request from 'supertest';
+
+import {
+  RedisMetricsModule,
+  RedisStorageManager,
+  type RedisMetricsModuleOptions,
+} from '../../src/index.js';
+import { makeTempDir, removeTempDir, startRedisProcess } from '../harness/redis-processes.mjs';
+import { freePort } from '../harness/redis-server.mjs';
+
+async function startApp(options: RedisMetricsModuleOptions): Promise<INestApplication> {
+  @Module({
+    imports: [
+      RedisMetricsModule.forRoot({
+        registry: new Registry(),
+        defaultMetrics: false,
+        httpMetrics: false,
+        flushIntervalMs: 200,
+        livenessWindowMs: 1000,
+        ...options,
+      }),
+    ],
+  })
+  class AppModule {}
+  const moduleRef = await Test.createTestingModule({ imports: [AppModule] }).compile();
+  const app = moduleRef.createNestApplication({ logger: false });
+  await app.init();
+  return app;
+}
+
+/** Times one request; `status` and how long it took. */
+async function timed(server: unknown, path: string): Promise<{ status: number; ms: number }> {
+  const started = Date.now();
+  const response = await request(server as Parameters<typeof request>[0]).get(path);
+  return { status: response.status, ms: Date.now() - started };
+}
+
+describe('a slow or silent Redis never holds up probes, scrapes or bootstrap', () => {
+  const cleanups: (() => Promise<unknown> | unknown)[] = [];
+  afterEach(async () => {
+    for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
+  });
+
+  it('answers /metrics/health at once and /metrics within its timeout while Redis sleeps for 5 s', async () => {
+    const dir = await makeTempDir('debug-sleep');
+    cleanups.push(() => removeTempDir(dir));
+    const server = await startRedisProcess({
+      dir,
+      port: await freePort(),
+      args: (port: number) => [
+        '--port',
+        String(port),
+        '--bind',
+        '127.0.0.1',
+        '--save',
+        '',
+        '--enable-debug-command',
+        'local',
+      ],
+    });
+    cleanups.push(() => server.kill());
+    const app = await startApp({
+      url: `redis://127.0.0.1:${server.port}`,
+      keyPrefix: 'slow',
+      scrapeTimeoutMs: 1000,
+    });
+    cleanups.push(() => app.close());
+    expect(await app.get(RedisStorageManager).setup()).toBe(true);
+    const http = app.getHttpServer();
+    await request(http).get('/metrics').expect(200);
+
+    const admin = new Redis({ port: server.port, host: '127.0.0.1' });
+    cleanups.push(() => admin.disconnect());
+    const stall = admin.call('DEBUG', 'SLEEP', '5');
+    const stalledAt = Date.now();
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    const healthEarly = await timed(http, '/metrics/health');
+    const scrape = await timed(http, '/metrics');
+    // Two flush intervals plus the stall margin: the flusher has now waited too long.
+    await new Promise((resolve) => setTimeout(resolve, 2300 - (Date.now() - stalledAt)));
+    const healthLate = await timed(http, '/metrics/health');
+    const lateBody = (await request(http).get('/metrics/health')).body;
+    const stillStalled = Date.now() - stalledAt < 5000;
+    await stall;
+
+    expect(stillStalled).toBe(true);
+    expect(healthEarly.status).toBe(200);
+    expect(healthEarly.ms).toBeLessThan(1000);
+    expect(scrape.status).toBe(503);
+    expect(scrape.ms).toBeGreaterThanOrEqual(1000);
+    expect(scrape.ms).toBeLessThan(2000);
+    expect(healthLate).toMatchObject({ status: 503 });
+    expect(healthLate.ms).toBeLessThan(1000);
+    expect(lateBody.error).toMatch(
+      /^no write acknowledged for \d+ ms: a flush has waited \d+ ms for Redis \(slow or unreachable\)$/,
+    );
+  });
+
+  it('boots at once against a Redis that accepts connections and never answers', async () => {
+    const sockets = new Set<Socket>();
+    const silent: Server = createServer((socket) => {
+      sockets.add(socket);
+      socket.on('error', () => undefined);
+    });
+    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+    cleanups.push(
+      () =>
+        new Promise<void>((resolve) => {
+          for (const socket of sockets) socket.destroy();
+          silent.close(() => resolve());
+        }),
+    );
+    const port = (silent.address() as { port: number }).port;
+
+    const started = Date.now();
+    const app = await startApp({ url: `redis://127.0.0.1:${port}`, keyPrefix: 'silent' });
+    const bootMs = Date.now() - started;
+    const health = await timed(app.getHttpServer(), '/metrics/health');
+    const closing = Date.now();
+    await app.close();
+    const closeMs = Date.now() - closing;
+
+    expect(bootMs).toBeLessThan(1000);
+    expect(health.status).toBe(503);
+    expect(health.ms).toBeLessThan(1000);
+    // Set-up gives up waiting for the connection after 3 s; closing waits at most for that.
+    expect(closeMs).toBeLessThan(4000);
+  });
+});

@@ -1,0 +1,229 @@
+import type { Redis } from 'ioredis';
+import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+
+import {
+  decodePacked,
+  MARKER,
+  MemoryMetricsStore,
+  MetricsFlusher,
+  ProcessIdentity,
+  RedisMetricsStore,
+  RedisMultiProcessCollector,
+  seriesField,
+  type MetricsStore,
+  type SeriesBatch,
+  type StoreSnapshot,
+} from '../../src/index.js';
+import { connectTestRedis, deletePrefix, uniquePrefix } from '../harness/test-redis.js';
+
+// The embedded store (a cluster primary's memory, over IPC) must keep the semantics of the Redis
+// scripts: the same operations give the same answers from both.
+describe.each(['redis', 'memory'] as const)('the %s store keeps the write protocol', (kind) => {
+  let client: Redis;
+  const prefixes: string[] = [];
+
+  beforeAll(() => {
+    client = connectTestRedis();
+  });
+  afterAll(async () => {
+    for (const prefix of prefixes) await deletePrefix(client, prefix);
+    await client.quit();
+  });
+
+  function newStore(): MetricsStore {
+    if (kind === 'memory') return new MemoryMetricsStore();
+    const prefix = uniquePrefix(`contract-${kind}`);
+    prefixes.push(prefix);
+    return new RedisMetricsStore(client, prefix);
+  }
+
+  const counterMeta: [string, { type: 'counter'; help: string }] = [
+    'jobs_total',
+    { type: 'counter', help: 'Jobs' },
+  ];
+  const histogramMeta: [string, { type: 'histogram'; help: string }] = [
+    'job_seconds',
+    { type: 'histogram', help: 'Time' },
+  ];
+  const gaugeMeta: [string, { type: 'gauge'; help: string; mode: string }] = [
+    'busy',
+    { type: 'gauge', help: 'Busy', mode: 'all' },
+  ];
+  const jobs = seriesField('jobs_total', { queue: 'mail' });
+  const seconds = seriesField('job_seconds', {});
+  const busy = seriesField('busy', {});
+
+  function totalsOf(snapshot: StoreSnapshot): Record<string, Record<string, number> | string> {
+    const totals: Record<string, Record<string, number> | string> = {};
+    for (let i = 0; i < snapshot.totals.length; i += 2) {
+      const [field, text] = [snapshot.totals[i], snapshot.totals[i + 1]];
+      totals[field] = field.startsWith('#') ? text : Object.fromEntries(decodePacked(text)!);
+    }
+    return totals;
+  }
+
+  it('adds what each write adds, refuses a replay, and counts a reset from zero', async () => {
+    const store = newStore();
+    const a = ProcessIdentity.create({ hostname: 'h', pid: 1 });
+    const b = ProcessIdentity.create({ hostname: 'h', pid: 2 });
+    const first: SeriesBatch = {
+      expectedSeq: 0,
+      seq: 1,
+      metadata: [counterMeta, histogramMeta, gaugeMeta],
+      counters: [
+        [jobs, 'v 5'],
+        [seconds, 'c 2 s 0.75 0.5 1 +Inf 2'],
+      ],
+      gauges: [[busy, { value: 3, timestamp: 1000 }]],
+    };
+
+    expect((await store.write(a, first)).status).toBe('applied');
+    const replay = await store.write(a, first);
+    await store.write(b, {
+      expectedSeq: 0,
+      seq: 7,
+      counters: [
+        [jobs, 'v 1'],
+        [seconds, 'c 1 s 2 1 0 +Inf 1'],
+      ],
+    });
+    // Process a: 5 -> 8 adds 3; then a reset (8 -> 2) counts 2 from zero.
+    await store.write(a, { expectedSeq: 1, seq: 2, counters: [[jobs, 'v 8']] });
+    await store.write(a, { expectedSeq: 2, seq: 3, counters: [[jobs, 'v 2']] });
+
+    expect(replay).toMatchObject({
+      status: 'mismatch',
+      markers: { counters: 1, gauges: 1, totals: 1, metadata: 1, ended: null },
+    });
+    const snapshot = await store.read();
+    expect(totalsOf(snapshot)).toEqual({
+      [jobs]: { v: 11 },
+      [seconds]: { c: 3, s: 2.75, '0.5': 1, '+Inf': 3, '1': 0 },
+      [MARKER.processSeq(a.id)]: '3',
+      [MARKER.processSeq(b.id)]: '7',
+    });
+    expect(snapshot.processes.filter((_, i) => i % 2 === 0).sort()).toEqual([a.id, b.id].sort());
+    const gaugesOfA = snapshot.gauges[snapshot.processes.indexOf(a.id) / 2];
+    expect(gaugesOfA).toEqual(expect.arrayContaining([busy, '3 1000', MARKER.seq, '3']));
+  });
+
+  it('ends a process: its gauges and state go, its counts stay, a tombstone tells it so', async () => {
+    const store = newStore();
+    const a = ProcessIdentity.create({ hostname: 'h', pid: 1 });
+    await store.write(a, {
+      expectedSeq: 0,
+      seq: 4,
+      metadata: [counterMeta, gaugeMeta],
+      counters: [[jobs, 'v 5']],
+      gauges: [[busy, { value: 1 }]],
+    });
+
+    expect(await store.end(a.id, 60_000)).toBe('alive');
+    expect(await store.end(a.id)).toBe('ended');
+    expect(await store.end(a.id)).toBe('absent');
+    const after = await store.write(a, { expectedSeq: 4, seq: 5, counters: [[jobs, 'v 6']] });
+
+    expect(after).toMatchObject({
+      status: 'mismatch',
+      markers: { counters: null, gauges: null, totals: null, metadata: null, ended: 4 },
+    });
+    const snapshot = await store.read();
+    expect(snapshot.processes).toEqual([]);
+    expect(totalsOf(snapshot)).toEqual({ [jobs]: { v: 5 } });
+    expect((await store.processIndex()).processes).toEqual([]);
+  });
+
+  it('rebases: keeps or drops previous values, marks a loss, and takes base values without counting', async () => {
+    const store = newStore();
+    const a = ProcessIdentity.create({ hostname: 'h', pid: 1 });
+    await store.write(a, {
+      expectedSeq: 0,
+      seq: 1,
+      metadata: [counterMeta],
+      counters: [[jobs, 'v 5']],
+    });
+
+    await store.rebase(a, { seq: 2, keepCounters: true, markLost: false });
+    await store.write(a, { expectedSeq: 2, seq: 3, counters: [[jobs, 'v 6']] });
+    const kept = totalsOf(await store.read());
+    await store.rebase(a, { seq: 4, keepCounters: false, markLost: true });
+    await store.write(a, {
+      expectedSeq: 4,
+      seq: 5,
+      counters: [[jobs, 'v 6']],
+      counterMode: 'base',
+    });
+    await store.write(a, { expectedSeq: 5, seq: 6, counters: [[jobs, 'v 9']] });
+    const snapshot = await store.read();
+
+    expect(kept[jobs]).toEqual({ v: 6 });
+    expect(totalsOf(snapshot)[jobs]).toEqual({ v: 9 });
+    expect(Number(totalsOf(snapshot)[MARKER.lostAt])).toBeCloseTo(snapshot.now, -4);
+  });
+
+  it('lists processes with their info and reports stale ones', async () => {
+    const store = newStore();
+    const a = ProcessIdentity.create({ hostname: 'web-1', pid: 11 });
+    await store.write(a, { expectedSeq: 0, seq: 1 });
+    await new Promise((resolve) => setTimeout(resolve, 30));
+    const b = ProcessIdentity.create({ hostname: 'web-2', pid: 12 });
+    const reply = await store.write(b, { expectedSeq: 0, seq: 1, staleAfterMs: 20 });
+
+    const index = await store.processIndex();
+
+    expect(reply.stale).toEqual([a.id]);
+    expect(index.processes.map(({ id, info }) => [id, info?.pid, info?.hostname]).sort()).toEqual(
+      [
+        [a.id, 11, 'web-1'],
+        [b.id, 12, 'web-2'],
+      ].sort(),
+    );
+  });
+
+  it('serves flushers and a collector to the same merged text', async () => {
+    const store = newStore();
+    const writers = [1, 2].map((pid) => {
+      const registry = new Registry();
+      new Counter({ name: 'jobs_total', help: 'Jobs', registers: [registry] }).inc(pid * 10);
+      new Gauge({ name: 'busy', help: 'Busy', registers: [registry] }).set(pid);
+      const histogram = new Histogram({
+        name: 'job_seconds',
+        help: 'Time',
+        buckets: [1],
+        registers: [registry],
+      });
+      histogram.observe(pid);
+      return new MetricsFlusher({
+        store,
+        identity: ProcessIdentity.create({ hostname: 'h', pid }),
+        registry,
+        intervalMs: 1000,
+        gaugeModeOf: () => 'livesum',
+      });
+    });
+    for (const flusher of writers) await flusher.flush();
+    await writers[0].end();
+
+    const text = await new RedisMultiProcessCollector({ store }).metrics();
+
+    expect(text).toBe(
+      [
+        '# HELP busy Busy',
+        '# TYPE busy gauge',
+        'busy 2',
+        '',
+        '# HELP job_seconds Time',
+        '# TYPE job_seconds histogram',
+        'job_seconds_bucket{le="1"} 1',
+        'job_seconds_bucket{le="+Inf"} 2',
+        'job_seconds_sum 3',
+        'job_seconds_count 2',
+        '',
+        '# HELP jobs_total Jobs',
+        '# TYPE jobs_total counter',
+        'jobs_total 30',
+        '',
+      ].join('\n'),
+    );
+  });
+});

@@ -1,0 +1,185 @@
+import { Redis } from 'ioredis';
+import { Registry } from 'prom-client';
+
+import {
+  describeRedisError,
+  readRedisMetricsOptionsFromEnv,
+  RedisAuthenticationError,
+  RedisConnectionError,
+  RedisStorageManager,
+  type RedisMetricsModuleOptions,
+} from '../../src/index.js';
+import { startRedisWithAuth, type AuthRedisServer } from '../harness/redis-auth-server.mjs';
+import { freePort } from '../harness/redis-server.mjs';
+import { startTlsRedis, type TlsRedisServer } from '../harness/redis-tls-server.mjs';
+import { makeTestCertificates, type TestCertificates } from '../harness/tls-certificates.mjs';
+import { uniquePrefix } from '../harness/test-redis.js';
+
+// Every way of misconfiguring the connection that used to read "Stream isn't writeable and
+// enableOfflineQueue options is false" must now say what is wrong, where, and never the password.
+
+let certificates: TestCertificates;
+let tlsServer: TlsRedisServer;
+let mismatchedServer: TlsRedisServer;
+let authServer: AuthRedisServer;
+
+beforeAll(async () => {
+  certificates = await makeTestCertificates();
+  [tlsServer, mismatchedServer, authServer] = await Promise.all([
+    startTlsRedis({ certificates }),
+    startTlsRedis({ certificates, certificate: 'mismatched' }),
+    startRedisWithAuth(),
+  ]);
+});
+
+afterAll(async () => {
+  await Promise.all([tlsServer?.stop(), mismatchedServer?.stop(), authServer?.stop()]);
+  await certificates?.remove();
+});
+
+/** What the module reports when it starts with these options: the flusher's log and /health. */
+async function reportedFailure(options: RedisMetricsModuleOptions) {
+  const logged: string[] = [];
+  const logger = {
+    log: (message: string) => void logged.push(message),
+    warn: (message: string) => void logged.push(message),
+    error: (message: string) => void logged.push(message),
+  };
+  const manager = new RedisStorageManager(
+    {
+      enabled: true,
+      keyPrefix: uniquePrefix('errors'),
+      registry: new Registry(),
+      defaultMetrics: false,
+      httpMetrics: false,
+      ...options,
+    },
+    logger,
+  );
+  const connected = await manager.setup();
+  const client = manager.getClient() as Redis;
+  const commandError = await client.ping().then(
+    () => undefined,
+    (error: unknown) => error as Error,
+  );
+  const health = await manager.health();
+  await manager.teardown();
+  return { connected, logged, health, commandError, client };
+}
+
+/** Checks that the failure is reported with exactly this message everywhere, and no secret. */
+function expectReported(
+  failure: Awaited<ReturnType<typeof reportedFailure>>,
+  message: string,
+  secrets: string[] = [],
+) {
+  expect(failure.connected).toBe(false);
+  expect(failure.health.status).toBe('degraded');
+  expect(failure.health.error).toBe(message);
+  expect(failure.commandError?.message).toBe(message);
+  expect(describeRedisError(failure.commandError, failure.client)).toBe(message);
+  // The flusher's warning (its wording is the flusher's) ends with the cause, once.
+  const warnings = failure.logged.filter((line) => line.startsWith('Flushing metrics to '));
+  expect(warnings).toHaveLength(1);
+  expect(warnings[0].endsWith(`: ${message}`)).toBe(true);
+  const everything = JSON.stringify(failure.logged) + JSON.stringify(failure.health) + message;
+  for (const secret of secrets) expect(everything).not.toContain(secret);
+}
+
+describe('a connection that cannot work names its cause', () => {
+  it('a wrong password: WRONGPASS for the default user, at host:port', async () => {
+    const failure = await reportedFailure({
+      host: '127.0.0.1',
+      port: authServer.port,
+      password: 'not-the-password',
+    });
+    expectReported(
+      failure,
+      `WRONGPASS: wrong password or user "default" at 127.0.0.1:${authServer.port} (check REDIS_PASSWORD / the URL's user)`,
+      ['not-the-password', authServer.password],
+    );
+    expect(failure.commandError).toBeInstanceOf(RedisAuthenticationError);
+  });
+
+  it('a wrong ACL user in the URL: WRONGPASS naming the user, without the URL', async () => {
+    const failure = await reportedFailure({
+      url: `redis://nobody:${authServer.userPassword}@127.0.0.1:${authServer.port}`,
+    });
+    expectReported(
+      failure,
+      `WRONGPASS: wrong password or user "nobody" at 127.0.0.1:${authServer.port} (check REDIS_PASSWORD / the URL's user)`,
+      [authServer.userPassword, 'redis://'],
+    );
+  });
+
+  it('no password where one is required: NOAUTH', async () => {
+    const failure = await reportedFailure({ host: '127.0.0.1', port: authServer.port });
+    expectReported(
+      failure,
+      `NOAUTH: 127.0.0.1:${authServer.port} requires a password (set REDIS_PASSWORD or put it in the URL)`,
+    );
+  });
+
+  it('a server certificate signed by a CA the client was not given: not trusted', async () => {
+    const failure = await reportedFailure(
+      readRedisMetricsOptionsFromEnv({
+        REDIS_ENABLED: 'true',
+        PROMETHEUS_REDIS_URL: tlsServer.url,
+        REDIS_TLS_CA_FILE: certificates.untrustedCaFile,
+      }),
+    );
+    expectReported(
+      failure,
+      `TLS: certificate not trusted at 127.0.0.1:${tlsServer.port} (SELF_SIGNED_CERT_IN_CHAIN; set REDIS_TLS_CA_FILE to the CA that signed it)`,
+    );
+    expect(failure.commandError).toBeInstanceOf(RedisConnectionError);
+  });
+
+  it('a server certificate made out to another name: the name does not match', async () => {
+    const failure = await reportedFailure({
+      url: mismatchedServer.url,
+      tlsCaFile: certificates.caFile,
+    });
+    expectReported(
+      failure,
+      `TLS: certificate name does not match "127.0.0.1" at 127.0.0.1:${mismatchedServer.port}; it holds DNS:wrong.example (set REDIS_TLS_SERVERNAME to a name it holds, or connect by that name)`,
+    );
+  });
+
+  it('plain redis:// against a TLS port: the server hangs up, is it a TLS port?', async () => {
+    const failure = await reportedFailure({ url: `redis://127.0.0.1:${tlsServer.port}` });
+    expectReported(
+      failure,
+      `server closed the connection before answering at 127.0.0.1:${tlsServer.port} (is it a TLS port? use rediss://)`,
+    );
+  });
+
+  it('nothing listening: connection refused at host:port', async () => {
+    const port = await freePort();
+    const failure = await reportedFailure({ host: '127.0.0.1', port });
+    expectReported(
+      failure,
+      `connection refused at 127.0.0.1:${port} (is Redis running there? check REDIS_HOST / REDIS_PORT)`,
+    );
+  });
+
+  it("a client of the user's: its failures name their cause in the log and the health route too", async () => {
+    const port = await freePort();
+    const client = new Redis({
+      port,
+      host: '127.0.0.1',
+      enableOfflineQueue: false,
+      maxRetriesPerRequest: 1,
+      retryStrategy: () => 100,
+    });
+    try {
+      const failure = await reportedFailure({ client });
+      const message = `connection refused at 127.0.0.1:${port} (is Redis running there? check REDIS_HOST / REDIS_PORT)`;
+      expect(failure.connected).toBe(false);
+      expect(failure.health.error).toBe(message);
+      expect(failure.logged.filter((line) => line.includes(message))).toHaveLength(1);
+    } finally {
+      client.disconnect();
+    }
+  });
+});

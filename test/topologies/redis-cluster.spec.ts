@@ -1,0 +1,214 @@
+import 'reflect-metadata';
+
+import { Controller, Injectable, Module, Post, type INestApplication } from '@nestjs/common';
+import { Test } from '@nestjs/testing';
+import { Cluster } from 'ioredis';
+import { Registry, type Counter } from 'prom-client';
+import request from 'supertest';
+
+import {
+  describeRedisError,
+  RedisMetricsModule,
+  RedisMetricsService,
+  RedisStorageManager,
+  type FlushResult,
+} from '../../src/index.js';
+import { startRedisCluster, type RedisClusterHandle } from '../harness/redis-cluster.mjs';
+import { waitFor } from '../harness/redis-processes.mjs';
+import { parseInfo, respCall } from '../harness/resp-call.mjs';
+import { uniquePrefix } from '../harness/test-redis.js';
+import { sampleValue } from './exposition-sample.js';
+
+// The module on a real Redis Cluster, through the ioredis Cluster client a user passes in: every key of
+// a prefix shares one hash tag, so the scripts run on the master of that slot.
+
+@Injectable()
+class OrdersService {
+  readonly placed: Counter<string>;
+  constructor(metrics: RedisMetricsService) {
+    this.placed = metrics.counter({ name: 'orders_placed_total', help: 'Orders placed' });
+  }
+}
+
+@Controller()
+class OrdersController {
+  constructor(private readonly orders: OrdersService) {}
+
+  @Post('orders')
+  place(): string {
+    this.orders.placed.inc();
+    return 'ok';
+  }
+}
+
+async function startApp(client: Cluster, prefix: string): Promise<INestApplication> {
+  @Module({
+    imports: [
+      RedisMetricsModule.forRoot({
+        client,
+        keyPrefix: prefix,
+        registry: new Registry(),
+        defaultMetrics: false,
+        httpMetrics: false,
+        flushIntervalMs: 200,
+      }),
+    ],
+    controllers: [OrdersController],
+    providers: [OrdersService],
+  })
+  class AppModule {}
+  const moduleRef = await Test.createTestingModule({ imports: [AppModule] }).compile();
+  const app = moduleRef.createNestApplication({ logger: false });
+  await app.init();
+  return app;
+}
+
+async function placeOrders(app: INestApplication, count: number) {
+  for (let i = 0; i < count; i += 1) await request(app.getHttpServer()).post('/orders').expect(201);
+}
+
+async function scrapedOrders(app: INestApplication): Promise<number | undefined> {
+  const response = await request(app.getHttpServer()).get('/metrics').expect(200);
+  return sampleValue(response.text, 'orders_placed_total');
+}
+
+/** Flushes until a flush reaches Redis again (the Cluster client finds the new slot owner). */
+async function flushUntilOk(app: INestApplication): Promise<FlushResult> {
+  const manager = app.get(RedisStorageManager);
+  return waitFor('a flush to reach the cluster', async () => {
+    const result = await manager.flush();
+    return result?.ok ? result : undefined;
+  });
+}
+
+function clusterClient(cluster: RedisClusterHandle): Cluster {
+  return new Cluster(cluster.startupNodes, { clusterRetryStrategy: () => 100 });
+}
+
+describe('Redis Cluster, 3 masters with a replica each', () => {
+  let cluster: RedisClusterHandle;
+  let client: Cluster;
+  let app: INestApplication;
+  const prefix = uniquePrefix('cluster');
+
+  beforeAll(async () => {
+    cluster = await startRedisCluster();
+    client = clusterClient(cluster);
+    app = await startApp(client, prefix);
+  });
+  afterAll(async () => {
+    await app?.close();
+    client?.disconnect();
+    await cluster?.stop();
+  });
+
+  it('the harness starts 3 masters, each with one replica in sync, and every node says ok', async () => {
+    const masters = await cluster.masters();
+    expect(masters).toHaveLength(3);
+    expect(cluster.nodes).toHaveLength(6);
+    for (const master of masters) {
+      const replicas = await cluster.replicasOf(master);
+      expect(replicas).toHaveLength(1);
+      const info = parseInfo(await respCall({ port: replicas[0].port }, 'INFO', 'replication'));
+      expect(info).toMatchObject({ master_port: String(master.port), master_link_status: 'up' });
+    }
+    for (const node of cluster.nodes) {
+      const info = parseInfo(await respCall({ port: node.port }, 'CLUSTER', 'INFO'));
+      expect(info).toMatchObject({
+        cluster_state: 'ok',
+        cluster_slots_ok: '16384',
+        cluster_known_nodes: '6',
+      });
+    }
+  });
+
+  it('RedisMetricsModule.forRoot({ client: cluster }) flushes and scrapes exact counts', async () => {
+    await placeOrders(app, 7);
+    expect((await app.get(RedisStorageManager).flush())?.ok).toBe(true);
+    expect(await scrapedOrders(app)).toBe(7);
+    const health = await request(app.getHttpServer()).get('/metrics/health').expect(200);
+    expect(health.body).toMatchObject({ status: 'up', liveProcesses: 1 });
+  });
+
+  it('keeps exact counts through the failover of the master of its slot, and the killed master rejoins as a replica', async () => {
+    const master = await cluster.masterOf(`{${prefix}}`);
+    const [replica] = await cluster.replicasOf(master);
+    await cluster.waitUntilReplicated(master);
+
+    await cluster.killNode(master);
+    const promoted = await cluster.waitForFailover(master);
+    expect(promoted.id).toBe(replica.id);
+
+    await placeOrders(app, 4);
+    await flushUntilOk(app);
+    expect(await scrapedOrders(app)).toBe(11);
+
+    await cluster.restartNode(master);
+    expect((await cluster.replicasOf(promoted)).map((node) => node.id)).toEqual([master.id]);
+    await placeOrders(app, 1);
+    await flushUntilOk(app);
+    expect(await scrapedOrders(app)).toBe(12);
+  });
+});
+
+describe('Redis Cluster, 3 masters without replicas', () => {
+  let cluster: RedisClusterHandle;
+  let client: Cluster;
+  let app: INestApplication;
+  const prefix = uniquePrefix('cluster-bare');
+
+  beforeAll(async () => {
+    cluster = await startRedisCluster({ replicas: 0 });
+    client = clusterClient(cluster);
+    app = await startApp(client, prefix);
+  });
+  afterAll(async () => {
+    await app?.close();
+    client?.disconnect();
+    await cluster?.stop();
+  });
+
+  it('the harness starts 3 masters without replicas', async () => {
+    expect(cluster.nodes).toHaveLength(3);
+    const masters = await cluster.masters();
+    expect(masters.map((node) => node.id).sort()).toEqual(
+      cluster.nodes.map((node) => node.id).sort(),
+    );
+    for (const master of masters) expect(await cluster.replicasOf(master)).toEqual([]);
+  });
+
+  it('loses the master of its slot: flushes fail while it is down, and after its restart (empty) the counts are exact again', async () => {
+    await placeOrders(app, 5);
+    expect((await app.get(RedisStorageManager).flush())?.ok).toBe(true);
+    expect(await scrapedOrders(app)).toBe(5);
+
+    const master = await cluster.masterOf(`{${prefix}}`);
+    await cluster.killNode(master);
+    await placeOrders(app, 2);
+    const failed = await app.get(RedisStorageManager).flush();
+    expect(failed?.ok).toBe(false);
+    await request(app.getHttpServer()).get('/metrics/health').expect(503);
+    // Depending on whether the other masters have marked it failed yet, Redis answers CLUSTERDOWN,
+    // or the client keeps being redirected to the dead master, or finds its connection closed.
+    expect([
+      'CLUSTERDOWN: the Redis Cluster is down (is a master without a replica unreachable?)',
+      `Redis Cluster: the master at 127.0.0.1:${master.port} does not answer for this prefix's slot (is it down? the cluster has not failed it over yet)`,
+      "Redis Cluster: the master of this prefix's slot does not answer (is it down? the cluster has not failed it over yet)",
+    ]).toContain(describeRedisError(failed?.error, client));
+
+    await cluster.restartNode(master);
+    await placeOrders(app, 1);
+    await flushUntilOk(app);
+    // The master came back empty: scrapes answer 503 while the live processes write their counts
+    // again (two flush intervals), then the exact total.
+    const during = await request(app.getHttpServer()).get('/metrics').expect(503);
+    expect(during.text).toMatch(/lost data .* ago; live processes are writing their counts again/);
+    const total = await waitFor('a merged scrape again', async () => {
+      const response = await request(app.getHttpServer()).get('/metrics');
+      return response.status === 200
+        ? sampleValue(response.text, 'orders_placed_total')
+        : undefined;
+    });
+    expect(total).toBe(8);
+  });
+});

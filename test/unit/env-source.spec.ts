@@ -1,0 +1,96 @@
+import {
+  describeRedisMetricsEnv,
+  readMetricsAuthFromEnv,
+  readRedisMetricsOptionsFromEnv,
+  RedisMetricsConfigError,
+  redisUrlFromEnv,
+} from '../../src/index.js';
+
+const SECRET = 'pa55-in-url';
+
+describe('which environment variable turns Redis storage on', () => {
+  it.each([
+    [{}, undefined, false],
+    [{ PROMETHEUS_REDIS_URL: 'redis://metrics:6379' }, 'PROMETHEUS_REDIS_URL', true],
+    [{ REDIS_URL: 'redis://cache:6379' }, 'REDIS_URL', true],
+    [
+      { PROMETHEUS_REDIS_URL: 'redis://metrics:6379', REDIS_URL: 'redis://cache:6379' },
+      'PROMETHEUS_REDIS_URL',
+      true,
+    ],
+    [{ REDIS_URL: 'redis://cache:6379', REDIS_ENABLED: 'false' }, 'REDIS_URL', false],
+    [{ REDIS_HOST: 'cache' }, undefined, false],
+    [{ REDIS_HOST: 'cache', REDIS_ENABLED: 'yes' }, undefined, true],
+  ] as [Record<string, string>, string | undefined, boolean][])(
+    '%j: URL from %s, enabled %s',
+    (env, variable, enabled) => {
+      expect(redisUrlFromEnv(env)?.variable).toBe(variable);
+      const options = readRedisMetricsOptionsFromEnv(env);
+      expect(options.enabled).toBe(enabled);
+      if (variable) expect(options.url).toBe(env[variable]);
+    },
+  );
+
+  it('takes host, port and db from the winning URL', () => {
+    const options = readRedisMetricsOptionsFromEnv({
+      REDIS_URL: 'redis://cache:6390/4',
+      REDIS_HOST: 'ignored',
+    });
+    expect(options).toMatchObject({ enabled: true, host: 'cache', port: 6390, db: 4 });
+  });
+
+  it('names REDIS_URL in the error when that is the bad URL, without the password', () => {
+    let error: unknown;
+    try {
+      readRedisMetricsOptionsFromEnv({ REDIS_URL: `http://user:${SECRET}@cache` });
+    } catch (e) {
+      error = e;
+    }
+    expect(error).toBeInstanceOf(RedisMetricsConfigError);
+    expect((error as Error).message).toBe(
+      'nestjs-redis-metrics: REDIS_URL must start with redis:// or rediss://; got "http://"',
+    );
+  });
+
+  it.each([
+    [
+      {},
+      'Redis metrics storage off: neither PROMETHEUS_REDIS_URL, REDIS_URL nor REDIS_ENABLED is set.',
+    ],
+    [{ REDIS_URL: `redis://:${SECRET}@cache` }, 'Redis metrics storage on: the URL of REDIS_URL.'],
+    [
+      { PROMETHEUS_REDIS_URL: `redis://:${SECRET}@m`, REDIS_URL: 'redis://cache' },
+      'Redis metrics storage on: the URL of PROMETHEUS_REDIS_URL (REDIS_URL is set too and left alone).',
+    ],
+    [
+      { REDIS_URL: 'redis://cache', REDIS_ENABLED: 'false' },
+      'Redis metrics storage off: REDIS_ENABLED=false, although REDIS_URL is set.',
+    ],
+    [
+      { REDIS_ENABLED: 'true', REDIS_HOST: 'cache', REDIS_PASSWORD: SECRET },
+      'Redis metrics storage on: REDIS_ENABLED with REDIS_HOST, REDIS_PORT and REDIS_DB (or their defaults).',
+    ],
+  ] as [Record<string, string>, string][])('logs for %j: %s', (env, line) => {
+    expect(describeRedisMetricsEnv(env)).toBe(line);
+    expect(line).not.toContain(SECRET);
+  });
+});
+
+describe('protection of the routes from the environment', () => {
+  it('reads a bearer token and basic credentials', () => {
+    expect(readMetricsAuthFromEnv({})).toBeUndefined();
+    expect(readMetricsAuthFromEnv({ METRICS_AUTH_TOKEN: 't0k' })).toEqual({ bearerToken: 't0k' });
+    expect(
+      readMetricsAuthFromEnv({ METRICS_AUTH_USERNAME: 'prom', METRICS_AUTH_PASSWORD: SECRET }),
+    ).toEqual({ basic: { username: 'prom', password: SECRET } });
+  });
+
+  it('stops on half of the basic credentials, without the password', () => {
+    expect(() => readMetricsAuthFromEnv({ METRICS_AUTH_PASSWORD: SECRET })).toThrow(
+      new RedisMetricsConfigError(
+        'METRICS_AUTH_USERNAME',
+        'must be set as well: basic auth needs both METRICS_AUTH_USERNAME and METRICS_AUTH_PASSWORD',
+      ),
+    );
+  });
+});
