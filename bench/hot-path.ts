@@ -3,27 +3,36 @@ import { spawn } from 'node:child_process';
 import autocannon from 'autocannon';
 import { Redis } from 'ioredis';
 
-import { HOT_PATH_MODES, type HotPathMode } from './hot-path/modes.js';
+import { DEFAULT_HOT_PATH_MODES, HOT_PATH_MODES, type HotPathMode } from './hot-path/modes.js';
 import { commandCalls } from './lib/private-redis.js';
-import { median } from './lib/stats.js';
+import { median, medianInterval } from './lib/stats.js';
 
 const server = new URL('./hot-path/server.js', import.meta.url).pathname;
-let nextPort = 41_000 + (process.pid % 1000) * 10;
-
 /** One NestJS worker of the given design, listening on its own port. */
 async function startServer(mode: HotPathMode, redisUrl: string) {
-  const port = (nextPort += 1);
   const child = spawn(process.execPath, [server], {
-    env: { ...process.env, BENCH_MODE: mode, BENCH_REDIS_URL: redisUrl, PORT: String(port) },
-    stdio: ['ignore', 'pipe', 'inherit'],
+    env: { ...process.env, BENCH_MODE: mode, BENCH_REDIS_URL: redisUrl },
+    stdio: ['ignore', 'pipe', 'inherit', 'ipc'],
   });
-  await new Promise<void>((resolve, reject) => {
+  const port = await new Promise<string>((resolve, reject) => {
     child.once('exit', (code) => reject(new Error(`the ${mode} server exited with ${code}`)));
-    child.stdout!.on('data', (chunk) => String(chunk).includes('listening') && resolve());
+    child.stdout!.on('data', (chunk) => {
+      const listening = /listening on (\d+)/.exec(String(chunk));
+      if (listening) resolve(listening[1]);
+    });
   });
   child.removeAllListeners('exit');
   return {
     url: `http://127.0.0.1:${port}/work`,
+    /** CPU the server has used so far (user + system), µs. */
+    cpuMicros: () =>
+      new Promise<number>((resolve) => {
+        child.once('message', (usage) => {
+          const { user, system } = usage as NodeJS.CpuUsage;
+          resolve(user + system);
+        });
+        child.send('cpu');
+      }),
     stop: () =>
       new Promise<void>((resolve) => {
         child.once('exit', () => resolve());
@@ -40,71 +49,135 @@ interface LoadResult {
 }
 
 async function load(url: string, seconds: number, overallRate?: number): Promise<LoadResult> {
-  const result = await autocannon({ url, connections: 10, duration: seconds, overallRate });
+  const started = performance.now();
+  // autocannon stops at a sample tick: every 100 ms, so that a window is as long as asked.
+  const result = await autocannon({
+    url,
+    connections: 10,
+    duration: seconds,
+    overallRate,
+    sampleInt: 100,
+  });
+  const elapsedS = (performance.now() - started) / 1000;
   if (result.errors > 0 || result.non2xx > 0) {
     throw new Error(`${url}: ${result.errors} errors and ${result.non2xx} non-2xx answers`);
   }
   return {
     requests: result.requests.total,
-    requestsPerSecond: result.requests.total / seconds,
+    requestsPerSecond: result.requests.total / elapsedS,
     p50Ms: result.latency.p50,
     p99Ms: result.latency.p99,
   };
 }
 
-/** Throughput and latency of one design, the median over its rounds. */
-export interface HotPathResult extends LoadResult {
+/** One measured window of one design. */
+export interface HotPathWindow extends LoadResult {
+  round: number;
+  /** Which set of server processes served it (see `benchHotPath`). */
+  epoch: number;
+  /** The server's CPU (user + system) in the window ÷ the requests it answered, µs. */
+  cpuMicrosPerRequest: number;
+}
+
+/** One design's windows, one per round. */
+export interface HotPathResult {
   mode: HotPathMode;
   description: string;
-  rounds: number;
-  /** (slowest − fastest round) ÷ median, requests per second: how much the machine drifts. */
-  spread: number;
+  windows: HotPathWindow[];
 }
 
 /**
- * Requests per second and latency of one worker per design, under 10 connections for `seconds`,
- * `rounds` times; the designs take turns in each round so drift hits them all alike.
+ * Requests per second and server CPU per request of one worker per design, under 10 connections.
+ * `rounds` times each design serves a window of `seconds`, in the order of `modes` in even rounds and
+ * the reverse in odd ones: a design and the baseline next to it in `modes` serve back to back, first
+ * one then the other, so the machine's drift (other processes on its two cores) reaches both alike.
+ * The rounds are split into `epochs`, each with fresh server processes (started and warmed up all
+ * together): two processes of one design differ by a few percent for their whole life (JIT and memory
+ * layout), which only new processes average out.
  */
 export async function benchHotPath(
   redisUrl: string,
   {
     seconds,
     rounds,
-    modes = Object.keys(HOT_PATH_MODES) as HotPathMode[],
-  }: { seconds: number; rounds: number; modes?: HotPathMode[] },
+    epochs,
+    warmUpSeconds,
+    modes = DEFAULT_HOT_PATH_MODES,
+  }: {
+    seconds: number;
+    rounds: number;
+    epochs: number;
+    warmUpSeconds: number;
+    modes?: HotPathMode[];
+  },
 ): Promise<HotPathResult[]> {
-  const samples = new Map<HotPathMode, LoadResult[]>(modes.map((mode) => [mode, []]));
-  for (let round = 0; round < rounds; round += 1) {
-    for (const mode of [
-      ...modes.slice(round % modes.length),
-      ...modes.slice(0, round % modes.length),
-    ]) {
-      const running = await startServer(mode, redisUrl);
-      await load(running.url, 1); // warm-up: JIT, connections, first flush
-      const result = await load(running.url, seconds);
-      samples.get(mode)!.push(result);
-      console.log(
-        `  hot path ${mode}, round ${round + 1}: ${result.requestsPerSecond.toFixed(0)} req/s, p99 ${result.p99Ms} ms`,
+  const windows = new Map<HotPathMode, HotPathWindow[]>(modes.map((mode) => [mode, []]));
+  let round = 0;
+  for (let epoch = 0; epoch < epochs; epoch += 1) {
+    const servers = new Map<HotPathMode, Awaited<ReturnType<typeof startServer>>>();
+    try {
+      await Promise.all(
+        modes.map(async (mode) => servers.set(mode, await startServer(mode, redisUrl))),
       );
-      await running.stop();
+      // JIT, connections, first flush.
+      await Promise.all([...servers.values()].map((running) => load(running.url, warmUpSeconds)));
+      for (const end = Math.round(((epoch + 1) * rounds) / epochs); round < end; round += 1) {
+        for (const mode of round % 2 === 0 ? modes : [...modes].reverse()) {
+          const running = servers.get(mode)!;
+          const cpuBefore = await running.cpuMicros();
+          const result = await load(running.url, seconds);
+          const cpu = (await running.cpuMicros()) - cpuBefore;
+          const window = { ...result, round, epoch, cpuMicrosPerRequest: cpu / result.requests };
+          windows.get(mode)!.push(window);
+          console.log(
+            `  hot path round ${round + 1}/${rounds} ${mode}: ${result.requestsPerSecond.toFixed(0)} req/s, ${window.cpuMicrosPerRequest.toFixed(1)} µs CPU/request`,
+          );
+        }
+      }
+    } finally {
+      await Promise.all([...servers.values()].map((running) => running.stop()));
     }
   }
-  return modes.map((mode) => {
-    const runs = samples.get(mode)!;
-    return {
-      mode,
-      description: HOT_PATH_MODES[mode],
-      rounds: runs.length,
-      spread:
-        (Math.max(...runs.map((r) => r.requestsPerSecond)) -
-          Math.min(...runs.map((r) => r.requestsPerSecond))) /
-        median(runs.map((r) => r.requestsPerSecond)),
-      requests: median(runs.map((r) => r.requests)),
-      requestsPerSecond: median(runs.map((r) => r.requestsPerSecond)),
-      p50Ms: median(runs.map((r) => r.p50Ms)),
-      p99Ms: median(runs.map((r) => r.p99Ms)),
-    };
-  });
+  return modes.map((mode) => ({
+    mode,
+    description: HOT_PATH_MODES[mode],
+    windows: windows.get(mode)!,
+  }));
+}
+
+type Interval = { median: number; low: number; high: number };
+
+/**
+ * One design against a baseline: each round of the design divided by (or minus) the same round of
+ * the baseline, the median of those per epoch, and the median of the epochs with a distribution-free
+ * 95% interval over them (at least 6 epochs), so that the processes' own differences are in it.
+ */
+export interface HotPathComparison {
+  /** Requests per second ÷ the baseline's. */
+  throughputRatio: Interval;
+  /** Server CPU per request ÷ the baseline's. */
+  cpuRatio: Interval;
+  /** Server CPU per request minus the baseline's, µs. */
+  extraCpuMicros: Interval;
+}
+
+/** Pairs each round of `design` with the same round of `baseline`; see {@link HotPathComparison}. */
+export function compareHotPath(design: HotPathResult, baseline: HotPathResult): HotPathComparison {
+  const pairs = design.windows.map(
+    (window) => [window, baseline.windows.find((other) => other.round === window.round)!] as const,
+  );
+  const epochs = [...new Set(pairs.map(([d]) => d.epoch))];
+  const over = (value: (d: HotPathWindow, b: HotPathWindow) => number) =>
+    medianInterval(
+      epochs.map((epoch) =>
+        median(pairs.filter(([d]) => d.epoch === epoch).map(([d, b]) => value(d, b))),
+      ),
+    );
+  return {
+    throughputRatio: over((d, b) => d.requestsPerSecond / b.requestsPerSecond),
+    cpuRatio: over((d, b) => d.cpuMicrosPerRequest / b.cpuMicrosPerRequest),
+    extraCpuMicros: over((d, b) => d.cpuMicrosPerRequest - b.cpuMicrosPerRequest),
+  };
 }
 
 /** Redis traffic of one design at one request rate. */

@@ -141,7 +141,7 @@ export {
   type RedisMetricsPaths,
 } from './http/redis-metrics.controller.js';
 export { MetricsAuthGuard } from './http/metrics-auth.guard.js';
-export { RequestMetricsInterceptor } from './http/request-metrics.interceptor.js';
+export { UNMATCHED_ROUTE } from './http/request-metrics.js';
 export {
   getMetricToken,
   InjectMetric,

@@ -1,9 +1,4 @@
-import {
-  ConfigurableModuleBuilder,
-  type CanActivate,
-  type Provider,
-  type Type,
-} from '@nestjs/common';
+import { ConfigurableModuleBuilder, type CanActivate, type Type } from '@nestjs/common';
 
 import {
   createRedisMetricsController,
@@ -43,34 +38,35 @@ export interface RedisMetricsModuleExtras {
   guards?: (Type<CanActivate> | CanActivate)[];
 }
 
+/** Where the module serves its routes. */
+function pathsOf(extras: RedisMetricsModuleExtras): {
+  metricsPath: string;
+  healthPath: string | false;
+} {
+  const metricsPath = extras.metricsPath ?? 'metrics';
+  return {
+    metricsPath,
+    healthPath: extras.healthPath ?? `${metricsPath.replace(/\/+$/, '')}/health`,
+  };
+}
+
 /** The controller the extras ask for, if any. */
 function controllersOf(extras: RedisMetricsModuleExtras): Type<unknown>[] {
   if (extras.controller === false) return [];
-  const metricsPath = extras.metricsPath ?? 'metrics';
   return [
     createRedisMetricsController({
-      metricsPath,
-      healthPath: extras.healthPath ?? `${metricsPath.replace(/\/+$/, '')}/health`,
+      ...pathsOf(extras),
       controller: extras.controller === true ? undefined : extras.controller,
       guards: extras.guards,
     }),
   ];
 }
 
-/**
- * Whether `forRoot` options turn HTTP metrics off. Nest runs every global interceptor on every request
- * (about 10% of the throughput of an empty route here, see docs/benchmarks.md), so the request
- * interceptor is only installed when it may count. `forRootAsync` options are known too late for that:
- * there the interceptor is installed and passes requests straight through when `httpMetrics` is false.
- */
-function httpMetricsOff(providers: Provider[] | undefined): boolean {
-  return (providers ?? []).some(
-    (provider) =>
-      typeof provider === 'object' &&
-      provider.provide === REDIS_METRICS_MODULE_OPTIONS &&
-      'useValue' in provider &&
-      (provider.useValue as RedisMetricsModuleOptions | undefined)?.httpMetrics === false,
-  );
+/** The paths of the module's own routes, which request metrics leave out. */
+function ownPathsOf(extras: RedisMetricsModuleExtras): string[] {
+  if (extras.controller === false) return [];
+  const { metricsPath, healthPath } = pathsOf(extras);
+  return healthPath === false ? [metricsPath] : [metricsPath, healthPath];
 }
 
 /** The module's base class and option types, built the idiomatic NestJS way. */
@@ -91,7 +87,7 @@ export const {
       providers: [
         ...(definition.providers ?? []),
         ...redisMetricsProviders,
-        ...(httpMetricsOff(definition.providers) ? [] : [requestMetricsProvider]),
+        requestMetricsProvider(ownPathsOf(extras)),
       ],
       exports: [...(definition.exports ?? []), ...redisMetricsExports],
     }),

@@ -1,5 +1,6 @@
-import { Module } from '@nestjs/common';
+import { Inject, Module, type NestModule } from '@nestjs/common';
 
+import { RequestMetricsInstaller } from './http/request-metrics.installer.js';
 import { RedisMetricsConfigurableModule } from './redis-metrics.module-definition.js';
 
 /**
@@ -17,4 +18,18 @@ import { RedisMetricsConfigurableModule } from './redis-metrics.module-definitio
  * export class AppModule {}
  */
 @Module({})
-export class RedisMetricsModule extends RedisMetricsConfigurableModule {}
+export class RedisMetricsModule extends RedisMetricsConfigurableModule implements NestModule {
+  constructor(
+    @Inject(RequestMetricsInstaller) private readonly requestMetrics: RequestMetricsInstaller,
+  ) {
+    super();
+  }
+
+  /**
+   * @internal Installs the HTTP request metrics. Nest calls `configure()` after every provider is
+   * made (so `forRootAsync` options are known) and before it registers any route or middleware.
+   */
+  configure(): void {
+    this.requestMetrics.install();
+  }
+}

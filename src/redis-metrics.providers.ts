@@ -1,8 +1,8 @@
 import type { Provider } from '@nestjs/common';
-import { APP_INTERCEPTOR } from '@nestjs/core';
+import { HttpAdapterHost } from '@nestjs/core';
 
 import { RedisMultiProcessCollector } from './aggregation/redis-multi-process-collector.js';
-import { RequestMetricsInterceptor } from './http/request-metrics.interceptor.js';
+import { RequestMetricsInstaller } from './http/request-metrics.installer.js';
 import { REDIS_METRICS_MODULE_OPTIONS } from './redis-metrics.constants.js';
 import type { RedisMetricsModuleOptions } from './redis-metrics.module-options.js';
 import { RedisMetricsService } from './redis-metrics.service.js';
@@ -29,11 +29,13 @@ export const redisMetricsProviders: Provider[] = [
   },
 ];
 
-/** Counts HTTP requests; left out when HTTP metrics are known to be off, as every interceptor costs. */
-export const requestMetricsProvider: Provider = {
-  provide: APP_INTERCEPTOR,
-  useClass: RequestMetricsInterceptor,
-};
+/** Counts HTTP requests (when `httpMetrics` is not false), leaving the module's own routes out. */
+export const requestMetricsProvider = (ownPaths: string[]): Provider => ({
+  provide: RequestMetricsInstaller,
+  useFactory: (host: HttpAdapterHost, service: RedisMetricsService) =>
+    new RequestMetricsInstaller(host, service, ownPaths),
+  inject: [HttpAdapterHost, RedisMetricsService],
+});
 
 /** What the module exports to the modules that import it. */
 export const redisMetricsExports = [

@@ -1,13 +1,16 @@
 // One NestJS worker serving GET /work, which counts an order and observes a duration, in one of the
-// designs the hot-path benchmark compares (BENCH_MODE). Prints "listening" once it serves.
+// designs the hot-path benchmark compares (BENCH_MODE). Prints "listening on <port>" once it serves (on a free port); answers an
+// IPC message "cpu" with its process.cpuUsage(), so the benchmark can charge CPU per request.
 import 'reflect-metadata';
 
 import { Controller, Get, Module, type DynamicModule } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
+import { FastifyAdapter } from '@nestjs/platform-fastify';
 import { Redis } from 'ioredis';
 import { RedisMetricsModule } from 'nestjs-redis-metrics';
 import { Counter, Histogram } from 'prom-client';
 
+import { handWrittenRequestMetrics } from './hand-written.js';
 import { HOT_PATH_MODES, type HotPathMode } from './modes.js';
 
 const mode = process.env.BENCH_MODE as HotPathMode;
@@ -75,11 +78,24 @@ class WorkController {
 
 function metricsModule(): DynamicModule[] {
   const redis = { enabled: true, url: redisUrl, keyPrefix: 'bench-hot-path' };
-  if (mode === 'module') {
-    return [RedisMetricsModule.forRoot({ ...redis, defaultMetrics: false, httpMetrics: false })];
+  switch (mode.replace(/^fastify-/, '')) {
+    case 'module':
+      return [RedisMetricsModule.forRoot({ ...redis, defaultMetrics: false, httpMetrics: false })];
+    case 'module-defaults':
+      return [RedisMetricsModule.forRoot(redis)];
+    case 'module-http':
+      return [RedisMetricsModule.forRoot({ ...redis, defaultMetrics: false })];
+    case 'module-default-metrics':
+      return [RedisMetricsModule.forRoot({ ...redis, httpMetrics: false })];
+    case 'module-async-http-off':
+      return [
+        RedisMetricsModule.forRootAsync({
+          useFactory: () => ({ ...redis, defaultMetrics: false, httpMetrics: false }),
+        }),
+      ];
+    default:
+      return [];
   }
-  if (mode === 'module-defaults') return [RedisMetricsModule.forRoot(redis)];
-  return [];
 }
 
 @Module({ imports: metricsModule(), controllers: [WorkController] })
@@ -89,10 +105,20 @@ async function main(): Promise<void> {
   if (!(mode in HOT_PATH_MODES)) {
     throw new Error(`BENCH_MODE must be one of ${Object.keys(HOT_PATH_MODES).join(', ')}`);
   }
-  const app = await NestFactory.create(BenchModule, { logger: ['error', 'warn'] });
+  const logger = ['error', 'warn'] as ('error' | 'warn')[];
+  const app = mode.startsWith('fastify')
+    ? await NestFactory.create(BenchModule, new FastifyAdapter(), { logger })
+    : await NestFactory.create(BenchModule, { logger });
   app.enableShutdownHooks();
-  await app.listen(Number(process.env.PORT), '127.0.0.1');
-  console.log('listening');
+  if (mode === 'hand-written') app.use(handWrittenRequestMetrics());
+  process.on('message', (message) => {
+    if (message === 'cpu') process.send!(process.cpuUsage());
+  });
+  // A benchmark that died (Ctrl-C, a closed pipe) must not leave its servers behind.
+  process.on('disconnect', () => process.exit(0));
+  await app.listen(0, '127.0.0.1');
+  const address = app.getHttpServer().address() as { port: number };
+  console.log(`listening on ${address.port}`);
 }
 
 void main();

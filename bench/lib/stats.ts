@@ -22,3 +22,39 @@ export function table(header: string[], rows: (string | number)[][]): string {
   const line = (cells: (string | number)[]) => `| ${cells.join(' | ')} |`;
   return [line(header), line(header.map(() => '---')), ...rows.map(line)].join('\n');
 }
+
+/** P(X ≤ k) for X ~ Binomial(n, 1/2). */
+function binomialHalfCdf(n: number, k: number): number {
+  let term = 0.5 ** n; // P(X = 0)
+  let sum = 0;
+  for (let i = 0; i <= k; i += 1) {
+    sum += term;
+    term = (term * (n - i)) / (i + 1);
+  }
+  return sum;
+}
+
+/**
+ * Median of the samples and a distribution-free 95% confidence interval of it: the order statistics
+ * the sign test gives, so a few windows hit by another process's burst of work cannot move it much.
+ * Needs 6 samples or more for a bound; fewer give NaN bounds.
+ */
+export function medianInterval(samples: number[]): { median: number; low: number; high: number } {
+  const sorted = [...samples].sort((a, b) => a - b);
+  const n = sorted.length;
+  let k = 0; // the largest k with P(X < k) ≤ 2.5%, 1-based rank of the lower bound
+  while (k < n && binomialHalfCdf(n, k) <= 0.025) k += 1;
+  return {
+    median: median(sorted),
+    low: k >= 1 ? sorted[k - 1] : NaN,
+    high: k >= 1 ? sorted[n - k] : NaN,
+  };
+}
+
+/** (third quartile − first quartile) ÷ median: how far the middle half of the samples spreads. */
+export const interquartileSpread = (samples: number[]): number =>
+  (percentile(samples, 0.75) - percentile(samples, 0.25)) / median(samples);
+
+/** (largest − smallest) ÷ median. */
+export const rangeSpread = (samples: number[]): number =>
+  (Math.max(...samples) - Math.min(...samples)) / median(samples);

@@ -11,6 +11,7 @@ import {
 
 import { RedisStorageManager } from '../redis-storage-manager.js';
 import { MetricsAuthGuard } from './metrics-auth.guard.js';
+import { skipRequestMetrics } from './skip-request-metrics.js';
 
 /** The parts of an Express response or a Fastify reply the controller uses. */
 export interface HttpReply {
@@ -38,9 +39,6 @@ function header(headers: RequestHeaders, name: string): string | undefined {
   return Array.isArray(value) ? value.join(',') : value;
 }
 
-/** Marks the module's own controllers, so request metrics leave their routes out. */
-export const REDIS_METRICS_CONTROLLER = Symbol('nestjs-redis-metrics controller');
-
 /**
  * Serves `metrics()` (every process merged; OpenMetrics when the `Accept` header asks for it,
  * Prometheus text 0.0.4 otherwise) and `health()` (the state of the metrics storage; 503 when Redis is
@@ -58,8 +56,6 @@ export const REDIS_METRICS_CONTROLLER = Symbol('nestjs-redis-metrics controller'
  * RedisMetricsModule.forRoot({ url, controller: MetricsController })
  */
 export class RedisMetricsController {
-  static readonly [REDIS_METRICS_CONTROLLER] = true;
-
   constructor(@Inject(RedisStorageManager) protected readonly manager: RedisStorageManager) {}
 
   /**
@@ -138,5 +134,6 @@ export function createRedisMetricsController(paths: RedisMetricsPaths): Type<unk
   const classPath = (Reflect.getMetadata('path', Base) as string | undefined) ?? '/';
   Controller(classPath)(RedisMetricsRoutes);
   UseGuards(MetricsAuthGuard, ...(paths.guards ?? []))(RedisMetricsRoutes);
+  skipRequestMetrics(RedisMetricsRoutes);
   return RedisMetricsRoutes;
 }

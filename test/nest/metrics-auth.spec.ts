@@ -40,6 +40,20 @@ const TOKEN = 'scrape-token-7f3a';
 const USER = 'prometheus';
 const PASSWORD = 'basic-secret-91c2';
 
+/** The sample lines of the HTTP request metrics in an exposition, and the exposition without them. */
+function splitRequestMetrics(text: string): { samples: string[]; rest: string } {
+  const lines = text.split('\n');
+  const isRequestMetric = (line: string | undefined) =>
+    line !== undefined && /^(# (HELP|TYPE) )?http_request/.test(line);
+  // prom-client's text format ends each metric family with a blank line: it goes with the family.
+  const dropped = (line: string, index: number) =>
+    isRequestMetric(line) || (line === '' && isRequestMetric(lines[index - 1]));
+  return {
+    samples: lines.filter((line) => isRequestMetric(line) && !line.startsWith('#')),
+    rest: lines.filter((line, index) => !dropped(line, index)).join('\n'),
+  };
+}
+
 const basic = (user: string, password: string) =>
   `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}`;
 
@@ -159,9 +173,12 @@ describe('protection of the metrics and health routes', () => {
           .get('/metrics')
           .set('Authorization', `bearer ${TOKEN}`)
           .expect(200);
-        expect(scrape.text).toBe(
+        const { samples, rest } = splitRequestMetrics(scrape.text);
+        expect(rest).toBe(
           '# HELP scraped_total Scraped\n# TYPE scraped_total counter\nscraped_total 4\n',
         );
+        // The module's own routes are not counted, answered or turned away; they were in flight.
+        expect(samples).toEqual(['http_requests_in_flight{method="GET"} 0']);
       } finally {
         await app.close();
       }
@@ -215,9 +232,14 @@ describe('protection of the metrics and health routes', () => {
           .set('Authorization', bearer)
           .set('x-internal', 'yes')
       ).text;
-      expect(text).toBe(
+      const { samples, rest } = splitRequestMetrics(text);
+      expect(rest).toBe(
         '# served by the custom controller\n# HELP scraped_total Scraped\n# TYPE scraped_total counter\nscraped_total 4\n',
       );
+      // Only the request to the path the route left, which no route answers now.
+      expect(samples.filter((line) => line.startsWith('http_requests_total'))).toEqual([
+        'http_requests_total{method="GET",route="<unmatched>",status_code="404"} 1',
+      ]);
     } finally {
       await app.close();
     }

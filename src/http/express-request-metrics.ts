@@ -1,0 +1,71 @@
+import { CLIENT_CLOSED_REQUEST, UNMATCHED_ROUTE, type RequestMetrics } from './request-metrics.js';
+import { enterInFlight, isUncounted, leaveInFlight } from './skip-request-metrics.js';
+
+/** What the middleware reads of an Express request. */
+interface ExpressRequest {
+  method?: string;
+  /** Where the router that matched is mounted ('' at the top). */
+  baseUrl?: string;
+  /** The route that matched, set by Express's router; absent when none did. */
+  route?: { path?: unknown };
+}
+
+/** What the middleware reads of an Express response. */
+interface ExpressResponse {
+  statusCode: number;
+  /** Whether the whole response was handed to the operating system. */
+  writableFinished: boolean;
+  on(event: 'close', listener: () => void): unknown;
+}
+
+type Middleware = (request: ExpressRequest, response: ExpressResponse, next: () => void) => void;
+
+/** The parts of an Express 5 application the installation uses. */
+export interface ExpressApp {
+  use(middleware: Middleware): unknown;
+  router?: { stack?: { handle?: unknown }[] };
+}
+
+/** Express routes as `method route` pairs, for {@link RequestMetrics.expectRoute}. */
+export function expressRoutes(app: ExpressApp): [method: string, route: string][] {
+  const routes: [string, string][] = [];
+  for (const layer of app.router?.stack ?? []) {
+    const route = (layer as { route?: { path?: unknown; methods?: Record<string, boolean> } })
+      .route;
+    if (typeof route?.path !== 'string') continue;
+    for (const method of Object.keys(route.methods ?? {})) {
+      if (method !== '_all') routes.push([method.toUpperCase(), route.path]);
+    }
+  }
+  return routes;
+}
+
+/**
+ * Counts every request the app answers with one Express middleware, first in the app's stack. It
+ * reads the route when the response closes: by then the router has set `req.route` to the route that
+ * matched (its template, never the URL), or left it unset for a request that matched none.
+ */
+export function installExpressRequestMetrics(app: ExpressApp, metrics: RequestMetrics): void {
+  const middleware: Middleware = function requestMetricsMiddleware(request, response, next) {
+    const method = request.method ?? 'UNKNOWN';
+    const startedAt = performance.now();
+    enterInFlight(request, method, metrics);
+    // 'close' comes after 'finish', and also when the client went away first: one listener for both.
+    response.on('close', () => {
+      leaveInFlight(request, method);
+      if (isUncounted(request)) return;
+      const path = request.route?.path;
+      const route =
+        path === undefined ? UNMATCHED_ROUTE : `${request.baseUrl ?? ''}${String(path)}`;
+      const status = response.writableFinished ? response.statusCode : CLIENT_CLOSED_REQUEST;
+      metrics.answered(method, route, status, (performance.now() - startedAt) / 1000);
+    });
+    next();
+  };
+  app.use(middleware);
+  // Nest has already added its body parsers, and the app may have added middleware of its own
+  // (app.use in main.ts): moved in front of them, the middleware also sees what they answer (a
+  // malformed body, a CORS preflight, a rate limit) and times the request from its start.
+  const stack = app.router?.stack;
+  if (stack?.at(-1)?.handle === middleware) stack.unshift(stack.pop()!);
+}

@@ -1,0 +1,85 @@
+import { CLIENT_CLOSED_REQUEST, UNMATCHED_ROUTE, type RequestMetrics } from './request-metrics.js';
+import { enterInFlight, isUncounted, leaveInFlight } from './skip-request-metrics.js';
+
+const STARTED_AT = Symbol('nestjs-redis-metrics: started at');
+const ENDED = Symbol('nestjs-redis-metrics: ended');
+
+/** What the hooks read of a Fastify request. */
+interface FastifyRequest {
+  method: string;
+  /** Whether the not-found handler answers it. */
+  is404: boolean;
+  /** `url` is the template the route was declared with, prefix included. */
+  routeOptions: { url?: string };
+  [STARTED_AT]?: number;
+  [ENDED]?: boolean;
+}
+
+/** What the hooks read of a Fastify reply. */
+interface FastifyReply {
+  statusCode: number;
+  /** Milliseconds from the start of the request to the end of the response. */
+  elapsedTime: number;
+}
+
+type Done = () => void;
+
+/** The parts of a Fastify instance the installation uses. */
+export interface FastifyApp {
+  addHook(
+    name: 'onRequest',
+    hook: (request: FastifyRequest, reply: object, done: Done) => void,
+  ): unknown;
+  addHook(
+    name: 'onResponse',
+    hook: (request: FastifyRequest, reply: FastifyReply, done: Done) => void,
+  ): unknown;
+  addHook(name: 'onRequestAbort', hook: (request: FastifyRequest, done: Done) => void): unknown;
+  addHook(
+    name: 'onRoute',
+    hook: (route: { method: string | string[]; url: string }) => void,
+  ): unknown;
+}
+
+/**
+ * Counts every request the app answers with hooks on the root instance, which every route and the
+ * not-found handler inherit: `onRequest`, `onResponse`, and `onRequestAbort` for a client that went
+ * away first (Fastify then never runs `onResponse`). Returns the routes declared after it (method
+ * and template), as they are declared, for {@link RequestMetrics.expectRoute}.
+ */
+export function installFastifyRequestMetrics(
+  fastify: FastifyApp,
+  metrics: RequestMetrics,
+): [method: string, route: string][] {
+  fastify.addHook('onRequest', (request, _reply, done) => {
+    request[STARTED_AT] = performance.now();
+    enterInFlight(request, request.method, metrics);
+    done();
+  });
+  // Fastify runs one of onResponse and onRequestAbort for a request; the flag makes sure of it.
+  const ended = (request: FastifyRequest, status: number, seconds: number) => {
+    if (request[ENDED]) return;
+    request[ENDED] = true;
+    // Hooks of Nest's adapter (CORS preflight, 503 while closing) may answer before ours started it:
+    // then it never entered.
+    leaveInFlight(request, request.method);
+    if (isUncounted(request)) return;
+    const route = request.is404 ? UNMATCHED_ROUTE : (request.routeOptions.url ?? UNMATCHED_ROUTE);
+    metrics.answered(request.method, route, status, seconds);
+  };
+  fastify.addHook('onResponse', (request, reply, done) => {
+    ended(request, reply.statusCode, reply.elapsedTime / 1000);
+    done();
+  });
+  fastify.addHook('onRequestAbort', (request, done) => {
+    const startedAt = request[STARTED_AT] ?? performance.now();
+    ended(request, CLIENT_CLOSED_REQUEST, (performance.now() - startedAt) / 1000);
+    done();
+  });
+  const routes: [string, string][] = [];
+  // Routes of one method only, as on Express: `@All()` would make one per method Fastify knows.
+  fastify.addHook('onRoute', ({ method, url }) => {
+    if (typeof method === 'string') routes.push([method, url]);
+  });
+  return routes;
+}

@@ -1,0 +1,332 @@
+import 'reflect-metadata';
+
+import { get } from 'node:http';
+import { createRequire } from 'node:module';
+
+import {
+  Controller,
+  Get,
+  Module,
+  Param,
+  Post,
+  ServiceUnavailableException,
+  VersioningType,
+  type INestApplication,
+} from '@nestjs/common';
+import { RouterModule } from '@nestjs/core';
+import { FastifyAdapter } from '@nestjs/platform-fastify';
+import { Test } from '@nestjs/testing';
+import type { Redis } from 'ioredis';
+import { Registry } from 'prom-client';
+import request from 'supertest';
+
+import {
+  RedisMetricsModule,
+  RedisMetricsService,
+  RedisStorageManager,
+  UNMATCHED_ROUTE,
+} from '../../src/index.js';
+import {
+  connectTestRedis,
+  deletePrefix,
+  testRedisUrl,
+  uniquePrefix,
+} from '../harness/test-redis.js';
+
+@Controller('items')
+class ItemsController {
+  @Get(':id')
+  get(@Param('id') id: string): { id: string } {
+    return { id };
+  }
+
+  @Post()
+  create(): string {
+    return 'created';
+  }
+
+  @Get(':id/fail')
+  fail(): never {
+    throw new Error('boom');
+  }
+
+  @Get(':id/unavailable')
+  unavailable(): never {
+    throw new ServiceUnavailableException();
+  }
+
+  /** Answers when the test lets it (see `slowRoute`). */
+  @Get(':id/slow')
+  async slow(): Promise<string> {
+    slowRoute.entered();
+    await slowRoute.released;
+    return 'late';
+  }
+}
+
+/** Lets a test hold the slow route's answer back until its client has gone. */
+const slowRoute = {
+  entered: () => undefined as void,
+  released: Promise.resolve(),
+};
+
+@Controller('users')
+class UsersController {
+  @Get(':id')
+  get(@Param('id') id: string): { id: string } {
+    return { id };
+  }
+}
+
+@Module({ controllers: [UsersController] })
+class AdminModule {}
+
+type Adapter = 'express' | 'fastify';
+
+/** A router of Express's own, mounted by the app before Nest's routes. */
+interface ExpressRouter {
+  get(path: string, handler: (req: unknown, res: { json(body: unknown): void }) => void): void;
+}
+const express = createRequire(import.meta.url)('express') as { Router(): ExpressRouter };
+
+interface AppShape {
+  /** Global prefix, URI versioning (default version 1) and a module mounted at /admin. */
+  nested?: boolean;
+  metricsPath?: string;
+  healthPath?: string;
+}
+
+/** The lines of one metric family in exposition text, sorted. */
+function family(text: string, name: string): string[] {
+  return text
+    .split('\n')
+    .filter((line) => line.startsWith(`${name}{`) || line.startsWith(`${name} `))
+    .sort();
+}
+
+describe.each<Adapter>(['express', 'fastify'])('HTTP request metrics on %s', (adapter) => {
+  let client: Redis;
+  const prefixes: string[] = [];
+
+  beforeAll(() => {
+    client = connectTestRedis();
+  });
+  afterAll(async () => {
+    for (const prefix of prefixes) await deletePrefix(client, prefix);
+    await client.quit();
+  });
+
+  async function startApp(shape: AppShape = {}): Promise<INestApplication> {
+    const prefix = uniquePrefix(`requests-${adapter}`);
+    prefixes.push(prefix);
+    @Module({
+      imports: [
+        RedisMetricsModule.forRoot({
+          url: testRedisUrl(),
+          keyPrefix: prefix,
+          registry: new Registry(),
+          defaultMetrics: false,
+          ...(shape.metricsPath ? { metricsPath: shape.metricsPath } : {}),
+          ...(shape.healthPath ? { healthPath: shape.healthPath } : {}),
+        }),
+        ...(shape.nested
+          ? [AdminModule, RouterModule.register([{ path: 'admin', module: AdminModule }])]
+          : []),
+      ],
+      controllers: [ItemsController],
+    })
+    class AppModule {}
+    const moduleRef = await Test.createTestingModule({ imports: [AppModule] }).compile();
+    const app =
+      adapter === 'fastify'
+        ? moduleRef.createNestApplication(new FastifyAdapter(), { logger: false })
+        : moduleRef.createNestApplication({ logger: false });
+    if (shape.nested) {
+      app.setGlobalPrefix('api');
+      app.enableVersioning({ type: VersioningType.URI, defaultVersion: '1' });
+      // A router of the platform's own, outside Nest, mounted at /legacy.
+      if (adapter === 'express') {
+        const router = express.Router();
+        router.get('/things/:id', (_req, res) => res.json({ ok: true }));
+        app.use('/legacy', router);
+      } else {
+        type Fastify = {
+          register(
+            plugin: (instance: {
+              get(path: string, handler: () => unknown): void;
+            }) => Promise<void>,
+            options: { prefix: string },
+          ): void;
+        };
+        (app.getHttpAdapter().getInstance() as Fastify).register(
+          async (instance) => {
+            instance.get('/things/:id', () => ({ ok: true }));
+          },
+          { prefix: '/legacy' },
+        );
+      }
+    }
+    await app.init();
+    if (adapter === 'fastify') await app.getHttpAdapter().getInstance().ready();
+    return app;
+  }
+
+  /** Flushes to Redis and reads the merged exposition back through the module's route. */
+  async function scrape(app: INestApplication, path = '/metrics'): Promise<string> {
+    // The hooks count a request when its response has closed, a moment after the client has it.
+    await new Promise((resolve) => setImmediate(resolve));
+    await app.get(RedisMetricsService).flush();
+    return (await request(app.getHttpServer()).get(path).expect(200)).text;
+  }
+
+  it('counts by method, route template and status; 5xx as failures; a 404 once under the fixed route; not its own routes', async () => {
+    const app = await startApp();
+    try {
+      const http = () => request(app.getHttpServer());
+      await http().get('/items/42').expect(200);
+      await http().get('/items/7').expect(200);
+      await http().post('/items').expect(201);
+      await http().get('/items/1/fail').expect(500);
+      await http().get('/items/1/unavailable').expect(503);
+      await http().get('/no/such/page/31337').expect(404);
+      await http().get('/metrics/health'); // 200, or 503 before the first write: not counted either way
+      await http().get('/metrics').expect(200);
+
+      const text = await scrape(app);
+
+      expect(UNMATCHED_ROUTE).toBe('<unmatched>');
+      expect(family(text, 'http_requests_total')).toEqual([
+        'http_requests_total{method="GET",route="/items/:id",status_code="200"} 2',
+        'http_requests_total{method="GET",route="/items/:id/fail",status_code="500"} 1',
+        'http_requests_total{method="GET",route="/items/:id/unavailable",status_code="503"} 1',
+        'http_requests_total{method="GET",route="<unmatched>",status_code="404"} 1',
+        'http_requests_total{method="POST",route="/items",status_code="201"} 1',
+      ]);
+      expect(family(text, 'http_requests_failed_total')).toEqual([
+        'http_requests_failed_total{method="GET",route="/items/:id",status_code="500"} 0',
+        'http_requests_failed_total{method="GET",route="/items/:id/fail",status_code="500"} 1',
+        'http_requests_failed_total{method="GET",route="/items/:id/slow",status_code="500"} 0',
+        'http_requests_failed_total{method="GET",route="/items/:id/unavailable",status_code="500"} 0',
+        'http_requests_failed_total{method="GET",route="/items/:id/unavailable",status_code="503"} 1',
+        'http_requests_failed_total{method="POST",route="/items",status_code="500"} 0',
+      ]);
+      expect(
+        family(text, 'http_request_duration_seconds_count').filter((line) =>
+          line.includes('route="/items/:id"'),
+        ),
+      ).toEqual([
+        'http_request_duration_seconds_count{method="GET",route="/items/:id",status_code="200"} 2',
+      ]);
+      expect(family(text, 'http_requests_in_flight')).toEqual([
+        'http_requests_in_flight{method="GET"} 0',
+        'http_requests_in_flight{method="POST"} 0',
+      ]);
+    } finally {
+      await app.close();
+    }
+  });
+
+  it("has every route's failure series at 0 before the first request", async () => {
+    const app = await startApp();
+    try {
+      const text = await scrape(app);
+
+      expect(family(text, 'http_requests_failed_total')).toEqual([
+        'http_requests_failed_total{method="GET",route="/items/:id",status_code="500"} 0',
+        'http_requests_failed_total{method="GET",route="/items/:id/fail",status_code="500"} 0',
+        'http_requests_failed_total{method="GET",route="/items/:id/slow",status_code="500"} 0',
+        'http_requests_failed_total{method="GET",route="/items/:id/unavailable",status_code="500"} 0',
+        'http_requests_failed_total{method="POST",route="/items",status_code="500"} 0',
+      ]);
+      expect(family(text, 'http_requests_total')).toEqual([]);
+    } finally {
+      await app.close();
+    }
+  });
+
+  it('labels routes with the global prefix, the version and module paths, and routers of the platform', async () => {
+    const app = await startApp({
+      nested: true,
+      metricsPath: 'internal/prom',
+      healthPath: 'internal/up',
+    });
+    try {
+      const http = () => request(app.getHttpServer());
+      await http().get('/api/v1/admin/users/5').expect(200);
+      await http().get('/api/v1/items/3').expect(200);
+      await http().get('/legacy/things/9').expect(200);
+      await http().get('/items/3').expect(404);
+      await http().get('/api/v1/internal/up');
+
+      const text = await scrape(app, '/api/v1/internal/prom');
+
+      expect(family(text, 'http_requests_total')).toEqual([
+        'http_requests_total{method="GET",route="/api/v1/admin/users/:id",status_code="200"} 1',
+        'http_requests_total{method="GET",route="/api/v1/items/:id",status_code="200"} 1',
+        'http_requests_total{method="GET",route="/legacy/things/:id",status_code="200"} 1',
+        'http_requests_total{method="GET",route="<unmatched>",status_code="404"} 1',
+      ]);
+      // The module's own routes get no failure series either.
+      expect(
+        family(text, 'http_requests_failed_total').filter((line) => line.includes('internal')),
+      ).toEqual([]);
+    } finally {
+      await app.close();
+    }
+  });
+
+  it('counts a malformed body: before routing on Express, on its route on Fastify', async () => {
+    const app = await startApp();
+    try {
+      await request(app.getHttpServer())
+        .post('/items')
+        .set('Content-Type', 'application/json')
+        .send('{"not json')
+        .expect(400);
+
+      const text = await scrape(app);
+
+      expect(family(text, 'http_requests_total')).toEqual([
+        adapter === 'express'
+          ? 'http_requests_total{method="POST",route="<unmatched>",status_code="400"} 1'
+          : 'http_requests_total{method="POST",route="/items",status_code="400"} 1',
+      ]);
+    } finally {
+      await app.close();
+    }
+  });
+
+  it('counts a request whose client went away before the answer once, as 499, and no longer in flight', async () => {
+    const app = await startApp();
+    try {
+      await app.listen(0, '127.0.0.1');
+      const { port } = app.getHttpServer().address() as { port: number };
+      let release!: () => void;
+      slowRoute.released = new Promise<void>((resolve) => (release = resolve));
+      const entered = new Promise<void>((resolve) => (slowRoute.entered = resolve));
+      const client = get({ host: '127.0.0.1', port, path: '/items/1/slow' });
+      client.on('error', () => undefined);
+      await entered;
+      client.destroy();
+      const registry = app.get(RedisStorageManager).registry;
+      const inFlight = async () =>
+        (await registry.getSingleMetric('http_requests_in_flight')!.get()).values[0]?.value;
+      for (let waited = 0; (await inFlight()) !== 0 && waited < 2000; waited += 10) {
+        await new Promise((resolve) => setTimeout(resolve, 10));
+      }
+      release(); // the handler answers now, to nobody
+      await new Promise((resolve) => setTimeout(resolve, 50));
+
+      const text = await scrape(app);
+
+      expect(family(text, 'http_requests_total')).toEqual([
+        'http_requests_total{method="GET",route="/items/:id/slow",status_code="499"} 1',
+      ]);
+      expect(family(text, 'http_requests_in_flight')).toEqual([
+        'http_requests_in_flight{method="GET"} 0',
+      ]);
+    } finally {
+      await app.close();
+    }
+  });
+});
