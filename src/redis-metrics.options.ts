@@ -129,6 +129,12 @@ export interface RedisMetricsOptions {
    * off. Never longer than the scrape timeout. Redis storage only.
    */
   freshScrapeWaitMs: number;
+  /**
+   * The registry's `collect` callbacks (prom-client's default metrics, `collect` of your metrics) run at
+   * most every this many ms (`REDIS_COLLECT_INTERVAL_MS`), rather than at every flush, and at every
+   * fresh scrape, manual flush and shutdown: prom-client runs them only when scraped.
+   */
+  collectIntervalMs: number;
 }
 
 /** The defaults of {@link RedisMetricsOptions}. */
@@ -146,6 +152,7 @@ export const DEFAULT_REDIS_METRICS_OPTIONS: Readonly<RedisMetricsOptions> = Obje
   scrapeTimeoutMs: 5000,
   scrapeFallback: 'none',
   freshScrapeWaitMs: 250,
+  collectIntervalMs: 1000,
 });
 
 /** Environment variables read by {@link readRedisMetricsOptionsFromEnv}, each with the option it sets. */
@@ -172,6 +179,7 @@ export const REDIS_METRICS_ENV = {
   REDIS_SCRAPE_TIMEOUT_MS: 'scrapeTimeoutMs',
   REDIS_SCRAPE_FALLBACK: 'scrapeFallback',
   REDIS_FRESH_SCRAPE_WAIT_MS: 'freshScrapeWaitMs',
+  REDIS_COLLECT_INTERVAL_MS: 'collectIntervalMs',
 } as const satisfies Record<string, keyof RedisMetricsOptions>;
 
 type OptionSource = (option: keyof RedisMetricsOptions) => string;
@@ -250,6 +258,7 @@ function resolveOptions(
     defaultGaugeMode: oneOf(given, 'defaultGaugeMode', GAUGE_MODES, d.defaultGaugeMode, fail),
     scrapeTimeoutMs: integer(given, 'scrapeTimeoutMs', d.scrapeTimeoutMs, 1, fail),
     freshScrapeWaitMs: integer(given, 'freshScrapeWaitMs', d.freshScrapeWaitMs, 0, fail),
+    collectIntervalMs: integer(given, 'collectIntervalMs', d.collectIntervalMs, 0, fail),
     scrapeFallback: oneOf(
       given,
       'scrapeFallback',

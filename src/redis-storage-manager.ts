@@ -156,6 +156,7 @@ export class RedisStorageManager implements OnApplicationBootstrap, BeforeApplic
       gaugeModeOf: (name) => this.gaugeModeOf(name),
       reapAfterMs: this.options.ttlSeconds * 1000,
       livenessWindowMs: this.options.livenessWindowMs,
+      collectIntervalMs: this.options.collectIntervalMs,
       describeError: (error) => (this.client ? explainRedisError(error, this.client) : error),
       logger: this.logger,
     });
@@ -229,11 +230,10 @@ export class RedisStorageManager implements OnApplicationBootstrap, BeforeApplic
     if (stopped()) return false;
     flusher.start();
     if (this.flushRequests) {
-      // With Redis away the subscription completes whenever it comes back.
-      await waitAtMost(
-        this.flushRequests.listen(() => flusher.flush()),
-        CONNECT_WAIT_MS,
-      );
+      // With Redis away the subscription completes whenever it comes back. A fresh scrape wants
+      // current values: the collect callbacks run for it.
+      const fresh = () => flusher.flush({ collect: true });
+      await waitAtMost(this.flushRequests.listen(fresh), CONNECT_WAIT_MS);
     }
     this.logger.log(
       first.ok
@@ -302,7 +302,7 @@ export class RedisStorageManager implements OnApplicationBootstrap, BeforeApplic
    */
   async flush(): Promise<FlushResult | undefined> {
     await this.started;
-    return this.flusher?.flush();
+    return this.flusher?.flush({ collect: true });
   }
 
   /**

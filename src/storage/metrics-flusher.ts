@@ -42,6 +42,12 @@ export interface MetricsFlusherOptions {
   reapAfterMs?: number;
   /** Count the live processes (heartbeat within this many ms) at each write, for health. */
   livenessWindowMs?: number;
+  /**
+   * Run the registry's `collect` callbacks (prom-client's default metrics, yours) at most every this
+   * many ms; a flush asked for with `collect: true` (a fresh scrape, a manual flush, the last one) runs
+   * them anyway. Leave it out to run them at every flush.
+   */
+  collectIntervalMs?: number;
   /** Turns a failed write's error into one that names its cause (a client's connection history). */
   describeError?: (error: unknown) => unknown;
   /** Largest weight of one script call (see `write-batches.ts`); tests lower it. */
@@ -128,6 +134,9 @@ export class MetricsFlusher {
   private last: FlushResult | undefined;
   private lastSuccessAt: number | undefined;
   private runningSinceAt: number | undefined;
+  /** When `collect` callbacks last ran (local monotonic ms), and whether a caller asked for a run. */
+  private collectedAt: number | undefined;
+  private collectWanted = false;
   private lastLive: number | undefined;
 
   constructor(private readonly options: MetricsFlusherOptions) {
@@ -147,14 +156,16 @@ export class MetricsFlusher {
   async stop(): Promise<FlushResult> {
     if (this.timer) clearInterval(this.timer);
     this.timer = undefined;
-    return this.flush();
+    return this.flush({ collect: true });
   }
 
   /**
    * Flushes now. Calls made while a flush runs share one follow-up flush, which starts when the running
-   * one ends, so a call always sees values counted before it.
+   * one ends, so a call always sees values counted before it. `collect: true` runs the registry's
+   * `collect` callbacks whatever `collectIntervalMs` says (a scrape wants current values).
    */
-  flush(): Promise<FlushResult> {
+  flush({ collect = false }: { collect?: boolean } = {}): Promise<FlushResult> {
+    if (collect) this.collectWanted = true;
     if (!this.running) {
       this.running = this.flushOnce().finally(() => (this.running = undefined));
       return this.running;
@@ -223,9 +234,22 @@ export class MetricsFlusher {
     return result;
   }
 
+  /** Whether this flush runs the `collect` callbacks: asked for, or due by `collectIntervalMs`. */
+  private collectsNow(): boolean {
+    const every = this.options.collectIntervalMs;
+    const now = performance.now();
+    const due =
+      every === undefined || this.collectedAt === undefined || now - this.collectedAt >= every;
+    if (!due && !this.collectWanted) return false;
+    this.collectWanted = false;
+    this.collectedAt = now;
+    return true;
+  }
+
   private async writeChanges(): Promise<FlushResult> {
     // A whole metric listed anew (a first read, a reset) leaves `pending` incomplete: compare all.
-    if (await this.reader.read(this.pending)) this.resendAll = true;
+    const collect = this.collectsNow();
+    if (await this.reader.read(this.pending, { collect })) this.resendAll = true;
     this.windows.read();
     this.exemplars.read();
     const view = this.reader.view;

@@ -90,6 +90,8 @@ export class RegistryReader {
   private defaultsSeen: Record<string, unknown> = {};
   private defaults: Readonly<Record<string, unknown>> = {};
   private unlisten: (() => void) | undefined;
+  /** Whether this read runs the metrics' `collect` callbacks (see {@link read}). */
+  private collecting = true;
   /** A read that failed had listed a metric anew: the next read must report it. */
   private allOwed = false;
 
@@ -104,10 +106,16 @@ export class RegistryReader {
    * Brings the view up to date and adds to `touched` every field whose gauge or counter-like entry
    * was set, changed or removed. Resolves `true` when a whole metric was listed anew (a first read, a
    * `reset()`): then any field may have changed and `touched` was not kept up for it. Rejects as
-   * `getMetricsAsJSON()` does when a `collect` callback throws.
+   * `getMetricsAsJSON()` does when a `collect` callback throws. With `collect: false` the `collect`
+   * callbacks of prom-client's own metric classes do not run (their last values are read); metrics
+   * read through `get()` run theirs anyway.
    */
-  async read(touched: Set<string>): Promise<boolean> {
+  async read(
+    touched: Set<string>,
+    { collect = true }: { collect?: boolean } = {},
+  ): Promise<boolean> {
     this.listen();
+    this.collecting = collect;
     const sink: SeriesSink = { ...this.view, touched, all: false };
     const defaults = this.currentDefaults();
     const metrics = this.registry.getMetricsAsArray() as unknown as AnyMetric[];
@@ -181,9 +189,9 @@ export class RegistryReader {
     if (mode !== undefined) meta.mode = mode;
     this.view.metadata.set(metric.name, meta);
 
-    // As get() does: the metric's collect callback first.
+    // As get() does: the metric's collect callback first (unless this read skips them).
     const collect = (metric as { collect?: () => unknown }).collect;
-    if (typeof collect === 'function') {
+    if (this.collecting && typeof collect === 'function') {
       const result = collect.call(metric);
       if (result instanceof Promise) await result;
     }

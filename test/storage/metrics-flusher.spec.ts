@@ -285,6 +285,39 @@ describe('MetricsFlusher against a real Redis', () => {
     expect(await total(seriesField('queries_g', { db: 'a' }))).toEqual({ v: 1 });
   });
 
+  it('runs collect callbacks at most every collectIntervalMs, and whenever a flush asks for them', async () => {
+    const registry = new Registry();
+    let calls = 0;
+    new Gauge({
+      name: 'collected_j',
+      help: 'C',
+      registers: [registry],
+      collect() {
+        calls += 1;
+        this.set(calls);
+      },
+    });
+    const identity = ProcessIdentity.create();
+    const flusher = new MetricsFlusher({
+      store: new RedisMetricsStore(client, keys.prefix),
+      identity,
+      registry,
+      intervalMs: 50,
+      gaugeModeOf: () => 'all',
+      collectIntervalMs: 60_000,
+    });
+
+    await flusher.flush();
+    await flusher.flush();
+    await flusher.flush();
+    const afterThree = calls;
+    await flusher.flush({ collect: true });
+
+    expect(afterThree).toBe(1);
+    expect(calls).toBe(2);
+    expect((await gaugeValues(identity))[seriesField('collected_j', {})]).toBe(2);
+  });
+
   it('flushes on its interval and once more at stop, without keeping the process alive', async () => {
     const registry = new Registry();
     const counter = new Counter({ name: 'ticks_h', help: 'T', registers: [registry] });

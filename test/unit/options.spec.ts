@@ -34,6 +34,7 @@ describe('options from the environment', () => {
       scrapeTimeoutMs: 5000,
       scrapeFallback: 'none',
       freshScrapeWaitMs: 250,
+      collectIntervalMs: 1000,
     });
     expect(DEFAULT_REDIS_METRICS_OPTIONS.keyPrefix).toBe('nestjs');
   });
@@ -54,6 +55,7 @@ describe('options from the environment', () => {
       REDIS_SCRAPE_TIMEOUT_MS: '3000',
       REDIS_SCRAPE_FALLBACK: 'local',
       REDIS_FRESH_SCRAPE_WAIT_MS: '0',
+      REDIS_COLLECT_INTERVAL_MS: '5000',
     });
     expect(options).toEqual({
       enabled: true,
@@ -70,6 +72,7 @@ describe('options from the environment', () => {
       scrapeTimeoutMs: 3000,
       scrapeFallback: 'local',
       freshScrapeWaitMs: 0,
+      collectIntervalMs: 5000,
     });
   });
 
