@@ -1,9 +1,6 @@
 // Summary quantiles across processes: how close the merged quantiles are to the exact ones, what a
-// window weighs in Redis, and what summaries add to a flush and to a scrape. Not wired into
-// `npm run bench` yet: `benchQuantiles(url, plan)` returns the figures and `quantilesSection(result)`
-// their Markdown. Alone: `npm run build && npm run build:bench && node bench/dist/quantiles.js`.
-import { pathToFileURL } from 'node:url';
-
+// window weighs in Redis, and what summaries add to a flush and to a scrape (section 7 of
+// docs/benchmarks.md; `npm run bench -- --only quantiles` reruns it alone).
 import { Redis } from 'ioredis';
 import {
   MetricsFlusher,
@@ -13,7 +10,6 @@ import {
 } from 'nestjs-redis-metrics';
 import { Registry, Summary } from 'prom-client';
 
-import { startPrivateRedis } from './lib/private-redis.js';
 import { fixed, median, since, table } from './lib/stats.js';
 
 export interface QuantilesPlan {
@@ -187,19 +183,4 @@ export function quantilesSection(result: QuantilesResult): string {
     ),
     '',
   ].join('\n');
-}
-
-if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
-  const redis = await startPrivateRedis();
-  try {
-    const result = await benchQuantiles(redis.url, {
-      processes: 8,
-      observations: 100_000,
-      series: 10,
-      repeats: 5,
-    });
-    console.log(quantilesSection(result));
-  } finally {
-    await redis.stop();
-  }
 }

@@ -1,11 +1,21 @@
 import { readFileSync } from 'node:fs';
 import { cpus, release, totalmem, type } from 'node:os';
 
+import type { ChurnResult } from './churn.js';
 import type { FlushCost } from './flush.js';
 import { compareHotPath, type HotPathResult, type RedisLoadResult } from './hot-path.js';
 import type { HotPathMode } from './hot-path/modes.js';
 import { fixed, interquartileSpread, median, rangeSpread, table } from './lib/stats.js';
+import type { QuantilesResult } from './quantiles.js';
+import {
+  churnSection,
+  quantileSection,
+  stallSection,
+  stalenessSection,
+} from './report-reliability.js';
 import type { ScrapeResult } from './scrape.js';
+import type { StalenessResult } from './staleness.js';
+import type { StallResult } from './stall.js';
 
 /** Everything one `npm run bench` measured. */
 export interface BenchResults {
@@ -25,6 +35,10 @@ export interface BenchResults {
   redisLoad: RedisLoadResult[];
   scrape: ScrapeResult[];
   flush: FlushCost[];
+  stall: StallResult;
+  staleness: StalenessResult[];
+  quantiles: QuantilesResult;
+  churn: ChurnResult;
   chartFile: string;
   /** Which run wrote the sections, when they were rewritten alone (`--only`). */
   origin?: string;
@@ -355,6 +369,14 @@ export function renderReport(results: BenchResults): string {
     '',
     flushSection(results.flush),
     '',
+    stallSection(results.stall),
+    '',
+    stalenessSection(results.staleness),
+    '',
+    quantileSection(results.quantiles),
+    '',
+    churnSection(results.churn, results.flush),
+    '',
   ].join('\n');
 }
 
@@ -366,6 +388,19 @@ export const SECTIONS = {
   flush: {
     heading: '## 4. ',
     render: (results: BenchResults) => flushSection(results.flush, results.origin),
+  },
+  stall: { heading: '## 5. ', render: (results: BenchResults) => stallSection(results.stall) },
+  staleness: {
+    heading: '## 6. ',
+    render: (results: BenchResults) => stalenessSection(results.staleness),
+  },
+  quantiles: {
+    heading: '## 7. ',
+    render: (results: BenchResults) => quantileSection(results.quantiles),
+  },
+  churn: {
+    heading: '## 8. ',
+    render: (results: BenchResults) => churnSection(results.churn, results.flush),
   },
 } as const;
 

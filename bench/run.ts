@@ -1,7 +1,7 @@
 // `npm run bench [-- --quick] [--out DIR] [--only SECTION,...] [--modes MODE,...] [--rounds N]
 // [--epochs N] [--seconds S]`: runs the benchmarks against a private redis-server and rewrites
 // docs/benchmarks.md and its chart (or writes them to DIR). With --only, runs just the named sections
-// (hot-path, redis-load, scrape, flush) and replaces just them in the report already there. --modes,
+// (hot-path, redis-load, scrape, flush, stall, staleness, quantiles, churn) and replaces just them in the report already there. --modes,
 // --rounds, --epochs and --seconds change the hot path's designs, rounds, server restarts and window,
 // for a closer look. Progress goes to the console.
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
@@ -9,6 +9,7 @@ import { cpus, loadavg } from 'node:os';
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 
+import { benchChurn } from './churn.js';
 import { benchFlush } from './flush.js';
 import { benchHotPath, benchRedisLoad } from './hot-path.js';
 import { DEFAULT_HOT_PATH_MODES, HOT_PATH_MODES, type HotPathMode } from './hot-path/modes.js';
@@ -21,7 +22,10 @@ import {
   type BenchResults,
   type SectionName,
 } from './report.js';
+import { benchQuantiles } from './quantiles.js';
 import { benchScrape } from './scrape.js';
+import { benchStaleness } from './staleness.js';
+import { benchStall } from './stall.js';
 
 const quick = process.argv.includes('--quick');
 /** The value after a flag, if given. */
@@ -58,6 +62,10 @@ const plan = quick
       },
       redisLoad: { seconds: 3, rates: [100, 1000] },
       hotPath: { seconds: 0.25, rounds: 6, epochs: 1, warmUpSeconds: 1 },
+      stall: { stallSeconds: 2 },
+      staleness: { trials: 10, processes: 3, flushIntervalMs: 250 },
+      quantiles: { processes: 4, observations: 20_000, series: 4, repeats: 3 },
+      churn: { kills: 3 },
     }
   : {
       flush: { sizes: [1000, 10_000, 100_000], repeats: 9 },
@@ -70,6 +78,10 @@ const plan = quick
       },
       redisLoad: { seconds: 5, rates: [100, 1000] },
       hotPath: { seconds: 0.5, rounds: 80, epochs: 20, warmUpSeconds: 1 },
+      stall: { stallSeconds: 5 },
+      staleness: { trials: 50, processes: 3, flushIntervalMs: 250 },
+      quantiles: { processes: 8, observations: 100_000, series: 10, repeats: 5 },
+      churn: { kills: 30 },
     };
 
 /** The command line that reproduces this run, for the report. */
@@ -147,6 +159,22 @@ async function main(): Promise<void> {
         results: await benchHotPath(redis.url, { ...hotPathPlan, modes: hotPathModes }),
         plan: hotPathPlan,
       };
+    }
+    if (runs('stall')) {
+      console.log('Routes during a Redis stall');
+      results.stall = await benchStall(plan.stall);
+    }
+    if (runs('staleness')) {
+      console.log('Fresh scrapes');
+      results.staleness = await benchStaleness(redis.url, plan.staleness);
+    }
+    if (runs('quantiles')) {
+      console.log('Summary quantiles');
+      results.quantiles = await benchQuantiles(redis.url, plan.quantiles);
+    }
+    if (runs('churn')) {
+      console.log('SIGKILL churn');
+      results.churn = await benchChurn(redis.url, plan.churn);
     }
     results.durationS = (Date.now() - startedAt.getTime()) / 1000;
     if (only) {
