@@ -1,6 +1,7 @@
 import { Registry, type Metric } from 'prom-client';
 
 import type { MetricFamily } from './metric-family.js';
+import { renderTextFormat } from './text-format.js';
 
 /** Prometheus text format 0.0.4. */
 export const PROMETHEUS_CONTENT_TYPE = Registry.PROMETHEUS_CONTENT_TYPE;
@@ -25,11 +26,15 @@ export function familiesToRegistry(
   return registry;
 }
 
-/** Renders merged families as exposition text. */
+/**
+ * Renders merged families as exposition text: the text format 0.0.4 by {@link renderTextFormat} (the
+ * same bytes as prom-client, faster), OpenMetrics by prom-client's registry.
+ */
 export async function renderFamilies(
   families: MetricFamily[],
   contentType: ExpositionContentType = PROMETHEUS_CONTENT_TYPE,
 ): Promise<string> {
+  if (contentType === PROMETHEUS_CONTENT_TYPE) return renderTextFormat(families);
   return familiesToRegistry(families, contentType).metrics();
 }
 

@@ -211,9 +211,9 @@ function mergeTotals(
   problems: string[],
 ): MetricSample[] {
   const samples: MetricSample[] = [];
-  for (const series of [...totals].sort((a, b) => compare(a.key, b.key))) {
+  for (const series of totals.sort(byKey)) {
     const { slots, labels } = series;
-    const bad = [...slots].find(([, value]) => !Number.isFinite(value));
+    const bad = nonFinite(slots);
     if (bad) {
       problems.push(`"${name}" ${series.key}: ${bad[0]} is ${bad[1]}, not a finite number`);
       continue;
@@ -234,6 +234,14 @@ function mergeTotals(
     }
   }
   return samples;
+}
+
+const byKey = (a: { key: string }, b: { key: string }) => compare(a.key, b.key);
+
+/** The first slot that is not a finite number, if any. */
+function nonFinite(slots: PackedSlots): [string, number] | undefined {
+  for (const entry of slots) if (!Number.isFinite(entry[1])) return entry;
+  return undefined;
 }
 
 /** A sample with its exemplar, if it has one. */

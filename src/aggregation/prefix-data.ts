@@ -209,7 +209,10 @@ function readTotals(
     if (!series)
       problems.push(`totals: field ${JSON.stringify(field).slice(0, 80)} is not a series`);
     else if (!slots) problems.push(`totals: value of ${field} is not readable`);
-    else totals.push({ ...series, slots });
+    else {
+      const { metricName, labels, key, badLabel } = series;
+      totals.push({ metricName, labels, key, badLabel, slots });
+    }
   }
   return totals;
 }

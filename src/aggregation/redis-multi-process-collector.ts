@@ -8,6 +8,7 @@ import type { MetricsStore } from '../storage/metrics-store.js';
 import { RedisMetricsStore } from '../storage/redis-metrics-store.js';
 import {
   familiesToRegistry,
+  renderFamilies,
   OPENMETRICS_CONTENT_TYPE,
   PROMETHEUS_CONTENT_TYPE,
   type ExpositionContentType,
@@ -122,7 +123,8 @@ export class RedisMultiProcessCollector {
 
   /** The merged metrics as exposition text (Prometheus 0.0.4 or OpenMetrics 1.0). */
   async metrics(contentType: ExpositionContentType = PROMETHEUS_CONTENT_TYPE): Promise<string> {
-    return (await this.registry(contentType)).metrics();
+    const exemplars = contentType === OPENMETRICS_CONTENT_TYPE;
+    return renderFamilies(await this.collect({ exemplars }), contentType);
   }
 
   /** Closes the client if the collector made it. */

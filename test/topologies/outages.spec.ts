@@ -1,4 +1,4 @@
-import { Redis } from 'ioredis';
+import { Cluster, Redis } from 'ioredis';
 
 import {
   makeTempDir,
@@ -8,6 +8,8 @@ import {
 } from '../harness/redis-processes.mjs';
 import { freePort } from '../harness/redis-server.mjs';
 import { decreases, startAppFleet, type AppFleet } from '../harness/app-fleet.js';
+import { startRedisCluster, type RedisClusterHandle } from '../harness/redis-cluster.mjs';
+import { startRedisSentinel } from '../harness/redis-sentinel.mjs';
 
 type RedisProcess = Awaited<ReturnType<typeof startRedisProcess>>;
 
@@ -107,6 +109,81 @@ describe('outages of a single Redis under load: exact counts, no scrape lower th
     const result = await underLoad(fleet, async () => {
       await admin.call('CLIENT', 'PAUSE', '1500', 'ALL');
       await new Promise((resolve) => setTimeout(resolve, 1600));
+    });
+
+    expect(result.final).toBe(result.sent);
+    expect(result.decreases).toEqual([]);
+  });
+});
+
+describe('topologies under load: exact counts, no scrape lower than an earlier one', () => {
+  const cleanups: (() => Promise<unknown> | unknown)[] = [];
+  afterEach(async () => {
+    for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
+  });
+
+  async function clusterFleet(cluster: RedisClusterHandle, prefix: string): Promise<AppFleet> {
+    const clients = [0, 1, 2].map(
+      () => new Cluster(cluster.startupNodes, { clusterRetryStrategy: () => 100 }),
+    );
+    for (const client of clients) client.on('error', () => undefined);
+    cleanups.push(() => clients.forEach((client) => client.disconnect()));
+    const fleet = await startAppFleet(3, (i) => ({
+      client: clients[i],
+      keyPrefix: prefix,
+      flushIntervalMs: FLUSH_MS,
+      livenessWindowMs: 1000,
+    }));
+    cleanups.push(() => fleet.close());
+    return fleet;
+  }
+
+  it('Redis Cluster with replicas: the master of the slot is killed and a replica takes over', async () => {
+    const cluster = await startRedisCluster({ replicas: 1 });
+    cleanups.push(() => cluster.stop());
+    const fleet = await clusterFleet(cluster, 'cluster-failover');
+    const master = await cluster.masterOf('{cluster-failover}:totals');
+
+    const result = await underLoad(fleet, async () => {
+      await cluster.killNode(master);
+      await cluster.waitForFailover(master);
+    });
+
+    expect(result.final).toBe(result.sent);
+    expect(result.decreases).toEqual([]);
+  });
+
+  it('Redis Cluster without replicas: the master of the slot is killed and restarted empty', async () => {
+    const cluster = await startRedisCluster({ replicas: 0 });
+    cleanups.push(() => cluster.stop());
+    const fleet = await clusterFleet(cluster, 'cluster-loss');
+    const master = await cluster.masterOf('{cluster-loss}:totals');
+
+    const result = await underLoad(fleet, async () => {
+      await cluster.killNode(master);
+      await new Promise((resolve) => setTimeout(resolve, 500));
+      await cluster.restartNode(master);
+    });
+
+    expect(result.final).toBe(result.sent);
+    expect(result.decreases).toEqual([]);
+    expect(result.statuses).toEqual([200, 503]);
+  });
+
+  it("Sentinel: a failover to the replica, the module's own client following it", async () => {
+    const sentinel = await startRedisSentinel();
+    cleanups.push(() => sentinel.stop());
+    const fleet = await startAppFleet(3, () => ({
+      sentinels: sentinel.sentinels,
+      sentinelMaster: sentinel.masterName,
+      keyPrefix: 'sentinel-failover',
+      flushIntervalMs: FLUSH_MS,
+      livenessWindowMs: 1000,
+    }));
+    cleanups.push(() => fleet.close());
+
+    const result = await underLoad(fleet, async () => {
+      await sentinel.failover();
     });
 
     expect(result.final).toBe(result.sent);
