@@ -183,7 +183,7 @@ function redisLoadSection(results: BenchResults): string {
   return [
     '## 2. Redis load per request',
     '',
-    "The same worker at a fixed request rate (autocannon `overallRate`), Redis `CONFIG RESETSTAT` before and `INFO commandstats` after the window. Counts include the commands Redis runs inside the module's scripts; the module sends one `EVALSHA` per flush (every 1 s by default). The write-through design is a few lines in `bench/hot-path/server.ts`: one `HINCRBYFLOAT` per counter increment and two per histogram observation, as the original writes on every update.",
+    "The same worker at a fixed request rate (autocannon `overallRate`), Redis `CONFIG RESETSTAT` before and `INFO commandstats` after the window. Counts include the commands Redis runs inside the module's scripts; the module sends one `EVALSHA` per flush (every 250 ms by default). The write-through design is a few lines in `bench/hot-path/server.ts`: one `HINCRBYFLOAT` per counter increment and two per histogram observation, as the original writes on every update.",
     '',
     table(
       [

@@ -1,7 +1,7 @@
 import type { RedisClient } from './lua-scripts.js';
 
 /** Fields per HSCAN call: a few milliseconds of Redis time at most, whatever the size of the hash. */
-export const HSCAN_COUNT = 5000;
+export const HSCAN_COUNT = 2000;
 
 /** A hash read in bounded steps, or the fact that the key holds another type. */
 export type ScannedHash = { pairs: string[]; wrongType: false } | { pairs: []; wrongType: true };
