@@ -11,6 +11,7 @@ export {
 export { describeRedisError } from './storage/describe-redis-error.js';
 export {
   DEFAULT_REDIS_METRICS_OPTIONS,
+  lostDataGraceMs,
   GAUGE_MODES,
   REDIS_METRICS_ENV,
   readRedisMetricsOptionsFromEnv,

@@ -55,7 +55,8 @@ class ScrapeTimeoutError extends Error {}
  */
 export class MetricsScrape {
   /** The read in progress, one for each kind of scrape: with exemplars (OpenMetrics) or without. */
-  private readonly reading = new Map<boolean, Promise<MetricFamily[]>>();
+  /** The read under way of each kind, and when it started (local monotonic ms). */
+  private readonly reading = new Map<boolean, { read: Promise<MetricFamily[]>; since: number }>();
   private failing = false;
 
   constructor(private readonly options: ScrapeOptions) {}
@@ -94,15 +95,24 @@ export class MetricsScrape {
     freshBudgetMs: number,
     exemplars: boolean,
   ): Promise<MetricFamily[]> {
-    let reading = this.reading.get(exemplars);
-    if (!reading) {
-      reading = (async () => {
+    const now = performance.now();
+    const current = this.reading.get(exemplars);
+    // A read older than a scrape's timeout is stuck (a client that waits for ever): not shared.
+    if (current && now - current.since < this.options.timeoutMs) return current.read;
+    const entry = {
+      since: now,
+      read: (async () => {
         await this.options.beforeRead?.(freshBudgetMs);
         return collector.collect({ exemplars });
-      })().finally(() => this.reading.delete(exemplars));
-      this.reading.set(exemplars, reading);
-    }
-    return reading;
+      })(),
+    };
+    void entry.read
+      .catch(() => undefined)
+      .finally(() => {
+        if (this.reading.get(exemplars) === entry) this.reading.delete(exemplars);
+      });
+    this.reading.set(exemplars, entry);
+    return entry.read;
   }
 
   private timeoutMs(prometheusTimeout: string | undefined): number {

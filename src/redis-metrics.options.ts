@@ -137,6 +137,15 @@ export interface RedisMetricsOptions {
   collectIntervalMs: number;
 }
 
+/**
+ * How long scrapes answer 503 after a process found that Redis lost data, while every live process
+ * writes its part again: two flush intervals, and the 2 s a client of the module may take to
+ * reconnect (its retry cap), so a process that comes back last is in before scrapes resume.
+ */
+export function lostDataGraceMs(flushIntervalMs: number): number {
+  return 2 * flushIntervalMs + 2000;
+}
+
 /** The defaults of {@link RedisMetricsOptions}. */
 export const DEFAULT_REDIS_METRICS_OPTIONS: Readonly<RedisMetricsOptions> = Object.freeze({
   enabled: false,

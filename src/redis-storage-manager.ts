@@ -15,6 +15,7 @@ import { RedisMultiProcessCollector } from './aggregation/redis-multi-process-co
 import { MetricsScrape, type ScrapeResponse } from './metrics-scrape.js';
 import type { RedisMetricsModuleOptions } from './redis-metrics.module-options.js';
 import {
+  lostDataGraceMs,
   resolveRedisMetricsOptions,
   type GaugeMode,
   type RedisMetricsOptions,
@@ -53,6 +54,16 @@ function connected(client: RedisClient, owned: boolean): Promise<unknown> {
     client.once('error', done);
     client.once('end', done);
   });
+}
+
+/** What `work` resolves with, or `undefined` when it rejects or takes longer than `ms`. */
+async function withDeadline<T>(work: Promise<T>, ms: number): Promise<T | undefined> {
+  let result: T | undefined;
+  await waitAtMost(
+    work.then((value) => (result = value)),
+    ms,
+  );
+  return result;
 }
 
 /** Settles when `work` settles or after `ms`, whichever is first; never rejects. */
@@ -163,7 +174,7 @@ export class RedisStorageManager implements OnApplicationBootstrap, BeforeApplic
     this.collector = new RedisMultiProcessCollector({
       store: this.store,
       livenessWindowMs: this.options.livenessWindowMs,
-      lostDataGraceMs: 2 * this.options.flushIntervalMs,
+      lostDataGraceMs: lostDataGraceMs(this.options.flushIntervalMs),
       acknowledged: () => this.flusher?.acknowledged(),
       logger: this.logger,
     });
@@ -177,7 +188,9 @@ export class RedisStorageManager implements OnApplicationBootstrap, BeforeApplic
       timeoutMs: this.options.scrapeTimeoutMs,
       fallback: this.options.scrapeFallback,
       logger: this.logger,
-      onLostData: () => void this.flusher?.flush(),
+      onLostData: () => {
+        if (this.state === 'running') void this.flusher?.flush();
+      },
       // A scrape right after start waits (within its timeout) for the connection and first write.
       whenReady: () => this.started ?? Promise.resolve(false),
       beforeRead: (budgetMs) =>
@@ -263,8 +276,17 @@ export class RedisStorageManager implements OnApplicationBootstrap, BeforeApplic
     if (this.state !== 'running' || !this.flusher) return;
     this.state = 'stopped';
     this.flushRequests?.close();
-    const last = await this.flusher.stop();
-    if (last.ok) await this.flusher.end().catch(() => undefined);
+    // Bounded: a client of the user's may wait on a stalled Redis for as long as it stalls.
+    const wait = this.options.scrapeTimeoutMs;
+    const last = await withDeadline(this.flusher.stop(), wait);
+    const ended = last?.ok
+      ? await withDeadline(
+          this.flusher.end().then(() => true),
+          wait,
+        )
+      : false;
+    // Not ended in the store: its gauges stay until it is reaped; its counts are in the totals anyway.
+    if (!ended) this.flusher.abandon();
     if (this.ownsClient && this.client) {
       await this.client.quit().catch(() => this.client?.disconnect());
     }

@@ -23,9 +23,10 @@ export function parseSentinelAddresses(raw: unknown): RedisSentinelAddress[] | s
     return 'must list the sentinels as host:port,host:port';
   }
   const addresses: RedisSentinelAddress[] = [];
-  for (const entry of entries) {
+  for (const [index, entry] of entries.entries()) {
     const address = typeof entry === 'string' ? parseHostPort(entry) : checkAddress(entry);
-    if (typeof address === 'string') return address;
+    // The entry itself is never echoed: a mistaken one may carry a password (a URL, an object).
+    if (typeof address === 'string') return `${address} (entry ${index + 1})`;
     addresses.push(address);
   }
   return addresses;
@@ -35,12 +36,12 @@ function parseHostPort(entry: string): RedisSentinelAddress | string {
   const match = /^(?:\[([^\]]+)\]|([^:[\]]*))(?::(.*))?$/.exec(entry);
   const host = match?.[1] ?? match?.[2] ?? '';
   if (!match || host === '') {
-    return `must list the sentinels as host:port,host:port; got an entry without a host: "${entry}"`;
+    return 'must list the sentinels as host:port,host:port; an entry has no host';
   }
   if (match[3] === undefined) return { host, port: DEFAULT_SENTINEL_PORT };
   const port = /^\d+$/.test(match[3]) ? Number(match[3]) : NaN;
   if (!(port >= 1 && port <= 65535)) {
-    return `has a port that is not a whole number from 1 to 65535: "${entry}"`;
+    return 'has a port that is not a whole number from 1 to 65535';
   }
   return { host, port };
 }
@@ -48,11 +49,11 @@ function parseHostPort(entry: string): RedisSentinelAddress | string {
 function checkAddress(entry: unknown): RedisSentinelAddress | string {
   const { host, port } = (entry ?? {}) as Partial<RedisSentinelAddress>;
   if (typeof host !== 'string' || host === '') {
-    return `must be a list of { host, port }; got an entry without a host: ${JSON.stringify(entry)}`;
+    return 'must be a list of { host, port }; an entry has no host';
   }
   const number = port ?? DEFAULT_SENTINEL_PORT;
   if (!Number.isInteger(number) || number < 1 || number > 65535) {
-    return `has a port that is not a whole number from 1 to 65535: ${JSON.stringify(entry)}`;
+    return 'has a port that is not a whole number from 1 to 65535';
   }
   return { host, port: number };
 }

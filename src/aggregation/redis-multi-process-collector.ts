@@ -1,7 +1,7 @@
 import { Redis } from 'ioredis';
 import type { Registry } from 'prom-client';
 
-import { DEFAULT_REDIS_METRICS_OPTIONS } from '../redis-metrics.options.js';
+import { DEFAULT_REDIS_METRICS_OPTIONS, lostDataGraceMs } from '../redis-metrics.options.js';
 import type { RedisClient } from '../storage/lua-scripts.js';
 import type { AcknowledgedWrite } from '../storage/metrics-flusher.js';
 import type { MetricsStore } from '../storage/metrics-store.js';
@@ -31,8 +31,8 @@ export interface RedisMultiProcessCollectorOptions {
   livenessWindowMs?: number;
   /**
    * After a writer found that Redis had lost data, scrapes fail for this long (ms) while the live
-   * processes write their counts again, so no scrape shows a partial total. Default: two flush
-   * intervals of the default (500 ms); the module passes two of its own.
+   * processes write their counts again, so no scrape shows a partial total. Default:
+   * {@link lostDataGraceMs} of the default flush interval (2.5 s); the module passes its own.
    */
   lostDataGraceMs?: number;
   /**
@@ -85,7 +85,7 @@ export class RedisMultiProcessCollector {
     this.livenessWindowMs =
       options.livenessWindowMs ?? DEFAULT_REDIS_METRICS_OPTIONS.livenessWindowMs;
     this.lostDataGraceMs =
-      options.lostDataGraceMs ?? 2 * DEFAULT_REDIS_METRICS_OPTIONS.flushIntervalMs;
+      options.lostDataGraceMs ?? lostDataGraceMs(DEFAULT_REDIS_METRICS_OPTIONS.flushIntervalMs);
   }
 
   /**

@@ -323,7 +323,7 @@ function firstLine(text: string): string {
   return text.split('\n')[0].trim();
 }
 
-/** Removes credentials from anything that looks like a URL. */
+/** Removes credentials from anything that looks like a URL (a password may hold `/` or `:`). */
 function safe(text: string): string {
-  return text.replace(/(\w+:\/\/)[^/\s@]*@/g, '$1***@');
+  return text.replace(/(\w+:\/\/)\S*@/g, '$1***@');
 }

@@ -77,7 +77,10 @@ local function addDifference(totalsKey, field, newText, oldText)
   for i = 1, #names do
     local slot = names[i]
     local delta = new[slot] - ((old and old[slot]) or 0)
-    if delta ~= 0 or delta ~= delta then
+    if delta ~= delta or delta == math.huge or delta == -math.huge then
+      -- A NaN or infinite count (prom-client lets inc(NaN) through) would poison the shared total
+      -- for good: it is left out.
+    elseif delta ~= 0 then
       changed = true
       if total[slot] == nil then
         totalNames[#totalNames + 1] = slot

@@ -16,7 +16,6 @@ import {
   decodePacked,
   encodeNumber,
   encodePacked,
-  isZeroDelta,
   packedDelta,
 } from './packed-values.js';
 import { parseProcessInfo } from './process-identity.js';
@@ -169,10 +168,15 @@ export class MemoryMetricsStore implements MetricsStore {
     const delta = packedDelta(next, old === undefined ? undefined : decodePacked(old));
     const stored = this.totals.get(field);
     const total = stored === undefined ? undefined : decodePacked(stored);
-    if (isZeroDelta(delta) && total !== undefined && [...delta.keys()].every((s) => total.has(s))) {
-      return;
-    }
-    this.totals.set(field, encodePacked(addPacked(total, delta)));
+    const sum = addPacked(total, delta);
+    // As the script: nothing to write when no slot changed or was added (NaN and infinite deltas
+    // are left out of the sum).
+    const unchanged =
+      total !== undefined &&
+      sum.size === total.size &&
+      [...sum].every(([slot, value]) => Object.is(total.get(slot), value));
+    if (sum.size === 0 || unchanged) return;
+    this.totals.set(field, encodePacked(sum));
   }
 
   /** As the write script: an exemplar replaces the stored one only if its timestamp is later. */

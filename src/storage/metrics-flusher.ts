@@ -87,6 +87,8 @@ export interface AcknowledgedWrite {
 interface Attempt {
   seq: number;
   content: BatchContent;
+  /** A repair's rebase: on success, these values (what the totals hold) are to be loaded. */
+  rebase?: { base: ReadonlyMap<string, string> };
 }
 
 /**
@@ -130,6 +132,14 @@ export class MetricsFlusher {
   private readonly clock = new ClockOffset();
   /** Writes sent since `ackedSeq` whose reply never came. */
   private unanswered: Attempt[] = [];
+  /**
+   * After a repair's rebase: what the totals hold of this process but its previous-values hash does
+   * not yet. Until it is all loaded (in `base` mode), no write counts: a series not loaded yet would
+   * be counted from zero, twice.
+   */
+  private pendingBase = new Map<string, string>();
+  /** Set by {@link end}: the process left the store, and no flush may bring it back. */
+  private ended = false;
   private failing = false;
   private last: FlushResult | undefined;
   private lastSuccessAt: number | undefined;
@@ -165,6 +175,16 @@ export class MetricsFlusher {
    * `collect` callbacks whatever `collectIntervalMs` says (a scrape wants current values).
    */
   flush({ collect = false }: { collect?: boolean } = {}): Promise<FlushResult> {
+    if (this.ended) {
+      return Promise.resolve({
+        ok: false,
+        sent: 0,
+        removed: 0,
+        calls: 0,
+        reaped: 0,
+        error: new Error('this process has ended its part in the metrics storage'),
+      });
+    }
     if (collect) this.collectWanted = true;
     if (!this.running) {
       this.running = this.flushOnce().finally(() => (this.running = undefined));
@@ -182,10 +202,24 @@ export class MetricsFlusher {
    * Call after {@link stop}.
    */
   async end(): Promise<void> {
+    // From now on nothing is written: a late write would find no markers and count everything again.
+    this.ended = true;
+    if (this.timer) clearInterval(this.timer);
+    this.timer = undefined;
+    await this.running;
     await this.options.store.end(this.options.identity.id);
     this.forget();
-    this.ackedSeq = 0;
     this.reader.close();
+  }
+
+  /**
+   * Stops for good without ending the process in the store (when that cannot be done in time): no
+   * timer, and no flush writes again. Its counts are in the totals; its gauges stay until reaped.
+   */
+  abandon(): void {
+    this.ended = true;
+    if (this.timer) clearInterval(this.timer);
+    this.timer = undefined;
   }
 
   /** The result of the last flush, if any. */
@@ -258,12 +292,22 @@ export class MetricsFlusher {
     let reply: WriteReply | undefined;
 
     for (let mismatches = 0; ;) {
-      const { changes, held } = this.changesSince(view);
-      reply = await this.sendAll(changes, stats);
-      if (reply.status === 'applied') {
-        // Timed gauges wait for the first reply to know the store's clock: one more round.
-        if (held && this.clock.known) continue;
-        break;
+      if (this.pendingBase.size > 0) {
+        // A repair that did not finish loading what the totals hold: that first, counting nothing.
+        reply = await this.sendAll(
+          { ...noChanges(), counters: [...this.pendingBase] },
+          stats,
+          'base',
+        );
+        if (reply.status === 'applied') continue;
+      } else {
+        const { changes, held } = this.changesSince(view);
+        reply = await this.sendAll(changes, stats);
+        if (reply.status === 'applied') {
+          // Timed gauges wait for the first reply to know the store's clock: one more round.
+          if (held && this.clock.known) continue;
+          break;
+        }
       }
       mismatches += 1;
       const plan = planRepair(reply.markers!, this.history());
@@ -462,24 +506,40 @@ export class MetricsFlusher {
     for (const [field, text] of content.windows ?? []) this.ackedWindows.set(field, text);
     for (const field of content.windowDeletes ?? []) this.ackedWindows.delete(field);
     for (const [field, text] of content.exemplars ?? []) this.ackedExemplars.set(field, text);
-    if (content.counterMode === 'base') return;
-    for (const [field, packed] of content.counters ?? []) this.ackedCounters.set(field, packed);
+    for (const [field, packed] of content.counters ?? []) {
+      // Loaded in base mode or written counting, the previous-values hash now holds this value.
+      this.ackedCounters.set(field, packed);
+      if (content.counterMode === 'base') this.pendingBase.delete(field);
+    }
     for (const field of content.counterDeletes ?? []) this.ackedCounters.delete(field);
+  }
+
+  /** A repair's rebase was applied: the store's state starts over, and the base is to be loaded. */
+  private acknowledgeRebase(seq: number, base: ReadonlyMap<string, string>): void {
+    this.forget();
+    this.ackedSeq = seq;
+    this.pendingBase = new Map(base);
   }
 
   /** An unanswered write turned out to be applied. */
   private adopt(seq: number): void {
     const attempt = this.unanswered.find((a) => a.seq === seq)!;
-    this.acknowledge(attempt);
+    if (attempt.rebase) this.acknowledgeRebase(seq, attempt.rebase.base);
+    else this.acknowledge(attempt);
   }
 
   private history() {
     return {
       ackedSeq: this.ackedSeq,
-      acked: this.ackedCounters,
-      unanswered: this.unanswered.map(({ seq, content }) => ({
+      // What the totals hold of this process: its previous values, and the base not loaded yet.
+      acked:
+        this.pendingBase.size === 0
+          ? this.ackedCounters
+          : new Map([...this.ackedCounters, ...this.pendingBase]),
+      unanswered: this.unanswered.map(({ seq, content, rebase }) => ({
         seq,
-        counters: new Map(content.counters ?? []),
+        // A rebase resets what the store holds: the totals then hold the base it was to load.
+        counters: rebase ? new Map(rebase.base) : new Map(content.counters ?? []),
       })),
     };
   }
@@ -499,28 +559,29 @@ export class MetricsFlusher {
         plan.exact ? 'Repairing it exactly' : 'Repairing it as well as it can'
       } by writing its series again.`,
     );
-    const seq = (this.lastSeq += 1);
+    const attempt: Attempt = { seq: (this.lastSeq += 1), content: {}, rebase: plan };
     const sentAt = performance.now();
-    const reply = await store.rebase(identity, {
-      seq,
-      keepCounters: plan.keepCounters,
-      markLost: plan.markLost,
-    });
+    let reply: WriteReply;
+    try {
+      reply = await store.rebase(identity, {
+        seq: attempt.seq,
+        keepCounters: plan.keepCounters,
+        markLost: plan.markLost,
+      });
+    } catch (error) {
+      // Applied or not, the next write's markers tell; if applied, the base is loaded then.
+      this.unanswered.push(attempt);
+      throw error;
+    }
     this.clock.observe(sentAt, performance.now(), reply.now);
     stats.calls += 1;
-    this.forget();
-    this.ackedSeq = seq;
-    if (plan.base.size > 0) {
-      const base: SeriesChanges = { ...noChanges(), counters: [...plan.base] };
-      const reply = await this.sendAll(base, stats, 'base');
-      if (reply.status !== 'applied') {
-        throw new Error('the store changed again while this process repaired it');
-      }
-    }
+    // The caller's next round loads the base (if any) before writing anything that counts.
+    this.acknowledgeRebase(attempt.seq, plan.base);
   }
 
   /** Forgets what the store acknowledged, so the next write sends every series. */
   private forget(): void {
+    this.pendingBase = new Map();
     this.ackedCounters.clear();
     this.ackedGauges.clear();
     this.ackedMetadata.clear();

@@ -79,15 +79,14 @@ function wasReset(next: PackedSlots, previous: PackedSlots): boolean {
   return false;
 }
 
-/** Whether a delta changes nothing. */
-export function isZeroDelta(delta: PackedSlots): boolean {
-  for (const value of delta.values()) if (value !== 0) return false;
-  return true;
-}
-
-/** Adds a delta into a total (slot by slot; slots new to the total are appended). */
+/**
+ * Adds a delta into a total (slot by slot; slots new to the total are appended). A NaN or infinite
+ * delta is left out: it would poison the shared total for good (prom-client lets `inc(NaN)` through).
+ */
 export function addPacked(total: PackedSlots | undefined, delta: PackedSlots): PackedSlots {
   const sum: PackedSlots = new Map(total ?? []);
-  for (const [slot, value] of delta) sum.set(slot, (sum.get(slot) ?? 0) + value);
+  for (const [slot, value] of delta) {
+    if (Number.isFinite(value)) sum.set(slot, (sum.get(slot) ?? 0) + value);
+  }
   return sum;
 }

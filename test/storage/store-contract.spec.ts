@@ -114,6 +114,37 @@ describe.each(['redis', 'memory'] as const)('the %s store keeps the write protoc
     expect(gaugesOfA).toEqual(expect.arrayContaining([busy, '3 1000', MARKER.seq, '3']));
   });
 
+  it("leaves a NaN or infinite count out of the totals, and keeps counting the process's finite ones", async () => {
+    const store = newStore();
+    const a = ProcessIdentity.create({ hostname: 'h', pid: 1 });
+    const b = ProcessIdentity.create({ hostname: 'h', pid: 2 });
+    await store.write(a, {
+      expectedSeq: 0,
+      seq: 1,
+      metadata: [counterMeta],
+      counters: [[jobs, 'v 5']],
+    });
+    // prom-client lets inc(NaN) through: one process's counter becomes NaN, another's +Inf.
+    await store.write(b, {
+      expectedSeq: 0,
+      seq: 1,
+      counters: [
+        [jobs, 'v NaN'],
+        [seconds, 'c 1 s +Inf +Inf 1'],
+      ],
+    });
+    await store.write(a, { expectedSeq: 1, seq: 2, counters: [[jobs, 'v 7']] });
+    await store.write(b, { expectedSeq: 1, seq: 2, counters: [[seconds, 'c 2 s +Inf +Inf 2']] });
+
+    const snapshot = await store.read();
+    expect(totalsOf(snapshot)).toEqual({
+      [jobs]: { v: 7 },
+      [seconds]: { c: 2, '+Inf': 2 },
+      [MARKER.processSeq(a.id)]: '2',
+      [MARKER.processSeq(b.id)]: '2',
+    });
+  });
+
   it('ends a process: its gauges and state go, its counts stay, a tombstone tells it so', async () => {
     const store = newStore();
     const a = ProcessIdentity.create({ hostname: 'h', pid: 1 });

@@ -157,11 +157,16 @@ describe('Sentinel options', () => {
   it.each([
     [
       { REDIS_SENTINELS: 'a:26379,b:abc', REDIS_SENTINEL_MASTER: 'm' },
-      'nestjs-redis-metrics: REDIS_SENTINELS has a port that is not a whole number from 1 to 65535: "b:abc"',
+      'nestjs-redis-metrics: REDIS_SENTINELS has a port that is not a whole number from 1 to 65535 (entry 2)',
     ],
     [
       { REDIS_SENTINELS: 'a:26379,,b', REDIS_SENTINEL_MASTER: 'm' },
-      'nestjs-redis-metrics: REDIS_SENTINELS must list the sentinels as host:port,host:port; got an entry without a host: ""',
+      'nestjs-redis-metrics: REDIS_SENTINELS must list the sentinels as host:port,host:port; an entry has no host (entry 2)',
+    ],
+    [
+      // A URL given where an address belongs: its password is not repeated.
+      { REDIS_SENTINELS: `redis://:${SECRET}@sentinel-1:26379`, REDIS_SENTINEL_MASTER: 'm' },
+      'nestjs-redis-metrics: REDIS_SENTINELS has a port that is not a whole number from 1 to 65535 (entry 1)',
     ],
     [
       { REDIS_SENTINELS: 'a:26379' },
@@ -196,7 +201,7 @@ describe('Sentinel options', () => {
         sentinelMaster: 'm',
       }),
     ).toThrow(
-      'nestjs-redis-metrics: option "sentinels" must be a list of { host, port }; got an entry without a host: {"host":"","port":26379}',
+      'nestjs-redis-metrics: option "sentinels" must be a list of { host, port }; an entry has no host (entry 1)',
     );
   });
 });

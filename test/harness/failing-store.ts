@@ -1,0 +1,63 @@
+import type {
+  MetricsStore,
+  RebaseRequest,
+  SeriesBatch,
+  WriteReply,
+  WriterIdentity,
+} from '../../src/index.js';
+
+/** How one call of a {@link FailingStore} fails. */
+export type Failure =
+  /** The call goes through untouched (to let earlier calls of a kind pass). */
+  | 'pass'
+  /** The call never reaches Redis (a connection that broke before it was sent). */
+  | 'before'
+  /** Redis applies the call and its reply is lost (a timeout, a connection that broke after). */
+  | 'after';
+
+/**
+ * A real store (Redis through the module's scripts) whose chosen calls fail, for the partial failures
+ * of a repair that are hard to time with a real server: a call that never arrives, or one applied
+ * whose reply never comes. Everything else goes to the store underneath unchanged.
+ */
+export class FailingStore implements MetricsStore {
+  /** Failures to inject, in order, each for the next call of its kind that matches. */
+  readonly plan: { call: 'rebase' | 'base-write' | 'write'; failure: Failure }[] = [];
+
+  constructor(private readonly store: MetricsStore) {}
+
+  get description(): string {
+    return this.store.description;
+  }
+
+  write(identity: WriterIdentity, batch: SeriesBatch): Promise<WriteReply> {
+    const call = batch.counterMode === 'base' ? 'base-write' : 'write';
+    return this.inject(call, () => this.store.write(identity, batch));
+  }
+
+  rebase(identity: WriterIdentity, request: RebaseRequest): Promise<WriteReply> {
+    return this.inject('rebase', () => this.store.rebase(identity, request));
+  }
+
+  end(processId: string, staleAfterMs?: number) {
+    return this.store.end(processId, staleAfterMs);
+  }
+
+  read(options?: Parameters<MetricsStore['read']>[0]) {
+    return this.store.read(options);
+  }
+
+  processIndex() {
+    return this.store.processIndex();
+  }
+
+  private async inject<T>(call: string, work: () => Promise<T>): Promise<T> {
+    const index = this.plan.findIndex((step) => step.call === call);
+    if (index < 0) return work();
+    const [{ failure }] = this.plan.splice(index, 1);
+    if (failure === 'pass') return work();
+    if (failure === 'before') throw new Error(`injected: the ${call} never reached Redis`);
+    await work();
+    throw new Error(`injected: the reply of the ${call} was lost`);
+  }
+}

@@ -1,0 +1,128 @@
+import type { Redis } from 'ioredis';
+import { Counter, Registry } from 'prom-client';
+
+import {
+  decodePacked,
+  MetricsFlusher,
+  PrefixKeys,
+  ProcessIdentity,
+  RedisMetricsStore,
+  seriesField,
+} from '../../src/index.js';
+import { FailingStore } from '../harness/failing-store.js';
+import { connectTestRedis, deletePrefix, uniquePrefix } from '../harness/test-redis.js';
+
+// A repair that loads back what the totals hold of a process may stop half-way: the loading write
+// never arrives, the rebase's reply is lost, or a later batch of a long load fails. Whatever the
+// point, the counts must end exact, never counted twice.
+describe('a repair interrupted half-way still ends exact', () => {
+  let client: Redis;
+  const prefixes: string[] = [];
+
+  beforeAll(() => {
+    client = connectTestRedis();
+  });
+  afterAll(async () => {
+    for (const prefix of prefixes) await deletePrefix(client, prefix);
+    await client.quit();
+  });
+
+  /** A process with five counters at 10 each, flushed once, and the store it writes through. */
+  async function counted(batchWeight?: number) {
+    const prefix = uniquePrefix('interrupted');
+    prefixes.push(prefix);
+    const keys = new PrefixKeys(prefix);
+    const store = new FailingStore(new RedisMetricsStore(client, prefix));
+    const registry = new Registry();
+    const counter = new Counter({
+      name: 'jobs_total',
+      help: 'Jobs',
+      labelNames: ['n'],
+      registers: [registry],
+    });
+    for (let n = 0; n < 5; n += 1) counter.inc({ n: String(n) }, 10);
+    const identity = ProcessIdentity.create();
+    const warnings: string[] = [];
+    const flusher = new MetricsFlusher({
+      store,
+      identity,
+      registry,
+      intervalMs: 60_000,
+      gaugeModeOf: () => 'all',
+      batchWeight,
+      logger: { warn: (m) => warnings.push(m), log: () => undefined },
+    });
+    expect((await flusher.flush()).ok).toBe(true);
+    const totals = async () => {
+      const values: number[] = [];
+      for (let n = 0; n < 5; n += 1) {
+        const text = await client.hget(keys.totals, seriesField('jobs_total', { n: String(n) }));
+        values.push(decodePacked(text!)!.get('v')!);
+      }
+      return values;
+    };
+    return { keys, store, flusher, identity, counter, totals, warnings };
+  }
+
+  it('the loading write never arrives: the next flush loads before it counts', async () => {
+    const { keys, store, flusher, identity, counter, totals } = await counted();
+    await client.del(keys.counters(identity.id)); // evicted: the totals must be loaded back
+    store.plan.push({ call: 'base-write', failure: 'before' });
+
+    const interrupted = await flusher.flush();
+    counter.inc({ n: '0' }, 1);
+    const next = await flusher.flush();
+
+    expect(interrupted.ok).toBe(false);
+    expect(next.ok).toBe(true);
+    expect(await totals()).toEqual([11, 10, 10, 10, 10]);
+  });
+
+  it('the rebase is applied and its reply lost: it is taken as applied, and nothing is lost or counted twice', async () => {
+    const { keys, store, flusher, identity, counter, totals } = await counted();
+    await client.del(keys.counters(identity.id));
+    store.plan.push({ call: 'rebase', failure: 'after' });
+
+    const interrupted = await flusher.flush();
+    counter.inc({ n: '4' }, 2);
+    const next = await flusher.flush();
+
+    expect(interrupted.ok).toBe(false);
+    expect(next).toMatchObject({ ok: true, repaired: undefined });
+    expect(await totals()).toEqual([10, 10, 10, 10, 12]);
+    // Not taken for Redis going back in time: no loss recorded, so scrapes were not held back.
+    expect(await client.hget(keys.totals, '#lost-at')).toBeNull();
+  });
+
+  it('a load of several batches stops after the first: the rest is loaded at the next flush', async () => {
+    // A counter weighs 3: two counters a batch, three batches for five.
+    const { keys, store, flusher, identity, counter, totals } = await counted(6);
+    await client.del(keys.counters(identity.id));
+    // The first base batch goes through; the second never arrives.
+    store.plan.push(
+      { call: 'base-write', failure: 'pass' },
+      { call: 'base-write', failure: 'before' },
+    );
+
+    const interrupted = await flusher.flush();
+    counter.inc({ n: '2' }, 3);
+    const next = await flusher.flush();
+
+    expect(interrupted.ok).toBe(false);
+    expect(next.ok).toBe(true);
+    expect(await totals()).toEqual([10, 10, 13, 10, 10]);
+  });
+
+  it('a flush after the process ended writes nothing and does not bring it back', async () => {
+    const { keys, flusher, identity, counter, totals } = await counted();
+    await flusher.stop();
+    await flusher.end();
+
+    counter.inc({ n: '1' }, 5);
+    const late = await flusher.flush();
+
+    expect(late.ok).toBe(false);
+    expect(await totals()).toEqual([10, 10, 10, 10, 10]);
+    expect(await client.zscore(keys.processes, identity.id)).toBeNull();
+  });
+});
