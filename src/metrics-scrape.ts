@@ -54,8 +54,10 @@ class ScrapeTimeoutError extends Error {}
  * counter resets. Concurrent scrapes share one read.
  */
 export class MetricsScrape {
-  /** The read in progress, one for each kind of scrape: with exemplars (OpenMetrics) or without. */
-  /** The read under way of each kind, and when it started (local monotonic ms). */
+  /**
+   * The read under way of each kind of scrape (with exemplars for OpenMetrics, or without), and when
+   * it started (local monotonic ms).
+   */
   private readonly reading = new Map<boolean, { read: Promise<MetricFamily[]>; since: number }>();
   private failing = false;
 

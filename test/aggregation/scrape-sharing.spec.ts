@@ -1,0 +1,81 @@
+import type { Redis } from 'ioredis';
+import { Counter, Registry } from 'prom-client';
+
+import {
+  MetricsFlusher,
+  MetricsScrape,
+  ProcessIdentity,
+  RedisMetricsStore,
+  RedisMultiProcessCollector,
+} from '../../src/index.js';
+import { connectTestRedis, deletePrefix, uniquePrefix } from '../harness/test-redis.js';
+
+// Scrapes that come while a read runs share it; a read that never ends (a fresh-scrape wait or a
+// client that hangs) must not be shared for ever, or every later scrape would time out with it.
+describe('scrapes share a read in progress, but not one that is stuck', () => {
+  let client: Redis;
+  let prefix: string;
+
+  beforeAll(async () => {
+    client = connectTestRedis();
+    prefix = uniquePrefix('scrape-sharing');
+    const registry = new Registry();
+    new Counter({ name: 'jobs_total', help: 'Jobs', registers: [registry] }).inc(7);
+    const flusher = new MetricsFlusher({
+      store: new RedisMetricsStore(client, prefix),
+      identity: ProcessIdentity.create(),
+      registry,
+      intervalMs: 60_000,
+      gaugeModeOf: () => 'all',
+    });
+    expect((await flusher.flush()).ok).toBe(true);
+  });
+  afterAll(async () => {
+    await deletePrefix(client, prefix);
+    await client.quit();
+  });
+
+  /** A scrape whose `beforeRead` hook never settles on its first call, and settles at once after. */
+  function scrapeWithStuckFirstRead(timeoutMs: number) {
+    let reads = 0;
+    const scrape = new MetricsScrape({
+      collector: new RedisMultiProcessCollector({ client, keyPrefix: prefix }),
+      registry: new Registry(),
+      timeoutMs,
+      fallback: 'none',
+      logger: { warn: () => undefined, log: () => undefined },
+      onLostData: () => undefined,
+      beforeRead: () => {
+        reads += 1;
+        return reads === 1 ? new Promise(() => undefined) : Promise.resolve();
+      },
+    });
+    return { scrape, reads: () => reads };
+  }
+
+  it('a scrape that comes while the stuck read is young shares it and times out with it', async () => {
+    const { scrape, reads } = scrapeWithStuckFirstRead(300);
+
+    const [first, second] = await Promise.all([scrape.respond(), scrape.respond()]);
+
+    expect([first.status, second.status]).toEqual([503, 503]);
+    expect(reads()).toBe(1);
+  });
+
+  it('a scrape after the stuck read outlived the timeout starts a read of its own and answers', async () => {
+    const { scrape, reads } = scrapeWithStuckFirstRead(300);
+
+    const first = await scrape.respond();
+    // The next scrape comes a little later, as Prometheus' next one would.
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    const second = await scrape.respond();
+
+    expect(first.status).toBe(503);
+    expect(first.body).toBe(
+      'the metrics of every process could not be read from Redis: no answer within 300 ms\n',
+    );
+    expect(second.status).toBe(200);
+    expect(second.body).toContain('\njobs_total 7\n');
+    expect(reads()).toBe(2);
+  });
+});
