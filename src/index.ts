@@ -62,7 +62,12 @@ export {
   type PackedSlots,
 } from './storage/packed-values.js';
 export { parseProcessInfo, ProcessIdentity } from './storage/process-identity.js';
-export { planRepair, type RepairPlan, type WriteHistory } from './storage/repair-plan.js';
+export {
+  planRepair,
+  type RepairPlan,
+  type UnansweredWrite,
+  type WriteHistory,
+} from './storage/repair-plan.js';
 export { scanHash, type ScannedHash } from './storage/hash-scan.js';
 export {
   splitIntoBatches,

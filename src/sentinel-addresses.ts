@@ -38,6 +38,11 @@ function parseHostPort(entry: string): RedisSentinelAddress | string {
   if (!match || host === '') {
     return 'must list the sentinels as host:port,host:port; an entry has no host';
   }
+  // A URL or user:password@host given where an address belongs: the host would carry the secret into
+  // every later error text.
+  if (/[@/]/.test(entry)) {
+    return "must list the sentinels as host:port,host:port, not URLs or credentials (give the sentinels' password as sentinelPassword, REDIS_SENTINEL_PASSWORD)";
+  }
   if (match[3] === undefined) return { host, port: DEFAULT_SENTINEL_PORT };
   const port = /^\d+$/.test(match[3]) ? Number(match[3]) : NaN;
   if (!(port >= 1 && port <= 65535)) {
@@ -50,6 +55,9 @@ function checkAddress(entry: unknown): RedisSentinelAddress | string {
   const { host, port } = (entry ?? {}) as Partial<RedisSentinelAddress>;
   if (typeof host !== 'string' || host === '') {
     return 'must be a list of { host, port }; an entry has no host';
+  }
+  if (/[@/]/.test(host)) {
+    return "must be a list of { host, port }, with host names, not URLs or credentials (give the sentinels' password as sentinelPassword)";
   }
   const number = port ?? DEFAULT_SENTINEL_PORT;
   if (!Number.isInteger(number) || number < 1 || number > 65535) {

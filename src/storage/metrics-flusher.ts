@@ -9,7 +9,7 @@ import type { MetricsStore, SeriesBatch, WriteReply } from './metrics-store.js';
 import type { ProcessIdentity } from './process-identity.js';
 import { RegistryReader, type RegistryView } from './registry-reader.js';
 import type { GaugeModeResolver } from './registry-snapshot.js';
-import { planRepair, type RepairPlan } from './repair-plan.js';
+import { planRepair, type RepairPlan, type WriteHistory } from './repair-plan.js';
 import { encodeExemplar } from './stored-exemplar.js';
 import { SummaryWindowReader } from './summary-windows.js';
 import { encodeWindowDigest } from './window-digest.js';
@@ -20,6 +20,10 @@ export interface FlushLogger {
   warn(message: string): void;
   log(message: string): void;
 }
+
+const ENDED = 'this process has ended its part in the metrics storage';
+const ABANDONED =
+  'this process stopped writing to the metrics storage (its shutdown ran out of time)';
 
 /** Options of a {@link MetricsFlusher}. */
 export interface MetricsFlusherOptions {
@@ -87,8 +91,10 @@ export interface AcknowledgedWrite {
 interface Attempt {
   seq: number;
   content: BatchContent;
-  /** A repair's rebase: on success, these values (what the totals hold) are to be loaded. */
-  rebase?: { base: ReadonlyMap<string, string> };
+  /** A repair's rebase: what the totals hold of this process, kept as its previous values or to load. */
+  rebase?: { base: ReadonlyMap<string, string>; keepCounters: boolean };
+  /** A load of the base: whether it loads all that was left to load. */
+  loadsTheRest?: boolean;
 }
 
 /**
@@ -140,6 +146,8 @@ export class MetricsFlusher {
   private pendingBase = new Map<string, string>();
   /** Set by {@link end}: the process left the store, and no flush may bring it back. */
   private ended = false;
+  /** Set by {@link abandon}: not even a flush under way writes again. */
+  private abandoned = false;
   private failing = false;
   private last: FlushResult | undefined;
   private lastSuccessAt: number | undefined;
@@ -182,7 +190,7 @@ export class MetricsFlusher {
         removed: 0,
         calls: 0,
         reaped: 0,
-        error: new Error('this process has ended its part in the metrics storage'),
+        error: new Error(ENDED),
       });
     }
     if (collect) this.collectWanted = true;
@@ -218,6 +226,7 @@ export class MetricsFlusher {
    */
   abandon(): void {
     this.ended = true;
+    this.abandoned = true;
     if (this.timer) clearInterval(this.timer);
     this.timer = undefined;
   }
@@ -244,7 +253,8 @@ export class MetricsFlusher {
 
   /** The last write the store acknowledged; `undefined` before the first. */
   acknowledged(): AcknowledgedWrite | undefined {
-    return this.ackedSeq === 0
+    // An ended process is no longer in the store: a scrape has nothing of it to check.
+    return this.ackedSeq === 0 || this.ended
       ? undefined
       : { processId: this.options.identity.id, seq: this.ackedSeq };
   }
@@ -472,7 +482,11 @@ export class MetricsFlusher {
   /** One write. An error leaves its outcome unknown: the attempt is remembered until markers tell. */
   private async send(content: BatchContent): Promise<WriteReply> {
     const { store, identity, reapAfterMs, livenessWindowMs } = this.options;
+    if (this.abandoned) throw new Error(ABANDONED);
     const attempt: Attempt = { seq: (this.lastSeq += 1), content };
+    if (content.counterMode === 'base') {
+      attempt.loadsTheRest = (content.counters?.length ?? 0) >= this.pendingBase.size;
+    }
     const batch: SeriesBatch = {
       ...content,
       expectedSeq: this.ackedSeq,
@@ -514,21 +528,28 @@ export class MetricsFlusher {
     for (const field of content.counterDeletes ?? []) this.ackedCounters.delete(field);
   }
 
-  /** A repair's rebase was applied: the store's state starts over, and the base is to be loaded. */
-  private acknowledgeRebase(seq: number, base: ReadonlyMap<string, string>): void {
+  /**
+   * A repair's rebase was applied: the store's state starts over. The previous values it kept hold
+   * what the totals hold; else that is to be loaded.
+   */
+  private acknowledgeRebase(seq: number, rebase: NonNullable<Attempt['rebase']>): void {
     this.forget();
     this.ackedSeq = seq;
-    this.pendingBase = new Map(base);
+    if (rebase.keepCounters) {
+      for (const [field, packed] of rebase.base) this.ackedCounters.set(field, packed);
+    } else {
+      this.pendingBase = new Map(rebase.base);
+    }
   }
 
   /** An unanswered write turned out to be applied. */
   private adopt(seq: number): void {
     const attempt = this.unanswered.find((a) => a.seq === seq)!;
-    if (attempt.rebase) this.acknowledgeRebase(seq, attempt.rebase.base);
+    if (attempt.rebase) this.acknowledgeRebase(seq, attempt.rebase);
     else this.acknowledge(attempt);
   }
 
-  private history() {
+  private history(): WriteHistory {
     return {
       ackedSeq: this.ackedSeq,
       // What the totals hold of this process: its previous values, and the base not loaded yet.
@@ -536,11 +557,23 @@ export class MetricsFlusher {
         this.pendingBase.size === 0
           ? this.ackedCounters
           : new Map([...this.ackedCounters, ...this.pendingBase]),
-      unanswered: this.unanswered.map(({ seq, content, rebase }) => ({
-        seq,
-        // A rebase resets what the store holds: the totals then hold the base it was to load.
-        counters: rebase ? new Map(rebase.base) : new Map(content.counters ?? []),
-      })),
+      ackedComplete: this.pendingBase.size === 0,
+      unanswered: this.unanswered.map(({ seq, content, rebase, loadsTheRest }) =>
+        rebase
+          ? {
+              // A rebase resets what the store holds: the totals then hold its base.
+              seq,
+              counters: rebase.base,
+              replaces: true,
+              complete: rebase.keepCounters || rebase.base.size === 0,
+            }
+          : {
+              seq,
+              counters: new Map(content.counters ?? []),
+              // A counting write is sent only once nothing is left to load.
+              complete: content.counterMode !== 'base' || loadsTheRest === true,
+            },
+      ),
     };
   }
 
@@ -559,7 +592,12 @@ export class MetricsFlusher {
         plan.exact ? 'Repairing it exactly' : 'Repairing it as well as it can'
       } by writing its series again.`,
     );
-    const attempt: Attempt = { seq: (this.lastSeq += 1), content: {}, rebase: plan };
+    if (this.abandoned) throw new Error(ABANDONED);
+    const attempt: Attempt = {
+      seq: (this.lastSeq += 1),
+      content: {},
+      rebase: { base: plan.base, keepCounters: plan.keepCounters },
+    };
     const sentAt = performance.now();
     let reply: WriteReply;
     try {
@@ -576,7 +614,7 @@ export class MetricsFlusher {
     this.clock.observe(sentAt, performance.now(), reply.now);
     stats.calls += 1;
     // The caller's next round loads the base (if any) before writing anything that counts.
-    this.acknowledgeRebase(attempt.seq, plan.base);
+    this.acknowledgeRebase(attempt.seq, attempt.rebase!);
   }
 
   /** Forgets what the store acknowledged, so the next write sends every series. */

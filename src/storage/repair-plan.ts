@@ -4,10 +4,26 @@ import type { StoredMarkers } from './metrics-store.js';
 export interface WriteHistory {
   /** The number of its last write the store acknowledged (0: none). */
   ackedSeq: number;
-  /** Counter-like series as of that write: field -> packed absolute value. */
+  /** What the totals hold of its counter-like series as of that write: field -> packed absolute value. */
   acked: ReadonlyMap<string, string>;
+  /**
+   * Whether its previous-values hash held all of `acked` as of that write (false while a repair's
+   * load of what the totals hold is unfinished).
+   */
+  ackedComplete: boolean;
   /** Writes sent since, whose reply never came: each may or may not have been applied. */
-  unanswered: readonly { seq: number; counters: ReadonlyMap<string, string> }[];
+  unanswered: readonly UnansweredWrite[];
+}
+
+/** A write whose reply never came. */
+export interface UnansweredWrite {
+  seq: number;
+  /** The counter-like values it wrote, over `acked`; with `replaces`, all the totals hold after it. */
+  counters: ReadonlyMap<string, string>;
+  /** A rebase: after it the totals hold `counters` and nothing of `acked` beyond them. */
+  replaces?: boolean;
+  /** Whether, had it been applied, the previous-values hash would hold all the totals hold. */
+  complete: boolean;
 }
 
 /** How to bring the store back in line with what the process holds. */
@@ -21,7 +37,10 @@ export type RepairPlan =
       kind: 'rebase';
       /** The store's previous counter values of the process match what its totals hold: keep them. */
       keepCounters: boolean;
-      /** Else: what the totals hold of the process, to load as its previous values (empty: nothing). */
+      /**
+       * What the totals hold of the process (empty: nothing, or not known): its previous values as
+       * kept, or to be loaded as them when they are not kept.
+       */
       base: ReadonlyMap<string, string>;
       /** The totals or metadata lost something: scrapes should wait until live processes wrote again. */
       markLost: boolean;
@@ -38,7 +57,7 @@ export type RepairPlan =
  * replica promoted, and the process having been ended as dead while it was only paused.
  */
 export function planRepair(markers: StoredMarkers, history: WriteHistory): RepairPlan {
-  const { ackedSeq, acked, unanswered } = history;
+  const { ackedSeq, acked, ackedComplete, unanswered } = history;
   const applied = unanswered.find(
     (attempt) =>
       markers.counters === attempt.seq &&
@@ -52,9 +71,14 @@ export function planRepair(markers: StoredMarkers, history: WriteHistory): Repai
   const valuesAt = (seq: number): ReadonlyMap<string, string> | undefined => {
     if (seq === ackedSeq) return new Map(acked);
     const attempt = unanswered.find((a) => a.seq === seq);
-    return attempt ? new Map([...acked, ...attempt.counters]) : undefined;
+    if (!attempt) return undefined;
+    return new Map(attempt.replaces ? attempt.counters : [...acked, ...attempt.counters]);
   };
   const knownSeq = (seq: number | null) => seq !== null && valuesAt(seq) !== undefined;
+  // A previous-values hash a repair was still loading cannot be kept: it would count the rest again.
+  // One at a write this process no longer knows was left by a whole flush: taken as complete.
+  const completeAt = (seq: number): boolean =>
+    seq === ackedSeq ? ackedComplete : (unanswered.find((a) => a.seq === seq)?.complete ?? true);
 
   // The ended process's tombstone stands in for its totals marker: what of it the totals hold.
   const wasEnded = markers.totals === null && markers.ended !== null;
@@ -98,11 +122,11 @@ export function planRepair(markers: StoredMarkers, history: WriteHistory): Repai
       cause: causes.join('; '),
     };
   }
-  if (!wasEnded && markers.counters === inTotals) {
+  if (!wasEnded && markers.counters === inTotals && completeAt(inTotals)) {
     return {
       kind: 'rebase',
       keepCounters: true,
-      base: new Map(),
+      base: valuesAt(inTotals) ?? new Map(),
       markLost,
       exact: true,
       cause: causes.join('; '),

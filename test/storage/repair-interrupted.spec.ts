@@ -7,6 +7,7 @@ import {
   PrefixKeys,
   ProcessIdentity,
   RedisMetricsStore,
+  RedisMultiProcessCollector,
   seriesField,
 } from '../../src/index.js';
 import { FailingStore } from '../harness/failing-store.js';
@@ -61,7 +62,7 @@ describe('a repair interrupted half-way still ends exact', () => {
       }
       return values;
     };
-    return { keys, store, flusher, identity, counter, totals, warnings };
+    return { prefix, keys, store, flusher, identity, counter, totals, warnings };
   }
 
   it('the loading write never arrives: the next flush loads before it counts', async () => {
@@ -111,6 +112,87 @@ describe('a repair interrupted half-way still ends exact', () => {
     expect(interrupted.ok).toBe(false);
     expect(next.ok).toBe(true);
     expect(await totals()).toEqual([10, 10, 13, 10, 10]);
+  });
+
+  // A second loss while a load is unfinished: the previous-values hash, though at the totals' write
+  // number, holds only part of what the totals hold, so it cannot be kept.
+  it.each([
+    ['the loading write never arrived', { call: 'base-write', failure: 'before' }],
+    ["the rebase's reply was lost", { call: 'rebase', failure: 'after' }],
+  ] as const)(
+    'a second loss before the load finished (%s): the load starts over and nothing is counted twice',
+    async (_, failure) => {
+      const { keys, store, flusher, identity, counter, totals } = await counted();
+      await client.del(keys.counters(identity.id));
+      store.plan.push(failure);
+      expect((await flusher.flush()).ok).toBe(false);
+
+      await client.del(keys.gauges(identity.id));
+      counter.inc({ n: '0' }, 1);
+      const next = await flusher.flush();
+
+      expect(next.ok).toBe(true);
+      expect(await totals()).toEqual([11, 10, 10, 10, 10]);
+    },
+  );
+
+  it('a load of several batches stopped after the first, then a second loss: nothing counted twice', async () => {
+    const { keys, store, flusher, identity, counter, totals } = await counted(6);
+    await client.del(keys.counters(identity.id));
+    store.plan.push(
+      { call: 'base-write', failure: 'pass' },
+      { call: 'base-write', failure: 'before' },
+    );
+    expect((await flusher.flush()).ok).toBe(false);
+
+    await client.del(keys.metadata);
+    counter.inc({ n: '3' }, 2);
+    const next = await flusher.flush();
+
+    expect(next.ok).toBe(true);
+    expect(await totals()).toEqual([10, 10, 10, 12, 10]);
+  });
+
+  it('the previous values kept by a repair are still known if the next write fails and they are lost', async () => {
+    const { keys, store, flusher, identity, counter, totals } = await counted();
+    // Only the gauges go: the repair keeps the previous values; its counting write never arrives.
+    await client.del(keys.gauges(identity.id));
+    store.plan.push({ call: 'write', failure: 'pass' }, { call: 'write', failure: 'before' });
+    expect((await flusher.flush()).ok).toBe(false);
+
+    await client.del(keys.counters(identity.id));
+    counter.inc({ n: '1' }, 4);
+    const next = await flusher.flush();
+
+    expect(next.ok).toBe(true);
+    expect(await totals()).toEqual([10, 14, 10, 10, 10]);
+  });
+
+  it('an ended process leaves nothing for a scrape to wait for', async () => {
+    const { prefix, flusher } = await counted();
+    await flusher.stop();
+    await flusher.end();
+    const collector = new RedisMultiProcessCollector({
+      client,
+      keyPrefix: prefix,
+      acknowledged: () => flusher.acknowledged(),
+    });
+
+    const text = await collector.metrics();
+
+    expect(flusher.acknowledged()).toBeUndefined();
+    expect(text).toContain('jobs_total{n="4"} 10\n');
+  });
+
+  it('an abandoned process writes nothing more, not even the rest of a flush under way', async () => {
+    const { flusher, counter, totals } = await counted(6);
+    for (let n = 0; n < 5; n += 1) counter.inc({ n: String(n) }, 1);
+
+    const underWay = flusher.flush();
+    flusher.abandon();
+
+    expect(await underWay).toMatchObject({ ok: false, sent: 0 });
+    expect(await totals()).toEqual([10, 10, 10, 10, 10]);
   });
 
   it('a flush after the process ended writes nothing and does not bring it back', async () => {

@@ -166,7 +166,12 @@ describe('Sentinel options', () => {
     [
       // A URL given where an address belongs: its password is not repeated.
       { REDIS_SENTINELS: `redis://:${SECRET}@sentinel-1:26379`, REDIS_SENTINEL_MASTER: 'm' },
-      'nestjs-redis-metrics: REDIS_SENTINELS has a port that is not a whole number from 1 to 65535 (entry 1)',
+      "nestjs-redis-metrics: REDIS_SENTINELS must list the sentinels as host:port,host:port, not URLs or credentials (give the sentinels' password as sentinelPassword, REDIS_SENTINEL_PASSWORD) (entry 1)",
+    ],
+    [
+      // Credentials before a host, which would parse as a host name holding them.
+      { REDIS_SENTINELS: `a:26379,${SECRET}@sentinel-1:26379`, REDIS_SENTINEL_MASTER: 'm' },
+      "nestjs-redis-metrics: REDIS_SENTINELS must list the sentinels as host:port,host:port, not URLs or credentials (give the sentinels' password as sentinelPassword, REDIS_SENTINEL_PASSWORD) (entry 2)",
     ],
     [
       { REDIS_SENTINELS: 'a:26379' },
