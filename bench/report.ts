@@ -307,7 +307,7 @@ function flushGoals(flush: FlushCost[]): string[] {
   }
   if (large) {
     lines.push(
-      `Longest single Redis call of the first flush of ${large.series} series: ${ms(large.firstLongestCall.ms)} ms in ${large.firstCalls} calls (goal: at most 20 ms); ${verdict(large.firstLongestCall.ms <= 20)}.`,
+      `Longest single Redis call of a first flush of ${large.series} series (median over the ${large.first.repeats} first flushes; the worst of them ${ms(large.firstLongestCallWorst.ms)} ms): ${ms(large.firstLongestCall.ms)} ms in ${large.firstCalls} calls (goal: at most 20 ms); ${verdict(large.firstLongestCall.ms <= 20)}.`,
     );
   }
   return lines.length > 0 ? lines : ['Goals (stated at 10,000 and 100,000 series): not measured.'];
@@ -332,7 +332,7 @@ export function flushSection(flush: FlushCost[], origin?: string): string {
     '## 4. Flush cost per process',
     '',
     ...(origin ? [origin, ''] : []),
-    `One process whose registry holds the given number of counter series, flushing to Redis (process CPU from \`process.cpuUsage()\`, Redis CPU from \`INFO cpu\`; median of ${repeats} repeats, and in brackets how far the repeats' CPU spread: (largest - smallest) / median). The first flush writes every series, split into bounded script calls, each repeat as a new process on an empty Redis; the longest call is by Redis's own clock (\`SLOWLOG\`). A flush reads only what changed in prom-client's own per-series state since the last one (docs/decisions.md, "A flush costs what changed"). Redis memory per series counts the shared total and the process's own previous value (what the write script subtracts); a second process writing the same series adds only its own previous values.`,
+    `One process whose registry holds the given number of counter series, flushing to Redis (process CPU from \`process.cpuUsage()\`, Redis CPU from \`INFO cpu\`; median of ${repeats} repeats, and in brackets how far the repeats' CPU spread: (largest - smallest) / median). The first flush writes every series, split into bounded script calls, each repeat as a new process on an empty Redis; the longest call is by Redis's own clock (\`SLOWLOG\`), the median over the repeats of each first flush's longest call. A flush reads only what changed in prom-client's own per-series state since the last one (docs/decisions.md, "A flush costs what changed"). Redis memory per series counts the shared total and the process's own previous value (what the write script subtracts); a second process writing the same series adds only its own previous values.`,
     '',
     table(
       [
