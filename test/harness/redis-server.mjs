@@ -77,6 +77,9 @@ export async function startRedisServerBinary() {
       if (!running || running.exitCode !== null) return;
       await new Promise((resolve) => {
         running.once('exit', resolve);
+        // Referenced while it ends: an unreferenced child's 'exit' does not keep Node alive, and the
+        // run's last teardown would end the process there with status 0, whatever the tests did.
+        running.ref();
         running.kill('SIGKILL');
       });
     },
