@@ -14,6 +14,12 @@ class ExplainingRedis extends Redis {
   /** Commands sent and not answered yet. */
   private readonly unanswered = new Set<Command>();
 
+  /** Every connection, the first included (ioredis' constructor connects unless lazy). */
+  override connect(callback?: () => void): Promise<void> {
+    guardSockets(this);
+    return super.connect(callback);
+  }
+
   override sendCommand(...args: Parameters<Redis['sendCommand']>): unknown {
     const [command] = args;
     const reply = super.sendCommand(...args);
@@ -57,6 +63,30 @@ class ExplainingRedis extends Redis {
 }
 
 type ExplainingRedisOptions = Omit<RedisOptions, 'replyMapping'>;
+
+const guarded = new WeakSet<object>();
+
+/** What of ioredis' private connector a client's sockets are guarded through. */
+interface Connector {
+  connect(...args: unknown[]): Promise<{ on(event: 'error', listener: () => void): unknown }>;
+}
+
+/**
+ * ioredis listens to each socket's 'error' with `once`, and a TLS socket can fail twice (a failed
+ * handshake, then the server's alert or the hang-up: ioredis#961, never merged). The second error would
+ * have no listener and crash the process. ioredis has handled the first: later ones are ignored.
+ */
+function guardSockets(client: Redis): void {
+  const connector = (client as unknown as { connector?: Connector }).connector;
+  if (typeof connector?.connect !== 'function' || guarded.has(connector)) return;
+  guarded.add(connector);
+  const connect = connector.connect.bind(connector);
+  connector.connect = async (...args) => {
+    const socket = await connect(...args);
+    socket.on('error', () => undefined);
+    return socket;
+  };
+}
 
 /** Starts keeping a new client's connection history; makes a Sentinel client close fully. */
 function prepare(client: ExplainingRedis): Redis {
