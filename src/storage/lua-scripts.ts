@@ -61,6 +61,10 @@ local function pack(names, values)
   end
   return table.concat(parts, ' ')
 end
+-- A histogram bucket's slot: its bound ('v' is a counter's value, 'c' and 's' a count and a sum).
+local function isBound(slot)
+  return slot ~= 'v' and slot ~= 'c' and slot ~= 's'
+end
 -- Adds to the totals what a process's new absolute values add to what it wrote before; a count that
 -- went down is a reset and counts from zero (see packedDelta in packed-values.ts).
 local function addDifference(totalsKey, field, newText, oldText)
@@ -72,12 +76,30 @@ local function addDifference(totalsKey, field, newText, oldText)
     if new[resetSlot] ~= nil and new[resetSlot] < (old[resetSlot] or 0) then old = nil end
   end
   local totalNames, total = unpack(redis.call('HGET', totalsKey, field))
-  if not totalNames then totalNames, total = {}, {} end
+  local existed = totalNames ~= nil
+  if not existed then totalNames, total = {}, {} end
   local changed = false
+  -- Histogram buckets of another layout (a deploy that changed the buckets): a total keeps only the
+  -- bounds every writer has, where the sum is exact (see packed-values.ts, addPacked).
+  if existed then
+    local kept = {}
+    for i = 1, #totalNames do
+      local slot = totalNames[i]
+      if isBound(slot) and new[slot] == nil then
+        total[slot] = nil
+        changed = true
+      else
+        kept[#kept + 1] = slot
+      end
+    end
+    totalNames = kept
+  end
   for i = 1, #names do
     local slot = names[i]
     local delta = new[slot] - ((old and old[slot]) or 0)
-    if delta ~= delta or delta == math.huge or delta == -math.huge then
+    if existed and total[slot] == nil and isBound(slot) then
+      -- A bound the total does not have (or dropped): other writers' counts at it are not known.
+    elseif delta ~= delta or delta == math.huge or delta == -math.huge then
       -- A NaN or infinite count (prom-client lets inc(NaN) through) would poison the shared total
       -- for good: it is left out.
     elseif delta ~= 0 then

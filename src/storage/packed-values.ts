@@ -79,13 +79,25 @@ function wasReset(next: PackedSlots, previous: PackedSlots): boolean {
   return false;
 }
 
+/** Whether a slot is a histogram bucket's (its bound): not a counter's value, a count or a sum. */
+const isBound = (slot: string): boolean => slot !== 'v' && slot !== 'c' && slot !== 's';
+
 /**
  * Adds a delta into a total (slot by slot; slots new to the total are appended). A NaN or infinite
  * delta is left out: it would poison the shared total for good (prom-client lets `inc(NaN)` through).
+ *
+ * A histogram's buckets are summed only at the bounds every writer has: a writer whose layout differs
+ * (a deploy that changed the buckets) drops from the total the bounds it lacks, and adds nothing at
+ * bounds the total lacks. Summed at a bound only some writers have, a cumulative count would be wrong
+ * (it would miss the others' observations below it); at the shared bounds it stays exact.
  */
 export function addPacked(total: PackedSlots | undefined, delta: PackedSlots): PackedSlots {
   const sum: PackedSlots = new Map(total ?? []);
+  if (total !== undefined) {
+    for (const slot of total.keys()) if (isBound(slot) && !delta.has(slot)) sum.delete(slot);
+  }
   for (const [slot, value] of delta) {
+    if (total !== undefined && isBound(slot) && !total.has(slot)) continue;
     if (Number.isFinite(value)) sum.set(slot, (sum.get(slot) ?? 0) + value);
   }
   return sum;

@@ -91,7 +91,7 @@ describe.each(['redis', 'memory'] as const)('the %s store keeps the write protoc
       seq: 7,
       counters: [
         [jobs, 'v 1'],
-        [seconds, 'c 1 s 2 1 0 +Inf 1'],
+        [seconds, 'c 1 s 2 0.5 0 +Inf 1'],
       ],
     });
     // Process a: 5 -> 8 adds 3; then a reset (8 -> 2) counts 2 from zero.
@@ -105,7 +105,7 @@ describe.each(['redis', 'memory'] as const)('the %s store keeps the write protoc
     const snapshot = await store.read();
     expect(totalsOf(snapshot)).toEqual({
       [jobs]: { v: 11 },
-      [seconds]: { c: 3, s: 2.75, '0.5': 1, '+Inf': 3, '1': 0 },
+      [seconds]: { c: 3, s: 2.75, '0.5': 1, '+Inf': 3 },
       [MARKER.processSeq(a.id)]: '3',
       [MARKER.processSeq(b.id)]: '7',
     });
@@ -142,6 +142,37 @@ describe.each(['redis', 'memory'] as const)('the %s store keeps the write protoc
       [seconds]: { c: 2, '+Inf': 2 },
       [MARKER.processSeq(a.id)]: '2',
       [MARKER.processSeq(b.id)]: '2',
+    });
+  });
+
+  it('sums histogram buckets only at the bounds every writer has when layouts differ', async () => {
+    const store = newStore();
+    const a = ProcessIdentity.create({ hostname: 'h', pid: 1 });
+    const b = ProcessIdentity.create({ hostname: 'h', pid: 2 });
+    // A deploy changed the buckets: a counts at 0.5, 1 and +Inf, b at 1, 2 and +Inf.
+    await store.write(a, {
+      expectedSeq: 0,
+      seq: 1,
+      metadata: [histogramMeta],
+      counters: [[seconds, 'c 3 s 1.5 0.5 1 1 2 +Inf 3']],
+    });
+    await store.write(b, {
+      expectedSeq: 0,
+      seq: 1,
+      counters: [[seconds, 'c 4 s 6 1 1 2 3 +Inf 4']],
+    });
+    await store.write(a, {
+      expectedSeq: 1,
+      seq: 2,
+      counters: [[seconds, 'c 5 s 2.5 0.5 2 1 4 +Inf 5']],
+    });
+
+    const snapshot = await store.read();
+    // At 1 and +Inf every observation of both is counted: a's 4 and b's 1 at or below 1, all 9.
+    expect(totalsOf(snapshot)).toEqual({
+      [seconds]: { c: 9, s: 8.5, '1': 5, '+Inf': 9 },
+      [MARKER.processSeq(a.id)]: '2',
+      [MARKER.processSeq(b.id)]: '1',
     });
   });
 
