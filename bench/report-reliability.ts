@@ -93,7 +93,7 @@ export function churnSection(churn: ChurnResult, flush: FlushCost[] | undefined)
   return [
     '## 8. What a SIGKILL costs, at the defaults',
     '',
-    `The sample (\`npm run build:sample\`) as a node:cluster of ${churn.workers} workers storing in Redis with the default options (flush every ${churn.flushIntervalMs} ms, liveness window 5 s), ${churn.perSecond} orders a second, and a worker SIGKILLed every 1.2 s, ${churn.kills} times: a killed worker takes what it counted since its last flush with it. The test suite runs the same churn (10 kills) and holds the same goal.`,
+    `The sample (\`npm run build:sample\`) as a node:cluster of ${churn.workers} workers storing in Redis with the default options (flush every ${churn.flushIntervalMs} ms, liveness window 5 s), ${churn.perSecond} orders a second, and a worker SIGKILLed every 1.2 s, ${churn.kills} times: a killed worker takes what it counted since its last flush with it. The test suite runs the same churn (10 kills) and holds a looser bound (a second of a worker's traffic per kill): on a machine loaded by the suite's other tests, flushes run late.`,
     '',
     table(
       ['orders sent', 'counted', 'lost per kill', '250 ms of one worker’s traffic'],
