@@ -65,6 +65,7 @@ export { parseProcessInfo, ProcessIdentity } from './storage/process-identity.js
 export {
   planRepair,
   type RepairPlan,
+  type PreviousValuesLoad,
   type UnansweredWrite,
   type WriteHistory,
 } from './storage/repair-plan.js';

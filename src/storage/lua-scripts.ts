@@ -23,10 +23,17 @@ local function repairTypes()
     end
   end
 end
+-- The grammar of decodeNumber (packed-values.ts), so that both stores read the same texts as numbers.
+local function isDecimal(token)
+  local rest = (string.gsub(token, '^[-+]', '', 1))
+  local mantissa = string.match(rest, '^(.-)[eE][-+]?%d+$') or rest
+  return string.find(mantissa, '^%d+%.?%d*$') ~= nil or string.find(mantissa, '^%.%d+$') ~= nil
+end
 local function num(token)
-  if token == '+Inf' then return math.huge end
-  if token == '-Inf' then return -math.huge end
-  if token == 'NaN' then return 0 / 0 end
+  if token == '+Inf' or token == 'Infinity' or token == 'inf' then return math.huge end
+  if token == '-Inf' or token == '-Infinity' or token == '-inf' then return -math.huge end
+  if token == 'NaN' or token == 'nan' then return 0 / 0 end
+  if not isDecimal(token) then return nil end
   return tonumber(token)
 end
 local function fmt(n)
@@ -38,6 +45,9 @@ end
 -- "slot number slot number ..." -> ordered slot names, slot -> number; nil when malformed.
 local function unpack(text)
   if not text then return nil end
+  -- Single spaces between tokens, as decodePacked reads them.
+  if string.find(text, '%c') or string.find(text, '  ', 1, true) then return nil end
+  if string.sub(text, 1, 1) == ' ' or string.sub(text, -1) == ' ' then return nil end
   local names, values, slot = {}, {}, nil
   for token in string.gmatch(text, '%S+') do
     if slot == nil then

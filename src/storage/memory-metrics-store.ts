@@ -175,7 +175,8 @@ export class MemoryMetricsStore implements MetricsStore {
       total !== undefined &&
       sum.size === total.size &&
       [...sum].every(([slot, value]) => Object.is(total.get(slot), value));
-    if (sum.size === 0 || unchanged) return;
+    // A total whose every bound went (a writer with none of them) is left empty, as the script does.
+    if (unchanged || (sum.size === 0 && total === undefined)) return;
     this.totals.set(field, encodePacked(sum));
   }
 

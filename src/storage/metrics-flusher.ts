@@ -9,7 +9,12 @@ import type { MetricsStore, SeriesBatch, WriteReply } from './metrics-store.js';
 import type { ProcessIdentity } from './process-identity.js';
 import { RegistryReader, type RegistryView } from './registry-reader.js';
 import type { GaugeModeResolver } from './registry-snapshot.js';
-import { planRepair, type RepairPlan, type WriteHistory } from './repair-plan.js';
+import {
+  planRepair,
+  type PreviousValuesLoad,
+  type RepairPlan,
+  type WriteHistory,
+} from './repair-plan.js';
 import { encodeExemplar } from './stored-exemplar.js';
 import { SummaryWindowReader } from './summary-windows.js';
 import { encodeWindowDigest } from './window-digest.js';
@@ -22,6 +27,8 @@ export interface FlushLogger {
 }
 
 const ENDED = 'this process has ended its part in the metrics storage';
+/** Repairs' loads remembered (write numbers only, but for the latest). */
+const MAX_LOADS_KEPT = 16;
 const ABANDONED =
   'this process stopped writing to the metrics storage (its shutdown ran out of time)';
 
@@ -144,6 +151,8 @@ export class MetricsFlusher {
    * be counted from zero, twice.
    */
   private pendingBase = new Map<string, string>();
+  /** The latest repairs' loads (see {@link PreviousValuesLoad}), for a Redis that goes back into one. */
+  private loads: PreviousValuesLoad[] = [];
   /** Set by {@link end}: the process left the store, and no flush may bring it back. */
   private ended = false;
   /** Set by {@link abandon}: not even a flush under way writes again. */
@@ -525,6 +534,7 @@ export class MetricsFlusher {
       this.ackedCounters.set(field, packed);
       if (content.counterMode === 'base') this.pendingBase.delete(field);
     }
+    if (content.counterMode === 'base' && this.pendingBase.size === 0) this.endLoad(seq);
     for (const field of content.counterDeletes ?? []) this.ackedCounters.delete(field);
   }
 
@@ -535,11 +545,21 @@ export class MetricsFlusher {
   private acknowledgeRebase(seq: number, rebase: NonNullable<Attempt['rebase']>): void {
     this.forget();
     this.ackedSeq = seq;
+    this.endLoad(seq);
     if (rebase.keepCounters) {
       for (const [field, packed] of rebase.base) this.ackedCounters.set(field, packed);
-    } else {
+    } else if (rebase.base.size > 0) {
       this.pendingBase = new Map(rebase.base);
+      // Only the latest load keeps its base: the others' write numbers are long past.
+      for (const load of this.loads) load.base = undefined;
+      this.loads = [...this.loads.slice(-(MAX_LOADS_KEPT - 1)), { from: seq, base: rebase.base }];
     }
+  }
+
+  /** The load under way, if any, ends at write `seq` (it finished, or a new rebase replaced it). */
+  private endLoad(seq: number): void {
+    const last = this.loads.at(-1);
+    if (last && last.to === undefined) last.to = seq;
   }
 
   /** An unanswered write turned out to be applied. */
@@ -558,6 +578,7 @@ export class MetricsFlusher {
           ? this.ackedCounters
           : new Map([...this.ackedCounters, ...this.pendingBase]),
       ackedComplete: this.pendingBase.size === 0,
+      loads: this.loads,
       unanswered: this.unanswered.map(({ seq, content, rebase, loadsTheRest }) =>
         rebase
           ? {
@@ -570,6 +591,7 @@ export class MetricsFlusher {
           : {
               seq,
               counters: new Map(content.counters ?? []),
+              deletes: content.counterDeletes,
               // A counting write is sent only once nothing is left to load.
               complete: content.counterMode !== 'base' || loadsTheRest === true,
             },

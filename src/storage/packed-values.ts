@@ -15,6 +15,12 @@ export type PackedSlots = Map<string, number>;
 /** The slot whose going down means the series was reset: `c` (count) if present, else `v`. */
 export const RESET_SLOTS = ['c', 'v'] as const;
 
+/** A decimal number, as JavaScript and Lua's `%.17g` write them. */
+const DECIMAL = /^[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?$/;
+/** Control characters: the packed text separates its tokens with single spaces only. */
+// eslint-disable-next-line no-control-regex -- control characters are exactly what it looks for
+const CONTROL = /[\x00-\x1f\x7f]/;
+
 /** A number as stored: exact, with Prometheus' names for the infinities and NaN. */
 export function encodeNumber(value: number): string {
   if (Number.isFinite(value)) return String(value);
@@ -27,9 +33,8 @@ export function decodeNumber(text: string): number | undefined {
   if (text === '+Inf' || text === 'Infinity' || text === 'inf') return Infinity;
   if (text === '-Inf' || text === '-Infinity' || text === '-inf') return -Infinity;
   if (text === 'NaN' || text === 'nan') return NaN;
-  if (text === '' || text.trim() !== text) return undefined;
-  const value = Number(text);
-  return Number.isNaN(value) ? undefined : value;
+  // Decimal only (no hex, binary or padding): the write script reads exactly the same texts.
+  return DECIMAL.test(text) ? Number(text) : undefined;
 }
 
 /** Packs slots in their order. */
@@ -43,6 +48,7 @@ export function encodePacked(slots: Iterable<[string, number]>): string {
 
 /** Unpacks a stored value; `undefined` when it is not well formed. */
 export function decodePacked(text: string): PackedSlots | undefined {
+  if (CONTROL.test(text)) return undefined;
   // Most series are counters: one slot, no split.
   if (text.startsWith('v ') && text.indexOf(' ', 2) === -1) {
     const value = decodeNumber(text.slice(2));

@@ -13,6 +13,22 @@ export interface WriteHistory {
   ackedComplete: boolean;
   /** Writes sent since, whose reply never came: each may or may not have been applied. */
   unanswered: readonly UnansweredWrite[];
+  /** The repairs' loads of its previous values, most recent last. */
+  loads?: readonly PreviousValuesLoad[];
+}
+
+/**
+ * A repair's load of a process's previous values: a rebase that dropped them, then batches that load
+ * what the totals hold, each its own call. A Redis that goes back to a write in between (a snapshot or
+ * a lagging replica) holds only part of them, with markers that look whole.
+ */
+export interface PreviousValuesLoad {
+  /** The rebase's write number. */
+  from: number;
+  /** The number of the batch that finished the load; absent while it is unfinished. */
+  to?: number;
+  /** What the totals held of the process all along the load (kept for the latest load only). */
+  base?: ReadonlyMap<string, string>;
 }
 
 /** A write whose reply never came. */
@@ -20,6 +36,8 @@ export interface UnansweredWrite {
   seq: number;
   /** The counter-like values it wrote, over `acked`; with `replaces`, all the totals hold after it. */
   counters: ReadonlyMap<string, string>;
+  /** Fields whose previous values it deleted (series the process no longer has). */
+  deletes?: readonly string[];
   /** A rebase: after it the totals hold `counters` and nothing of `acked` beyond them. */
   replaces?: boolean;
   /** Whether, had it been applied, the previous-values hash would hold all the totals hold. */
@@ -57,7 +75,7 @@ export type RepairPlan =
  * replica promoted, and the process having been ended as dead while it was only paused.
  */
 export function planRepair(markers: StoredMarkers, history: WriteHistory): RepairPlan {
-  const { ackedSeq, acked, ackedComplete, unanswered } = history;
+  const { ackedSeq, acked, ackedComplete, unanswered, loads = [] } = history;
   const applied = unanswered.find(
     (attempt) =>
       markers.counters === attempt.seq &&
@@ -68,17 +86,29 @@ export function planRepair(markers: StoredMarkers, history: WriteHistory): Repai
   if (applied) return { kind: 'adopt', seq: applied.seq };
 
   // Copies: the caller forgets its acknowledged state when the repair starts.
+  const loadAt = (seq: number) =>
+    loads.find((load) => seq >= load.from && (load.to === undefined || seq < load.to));
   const valuesAt = (seq: number): ReadonlyMap<string, string> | undefined => {
     if (seq === ackedSeq) return new Map(acked);
     const attempt = unanswered.find((a) => a.seq === seq);
-    if (!attempt) return undefined;
-    return new Map(attempt.replaces ? attempt.counters : [...acked, ...attempt.counters]);
+    if (!attempt) {
+      // Half-way through a load the totals held its base (a load counts nothing).
+      const base = loadAt(seq)?.base;
+      return base && new Map(base);
+    }
+    if (attempt.replaces) return new Map(attempt.counters);
+    const values = new Map([...acked, ...attempt.counters]);
+    for (const field of attempt.deletes ?? []) values.delete(field);
+    return values;
   };
   const knownSeq = (seq: number | null) => seq !== null && valuesAt(seq) !== undefined;
   // A previous-values hash a repair was still loading cannot be kept: it would count the rest again.
-  // One at a write this process no longer knows was left by a whole flush: taken as complete.
-  const completeAt = (seq: number): boolean =>
-    seq === ackedSeq ? ackedComplete : (unanswered.find((a) => a.seq === seq)?.complete ?? true);
+  // One at a write this process no longer knows, outside its loads, was left by a whole flush.
+  const completeAt = (seq: number): boolean => {
+    if (seq === ackedSeq) return ackedComplete;
+    const attempt = unanswered.find((a) => a.seq === seq);
+    return attempt ? attempt.complete : loadAt(seq) === undefined;
+  };
 
   // The ended process's tombstone stands in for its totals marker: what of it the totals hold.
   const wasEnded = markers.totals === null && markers.ended !== null;

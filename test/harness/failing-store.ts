@@ -6,6 +6,9 @@ import type {
   WriterIdentity,
 } from '../../src/index.js';
 
+/** The calls a {@link FailingStore} tells apart. */
+export type StoreCall = 'rebase' | 'base-write' | 'write';
+
 /** How one call of a {@link FailingStore} fails. */
 export type Failure =
   /** The call goes through untouched (to let earlier calls of a kind pass). */
@@ -22,7 +25,9 @@ export type Failure =
  */
 export class FailingStore implements MetricsStore {
   /** Failures to inject, in order, each for the next call of its kind that matches. */
-  readonly plan: { call: 'rebase' | 'base-write' | 'write'; failure: Failure }[] = [];
+  readonly plan: { call: StoreCall; failure: Failure }[] = [];
+  /** Called after each call that went through (to copy Redis's state at that point, say). */
+  onPassed?: (call: StoreCall) => Promise<void>;
 
   constructor(private readonly store: MetricsStore) {}
 
@@ -51,11 +56,14 @@ export class FailingStore implements MetricsStore {
     return this.store.processIndex();
   }
 
-  private async inject<T>(call: string, work: () => Promise<T>): Promise<T> {
+  private async inject<T>(call: StoreCall, work: () => Promise<T>): Promise<T> {
     const index = this.plan.findIndex((step) => step.call === call);
-    if (index < 0) return work();
-    const [{ failure }] = this.plan.splice(index, 1);
-    if (failure === 'pass') return work();
+    const [{ failure }] = index < 0 ? [{ failure: 'pass' }] : this.plan.splice(index, 1);
+    if (failure === 'pass') {
+      const result = await work();
+      await this.onPassed?.(call);
+      return result;
+    }
     if (failure === 'before') throw new Error(`injected: the ${call} never reached Redis`);
     await work();
     throw new Error(`injected: the reply of the ${call} was lost`);

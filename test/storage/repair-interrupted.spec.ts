@@ -11,7 +11,12 @@ import {
   seriesField,
 } from '../../src/index.js';
 import { FailingStore } from '../harness/failing-store.js';
-import { connectTestRedis, deletePrefix, uniquePrefix } from '../harness/test-redis.js';
+import {
+  connectTestRedis,
+  deletePrefix,
+  keysUnderPrefix,
+  uniquePrefix,
+} from '../harness/test-redis.js';
 
 // A repair that loads back what the totals hold of a process may stop half-way: the loading write
 // never arrives, the rebase's reply is lost, or a later batch of a long load fails. Whatever the
@@ -167,6 +172,50 @@ describe('a repair interrupted half-way still ends exact', () => {
     expect(next.ok).toBe(true);
     expect(await totals()).toEqual([10, 14, 10, 10, 10]);
   });
+
+  it('Redis goes back to a point half-way through a load: the load starts over and nothing is counted twice', async () => {
+    const { prefix, keys, store, flusher, identity, counter, totals } = await counted(6);
+    await client.del(keys.counters(identity.id));
+    // A copy of Redis taken right after the first of three load batches: what a snapshot or a
+    // replica that lagged would hold.
+    let copy: [string, Buffer][] | undefined;
+    store.onPassed = async (call) => {
+      if (call !== 'base-write' || copy) return;
+      copy = [];
+      for (const key of await keysUnderPrefix(client, prefix)) {
+        copy.push([key, (await client.dumpBuffer(key))!]);
+      }
+    };
+    expect((await flusher.flush()).ok).toBe(true);
+
+    await deletePrefix(client, prefix);
+    for (const [key, dump] of copy!) await client.restore(key, 0, dump);
+    counter.inc({ n: '4' }, 1);
+    const next = await flusher.flush();
+
+    expect(next.ok).toBe(true);
+    expect(await totals()).toEqual([10, 10, 10, 10, 11]);
+  });
+
+  it.each([
+    ['its previous values are lost', 'counters', 15, 25],
+    ['its gauges are lost (the previous values kept)', 'gauges', 10, 20],
+  ] as const)(
+    'a write that removed a series lost its reply, then %s: the series made again is counted in full',
+    async (_, lost, again, expected) => {
+      const { keys, store, flusher, identity, counter, totals } = await counted();
+      counter.remove({ n: '0' });
+      store.plan.push({ call: 'write', failure: 'after' });
+      expect((await flusher.flush()).ok).toBe(false);
+
+      await client.del(lost === 'counters' ? keys.counters(identity.id) : keys.gauges(identity.id));
+      counter.inc({ n: '0' }, again);
+      expect((await flusher.flush()).ok).toBe(true);
+
+      // What was counted before the removal stays; what was counted since adds to it.
+      expect(await totals()).toEqual([expected, 10, 10, 10, 10]);
+    },
+  );
 
   it('an ended process leaves nothing for a scrape to wait for', async () => {
     const { prefix, flusher } = await counted();
