@@ -23,17 +23,13 @@ local function repairTypes()
     end
   end
 end
--- The grammar of decodeNumber (packed-values.ts), so that both stores read the same texts as numbers.
-local function isDecimal(token)
-  local rest = (string.gsub(token, '^[-+]', '', 1))
-  local mantissa = string.match(rest, '^(.-)[eE][-+]?%d+$') or rest
-  return string.find(mantissa, '^%d+%.?%d*$') ~= nil or string.find(mantissa, '^%.%d+$') ~= nil
-end
+-- The grammar of decodeNumber (packed-values.ts), so that both stores read the same texts as numbers:
+-- tonumber reads the decimal forms alike, and only those once hexadecimal and words are left out.
 local function num(token)
   if token == '+Inf' or token == 'Infinity' or token == 'inf' then return math.huge end
   if token == '-Inf' or token == '-Infinity' or token == '-inf' then return -math.huge end
   if token == 'NaN' or token == 'nan' then return 0 / 0 end
-  if not isDecimal(token) then return nil end
+  if string.find(token, '[^%d.eE+-]') then return nil end
   return tonumber(token)
 end
 local function fmt(n)
