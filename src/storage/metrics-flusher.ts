@@ -26,11 +26,12 @@ export interface FlushLogger {
   log(message: string): void;
 }
 
+/** Why a flush after {@link MetricsFlusher.end} or {@link MetricsFlusher.abandon} writes nothing. */
 const ENDED = 'this process has ended its part in the metrics storage';
-/** Repairs' loads remembered (write numbers only, but for the latest). */
-const MAX_LOADS_KEPT = 16;
 const ABANDONED =
   'this process stopped writing to the metrics storage (its shutdown ran out of time)';
+/** Repairs' loads remembered (write numbers only, but for the latest). */
+const MAX_LOADS_KEPT = 16;
 
 /** Options of a {@link MetricsFlusher}. */
 export interface MetricsFlusherOptions {
