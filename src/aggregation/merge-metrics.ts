@@ -1,5 +1,5 @@
 import type { Labels, MetricMeta } from '../storage/keys.js';
-import type { PackedSlots } from '../storage/packed-values.js';
+import { isBucketSlot, type PackedSlots } from '../storage/packed-values.js';
 import type { Centroid } from '../storage/window-digest.js';
 import { gaugeModeRule, type TimedValue } from './gauge-modes.js';
 import { mergedQuantiles } from './merge-quantiles.js';
@@ -274,7 +274,7 @@ function histogramSamples(
   exemplars: Map<string, SampleExemplar> | undefined,
 ): MetricSample[] {
   const bounds = [...slots.keys()]
-    .filter((slot) => slot !== 'c' && slot !== 's' && !Number.isNaN(bound(slot)))
+    .filter((slot) => isBucketSlot(slot) && !Number.isNaN(bound(slot)))
     .sort((a, b) => bound(a) - bound(b));
   const samples: MetricSample[] = [];
   let previous = 0;

@@ -33,6 +33,16 @@ const ABANDONED =
 /** Repairs' loads remembered (write numbers only, but for the latest). */
 const MAX_LOADS_KEPT = 16;
 
+/** A flush that wrote nothing. */
+const failedFlush = (error: Error): FlushResult => ({
+  ok: false,
+  sent: 0,
+  removed: 0,
+  calls: 0,
+  reaped: 0,
+  error,
+});
+
 /** Options of a {@link MetricsFlusher}. */
 export interface MetricsFlusherOptions {
   /** Where the series go: a `RedisMetricsStore`, or another `MetricsStore`. */
@@ -193,16 +203,7 @@ export class MetricsFlusher {
    * `collect` callbacks whatever `collectIntervalMs` says (a scrape wants current values).
    */
   flush({ collect = false }: { collect?: boolean } = {}): Promise<FlushResult> {
-    if (this.ended) {
-      return Promise.resolve({
-        ok: false,
-        sent: 0,
-        removed: 0,
-        calls: 0,
-        reaped: 0,
-        error: new Error(ENDED),
-      });
-    }
+    if (this.ended) return Promise.resolve(failedFlush(new Error(ENDED)));
     if (collect) this.collectWanted = true;
     if (!this.running) {
       this.running = this.flushOnce().finally(() => (this.running = undefined));
@@ -273,14 +274,7 @@ export class MetricsFlusher {
     this.runningSinceAt = Date.now();
     const result = await this.writeChanges().catch((failure: unknown): FlushResult => {
       const error = this.options.describeError?.(failure) ?? failure;
-      return {
-        ok: false,
-        sent: 0,
-        removed: 0,
-        calls: 0,
-        reaped: 0,
-        error: error instanceof Error ? error : new Error(String(error)),
-      };
+      return failedFlush(error instanceof Error ? error : new Error(String(error)));
     });
     this.runningSinceAt = undefined;
     this.report(result);

@@ -86,7 +86,7 @@ function wasReset(next: PackedSlots, previous: PackedSlots): boolean {
 }
 
 /** Whether a slot is a histogram bucket's (its bound): not a counter's value, a count or a sum. */
-const isBound = (slot: string): boolean => slot !== 'v' && slot !== 'c' && slot !== 's';
+export const isBucketSlot = (slot: string): boolean => slot !== 'v' && slot !== 'c' && slot !== 's';
 
 /**
  * Adds a delta into a total (slot by slot; slots new to the total are appended). A NaN or infinite
@@ -100,10 +100,10 @@ const isBound = (slot: string): boolean => slot !== 'v' && slot !== 'c' && slot 
 export function addPacked(total: PackedSlots | undefined, delta: PackedSlots): PackedSlots {
   const sum: PackedSlots = new Map(total ?? []);
   if (total !== undefined) {
-    for (const slot of total.keys()) if (isBound(slot) && !delta.has(slot)) sum.delete(slot);
+    for (const slot of total.keys()) if (isBucketSlot(slot) && !delta.has(slot)) sum.delete(slot);
   }
   for (const [slot, value] of delta) {
-    if (total !== undefined && isBound(slot) && !total.has(slot)) continue;
+    if (total !== undefined && isBucketSlot(slot) && !total.has(slot)) continue;
     if (Number.isFinite(value)) sum.set(slot, (sum.get(slot) ?? 0) + value);
   }
   return sum;
