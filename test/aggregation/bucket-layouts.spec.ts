@@ -1,30 +1,16 @@
-import type { Redis } from 'ioredis';
 import { Histogram, Registry } from 'prom-client';
 
-import {
-  MetricsFlusher,
-  ProcessIdentity,
-  RedisMetricsStore,
-  RedisMultiProcessCollector,
-} from '../../src/index.js';
+import { RedisMultiProcessCollector } from '../../src/index.js';
 import { promtoolCheck } from '../harness/promtool.js';
-import { connectTestRedis, deletePrefix, uniquePrefix } from '../harness/test-redis.js';
+import { testFlusher } from '../harness/test-flusher.js';
+import { useTestRedis } from '../harness/test-redis.js';
 
 // During a rolling deploy that changed a histogram's buckets, old and new processes write the same
 // series with different bounds. Summed at a bound only some of them have, a cumulative count would miss
 // the others' observations below it: the scrape shows the bounds they share, each exact.
 describe('processes whose histogram buckets differ', () => {
-  let client: Redis;
-  let prefix: string;
-
-  beforeAll(() => {
-    client = connectTestRedis();
-    prefix = uniquePrefix('bucket-layouts');
-  });
-  afterAll(async () => {
-    await deletePrefix(client, prefix);
-    await client.quit();
-  });
+  const redis = useTestRedis();
+  const prefix = redis.prefix('bucket-layouts');
 
   function processWith(buckets: number[], observations: number[]) {
     const registry = new Registry();
@@ -35,14 +21,7 @@ describe('processes whose histogram buckets differ', () => {
       registers: [registry],
     });
     for (const value of observations) histogram.observe(value);
-    const flusher = new MetricsFlusher({
-      store: new RedisMetricsStore(client, prefix),
-      identity: ProcessIdentity.create(),
-      registry,
-      intervalMs: 60_000,
-      gaugeModeOf: () => 'all',
-    });
-    return { histogram, flusher };
+    return { histogram, flusher: testFlusher(redis.client, prefix, registry) };
   }
 
   it('are served at the bounds they all have, each exact, and the exposition is valid', async () => {
@@ -55,7 +34,10 @@ describe('processes whose histogram buckets differ', () => {
     before.histogram.observe(0.4375);
     expect((await before.flusher.flush()).ok).toBe(true);
 
-    const text = await new RedisMultiProcessCollector({ client, keyPrefix: prefix }).metrics();
+    const text = await new RedisMultiProcessCollector({
+      client: redis.client,
+      keyPrefix: prefix,
+    }).metrics();
 
     expect(text).toBe(
       [

@@ -1,45 +1,26 @@
-import type { Redis } from 'ioredis';
 import { Counter, Registry } from 'prom-client';
 
-import {
-  MetricsFlusher,
-  MetricsScrape,
-  ProcessIdentity,
-  RedisMetricsStore,
-  RedisMultiProcessCollector,
-} from '../../src/index.js';
-import { connectTestRedis, deletePrefix, uniquePrefix } from '../harness/test-redis.js';
+import { MetricsScrape, RedisMultiProcessCollector } from '../../src/index.js';
+import { testFlusher } from '../harness/test-flusher.js';
+import { useTestRedis } from '../harness/test-redis.js';
 
 // Scrapes that come while a read runs share it; a read that never ends (a fresh-scrape wait or a
 // client that hangs) must not be shared for ever, or every later scrape would time out with it.
 describe('scrapes share a read in progress, but not one that is stuck', () => {
-  let client: Redis;
-  let prefix: string;
+  const redis = useTestRedis();
+  const prefix = redis.prefix('scrape-sharing');
 
   beforeAll(async () => {
-    client = connectTestRedis();
-    prefix = uniquePrefix('scrape-sharing');
     const registry = new Registry();
     new Counter({ name: 'jobs_total', help: 'Jobs', registers: [registry] }).inc(7);
-    const flusher = new MetricsFlusher({
-      store: new RedisMetricsStore(client, prefix),
-      identity: ProcessIdentity.create(),
-      registry,
-      intervalMs: 60_000,
-      gaugeModeOf: () => 'all',
-    });
-    expect((await flusher.flush()).ok).toBe(true);
-  });
-  afterAll(async () => {
-    await deletePrefix(client, prefix);
-    await client.quit();
+    expect((await testFlusher(redis.client, prefix, registry).flush()).ok).toBe(true);
   });
 
   /** A scrape whose `beforeRead` hook never settles on its first call, and settles at once after. */
   function scrapeWithStuckFirstRead(timeoutMs: number) {
     let reads = 0;
     const scrape = new MetricsScrape({
-      collector: new RedisMultiProcessCollector({ client, keyPrefix: prefix }),
+      collector: new RedisMultiProcessCollector({ client: redis.client, keyPrefix: prefix }),
       registry: new Registry(),
       timeoutMs,
       fallback: 'none',

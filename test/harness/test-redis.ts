@@ -37,3 +37,38 @@ export async function deletePrefix(client: Redis, prefix: string): Promise<void>
   const keys = await keysUnderPrefix(client, prefix);
   if (keys.length > 0) await client.del(...keys);
 }
+
+/** The run's Redis for one spec file, from {@link useTestRedis}. */
+export interface SpecRedis {
+  /** A client of the run's Redis (open from `beforeAll` to `afterAll`). */
+  readonly client: Redis;
+  /** A prefix of the file's own, deleted with its keys after the file's tests. */
+  prefix(label: string): string;
+}
+
+/**
+ * Opens a client of the run's Redis before a spec file's tests and, after them, deletes every prefix
+ * it handed out and closes the client. Call at the top of a `describe`.
+ */
+export function useTestRedis(): SpecRedis {
+  let client: Redis | undefined;
+  const prefixes: string[] = [];
+  beforeAll(() => {
+    client = connectTestRedis();
+  });
+  afterAll(async () => {
+    for (const prefix of prefixes) await deletePrefix(client!, prefix);
+    await client!.quit();
+  });
+  return {
+    get client() {
+      if (!client) throw new Error('useTestRedis: the client opens in beforeAll');
+      return client;
+    },
+    prefix(label) {
+      const prefix = uniquePrefix(label);
+      prefixes.push(prefix);
+      return prefix;
+    },
+  };
+}

@@ -1,5 +1,3 @@
-import type { Redis } from 'ioredis';
-
 import {
   MemoryMetricsStore,
   PrefixKeys,
@@ -7,28 +5,19 @@ import {
   RedisMetricsStore,
   seriesField,
 } from '../../src/index.js';
-import { connectTestRedis, deletePrefix, uniquePrefix } from '../harness/test-redis.js';
+import { useTestRedis } from '../harness/test-redis.js';
 
 // The write script (Lua) and the embedded store (TypeScript) must read the same stored texts as the
 // same numbers: a total one of them took for malformed and the other added to would make them differ
 // for good. A total written by something else under the prefix is the case to hold.
 describe('the write script and the embedded store read a stored total alike', () => {
-  let client: Redis;
-  const prefixes: string[] = [];
+  const testRedis = useTestRedis();
   const field = seriesField('lookup_seconds', {});
-
-  beforeAll(() => {
-    client = connectTestRedis();
-  });
-  afterAll(async () => {
-    for (const prefix of prefixes) await deletePrefix(client, prefix);
-    await client.quit();
-  });
 
   /** The total each store holds after one process writes `c 2 s 1 0.5 1 +Inf 2` over `stored`. */
   async function totalsAfterWrite(stored: string): Promise<[string | null, string | undefined]> {
-    const prefix = uniquePrefix('packed-parity');
-    prefixes.push(prefix);
+    const { client } = testRedis;
+    const prefix = testRedis.prefix('packed-parity');
     const keys = new PrefixKeys(prefix);
     const redis = new RedisMetricsStore(client, prefix);
     const memory = new MemoryMetricsStore();

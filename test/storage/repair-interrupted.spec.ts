@@ -1,9 +1,7 @@
-import type { Redis } from 'ioredis';
 import { Counter, Registry } from 'prom-client';
 
 import {
   decodePacked,
-  MetricsFlusher,
   PrefixKeys,
   ProcessIdentity,
   RedisMetricsStore,
@@ -11,34 +9,20 @@ import {
   seriesField,
 } from '../../src/index.js';
 import { FailingStore } from '../harness/failing-store.js';
-import {
-  connectTestRedis,
-  deletePrefix,
-  keysUnderPrefix,
-  uniquePrefix,
-} from '../harness/test-redis.js';
+import { testFlusher } from '../harness/test-flusher.js';
+import { deletePrefix, keysUnderPrefix, useTestRedis } from '../harness/test-redis.js';
 
 // A repair that loads back what the totals hold of a process may stop half-way: the loading write
 // never arrives, the rebase's reply is lost, or a later batch of a long load fails. Whatever the
 // point, the counts must end exact, never counted twice.
 describe('a repair interrupted half-way still ends exact', () => {
-  let client: Redis;
-  const prefixes: string[] = [];
-
-  beforeAll(() => {
-    client = connectTestRedis();
-  });
-  afterAll(async () => {
-    for (const prefix of prefixes) await deletePrefix(client, prefix);
-    await client.quit();
-  });
+  const redis = useTestRedis();
 
   /** A process with five counters at 10 each, flushed once, and the store it writes through. */
   async function counted(batchWeight?: number) {
-    const prefix = uniquePrefix('interrupted');
-    prefixes.push(prefix);
+    const prefix = redis.prefix('interrupted');
     const keys = new PrefixKeys(prefix);
-    const store = new FailingStore(new RedisMetricsStore(client, prefix));
+    const store = new FailingStore(new RedisMetricsStore(redis.client, prefix));
     const registry = new Registry();
     const counter = new Counter({
       name: 'jobs_total',
@@ -49,12 +33,9 @@ describe('a repair interrupted half-way still ends exact', () => {
     for (let n = 0; n < 5; n += 1) counter.inc({ n: String(n) }, 10);
     const identity = ProcessIdentity.create();
     const warnings: string[] = [];
-    const flusher = new MetricsFlusher({
+    const flusher = testFlusher(redis.client, prefix, registry, {
       store,
       identity,
-      registry,
-      intervalMs: 60_000,
-      gaugeModeOf: () => 'all',
       batchWeight,
       logger: { warn: (m) => warnings.push(m), log: () => undefined },
     });
@@ -62,7 +43,10 @@ describe('a repair interrupted half-way still ends exact', () => {
     const totals = async () => {
       const values: number[] = [];
       for (let n = 0; n < 5; n += 1) {
-        const text = await client.hget(keys.totals, seriesField('jobs_total', { n: String(n) }));
+        const text = await redis.client.hget(
+          keys.totals,
+          seriesField('jobs_total', { n: String(n) }),
+        );
         values.push(decodePacked(text!)!.get('v')!);
       }
       return values;
@@ -72,7 +56,7 @@ describe('a repair interrupted half-way still ends exact', () => {
 
   it('the loading write never arrives: the next flush loads before it counts', async () => {
     const { keys, store, flusher, identity, counter, totals } = await counted();
-    await client.del(keys.counters(identity.id)); // evicted: the totals must be loaded back
+    await redis.client.del(keys.counters(identity.id)); // evicted: the totals must be loaded back
     store.plan.push({ call: 'base-write', failure: 'before' });
 
     const interrupted = await flusher.flush();
@@ -86,7 +70,7 @@ describe('a repair interrupted half-way still ends exact', () => {
 
   it('the rebase is applied and its reply lost: it is taken as applied, and nothing is lost or counted twice', async () => {
     const { keys, store, flusher, identity, counter, totals } = await counted();
-    await client.del(keys.counters(identity.id));
+    await redis.client.del(keys.counters(identity.id));
     store.plan.push({ call: 'rebase', failure: 'after' });
 
     const interrupted = await flusher.flush();
@@ -97,13 +81,13 @@ describe('a repair interrupted half-way still ends exact', () => {
     expect(next).toMatchObject({ ok: true, repaired: undefined });
     expect(await totals()).toEqual([10, 10, 10, 10, 12]);
     // Not taken for Redis going back in time: no loss recorded, so scrapes were not held back.
-    expect(await client.hget(keys.totals, '#lost-at')).toBeNull();
+    expect(await redis.client.hget(keys.totals, '#lost-at')).toBeNull();
   });
 
   it('a load of several batches stops after the first: the rest is loaded at the next flush', async () => {
     // A counter weighs 3: two counters a batch, three batches for five.
     const { keys, store, flusher, identity, counter, totals } = await counted(6);
-    await client.del(keys.counters(identity.id));
+    await redis.client.del(keys.counters(identity.id));
     // The first base batch goes through; the second never arrives.
     store.plan.push(
       { call: 'base-write', failure: 'pass' },
@@ -128,11 +112,11 @@ describe('a repair interrupted half-way still ends exact', () => {
     'a second loss before the load finished (%s): the load starts over and nothing is counted twice',
     async (_, failure) => {
       const { keys, store, flusher, identity, counter, totals } = await counted();
-      await client.del(keys.counters(identity.id));
+      await redis.client.del(keys.counters(identity.id));
       store.plan.push(failure);
       expect((await flusher.flush()).ok).toBe(false);
 
-      await client.del(keys.gauges(identity.id));
+      await redis.client.del(keys.gauges(identity.id));
       counter.inc({ n: '0' }, 1);
       const next = await flusher.flush();
 
@@ -143,14 +127,14 @@ describe('a repair interrupted half-way still ends exact', () => {
 
   it('a load of several batches stopped after the first, then a second loss: nothing counted twice', async () => {
     const { keys, store, flusher, identity, counter, totals } = await counted(6);
-    await client.del(keys.counters(identity.id));
+    await redis.client.del(keys.counters(identity.id));
     store.plan.push(
       { call: 'base-write', failure: 'pass' },
       { call: 'base-write', failure: 'before' },
     );
     expect((await flusher.flush()).ok).toBe(false);
 
-    await client.del(keys.metadata);
+    await redis.client.del(keys.metadata);
     counter.inc({ n: '3' }, 2);
     const next = await flusher.flush();
 
@@ -161,11 +145,11 @@ describe('a repair interrupted half-way still ends exact', () => {
   it('the previous values kept by a repair are still known if the next write fails and they are lost', async () => {
     const { keys, store, flusher, identity, counter, totals } = await counted();
     // Only the gauges go: the repair keeps the previous values; its counting write never arrives.
-    await client.del(keys.gauges(identity.id));
+    await redis.client.del(keys.gauges(identity.id));
     store.plan.push({ call: 'write', failure: 'pass' }, { call: 'write', failure: 'before' });
     expect((await flusher.flush()).ok).toBe(false);
 
-    await client.del(keys.counters(identity.id));
+    await redis.client.del(keys.counters(identity.id));
     counter.inc({ n: '1' }, 4);
     const next = await flusher.flush();
 
@@ -175,21 +159,21 @@ describe('a repair interrupted half-way still ends exact', () => {
 
   it('Redis goes back to a point half-way through a load: the load starts over and nothing is counted twice', async () => {
     const { prefix, keys, store, flusher, identity, counter, totals } = await counted(6);
-    await client.del(keys.counters(identity.id));
+    await redis.client.del(keys.counters(identity.id));
     // A copy of Redis taken right after the first of three load batches: what a snapshot or a
     // replica that lagged would hold.
     let copy: [string, Buffer][] | undefined;
     store.onPassed = async (call) => {
       if (call !== 'base-write' || copy) return;
       copy = [];
-      for (const key of await keysUnderPrefix(client, prefix)) {
-        copy.push([key, (await client.dumpBuffer(key))!]);
+      for (const key of await keysUnderPrefix(redis.client, prefix)) {
+        copy.push([key, (await redis.client.dumpBuffer(key))!]);
       }
     };
     expect((await flusher.flush()).ok).toBe(true);
 
-    await deletePrefix(client, prefix);
-    for (const [key, dump] of copy!) await client.restore(key, 0, dump);
+    await deletePrefix(redis.client, prefix);
+    for (const [key, dump] of copy!) await redis.client.restore(key, 0, dump);
     counter.inc({ n: '4' }, 1);
     const next = await flusher.flush();
 
@@ -208,7 +192,9 @@ describe('a repair interrupted half-way still ends exact', () => {
       store.plan.push({ call: 'write', failure: 'after' });
       expect((await flusher.flush()).ok).toBe(false);
 
-      await client.del(lost === 'counters' ? keys.counters(identity.id) : keys.gauges(identity.id));
+      await redis.client.del(
+        lost === 'counters' ? keys.counters(identity.id) : keys.gauges(identity.id),
+      );
       counter.inc({ n: '0' }, again);
       expect((await flusher.flush()).ok).toBe(true);
 
@@ -222,7 +208,7 @@ describe('a repair interrupted half-way still ends exact', () => {
     await flusher.stop();
     await flusher.end();
     const collector = new RedisMultiProcessCollector({
-      client,
+      client: redis.client,
       keyPrefix: prefix,
       acknowledged: () => flusher.acknowledged(),
     });
@@ -254,6 +240,6 @@ describe('a repair interrupted half-way still ends exact', () => {
 
     expect(late.ok).toBe(false);
     expect(await totals()).toEqual([10, 10, 10, 10, 10]);
-    expect(await client.zscore(keys.processes, identity.id)).toBeNull();
+    expect(await redis.client.zscore(keys.processes, identity.id)).toBeNull();
   });
 });

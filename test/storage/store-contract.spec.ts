@@ -54,6 +54,9 @@ describe.each(['redis', 'memory'] as const)('the %s store keeps the write protoc
   const seconds = seriesField('job_seconds', {});
   const busy = seriesField('busy', {});
 
+  /** A writing process of host `h`. */
+  const writer = (pid: number) => ProcessIdentity.create({ hostname: 'h', pid });
+
   function pairsOf(pairs: string[]): Record<string, string> {
     const map: Record<string, string> = {};
     for (let i = 0; i < pairs.length; i += 2) map[pairs[i]] = pairs[i + 1];
@@ -71,8 +74,8 @@ describe.each(['redis', 'memory'] as const)('the %s store keeps the write protoc
 
   it('adds what each write adds, refuses a replay, and counts a reset from zero', async () => {
     const store = newStore();
-    const a = ProcessIdentity.create({ hostname: 'h', pid: 1 });
-    const b = ProcessIdentity.create({ hostname: 'h', pid: 2 });
+    const a = writer(1);
+    const b = writer(2);
     const first: SeriesBatch = {
       expectedSeq: 0,
       seq: 1,
@@ -116,8 +119,8 @@ describe.each(['redis', 'memory'] as const)('the %s store keeps the write protoc
 
   it("leaves a NaN or infinite count out of the totals, and keeps counting the process's finite ones", async () => {
     const store = newStore();
-    const a = ProcessIdentity.create({ hostname: 'h', pid: 1 });
-    const b = ProcessIdentity.create({ hostname: 'h', pid: 2 });
+    const a = writer(1);
+    const b = writer(2);
     await store.write(a, {
       expectedSeq: 0,
       seq: 1,
@@ -147,8 +150,8 @@ describe.each(['redis', 'memory'] as const)('the %s store keeps the write protoc
 
   it('sums histogram buckets only at the bounds every writer has when layouts differ', async () => {
     const store = newStore();
-    const a = ProcessIdentity.create({ hostname: 'h', pid: 1 });
-    const b = ProcessIdentity.create({ hostname: 'h', pid: 2 });
+    const a = writer(1);
+    const b = writer(2);
     // A deploy changed the buckets: a counts at 0.5, 1 and +Inf, b at 1, 2 and +Inf.
     await store.write(a, {
       expectedSeq: 0,
@@ -178,7 +181,7 @@ describe.each(['redis', 'memory'] as const)('the %s store keeps the write protoc
 
   it('ends a process: its gauges and state go, its counts stay, a tombstone tells it so', async () => {
     const store = newStore();
-    const a = ProcessIdentity.create({ hostname: 'h', pid: 1 });
+    const a = writer(1);
     await store.write(a, {
       expectedSeq: 0,
       seq: 4,
@@ -204,7 +207,7 @@ describe.each(['redis', 'memory'] as const)('the %s store keeps the write protoc
 
   it('rebases: keeps or drops previous values, marks a loss, and takes base values without counting', async () => {
     const store = newStore();
-    const a = ProcessIdentity.create({ hostname: 'h', pid: 1 });
+    const a = writer(1);
     await store.write(a, {
       expectedSeq: 0,
       seq: 1,
@@ -251,7 +254,7 @@ describe.each(['redis', 'memory'] as const)('the %s store keeps the write protoc
 
   it("keeps a process's summary windows beside its gauges; they go with a deletion, a rebase and the process", async () => {
     const store = newStore();
-    const a = ProcessIdentity.create({ hostname: 'h', pid: 1 });
+    const a = writer(1);
     const size = seriesField('size', { route: '/a' });
     const other = seriesField('size', { route: '/b' });
     // The process's gauges hash, without its write number.
@@ -300,8 +303,8 @@ describe.each(['redis', 'memory'] as const)('the %s store keeps the write protoc
 
   it('keeps the latest exemplar of each field by its time, whatever the order of writes, and reads them only when asked', async () => {
     const store = newStore();
-    const a = ProcessIdentity.create({ hostname: 'h', pid: 1 });
-    const b = ProcessIdentity.create({ hostname: 'h', pid: 2 });
+    const a = writer(1);
+    const b = writer(2);
     const bucket = `${seconds} 0.5`;
     await store.write(a, {
       expectedSeq: 0,
