@@ -1,3 +1,4 @@
+import { jest } from '@jest/globals';
 import { Redis } from 'ioredis';
 
 import {
@@ -73,21 +74,32 @@ describe('Redis errors from what ioredis reports', () => {
 
 describe('withRetry', () => {
   it('retries connection and timeout errors with exponential backoff, then succeeds', async () => {
-    const calls: number[] = [];
-    const started = Date.now();
-    const result = await withRetry(
-      async () => {
-        calls.push(Date.now() - started);
-        if (calls.length < 3) throw new Error('connect ECONNREFUSED 127.0.0.1:1');
-        return 'done';
-      },
-      { maxRetries: 3, delay: 40 },
-    );
-    expect(result).toBe('done');
-    expect(calls).toHaveLength(3);
-    // Waits of 40 ms, then 80 ms.
-    expect(calls[1]).toBeGreaterThanOrEqual(40);
-    expect(calls[2] - calls[1]).toBeGreaterThanOrEqual(80);
+    // Fake timers: a real clock read around setTimeout can come out a millisecond short.
+    jest.useFakeTimers();
+    try {
+      const calls: number[] = [];
+      const started = Date.now();
+      const retried = withRetry(
+        async () => {
+          calls.push(Date.now() - started);
+          if (calls.length < 3) throw new Error('connect ECONNREFUSED 127.0.0.1:1');
+          return 'done';
+        },
+        { maxRetries: 3, delay: 40 },
+      );
+      await jest.advanceTimersByTimeAsync(39);
+      expect(calls).toEqual([0]);
+      await jest.advanceTimersByTimeAsync(1);
+      expect(calls).toEqual([0, 40]);
+      await jest.advanceTimersByTimeAsync(79);
+      expect(calls).toEqual([0, 40]);
+      await jest.advanceTimersByTimeAsync(1);
+      // Waits of 40 ms, then 80 ms.
+      expect(calls).toEqual([0, 40, 120]);
+      await expect(retried).resolves.toBe('done');
+    } finally {
+      jest.useRealTimers();
+    }
   });
 
   it('gives up after maxRetries attempts with the mapped error', async () => {
