@@ -67,12 +67,13 @@ describe('exemplars merged across processes', () => {
     const start = await redisNowMs(client);
     first.orders.inc({ labels: { shop: 'north' }, value: 1, exemplarLabels: { trace_id: 'p1' } });
     first.lookups.observe({ value: 0.05, exemplarLabels: { trace_id: 'p1' } });
-    await pause(20);
+    // Apart by more than two flushers can place a time differently (half a write's round trip each).
+    await pause(100);
     second.orders.inc({ labels: { shop: 'north' }, value: 2, exemplarLabels: { trace_id: 'p2' } });
     second.lookups.observe({ value: 0.0625, exemplarLabels: { trace_id: 'p2' } });
     second.lookups.observe({ value: 5, exemplarLabels: { trace_id: 'p2-inf', span_id: 's' } });
     second.orders.inc({ labels: { shop: 'south' }, value: 1 });
-    await pause(20);
+    await pause(100);
     third.lookups.observe({ value: 0.5, exemplarLabels: { trace_id: 'p3' } });
     // Written newest first: the oldest exemplar arrives last and must not win.
     for (const process of [third, second, first])

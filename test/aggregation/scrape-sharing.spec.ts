@@ -48,7 +48,7 @@ describe('scrapes share a read in progress, but not one that is stuck', () => {
 
     const first = await scrape.respond();
     // The next scrape comes a little later, as Prometheus' next one would.
-    await new Promise((resolve) => setTimeout(resolve, 50));
+    await new Promise((resolve) => setTimeout(resolve, 150));
     const second = await scrape.respond();
 
     expect(first.status).toBe(503);

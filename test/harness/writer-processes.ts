@@ -1,4 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import { isDeepStrictEqual } from 'node:util';
 
 import { testRedisUrl } from './test-redis.js';
 
@@ -73,5 +74,27 @@ export async function waitFor(
   while (!(await condition())) {
     if (Date.now() > deadline) throw new Error(`condition not met within ${timeoutMs} ms`);
     await new Promise((resolve) => setTimeout(resolve, 25));
+  }
+}
+
+/**
+ * Reads a state that settles (what a real Prometheus shows after some scrapes) until it equals
+ * `expected` or `timeoutMs` passes, and returns the last reading for the caller to assert exactly: one
+ * slow scrape on a loaded machine does not decide the test, and a state that never settles fails it
+ * with what was read.
+ */
+export async function settledReading<T>(
+  read: () => Promise<T>,
+  expected: T,
+  timeoutMs = 20_000,
+): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const reading = await read();
+    // Compared through JSON: parts of a reading can come from Node's own realm (fetch's JSON), whose
+    // prototypes differ from the test's.
+    const settled = isDeepStrictEqual(JSON.parse(JSON.stringify(reading)), expected);
+    if (settled || Date.now() > deadline) return reading;
+    await new Promise((resolve) => setTimeout(resolve, 100));
   }
 }

@@ -167,7 +167,8 @@ describe('lifecycle, configuration styles and Redis outages, on a private Redis'
       await waitFor(async () => (await request(server).get('/metrics/health')).status === 200);
       await app.get(RedisMetricsService).flush();
 
-      expect(bootstrapMs).toBeLessThan(1000);
+      // Under set-up's 3 s wait for a connection, with room for a loaded machine.
+      expect(bootstrapMs).toBeLessThan(2500);
       expect(await client.hget('{late}:totals', '["late_total",{}]')).toBe('v 5');
       expect((await request(server).get('/metrics').expect(200)).text).toContain(
         '\nlate_total 5\n',

@@ -34,7 +34,7 @@ import {
   testRedisUrl,
   uniquePrefix,
 } from '../harness/test-redis.js';
-import { waitFor } from '../harness/writer-processes.js';
+import { settledReading } from '../harness/writer-processes.js';
 
 const TOKEN = 'scrape-token-7f3a';
 const USER = 'prometheus';
@@ -269,25 +269,29 @@ describe('protection of the metrics and health routes', () => {
       { name: 'wrong', target, basicAuth: { username: USER, password: 'wrong' } },
     ]);
     try {
-      await waitFor(async () => (await prometheus.query('up')).length === 3, 20_000);
-
-      const up = Object.fromEntries(
-        (await prometheus.query('up')).map((sample) => [sample.metric.job, sample.value[1]]),
+      const expected = {
+        up: { bearer: '1', basic: '1', wrong: '0' },
+        errors: { bearer: '', basic: '', wrong: 'server returned HTTP status 401 Unauthorized' },
+        scraped: [
+          ['basic', '4'],
+          ['bearer', '4'],
+        ],
+      };
+      const reading = await settledReading(
+        async () => ({
+          up: Object.fromEntries(
+            (await prometheus.query('up')).map((sample) => [sample.metric.job, sample.value[1]]),
+          ),
+          errors: Object.fromEntries(
+            (await prometheus.targets()).map((t) => [t.labels.job, t.lastError]),
+          ),
+          scraped: (await prometheus.query('scraped_total'))
+            .map((s) => [s.metric.job, s.value[1]])
+            .sort(),
+        }),
+        expected,
       );
-      expect(up).toEqual({ bearer: '1', basic: '1', wrong: '0' });
-      const errors = Object.fromEntries(
-        (await prometheus.targets()).map((t) => [t.labels.job, t.lastError]),
-      );
-      expect(errors).toEqual({
-        bearer: '',
-        basic: '',
-        wrong: 'server returned HTTP status 401 Unauthorized',
-      });
-      const scraped = await prometheus.query('scraped_total');
-      expect(scraped.map((s) => [s.metric.job, s.value[1]]).sort()).toEqual([
-        ['basic', '4'],
-        ['bearer', '4'],
-      ]);
+      expect(reading).toEqual(expected);
     } finally {
       await prometheus.stop();
       await app.close();

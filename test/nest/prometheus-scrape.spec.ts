@@ -13,7 +13,7 @@ import {
   testRedisUrl,
   uniquePrefix,
 } from '../harness/test-redis.js';
-import { waitFor } from '../harness/writer-processes.js';
+import { settledReading } from '../harness/writer-processes.js';
 
 @Controller()
 class OrdersController {
@@ -65,18 +65,26 @@ describe('a real Prometheus scraping the module', () => {
     await app.get(RedisMetricsService).flush();
     const prometheus = await startPrometheus(`${appUrl}/metrics`);
     try {
-      await waitFor(
-        async () => (await prometheus.query('orders_placed_total')).length === 1,
-        20_000,
+      const value = async (promql: string) =>
+        (await prometheus.query(promql)).map((sample) => sample.value[1]);
+      const expected = {
+        targets: [{ health: 'up', lastError: '' }],
+        orders: ['5'],
+        requests: ['5'],
+      };
+      const reading = await settledReading(
+        async () => ({
+          targets: (await prometheus.targets()).map(({ health, lastError }) => ({
+            health,
+            lastError,
+          })),
+          orders: await value('orders_placed_total'),
+          requests: await value('sum(http_requests_total{route="/orders"})'),
+        }),
+        expected,
       );
-
-      const [target] = await prometheus.targets();
-      expect(target).toMatchObject({ health: 'up', lastError: '' });
+      expect(reading).toEqual(expected);
       expect(acceptHeaders[0]).toMatch(/^application\/openmetrics-text/);
-      const [sample] = await prometheus.query('orders_placed_total');
-      expect(sample.value[1]).toBe('5');
-      const [requests] = await prometheus.query('sum(http_requests_total{route="/orders"})');
-      expect(requests.value[1]).toBe('5');
     } finally {
       await prometheus.stop();
       await app.close();

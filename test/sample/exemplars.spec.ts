@@ -12,7 +12,7 @@ import {
   testRedisUrl,
   uniquePrefix,
 } from '../harness/test-redis.js';
-import { waitFor } from '../harness/writer-processes.js';
+import { settledReading, waitFor } from '../harness/writer-processes.js';
 
 const WORKERS = 3;
 
@@ -86,9 +86,14 @@ describe('exemplars of the sample, scraped by a real Prometheus', () => {
           byWorker.set(answer.worker, [...(byWorker.get(answer.worker) ?? []), traceId]);
         }
         const stored = await storedTraceIds(prometheus, since);
-        const [target] = await prometheus.targets();
+        const healthy = [{ health: 'up', lastError: '' }];
+        const targets = await settledReading(
+          async () =>
+            (await prometheus.targets()).map(({ health, lastError }) => ({ health, lastError })),
+          healthy,
+        );
 
-        expect(target).toMatchObject({ health: 'up', lastError: '' });
+        expect(targets).toEqual(healthy);
         expect([...byWorker.keys()].sort()).toEqual([...sample.workerPids()].sort());
         for (const traces of byWorker.values()) {
           for (const traceId of traces) expect(stored.has(traceId)).toBe(true);

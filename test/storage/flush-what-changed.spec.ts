@@ -308,7 +308,11 @@ describe('a flush stores exactly what prom-client shows, reading only what chang
       counter.inc({ n: '3' });
 
       proxy.retarget(Number(new URL(testRedisUrl()).port));
-      await new Promise((resolve) => setTimeout(resolve, 200));
+      // Reconnected (the failed flush left it disconnected).
+      for (let waited = 0; viaProxy.status !== 'ready'; waited += 20) {
+        if (waited > 10_000) throw new Error(`not reconnected: ${viaProxy.status}`);
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      }
       const back = await flusher.flush();
       expect(back).toMatchObject({ ok: true, sent: 3, removed: 1 });
       expect(await stored(identity)).toEqual({

@@ -1,3 +1,4 @@
+import { jest } from '@jest/globals';
 import { Cluster, Redis } from 'ioredis';
 
 import {
@@ -14,6 +15,9 @@ import { startRedisSentinel } from '../harness/redis-sentinel.mjs';
 type RedisProcess = Awaited<ReturnType<typeof startRedisProcess>>;
 
 const FLUSH_MS = 200;
+// Servers started, faults, recoveries and settling under load: more than the default 30 s on a
+// loaded machine.
+jest.setTimeout(120_000);
 
 /**
  * Three apps under load while a fault happens, then what every outage test asserts: every request

@@ -1,5 +1,7 @@
 import 'reflect-metadata';
 
+import { jest } from '@jest/globals';
+
 import { Controller, Injectable, Module, Post, type INestApplication } from '@nestjs/common';
 import { Test } from '@nestjs/testing';
 import { Cluster } from 'ioredis';
@@ -84,6 +86,9 @@ async function flushUntilOk(app: INestApplication): Promise<FlushResult> {
 function clusterClient(cluster: RedisClusterHandle): Cluster {
   return new Cluster(cluster.startupNodes, { clusterRetryStrategy: () => 100 });
 }
+
+// Six servers, a cluster formed, a failover: more than the default 30 s on a loaded machine.
+jest.setTimeout(120_000);
 
 describe('Redis Cluster, 3 masters with a replica each', () => {
   let cluster: RedisClusterHandle;
@@ -200,7 +205,7 @@ describe('Redis Cluster, 3 masters without replicas', () => {
     await placeOrders(app, 1);
     await flushUntilOk(app);
     // The master came back empty: scrapes answer 503 while the live processes write their counts
-    // again (two flush intervals), then the exact total.
+    // again (for two flush intervals and 2 s from the repair), then the exact total.
     const during = await request(app.getHttpServer()).get('/metrics').expect(503);
     expect(during.text).toMatch(/lost data .* ago; live processes are writing their counts again/);
     const total = await waitFor('a merged scrape again', async () => {

@@ -139,8 +139,9 @@ describe('a Sentinel failover', () => {
     expect(to.port).toBe(sentinel.servers[1].port);
     // The old master may still take writes for seconds: a client that stays there loses them.
 
-    // Both processes write to the new master within a second: their heartbeats there are newer than
-    // the switch (Redis server time of the new master).
+    // Both processes write to the new master within moments (2.5 s leaves room for a loaded machine;
+    // a client that waits for the old master's demotion takes about 10 s): their heartbeats there are
+    // newer than the switch (Redis server time of the new master).
     const [seconds, micros] = (await respCall({ port: to.port }, 'TIME')) as string[];
     const switchedAt = Number(seconds) * 1000 + Number(micros) / 1000;
     own.counter.inc(5);
@@ -158,7 +159,7 @@ describe('a Sentinel failover', () => {
       },
       { timeoutMs: 5000, intervalMs: 10 },
     );
-    expect(Date.now() - switched).toBeLessThan(1000);
+    expect(Date.now() - switched).toBeLessThan(2500);
 
     // What the old master took after the promotion is repaired, and the counts are exact.
     const counts = await waitFor('exact counts on the new master', async () => {
