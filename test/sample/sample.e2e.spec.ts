@@ -105,7 +105,8 @@ describe('the sample as real processes against a real Redis', () => {
       try {
         const first = 30;
         for (let i = 0; i < first; i += 1) await placeOrder(sample.url);
-        await new Promise((resolve) => setTimeout(resolve, 600)); // a few flush intervals
+        // Flushed (a few intervals; more on a loaded machine).
+        await waitFor(async () => sampleValue(await scrape(), orders) === first, 10_000);
         const steady: (number | undefined)[] = [];
         const answeredBy = new Set<number>();
         for (let i = 0; i < 20; i += 1) {
@@ -130,7 +131,17 @@ describe('the sample as real processes against a real Redis', () => {
           if (i % 5 === 0) seen.push(sampleValue(await scrape(), orders) ?? 0);
         }
         await waitFor(() => sample.workerPids().length === WORKERS + 1, 20_000);
-        await new Promise((resolve) => setTimeout(resolve, 1500)); // flushes, and the liveness window
+        // Flushed, and the killed worker out of the liveness window.
+        const upPidsOf = (text: string) =>
+          [...text.matchAll(/^shop_worker_up\{pid="(\d+)"/gm)].map((m) => Number(m[1])).sort();
+        await waitFor(async () => {
+          const text = await scrape();
+          const live = sample.workerPids().filter((pid) => pid !== victim);
+          return (
+            sampleValue(text, orders) === first + second &&
+            JSON.stringify(upPidsOf(text)) === JSON.stringify(live.sort())
+          );
+        }, 15_000);
         const final: (number | undefined)[] = [];
         for (let i = 0; i < 20; i += 1) final.push(sampleValue(await scrape(), orders));
         const text = await scrape();
@@ -141,10 +152,7 @@ describe('the sample as real processes against a real Redis', () => {
         expect([...seen, ...final].every((v, i, all) => i === 0 || v! >= all[i - 1]!)).toBe(true);
         expect(final).toEqual(Array(20).fill(first + second));
         expect(sampleValue(text, 'sample_worker_restarts_total{reason="SIGKILL"}')).toBe(1);
-        const upPids = [...text.matchAll(/^shop_worker_up\{pid="(\d+)"/gm)]
-          .map((m) => Number(m[1]))
-          .sort();
-        expect(upPids).toEqual(live.sort());
+        expect(upPidsOf(text)).toEqual(live.sort());
         expect(promtoolCheck(text)).toMatch(
           /^(|[^\n]*non-counter metrics should not have "_total" suffix[\s\S]*\(exit 3\))$/,
         );
