@@ -2,16 +2,15 @@ import type { Redis } from 'ioredis';
 import { Counter, Gauge, Histogram, Registry, Summary } from 'prom-client';
 
 import {
-  MetricsFlusher,
   OPENMETRICS_CONTENT_TYPE,
   PrefixKeys,
   ProcessIdentity,
-  RedisMetricsStore,
   RedisMultiProcessCollector,
   type GaugeMode,
 } from '../../src/index.js';
 import { promtoolCheck } from '../harness/promtool.js';
-import { connectTestRedis, deletePrefix, uniquePrefix } from '../harness/test-redis.js';
+import { testFlusher } from '../harness/test-flusher.js';
+import { useTestRedis } from '../harness/test-redis.js';
 
 const MODES: GaugeMode[] = [
   'all',
@@ -55,30 +54,20 @@ function makeWorker(client: Redis, keys: PrefixKeys, hostname: string, pid: numb
     ]),
   ) as Record<GaugeMode, Gauge>;
   const identity = ProcessIdentity.create({ hostname, pid });
-  const flusher = new MetricsFlusher({
-    store: new RedisMetricsStore(client, keys.prefix),
+  const flusher = testFlusher(client, keys.prefix, registry, {
     identity,
-    registry,
-    intervalMs: 1000,
     gaugeModeOf: (name) => name.slice(2) as GaugeMode,
   });
   return { registry, requests, latency, size, gauges, identity, flusher };
 }
 
 describe('RedisMultiProcessCollector', () => {
-  let client: Redis;
-  const prefix = uniquePrefix('collect');
+  const redis = useTestRedis();
+  const prefix = redis.prefix('collect');
   const keys = new PrefixKeys(prefix);
 
-  beforeAll(() => {
-    client = connectTestRedis();
-  });
-  afterAll(async () => {
-    await deletePrefix(client, prefix);
-    await client.quit();
-  });
-
   it('merges every metric type and gauge mode into exact exposition text, with a dead and an ended process', async () => {
+    const { client } = redis;
     const a = makeWorker(client, keys, 'host-a', 11);
     const b = makeWorker(client, keys, 'host-b', 11);
     const dead = makeWorker(client, keys, 'host-a', 12);
@@ -199,21 +188,16 @@ describe('RedisMultiProcessCollector', () => {
     });
     const value = 'say "hi" \\ back\nslash ü 😀';
     counter.inc({ v: value }, 2);
-    const identity = ProcessIdentity.create();
-    const labelsPrefix = uniquePrefix('labels');
-    await new MetricsFlusher({
-      store: new RedisMetricsStore(client, labelsPrefix),
-      identity,
-      registry,
-      intervalMs: 1000,
-      gaugeModeOf: () => 'all',
-    }).flush();
-    const collector = new RedisMultiProcessCollector({ client, keyPrefix: labelsPrefix });
+    const labelsPrefix = redis.prefix('labels');
+    await testFlusher(redis.client, labelsPrefix, registry).flush();
+    const collector = new RedisMultiProcessCollector({
+      client: redis.client,
+      keyPrefix: labelsPrefix,
+    });
 
     const families = await collector.collect();
     const text = await collector.metrics();
     const openMetrics = await collector.metrics(OPENMETRICS_CONTENT_TYPE);
-    await deletePrefix(client, labelsPrefix);
 
     expect(families[0].samples[0].labels.v).toBe(value);
     expect(text).toBe(

@@ -3,7 +3,6 @@ import { Counter, Histogram, Registry, type OpenMetricsContentType } from 'prom-
 
 import {
   localFamilies,
-  MetricsFlusher,
   OPENMETRICS_CONTENT_TYPE,
   PrefixKeys,
   ProcessIdentity,
@@ -12,7 +11,8 @@ import {
   RedisMultiProcessCollector,
   renderFamilies,
 } from '../../src/index.js';
-import { connectTestRedis, deletePrefix, uniquePrefix } from '../harness/test-redis.js';
+import { testFlusher } from '../harness/test-flusher.js';
+import { useTestRedis } from '../harness/test-redis.js';
 
 /** One process with exemplars: prom-client accepts them only in an OpenMetrics registry. */
 function makeProcess(client: Redis, prefix: string, pid: number) {
@@ -33,12 +33,8 @@ function makeProcess(client: Redis, prefix: string, pid: number) {
     enableExemplars: true,
     registers: [registry],
   });
-  const flusher = new MetricsFlusher({
-    store: new RedisMetricsStore(client, prefix),
+  const flusher = testFlusher(client, prefix, registry, {
     identity: ProcessIdentity.create({ hostname: 'h', pid }),
-    registry,
-    intervalMs: 60_000,
-    gaugeModeOf: () => 'all',
   });
   return { registry, orders, lookups, flusher };
 }
@@ -51,18 +47,11 @@ async function redisNowMs(client: Redis): Promise<number> {
 }
 
 describe('exemplars merged across processes', () => {
-  let client: Redis;
-  const prefix = uniquePrefix('exemplars');
-
-  beforeAll(() => {
-    client = connectTestRedis();
-  });
-  afterAll(async () => {
-    await deletePrefix(client, prefix);
-    await client.quit();
-  });
+  const redis = useTestRedis();
+  const prefix = redis.prefix('exemplars');
 
   it('serves the latest exemplar of each counter and bucket, by when it was recorded, in OpenMetrics only', async () => {
+    const { client } = redis;
     const [first, second, third] = [1, 2, 3].map((pid) => makeProcess(client, prefix, pid));
     const start = await redisNowMs(client);
     first.orders.inc({ labels: { shop: 'north' }, value: 1, exemplarLabels: { trace_id: 'p1' } });
@@ -135,7 +124,7 @@ describe('exemplars merged across processes', () => {
   });
 
   it("serves one process's own registry with the exemplars prom-client prints", async () => {
-    const { registry, orders, lookups } = makeProcess(client, uniquePrefix('unused'), 9);
+    const { registry, orders, lookups } = makeProcess(redis.client, redis.prefix('unused'), 9);
     orders.inc({ labels: { shop: 'east' }, value: 4, exemplarLabels: { trace_id: 'own' } });
     lookups.observe({ value: 0.25, exemplarLabels: { trace_id: 'own' } });
 

@@ -1,15 +1,14 @@
-import type { Redis } from 'ioredis';
 import { Gauge, Registry } from 'prom-client';
 
 import {
-  MetricsFlusher,
   PrefixKeys,
   ProcessIdentity,
   RedisMetricsStore,
   RedisMultiProcessCollector,
   type GaugeMode,
 } from '../../src/index.js';
-import { connectTestRedis, deletePrefix, uniquePrefix } from '../harness/test-redis.js';
+import { testFlusher } from '../harness/test-flusher.js';
+import { useTestRedis } from '../harness/test-redis.js';
 
 /**
  * `mostrecent` and `livemostrecent` answer as Python's prometheus_client does in multiprocess mode:
@@ -18,25 +17,13 @@ import { connectTestRedis, deletePrefix, uniquePrefix } from '../harness/test-re
  * for the same operations (see docs/decisions.md).
  */
 describe('mostrecent gauges: the value set last, by the time of the call', () => {
-  let client: Redis;
-  const prefixes: string[] = [];
-
-  beforeAll(() => {
-    client = connectTestRedis();
-  });
-  afterAll(async () => {
-    for (const prefix of prefixes) await deletePrefix(client, prefix);
-    await client.quit();
-  });
+  const redis = useTestRedis();
 
   /** A simulated process: its own registry, identity and flusher (made before its metrics, as the module does). */
   function startProcess(prefix: string, pid: number, mode: GaugeMode = 'mostrecent') {
     const registry = new Registry();
-    const flusher = new MetricsFlusher({
-      store: new RedisMetricsStore(client, prefix),
+    const flusher = testFlusher(redis.client, prefix, registry, {
       identity: ProcessIdentity.create({ hostname: 'h', pid }),
-      registry,
-      intervalMs: 60_000,
       gaugeModeOf: (name) => (name.startsWith('temp') ? mode : 'all'),
     });
     const gauge = (labelNames: string[] = []) =>
@@ -45,10 +32,9 @@ describe('mostrecent gauges: the value set last, by the time of the call', () =>
   }
 
   function setUp(label: string) {
-    const prefix = uniquePrefix(label);
-    prefixes.push(prefix);
+    const prefix = redis.prefix(label);
     const collector = new RedisMultiProcessCollector({
-      store: new RedisMetricsStore(client, prefix),
+      store: new RedisMetricsStore(redis.client, prefix),
       livenessWindowMs: 60_000,
     });
     /** The merged `temperature` lines of a scrape. */
@@ -159,11 +145,8 @@ describe('mostrecent gauges: the value set last, by the time of the call', () =>
     const early = new Gauge({ name: 'temperature', help: 'Made first', registers: [registry] });
     new Gauge({ name: 'temperature_untouched', help: 'Never set', registers: [registry] });
     early.set(1);
-    const flusher = new MetricsFlusher({
-      store: new RedisMetricsStore(client, prefix),
+    const flusher = testFlusher(redis.client, prefix, registry, {
       identity: ProcessIdentity.create({ hostname: 'h', pid: 1 }),
-      registry,
-      intervalMs: 60_000,
       gaugeModeOf: () => 'mostrecent',
     });
     // Set before the flusher could see the call: taken as set when first read.
@@ -190,7 +173,7 @@ describe('mostrecent gauges: the value set last, by the time of the call', () =>
     const { prefix } = setUp('recent-clock');
     const keys = new PrefixKeys(prefix);
     const redisNow = async () => {
-      const [seconds, micros] = await client.time();
+      const [seconds, micros] = await redis.client.time();
       return Number(seconds) * 1000 + Number(micros) / 1000;
     };
     const a = startProcess(prefix, 1);
@@ -203,7 +186,7 @@ describe('mostrecent gauges: the value set last, by the time of the call', () =>
     const result = await a.flusher.flush();
     expect(result.ok).toBe(true);
 
-    const stored = await client.hgetall(keys.gauges(a.flusher.acknowledged()!.processId));
+    const stored = await redis.client.hgetall(keys.gauges(a.flusher.acknowledged()!.processId));
     const [value, timestamp] = stored['["temperature",{}]'].split(' ').map(Number);
     expect(value).toBe(9);
     // Within the round trips measured, and far from the flush 400 ms later.

@@ -1,19 +1,18 @@
-import type { Redis } from 'ioredis';
 import { Registry, Summary } from 'prom-client';
 
 import {
   decodeWindowDigest,
-  MetricsFlusher,
   PrefixKeys,
   ProcessIdentity,
-  RedisMetricsStore,
   RedisMultiProcessCollector,
   renderFamilies,
   seriesField,
   type MetricFamily,
+  type MetricsFlusher,
 } from '../../src/index.js';
 import { promtoolCheck } from '../harness/promtool.js';
-import { connectTestRedis, deletePrefix, uniquePrefix } from '../harness/test-redis.js';
+import { testFlusher } from '../harness/test-flusher.js';
+import { deletePrefix, useTestRedis } from '../harness/test-redis.js';
 import { waitFor } from '../harness/writer-processes.js';
 
 /** A seeded generator (mulberry32): the same values on every run. */
@@ -70,35 +69,16 @@ function servedByPromClient(summary: Summary, percentiles: number[], key = ''): 
 }
 
 describe('summary quantiles merged across processes', () => {
-  let client: Redis;
-  const prefixes: string[] = [];
-
-  beforeAll(() => {
-    client = connectTestRedis();
-  });
-  afterAll(async () => {
-    for (const prefix of prefixes) await deletePrefix(client, prefix);
-    await client.quit();
-  });
-
-  function newPrefix(label: string): string {
-    const prefix = uniquePrefix(label);
-    prefixes.push(prefix);
-    return prefix;
-  }
+  const redis = useTestRedis();
 
   function writer(prefix: string, registry: Registry, pid: number): MetricsFlusher {
-    return new MetricsFlusher({
-      store: new RedisMetricsStore(client, prefix),
+    return testFlusher(redis.client, prefix, registry, {
       identity: ProcessIdentity.create({ hostname: 'h', pid }),
-      registry,
-      intervalMs: 60_000,
-      gaugeModeOf: () => 'all',
     });
   }
 
   it('eight processes of 100,000 skewed values: p50, p90 and p99 within 2%, 1% and 0.5% in rank of all 800,000', async () => {
-    const prefix = newPrefix('quantiles-800k');
+    const prefix = redis.prefix('quantiles-800k');
     const percentiles = [0.5, 0.9, 0.99];
     const all = new Float64Array(800_000);
     const sums: number[] = [];
@@ -124,7 +104,7 @@ describe('summary quantiles merged across processes', () => {
     });
     for (const flusher of flushers) expect((await flusher.flush()).ok).toBe(true);
 
-    const collector = new RedisMultiProcessCollector({ client, keyPrefix: prefix });
+    const collector = new RedisMultiProcessCollector({ client: redis.client, keyPrefix: prefix });
     const families = await collector.collect();
     const merged = samplesOf(families, 'request_seconds');
 
@@ -158,7 +138,7 @@ describe('summary quantiles merged across processes', () => {
   });
 
   it('one process: the quantiles prom-client itself serves, for every label set', async () => {
-    const prefix = newPrefix('quantiles-one');
+    const prefix = redis.prefix('quantiles-one');
     const registry = new Registry();
     const summary = new Summary({
       name: 'payload_bytes',
@@ -174,7 +154,10 @@ describe('summary quantiles merged across processes', () => {
     expect((await flusher.flush()).ok).toBe(true);
     const percentiles = [0.01, 0.05, 0.5, 0.9, 0.95, 0.99, 0.999];
 
-    const families = await new RedisMultiProcessCollector({ client, keyPrefix: prefix }).collect();
+    const families = await new RedisMultiProcessCollector({
+      client: redis.client,
+      keyPrefix: prefix,
+    }).collect();
 
     const family = families.find((f) => f.name === 'payload_bytes')!;
     for (const route of ['/a', '/b']) {
@@ -196,7 +179,7 @@ describe('summary quantiles merged across processes', () => {
   it('weighs a new process by its observations, not by the slots of its ring', async () => {
     // prom-client's ring starts as one digest in every slot, which then counts each observation once
     // per slot: a new process with ageBuckets 5 would weigh five times too much.
-    const prefix = newPrefix('quantiles-ring');
+    const prefix = redis.prefix('quantiles-ring');
     const make = (pid: number, config: { maxAgeSeconds?: number; ageBuckets?: number }) => {
       const registry = new Registry();
       const summary = new Summary({
@@ -217,7 +200,10 @@ describe('summary quantiles merged across processes', () => {
     await young.flusher.flush();
     await plain.flusher.flush();
 
-    const families = await new RedisMultiProcessCollector({ client, keyPrefix: prefix }).collect();
+    const families = await new RedisMultiProcessCollector({
+      client: redis.client,
+      keyPrefix: prefix,
+    }).collect();
     const median = samplesOf(families, 'work_seconds')['work_seconds{quantile="0.5"}'];
 
     // Values 1 to 2000, one each: the median is 1000.5; an observation counted five times would put
@@ -226,7 +212,7 @@ describe('summary quantiles merged across processes', () => {
   });
 
   it('a window older than maxAgeSeconds leaves the quantiles, from a live process and from one that stopped writing', async () => {
-    const prefix = newPrefix('quantiles-age');
+    const prefix = redis.prefix('quantiles-age');
     const percentiles = [0.5, 0.9];
     const make = (pid: number) => {
       const registry = new Registry();
@@ -251,7 +237,7 @@ describe('summary quantiles merged across processes', () => {
     await stopped.flusher.flush();
     // A live process is one whose heartbeat is younger than 300 ms here.
     const collector = new RedisMultiProcessCollector({
-      client,
+      client: redis.client,
       keyPrefix: prefix,
       livenessWindowMs: 300,
     });
@@ -290,13 +276,13 @@ describe('summary quantiles merged across processes', () => {
     ]);
     const keys = new PrefixKeys(prefix);
     const field = seriesField('lookup_seconds', {});
-    expect(await client.hget(keys.gauges(live.flusher.acknowledged()!.processId), field)).toBe(
-      null,
-    );
+    expect(
+      await redis.client.hget(keys.gauges(live.flusher.acknowledged()!.processId), field),
+    ).toBe(null);
   });
 
   it('stores a window with the time it rotates out, on the store clock, and writes it again after Redis lost it', async () => {
-    const prefix = newPrefix('quantiles-repair');
+    const prefix = redis.prefix('quantiles-repair');
     const keys = new PrefixKeys(prefix);
     const registry = new Registry();
     const summary = new Summary({
@@ -309,12 +295,12 @@ describe('summary quantiles merged across processes', () => {
     });
     for (let i = 1; i <= 500; i += 1) summary.observe(i);
     const flusher = writer(prefix, registry, 1);
-    const [seconds, micros] = await client.time();
+    const [seconds, micros] = await redis.client.time();
     const before = Number(seconds) * 1000 + Number(micros) / 1000;
     expect((await flusher.flush()).ok).toBe(true);
     const id = flusher.acknowledged()!.processId;
     const field = seriesField('rpc_seconds', {});
-    const stored = (await client.hget(keys.gauges(id), field))!;
+    const stored = (await redis.client.hget(keys.gauges(id), field))!;
     const window = decodeWindowDigest(stored)!;
 
     // One slot of the ring is 20 s: the window is served until 20 s after the summary was made.
@@ -323,21 +309,21 @@ describe('summary quantiles merged across processes', () => {
     expect(window.centroids.reduce((n, c) => n + c.weight, 0)).toBe(500);
     // No wait after a loss: this test reads what was written again at once.
     const collector = new RedisMultiProcessCollector({
-      client,
+      client: redis.client,
       keyPrefix: prefix,
       lostDataGraceMs: 0,
     });
     const first = samplesOf(await collector.collect(), 'rpc_seconds');
 
     // Redis loses the process's gauges hash (evicted): the next flush repairs and writes it again.
-    await client.del(keys.gauges(id));
+    await redis.client.del(keys.gauges(id));
     const repaired = await flusher.flush();
     expect(repaired.repaired).toContain('gauges were lost');
-    expect(await client.hget(keys.gauges(id), field)).toBe(stored);
+    expect(await redis.client.hget(keys.gauges(id), field)).toBe(stored);
     // Everything under the prefix lost (Redis restarted empty): written again too.
-    await deletePrefix(client, prefix);
+    await deletePrefix(redis.client, prefix);
     expect((await flusher.flush()).ok).toBe(true);
-    expect(await client.hget(keys.gauges(id), field)).toBe(stored);
+    expect(await redis.client.hget(keys.gauges(id), field)).toBe(stored);
     expect(samplesOf(await collector.collect(), 'rpc_seconds')).toEqual(first);
   });
 });

@@ -1,5 +1,4 @@
 import type { Redis } from 'ioredis';
-import type { Registry } from 'prom-client';
 
 import {
   MetricsFlusher,
@@ -15,7 +14,7 @@ import {
 export function testFlusher(
   client: Redis,
   prefix: string,
-  registry: Registry,
+  registry: MetricsFlusherOptions['registry'],
   options: Partial<MetricsFlusherOptions> = {},
 ): MetricsFlusher {
   return new MetricsFlusher({

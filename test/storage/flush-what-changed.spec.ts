@@ -5,47 +5,29 @@ import {
   decodeWindowDigest,
   isMarkerField,
   isWindowDigest,
-  MetricsFlusher,
   PrefixKeys,
   ProcessIdentity,
   RedisMetricsStore,
   seriesField,
   snapshotRegistry,
+  type MetricsFlusherOptions,
 } from '../../src/index.js';
 import { startTcpProxy } from '../harness/tcp-proxy.js';
-import {
-  connectTestRedis,
-  deletePrefix,
-  testRedisUrl,
-  uniquePrefix,
-} from '../harness/test-redis.js';
+import { testFlusher } from '../harness/test-flusher.js';
+import { testRedisUrl, useTestRedis } from '../harness/test-redis.js';
 
 /**
  * The flush reads only what changed (registry-reader.ts) and still stores exactly what
  * `registry.getMetricsAsJSON()` shows: checked here in Redis, against `snapshotRegistry`.
  */
 describe('a flush stores exactly what prom-client shows, reading only what changed', () => {
-  let client: Redis;
-  const prefix = uniquePrefix('what-changed');
+  const redis = useTestRedis();
+  const prefix = redis.prefix('what-changed');
   const keys = new PrefixKeys(prefix);
 
-  beforeAll(() => {
-    client = connectTestRedis();
-  });
-  afterAll(async () => {
-    await deletePrefix(client, prefix);
-    await client.quit();
-  });
-
-  function makeFlusher(registry: Registry, store = new RedisMetricsStore(client, prefix)) {
+  function makeFlusher(registry: Registry, options: Partial<MetricsFlusherOptions> = {}) {
     const identity = ProcessIdentity.create();
-    const flusher = new MetricsFlusher({
-      store,
-      identity,
-      registry,
-      intervalMs: 60_000,
-      gaugeModeOf: () => 'all',
-    });
+    const flusher = testFlusher(redis.client, prefix, registry, { identity, ...options });
     return { identity, flusher };
   }
 
@@ -53,9 +35,9 @@ describe('a flush stores exactly what prom-client shows, reading only what chang
   async function stored(identity: ProcessIdentity) {
     const strip = (hash: Record<string, string>) =>
       Object.fromEntries(Object.entries(hash).filter(([field]) => !isMarkerField(field)));
-    const gauges = strip(await client.hgetall(keys.gauges(identity.id)));
+    const gauges = strip(await redis.client.hgetall(keys.gauges(identity.id)));
     return {
-      counters: strip(await client.hgetall(keys.counters(identity.id))),
+      counters: strip(await redis.client.hgetall(keys.counters(identity.id))),
       gauges: Object.fromEntries(
         Object.entries(gauges)
           .filter(([, text]) => !isWindowDigest(text))
@@ -66,7 +48,7 @@ describe('a flush stores exactly what prom-client shows, reading only what chang
 
   /** The summary windows of a process: field -> the observations they stand for. */
   async function storedWindows(identity: ProcessIdentity) {
-    const gauges = await client.hgetall(keys.gauges(identity.id));
+    const gauges = await redis.client.hgetall(keys.gauges(identity.id));
     return Object.fromEntries(
       Object.entries(gauges)
         .filter(([, text]) => isWindowDigest(text))
@@ -118,9 +100,9 @@ describe('a flush stores exactly what prom-client shows, reading only what chang
       gauges: {},
     });
     expect(await stored(identity)).toEqual(await expected(registry));
-    expect(await client.hget(keys.totals, seriesField('pages_total', { page: 'about' }))).toBe(
-      'v 2',
-    );
+    expect(
+      await redis.client.hget(keys.totals, seriesField('pages_total', { page: 'about' })),
+    ).toBe('v 2');
 
     // Changed after the flush: prom-client kept its own copy, so neither it nor Redis changes.
     labels.page = 'contact';
@@ -296,7 +278,9 @@ describe('a flush stores exactly what prom-client shows, reading only what chang
       counter.inc({ n: '1' });
       gauge.set(1);
       await new Promise((resolve) => viaProxy.once('ready', resolve));
-      const { identity, flusher } = makeFlusher(registry, new RedisMetricsStore(viaProxy, prefix));
+      const { identity, flusher } = makeFlusher(registry, {
+        store: new RedisMetricsStore(viaProxy, prefix),
+      });
       expect((await flusher.flush()).ok).toBe(true);
 
       // Redis out of reach: the connection drops and new ones go nowhere.

@@ -1,57 +1,37 @@
-import type { Redis } from 'ioredis';
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry, Summary } from 'prom-client';
 
 import {
   decodePacked,
   MARKER,
-  MetricsFlusher,
   PrefixKeys,
   ProcessIdentity,
   RedisMetricsStore,
   seriesField,
   snapshotRegistry,
-  type GaugeMode,
+  type MetricsFlusherOptions,
 } from '../../src/index.js';
-import { connectTestRedis, deletePrefix, uniquePrefix } from '../harness/test-redis.js';
+import { testFlusher } from '../harness/test-flusher.js';
+import { useTestRedis } from '../harness/test-redis.js';
 
 describe('MetricsFlusher against a real Redis', () => {
-  let client: Redis;
-  const prefix = uniquePrefix('flusher');
+  const redis = useTestRedis();
+  const prefix = redis.prefix('flusher');
   const keys = new PrefixKeys(prefix);
 
-  beforeAll(() => {
-    client = connectTestRedis();
-  });
-  afterAll(async () => {
-    await deletePrefix(client, prefix);
-    await client.quit();
-  });
-
-  function makeFlusher(
-    registry: Registry,
-    gaugeModeOf: (name: string) => GaugeMode = () => 'all',
-    batchWeight?: number,
-  ) {
+  function makeFlusher(registry: Registry, options: Partial<MetricsFlusherOptions> = {}) {
     const identity = ProcessIdentity.create();
-    const flusher = new MetricsFlusher({
-      store: new RedisMetricsStore(client, keys.prefix),
-      identity,
-      registry,
-      intervalMs: 50,
-      gaugeModeOf,
-      batchWeight,
-    });
+    const flusher = testFlusher(redis.client, prefix, registry, { identity, ...options });
     return { identity, flusher };
   }
 
   /** A series of the totals as slot -> number. */
   async function total(field: string): Promise<Record<string, number> | undefined> {
-    const text = await client.hget(keys.totals, field);
+    const text = await redis.client.hget(keys.totals, field);
     return text === null ? undefined : Object.fromEntries(decodePacked(text)!);
   }
 
   async function gaugeValues(identity: ProcessIdentity): Promise<Record<string, number>> {
-    const raw = await client.hgetall(keys.gauges(identity.id));
+    const raw = await redis.client.hgetall(keys.gauges(identity.id));
     return Object.fromEntries(
       Object.entries(raw)
         .filter(([field]) => field !== MARKER.seq)
@@ -88,9 +68,9 @@ describe('MetricsFlusher against a real Redis', () => {
     histogram.observe(0.5);
     histogram.observe(5);
     summary.observe(4);
-    const { identity, flusher } = makeFlusher(registry, (name) =>
-      name === 'queue_depth_a' ? 'livesum' : 'max',
-    );
+    const { identity, flusher } = makeFlusher(registry, {
+      gaugeModeOf: (name) => (name === 'queue_depth_a' ? 'livesum' : 'max'),
+    });
     const before = await snapshotRegistry(registry, () => 'all');
 
     const result = await flusher.flush();
@@ -109,32 +89,32 @@ describe('MetricsFlusher against a real Redis', () => {
     const gauges = await gaugeValues(identity);
     expect(gauges[seriesField('queue_depth_a', {})]).toBe(17);
     // Only gauges are kept per process for a scrape, and the summary's quantile window.
-    const window = await client.hget(keys.gauges(identity.id), seriesField('size_a', {}));
+    const window = await redis.client.hget(keys.gauges(identity.id), seriesField('size_a', {}));
     expect(window).toBe('q +Inf 4');
     delete gauges[seriesField('size_a', {})];
     expect(Object.keys(gauges).every((f) => before.gauges.has(f))).toBe(true);
 
     // Everything the registry holds and nothing else. Default metrics may gain or lose a series while
     // the flush runs (a GC, a handle closing): what was there before must be stored.
-    const counters = await client.hgetall(keys.counters(identity.id));
+    const counters = await redis.client.hgetall(keys.counters(identity.id));
     const steady = [...before.counters.keys()];
     expect(steady.filter((f) => !(f in counters))).toEqual([]);
     expect(result.sent).toBe(Object.keys(counters).length - 1 + Object.keys(gauges).length);
 
-    expect(JSON.parse((await client.hget(keys.metadata, 'queue_depth_a'))!)).toEqual({
+    expect(JSON.parse((await redis.client.hget(keys.metadata, 'queue_depth_a'))!)).toEqual({
       type: 'gauge',
       help: 'Queue depth',
       mode: 'livesum',
     });
-    expect(JSON.parse((await client.hget(keys.metadata, 'orders_a'))!)).toEqual({
+    expect(JSON.parse((await redis.client.hget(keys.metadata, 'orders_a'))!)).toEqual({
       type: 'counter',
       help: 'Orders',
     });
-    expect(JSON.parse((await client.hget(keys.metadata, 'latency_a'))!)).toEqual({
+    expect(JSON.parse((await redis.client.hget(keys.metadata, 'latency_a'))!)).toEqual({
       type: 'histogram',
       help: 'Latency',
     });
-    expect(JSON.parse((await client.hget(keys.metadata, 'size_a'))!)).toEqual({
+    expect(JSON.parse((await redis.client.hget(keys.metadata, 'size_a'))!)).toEqual({
       type: 'summary',
       help: 'Size',
       percentiles: [0.5],
@@ -180,7 +160,7 @@ describe('MetricsFlusher against a real Redis', () => {
     const registry = new Registry();
     new Counter({ name: 'replayed_d', help: 'R', registers: [registry] }).inc(9);
     const identity = ProcessIdentity.create();
-    const store = new RedisMetricsStore(client, keys.prefix);
+    const store = new RedisMetricsStore(redis.client, prefix);
     const batch = {
       expectedSeq: 0,
       seq: 1,
@@ -297,15 +277,7 @@ describe('MetricsFlusher against a real Redis', () => {
         this.set(calls);
       },
     });
-    const identity = ProcessIdentity.create();
-    const flusher = new MetricsFlusher({
-      store: new RedisMetricsStore(client, keys.prefix),
-      identity,
-      registry,
-      intervalMs: 50,
-      gaugeModeOf: () => 'all',
-      collectIntervalMs: 60_000,
-    });
+    const { identity, flusher } = makeFlusher(registry, { collectIntervalMs: 60_000 });
 
     await flusher.flush();
     await flusher.flush();
@@ -321,7 +293,7 @@ describe('MetricsFlusher against a real Redis', () => {
   it('flushes on its interval and once more at stop, without keeping the process alive', async () => {
     const registry = new Registry();
     const counter = new Counter({ name: 'ticks_h', help: 'T', registers: [registry] });
-    const { flusher } = makeFlusher(registry);
+    const { flusher } = makeFlusher(registry, { intervalMs: 50 });
     const field = seriesField('ticks_h', {});
     flusher.start();
     counter.inc(2);
@@ -350,9 +322,9 @@ describe('MetricsFlusher against a real Redis', () => {
     // A counter weighs 3 and a call at most 1,500: 500 counters a call (the first one less, for the
     // metadata), 201 calls.
     expect(result).toMatchObject({ ok: true, sent: 100_000, calls: 201 });
-    expect(await client.hlen(keys.counters(identity.id))).toBe(100_001);
+    expect(await redis.client.hlen(keys.counters(identity.id))).toBe(100_001);
     expect(await total(seriesField('wide_i', { id: '99999' }))).toEqual({ v: 100_000 });
-    await client.del(keys.counters(identity.id));
+    await redis.client.del(keys.counters(identity.id));
   });
 });
 
