@@ -23,7 +23,9 @@ import { parseInfo, respCall } from './resp-call.mjs';
  * @property {Address[]} sentinels the sentinels' addresses, for an ioredis `sentinels` option
  * @property {string | undefined} sentinelPassword the sentinels' password, when they require one
  * @property {import('./redis-processes.mjs').RedisProcess[]} servers the two data servers (the first
- *   started as master, the second as its replica)
+ *   started as master, the second as its replica), by their plain ports
+ * @property {number[]} announcedPorts the port each data server is known by to the sentinels and so to
+ *   clients: its TLS port when the setup runs TLS, else its plain port
  * @property {() => Promise<Address>} masterAddress the master as the first sentinel reports it now
  * @property {() => Promise<{ from: Address, to: Address }>} failover sends `SENTINEL FAILOVER` and
  *   waits until every sentinel reports the new master and it answers as master
@@ -36,10 +38,19 @@ const HOST = '127.0.0.1';
  * Starts a master, a replica in sync with it and three sentinels that already know each other and the
  * replica (their config files say so), so the setup is ready at once instead of after Sentinel's 10 s
  * discovery. A master is down after 1 s without an answer.
- * @param {{ masterName?: string, sentinelPassword?: string }} [options]
+ *
+ * With `tls`, the data servers also listen with TLS, replicate over it, and the sentinels monitor and
+ * announce their TLS ports (Redis's `tls-replication`), so a client reaches the master only with TLS;
+ * the plain ports stay for the harness's own checks. The sentinels themselves answer plain TCP.
+ * @param {{ masterName?: string, sentinelPassword?: string,
+ *   tls?: { certFile: string, keyFile: string, caFile: string } }} [options]
  * @returns {Promise<RedisSentinelHandle>}
  */
-export async function startRedisSentinel({ masterName = 'nrm-master', sentinelPassword } = {}) {
+export async function startRedisSentinel({
+  masterName = 'nrm-master',
+  sentinelPassword,
+  tls,
+} = {}) {
   const dir = await makeTempDir('sentinel');
   /** @type {import('./redis-processes.mjs').RedisProcess[]} */
   const processes = [];
@@ -47,9 +58,22 @@ export async function startRedisSentinel({ masterName = 'nrm-master', sentinelPa
     await Promise.all(processes.map((process) => process.kill()));
     await removeTempDir(dir);
   };
+  /** TLS settings, as `redis-server` arguments (a sentinel's config file takes the same words). */
+  const tlsSettings = tls
+    ? [
+        ['tls-cert-file', tls.certFile],
+        ['tls-key-file', tls.keyFile],
+        ['tls-ca-cert-file', tls.caFile],
+        ['tls-auth-clients', 'no'],
+        ['tls-replication', 'yes'],
+      ]
+    : [];
   try {
-    const dataServer = async (/** @type {string[]} */ extra) =>
-      startRedisProcess({
+    /** @type {number[]} */
+    const announcedPorts = [];
+    const dataServer = async (/** @type {string[]} */ extra) => {
+      const tlsPort = tls ? await freshPort() : undefined;
+      const server = await startRedisProcess({
         dir,
         port: await freshPort(),
         args: (port) => [
@@ -67,12 +91,17 @@ export async function startRedisSentinel({ masterName = 'nrm-master', sentinelPa
           '',
           '--appendonly',
           'no',
+          ...(tlsPort ? ['--tls-port', String(tlsPort)] : []),
+          ...tlsSettings.flatMap(([name, value]) => [`--${name}`, value]),
           ...extra,
         ],
       });
+      announcedPorts.push(tlsPort ?? server.port);
+      return server;
+    };
     const master = await dataServer([]);
     processes.push(master);
-    const replica = await dataServer(['--replicaof', HOST, String(master.port)]);
+    const replica = await dataServer(['--replicaof', HOST, String(announcedPorts[0])]);
     processes.push(replica);
     // Linked is not enough: the replica must receive writes as they happen.
     await respCall({ port: master.port }, 'SET', 'nrm-harness:replicated', '1');
@@ -92,10 +121,11 @@ export async function startRedisSentinel({ masterName = 'nrm-master', sentinelPa
           `dir ${dir}`,
           `logfile ${dir}/sentinel-${port}.log`,
           `sentinel myid ${ids[index]}`,
-          `sentinel monitor ${masterName} ${HOST} ${master.port} 2`,
+          `sentinel monitor ${masterName} ${HOST} ${announcedPorts[0]} 2`,
           `sentinel down-after-milliseconds ${masterName} 1000`,
           `sentinel failover-timeout ${masterName} 5000`,
-          `sentinel known-replica ${masterName} ${HOST} ${replica.port}`,
+          `sentinel known-replica ${masterName} ${HOST} ${announcedPorts[1]}`,
+          ...tlsSettings.map(([name, value]) => `${name} ${value}`),
           ...sentinelPorts
             .filter((other) => other !== port)
             .map(
@@ -136,7 +166,9 @@ export async function startRedisSentinel({ masterName = 'nrm-master', sentinelPa
           const replicas = /** @type {any[]} */ (
             await ask(sentinel.port, 'SENTINEL', 'REPLICAS', masterName)
           );
-          return replicas.length === 1 && (await reported(sentinel.port)).port === master.port;
+          return (
+            replicas.length === 1 && (await reported(sentinel.port)).port === announcedPorts[0]
+          );
         }),
       );
       return views.every(Boolean);
@@ -147,6 +179,7 @@ export async function startRedisSentinel({ masterName = 'nrm-master', sentinelPa
       sentinels: sentinels.map((sentinel) => ({ host: HOST, port: sentinel.port })),
       sentinelPassword,
       servers: [master, replica],
+      announcedPorts,
       masterAddress: () => reported(sentinels[0].port),
       async failover() {
         const from = await reported(sentinels[0].port);
@@ -155,8 +188,9 @@ export async function startRedisSentinel({ masterName = 'nrm-master', sentinelPa
         const to = await waitFor('every sentinel to report the new master', () =>
           everySentinelSays((address) => address.port !== from.port),
         );
+        const plainPort = [master, replica][announcedPorts.indexOf(to.port)].port;
         await waitFor('the new master to answer as master', async () => {
-          const info = parseInfo(await respCall({ port: to.port }, 'INFO', 'replication'));
+          const info = parseInfo(await respCall({ port: plainPort }, 'INFO', 'replication'));
           return info.role === 'master';
         });
         return { from, to };

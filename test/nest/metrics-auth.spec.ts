@@ -1,5 +1,6 @@
 import 'reflect-metadata';
 
+import { jest } from '@jest/globals';
 import {
   Get,
   Headers,
@@ -89,6 +90,9 @@ class CustomMetricsController extends RedisMetricsController {
 }
 
 type Adapter = 'express' | 'fastify';
+
+// A real Prometheus: up to 20 s to start, then up to 20 s for its scrapes to settle.
+jest.setTimeout(60_000);
 
 describe('protection of the metrics and health routes', () => {
   let client: Redis;

@@ -1,5 +1,6 @@
 import 'reflect-metadata';
 
+import { jest } from '@jest/globals';
 import { Controller, Module, Post } from '@nestjs/common';
 import { Test } from '@nestjs/testing';
 import type { Redis } from 'ioredis';
@@ -24,6 +25,9 @@ class OrdersController {
     return 'ok';
   }
 }
+
+// A real Prometheus: up to 20 s to start, then up to 20 s for its scrapes to settle.
+jest.setTimeout(60_000);
 
 describe('a real Prometheus scraping the module', () => {
   let client: Redis;

@@ -90,6 +90,9 @@ describe('a slow or silent Redis never holds up probes, scrapes or bootstrap', (
     const scrape = await timed(http, '/metrics');
     // After two flush intervals plus the stall margin the flusher has waited too long.
     await waitFor(async () => (await timed(http, '/metrics/health')).status === 503, 4000);
+    // 2.25 s without an acknowledged write (the flush interval plus 2 s), the last one up to an
+    // interval before the stall.
+    const degradedAfter = Date.now() - stalledAt;
     const healthLate = await timed(http, '/metrics/health');
     const lateBody = (await request(http).get('/metrics/health')).body;
     const stillStalled = Date.now() - stalledAt < 5000;
@@ -102,6 +105,8 @@ describe('a slow or silent Redis never holds up probes, scrapes or bootstrap', (
     // Answered by the scrape timeout, not by Redis.
     expect(scrape.text).toContain('no answer within 1000 ms');
     expect(scrape.ms).toBeLessThan(2500);
+    expect(degradedAfter).toBeGreaterThanOrEqual(1900);
+    expect(degradedAfter).toBeLessThan(3500);
     expect(healthLate).toMatchObject({ status: 503 });
     expect(healthLate.ms).toBeLessThan(1000);
     expect(lateBody.error).toMatch(

@@ -131,6 +131,7 @@ describe('the sample as real processes against a real Redis', () => {
           if (i % 5 === 0) seen.push(sampleValue(await scrape(), orders) ?? 0);
         }
         await waitFor(() => sample.workerPids().length === WORKERS + 1, 20_000);
+        const replacedAt = Date.now();
         // Flushed, and the killed worker out of the liveness window.
         const upPidsOf = (text: string) =>
           [...text.matchAll(/^shop_worker_up\{pid="(\d+)"/gm)].map((m) => Number(m[1])).sort();
@@ -142,6 +143,9 @@ describe('the sample as real processes against a real Redis', () => {
             JSON.stringify(upPidsOf(text)) === JSON.stringify(live.sort())
           );
         }, 15_000);
+        // The primary ends a dead worker as it replaces it (markProcessDead): it leaves at once, not
+        // after its heartbeat's TTL.
+        const settledAfterReplaced = Date.now() - replacedAt;
         const final: (number | undefined)[] = [];
         for (let i = 0; i < 20; i += 1) final.push(sampleValue(await scrape(), orders));
         const text = await scrape();
@@ -153,6 +157,7 @@ describe('the sample as real processes against a real Redis', () => {
         expect(final).toEqual(Array(20).fill(first + second));
         expect(sampleValue(text, 'sample_worker_restarts_total{reason="SIGKILL"}')).toBe(1);
         expect(upPidsOf(text)).toEqual(live.sort());
+        expect(settledAfterReplaced).toBeLessThan(3000);
         expect(promtoolCheck(text)).toMatch(
           /^(|[^\n]*non-counter metrics should not have "_total" suffix[\s\S]*\(exit 3\))$/,
         );

@@ -23,10 +23,11 @@ type RedisProcess = Awaited<ReturnType<typeof startRedisProcess>>;
 
 const FLUSH_MS = 150;
 /**
- * Two flush intervals and a margin: how long every live process may take to repair its part (the
- * margin is for a loaded test machine; a repair that waited for anything else would take far longer).
+ * Two flush intervals and a margin (for a loaded test machine): how long every live process may take
+ * to repair its part. Under the default lost-data grace at this interval (two intervals and 2 s),
+ * which a repair must not wait out.
  */
-const REPAIR_BUDGET_MS = 2 * FLUSH_MS + 2500;
+const REPAIR_BUDGET_MS = 2 * FLUSH_MS + 1800;
 
 /** One simulated worker: its own registry, identity and flusher writing every FLUSH_MS. */
 interface Worker {
@@ -397,7 +398,6 @@ describe('Redis holding less than a process was told: each live process repairs 
 
     expect(timedOut.ok).toBe(false);
     expect(timedOut.error?.message).toMatch(/timed out/i);
-    expect(await admin.hget(totals, '["once_total",{}]')).toBe('v 7');
     // The retry finds its markers at the unanswered write's number, takes it as applied, sends nothing.
     expect(retried).toMatchObject({ ok: true, sent: 0, repaired: undefined });
     counter.inc(1);
