@@ -184,6 +184,8 @@ export { createRedisClient } from './storage/create-redis-client.js';
 export { IpcMetricsStore, serveMetricsStore } from './storage/ipc-metrics-store.js';
 export { MemoryMetricsStore } from './storage/memory-metrics-store.js';
 export type {
+  FlushRequestChannel,
+  FlushRequestOutcome,
   IndexedProcess,
   MetricsStore,
   ProcessIndex,

@@ -27,7 +27,7 @@ import { evictingPolicy } from './storage/eviction-policy.js';
 import { FlushRequests } from './storage/flush-requests.js';
 import { PrefixKeys } from './storage/keys.js';
 import type { RedisClient } from './storage/lua-scripts.js';
-import type { MetricsStore } from './storage/metrics-store.js';
+import type { FlushRequestChannel, MetricsStore } from './storage/metrics-store.js';
 import { RedisMetricsStore } from './storage/redis-metrics-store.js';
 import { MetricsFlusher, type FlushResult } from './storage/metrics-flusher.js';
 import { ProcessIdentity } from './storage/process-identity.js';
@@ -98,7 +98,7 @@ export class RedisStorageManager implements OnApplicationBootstrap, BeforeApplic
   private readonly flusher: MetricsFlusher | undefined;
   private readonly collector: RedisMultiProcessCollector | undefined;
   private readonly scrape: MetricsScrape;
-  private readonly flushRequests: FlushRequests | undefined;
+  private readonly flushRequests: FlushRequestChannel | undefined;
   private state: 'idle' | 'running' | 'stopped' = 'idle';
   private started: Promise<boolean> | undefined;
 
@@ -145,6 +145,7 @@ export class RedisStorageManager implements OnApplicationBootstrap, BeforeApplic
     // Made now (nothing connects yet), so the client and the collector can be injected.
     if (store) {
       this.store = store;
+      if (this.options.freshScrapeWaitMs > 0) this.flushRequests = store.flushRequests?.();
     } else {
       this.client = client ?? createRedisClient(this.options);
       // A client of the user's is watched too, so its failures name their cause in logs and health.

@@ -3,12 +3,7 @@ import { randomBytes } from 'node:crypto';
 import { Cluster } from 'ioredis';
 
 import type { RedisClient } from './lua-scripts.js';
-
-/** How many processes a fresh-scrape request reached, and how many had flushed when it stopped waiting. */
-export interface FlushRequestOutcome {
-  asked: number;
-  answered: number;
-}
+import type { FlushRequestChannel, FlushRequestOutcome } from './metrics-store.js';
 
 /**
  * Fresh scrapes over Redis pub/sub: a scraping process asks every process of the prefix to flush now
@@ -19,7 +14,7 @@ export interface FlushRequestOutcome {
  * The number asked is what PUBLISH reports: the subscribers that got the request. On Redis Cluster that
  * counts the subscribers of one node only, so a scrape may stop waiting before every process answered.
  */
-export class FlushRequests {
+export class FlushRequests implements FlushRequestChannel {
   private readonly requestChannel: string;
   private readonly replyChannel: string;
   private subscriber: RedisClient | undefined;

@@ -10,6 +10,8 @@ import type {
   WriteReply,
   WriterIdentity,
 } from './metrics-store.js';
+import { IpcFlushRequests, serveFlushRequests } from './ipc-flush-requests.js';
+import type { FlushRequestChannel } from './metrics-store.js';
 import { decodeNumber, encodeNumber } from './packed-values.js';
 
 /** A request from a worker's store to the primary's. Gauge values travel as text (JSON has no Infinity). */
@@ -102,6 +104,11 @@ export class IpcMetricsStore implements MetricsStore {
     return this.call({ op: 'processIndex' }) as Promise<ProcessIndex>;
   }
 
+  /** Fresh scrapes among the primary's workers, relayed by the primary. */
+  flushRequests(): FlushRequestChannel {
+    return new IpcFlushRequests(this.channel);
+  }
+
   private call(request: StoreRequest): Promise<unknown> {
     const seq = (this.seq += 1);
     return new Promise((resolve, reject) => {
@@ -135,12 +142,13 @@ export class IpcMetricsStore implements MetricsStore {
 
 /**
  * Serves a store to the workers of a node:cluster primary: call it in the primary with the cluster
- * module; each worker uses an {@link IpcMetricsStore}.
+ * module; each worker uses an {@link IpcMetricsStore}. It relays the workers' fresh scrapes too.
  */
 export function serveMetricsStore(
   store: MetricsStore,
   cluster: { on(event: 'message', listener: (worker: Worker, message: unknown) => void): unknown },
 ): void {
+  serveFlushRequests(cluster);
   cluster.on('message', (worker, message) => {
     const envelope = message as Envelope;
     if (envelope?.nrmStore !== 'request' || !envelope.request) return;

@@ -165,4 +165,32 @@ export interface MetricsStore {
   processIndex(): Promise<ProcessIndex>;
   /** A short description for logs: where the metrics go. Never a secret. */
   readonly description: string;
+  /**
+   * Fresh scrapes through this store's own channel, for a store that has one (an `IpcMetricsStore`:
+   * the cluster primary relays the request to every worker). A Redis store needs none: the module
+   * uses Redis pub/sub.
+   */
+  flushRequests?(): FlushRequestChannel;
+}
+
+/** How many processes a fresh-scrape request reached, and how many had flushed when it stopped waiting. */
+export interface FlushRequestOutcome {
+  asked: number;
+  answered: number;
+}
+
+/**
+ * The way a scrape asks every process to flush now (a fresh scrape), and a process hears it: Redis
+ * pub/sub, or the cluster primary over IPC for an `IpcMetricsStore`.
+ */
+export interface FlushRequestChannel {
+  /** Listens for requests; `flush` writes this process now. */
+  listen(flush: () => Promise<unknown>): Promise<void>;
+  /**
+   * Asks every listening process to flush, and waits until all answered or `waitMs` passed. Never
+   * rejects: a request that cannot be sent is answered by nobody.
+   */
+  request(waitMs: number): Promise<FlushRequestOutcome>;
+  /** Stops listening. */
+  close(): void;
 }

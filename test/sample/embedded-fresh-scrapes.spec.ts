@@ -1,0 +1,56 @@
+import { jest } from '@jest/globals';
+import { request as httpRequest } from 'node:http';
+
+import { startedSamples, startSample } from '../harness/sample-process.js';
+
+// A real node:cluster sample on a loaded machine.
+jest.setTimeout(60_000);
+
+/** One request on a connection of its own, so node:cluster hands it to the next worker in turn. */
+function send(method: string, url: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const req = httpRequest(url, { method, agent: false }, (res) => {
+      let body = '';
+      res.on('data', (chunk) => (body += String(chunk)));
+      res.on('end', () => resolve(body));
+    });
+    req.setTimeout(3000, () => req.destroy(new Error(`no answer to ${method} ${url}`)));
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+describe('the sample without Redis (the embedded store): fresh scrapes through the cluster primary', () => {
+  afterAll(async () => {
+    await Promise.all(startedSamples.map((sample) => sample.stop()));
+  });
+
+  it('shows an order placed in one worker in the next scrape of another, with no background flush due', async () => {
+    // A minute between background flushes: only a fresh scrape can show a new order. A wait long
+    // enough for a loaded machine; a scrape goes on as soon as every worker has flushed.
+    const sample = await startSample({
+      WORKERS: '2',
+      REDIS_FLUSH_INTERVAL_MS: '60000',
+      REDIS_FRESH_SCRAPE_WAIT_MS: '2000',
+    });
+    const seen: (string | undefined)[] = [];
+    const answeredBy = new Set<number>();
+    for (let round = 1; round <= 6; round += 1) {
+      await send('POST', `${sample.url}/orders/north`);
+      const text = await send('GET', `${sample.url}/metrics`);
+      seen.push(
+        text.split('\n').find((line) => line.startsWith('shop_orders_placed_total{shop="north"}')),
+      );
+      answeredBy.add(
+        (JSON.parse(await send('GET', `${sample.url}/metrics/health`)) as { pid: number }).pid,
+      );
+    }
+
+    expect(sample.output()).toContain('Metrics storage: the memory of the cluster primary');
+    expect(seen).toEqual(
+      [1, 2, 3, 4, 5, 6].map((count) => `shop_orders_placed_total{shop="north"} ${count}`),
+    );
+    // Orders and scrapes went to both workers.
+    expect(answeredBy.size).toBe(2);
+  });
+});
