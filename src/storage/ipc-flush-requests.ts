@@ -15,12 +15,15 @@ type FlushMessage =
 const NOBODY: FlushRequestOutcome = { asked: 0, answered: 0 };
 /** A send's error callback: a worker that went away meanwhile is not waited for anyway. */
 const ignore = () => undefined;
-/** How long past its own wait a worker waits for the primary's answer before giving up on it. */
+/**
+ * How long past its own wait a worker waits for the primary's answer before giving up on it: at most
+ * this, and never more than the wait itself (a short scrape budget stays short).
+ */
 const PRIMARY_MARGIN_MS = 100;
 
 /**
- * Fresh scrapes between the workers of one node:cluster primary, for the embedded store (see
- * {@link IpcMetricsStore}): a worker's scrape asks the primary, the primary asks every listening worker
+ * Fresh scrapes between the workers of one node:cluster primary, for the embedded store (an
+ * `IpcMetricsStore`): a worker's scrape asks the primary, the primary asks every listening worker
  * to flush and answers once all have, or when the wait is over. A worker listens from `listen` to
  * `close` only: its message listener keeps its IPC channel, and so the worker, alive.
  */
@@ -55,7 +58,7 @@ export class IpcFlushRequests implements FlushRequestChannel {
         resolve(outcome);
       };
       // The primary answers within the wait; this bounds a primary that does not.
-      const timer = setTimeout(() => finish(NOBODY), waitMs + PRIMARY_MARGIN_MS);
+      const timer = setTimeout(() => finish(NOBODY), waitMs + Math.min(PRIMARY_MARGIN_MS, waitMs));
       this.waiting.set(id, finish);
       if (!this.send({ nrmFlush: 'request', id, waitMs })) finish(NOBODY);
     });
@@ -82,9 +85,9 @@ export class IpcFlushRequests implements FlushRequestChannel {
   }
 }
 
-/** A request the primary relays: the workers it still waits for, and how many answered. */
+/** A request the primary relays: the answers it still waits for, by worker, and how many came. */
 interface Relayed {
-  waitingFor: Set<Worker>;
+  waitingFor: Map<Worker, number>;
   answered: number;
   finish: () => void;
 }
@@ -97,16 +100,23 @@ interface Relayed {
 export function serveFlushRequests(cluster: {
   on(event: 'message', listener: (worker: Worker, message: unknown) => void): unknown;
 }): void {
-  const listening = new Set<Worker>();
+  /** Listening channels by worker (a worker may run more than one manager). */
+  const listening = new Map<Worker, number>();
   const relayed = new Map<string, Relayed>();
   let lastKey = 0;
 
+  /** Forgets workers that went away, so a crash loop leaves nothing behind. */
+  const forgetGone = () => {
+    for (const worker of listening.keys()) if (!worker.isConnected()) listening.delete(worker);
+  };
+
   const relay = (requester: Worker, id: string, waitMs: number) => {
-    for (const worker of listening) if (!worker.isConnected()) listening.delete(worker);
+    forgetGone();
     const key = String((lastKey += 1));
-    const asked = listening.size;
+    let asked = 0;
+    for (const channels of listening.values()) asked += channels;
     const entry: Relayed = {
-      waitingFor: new Set(listening),
+      waitingFor: new Map(listening),
       answered: 0,
       finish: () => {
         clearTimeout(timer);
@@ -120,24 +130,39 @@ export function serveFlushRequests(cluster: {
     const timer = setTimeout(() => entry.finish(), Math.max(0, waitMs));
     relayed.set(key, entry);
     if (asked === 0) return entry.finish();
+    // One message a worker: each of its listening channels hears it and answers.
     const flush: FlushMessage = { nrmFlush: 'flush', key };
-    for (const worker of listening) worker.send(flush, undefined, {}, ignore);
+    for (const worker of listening.keys()) worker.send(flush, undefined, {}, ignore);
+  };
+
+  /** A worker's last channel stopped listening: no request waits for it any longer. */
+  const stopWaitingFor = (worker: Worker) => {
+    for (const entry of [...relayed.values()]) {
+      if (entry.waitingFor.delete(worker) && entry.waitingFor.size === 0) entry.finish();
+    }
   };
 
   cluster.on('message', (worker, message) => {
     const flush = message as FlushMessage;
     switch (flush?.nrmFlush) {
       case 'listen':
-        listening.add(worker);
+        forgetGone();
+        listening.set(worker, (listening.get(worker) ?? 0) + 1);
         return;
-      case 'unlisten':
+      case 'unlisten': {
+        const channels = (listening.get(worker) ?? 0) - 1;
+        if (channels > 0) return void listening.set(worker, channels);
         listening.delete(worker);
-        return;
+        return stopWaitingFor(worker);
+      }
       case 'request':
         return relay(worker, flush.id, Number(flush.waitMs));
       case 'flushed': {
         const entry = relayed.get(flush.key);
-        if (!entry?.waitingFor.delete(worker)) return;
+        const pending = entry?.waitingFor.get(worker);
+        if (!entry || !pending) return;
+        if (pending > 1) entry.waitingFor.set(worker, pending - 1);
+        else entry.waitingFor.delete(worker);
         entry.answered += 1;
         if (entry.waitingFor.size === 0) entry.finish();
         return;

@@ -1,6 +1,8 @@
 import type { Worker } from 'node:cluster';
 
+import { IpcFlushRequests, serveFlushRequests } from './ipc-flush-requests.js';
 import type {
+  FlushRequestChannel,
   MetricsStore,
   ProcessIndex,
   ReadOptions,
@@ -10,8 +12,6 @@ import type {
   WriteReply,
   WriterIdentity,
 } from './metrics-store.js';
-import { IpcFlushRequests, serveFlushRequests } from './ipc-flush-requests.js';
-import type { FlushRequestChannel } from './metrics-store.js';
 import { decodeNumber, encodeNumber } from './packed-values.js';
 
 /** A request from a worker's store to the primary's. Gauge values travel as text (JSON has no Infinity). */
@@ -104,7 +104,7 @@ export class IpcMetricsStore implements MetricsStore {
     return this.call({ op: 'processIndex' }) as Promise<ProcessIndex>;
   }
 
-  /** Fresh scrapes among the primary's workers, relayed by the primary. */
+  /** Fresh scrapes among the primary's workers, relayed by the primary: a new channel each call. */
   flushRequests(): FlushRequestChannel {
     return new IpcFlushRequests(this.channel);
   }
@@ -152,16 +152,19 @@ export function serveMetricsStore(
   cluster.on('message', (worker, message) => {
     const envelope = message as Envelope;
     if (envelope?.nrmStore !== 'request' || !envelope.request) return;
+    // With a callback, a worker that died since the request cannot make the send throw or emit an
+    // 'error' that nobody listens to (which would end the primary).
+    const reply = (body: Pick<Envelope, 'result' | 'error'>) =>
+      worker.isConnected() &&
+      worker.send(
+        { nrmStore: 'reply', seq: envelope.seq, ...body },
+        undefined,
+        {},
+        () => undefined,
+      );
     void answer(store, envelope.request).then(
-      (result) =>
-        worker.isConnected() && worker.send({ nrmStore: 'reply', seq: envelope.seq, result }),
-      (error: unknown) =>
-        worker.isConnected() &&
-        worker.send({
-          nrmStore: 'reply',
-          seq: envelope.seq,
-          error: String((error as Error)?.message ?? error),
-        }),
+      (result) => reply({ result }),
+      (error: unknown) => reply({ error: String((error as Error)?.message ?? error) }),
     );
   });
 }

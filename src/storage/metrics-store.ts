@@ -166,9 +166,10 @@ export interface MetricsStore {
   /** A short description for logs: where the metrics go. Never a secret. */
   readonly description: string;
   /**
-   * Fresh scrapes through this store's own channel, for a store that has one (an `IpcMetricsStore`:
-   * the cluster primary relays the request to every worker). A Redis store needs none: the module
-   * uses Redis pub/sub.
+   * A new channel for fresh scrapes, for a store that has one of its own (an `IpcMetricsStore`: the
+   * cluster primary relays a request to every worker). The module uses it for a store passed as
+   * `store`; with a Redis client (its own or `client`) it uses Redis pub/sub. A store passed without
+   * this method has no fresh scrapes.
    */
   flushRequests?(): FlushRequestChannel;
 }
@@ -188,7 +189,7 @@ export interface FlushRequestChannel {
   listen(flush: () => Promise<unknown>): Promise<void>;
   /**
    * Asks every listening process to flush, and waits until all answered or `waitMs` passed. Never
-   * rejects: a request that cannot be sent is answered by nobody.
+   * rejects: a request that cannot be sent, or one made before `listen`, is answered by nobody.
    */
   request(waitMs: number): Promise<FlushRequestOutcome>;
   /** Stops listening. */
