@@ -186,7 +186,7 @@ function explainCause(
     return {
       message: tlsOn
         ? `server closed the connection during TLS set-up at ${at} (does it require a client certificate? set REDIS_TLS_CERT_FILE and REDIS_TLS_KEY_FILE)`
-        : `server closed the connection before answering at ${at} (is it a TLS port? use rediss://)`,
+        : `server closed the connection before answering at ${at} (is it a TLS port? use rediss:// or REDIS_SSL=true)`,
       kind: RedisConnectionError,
     };
   }

@@ -150,7 +150,7 @@ describe('a connection that cannot work names its cause', () => {
     const failure = await reportedFailure({ url: `redis://127.0.0.1:${tlsServer.port}` });
     expectReported(
       failure,
-      `server closed the connection before answering at 127.0.0.1:${tlsServer.port} (is it a TLS port? use rediss://)`,
+      `server closed the connection before answering at 127.0.0.1:${tlsServer.port} (is it a TLS port? use rediss:// or REDIS_SSL=true)`,
     );
   });
 
