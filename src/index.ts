@@ -182,6 +182,7 @@ export { stallAfterMs, storageHealth, type RedisMetricsHealth } from './storage-
 export { MetricsScrape, type ScrapeOptions, type ScrapeResponse } from './metrics-scrape.js';
 export { createRedisClient } from './storage/create-redis-client.js';
 export { IpcMetricsStore, serveMetricsStore } from './storage/ipc-metrics-store.js';
+export type { ClusterMessages } from './storage/ipc-flush-requests.js';
 export { MemoryMetricsStore } from './storage/memory-metrics-store.js';
 export type {
   FlushRequestChannel,

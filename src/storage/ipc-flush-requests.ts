@@ -25,7 +25,7 @@ const PRIMARY_MARGIN_MS = 100;
  * Fresh scrapes between the workers of one node:cluster primary, for the embedded store (an
  * `IpcMetricsStore`): a worker's scrape asks the primary, the primary asks every listening worker
  * to flush and answers once all have, or when the wait is over. A worker listens from `listen` to
- * `close` only: its message listener keeps its IPC channel, and so the worker, alive.
+ * `close` only: its message listener keeps its IPC channel referenced (see docs/decisions.md).
  */
 export class IpcFlushRequests implements FlushRequestChannel {
   private flush: (() => Promise<unknown>) | undefined;
@@ -80,9 +80,14 @@ export class IpcFlushRequests implements FlushRequestChannel {
   /** Sends to the primary; false when the channel is closed. An error later is ignored: nobody waits on it. */
   private send(message: FlushMessage): boolean {
     if (!this.channel.connected || typeof this.channel.send !== 'function') return false;
-    this.channel.send(message, undefined, {}, () => undefined);
+    this.channel.send(message, undefined, {}, ignore);
     return true;
   }
+}
+
+/** What a primary needs of the cluster module to serve its workers: their messages. */
+export interface ClusterMessages {
+  on(event: 'message', listener: (worker: Worker, message: unknown) => void): unknown;
 }
 
 /** A request the primary relays: the answers it still waits for, by worker, and how many came. */
@@ -97,9 +102,7 @@ interface Relayed {
  * `serveMetricsStore`): to every worker that listens, the requester included, and answers the
  * requester when all have flushed or `waitMs` passed.
  */
-export function serveFlushRequests(cluster: {
-  on(event: 'message', listener: (worker: Worker, message: unknown) => void): unknown;
-}): void {
+export function serveFlushRequests(cluster: ClusterMessages): void {
   /** Listening channels by worker (a worker may run more than one manager). */
   const listening = new Map<Worker, number>();
   const relayed = new Map<string, Relayed>();

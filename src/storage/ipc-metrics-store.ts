@@ -1,6 +1,8 @@
-import type { Worker } from 'node:cluster';
-
-import { IpcFlushRequests, serveFlushRequests } from './ipc-flush-requests.js';
+import {
+  IpcFlushRequests,
+  serveFlushRequests,
+  type ClusterMessages,
+} from './ipc-flush-requests.js';
 import type {
   FlushRequestChannel,
   MetricsStore,
@@ -144,10 +146,7 @@ export class IpcMetricsStore implements MetricsStore {
  * Serves a store to the workers of a node:cluster primary: call it in the primary with the cluster
  * module; each worker uses an {@link IpcMetricsStore}. It relays the workers' fresh scrapes too.
  */
-export function serveMetricsStore(
-  store: MetricsStore,
-  cluster: { on(event: 'message', listener: (worker: Worker, message: unknown) => void): unknown },
-): void {
+export function serveMetricsStore(store: MetricsStore, cluster: ClusterMessages): void {
   serveFlushRequests(cluster);
   cluster.on('message', (worker, message) => {
     const envelope = message as Envelope;

@@ -1,9 +1,40 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import { request as httpRequest } from 'node:http';
 
 import { freePort } from './redis-server.mjs';
 import { waitFor } from './writer-processes.js';
 
 const main = new URL('../../sample/dist/main.js', import.meta.url).pathname;
+
+/**
+ * How long a request may go unanswered. node:cluster's round-robin primary can hand a new connection
+ * to a worker in the instant it is SIGKILLed; that connection is then never served nor closed (seen in
+ * CI: the primary held it, unread, for minutes). A client gives up on it (and may try again).
+ */
+export const REQUEST_TIMEOUT_MS = 3000;
+
+/**
+ * One request to a sample on a connection of its own, so node:cluster hands it to the next worker in
+ * turn; rejected after {@link REQUEST_TIMEOUT_MS} without an answer.
+ */
+export function requestOnce(
+  method: string,
+  url: string,
+  headers: Record<string, string> = {},
+): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const req = httpRequest(url, { method, headers, agent: false }, (res) => {
+      let body = '';
+      res.on('data', (chunk) => (body += String(chunk)));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+    });
+    req.setTimeout(REQUEST_TIMEOUT_MS, () =>
+      req.destroy(new Error(`no answer to ${method} ${url} within ${REQUEST_TIMEOUT_MS} ms`)),
+    );
+    req.on('error', reject);
+    req.end();
+  });
+}
 
 /** The sample as `npm start` runs it: a node:cluster primary and its workers, real processes. */
 export interface SampleProcess {

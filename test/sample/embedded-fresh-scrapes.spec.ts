@@ -1,24 +1,11 @@
 import { jest } from '@jest/globals';
-import { request as httpRequest } from 'node:http';
-
-import { startedSamples, startSample } from '../harness/sample-process.js';
+import { requestOnce, startedSamples, startSample } from '../harness/sample-process.js';
 
 // A real node:cluster sample on a loaded machine.
 jest.setTimeout(60_000);
 
-/** One request on a connection of its own, so node:cluster hands it to the next worker in turn. */
-function send(method: string, url: string): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const req = httpRequest(url, { method, agent: false }, (res) => {
-      let body = '';
-      res.on('data', (chunk) => (body += String(chunk)));
-      res.on('end', () => resolve(body));
-    });
-    req.setTimeout(3000, () => req.destroy(new Error(`no answer to ${method} ${url}`)));
-    req.on('error', reject);
-    req.end();
-  });
-}
+/** The body of one request on a connection of its own (the next worker in turn). */
+const send = async (method: string, url: string) => (await requestOnce(method, url)).body;
 
 describe('the sample without Redis (the embedded store): fresh scrapes through the cluster primary', () => {
   afterAll(async () => {

@@ -1,11 +1,10 @@
 import { jest } from '@jest/globals';
 import { randomBytes } from 'node:crypto';
-import { request as httpRequest } from 'node:http';
 
 import type { Redis } from 'ioredis';
 
 import { startPrometheus, type PrometheusServer } from '../harness/prometheus-server.js';
-import { startedSamples, startSample } from '../harness/sample-process.js';
+import { requestOnce, startedSamples, startSample } from '../harness/sample-process.js';
 import {
   connectTestRedis,
   deletePrefix,
@@ -16,20 +15,11 @@ import { settledReading, waitFor } from '../harness/writer-processes.js';
 
 const WORKERS = 3;
 
-/** One request on a new connection, so the cluster hands it to the next worker in turn. */
-function get(url: string, headers: Record<string, string>): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const req = httpRequest(url, { headers, agent: false }, (res) => {
-      let body = '';
-      res.on('data', (chunk) => (body += String(chunk)));
-      res.on('end', () =>
-        res.statusCode === 200 ? resolve(body) : reject(new Error(`${res.statusCode} ${body}`)),
-      );
-    });
-    req.setTimeout(3000, () => req.destroy(new Error(`no answer from ${url} within 3 s`)));
-    req.on('error', reject);
-    req.end();
-  });
+/** A GET answered with 200, on a connection of its own (the next worker in turn). */
+async function get(url: string, headers: Record<string, string>): Promise<string> {
+  const { status, body } = await requestOnce('GET', url, headers);
+  if (status !== 200) throw new Error(`${status} ${body}`);
+  return body;
 }
 
 /** The trace ids Prometheus holds as exemplars of the sample's lookup histogram. */

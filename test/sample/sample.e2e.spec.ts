@@ -1,11 +1,14 @@
 import { jest } from '@jest/globals';
-import { request as httpRequest } from 'node:http';
 
 import type { Redis } from 'ioredis';
 
 import { startPrometheus } from '../harness/prometheus-server.js';
 import { promtoolCheck } from '../harness/promtool.js';
-import { startedSamples, startSample as startSampleProcess } from '../harness/sample-process.js';
+import {
+  requestOnce,
+  startedSamples,
+  startSample as startSampleProcess,
+} from '../harness/sample-process.js';
 import {
   connectTestRedis,
   deletePrefix,
@@ -21,30 +24,9 @@ const startSample = (env: Record<string, string>) =>
   startSampleProcess({ WORKERS: String(WORKERS), ...env });
 
 /**
- * How long a request may go unanswered. node:cluster's round-robin primary can hand a new connection
- * to a worker in the instant it is SIGKILLed; that connection is then never served nor closed (seen in
- * CI: the primary held it, unread, for minutes). A client gives up on it and tries again, as here;
- * the order in it was never read, so the retry counts it once.
+ * Retries a request caught by a dying worker (see REQUEST_TIMEOUT_MS), as a client would: the order
+ * in an unanswered request was never read, so the retry counts it once.
  */
-const REQUEST_TIMEOUT_MS = 3000;
-
-/** One request on a new connection, so the cluster hands it to the next worker in turn. */
-function send(method: string, url: string): Promise<{ status: number; body: string }> {
-  return new Promise((resolve, reject) => {
-    const req = httpRequest(url, { method, agent: false }, (res) => {
-      let body = '';
-      res.on('data', (chunk) => (body += String(chunk)));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
-    });
-    req.setTimeout(REQUEST_TIMEOUT_MS, () =>
-      req.destroy(new Error(`no answer to ${method} ${url} within ${REQUEST_TIMEOUT_MS} ms`)),
-    );
-    req.on('error', reject);
-    req.end();
-  });
-}
-
-/** Retries a request caught by a dying worker, as a client would. */
 async function withRetries<T>(attempt: () => Promise<T>): Promise<T> {
   for (let tries = 1; ; tries += 1) {
     try {
@@ -59,7 +41,7 @@ async function withRetries<T>(attempt: () => Promise<T>): Promise<T> {
 /** Sends one order. */
 async function placeOrder(url: string): Promise<void> {
   await withRetries(async () => {
-    const response = await send('POST', `${url}/orders/north`);
+    const response = await requestOnce('POST', `${url}/orders/north`);
     if (response.status !== 201) throw new Error(`status ${response.status}`);
   });
 }
@@ -101,7 +83,7 @@ describe('the sample as real processes against a real Redis', () => {
       );
       const orders = 'shop_orders_placed_total{shop="north"}';
       const scrape = async () =>
-        (await withRetries(() => send('GET', `${sample.url}/metrics`))).body;
+        (await withRetries(() => requestOnce('GET', `${sample.url}/metrics`))).body;
       try {
         const first = 30;
         for (let i = 0; i < first; i += 1) await placeOrder(sample.url);
@@ -114,7 +96,7 @@ describe('the sample as real processes against a real Redis', () => {
           answeredBy.add(
             (
               JSON.parse(
-                (await withRetries(() => send('GET', `${sample.url}/metrics/health`))).body,
+                (await withRetries(() => requestOnce('GET', `${sample.url}/metrics/health`))).body,
               ) as {
                 pid: number;
               }
@@ -261,7 +243,7 @@ describe('the sample as real processes against a real Redis', () => {
       await waitFor(() => sample.workerPids().length === WORKERS + kills, 20_000);
       await new Promise((resolve) => setTimeout(resolve, 1000)); // the survivors' last flushes
       const counted = sampleValue(
-        (await withRetries(() => send('GET', `${sample.url}/metrics`))).body,
+        (await withRetries(() => requestOnce('GET', `${sample.url}/metrics`))).body,
         orders,
       )!;
 
