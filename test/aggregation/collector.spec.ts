@@ -88,11 +88,16 @@ describe('RedisMultiProcessCollector', () => {
       dead.gauges[mode].set(5);
       b.gauges[mode].set(2);
     }
-    // Order of writes decides mostrecent: dead first, then b, then a (a's 1 is the latest).
+    // Set before each flusher first read them, a value counts as set at that first read: the order of
+    // the first flushes decides mostrecent, dead first, then b, then a (a's 1 is the latest). They are
+    // 50 ms apart, more than two flushers can place a time differently (half a write's round trip each).
+    const apart = () => new Promise((resolve) => setTimeout(resolve, 50));
     await dead.flusher.flush();
     await ended.flusher.flush();
     await ended.flusher.end(); // graceful end: its counts stay in the totals, its gauges go
+    await apart();
     await b.flusher.flush();
+    await apart();
     await a.flusher.flush();
     // "dead" stopped heartbeating long ago: push its heartbeat back past the liveness window.
     await client.zadd(keys.processes, 'XX', 1000, dead.identity.id);
