@@ -5,7 +5,8 @@ import { Counter, Registry } from 'prom-client';
 import { usedMemory } from './lib/private-redis.js';
 import { fillCounter, SERIES_LABELS } from './lib/series.js';
 import { longestCallDuring, type LongestCall } from './lib/slowlog.js';
-import { median, since } from './lib/stats.js';
+import { bareFirstFlush } from './lib/bare-first-flush.js';
+import { collectGarbage, median, since } from './lib/stats.js';
 
 /** The cost of one flush of a process holding `series` series. */
 export interface FlushCost {
@@ -19,6 +20,11 @@ export interface FlushCost {
    */
   firstLongestCall: LongestCall;
   firstLongestCallWorst: LongestCall;
+  /**
+   * CPU (ms, median) of the least a first flush can do, in the same repeats (see bare-first-flush.ts):
+   * with the flusher's two hash maps (what was read, what Redis acknowledged) and without them.
+   */
+  bareFirstCpuMs: { withMaps: number; withoutMaps: number };
   unchanged: FlushSample;
   tenPercentChanged: FlushSample;
   /** Redis memory per stored series, bytes (INFO memory before and after the first flush). */
@@ -116,14 +122,29 @@ export async function benchFlush(
       const firsts: Measured[] = [];
       const longestCalls: LongestCall[] = [];
       let redisBytesPerSeries = 0;
-      let flusher = makeFlusher();
+      let flusher: MetricsFlusher | undefined;
+      const bareWithMaps: number[] = [];
+      const bareWithoutMaps: number[] = [];
       for (let i = 0; i < repeats; i += 1) {
+        // The floors first, in the same repeat, so that they see the machine as the flusher does.
+        for (const maps of [true, false]) {
+          await redis.flushdb();
+          collectGarbage();
+          const cpu = process.cpuUsage();
+          await bareFirstFlush(counter as unknown as Counter, redis, { maps });
+          const used = process.cpuUsage(cpu);
+          (maps ? bareWithMaps : bareWithoutMaps).push((used.user + used.system) / 1000);
+        }
         await redis.flushdb();
-        flusher = makeFlusher();
+        // A real process makes one flusher: the last repeat's is let go, and its garbage collected
+        // before this one is measured rather than during it.
+        flusher?.abandon();
+        collectGarbage();
+        const current = (flusher = makeFlusher());
         const memoryBefore = await usedMemory(redis);
         longestCalls.push(
           await longestCallDuring(redis, async () => {
-            firsts.push(await measure(flusher, redis));
+            firsts.push(await measure(current, redis));
           }),
         );
         if (i === 0) redisBytesPerSeries = ((await usedMemory(redis)) - memoryBefore) / series;
@@ -131,7 +152,7 @@ export async function benchFlush(
       longestCalls.sort((a, b) => a.ms - b.ms);
 
       const unchanged: Measured[] = [];
-      for (let i = 0; i < repeats; i += 1) unchanged.push(await measure(flusher, redis));
+      for (let i = 0; i < repeats; i += 1) unchanged.push(await measure(flusher!, redis));
 
       const changed: Measured[] = [];
       for (let round = 0; round < repeats; round += 1) {
@@ -139,7 +160,7 @@ export async function benchFlush(
         for (let i = round % 10; i < series; i += 10) {
           counter.inc({ method: 'GET', route: '/items/:id', series: String(i), status: '200' });
         }
-        changed.push(await measure(flusher, redis));
+        changed.push(await measure(flusher!, redis));
       }
       results.push({
         series,
@@ -147,6 +168,7 @@ export async function benchFlush(
         firstCalls: firsts[0].calls,
         firstLongestCall: longestCalls[Math.floor((longestCalls.length - 1) / 2)],
         firstLongestCallWorst: longestCalls[longestCalls.length - 1],
+        bareFirstCpuMs: { withMaps: median(bareWithMaps), withoutMaps: median(bareWithoutMaps) },
         unchanged: medianSample(unchanged),
         tenPercentChanged: medianSample(changed),
         redisBytesPerSeries,
@@ -155,7 +177,7 @@ export async function benchFlush(
       const cpu = (s: FlushSample) =>
         `${s.cpuMs.toFixed(1)} ms CPU (spread ${(s.cpuSpread * 100).toFixed(0)}%)`;
       console.log(
-        `  flush ${series} series: first ${cpu(last.first)}, unchanged ${cpu(last.unchanged)}, 10% changed ${cpu(last.tenPercentChanged)}, ${redisBytesPerSeries.toFixed(0)} B/series in Redis`,
+        `  flush ${series} series: first ${cpu(last.first)} (bare loop ${last.bareFirstCpuMs.withMaps.toFixed(1)} ms with its two maps, ${last.bareFirstCpuMs.withoutMaps.toFixed(1)} ms without), unchanged ${cpu(last.unchanged)}, 10% changed ${cpu(last.tenPercentChanged)}, ${redisBytesPerSeries.toFixed(0)} B/series in Redis`,
       );
     }
     await redis.flushdb();

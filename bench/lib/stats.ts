@@ -58,3 +58,11 @@ export const interquartileSpread = (samples: number[]): number =>
 /** (largest − smallest) ÷ median. */
 export const rangeSpread = (samples: number[]): number =>
   (Math.max(...samples) - Math.min(...samples)) / median(samples);
+
+/**
+ * Collects garbage now when node runs with `--expose-gc` (`npm run bench` does), so a measured step
+ * does not pay for what an earlier one left behind.
+ */
+export function collectGarbage(): void {
+  (globalThis as { gc?: () => void }).gc?.();
+}

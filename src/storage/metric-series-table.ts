@@ -200,7 +200,15 @@ export class MetricSeriesTable {
     this.logCuts = this.log?.cuts ?? 0;
     this.logPosition = this.log?.keys.length ?? 0;
     this.removalsSeen = this.removals.count;
-    for (const key of keys) this.add(key, map[key] as Entry);
+    // Whole columns at once (a listing may hold 100,000 series), each made by `map` so that it has
+    // no holes for V8 to check on every later read.
+    this.keys = keys;
+    this.entries = keys.map((key) => map[key] as Entry);
+    this.fields = keys.map(() => '');
+    this.firsts = keys.map(() => NaN);
+    this.seconds = keys.map(() => NaN);
+    this.setAts = keys.map(() => undefined);
+    this.flags = keys.map(() => FRESH);
     return this.claimFresh();
   }
 

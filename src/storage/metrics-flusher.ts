@@ -240,6 +240,8 @@ export class MetricsFlusher {
     this.abandoned = true;
     if (this.timer) clearInterval(this.timer);
     this.timer = undefined;
+    // The registry would otherwise keep the reader, and every series it read, for good.
+    this.reader.close();
   }
 
   /** The result of the last flush, if any. */

@@ -31,30 +31,23 @@ export class RedisMetricsStore implements MetricsStore {
 
   async write(identity: WriterIdentity, batch: SeriesBatch): Promise<WriteReply> {
     // Each list goes as one argument of lines (see the write script): encoding one string is far
-    // cheaper for ioredis than two arguments per series.
-    let metadata = '';
-    for (const [name, meta] of batch.metadata ?? []) {
-      metadata = line(line(metadata, name), JSON.stringify(meta));
-    }
-    let gauges = '';
-    for (const [field, { value, timestamp }] of batch.gauges ?? []) {
-      gauges = line(
-        line(gauges, field),
+    // cheaper for ioredis than two arguments per series. Lines are joined once, not appended one by
+    // one: appending builds a chain of partial strings that is copied again when sent.
+    const metadata = lines(batch.metadata ?? [], (meta) => JSON.stringify(meta));
+    // Summary windows live in the gauges hash too: the same list, and the same list of deletions.
+    const gauges = [
+      lines(batch.gauges ?? [], ({ value, timestamp }) =>
         timestamp === undefined
           ? encodeNumber(value)
           : `${encodeNumber(value)} ${encodeNumber(timestamp)}`,
-      );
-    }
-    // Summary windows live in the gauges hash too: the same list, and the same list of deletions.
-    for (const [field, text] of batch.windows ?? []) gauges = line(line(gauges, field), text);
-    let gaugeDeletes = (batch.gaugeDeletes ?? []).join('\n');
-    for (const field of batch.windowDeletes ?? []) gaugeDeletes = line(gaugeDeletes, field);
-    let counters = '';
-    for (const [field, packed] of batch.counters ?? [])
-      counters = line(line(counters, field), packed);
-    let exemplars = '';
-    for (const [field, text] of batch.exemplars ?? [])
-      exemplars = line(line(exemplars, field), text);
+      ),
+      lines(batch.windows ?? [], (text) => text),
+    ]
+      .filter((list) => list !== '')
+      .join('\n');
+    const gaugeDeletes = [...(batch.gaugeDeletes ?? []), ...(batch.windowDeletes ?? [])].join('\n');
+    const counters = lines(batch.counters ?? [], (packed) => packed);
+    const exemplars = lines(batch.exemplars ?? [], (text) => text);
 
     const reply = await withScripts(this.client).nrmWrite(
       ...this.processKeys(identity.id),
@@ -166,9 +159,14 @@ export class RedisMetricsStore implements MetricsStore {
   }
 }
 
-/** Appends an item to a list of lines. */
-function line(list: string, item: string): string {
-  return list === '' ? item : `${list}\n${item}`;
+/** Pairs as lines: each key, then its value's text. */
+function lines<T>(pairs: readonly (readonly [string, T])[], text: (value: T) => string): string {
+  const parts = new Array<string>(pairs.length * 2);
+  for (let i = 0; i < pairs.length; i += 1) {
+    parts[2 * i] = pairs[i][0];
+    parts[2 * i + 1] = text(pairs[i][1]);
+  }
+  return parts.join('\n');
 }
 
 function parseWriteReply([

@@ -1,4 +1,4 @@
-import { Counter, Registry } from 'prom-client';
+import { Counter, Gauge, Registry } from 'prom-client';
 
 import {
   decodePacked,
@@ -228,6 +228,21 @@ describe('a repair interrupted half-way still ends exact', () => {
 
     expect(await underWay).toMatchObject({ ok: false, sent: 0 });
     expect(await totals()).toEqual([10, 10, 10, 10, 10]);
+  });
+
+  it('an abandoned process stops hearing the registry, which would otherwise keep it and its series', async () => {
+    const registry = new Registry();
+    const flusher = testFlusher(redis.client, redis.prefix('abandoned-hearing'), registry, {
+      gaugeModeOf: () => 'mostrecent',
+    });
+    const heard = new Gauge({ name: 'heard_g', help: 'h', registers: [registry] });
+    expect((await flusher.flush()).ok).toBe(true);
+
+    flusher.abandon();
+    const unheard = new Gauge({ name: 'unheard_g', help: 'h', registers: [registry] });
+
+    // A mostrecent gauge the reader hears has its setting calls observed on the gauge itself.
+    expect([Object.hasOwn(heard, 'set'), Object.hasOwn(unheard, 'set')]).toEqual([true, false]);
   });
 
   it('a flush after the process ended writes nothing and does not bring it back', async () => {
