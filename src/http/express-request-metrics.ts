@@ -1,5 +1,5 @@
 import { CLIENT_CLOSED_REQUEST, UNMATCHED_ROUTE, type RequestMetrics } from './request-metrics.js';
-import { enterInFlight, isUncounted, leaveInFlight } from './skip-request-metrics.js';
+import { isUncounted, leftInFlight, trackInFlight } from './skip-request-metrics.js';
 
 /** What the middleware reads of an Express request. */
 interface ExpressRequest {
@@ -49,10 +49,10 @@ export function installExpressRequestMetrics(app: ExpressApp, metrics: RequestMe
   const middleware: Middleware = function requestMetricsMiddleware(request, response, next) {
     const method = request.method ?? 'UNKNOWN';
     const startedAt = performance.now();
-    enterInFlight(request, method, metrics);
+    metrics.started(method);
     // 'close' comes after 'finish', and also when the client went away first: one listener for both.
     response.on('close', () => {
-      leaveInFlight(request, method);
+      if (!leftInFlight(request)) metrics.stopped(method);
       if (isUncounted(request)) return;
       const path = request.route?.path;
       const route =
@@ -63,6 +63,8 @@ export function installExpressRequestMetrics(app: ExpressApp, metrics: RequestMe
     next();
   };
   app.use(middleware);
+  // Every request of the app passes the middleware first (below), so every one entered.
+  trackInFlight(app, { entered: () => true, stopped: (method) => metrics.stopped(method) });
   // Nest has already added its body parsers, and the app may have added middleware of its own
   // (app.use in main.ts): moved in front of them, the middleware also sees what they answer (a
   // malformed body, a CORS preflight, a rate limit) and times the request from its start.

@@ -1,5 +1,5 @@
 import { CLIENT_CLOSED_REQUEST, UNMATCHED_ROUTE, type RequestMetrics } from './request-metrics.js';
-import { enterInFlight, isUncounted, leaveInFlight } from './skip-request-metrics.js';
+import { isUncounted, leftInFlight, trackInFlight } from './skip-request-metrics.js';
 
 const STARTED_AT = Symbol('nestjs-redis-metrics: started at');
 const ENDED = Symbol('nestjs-redis-metrics: ended');
@@ -53,8 +53,14 @@ export function installFastifyRequestMetrics(
 ): [method: string, route: string][] {
   fastify.addHook('onRequest', (request, _reply, done) => {
     request[STARTED_AT] = performance.now();
-    enterInFlight(request, request.method, metrics);
+    metrics.started(request.method);
     done();
+  });
+  // A request this hook saw has its start time: that is what says it entered.
+  const entered = (request: FastifyRequest) => request[STARTED_AT] !== undefined;
+  trackInFlight(fastify, {
+    entered: (request) => entered(request as FastifyRequest),
+    stopped: (method) => metrics.stopped(method),
   });
   // Fastify runs one of onResponse and onRequestAbort for a request; the flag makes sure of it.
   const ended = (request: FastifyRequest, status: number, seconds: number) => {
@@ -62,7 +68,7 @@ export function installFastifyRequestMetrics(
     request[ENDED] = true;
     // Hooks of Nest's adapter (CORS preflight, 503 while closing) may answer before ours started it:
     // then it never entered.
-    leaveInFlight(request, request.method);
+    if (entered(request) && !leftInFlight(request)) metrics.stopped(request.method);
     if (isUncounted(request)) return;
     const route = request.is404 ? UNMATCHED_ROUTE : (request.routeOptions.url ?? UNMATCHED_ROUTE);
     metrics.answered(request.method, route, status, seconds);

@@ -1,33 +1,38 @@
 import type { CanActivate, ExecutionContext, Type } from '@nestjs/common';
 
 const UNCOUNTED = Symbol('nestjs-redis-metrics: not counted');
-const IN_FLIGHT = Symbol('nestjs-redis-metrics: in flight');
+const LEFT_IN_FLIGHT = Symbol('nestjs-redis-metrics: left in flight');
 
-/** What counts a request in flight: the request metrics of one app. */
-interface InFlightCounter {
-  started(method: string): void;
+/** How the request hooks of one app count its requests in flight. */
+export interface InFlightTracker {
+  /** Whether the hooks counted `request` in flight (a hook before them may have answered it). */
+  entered(request: object): boolean;
   stopped(method: string): void;
 }
 
 type Marked = {
   method?: string;
+  /** Express: the app, through the request's prototype. */
+  app?: object;
+  /** Fastify: the instance. */
+  server?: object;
   [UNCOUNTED]?: boolean;
-  [IN_FLIGHT]?: InFlightCounter;
+  [LEFT_IN_FLIGHT]?: boolean;
 };
 
-/** Counts `request` (an Express or a Fastify request) in flight, until {@link leaveInFlight}. */
-export function enterInFlight(request: object, method: string, counter: InFlightCounter): void {
-  counter.started(method);
-  (request as Marked)[IN_FLIGHT] = counter;
+// Each app's tracker, under the object its requests reach without a write (Express's `req.app`,
+// Fastify's `request.server`): a marker written on every request cost about 2 µs on Express, more
+// than counting the request; only the few requests of skipped routes are written on.
+const trackers = new WeakMap<object, InFlightTracker>();
+
+/** Lets the guard of skipped routes take the requests of `app` out of flight early. */
+export function trackInFlight(app: object, tracker: InFlightTracker): void {
+  trackers.set(app, tracker);
 }
 
-/** Ends what {@link enterInFlight} began, once; nothing for a request that never entered. */
-export function leaveInFlight(request: object, method: string): void {
-  const marked = request as Marked;
-  const counter = marked[IN_FLIGHT];
-  if (counter === undefined) return;
-  marked[IN_FLIGHT] = undefined;
-  counter.stopped(method);
+/** Whether the guard already took `request` out of flight: the hooks must not do it again. */
+export function leftInFlight(request: object): boolean {
+  return (request as Marked)[LEFT_IN_FLIGHT] === true;
 }
 
 /** Whether the route that took `request` is left out of the request metrics. */
@@ -47,7 +52,13 @@ class SkipRequestMetricsGuard implements CanActivate {
     if (context.getType() === 'http') {
       const request = context.switchToHttp().getRequest<Marked>();
       request[UNCOUNTED] = true;
-      leaveInFlight(request, request.method ?? 'UNKNOWN');
+      const app = request.app ?? request.server;
+      const tracker = app === undefined ? undefined : trackers.get(app);
+      // Not found (an app without request metrics): the hooks, if any, take it out at the end.
+      if (tracker?.entered(request) && !leftInFlight(request)) {
+        request[LEFT_IN_FLIGHT] = true;
+        tracker.stopped(request.method ?? 'UNKNOWN');
+      }
     }
     return true;
   }
