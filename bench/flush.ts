@@ -126,6 +126,10 @@ export async function benchFlush(
       const bareWithMaps: number[] = [];
       const bareWithoutMaps: number[] = [];
       for (let i = 0; i < repeats; i += 1) {
+        // A real process makes one flusher: the last repeat's is let go first, so that neither the
+        // floors nor this repeat's flusher run beside it.
+        flusher?.abandon();
+        flusher = undefined;
         // The floors first, in the same repeat, so that they see the machine as the flusher does.
         for (const maps of [true, false]) {
           await redis.flushdb();
@@ -136,9 +140,7 @@ export async function benchFlush(
           (maps ? bareWithMaps : bareWithoutMaps).push((used.user + used.system) / 1000);
         }
         await redis.flushdb();
-        // A real process makes one flusher: the last repeat's is let go, and its garbage collected
-        // before this one is measured rather than during it.
-        flusher?.abandon();
+        // What the floors left is collected before the flusher is measured rather than during it.
         collectGarbage();
         const current = (flusher = makeFlusher());
         const memoryBefore = await usedMemory(redis);

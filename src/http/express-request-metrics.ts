@@ -63,8 +63,12 @@ export function installExpressRequestMetrics(app: ExpressApp, metrics: RequestMe
     next();
   };
   app.use(middleware);
-  // Every request of the app passes the middleware first (below), so every one entered.
-  trackInFlight(app, { entered: () => true, stopped: (method) => metrics.stopped(method) });
+  // Every request of the app passes the middleware first (below), so every one entered; one whose
+  // response has closed has left already (a client that went away before the guard ran).
+  trackInFlight(app, {
+    entered: (request) => (request as { res?: { closed?: boolean } }).res?.closed !== true,
+    stopped: (method) => metrics.stopped(method),
+  });
   // Nest has already added its body parsers, and the app may have added middleware of its own
   // (app.use in main.ts): moved in front of them, the middleware also sees what they answer (a
   // malformed body, a CORS preflight, a rate limit) and times the request from its start.

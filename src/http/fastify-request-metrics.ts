@@ -59,7 +59,9 @@ export function installFastifyRequestMetrics(
   // A request this hook saw has its start time: that is what says it entered.
   const entered = (request: FastifyRequest) => request[STARTED_AT] !== undefined;
   trackInFlight(fastify, {
-    entered: (request) => entered(request as FastifyRequest),
+    // One that ended has left already (a client that went away before the guard ran).
+    entered: (request) =>
+      entered(request as FastifyRequest) && (request as FastifyRequest)[ENDED] !== true,
     stopped: (method) => metrics.stopped(method),
   });
   // Fastify runs one of onResponse and onRequestAbort for a request; the flag makes sure of it.

@@ -5,7 +5,10 @@ const LEFT_IN_FLIGHT = Symbol('nestjs-redis-metrics: left in flight');
 
 /** How the request hooks of one app count its requests in flight. */
 export interface InFlightTracker {
-  /** Whether the hooks counted `request` in flight (a hook before them may have answered it). */
+  /**
+   * Whether `request` is in flight by the hooks' count: they counted it (a hook before them may have
+   * answered it) and have not taken it out (its client may have gone before the guard ran).
+   */
   entered(request: object): boolean;
   stopped(method: string): void;
 }

@@ -11,6 +11,7 @@ import {
   Post,
   ServiceUnavailableException,
   VersioningType,
+  type CanActivate,
   type INestApplication,
 } from '@nestjs/common';
 import { RouterModule } from '@nestjs/core';
@@ -94,6 +95,8 @@ interface AppShape {
   nested?: boolean;
   metricsPath?: string;
   healthPath?: string;
+  /** A guard for every route, which runs before the module's own. */
+  globalGuard?: CanActivate;
 }
 
 /** The lines of one metric family in exposition text, sorted. */
@@ -141,6 +144,7 @@ describe.each<Adapter>(['express', 'fastify'])('HTTP request metrics on %s', (ad
       adapter === 'fastify'
         ? moduleRef.createNestApplication(new FastifyAdapter(), { logger: false })
         : moduleRef.createNestApplication({ logger: false });
+    if (shape.globalGuard) app.useGlobalGuards(shape.globalGuard);
     if (shape.nested) {
       app.setGlobalPrefix('api');
       app.enableVersioning({ type: VersioningType.URI, defaultVersion: '1' });
@@ -326,6 +330,52 @@ describe.each<Adapter>(['express', 'fastify'])('HTTP request metrics on %s', (ad
         'http_requests_in_flight{method="GET"} 0',
       ]);
     } finally {
+      await app.close();
+    }
+  });
+
+  it('a scrape whose client went away while a global guard held it leaves the in-flight gauge once', async () => {
+    let release!: () => void;
+    const released = new Promise<void>((resolve) => (release = resolve));
+    let held!: () => void;
+    const holding = new Promise<void>((resolve) => (held = resolve));
+    let first = true;
+    // Holds the first request, the scrape below, before the module's guard can run.
+    const globalGuard: CanActivate = {
+      async canActivate() {
+        if (first) {
+          first = false;
+          held();
+          await released;
+        }
+        return true;
+      },
+    };
+    const app = await startApp({ globalGuard });
+    try {
+      await app.listen(0, '127.0.0.1');
+      const { port } = app.getHttpServer().address() as { port: number };
+      const client = get({ host: '127.0.0.1', port, path: '/metrics' });
+      client.on('error', () => undefined);
+      await holding;
+      client.destroy();
+      const registry = app.get(RedisStorageManager).registry;
+      const inFlight = async () =>
+        (await registry.getSingleMetric('http_requests_in_flight')!.get()).values[0]?.value;
+      for (let waited = 0; (await inFlight()) !== 0 && waited < 2000; waited += 10) {
+        await new Promise((resolve) => setTimeout(resolve, 10));
+      }
+      expect(await inFlight()).toBe(0); // the hooks saw the client go
+      release(); // the module's guard runs now, for a request that already left
+      await new Promise((resolve) => setTimeout(resolve, 50));
+
+      const text = await scrape(app);
+
+      expect(family(text, 'http_requests_in_flight')).toEqual([
+        'http_requests_in_flight{method="GET"} 0',
+      ]);
+    } finally {
+      release();
       await app.close();
     }
   });
