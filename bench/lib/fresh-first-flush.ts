@@ -1,0 +1,40 @@
+// One process's first flush, in a process of its own: `node fresh-first-flush.js <redis url> <series>`
+// fills a registry, flushes it once and prints the flush's CPU (ms) as JSON. The flush runs as it does
+// at a real start: code not yet optimised by V8, and no earlier flusher in the heap.
+import { Redis } from 'ioredis';
+import { MetricsFlusher, ProcessIdentity, RedisMetricsStore } from 'nestjs-redis-metrics';
+import { Counter, Registry } from 'prom-client';
+
+import { fillCounter, SERIES_LABELS } from './series.js';
+
+async function main(): Promise<void> {
+  const [redisUrl, seriesText] = process.argv.slice(2);
+  const series = Number(seriesText);
+  const redis = new Redis(redisUrl);
+  try {
+    const registry = new Registry();
+    const counter = new Counter({
+      name: 'bench_requests_total',
+      help: 'Requests, by series',
+      labelNames: SERIES_LABELS,
+      registers: [registry],
+    });
+    fillCounter(counter, series);
+    const flusher = new MetricsFlusher({
+      store: new RedisMetricsStore(redis, `bench-fresh-flush-${series}`),
+      identity: ProcessIdentity.create(),
+      registry,
+      intervalMs: 60_000,
+      gaugeModeOf: () => 'all',
+    });
+    const cpu = process.cpuUsage();
+    const result = await flusher.flush();
+    const used = process.cpuUsage(cpu);
+    if (!result.ok) throw new Error(`flush failed: ${result.error?.message}`);
+    console.log(JSON.stringify({ cpuMs: (used.user + used.system) / 1000 }));
+  } finally {
+    redis.disconnect();
+  }
+}
+
+void main();
