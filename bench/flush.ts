@@ -3,10 +3,9 @@ import { promisify } from 'node:util';
 
 import { Redis } from 'ioredis';
 import { MetricsFlusher, ProcessIdentity, RedisMetricsStore } from 'nestjs-redis-metrics';
-import { Counter, Registry } from 'prom-client';
 
 import { usedMemory } from './lib/private-redis.js';
-import { fillCounter, SERIES_LABELS } from './lib/series.js';
+import { filledRegistry } from './lib/series.js';
 import { longestCallDuring, type LongestCall } from './lib/slowlog.js';
 import { bareFirstFlush } from './lib/bare-first-flush.js';
 import { collectGarbage, median, since } from './lib/stats.js';
@@ -118,14 +117,7 @@ export async function benchFlush(
   try {
     for (const series of sizes) {
       await redis.flushdb();
-      const registry = new Registry();
-      const counter = new Counter({
-        name: 'bench_requests_total',
-        help: 'Requests, by series',
-        labelNames: SERIES_LABELS,
-        registers: [registry],
-      });
-      fillCounter(counter, series);
+      const { registry, counter } = filledRegistry(series);
       const makeFlusher = () =>
         new MetricsFlusher({
           store: new RedisMetricsStore(redis, `bench-flush-${series}`),
@@ -160,7 +152,7 @@ export async function benchFlush(
           await redis.flushdb();
           collectGarbage();
           const cpu = process.cpuUsage();
-          await bareFirstFlush(counter as unknown as Counter, redis, { maps });
+          await bareFirstFlush(counter, redis, { maps });
           const used = process.cpuUsage(cpu);
           (maps ? bareWithMaps : bareWithoutMaps).push((used.user + used.system) / 1000);
         }

@@ -3,23 +3,14 @@
 // at a real start: code not yet optimised by V8, and no earlier flusher in the heap.
 import { Redis } from 'ioredis';
 import { MetricsFlusher, ProcessIdentity, RedisMetricsStore } from 'nestjs-redis-metrics';
-import { Counter, Registry } from 'prom-client';
-
-import { fillCounter, SERIES_LABELS } from './series.js';
+import { filledRegistry } from './series.js';
 
 async function main(): Promise<void> {
   const [redisUrl, seriesText] = process.argv.slice(2);
   const series = Number(seriesText);
   const redis = new Redis(redisUrl);
   try {
-    const registry = new Registry();
-    const counter = new Counter({
-      name: 'bench_requests_total',
-      help: 'Requests, by series',
-      labelNames: SERIES_LABELS,
-      registers: [registry],
-    });
-    fillCounter(counter, series);
+    const { registry } = filledRegistry(series);
     const flusher = new MetricsFlusher({
       store: new RedisMetricsStore(redis, `bench-fresh-flush-${series}`),
       identity: ProcessIdentity.create(),

@@ -1,4 +1,4 @@
-import type { Counter } from 'prom-client';
+import { Counter, Registry } from 'prom-client';
 
 /**
  * The label names of the benchmark's series: an HTTP request counter, as apps have. In alphabetical
@@ -26,3 +26,22 @@ export function fillCounter(
 /** The exposition line of series `i` (labels in the order prom-client writes them). */
 export const seriesLine = (name: string, i: number, value: number): string =>
   `${name}{method="GET",route="/items/:id",series="${i}",status="200"} ${value}`;
+
+/**
+ * A registry of its own holding one request counter with `count` series (see {@link fillCounter}): what
+ * the flush benchmarks write.
+ */
+export function filledRegistry(count: number): {
+  registry: Registry;
+  counter: Counter<(typeof SERIES_LABELS)[number]>;
+} {
+  const registry = new Registry();
+  const counter = new Counter({
+    name: 'bench_requests_total',
+    help: 'Requests, by series',
+    labelNames: SERIES_LABELS,
+    registers: [registry],
+  });
+  fillCounter(counter, count);
+  return { registry, counter };
+}

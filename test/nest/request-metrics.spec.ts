@@ -175,6 +175,20 @@ describe.each<Adapter>(['express', 'fastify'])('HTTP request metrics on %s', (ad
     return app;
   }
 
+  /**
+   * Waits (up to 2 s) until this process's in-flight gauge is back at 0, after a client went away;
+   * returns its value then.
+   */
+  async function inFlightBackToZero(app: INestApplication): Promise<number | undefined> {
+    const registry = app.get(RedisStorageManager).registry;
+    const inFlight = async () =>
+      (await registry.getSingleMetric('http_requests_in_flight')!.get()).values[0]?.value;
+    for (let waited = 0; (await inFlight()) !== 0 && waited < 2000; waited += 10) {
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+    return inFlight();
+  }
+
   /** Flushes to Redis and reads the merged exposition back through the module's route. */
   async function scrape(app: INestApplication, path = '/metrics'): Promise<string> {
     // The hooks count a request when its response has closed, a moment after the client has it.
@@ -312,12 +326,7 @@ describe.each<Adapter>(['express', 'fastify'])('HTTP request metrics on %s', (ad
       client.on('error', () => undefined);
       await entered;
       client.destroy();
-      const registry = app.get(RedisStorageManager).registry;
-      const inFlight = async () =>
-        (await registry.getSingleMetric('http_requests_in_flight')!.get()).values[0]?.value;
-      for (let waited = 0; (await inFlight()) !== 0 && waited < 2000; waited += 10) {
-        await new Promise((resolve) => setTimeout(resolve, 10));
-      }
+      await inFlightBackToZero(app);
       release(); // the handler answers now, to nobody
       await new Promise((resolve) => setTimeout(resolve, 50));
 
@@ -359,13 +368,7 @@ describe.each<Adapter>(['express', 'fastify'])('HTTP request metrics on %s', (ad
       client.on('error', () => undefined);
       await holding;
       client.destroy();
-      const registry = app.get(RedisStorageManager).registry;
-      const inFlight = async () =>
-        (await registry.getSingleMetric('http_requests_in_flight')!.get()).values[0]?.value;
-      for (let waited = 0; (await inFlight()) !== 0 && waited < 2000; waited += 10) {
-        await new Promise((resolve) => setTimeout(resolve, 10));
-      }
-      expect(await inFlight()).toBe(0); // the hooks saw the client go
+      expect(await inFlightBackToZero(app)).toBe(0); // the hooks saw the client go
       release(); // the module's guard runs now, for a request that already left
       await new Promise((resolve) => setTimeout(resolve, 50));
 
