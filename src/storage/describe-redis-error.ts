@@ -12,6 +12,10 @@ import { connectionHistory, formatAddress } from './connection-history.js';
 const NOT_CONNECTED =
   /Stream isn't writeable|Connection is closed|Reached the max retries per request limit|Command aborted due to connection close/;
 
+/** A Cluster client that no node answered. */
+const NO_CLUSTER_NODE =
+  'Redis Cluster: no node answered to tell which master serves which slot (check the addresses given to the Cluster client; nodes that speak TLS need its redisOptions.tls)';
+
 const UNTRUSTED_CERTIFICATE = new Set([
   'SELF_SIGNED_CERT_IN_CHAIN',
   'DEPTH_ZERO_SELF_SIGNED_CERT',
@@ -78,6 +82,10 @@ interface Explanation {
 function explain(error: unknown, client: RedisLikeClient | undefined): Explanation {
   if (!(error instanceof Error)) return { message: safe(String(error)) };
   const history = client ? connectionHistory(client) : undefined;
+  if (NOT_CONNECTED.test(error.message) && isCluster(client) && client?.status !== 'ready') {
+    // Not one node answered the client (wrong addresses, or plain connections to TLS ports).
+    return { message: NO_CLUSTER_NODE, kind: RedisConnectionError };
+  }
   if (NOT_CONNECTED.test(error.message) && isCluster(client)) {
     return {
       message: `Redis Cluster: the master of this prefix's slot does not answer (is it down? the cluster has not failed it over yet)`,
@@ -239,11 +247,7 @@ function explainCause(
     };
   }
   if (/Failed to refresh slots cache/.test(text)) {
-    return {
-      message:
-        'Redis Cluster: no node answered to tell which master serves which slot (check the addresses given to the Cluster client)',
-      kind: RedisConnectionError,
-    };
+    return { message: NO_CLUSTER_NODE, kind: RedisConnectionError };
   }
   return { message: safe(firstLine(text)) };
 }

@@ -27,6 +27,8 @@ const run = promisify(execFile);
  * @typedef {object} RedisClusterHandle
  * @property {ClusterNode[]} nodes every node, masters and replicas, in start order
  * @property {{ host: string, port: number }[]} startupNodes addresses to hand to an ioredis `Cluster`
+ * @property {{ host: string, port: number }[]} [tlsStartupNodes] with `tls`: the TLS addresses, which
+ *   the nodes announce
  * @property {() => Promise<ClusterNode[]>} masters the nodes serving slots now
  * @property {(key: string) => Promise<ClusterNode>} masterOf the master serving the key's slot now
  * @property {(node: ClusterNode) => Promise<ClusterNode[]>} replicasOf the nodes replicating `node` now
@@ -51,11 +53,18 @@ const HOST = '127.0.0.1';
  * Tuned for tests: a node is failed after 1 s without an answer, a replica may always take over
  * (validity factor 0), replicas sync from an RDB file (a diskless sync waits 5 s before it starts, then
  * holds writes back until the replica's first ACK, up to a second later), and nothing is persisted.
- * @param {{ replicas?: 0 | 1 }} [options]
+ *
+ * With `tls` (no replicas), every node also listens with TLS, the cluster bus speaks TLS, and the nodes
+ * announce their TLS ports (`tls-cluster`): a client reaches the cluster only with TLS, from
+ * `tlsStartupNodes`. The plain ports stay for the harness's own calls.
+ * @param {{ replicas?: 0 | 1, tls?: { certFile: string, keyFile: string, caFile: string } }} [options]
  * @returns {Promise<RedisClusterHandle>}
  */
-export async function startRedisCluster({ replicas = 1 } = {}) {
-  const dir = await makeTempDir(replicas ? 'cluster' : 'cluster-no-replicas');
+export async function startRedisCluster({ replicas = 1, tls } = {}) {
+  // A replica reports its master by the port it replicates from (the TLS one): the health check,
+  // which matches plain ports, does not follow that.
+  if (tls && replicas) throw new Error('a TLS cluster is started without replicas');
+  const dir = await makeTempDir(tls ? 'cluster-tls' : replicas ? 'cluster' : 'cluster-no-replicas');
   /** @type {import('./redis-processes.mjs').RedisProcess[]} */
   const processes = [];
   const stop = async () => {
@@ -64,17 +73,23 @@ export async function startRedisCluster({ replicas = 1 } = {}) {
   };
   try {
     const count = 3 * (1 + replicas);
-    for (const process of await Promise.all(
-      Array.from({ length: count }, () => startClusterNode(dir)),
+    /** @type {number[]} */
+    const tlsPorts = [];
+    for (const { process, tlsPort } of await Promise.all(
+      Array.from({ length: count }, () => startClusterNode(dir, tls)),
     )) {
       processes.push(process);
+      if (tlsPort !== undefined) tlsPorts.push(tlsPort);
     }
     await run(
       'redis-cli',
       [
+        ...(tls ? ['--tls', '--cacert', tls.caFile] : []),
         '--cluster',
         'create',
-        ...processes.map((process) => `${HOST}:${process.port}`),
+        ...(tls ? tlsPorts : processes.map((process) => process.port)).map(
+          (port) => `${HOST}:${port}`,
+        ),
         '--cluster-replicas',
         String(replicas),
         '--cluster-yes',
@@ -89,6 +104,7 @@ export async function startRedisCluster({ replicas = 1 } = {}) {
       })),
     );
     const cluster = clusterHandle(nodes, stop);
+    cluster.tlsStartupNodes = tlsPorts.map((port) => ({ host: HOST, port }));
     await cluster.waitUntilHealthy();
     return cluster;
   } catch (error) {
@@ -99,11 +115,20 @@ export async function startRedisCluster({ replicas = 1 } = {}) {
 
 /**
  * @param {string} dir
+ * @param {{ certFile: string, keyFile: string, caFile: string }} [tls]
  */
-async function startClusterNode(dir) {
+async function startClusterNode(dir, tls) {
   // The bus port is chosen too, so a node restarts on exactly the ports its peers know.
   const busPort = await freshPort();
-  return startRedisProcess({
+  const tlsPort = tls ? await freshPort() : undefined;
+  const tlsArgs = tls
+    ? [
+        ...['--tls-port', String(tlsPort), '--tls-cert-file', tls.certFile],
+        ...['--tls-key-file', tls.keyFile, '--tls-ca-cert-file', tls.caFile],
+        ...['--tls-auth-clients', 'no', '--tls-cluster', 'yes', '--tls-replication', 'yes'],
+      ]
+    : [];
+  const process = await startRedisProcess({
     dir,
     port: await freshPort(),
     args: (port) => [
@@ -131,8 +156,10 @@ async function startClusterNode(dir) {
       '',
       '--appendonly',
       'no',
+      ...tlsArgs,
     ],
   });
+  return { process, tlsPort };
 }
 
 /**
