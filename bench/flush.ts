@@ -8,7 +8,7 @@ import { usedMemory } from './lib/private-redis.js';
 import { filledRegistry } from './lib/series.js';
 import { longestCallDuring, type LongestCall } from './lib/slowlog.js';
 import { bareFirstFlush } from './lib/bare-first-flush.js';
-import { collectGarbage, median, since } from './lib/stats.js';
+import { collectGarbage, median, since, withCpuMs } from './lib/stats.js';
 
 /** The cost of one flush of a process holding `series` series. */
 export interface FlushCost {
@@ -76,15 +76,13 @@ interface Measured {
 
 async function measure(flusher: MetricsFlusher, redis: Redis): Promise<Measured> {
   const redisBefore = await redisCpuMs(redis);
-  const cpu = process.cpuUsage();
   const start = performance.now();
-  const result = await flusher.flush();
+  const { value: result, cpuMs } = await withCpuMs(() => flusher.flush());
   const wallMs = since(start);
-  const used = process.cpuUsage(cpu);
   const redisAfter = await redisCpuMs(redis);
   if (!result.ok) throw new Error(`flush failed: ${result.error?.message}`);
   return {
-    cpuMs: (used.user + used.system) / 1000,
+    cpuMs,
     wallMs,
     redisCpuMs: redisAfter - redisBefore,
     calls: result.calls,
@@ -151,10 +149,8 @@ export async function benchFlush(
         for (const maps of [true, false]) {
           await redis.flushdb();
           collectGarbage();
-          const cpu = process.cpuUsage();
-          await bareFirstFlush(counter, redis, { maps });
-          const used = process.cpuUsage(cpu);
-          (maps ? bareWithMaps : bareWithoutMaps).push((used.user + used.system) / 1000);
+          const { cpuMs } = await withCpuMs(() => bareFirstFlush(counter, redis, { maps }));
+          (maps ? bareWithMaps : bareWithoutMaps).push(cpuMs);
         }
         await redis.flushdb();
         // What the floors left is collected before the flusher is measured rather than during it.

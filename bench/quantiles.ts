@@ -10,7 +10,7 @@ import {
 } from 'nestjs-redis-metrics';
 import { Registry, Summary } from 'prom-client';
 
-import { fixed, median, since, table } from './lib/stats.js';
+import { fixed, median, since, table, withCpuMs } from './lib/stats.js';
 
 export interface QuantilesPlan {
   /** Processes, each with its own distribution. */
@@ -115,12 +115,7 @@ export async function benchQuantiles(url: string, plan: QuantilesPlan): Promise<
       centroids.push((text ?? '').split(' ').length - 2);
     }
 
-    const cpuOf = async (flusher: MetricsFlusher) => {
-      const before = process.cpuUsage();
-      await flusher.flush();
-      const used = process.cpuUsage(before);
-      return (used.user + used.system) / 1000;
-    };
+    const cpuOf = async (flusher: MetricsFlusher) => (await withCpuMs(() => flusher.flush())).cpuMs;
     const [first] = processes;
     const unchanged: number[] = [];
     const changed: number[] = [];

@@ -4,6 +4,7 @@
 import { Redis } from 'ioredis';
 import { MetricsFlusher, ProcessIdentity, RedisMetricsStore } from 'nestjs-redis-metrics';
 import { filledRegistry } from './series.js';
+import { withCpuMs } from './stats.js';
 
 async function main(): Promise<void> {
   const [redisUrl, seriesText] = process.argv.slice(2);
@@ -18,11 +19,9 @@ async function main(): Promise<void> {
       intervalMs: 60_000,
       gaugeModeOf: () => 'all',
     });
-    const cpu = process.cpuUsage();
-    const result = await flusher.flush();
-    const used = process.cpuUsage(cpu);
+    const { value: result, cpuMs } = await withCpuMs(() => flusher.flush());
     if (!result.ok) throw new Error(`flush failed: ${result.error?.message}`);
-    console.log(JSON.stringify({ cpuMs: (used.user + used.system) / 1000 }));
+    console.log(JSON.stringify({ cpuMs }));
   } finally {
     redis.disconnect();
   }

@@ -66,3 +66,11 @@ export const rangeSpread = (samples: number[]): number =>
 export function collectGarbage(): void {
   (globalThis as { gc?: () => void }).gc?.();
 }
+
+/** Runs `run` and gives what it returned with the CPU this process spent meanwhile (user + system, ms). */
+export async function withCpuMs<T>(run: () => Promise<T>): Promise<{ value: T; cpuMs: number }> {
+  const before = process.cpuUsage();
+  const value = await run();
+  const used = process.cpuUsage(before);
+  return { value, cpuMs: (used.user + used.system) / 1000 };
+}

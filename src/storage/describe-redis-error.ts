@@ -82,11 +82,9 @@ interface Explanation {
 function explain(error: unknown, client: RedisLikeClient | undefined): Explanation {
   if (!(error instanceof Error)) return { message: safe(String(error)) };
   const history = client ? connectionHistory(client) : undefined;
-  if (NOT_CONNECTED.test(error.message) && isCluster(client) && client?.status !== 'ready') {
-    // Not one node answered the client (wrong addresses, or plain connections to TLS ports).
-    return { message: NO_CLUSTER_NODE, kind: RedisConnectionError };
-  }
   if (NOT_CONNECTED.test(error.message) && isCluster(client)) {
+    // Not one node answered the client (wrong addresses, or plain connections to TLS ports).
+    if (client?.status !== 'ready') return { message: NO_CLUSTER_NODE, kind: RedisConnectionError };
     return {
       message: `Redis Cluster: the master of this prefix's slot does not answer (is it down? the cluster has not failed it over yet)`,
       kind: RedisConnectionError,
