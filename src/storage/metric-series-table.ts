@@ -1,3 +1,4 @@
+import type { CounterLedger, CounterSeries } from './counter-ledger.js';
 import { encodeNumber } from './packed-values.js';
 import { SeriesFieldBuilder } from './series-field-builder.js';
 import {
@@ -16,13 +17,14 @@ export interface SeriesSink {
   gauges: Map<string, number>;
   /** Gauge series field -> local time (ms, `performance.now()`) of the call that set it; timed gauges only. */
   gaugeTimes: Map<string, number>;
-  /** Counter-like series field -> packed value. */
-  counters: Map<string, string>;
-  /** Fields whose entry in the maps above was set, changed or deleted by this read. */
+  /** Counter-like series: field -> packed value, and the series that changed. */
+  counters: CounterLedger;
+  /** Gauge fields whose entry in the maps above was set, changed or deleted by this read. */
   touched: Set<string>;
   /**
    * Set when a read listed a large metric anew (its first read, a `reset()`): any field may have
-   * changed, and `touched` is not kept up (a first read would otherwise note every series one by one).
+   * changed, and `touched` is not kept up (a first read would otherwise note every gauge one by one).
+   * The ledger lists its changed series anyway: that costs no lookup.
    */
   all: boolean;
 }
@@ -95,6 +97,8 @@ export class MetricSeriesTable {
   private seconds: number[] = [];
   /** Timed gauges: the local time of the call that set the value last written. */
   private setAts: (number | undefined)[] = [];
+  /** Counter-like series: its record in the ledger while it shows its field. */
+  private records: (CounterSeries | undefined)[] = [];
   private flags: number[] = [];
   private builder: SeriesFieldBuilder | undefined;
   private defaults: Readonly<Record<string, unknown>> = {};
@@ -155,6 +159,7 @@ export class MetricSeriesTable {
     this.firsts = [];
     this.seconds = [];
     this.setAts = [];
+    this.records = [];
     this.flags = [];
   }
 
@@ -208,6 +213,7 @@ export class MetricSeriesTable {
     this.firsts = keys.map(() => NaN);
     this.seconds = keys.map(() => NaN);
     this.setAts = keys.map(() => undefined);
+    this.records = keys.map(() => undefined);
     this.flags = keys.map(() => FRESH);
     return this.claimFresh();
   }
@@ -215,7 +221,7 @@ export class MetricSeriesTable {
   /** Looks every known series up by key: removed ones leave, replaced ones are read again. */
   private lookUpAll(map: Record<string, unknown>, again: ReadonlySet<string>): void {
     const prune = this.metric.pruneAgedBuckets === true;
-    const { keys, entries, fields, firsts, seconds, setAts, flags } = this;
+    const { keys, entries, fields, firsts, seconds, setAts, records, flags } = this;
     let kept = 0;
     for (let i = 0; i < keys.length; i += 1) {
       const key = keys[i];
@@ -236,10 +242,11 @@ export class MetricSeriesTable {
       firsts[kept] = firsts[i];
       seconds[kept] = seconds[i];
       setAts[kept] = setAts[i];
+      records[kept] = records[i];
       flags[kept] = flags[i];
       kept += 1;
     }
-    for (const column of [keys, entries, fields, firsts, seconds, setAts, flags]) {
+    for (const column of [keys, entries, fields, firsts, seconds, setAts, records, flags]) {
       column.length = kept;
     }
   }
@@ -251,6 +258,7 @@ export class MetricSeriesTable {
     this.firsts.push(NaN);
     this.seconds.push(NaN);
     this.setAts.push(undefined);
+    this.records.push(undefined);
     this.flags.push(FRESH);
   }
 
@@ -344,11 +352,16 @@ export class MetricSeriesTable {
   }
 
   private showCounter(i: number, packed: string): void {
-    const { sink, fields, flags } = this;
-    const size = sink.counters.size;
-    sink.counters.set(fields[i], packed);
-    if ((flags[i] & SHOWN) === 0) this.claimed(sink.counters.size, size);
-    if (!sink.all) sink.touched.add(fields[i]);
+    const { sink, flags } = this;
+    const record = this.records[i];
+    if (record !== undefined) {
+      // Shown already: its record is at hand, no lookup by field.
+      sink.counters.update(record, packed);
+    } else {
+      const size = sink.counters.size;
+      this.records[i] = sink.counters.show(this.fields[i], packed);
+      this.claimed(sink.counters.size, size);
+    }
     flags[i] |= SHOWN | WRITTEN;
   }
 
@@ -385,14 +398,15 @@ export class MetricSeriesTable {
   private hide(i: number): void {
     if ((this.flags[i] & SHOWN) === 0) return;
     const { sink } = this;
-    const field = this.fields[i];
     if (this.kind === 'gauge') {
+      const field = this.fields[i];
       sink.gauges.delete(field);
       sink.gaugeTimes.delete(field);
+      if (!sink.all) sink.touched.add(field);
     } else {
-      sink.counters.delete(field);
+      sink.counters.hide(this.records[i]!);
+      this.records[i] = undefined;
     }
-    if (!sink.all) sink.touched.add(field);
     this.flags[i] &= ~SHOWN;
   }
 }

@@ -3,6 +3,7 @@ import { performance } from 'node:perf_hooks';
 import type { Registry, RegistryContentType } from 'prom-client';
 
 import { ClockOffset } from './clock-offset.js';
+import type { CounterLedger, CounterSeries } from './counter-ledger.js';
 import { ExemplarReader } from './exemplar-reader.js';
 import type { MetricMeta } from './keys.js';
 import type { MetricsStore, SeriesBatch, WriteReply } from './metrics-store.js';
@@ -133,8 +134,11 @@ export class MetricsFlusher {
   private lastSeq = 0;
   /** The number of the last write the store acknowledged (0: none yet). */
   private ackedSeq = 0;
-  /** What the store holds of this process as of `ackedSeq`. */
-  private ackedCounters = new Map<string, string>();
+  /**
+   * What the store holds of this process as of `ackedSeq`: counter-like series in the reader's
+   * ledger (`ledger`, beside what the registry shows), gauges and the rest here.
+   */
+  private readonly ledger: CounterLedger;
   /** Gauges: value, and for timed gauges the local time of the call that set it. */
   private ackedGauges = new Map<string, { value: number; setAt?: number }>();
   private ackedMetadata = new Map<string, string>();
@@ -146,8 +150,9 @@ export class MetricsFlusher {
   private readonly windows: SummaryWindowReader;
   private readonly exemplars: ExemplarReader;
   /**
-   * Fields that may differ from what the store acknowledged: every field the reader touched since
-   * the last flush that fully succeeded. Others are known to be the same, so a flush looks at no more.
+   * Gauge fields that may differ from what the store acknowledged: every gauge the reader touched
+   * since the last flush that fully succeeded (the ledger lists counter-like series the same way).
+   * Others are known to be the same, so a flush looks at no more.
    */
   private pending = new Set<string>();
   /** After the store's state was forgotten: every series must be compared (and so written). */
@@ -179,6 +184,7 @@ export class MetricsFlusher {
 
   constructor(private readonly options: MetricsFlusherOptions) {
     this.reader = new RegistryReader(options.registry, options.gaugeModeOf);
+    this.ledger = this.reader.view.counters;
     this.windows = new SummaryWindowReader(options.registry);
     this.exemplars = new ExemplarReader(options.registry);
   }
@@ -340,6 +346,7 @@ export class MetricsFlusher {
     }
     // Everything the reader touched now equals what the store acknowledged.
     this.pending.clear();
+    this.ledger.settle();
     this.resendAll = false;
     this.lastSuccessAt = Date.now();
     if (reply.live !== undefined) this.lastLive = reply.live;
@@ -375,30 +382,29 @@ export class MetricsFlusher {
       else if (!this.clock.known) held = true;
       else changes.gauges.push([field, { value, timestamp: this.clock.toStore(setAt), setAt }]);
     };
-    const counter = (field: string, packed: string) => {
-      if (this.ackedCounters.get(field) !== packed) changes.counters.push([field, packed]);
+    const counter = ({ field, shown, acked }: CounterSeries) => {
+      if (shown !== undefined) {
+        if (shown !== acked) changes.counters.push([field, shown]);
+      } else if (acked !== undefined) {
+        changes.counterDeletes.push(field);
+      }
     };
+    // A metric made again with another type: its series leave the ledger or the gauges as they
+    // leave the registry, so what the store holds of the old kind is deleted.
     if (this.resendAll) {
       for (const [field, value] of view.gauges) gauge(field, value);
-      for (const [field, packed] of view.counters) counter(field, packed);
       for (const field of this.ackedGauges.keys()) {
         if (!view.gauges.has(field)) changes.gaugeDeletes.push(field);
       }
-      for (const field of this.ackedCounters.keys()) {
-        if (!view.counters.has(field)) changes.counterDeletes.push(field);
-      }
+      for (const series of this.ledger.series()) counter(series);
       return { changes, held };
     }
     for (const field of this.pending) {
-      // A field is a counter-like series or a gauge, never both (one metric, one type); what the
-      // store holds of the other kind goes (a metric made again with another type).
-      const packed = view.counters.get(field);
-      const value = packed === undefined ? view.gauges.get(field) : undefined;
+      const value = view.gauges.get(field);
       if (value !== undefined) gauge(field, value);
       else if (this.ackedGauges.has(field)) changes.gaugeDeletes.push(field);
-      if (packed !== undefined) counter(field, packed);
-      else if (this.ackedCounters.has(field)) changes.counterDeletes.push(field);
     }
+    for (const series of this.ledger.changed) counter(series);
     return { changes, held };
   }
 
@@ -528,11 +534,11 @@ export class MetricsFlusher {
     for (const [field, text] of content.exemplars ?? []) this.ackedExemplars.set(field, text);
     for (const [field, packed] of content.counters ?? []) {
       // Loaded in base mode or written counting, the previous-values hash now holds this value.
-      this.ackedCounters.set(field, packed);
+      this.ledger.acknowledge(field, packed);
       if (content.counterMode === 'base') this.pendingBase.delete(field);
     }
     if (content.counterMode === 'base' && this.pendingBase.size === 0) this.endLoad(seq);
-    for (const field of content.counterDeletes ?? []) this.ackedCounters.delete(field);
+    for (const field of content.counterDeletes ?? []) this.ledger.acknowledge(field, undefined);
   }
 
   /**
@@ -544,7 +550,7 @@ export class MetricsFlusher {
     this.ackedSeq = seq;
     this.endLoad(seq);
     if (rebase.keepCounters) {
-      for (const [field, packed] of rebase.base) this.ackedCounters.set(field, packed);
+      for (const [field, packed] of rebase.base) this.ledger.acknowledge(field, packed);
     } else if (rebase.base.size > 0) {
       this.pendingBase = new Map(rebase.base);
       // Only the latest load keeps its base: the others' write numbers are long past.
@@ -567,13 +573,14 @@ export class MetricsFlusher {
   }
 
   private history(): WriteHistory {
+    const ackedCounters = this.ledger.acknowledged();
     return {
       ackedSeq: this.ackedSeq,
       // What the totals hold of this process: its previous values, and the base not loaded yet.
       acked:
         this.pendingBase.size === 0
-          ? this.ackedCounters
-          : new Map([...this.ackedCounters, ...this.pendingBase]),
+          ? ackedCounters
+          : new Map([...ackedCounters, ...this.pendingBase]),
       ackedComplete: this.pendingBase.size === 0,
       loads: this.loads,
       unanswered: this.unanswered.map(({ seq, content, rebase, loadsTheRest }) =>
@@ -639,7 +646,7 @@ export class MetricsFlusher {
   /** Forgets what the store acknowledged, so the next write sends every series. */
   private forget(): void {
     this.pendingBase = new Map();
-    this.ackedCounters.clear();
+    this.ledger.forgetAcknowledged();
     this.ackedGauges.clear();
     this.ackedMetadata.clear();
     this.ackedWindows.clear();

@@ -8,6 +8,7 @@ import {
   type RegistryContentType,
 } from 'prom-client';
 
+import { CounterLedger } from './counter-ledger.js';
 import { gaugeCallTimes, isTimedGaugeMode, type ObservedGauge } from './gauge-call-times.js';
 import type { MetricMeta } from './keys.js';
 import {
@@ -25,7 +26,12 @@ import {
 } from './registry-snapshot.js';
 
 /** What a registry holds, kept up to date by a {@link RegistryReader}. */
-export interface RegistryView extends RegistrySnapshot {
+export interface RegistryView extends Omit<RegistrySnapshot, 'counters'> {
+  /**
+   * Counter, histogram and summary series: field -> packed value as a read-only map, with what the
+   * store acknowledged of each and the series that changed (see counter-ledger.ts).
+   */
+  counters: CounterLedger;
   /**
    * Gauges of a timed mode (`mostrecent`, `livemostrecent`): series field -> local time (ms,
    * `performance.now()`) of the call that set the value. Their series that this process never set are
@@ -82,7 +88,7 @@ export class RegistryReader {
     metadata: new Map(),
     gauges: new Map(),
     gaugeTimes: new Map(),
-    counters: new Map(),
+    counters: new CounterLedger(),
   };
   private readonly tables = new Map<object, MetricSeriesTable>();
   private readonly generic = new Map<object, GenericRead>();
@@ -103,9 +109,10 @@ export class RegistryReader {
   }
 
   /**
-   * Brings the view up to date and adds to `touched` every field whose gauge or counter-like entry
-   * was set, changed or removed. Resolves `true` when a whole metric was listed anew (a first read, a
-   * `reset()`): then any field may have changed and `touched` was not kept up for it. Rejects as
+   * Brings the view up to date and adds to `touched` every field whose gauge entry was set, changed
+   * or removed; counter-like series that changed are listed in `view.counters.changed`. Resolves
+   * `true` when a whole metric was listed anew (a first read, a `reset()`): then any gauge may have
+   * changed and `touched` was not kept up for it. Rejects as
    * `getMetricsAsJSON()` does when a `collect` callback throws. With `collect: false` the `collect`
    * callbacks of prom-client's own metric classes do not run (their last values are read); metrics
    * read through `get()` run theirs anyway.
@@ -263,17 +270,14 @@ export class RegistryReader {
       sink.touched.add(field);
     }
     for (const field of last.counters) {
-      if (converted.counters.has(field)) continue;
-      sink.counters.delete(field);
-      sink.touched.add(field);
+      if (!converted.counters.has(field)) sink.counters.hideField(field);
     }
     for (const [field, value] of converted.gauges) {
       if (!Object.is(sink.gauges.get(field), value)) sink.touched.add(field);
       sink.gauges.set(field, value);
     }
     for (const [field, packed] of converted.counters) {
-      if (sink.counters.get(field) !== packed) sink.touched.add(field);
-      sink.counters.set(field, packed);
+      if (sink.counters.get(field) !== packed) sink.counters.show(field, packed);
     }
     last.gauges = new Set(converted.gauges.keys());
     last.counters = new Set(converted.counters.keys());

@@ -12,6 +12,7 @@ import {
   snapshotRegistry,
   type MetricsFlusherOptions,
 } from '../../src/index.js';
+import { FailingStore, type Failure } from '../harness/failing-store.js';
 import { startTcpProxy } from '../harness/tcp-proxy.js';
 import { testFlusher } from '../harness/test-flusher.js';
 import { testRedisUrl, useTestRedis } from '../harness/test-redis.js';
@@ -152,7 +153,13 @@ describe('a flush stores exactly what prom-client shows, reading only what chang
     });
   });
 
-  it('matches the reference after every flush of many random operations', async () => {
+  /**
+   * Random counter, gauge, histogram and summary operations, a flush after each step, and what Redis
+   * holds of the process checked against the reference after every flush that succeeded. `failure`
+   * makes the writes of some steps fail (before reaching Redis, or applied with their reply lost): what
+   * changed meanwhile must still arrive, exactly once.
+   */
+  async function randomOperations(failure?: (step: number) => Failure | undefined) {
     let seed = 7;
     const random = () => {
       seed = (seed * 1103515245 + 12345) % 2147483648;
@@ -182,7 +189,9 @@ describe('a flush stores exactly what prom-client shows, reading only what chang
       percentiles: [0.5],
       registers: [registry],
     });
-    const { identity, flusher } = makeFlusher(registry);
+    const store = new FailingStore(new RedisMetricsStore(redis.client, prefix));
+    const { identity, flusher } = makeFlusher(registry, { store });
+    let failed = 0;
     for (let step = 0; step < 40; step += 1) {
       for (let i = 0; i < 1 + Math.floor(random() * 5); i += 1) {
         const x = pick(values);
@@ -220,10 +229,29 @@ describe('a flush stores exactly what prom-client shows, reading only what chang
           }
         }
       }
+      const injected = failure?.(step);
+      if (injected !== undefined) {
+        store.plan.push({ call: 'write', failure: injected });
+        expect((await flusher.flush()).ok).toBe(false);
+        failed += 1;
+        continue;
+      }
       expect((await flusher.flush()).ok).toBe(true);
       expect(await stored(identity)).toEqual(await expected(registry));
       expect(await storedWindows(identity)).toEqual(await expectedWindows(registry));
     }
+    return failed;
+  }
+
+  it('matches the reference after every flush of many random operations', async () => {
+    expect(await randomOperations()).toBe(0);
+  });
+
+  it('matches it too when writes fail on the way or lose their reply, and the next flush catches up', async () => {
+    // Every third step fails, alternately before Redis and after it applied the write.
+    const failure = (step: number): Failure | undefined =>
+      step % 3 === 1 ? (step % 2 === 0 ? 'before' : 'after') : undefined;
+    expect(await randomOperations(failure)).toBe(13);
   });
 
   it('a collect callback that throws fails the flush, as getMetricsAsJSON fails, and loses nothing', async () => {

@@ -1,0 +1,160 @@
+/**
+ * One counter-like series (a counter's, histogram's or summary's) of this process: the packed value
+ * the registry shows and the one the store acknowledged, side by side.
+ */
+export interface CounterSeries {
+  readonly field: string;
+  /** The packed value the registry shows; `undefined` once it no longer shows the field. */
+  shown: string | undefined;
+  /** The packed value the store holds as this process's previous value; `undefined`: none. */
+  acked: string | undefined;
+  /** Whether it is in the ledger's list of changed series. */
+  listed: boolean;
+}
+
+/**
+ * The counter-like series of this process, as the registry shows them and as the store acknowledged
+ * them, with the list of series that changed since the last flush that fully succeeded.
+ *
+ * One record per series rather than two maps keyed by field (what is shown, what was acknowledged)
+ * and a set of touched fields: a table keeps the record of each of its series, so a changed series
+ * is updated and listed without hashing its field, and a flush compares the two values on the record.
+ * A changed series then costs one lookup by field, when its write is acknowledged, where it cost five;
+ * a first flush fills one map where it filled two (docs/decisions.md).
+ *
+ * Read as a map (`get`, `has`, `size`, iteration), it is the field -> packed value of what the registry
+ * shows, as `registry.getMetricsAsJSON()` would give it.
+ */
+export class CounterLedger implements Iterable<[string, string]> {
+  private readonly byField = new Map<string, CounterSeries>();
+  private shownCount = 0;
+  private changedList: CounterSeries[] = [];
+
+  /** How many fields the registry shows. */
+  get size(): number {
+    return this.shownCount;
+  }
+
+  /** The packed value the registry shows under `field`, if it shows it. */
+  get(field: string): string | undefined {
+    return this.byField.get(field)?.shown;
+  }
+
+  has(field: string): boolean {
+    return this.get(field) !== undefined;
+  }
+
+  *entries(): IterableIterator<[string, string]> {
+    for (const series of this.byField.values()) {
+      if (series.shown !== undefined) yield [series.field, series.shown];
+    }
+  }
+
+  *keys(): IterableIterator<string> {
+    for (const [field] of this.entries()) yield field;
+  }
+
+  [Symbol.iterator](): IterableIterator<[string, string]> {
+    return this.entries();
+  }
+
+  /**
+   * Shows `packed` under `field` and returns its record. Showing a field that is shown already
+   * replaces its value and leaves {@link size} as it was: how a table sees two of its series on one field.
+   */
+  show(field: string, packed: string): CounterSeries {
+    let series = this.byField.get(field);
+    if (series === undefined) {
+      series = { field, shown: undefined, acked: undefined, listed: false };
+      this.byField.set(field, series);
+    }
+    if (series.shown === undefined) this.shownCount += 1;
+    this.update(series, packed);
+    return series;
+  }
+
+  /** A new value of a series that is shown. */
+  update(series: CounterSeries, packed: string): void {
+    series.shown = packed;
+    this.list(series);
+  }
+
+  /** The registry no longer shows the series. */
+  hide(series: CounterSeries): void {
+    if (series.shown === undefined) return;
+    series.shown = undefined;
+    this.shownCount -= 1;
+    this.list(series);
+  }
+
+  hideField(field: string): void {
+    const series = this.byField.get(field);
+    if (series !== undefined) this.hide(series);
+  }
+
+  /** The series that may differ from what the store acknowledged, since the last {@link settle}. */
+  get changed(): readonly CounterSeries[] {
+    return this.changedList;
+  }
+
+  /** Every series: shown, or hidden while the store may still hold it. */
+  series(): IterableIterator<CounterSeries> {
+    return this.byField.values();
+  }
+
+  /** The store acknowledged `packed` as the series' previous value (`undefined`: it deleted it). */
+  acknowledge(field: string, packed: string | undefined): void {
+    const series = this.byField.get(field);
+    if (packed === undefined) {
+      if (series === undefined) return;
+      series.acked = undefined;
+      if (series.shown === undefined) this.byField.delete(field);
+    } else if (series === undefined) {
+      // The store holds a field the registry does not show (a repair's base): its delete is due.
+      this.byField.set(field, { field, shown: undefined, acked: packed, listed: false });
+    } else {
+      series.acked = packed;
+    }
+  }
+
+  /** The store forgot this process: nothing is acknowledged any more. */
+  forgetAcknowledged(): void {
+    for (const series of this.byField.values()) {
+      series.acked = undefined;
+      if (series.shown === undefined) this.byField.delete(series.field);
+    }
+  }
+
+  /** Field -> packed value of every series the store acknowledged (what repairs reason about). */
+  acknowledged(): Map<string, string> {
+    const values = new Map<string, string>();
+    for (const series of this.byField.values()) {
+      if (series.acked !== undefined) values.set(series.field, series.acked);
+    }
+    return values;
+  }
+
+  /**
+   * After a flush that fully succeeded: every series equals what the store acknowledged, so the list
+   * starts empty, and hidden series the store holds nothing of are let go.
+   */
+  settle(): void {
+    for (const series of this.changedList) {
+      series.listed = false;
+      if (
+        series.shown === undefined &&
+        series.acked === undefined &&
+        this.byField.get(series.field) === series
+      ) {
+        this.byField.delete(series.field);
+      }
+    }
+    this.changedList = [];
+  }
+
+  private list(series: CounterSeries): void {
+    if (series.listed) return;
+    series.listed = true;
+    this.changedList.push(series);
+  }
+}
