@@ -24,9 +24,9 @@ export interface FlushCost {
   firstLongestCallWorst: LongestCall;
   /**
    * CPU (ms, median) of the least a first flush can do, in the same repeats (see bare-first-flush.ts):
-   * with the flusher's two hash maps (what was read, what Redis acknowledged) and without them.
+   * with a ledger as the flusher's (a record per series in a map by field) and without it.
    */
-  bareFirstCpuMs: { withMaps: number; withoutMaps: number };
+  bareFirstCpuMs: { withLedger: number; withoutLedger: number };
   /** CPU (ms, median over the repeats) of the first flush of a new node process, as at a real start. */
   freshProcessFirstCpuMs: number;
   unchanged: FlushSample;
@@ -138,19 +138,19 @@ export async function benchFlush(
       const longestCalls: LongestCall[] = [];
       let redisBytesPerSeries = 0;
       let flusher: MetricsFlusher | undefined;
-      const bareWithMaps: number[] = [];
-      const bareWithoutMaps: number[] = [];
+      const bareWithLedger: number[] = [];
+      const bareWithoutLedger: number[] = [];
       for (let i = 0; i < repeats; i += 1) {
         // A real process makes one flusher: the last repeat's is let go first, so that neither the
         // floors nor this repeat's flusher run beside it.
         flusher?.abandon();
         flusher = undefined;
         // The floors first, in the same repeat, so that they see the machine as the flusher does.
-        for (const maps of [true, false]) {
+        for (const ledger of [true, false]) {
           await redis.flushdb();
           collectGarbage();
-          const { cpuMs } = await withCpuMs(() => bareFirstFlush(counter, redis, { maps }));
-          (maps ? bareWithMaps : bareWithoutMaps).push(cpuMs);
+          const { cpuMs } = await withCpuMs(() => bareFirstFlush(counter, redis, { ledger }));
+          (ledger ? bareWithLedger : bareWithoutLedger).push(cpuMs);
         }
         await redis.flushdb();
         // What the floors left is collected before the flusher is measured rather than during it.
@@ -183,7 +183,10 @@ export async function benchFlush(
         firstCalls: firsts[0].calls,
         firstLongestCall: longestCalls[Math.floor((longestCalls.length - 1) / 2)],
         firstLongestCallWorst: longestCalls[longestCalls.length - 1],
-        bareFirstCpuMs: { withMaps: median(bareWithMaps), withoutMaps: median(bareWithoutMaps) },
+        bareFirstCpuMs: {
+          withLedger: median(bareWithLedger),
+          withoutLedger: median(bareWithoutLedger),
+        },
         freshProcessFirstCpuMs: median(fresh),
         unchanged: medianSample(unchanged),
         tenPercentChanged: medianSample(changed),
@@ -193,7 +196,7 @@ export async function benchFlush(
       const cpu = (s: FlushSample) =>
         `${s.cpuMs.toFixed(1)} ms CPU (spread ${(s.cpuSpread * 100).toFixed(0)}%)`;
       console.log(
-        `  flush ${series} series: first ${cpu(last.first)} (bare loop ${last.bareFirstCpuMs.withMaps.toFixed(1)} ms with its two maps, ${last.bareFirstCpuMs.withoutMaps.toFixed(1)} ms without; in a fresh process ${last.freshProcessFirstCpuMs.toFixed(1)} ms), unchanged ${cpu(last.unchanged)}, 10% changed ${cpu(last.tenPercentChanged)}, ${redisBytesPerSeries.toFixed(0)} B/series in Redis`,
+        `  flush ${series} series: first ${cpu(last.first)} (bare loop ${last.bareFirstCpuMs.withLedger.toFixed(1)} ms with its ledger, ${last.bareFirstCpuMs.withoutLedger.toFixed(1)} ms without; in a fresh process ${last.freshProcessFirstCpuMs.toFixed(1)} ms), unchanged ${cpu(last.unchanged)}, 10% changed ${cpu(last.tenPercentChanged)}, ${redisBytesPerSeries.toFixed(0)} B/series in Redis`,
       );
     }
     await redis.flushdb();

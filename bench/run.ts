@@ -178,7 +178,7 @@ async function main(): Promise<void> {
     }
     results.durationS = (Date.now() - startedAt.getTime()) / 1000;
     if (only) {
-      results.origin = `This section was rewritten alone by \`${command}\` on ${startedAt.toISOString().slice(0, 10)} (${results.durationS.toFixed(0)} s, the same machine; Redis ${redis.version}; load average ${startLoad} at the start and ${loadavg()[0].toFixed(1)} at the end, on ${cpus().length} cores: other work on the machine inflates CPU times and their spread).`;
+      results.origin = `This section was rewritten alone by \`${command}\` on ${startedAt.toISOString().slice(0, 10)} (${results.durationS.toFixed(0)} s; CPU: ${cpus()[0]?.model ?? 'unknown'}, ${cpus().length} cores, which may not be the machine of the other sections; Redis ${redis.version}; load average ${startLoad} at the start and ${loadavg()[0].toFixed(1)} at the end: other work on the machine inflates CPU times and their spread).`;
     }
     writeFileSync(
       report,

@@ -6,22 +6,22 @@ const SERIES_PER_CALL = 500;
 /**
  * The least a first flush of one prom-client counter can do, as one bare loop: list the series, copy
  * each labels object, build each series' field, pack its value, and send the lines to Redis in calls
- * of 500 series (a script that only returns). With `maps`, it also keeps what it read in one hash map
- * and what Redis acknowledged in another, as the flusher does. It escapes nothing, keeps no repair
- * state and reads no other metric type: a floor to compare the flusher with, not a flusher.
+ * of 500 series (a script that only returns). With `ledger`, it also keeps a record per series in one
+ * hash map by field, with what it read and what Redis acknowledged, as the flusher's ledger does. It
+ * escapes nothing, keeps no repair state and reads no other metric type: a floor to compare the
+ * flusher with, not a flusher.
  */
 export async function bareFirstFlush(
   counter: object,
   redis: Redis,
-  { maps }: { maps: boolean },
+  { ledger }: { ledger: boolean },
 ): Promise<void> {
   const hashMap = (counter as unknown as { hashMap: Record<string, BareEntry> }).hashMap;
   const name = (counter as unknown as { name: string }).name;
   const keys = Object.keys(hashMap);
   const fields: string[] = [];
   const values: string[] = [];
-  const read = new Map<string, string>();
-  const acknowledged = new Map<string, string>();
+  const records = new Map<string, BareRecord>();
   for (const key of keys) {
     const entry = hashMap[key];
     // The benchmark's label names are in sorted order already: JSON.stringify writes the field's body.
@@ -30,15 +30,21 @@ export async function bareFirstFlush(
     const packed = `v ${entry.value}`;
     fields.push(field);
     values.push(packed);
-    if (maps) read.set(field, packed);
+    if (ledger) records.set(field, { field, shown: packed, acked: undefined });
   }
   for (let start = 0; start < fields.length; start += SERIES_PER_CALL) {
     const end = Math.min(start + SERIES_PER_CALL, fields.length);
     const parts: string[] = [];
     for (let i = start; i < end; i += 1) parts.push(fields[i], values[i]);
     await redis.eval('return 1', 0, parts.join('\n'));
-    if (maps) for (let i = start; i < end; i += 1) acknowledged.set(fields[i], values[i]);
+    if (ledger) for (let i = start; i < end; i += 1) records.get(fields[i])!.acked = values[i];
   }
+}
+
+interface BareRecord {
+  field: string;
+  shown: string;
+  acked: string | undefined;
 }
 
 interface BareEntry {

@@ -71,9 +71,38 @@ end
 local function isBound(slot)
   return slot ~= 'v' and slot ~= 'c' and slot ~= 's'
 end
+-- The number of a counter's packed value, 'v <number>' and nothing else; nil for any other text
+-- (and for a missing one: HGET gives false).
+local function counterValue(text)
+  if not text or string.byte(text, 1) ~= 118 or string.byte(text, 2) ~= 32 then return nil end
+  if string.find(text, ' ', 3, true) then return nil end
+  return num(string.sub(text, 3))
+end
+-- addDifference for the common case, a counter whose values are all 'v <number>': the same arithmetic
+-- without splitting three texts into tables (most of a write's Redis time). False when another case.
+local function addCounterDifference(totalsKey, field, newText, oldText)
+  local new = counterValue(newText)
+  if new == nil then return false end
+  local old = counterValue(oldText)
+  if oldText and old == nil then return false end
+  local totalText = redis.call('HGET', totalsKey, field)
+  local total = counterValue(totalText)
+  if totalText and total == nil then return false end
+  if old ~= nil and new < old then old = nil end
+  local delta = new - (old or 0)
+  if delta ~= delta or delta == math.huge or delta == -math.huge then return true end
+  if total == nil then
+    -- A new total starts at the difference (a zero one as 0, never -0).
+    redis.call('HSET', totalsKey, field, 'v ' .. fmt(delta == 0 and 0 or delta))
+  elseif delta ~= 0 then
+    redis.call('HSET', totalsKey, field, 'v ' .. fmt(total + delta))
+  end
+  return true
+end
 -- Adds to the totals what a process's new absolute values add to what it wrote before; a count that
 -- went down is a reset and counts from zero (see packedDelta in packed-values.ts).
 local function addDifference(totalsKey, field, newText, oldText)
+  if addCounterDifference(totalsKey, field, newText, oldText) then return end
   local names, new = unpack(newText)
   if not names then return end
   local _, old = unpack(oldText)

@@ -50,4 +50,62 @@ describe('the write script and the embedded store read a stored total alike', ()
     expect(redis).toBe(expected);
     expect(memory).toBe(expected);
   });
+
+  /**
+   * The total each store holds of a counter after one process writes `first`, then `second`, over
+   * `stored` (null: no total yet). The write script adds counters without splitting their texts when
+   * all three are `v <number>`, and the general way otherwise: both must add as the embedded store does.
+   */
+  async function counterTotalAfterWrites(
+    stored: string | null,
+    first: string,
+    second: string,
+  ): Promise<[string | null, string | undefined]> {
+    const { client } = testRedis;
+    const prefix = testRedis.prefix('counter-parity');
+    const keys = new PrefixKeys(prefix);
+    const counterField = seriesField('jobs_total', {});
+    const redis = new RedisMetricsStore(client, prefix);
+    const memory = new MemoryMetricsStore();
+    const memoryTotals = (memory as unknown as { totals: Map<string, string> }).totals;
+    if (stored !== null) {
+      await client.hset(keys.totals, counterField, stored);
+      memoryTotals.set(counterField, stored);
+    }
+    const identity = ProcessIdentity.create({ hostname: 'h', pid: 1 });
+    for (const [seq, packed] of [first, second].entries()) {
+      const batch = { expectedSeq: seq, seq: seq + 1, counters: [[counterField, packed]] };
+      for (const store of [redis, memory]) {
+        const reply = await store.write(identity, batch as Parameters<typeof store.write>[1]);
+        expect(reply.status).toBe('applied');
+      }
+    }
+    return [await client.hget(keys.totals, counterField), memoryTotals.get(counterField)];
+  }
+
+  it.each([
+    ['a counter total', 'v 10', 'v 3', 'v 5', 'v 15'],
+    ['no total yet', null, 'v 3', 'v 5', 'v 5'],
+    ['a reset (the value went down)', 'v 10', 'v 3', 'v 2', 'v 15'],
+    ['a value written again', null, 'v 3', 'v 3', 'v 3'],
+    ['zero, and minus zero', null, 'v -0', 'v 0', 'v 0'],
+    ['fractions', 'v 0.25', 'v 0.5', 'v 1.5', 'v 1.75'],
+    ['a NaN value, left out', 'v 10', 'v 3', 'v NaN', 'v 13'],
+    ['an infinite total', 'v +Inf', 'v 3', 'v 5', 'v +Inf'],
+    ['a total with a double space', 'v  1', 'v 3', 'v 5', 'v 5'],
+    ['a total with a trailing space', 'v 1 ', 'v 3', 'v 5', 'v 5'],
+    ['a hexadecimal total', 'v 0x1', 'v 3', 'v 5', 'v 5'],
+    ['a total with a tab', 'v\t1', 'v 3', 'v 5', 'v 5'],
+    ['an infinity spelled Inf', 'v Inf', 'v 3', 'v 5', 'v 5'],
+    ['a histogram total under the field', 'c 1 s 2 0.5 1 +Inf 1', 'v 3', 'v 5', 'c 1 s 2 v 5'],
+    ['a histogram written before', 'v 10', 'c 1 s 2 +Inf 1', 'v 5', 'v 15 c 1 s 2'],
+  ])(
+    '%s: both stores end with the same counter total',
+    async (_, stored, first, second, expected) => {
+      const [redis, memory] = await counterTotalAfterWrites(stored, first, second);
+
+      expect(redis).toBe(expected);
+      expect(memory).toBe(expected);
+    },
+  );
 });
