@@ -44,6 +44,16 @@ describe('the write script and the embedded store read a stored total alike', ()
     ['a hexadecimal number', 'c 0x1 s 0.25 0.5 1 +Inf 1', 'c 2 s 1 0.5 1 +Inf 2'],
     ['a binary number', 'c 0b1 s 0.25 0.5 1 +Inf 1', 'c 2 s 1 0.5 1 +Inf 2'],
     ['an infinity spelled Inf', 'c 1 s Inf 0.5 1 +Inf 1', 'c 2 s 1 0.5 1 +Inf 2'],
+    ['a number too large for a double', 'c 1 s 1e999 0.5 1 +Inf 1', 'c 3 s +Inf 0.5 2 +Inf 3'],
+    ['a sum spelled nan', 'c 1 s nan 0.5 1 +Inf 1', 'c 3 s NaN 0.5 2 +Inf 3'],
+    ['a NaN with a sign', 'c 1 s -nan 0.5 1 +Inf 1', 'c 2 s 1 0.5 1 +Inf 2'],
+    ['a hexadecimal number in capitals', 'c 0X1 s 0.25 0.5 1 +Inf 1', 'c 2 s 1 0.5 1 +Inf 2'],
+    ['a zero byte inside a number', 'c 1 s 0.25 0.5 1\u0000zz +Inf 1', 'c 2 s 1 0.5 1 +Inf 2'],
+    ['a newline after a number', 'c 1 s 0.25\n 0.5 1 +Inf 1', 'c 2 s 1 0.5 1 +Inf 2'],
+    ['a control character in a slot', 'c 1 s 0.25 0.5\u007f 1 +Inf 1', 'c 2 s 1 0.5 1 +Inf 2'],
+    ['a leading space', ' c 1 s 0.25 0.5 1 +Inf 1', 'c 2 s 1 0.5 1 +Inf 2'],
+    ['a slot without its number', 'c 1 s 0.25 0.5 1 +Inf', 'c 2 s 1 0.5 1 +Inf 2'],
+    ['nothing at all', '', 'c 2 s 1 0.5 1 +Inf 2'],
   ])('%s: both stores end with the same total', async (_, stored, expected) => {
     const [redis, memory] = await totalsAfterWrite(stored);
 
