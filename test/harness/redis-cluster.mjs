@@ -18,6 +18,8 @@ const run = promisify(execFile);
  * One node of the cluster.
  * @typedef {object} ClusterNode
  * @property {number} port
+ * @property {number} [tlsPort] with `tls`: the port it also listens on with TLS, which it announces
+ *   and which its replicas replicate from
  * @property {string} id the node id (stable across restarts: it lives in the node's nodes.conf)
  * @property {import('./redis-processes.mjs').RedisProcess} process
  */
@@ -54,16 +56,13 @@ const HOST = '127.0.0.1';
  * (validity factor 0), replicas sync from an RDB file (a diskless sync waits 5 s before it starts, then
  * holds writes back until the replica's first ACK, up to a second later), and nothing is persisted.
  *
- * With `tls` (no replicas), every node also listens with TLS, the cluster bus speaks TLS, and the nodes
- * announce their TLS ports (`tls-cluster`): a client reaches the cluster only with TLS, from
+ * With `tls`, every node also listens with TLS, the cluster bus and replication speak TLS, and the
+ * nodes announce their TLS ports (`tls-cluster`): a client reaches the cluster only with TLS, from
  * `tlsStartupNodes`. The plain ports stay for the harness's own calls.
  * @param {{ replicas?: 0 | 1, tls?: { certFile: string, keyFile: string, caFile: string } }} [options]
  * @returns {Promise<RedisClusterHandle>}
  */
 export async function startRedisCluster({ replicas = 1, tls } = {}) {
-  // A replica reports its master by the port it replicates from (the TLS one): the health check,
-  // which matches plain ports, does not follow that.
-  if (tls && replicas) throw new Error('a TLS cluster is started without replicas');
   const dir = await makeTempDir(tls ? 'cluster-tls' : replicas ? 'cluster' : 'cluster-no-replicas');
   /** @type {import('./redis-processes.mjs').RedisProcess[]} */
   const processes = [];
@@ -97,8 +96,9 @@ export async function startRedisCluster({ replicas = 1, tls } = {}) {
       { timeout: 20_000 },
     );
     const nodes = await Promise.all(
-      processes.map(async (process) => ({
+      processes.map(async (process, i) => ({
         port: process.port,
+        ...(tls ? { tlsPort: tlsPorts[i] } : {}),
         id: String(await respCall({ port: process.port }, 'CLUSTER', 'MYID')),
         process,
       })),
@@ -227,6 +227,7 @@ function clusterHandle(nodes, stopAll) {
           .join(' ');
         return {
           port: node.port,
+          tlsPort: node.tlsPort,
           info,
           replication,
           roles,
@@ -234,9 +235,14 @@ function clusterHandle(nodes, stopAll) {
         };
       }),
     );
-    // Every replica has every write its master took so far (writes stream to it).
+    // Every replica has every write its master took so far (writes stream to it). A replica names
+    // its master by the port it replicates from: the TLS one when replication speaks TLS.
     const offsetOf = new Map(
-      views.map((view) => [String(view.port), Number(view.replication.master_repl_offset)]),
+      views.flatMap((view) =>
+        [view.port, view.tlsPort]
+          .filter((port) => port !== undefined)
+          .map((port) => [String(port), Number(view.replication.master_repl_offset)]),
+      ),
     );
     const caughtUp = (/** @type {typeof views[number]} */ view) =>
       view.replication.role === 'master' ||

@@ -4,17 +4,19 @@ import { jest } from '@jest/globals';
 import { Cluster, type ClusterOptions } from 'ioredis';
 import { Counter, Registry } from 'prom-client';
 
-import { RedisStorageManager } from '../../src/index.js';
+import { RedisStorageManager, type FlushResult } from '../../src/index.js';
 import { startRedisCluster, type RedisClusterHandle } from '../harness/redis-cluster.mjs';
+import { waitFor } from '../harness/redis-processes.mjs';
 import { uniquePrefix } from '../harness/test-redis.js';
 import { makeTestCertificates, type TestCertificates } from '../harness/tls-certificates.mjs';
 import { sampleValue } from './exposition-sample.js';
 
-// Redis Cluster with TLS, as managed services run it (cluster mode with encryption in transit): the
-// nodes announce their TLS ports, and the module works through the ioredis Cluster client a user passes
-// in, fresh scrapes (pub/sub on a duplicate of that client) included.
+// Redis Cluster with TLS, as managed services run it (cluster mode with encryption in transit, a
+// replica per master): the nodes announce their TLS ports and replicate over TLS, and the module works
+// through the ioredis Cluster client a user passes in, fresh scrapes (pub/sub on a duplicate of that
+// client) and a failover included.
 
-// Three servers and certificates: more than the default 30 s on a loaded machine.
+// Six servers, certificates and a failover: more than the default 30 s on a loaded machine.
 jest.setTimeout(120_000);
 
 const QUIET = { log: () => undefined, warn: () => undefined, error: () => undefined };
@@ -28,7 +30,7 @@ const managers: RedisStorageManager[] = [];
 beforeAll(async () => {
   certificates = await makeTestCertificates();
   cluster = await startRedisCluster({
-    replicas: 0,
+    replicas: 1,
     tls: {
       certFile: certificates.serverCertFile,
       keyFile: certificates.serverKeyFile,
@@ -66,10 +68,23 @@ function startProcess(prefix: string, options: ClusterOptions) {
   return { manager, counter };
 }
 
+/** Flushes until a flush reaches the cluster again (the client finds the new master of the slot). */
+function flushUntilOk(manager: RedisStorageManager): Promise<FlushResult> {
+  return waitFor('a flush to reach the cluster', async () => {
+    const result = await manager.flush();
+    return result?.ok ? result : undefined;
+  });
+}
+
 describe('Redis Cluster with TLS', () => {
+  const tlsOptions = (): ClusterOptions => ({
+    redisOptions: { tls: { ca: readFileSync(certificates.caFile) } },
+    clusterRetryStrategy: () => 100,
+  });
+
   it('two processes count through TLS Cluster clients, and a fresh scrape of one shows both', async () => {
     const prefix = uniquePrefix('cluster-tls');
-    const tls = { redisOptions: { tls: { ca: readFileSync(certificates.caFile) } } };
+    const tls = tlsOptions();
     const a = startProcess(prefix, tls);
     const b = startProcess(prefix, tls);
     expect([await a.manager.setup(), await b.manager.setup()]).toEqual([true, true]);
@@ -80,6 +95,31 @@ describe('Redis Cluster with TLS', () => {
 
     expect(status).toBe(200);
     expect(sampleValue(body, COUNTER)).toBe(7);
+  });
+
+  it('keeps exact counts through the failover of the master of its slot over TLS, and the killed master rejoins as a replica', async () => {
+    const prefix = uniquePrefix('cluster-tls-failover');
+    const { manager, counter } = startProcess(prefix, tlsOptions());
+    expect(await manager.setup()).toBe(true);
+    counter.inc(5);
+    expect((await manager.flush())?.ok).toBe(true);
+
+    const master = await cluster.masterOf(`{${prefix}}`);
+    const [replica] = await cluster.replicasOf(master);
+    await cluster.waitUntilReplicated(master);
+    await cluster.killNode(master);
+    const promoted = await cluster.waitForFailover(master);
+    expect(promoted.id).toBe(replica.id);
+
+    counter.inc(2);
+    await flushUntilOk(manager);
+    expect(sampleValue((await manager.metrics()).body, COUNTER)).toBe(7);
+
+    await cluster.restartNode(master);
+    expect((await cluster.replicasOf(promoted)).map((node) => node.id)).toEqual([master.id]);
+    counter.inc();
+    await flushUntilOk(manager);
+    expect(sampleValue((await manager.metrics()).body, COUNTER)).toBe(8);
   });
 
   it('a Cluster client without TLS reaches no node, and the failed flush says so', async () => {
