@@ -41,6 +41,9 @@ const run = promisify(execFile);
  *   same nodes.conf and waits until the whole cluster is healthy again
  * @property {(killed: ClusterNode) => Promise<ClusterNode>} waitForFailover waits until a replica of a
  *   killed master serves its slots and every running node says the cluster is ok; returns the new master
+ * @property {(key: string) => Promise<{ killed: ClusterNode, replica: ClusterNode, promoted: ClusterNode }>}
+ *   failOverMasterOf kills the master serving the key's slot once its replica has every write, and waits
+ *   for the failover: the killed master, its replica before the kill, and the master serving the slot now
  * @property {() => Promise<void>} waitUntilHealthy waits until every running node says ok, agrees on who
  *   serves which slots, and every replica's link to its master is up
  * @property {() => Promise<void>} stop kills every node and deletes the temp dir
@@ -317,6 +320,13 @@ function clusterHandle(nodes, stopAll) {
     },
     async waitUntilHealthy() {
       await waitFor('the cluster to be healthy', isHealthy);
+    },
+    async failOverMasterOf(key) {
+      const killed = await this.masterOf(key);
+      const [replica] = await replicasOf(killed);
+      await this.waitUntilReplicated(killed);
+      await this.killNode(killed);
+      return { killed, replica, promoted: await this.waitForFailover(killed) };
     },
     stop: stopAll,
   };

@@ -104,19 +104,15 @@ describe('Redis Cluster with TLS', () => {
     counter.inc(5);
     expect((await manager.flush())?.ok).toBe(true);
 
-    const master = await cluster.masterOf(`{${prefix}}`);
-    const [replica] = await cluster.replicasOf(master);
-    await cluster.waitUntilReplicated(master);
-    await cluster.killNode(master);
-    const promoted = await cluster.waitForFailover(master);
+    const { killed, replica, promoted } = await cluster.failOverMasterOf(`{${prefix}}`);
     expect(promoted.id).toBe(replica.id);
 
     counter.inc(2);
     await flushUntilOk(manager);
     expect(sampleValue((await manager.metrics()).body, COUNTER)).toBe(7);
 
-    await cluster.restartNode(master);
-    expect((await cluster.replicasOf(promoted)).map((node) => node.id)).toEqual([master.id]);
+    await cluster.restartNode(killed);
+    expect((await cluster.replicasOf(promoted)).map((node) => node.id)).toEqual([killed.id]);
     counter.inc();
     await flushUntilOk(manager);
     expect(sampleValue((await manager.metrics()).body, COUNTER)).toBe(8);

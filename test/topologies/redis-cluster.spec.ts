@@ -136,20 +136,15 @@ describe('Redis Cluster, 3 masters with a replica each', () => {
   });
 
   it('keeps exact counts through the failover of the master of its slot, and the killed master rejoins as a replica', async () => {
-    const master = await cluster.masterOf(`{${prefix}}`);
-    const [replica] = await cluster.replicasOf(master);
-    await cluster.waitUntilReplicated(master);
-
-    await cluster.killNode(master);
-    const promoted = await cluster.waitForFailover(master);
+    const { killed, replica, promoted } = await cluster.failOverMasterOf(`{${prefix}}`);
     expect(promoted.id).toBe(replica.id);
 
     await placeOrders(app, 4);
     await flushUntilOk(app);
     expect(await scrapedOrders(app)).toBe(11);
 
-    await cluster.restartNode(master);
-    expect((await cluster.replicasOf(promoted)).map((node) => node.id)).toEqual([master.id]);
+    await cluster.restartNode(killed);
+    expect((await cluster.replicasOf(promoted)).map((node) => node.id)).toEqual([killed.id]);
     await placeOrders(app, 1);
     await flushUntilOk(app);
     expect(await scrapedOrders(app)).toBe(12);
