@@ -179,7 +179,8 @@ export function planRepair(markers: StoredMarkers, history: WriteHistory): Repai
   return {
     kind: 'rebase',
     keepCounters: false,
-    base: acked,
+    // Taken to be what the totals hold of this process: the least wrong guess, never counted twice.
+    base: new Map(acked),
     markLost,
     exact: false,
     cause: causes.join('; '),

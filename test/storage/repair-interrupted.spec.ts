@@ -230,6 +230,31 @@ describe('a repair interrupted half-way still ends exact', () => {
     expect(await totals()).toEqual([10, 10, 10, 10, 10]);
   });
 
+  it('the totals went back to a write whose values the process no longer knows: they are kept, never counted again', async () => {
+    const { keys, flusher, identity, counter, totals, warnings } = await counted();
+    counter.inc({ n: '0' }, 5);
+    expect((await flusher.flush()).ok).toBe(true);
+    // Redis lost data twice over: the totals went back to the first write, the previous values went.
+    const first = seriesField('jobs_total', { n: '0' });
+    await redis.client.hset(keys.totals, first, 'v 10', `#p:${identity.id}`, '1');
+    await redis.client.del(keys.counters(identity.id));
+
+    const repaired = await flusher.flush();
+    counter.inc({ n: '1' }, 1);
+    const next = await flusher.flush();
+
+    expect([repaired.ok, next.ok]).toEqual([true, true]);
+    // Off by the 5 counted since the first write, as the warning says; counting all again from zero
+    // would have doubled every series.
+    expect(await totals()).toEqual([10, 11, 10, 10, 10]);
+    expect(warnings).toEqual([
+      expect.stringContaining(
+        'the totals hold an older write of this process (1) whose values it no longer knows, so they may be off by what it counted since',
+      ),
+    ]);
+    expect(warnings[0]).toContain('Repairing it as well as it can');
+  });
+
   it('an abandoned process stops hearing the registry, which would otherwise keep it and its series', async () => {
     const registry = new Registry();
     const flusher = testFlusher(redis.client, redis.prefix('abandoned-hearing'), registry, {
