@@ -195,8 +195,10 @@ export class RedisStorageManager implements OnApplicationBootstrap, BeforeApplic
       // A scrape right after start waits (within its timeout) for the connection and first write.
       whenReady: () => this.started ?? Promise.resolve(false),
       beforeRead: (budgetMs) =>
-        this.flushRequests?.request(Math.min(this.options.freshScrapeWaitMs, budgetMs)) ??
-        Promise.resolve(),
+        this.flushRequests?.request(
+          Math.min(this.options.freshScrapeWaitMs, budgetMs),
+          this.flusher?.liveProcesses,
+        ) ?? Promise.resolve(),
     });
   }
 

@@ -12,7 +12,9 @@ import type { FlushRequestChannel, FlushRequestOutcome } from './metrics-store.j
  * and says so. A process that does not answer in time is served as it last flushed.
  *
  * The number asked is what PUBLISH reports: the subscribers that got the request. On Redis Cluster that
- * counts the subscribers of one node only, so a scrape may stop waiting before every process answered.
+ * counts the subscribers of the one node that took the PUBLISH (the message reaches every node), which
+ * is mostly none or one of them: there the scrape waits for every process the store counts live. A live
+ * process that does not listen (fresh scrapes off) then makes it wait its whole bound.
  */
 export class FlushRequests implements FlushRequestChannel {
   private readonly requestChannel: string;
@@ -48,13 +50,17 @@ export class FlushRequests implements FlushRequestChannel {
    * Asks every listening process to flush, and waits until all answered or `waitMs` passed. Never
    * rejects: a request that cannot be sent is answered by nobody.
    */
-  async request(waitMs: number): Promise<FlushRequestOutcome> {
+  async request(waitMs: number, liveProcesses?: number): Promise<FlushRequestOutcome> {
     if (!this.subscriber || waitMs <= 0) return { asked: 0, answered: 0 };
     const id = randomBytes(8).toString('hex');
     const entry = { answered: 0, wake: () => undefined };
     this.waiting.set(id, entry);
     try {
-      const asked = Number(await this.client.publish(this.requestChannel, id));
+      const published = Number(await this.client.publish(this.requestChannel, id));
+      const asked =
+        this.client instanceof Cluster && liveProcesses !== undefined
+          ? Math.max(published, liveProcesses)
+          : published;
       if (entry.answered < asked) {
         await new Promise<void>((resolve) => {
           const timer = setTimeout(resolve, waitMs);

@@ -190,8 +190,10 @@ export interface FlushRequestChannel {
   /**
    * Asks every listening process to flush, and waits until all answered or `waitMs` passed. Never
    * rejects: a request that cannot be sent, or one made before `listen`, is answered by nobody.
+   * `liveProcesses` (this one included) is how many processes the store last counted live: a channel
+   * that cannot count who got the request waits for that many answers.
    */
-  request(waitMs: number): Promise<FlushRequestOutcome>;
+  request(waitMs: number, liveProcesses?: number): Promise<FlushRequestOutcome>;
   /** Stops listening. */
   close(): void;
 }

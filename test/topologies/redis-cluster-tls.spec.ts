@@ -88,6 +88,8 @@ describe('Redis Cluster with TLS', () => {
     const a = startProcess(prefix, tls);
     const b = startProcess(prefix, tls);
     expect([await a.manager.setup(), await b.manager.setup()]).toEqual([true, true]);
+    // On a Cluster a scrape waits for the processes its last write counted live: both, from here.
+    expect((await a.manager.flush())?.ok).toBe(true);
 
     a.counter.inc(3);
     b.counter.inc(4);

@@ -5,7 +5,7 @@ import { jest } from '@jest/globals';
 import { Controller, Injectable, Module, Post, type INestApplication } from '@nestjs/common';
 import { Test } from '@nestjs/testing';
 import { Cluster } from 'ioredis';
-import { Registry, type Counter } from 'prom-client';
+import { Counter, Registry } from 'prom-client';
 import request from 'supertest';
 
 import {
@@ -133,6 +133,50 @@ describe('Redis Cluster, 3 masters with a replica each', () => {
     expect(await scrapedOrders(app)).toBe(7);
     const health = await request(app.getHttpServer()).get('/metrics/health').expect(200);
     expect(health.body).toMatchObject({ status: 'up', liveProcesses: 1 });
+  });
+
+  it('a fresh scrape waits for every live process, though PUBLISH counts the subscribers of one node only', async () => {
+    const freshPrefix = uniquePrefix('cluster-fresh');
+    const processes = [0, 1].map(() => {
+      const processClient = clusterClient(cluster);
+      const registry = new Registry();
+      const counter = new Counter({ name: 'jobs_total', help: 'Jobs', registers: [registry] });
+      const manager = new RedisStorageManager(
+        {
+          client: processClient,
+          keyPrefix: freshPrefix,
+          registry,
+          defaultMetrics: false,
+          httpMetrics: false,
+          // Only fresh scrapes write during the test: a count is in a scrape because it asked for it.
+          flushIntervalMs: 60_000,
+          freshScrapeWaitMs: 5_000,
+        },
+        { log: () => undefined, warn: () => undefined, error: () => undefined },
+      );
+      return { processClient, counter, manager };
+    });
+    try {
+      for (const { manager } of processes) expect(await manager.setup()).toBe(true);
+      const [scraper, other] = processes;
+      // Its last write counted both processes live.
+      expect((await scraper.manager.flush())?.ok).toBe(true);
+
+      const scraped: (number | undefined)[] = [];
+      for (let round = 1; round <= 8; round += 1) {
+        scraper.counter.inc();
+        other.counter.inc();
+        scraped.push(sampleValue((await scraper.manager.metrics()).body, 'jobs_total'));
+      }
+
+      // Six nodes: most requests reach the PUBLISH node's subscribers of neither process, or of one.
+      expect(scraped).toEqual([2, 4, 6, 8, 10, 12, 14, 16]);
+    } finally {
+      for (const { manager, processClient } of processes) {
+        await manager.teardown();
+        processClient.disconnect();
+      }
+    }
   });
 
   it('keeps exact counts through the failover of the master of its slot, and the killed master rejoins as a replica', async () => {
