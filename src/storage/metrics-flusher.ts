@@ -382,6 +382,8 @@ export class MetricsFlusher {
       else if (!this.clock.known) held = true;
       else changes.gauges.push([field, { value, timestamp: this.clock.toStore(setAt), setAt }]);
     };
+    // A shown value the store lacks is sent; a series no longer shown that the store holds is deleted
+    // (so is what it held of a metric made again with another type: its series left the ledger).
     const counter = ({ field, shown, acked }: CounterSeries) => {
       if (shown !== undefined) {
         if (shown !== acked) changes.counters.push([field, shown]);
@@ -389,8 +391,6 @@ export class MetricsFlusher {
         changes.counterDeletes.push(field);
       }
     };
-    // A metric made again with another type: its series leave the ledger or the gauges as they
-    // leave the registry, so what the store holds of the old kind is deleted.
     if (this.resendAll) {
       for (const [field, value] of view.gauges) gauge(field, value);
       for (const field of this.ackedGauges.keys()) {
