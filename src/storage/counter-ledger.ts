@@ -102,6 +102,14 @@ export class CounterLedger implements Iterable<[string, string]> {
     return this.byField.values();
   }
 
+  /**
+   * The store acknowledged `packed` as the previous value of a series in the ledger, sent as its
+   * shown value: no lookup by field.
+   */
+  acknowledgeSeries(series: CounterSeries, packed: string): void {
+    series.acked = packed;
+  }
+
   /** The store acknowledged `packed` as the series' previous value (`undefined`: it deleted it). */
   acknowledge(field: string, packed: string | undefined): void {
     const series = this.byField.get(field);

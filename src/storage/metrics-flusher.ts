@@ -114,6 +114,13 @@ interface Attempt {
   rebase?: { base: ReadonlyMap<string, string>; keepCounters: boolean };
   /** A load of the base: whether it loads all that was left to load. */
   loadsTheRest?: boolean;
+  /**
+   * A counting write: the ledger's record of each of `content.counters`, in order, so that its
+   * acknowledgement needs no lookup by field. A record stays in the ledger while a write that sent it
+   * is unanswered: records leave only when a delete of theirs is acknowledged, at `settle` (after a
+   * fully acknowledged flush) or at `forget` (which drops unanswered writes too).
+   */
+  series?: readonly CounterSeries[];
 }
 
 /**
@@ -316,15 +323,13 @@ export class MetricsFlusher {
     for (let mismatches = 0; ;) {
       if (this.pendingBase.size > 0) {
         // A repair that did not finish loading what the totals hold: that first, counting nothing.
-        reply = await this.sendAll(
-          { ...noChanges(), counters: [...this.pendingBase] },
-          stats,
-          'base',
-        );
+        reply = await this.sendAll({ ...noChanges(), counters: [...this.pendingBase] }, stats, {
+          counterMode: 'base',
+        });
         if (reply.status === 'applied') continue;
       } else {
-        const { changes, held } = this.changesSince(view);
-        reply = await this.sendAll(changes, stats);
+        const { changes, held, sentSeries } = this.changesSince(view);
+        reply = await this.sendAll(changes, stats, { counterMode: 'count', series: sentSeries });
         if (reply.status === 'applied') {
           // Timed gauges wait for the first reply to know the store's clock: one more round.
           if (held && this.clock.known) continue;
@@ -364,8 +369,14 @@ export class MetricsFlusher {
    * differ (all of them after the store's state was forgotten). `held`: timed gauges left for a later
    * round because the store's clock is not known yet.
    */
-  private changesSince(view: RegistryView): { changes: SeriesChanges; held: boolean } {
+  private changesSince(view: RegistryView): {
+    changes: SeriesChanges;
+    held: boolean;
+    sentSeries: CounterSeries[];
+  } {
     const changes = noChanges();
+    // The record of each of `changes.counters`, in order.
+    const sentSeries: CounterSeries[] = [];
     let held = false;
     for (const [name, readMeta] of view.metadata) {
       const meta = this.withPercentiles(name, readMeta);
@@ -384,9 +395,13 @@ export class MetricsFlusher {
     };
     // A shown value the store lacks is sent; a series no longer shown that the store holds is deleted
     // (so is what it held of a metric made again with another type: its series left the ledger).
-    const counter = ({ field, shown, acked }: CounterSeries) => {
+    const counter = (series: CounterSeries) => {
+      const { field, shown, acked } = series;
       if (shown !== undefined) {
-        if (shown !== acked) changes.counters.push([field, shown]);
+        if (shown !== acked) {
+          changes.counters.push([field, shown]);
+          sentSeries.push(series);
+        }
       } else if (acked !== undefined) {
         changes.counterDeletes.push(field);
       }
@@ -397,7 +412,7 @@ export class MetricsFlusher {
         if (!view.gauges.has(field)) changes.gaugeDeletes.push(field);
       }
       for (const series of this.ledger.series()) counter(series);
-      return { changes, held };
+      return { changes, held, sentSeries };
     }
     for (const field of this.pending) {
       const value = view.gauges.get(field);
@@ -405,7 +420,7 @@ export class MetricsFlusher {
       else if (this.ackedGauges.has(field)) changes.gaugeDeletes.push(field);
     }
     for (const series of this.ledger.changed) counter(series);
-    return { changes, held };
+    return { changes, held, sentSeries };
   }
 
   /** A summary's metadata names the quantiles it serves. */
@@ -475,11 +490,18 @@ export class MetricsFlusher {
   private async sendAll(
     changes: SeriesChanges,
     stats: { calls: number; sent: number; removed: number },
-    counterMode: 'count' | 'base' = 'count',
+    how: { counterMode: 'base' } | { counterMode: 'count'; series: readonly CounterSeries[] },
   ): Promise<WriteReply> {
+    const { counterMode } = how;
+    // Batches keep the order of `changes.counters`: a counting batch's records are the next ones.
+    const series = how.counterMode === 'count' ? how.series : undefined;
     let reply: WriteReply | undefined;
+    let offset = 0;
     for (const content of splitIntoBatches(changes, this.options.batchWeight)) {
-      reply = await this.send({ ...content, counterMode });
+      const count = content.counters?.length ?? 0;
+      const batchSeries = series?.slice(offset, offset + count);
+      offset += count;
+      reply = await this.send({ ...content, counterMode }, batchSeries);
       stats.calls += 1;
       if (reply.status !== 'applied') return reply;
       if (counterMode === 'count') {
@@ -492,10 +514,13 @@ export class MetricsFlusher {
   }
 
   /** One write. An error leaves its outcome unknown: the attempt is remembered until markers tell. */
-  private async send(content: BatchContent): Promise<WriteReply> {
+  private async send(
+    content: BatchContent,
+    series: readonly CounterSeries[] | undefined,
+  ): Promise<WriteReply> {
     const { store, identity, reapAfterMs, livenessWindowMs } = this.options;
     if (this.abandoned) throw new Error(ABANDONED);
-    const attempt: Attempt = { seq: (this.lastSeq += 1), content };
+    const attempt: Attempt = { seq: (this.lastSeq += 1), content, series };
     if (content.counterMode === 'base') {
       attempt.loadsTheRest = (content.counters?.length ?? 0) >= this.pendingBase.size;
     }
@@ -520,7 +545,7 @@ export class MetricsFlusher {
   }
 
   /** The store applied an attempt: what it sent is now what the store holds. */
-  private acknowledge({ seq, content }: Attempt): void {
+  private acknowledge({ seq, content, series }: Attempt): void {
     this.ackedSeq = seq;
     this.unanswered = [];
     for (const [name, meta] of content.metadata ?? [])
@@ -532,10 +557,16 @@ export class MetricsFlusher {
     for (const [field, text] of content.windows ?? []) this.ackedWindows.set(field, text);
     for (const field of content.windowDeletes ?? []) this.ackedWindows.delete(field);
     for (const [field, text] of content.exemplars ?? []) this.ackedExemplars.set(field, text);
-    for (const [field, packed] of content.counters ?? []) {
-      // Loaded in base mode or written counting, the previous-values hash now holds this value.
-      this.ledger.acknowledge(field, packed);
-      if (content.counterMode === 'base') this.pendingBase.delete(field);
+    // Loaded in base mode or written counting, the previous-values hash now holds these values.
+    const counters = content.counters ?? [];
+    if (series !== undefined) {
+      for (let i = 0; i < counters.length; i += 1)
+        this.ledger.acknowledgeSeries(series[i], counters[i][1]);
+    } else {
+      for (const [field, packed] of counters) {
+        this.ledger.acknowledge(field, packed);
+        if (content.counterMode === 'base') this.pendingBase.delete(field);
+      }
     }
     if (content.counterMode === 'base' && this.pendingBase.size === 0) this.endLoad(seq);
     for (const field of content.counterDeletes ?? []) this.ledger.acknowledge(field, undefined);
