@@ -19,8 +19,9 @@ export interface CounterSeries {
  * One record per series rather than two maps keyed by field (what is shown, what was acknowledged)
  * and a set of touched fields: a table keeps the record of each of its series, so a changed series
  * is updated and listed without hashing its field, and a flush compares the two values on the record.
- * A changed series then costs one lookup by field, when its write is acknowledged, where it cost five;
- * a first flush fills one map where it filled two (docs/decisions.md).
+ * A counting write is acknowledged through the records it sent ({@link acknowledgeSeries}), so a
+ * changed series costs no lookup by field, where it cost five; a first flush fills one map where it
+ * filled two (docs/decisions.md).
  *
  * Read as a map (`get`, `has`, `size`, iteration), it is the field -> packed value of what the registry
  * shows, as `registry.getMetricsAsJSON()` would give it.
