@@ -411,6 +411,16 @@ export const SECTIONS = {
 export type SectionName = keyof typeof SECTIONS;
 
 /**
+ * A section rewritten alone says which run wrote it, under its heading: the report's header names the
+ * machine of the full run, which may not be this one. (Sections 1 and 4 place it themselves.)
+ */
+function withOrigin(section: string, origin: string | undefined): string {
+  if (origin === undefined || section.includes(origin)) return section;
+  const headingEnd = section.indexOf('\n');
+  return `${section.slice(0, headingEnd)}\n\n${origin}${section.slice(headingEnd)}`;
+}
+
+/**
  * `markdown` (a report written before) with the named sections replaced by those of `results`, which
  * holds the measurements of those sections only; everything else, header included, is kept.
  */
@@ -426,7 +436,7 @@ export function replaceSections(
     if (start < 0) throw new Error(`no section starting with "${heading}" to replace`);
     const next = text.indexOf('\n## ', start + 1);
     const end = next < 0 ? text.length : next;
-    const section = render(results as BenchResults);
+    const section = withOrigin(render(results as BenchResults), results.origin);
     text = `${text.slice(0, start + 1)}${section}\n${next < 0 ? '' : text.slice(end)}`;
   }
   return text;
