@@ -52,6 +52,16 @@ interface Entry {
 /** A listing of more keys than this marks every field as possibly changed rather than each one. */
 const LISTING_TOUCH_LIMIT = 1024;
 
+/**
+ * New series whose field one turn of a read builds: a read with more stops and is resumed after the
+ * event loop ran (see {@link MetricSeriesTable.resume}), so a first read of a large metric does not
+ * hold up requests for its whole length. About 10 ms of building here.
+ */
+export const SERIES_PER_TURN = 8192;
+
+/** How a turn of a read ended (see {@link MetricSeriesTable.read}). */
+export type TableReadOutcome = 'read' | 'unfinished' | 'unreadable';
+
 /** Flags of a series (see {@link MetricSeriesTable}). */
 const WRITTEN = 1; // its numbers are what the sink shows under its field (not so for a new field)
 const SHOWN = 2; // the sink holds its field (a timed gauge never set is not shown)
@@ -73,9 +83,10 @@ const same = (x: number, y: number): boolean => x === y || (x !== x && y !== y);
  * - new series come from the map's added-keys log, removals from the count of `remove()`/`zero()`
  *   calls, a `reset()` from the map's identity.
  *
- * `read` returns false when the metric cannot be kept this way: two series on one field (see
+ * `read` returns `'unreadable'` when the metric cannot be kept this way: two series on one field (see
  * `claimed`), an entry of an unknown shape, a histogram `le` label. The reader then reads it through
- * `get()`, as the reference does.
+ * `get()`, as the reference does. It returns `'unfinished'` when more than {@link SERIES_PER_TURN}
+ * series are new: the reader lets the event loop run and calls `resume` until the read is done.
  */
 export class MetricSeriesTable {
   private hashMap: Record<string, unknown> | undefined;
@@ -109,6 +120,9 @@ export class MetricSeriesTable {
   private readonly les: string[];
   /** Where the read in progress writes. */
   private sink!: SeriesSink;
+  /** The read in progress: no new series before this index, and the timed gauges' call times. */
+  private claimFrom = 0;
+  private times: ReadonlyMap<string, number> | undefined;
 
   constructor(
     readonly metric: TableMetric,
@@ -124,16 +138,19 @@ export class MetricSeriesTable {
    * @param sink where the series are kept, and the changed fields noted.
    * @param defaults the registry's default labels (a new object whenever they changed).
    * @param times timed gauges: prom-client's series key -> local time of the last setting call.
-   * @returns false when the metric must be read through `get()` from now on.
+   * @returns `'unreadable'` when the metric must be read through `get()` from now on; `'unfinished'`
+   *   when the read must be resumed (see {@link resume}).
    */
   read(
     sink: SeriesSink,
     defaults: Readonly<Record<string, unknown>>,
     times: ReadonlyMap<string, number> | undefined,
-  ): boolean {
+  ): TableReadOutcome {
     this.sink = sink;
+    this.times = times;
+    this.claimFrom = 0;
     const { metric } = this;
-    if (this.kind === 'histogram' && Object.hasOwn(defaults, 'le')) return false;
+    if (this.kind === 'histogram' && Object.hasOwn(defaults, 'le')) return 'unreadable';
     if (this.builder?.metricName !== metric.name || this.defaults !== defaults) {
       this.defaults = defaults;
       this.builder = new SeriesFieldBuilder(
@@ -142,11 +159,23 @@ export class MetricSeriesTable {
         defaults,
         this.kind === 'histogram' ? 'le' : undefined,
       );
-      if (!this.renameAll()) return false;
+      this.renameAll();
     }
-    if (!this.followSeries()) return false;
-    this.compareNumbers(times);
-    return !this.shared;
+    this.followSeries();
+    return this.resume();
+  }
+
+  /**
+   * Goes on with an unfinished read: builds the fields of the next new series, and once every one
+   * has its field, compares the numbers. What changed in the metric in between is seen by the next
+   * read, as if it had changed after this one.
+   */
+  resume(): TableReadOutcome {
+    const claimed = this.claimFresh(SERIES_PER_TURN);
+    if (claimed !== 'done') return claimed;
+    this.compareNumbers(this.times);
+    this.times = undefined;
+    return this.shared ? 'unreadable' : 'read';
   }
 
   /** Takes every series of this table out of the sink (the metric left the registry). */
@@ -164,11 +193,12 @@ export class MetricSeriesTable {
   }
 
   /** Finds series that appeared, went or were replaced since the last read. */
-  private followSeries(): boolean {
+  private followSeries(): void {
     const map = this.metric.hashMap;
     const log = this.log;
     if (map !== this.hashMap || log === undefined || log.cuts !== this.logCuts) {
-      return this.listAll(map);
+      this.listAll(map);
+      return;
     }
     const end = log.keys.length;
     const removed = this.removals.count !== this.removalsSeen;
@@ -191,11 +221,10 @@ export class MetricSeriesTable {
       }
     }
     this.logPosition = end;
-    return this.claimFresh();
   }
 
   /** Lists the whole map anew: the first read, after `reset()`, or when the log was cut. */
-  private listAll(map: Record<string, unknown>): boolean {
+  private listAll(map: Record<string, unknown>): void {
     const keys = Object.keys(map);
     if (keys.length + this.keys.length > LISTING_TOUCH_LIMIT) this.sink.all = true;
     this.drop(this.sink);
@@ -215,7 +244,6 @@ export class MetricSeriesTable {
     this.setAts = keys.map(() => undefined);
     this.records = keys.map(() => undefined);
     this.flags = keys.map(() => FRESH);
-    return this.claimFresh();
   }
 
   /** Looks every known series up by key: removed ones leave, replaced ones are read again. */
@@ -262,16 +290,25 @@ export class MetricSeriesTable {
     this.flags.push(FRESH);
   }
 
-  /** Gives every series with a new entry its own labels copy and its field. */
-  private claimFresh(): boolean {
+  /**
+   * Gives series with a new entry their own labels copy and their field, at most `limit` of them:
+   * `'unfinished'` when some are left.
+   */
+  private claimFresh(limit: number): 'done' | 'unfinished' | 'unreadable' {
     const { entries, fields, flags } = this;
-    for (let i = 0; i < entries.length; i += 1) {
+    let claimed = 0;
+    for (let i = this.claimFrom; i < entries.length; i += 1) {
       if ((flags[i] & FRESH) === 0) continue;
+      if (claimed === limit) {
+        this.claimFrom = i;
+        return 'unfinished';
+      }
+      claimed += 1;
       const entry = entries[i];
-      if (!this.wellFormed(entry)) return false;
+      if (!this.wellFormed(entry)) return 'unreadable';
       entry.labels = { ...entry.labels };
       const field = this.builder!.field(entry.labels);
-      if (field === undefined) return false;
+      if (field === undefined) return 'unreadable';
       if (field !== fields[i]) {
         this.hide(i);
         fields[i] = field;
@@ -279,17 +316,16 @@ export class MetricSeriesTable {
       }
       flags[i] &= ~FRESH;
     }
-    return true;
+    return 'done';
   }
 
-  /** Builds every field again (the metric's name or the default labels changed). */
-  private renameAll(): boolean {
+  /** Marks every field to be built again (the metric's name or the default labels changed). */
+  private renameAll(): void {
     for (let i = 0; i < this.keys.length; i += 1) {
       this.hide(i);
       this.fields[i] = '';
       this.flags[i] = FRESH;
     }
-    return this.claimFresh();
   }
 
   private wellFormed(entry: Entry): boolean {

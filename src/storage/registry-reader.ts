@@ -1,3 +1,5 @@
+import { setImmediate as nextTurn } from 'node:timers/promises';
+
 import {
   Counter,
   Gauge,
@@ -210,7 +212,14 @@ export class RegistryReader {
     const times = isTimedGaugeMode(mode)
       ? gaugeCallTimes(metric as unknown as ObservedGauge)
       : undefined;
-    if (table.read(sink, defaults, times)) return;
+    let outcome = table.read(sink, defaults, times);
+    while (outcome === 'unfinished') {
+      // A large first read (or one after a reset) lets requests in between its turns. The promise
+      // form of setImmediate: a test's fake timers, which replace the global one, cannot hold it.
+      await nextTurn();
+      outcome = table.resume();
+    }
+    if (outcome === 'read') return;
     // Not readable from its state (see MetricSeriesTable): through get() from now on.
     table.drop(sink);
     this.tables.delete(metric);

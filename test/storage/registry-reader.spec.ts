@@ -516,4 +516,43 @@ describe('RegistryReader (the fast path) against snapshotRegistry (getMetricsAsJ
       await expectSameAsReference(reader, registry);
     }
   });
+
+  it('reads a large new metric in turns that let the event loop run, and the next read sees what changed in between', async () => {
+    const registry = new Registry();
+    const requests = new Counter({
+      name: 'requests_total',
+      help: 'h',
+      labelNames: ['id'],
+      registers: [registry],
+    });
+    // Three turns of SERIES_PER_TURN (8192) new series.
+    const seriesCount = 20_000;
+    for (let i = 0; i < seriesCount; i += 1) requests.inc({ id: String(i) }, (i % 7) + 1);
+    const reader = new RegistryReader(registry, allMode);
+
+    const order: string[] = [];
+    // Runs only once the event loop gets a turn: before the read ends if the read lets it.
+    setImmediate(() => {
+      order.push('event loop');
+      requests.inc({ id: '19999' }, 100);
+      requests.remove({ id: '0' });
+      requests.inc({ id: 'late' }, 3);
+    });
+    await reader.read(new Set());
+    order.push('read');
+    expect(order).toEqual(['event loop', 'read']);
+    // The first read shows every series, each with its number as the read found it.
+    expect(reader.view.counters.size).toBe(seriesCount);
+    expect(reader.view.counters.get(seriesField('requests_total', { id: '0' }))).toBe('v 1');
+    expect(reader.view.counters.get(seriesField('requests_total', { id: '19999' }))).toBe('v 101');
+    reader.view.counters.settle();
+
+    // The next read sees the removal and the late series, and equals the reference.
+    expect(await expectSameAsReference(reader, registry)).toEqual([
+      seriesField('requests_total', { id: '0' }),
+      seriesField('requests_total', { id: 'late' }),
+    ]);
+    expect(reader.view.counters.size).toBe(seriesCount);
+    expect(reader.view.counters.has(seriesField('requests_total', { id: '0' }))).toBe(false);
+  });
 });
