@@ -53,9 +53,9 @@ interface Entry {
 const LISTING_TOUCH_LIMIT = 1024;
 
 /**
- * New series whose field one turn of a read builds: a read with more stops and is resumed after the
- * event loop ran (see {@link MetricSeriesTable.resume}), so a first read of a large metric does not
- * hold up requests for its whole length. About 10 ms of building here.
+ * New series whose field one turn of a read of a counter, histogram or summary builds: a read with more
+ * stops and is resumed after the event loop ran (see {@link MetricSeriesTable.resume}), so a first read
+ * of a large metric does not hold up requests for its whole length. About 10 ms of building here.
  */
 export const SERIES_PER_TURN = 8192;
 
@@ -86,7 +86,8 @@ const same = (x: number, y: number): boolean => x === y || (x !== x && y !== y);
  * `read` returns `'unreadable'` when the metric cannot be kept this way: two series on one field (see
  * `claimed`), an entry of an unknown shape, a histogram `le` label. The reader then reads it through
  * `get()`, as the reference does. It returns `'unfinished'` when more than {@link SERIES_PER_TURN}
- * series are new: the reader lets the event loop run and calls `resume` until the read is done.
+ * series of a counter, histogram or summary are new: the reader lets the event loop run and calls
+ * `resume` until the read is done.
  */
 export class MetricSeriesTable {
   private hashMap: Record<string, unknown> | undefined;
@@ -171,7 +172,9 @@ export class MetricSeriesTable {
    * read, as if it had changed after this one.
    */
   resume(): TableReadOutcome {
-    const claimed = this.claimFresh(SERIES_PER_TURN);
+    // A gauge's set() replaces its entry: across turns, the entry kept would be older than the time of
+    // the call read from the live call times. Gauges are read in one turn.
+    const claimed = this.claimFresh(this.kind === 'gauge' ? Infinity : SERIES_PER_TURN);
     if (claimed !== 'done') return claimed;
     this.compareNumbers(this.times);
     this.times = undefined;

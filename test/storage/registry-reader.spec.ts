@@ -555,4 +555,38 @@ describe('RegistryReader (the fast path) against snapshotRegistry (getMetricsAsJ
     expect(reader.view.counters.size).toBe(seriesCount);
     expect(reader.view.counters.has(seriesField('requests_total', { id: '0' }))).toBe(false);
   });
+
+  it('reads a large mostrecent gauge in one turn, so a value is never paired with the time of a later set()', async () => {
+    const registry = new Registry();
+    const temperature = new Gauge({
+      name: 'temperature',
+      help: 'h',
+      labelNames: ['id'],
+      registers: [registry],
+    });
+    const mostRecent = (): GaugeMode => 'mostrecent';
+    const reader = new RegistryReader(registry, mostRecent);
+    for (let i = 0; i < 9_000; i += 1) temperature.set({ id: String(i) }, 1);
+    const field = seriesField('temperature', { id: '0' });
+
+    let setAgainAt = 0;
+    setImmediate(() => {
+      setAgainAt = performance.now();
+      temperature.set({ id: '0' }, 2);
+    });
+    await reader.read(new Set());
+    const shown = {
+      value: reader.view.gauges.get(field),
+      setAt: reader.view.gaugeTimes.get(field)!,
+    };
+    await new Promise((resolve) => setImmediate(resolve));
+    // Wherever the second set() fell, the value shown and its time are those of the first set().
+    expect(setAgainAt).toBeGreaterThan(0);
+    expect(shown.value).toBe(1);
+    expect(shown.setAt).toBeLessThan(setAgainAt);
+
+    await reader.read(new Set());
+    expect(reader.view.gauges.get(field)).toBe(2);
+    expect(reader.view.gaugeTimes.get(field)!).toBeGreaterThanOrEqual(setAgainAt);
+  });
 });
