@@ -29,6 +29,11 @@ export interface FlushCost {
   bareFirstCpuMs: { withLedger: number; withoutLedger: number };
   /** CPU (ms, median over the repeats) of the first flush of a new node process, as at a real start. */
   freshProcessFirstCpuMs: number;
+  /**
+   * The longest the event loop waited during that first flush (ms, median over the repeats), and
+   * during the bare loop's in a process of its own (which yields only to send).
+   */
+  freshProcessLongestGapMs: { flusher: number; bareLoop: number };
   unchanged: FlushSample;
   tenPercentChanged: FlushSample;
   /** Redis memory per stored series, bytes (INFO memory before and after the first flush). */
@@ -50,14 +55,24 @@ export interface FlushSample {
 
 const freshFirstFlush = new URL('./lib/fresh-first-flush.js', import.meta.url).pathname;
 
-/** CPU (ms) of the first flush of a process of its own (see fresh-first-flush.ts). */
-async function firstFlushInFreshProcess(redisUrl: string, series: number): Promise<number> {
+interface FreshFirstFlush {
+  cpuMs: number;
+  longestGapMs: number;
+}
+
+/** The first flush of a process of its own, or its bare loop's (see fresh-first-flush.ts). */
+async function firstFlushInFreshProcess(
+  redisUrl: string,
+  series: number,
+  mode: 'flusher' | 'bare',
+): Promise<FreshFirstFlush> {
   const { stdout } = await promisify(execFile)(process.execPath, [
     freshFirstFlush,
     redisUrl,
     String(series),
+    ...(mode === 'bare' ? ['bare'] : []),
   ]);
-  return (JSON.parse(stdout) as { cpuMs: number }).cpuMs;
+  return JSON.parse(stdout) as FreshFirstFlush;
 }
 
 async function redisCpuMs(client: Redis): Promise<number> {
@@ -126,10 +141,13 @@ export async function benchFlush(
         });
 
       // The first flush of a real start: a node process of its own each time, on an empty Redis.
-      const fresh: number[] = [];
+      const fresh: FreshFirstFlush[] = [];
+      const freshBare: FreshFirstFlush[] = [];
       for (let i = 0; i < repeats; i += 1) {
         await redis.flushdb();
-        fresh.push(await firstFlushInFreshProcess(redisUrl, series));
+        fresh.push(await firstFlushInFreshProcess(redisUrl, series, 'flusher'));
+        await redis.flushdb();
+        freshBare.push(await firstFlushInFreshProcess(redisUrl, series, 'bare'));
       }
 
       // First flushes in this process: a new flusher each time (code already optimised), on an
@@ -187,7 +205,11 @@ export async function benchFlush(
           withLedger: median(bareWithLedger),
           withoutLedger: median(bareWithoutLedger),
         },
-        freshProcessFirstCpuMs: median(fresh),
+        freshProcessFirstCpuMs: median(fresh.map((f) => f.cpuMs)),
+        freshProcessLongestGapMs: {
+          flusher: median(fresh.map((f) => f.longestGapMs)),
+          bareLoop: median(freshBare.map((f) => f.longestGapMs)),
+        },
         unchanged: medianSample(unchanged),
         tenPercentChanged: medianSample(changed),
         redisBytesPerSeries,
@@ -196,7 +218,7 @@ export async function benchFlush(
       const cpu = (s: FlushSample) =>
         `${s.cpuMs.toFixed(1)} ms CPU (spread ${(s.cpuSpread * 100).toFixed(0)}%)`;
       console.log(
-        `  flush ${series} series: first ${cpu(last.first)} (bare loop ${last.bareFirstCpuMs.withLedger.toFixed(1)} ms with its ledger, ${last.bareFirstCpuMs.withoutLedger.toFixed(1)} ms without; in a fresh process ${last.freshProcessFirstCpuMs.toFixed(1)} ms), unchanged ${cpu(last.unchanged)}, 10% changed ${cpu(last.tenPercentChanged)}, ${redisBytesPerSeries.toFixed(0)} B/series in Redis`,
+        `  flush ${series} series: first ${cpu(last.first)} (bare loop ${last.bareFirstCpuMs.withLedger.toFixed(1)} ms with its ledger, ${last.bareFirstCpuMs.withoutLedger.toFixed(1)} ms without; in a fresh process ${last.freshProcessFirstCpuMs.toFixed(1)} ms, event loop held at most ${last.freshProcessLongestGapMs.flusher.toFixed(1)} ms against ${last.freshProcessLongestGapMs.bareLoop.toFixed(1)} for the bare loop), unchanged ${cpu(last.unchanged)}, 10% changed ${cpu(last.tenPercentChanged)}, ${redisBytesPerSeries.toFixed(0)} B/series in Redis`,
       );
     }
     await redis.flushdb();

@@ -322,7 +322,7 @@ export function flushSection(flush: FlushCost[], origin?: string): string {
   const rows = flush.map((r) => [
     r.series,
     `${ms(r.first.cpuMs)} / ${ms(r.first.wallMs)} (${spread(r.first)})`,
-    ms(r.freshProcessFirstCpuMs),
+    `${ms(r.freshProcessFirstCpuMs)} / ${ms(r.freshProcessLongestGapMs.flusher)} / ${ms(r.freshProcessLongestGapMs.bareLoop)}`,
     `${r.firstCalls} / ${ms(r.firstLongestCall.ms)}`,
     `${ms(r.bareFirstCpuMs.withLedger)} / ${ms(r.bareFirstCpuMs.withoutLedger)}`,
     `${ms(r.unchanged.cpuMs)} / ${ms(r.unchanged.wallMs)} / ${ms(r.unchanged.redisCpuMs)} (${spread(r.unchanged)})`,
@@ -334,13 +334,13 @@ export function flushSection(flush: FlushCost[], origin?: string): string {
     '## 4. Flush cost per process',
     '',
     ...(origin ? [origin, ''] : []),
-    `One process whose registry holds the given number of counter series, flushing to Redis (process CPU from \`process.cpuUsage()\`, Redis CPU from \`INFO cpu\`; median of ${repeats} repeats, and in brackets how far the repeats' CPU spread: (largest - smallest) / median). The first flush writes every series, split into bounded script calls, each repeat as a new process on an empty Redis; the longest call is by Redis's own clock (\`SLOWLOG\`), the median over the repeats of each first flush's longest call. A flush reads only what changed in prom-client's own per-series state since the last one (docs/decisions.md, "A flush costs what changed"). The first flush is also timed in a node process of its own each repeat, as at a real start: the code has not been optimised by V8 yet, which a new flusher in a process that has flushed before does not pay. The bare loop (bench/lib/bare-first-flush.ts) is the least a first flush can do, measured in the same repeats: list the series, copy the labels, build the fields, send the lines in calls of 500 series to a script that only returns; once with a ledger of every series, as the flusher keeps what it read and what Redis acknowledged (a record per series in one map by field), and once without. Before each first flush the last repeat's flusher is let go and garbage is collected, as a real process starts with no earlier flusher. Redis memory per series counts the shared total and the process's own previous value (what the write script subtracts); a second process writing the same series adds only its own previous values.`,
+    `One process whose registry holds the given number of counter series, flushing to Redis (process CPU from \`process.cpuUsage()\`, Redis CPU from \`INFO cpu\`; median of ${repeats} repeats, and in brackets how far the repeats' CPU spread: (largest - smallest) / median). The first flush writes every series, split into bounded script calls, each repeat as a new process on an empty Redis; the longest call is by Redis's own clock (\`SLOWLOG\`), the median over the repeats of each first flush's longest call. A flush reads only what changed in prom-client's own per-series state since the last one (docs/decisions.md, "A flush costs what changed"). The first flush is also timed in a node process of its own each repeat, as at a real start: the code has not been optimised by V8 yet, which a new flusher in a process that has flushed before does not pay; there the longest the event loop waited (\`monitorEventLoopDelay\`, 1 ms resolution) is measured too, for the flusher, which builds at most 8,192 fields of a counter before it yields, and for the bare loop in a process of its own, which builds every field before it yields (docs/decisions.md, "A first read of a large metric lets the event loop run"). The bare loop (bench/lib/bare-first-flush.ts) is the least a first flush can do, measured in the same repeats: list the series, copy the labels, build the fields, send the lines in calls of 500 series to a script that only returns; once with a ledger of every series, as the flusher keeps what it read and what Redis acknowledged (a record per series in one map by field), and once without. Before each first flush the last repeat's flusher is let go and garbage is collected, as a real process starts with no earlier flusher. Redis memory per series counts the shared total and the process's own previous value (what the write script subtracts); a second process writing the same series adds only its own previous values.`,
     '',
     table(
       [
         'series',
         'first flush: CPU / wall (ms)',
-        'first flush in a process of its own: CPU (ms)',
+        "first flush in a process of its own: CPU / longest event-loop wait / the bare loop's longest wait (ms)",
         'first flush: calls / longest Redis call (ms)',
         'bare first-flush loop, CPU with / without a ledger (ms)',
         'nothing changed: CPU / wall / Redis CPU (ms)',
