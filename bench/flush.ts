@@ -8,6 +8,7 @@ import { usedMemory } from './lib/private-redis.js';
 import { filledRegistry } from './lib/series.js';
 import { longestCallDuring, type LongestCall } from './lib/slowlog.js';
 import { bareFirstFlush } from './lib/bare-first-flush.js';
+import { bareChangedSend, changedSeriesOf } from './lib/bare-changed-send.js';
 import { collectGarbage, median, since, withCpuMs } from './lib/stats.js';
 
 /** The cost of one flush of a process holding `series` series. */
@@ -36,6 +37,11 @@ export interface FlushCost {
   freshProcessLongestGapMs: { flusher: number; bareLoop: number };
   unchanged: FlushSample;
   tenPercentChanged: FlushSample;
+  /**
+   * CPU (ms, median) of the least a flush of the same changed tenth can do, in the same rounds (see
+   * bare-changed-send.ts): the changed series given, their fields built, their lines sent.
+   */
+  bareChangedSendCpuMs: number;
   /** Redis memory per stored series, bytes (INFO memory before and after the first flush). */
   redisBytesPerSeries: number;
 }
@@ -188,12 +194,17 @@ export async function benchFlush(
       for (let i = 0; i < repeats; i += 1) unchanged.push(await measure(flusher!, redis));
 
       const changed: Measured[] = [];
+      const bareChanged: number[] = [];
       for (let round = 0; round < repeats; round += 1) {
         // A different tenth of the series each round.
-        for (let i = round % 10; i < series; i += 10) {
-          counter.inc({ method: 'GET', route: '/items/:id', series: String(i), status: '200' });
+        const numbers = new Set<string>();
+        for (let i = round % 10; i < series; i += 10) numbers.add(String(i));
+        const tenth = changedSeriesOf(counter, numbers);
+        for (const number of numbers) {
+          counter.inc({ method: 'GET', route: '/items/:id', series: number, status: '200' });
         }
         changed.push(await measure(flusher!, redis));
+        bareChanged.push((await withCpuMs(() => bareChangedSend(tenth, redis))).cpuMs);
       }
       results.push({
         series,
@@ -212,13 +223,14 @@ export async function benchFlush(
         },
         unchanged: medianSample(unchanged),
         tenPercentChanged: medianSample(changed),
+        bareChangedSendCpuMs: median(bareChanged),
         redisBytesPerSeries,
       });
       const last = results[results.length - 1];
       const cpu = (s: FlushSample) =>
         `${s.cpuMs.toFixed(1)} ms CPU (spread ${(s.cpuSpread * 100).toFixed(0)}%)`;
       console.log(
-        `  flush ${series} series: first ${cpu(last.first)} (bare loop ${last.bareFirstCpuMs.withLedger.toFixed(1)} ms with its ledger, ${last.bareFirstCpuMs.withoutLedger.toFixed(1)} ms without; in a fresh process ${last.freshProcessFirstCpuMs.toFixed(1)} ms, event loop held at most ${last.freshProcessLongestGapMs.flusher.toFixed(1)} ms against ${last.freshProcessLongestGapMs.bareLoop.toFixed(1)} for the bare loop), unchanged ${cpu(last.unchanged)}, 10% changed ${cpu(last.tenPercentChanged)}, ${redisBytesPerSeries.toFixed(0)} B/series in Redis`,
+        `  flush ${series} series: first ${cpu(last.first)} (bare loop ${last.bareFirstCpuMs.withLedger.toFixed(1)} ms with its ledger, ${last.bareFirstCpuMs.withoutLedger.toFixed(1)} ms without; in a fresh process ${last.freshProcessFirstCpuMs.toFixed(1)} ms, event loop held at most ${last.freshProcessLongestGapMs.flusher.toFixed(1)} ms against ${last.freshProcessLongestGapMs.bareLoop.toFixed(1)} for the bare loop), unchanged ${cpu(last.unchanged)}, 10% changed ${cpu(last.tenPercentChanged)} (bare send of those series ${last.bareChangedSendCpuMs.toFixed(1)} ms), ${redisBytesPerSeries.toFixed(0)} B/series in Redis`,
       );
     }
     await redis.flushdb();
