@@ -44,6 +44,7 @@ export function changedSeriesOf(
     .filter((entry) => numbers.has(entry.labels.series))
     .map((entry) => ({
       entry,
-      field: `[${JSON.stringify(name)},${JSON.stringify(entry.labels)}]`,
+      // Joined, so that it is one flat string as the flusher's fields are.
+      field: ['[', JSON.stringify(name), ',', JSON.stringify(entry.labels), ']'].join(''),
     }));
 }

@@ -68,21 +68,28 @@ export function collectGarbage(): void {
 }
 
 /**
- * Collects the young generation now when node runs with `--expose-gc`: cheap, where a full collection
- * before each step of a few milliseconds made the steps after it several times slower here.
+ * Collects V8's young generation now (a full collection before each step of a few milliseconds made
+ * the steps after it several times slower here).
  */
 function collectYoungGarbage(): void {
-  (globalThis as { gc?: (options: { type: 'minor' }) => void }).gc?.({ type: 'minor' });
+  const gc = (globalThis as { gc?: (options: { type: 'minor' }) => void }).gc;
+  if (gc === undefined) {
+    throw new Error('Run node with --expose-gc: steps are measured with their own collection.');
+  }
+  gc({ type: 'minor' });
 }
 
 /**
  * Like {@link withCpuMs}, for a step of a few milliseconds, which one collection of the young
- * generation costs as much as: what earlier steps left there is collected first and not counted, and
- * what the step left is collected after it and counted. Each step pays for its own garbage only.
+ * generation can cost as much as. A collection costs what is still alive in the young generation: it
+ * is collected twice before the step, not counted, so that what earlier steps left alive is moved out
+ * of it, and once after the step, counted, which copies what the step allocated and left alive. So a
+ * step pays for its own allocations, not for an earlier step's, whenever a collection falls.
  */
 export async function withOwnGarbageCpuMs<T>(
   run: () => Promise<T>,
 ): Promise<{ value: T; cpuMs: number }> {
+  collectYoungGarbage();
   collectYoungGarbage();
   return withCpuMs(async () => {
     const value = await run();
