@@ -301,9 +301,11 @@ function flushGoals(flush: FlushCost[]): string[] {
   for (const r of flush.filter((row) => row.series >= 10_000)) {
     const ratio = r.tenPercentChanged.cpuMs / r.unchanged.cpuMs;
     const perChanged = (r.tenPercentChanged.cpuMs * 1000) / (r.series / 10);
-    const bareRatio = r.bareChangedSendCpuMs / r.unchanged.cpuMs;
+    // A flush with changes does all a flush where nothing changed does, and sends the lines on top.
+    const least = r.unchanged.cpuMs + r.bareChangedSendCpuMs;
+    const leastRatio = least / r.unchanged.cpuMs;
     lines.push(
-      `10% changed at ${r.series} series, at most 2× the unchanged cost: ×${fixed(ratio, 1)} (${ms(r.tenPercentChanged.cpuMs)} against ${ms(r.unchanged.cpuMs)} ms); ${verdict(ratio <= 2)}. The flush costs about ${fixed(perChanged, 2)} µs per changed series here. The bare send, which only packs and sends the lines of the same series, told which changed and with their fields built, took ${ms(r.bareChangedSendCpuMs)} ms in the same rounds, ×${fixed(bareRatio, 1)} the unchanged cost${bareRatio > 2 ? ': no flush that sends each changed series to Redis can meet 2× here' : `: the floor is under 2× here, and the flusher spends ${ms(r.tenPercentChanged.cpuMs - r.bareChangedSendCpuMs)} ms more than it (a comparison pass over every series, which a flush where nothing changed runs too, included)`}.`,
+      `10% changed at ${r.series} series, at most 2× the unchanged cost: ×${fixed(ratio, 1)} (${ms(r.tenPercentChanged.cpuMs)} against ${ms(r.unchanged.cpuMs)} ms); ${verdict(ratio <= 2)}. The flush costs about ${fixed(perChanged, 2)} µs per changed series here. The bare send, which only packs and sends the lines of the same series, told which changed and with their fields built, took ${ms(r.bareChangedSendCpuMs)} ms in the same rounds. A flush with changes also does all that a flush where nothing changed does (only its heartbeat call can ride along), so the least it can cost is about the two together, ${ms(least)} ms: ×${fixed(leastRatio, 2)} the unchanged cost${leastRatio > 2 ? ', past the goal before the flusher does anything of its own' : ''}; the flusher spends ${ms(r.tenPercentChanged.cpuMs - least)} ms over it.`,
     );
   }
   if (large) {
