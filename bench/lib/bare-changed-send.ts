@@ -1,7 +1,6 @@
 import type { Redis } from 'ioredis';
 
-/** Series per call, as the flusher's batches of counters hold them. */
-const SERIES_PER_CALL = 500;
+import { SERIES_PER_CALL } from './bare-first-flush.js';
 
 /** A series of the bare loop: prom-client's entry and the field built for it beforehand. */
 export interface BareChangedSeries {

@@ -1,7 +1,7 @@
 import type { Redis } from 'ioredis';
 
 /** Series per call, as the flusher's batches of counters hold them. */
-const SERIES_PER_CALL = 500;
+export const SERIES_PER_CALL = 500;
 
 /**
  * The least a first flush of one prom-client counter can do, as one bare loop: list the series, copy
