@@ -5,7 +5,7 @@ import { Redis } from 'ioredis';
 import { MetricsFlusher, ProcessIdentity, RedisMetricsStore } from 'nestjs-redis-metrics';
 
 import { usedMemory } from './lib/private-redis.js';
-import { filledRegistry } from './lib/series.js';
+import { filledRegistry, seriesLabels } from './lib/series.js';
 import { longestCallDuring, type LongestCall } from './lib/slowlog.js';
 import { bareFirstFlush } from './lib/bare-first-flush.js';
 import { bareChangedSend, changedSeriesOf } from './lib/bare-changed-send.js';
@@ -58,9 +58,6 @@ export interface FlushSample {
   /** Number of repeats the medians are taken over. */
   repeats: number;
 }
-
-/** The labels every series of the benchmark's counter shares (see series.ts). */
-const SAME_LABELS = { method: 'GET', route: '/items/:id', status: '200' } as const;
 
 const freshFirstFlush = new URL('./lib/fresh-first-flush.js', import.meta.url).pathname;
 
@@ -216,7 +213,7 @@ export async function benchFlush(
         for (let i = residue; i < series; i += 10) numbers.add(String(i));
         return {
           series: changedSeriesOf(counter, numbers),
-          labels: [...numbers].map((number) => ({ ...SAME_LABELS, series: number })),
+          labels: [...numbers].map(seriesLabels),
         };
       });
       collectGarbage();

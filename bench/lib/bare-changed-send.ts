@@ -1,6 +1,6 @@
 import type { Redis } from 'ioredis';
 
-import { SERIES_PER_CALL } from './bare-first-flush.js';
+import { bareField, SERIES_PER_CALL } from './bare-first-flush.js';
 
 /** A series of the bare loop: prom-client's entry and the field built for it beforehand. */
 export interface BareChangedSeries {
@@ -27,10 +27,7 @@ export async function bareChangedSend(
   }
 }
 
-/**
- * The series of `counter` whose `series` label is one of `numbers`, with their fields built as the
- * bare first-flush loop builds them (the benchmark's label names are in sorted order already).
- */
+/** The series of `counter` whose `series` label is one of `numbers`, with their fields built. */
 export function changedSeriesOf(
   counter: object,
   numbers: ReadonlySet<string>,
@@ -41,9 +38,5 @@ export function changedSeriesOf(
   };
   return Object.values(hashMap)
     .filter((entry) => numbers.has(entry.labels.series))
-    .map((entry) => ({
-      entry,
-      // Joined, so that it is one flat string as the flusher's fields are.
-      field: ['[', JSON.stringify(name), ',', JSON.stringify(entry.labels), ']'].join(''),
-    }));
+    .map((entry) => ({ entry, field: bareField(name, entry.labels) }));
 }

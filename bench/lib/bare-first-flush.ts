@@ -26,9 +26,8 @@ export async function bareFirstFlush(
   const sent: BareRecord[] = [];
   for (const key of keys) {
     const entry = hashMap[key];
-    // The benchmark's label names are in sorted order already: JSON.stringify writes the field's body.
     const labels = { ...entry.labels };
-    const field = `[${JSON.stringify(name)},${JSON.stringify(labels)}]`;
+    const field = bareField(name, labels);
     const packed = `v ${entry.value}`;
     fields.push(field);
     values.push(packed);
@@ -45,6 +44,14 @@ export async function bareFirstFlush(
     await redis.eval('return 1', 0, parts.join('\n'));
     if (ledger) for (let i = start; i < end; i += 1) sent[i].acked = values[i];
   }
+}
+
+/**
+ * A series' field as the bare loops build it: the benchmark's label names are in sorted order already,
+ * so JSON.stringify writes the field's body. Joined, so that it is one flat string as the flusher's are.
+ */
+export function bareField(name: string, labels: Record<string, string>): string {
+  return ['[', JSON.stringify(name), ',', JSON.stringify(labels), ']'].join('');
 }
 
 interface BareRecord {

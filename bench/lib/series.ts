@@ -9,6 +9,16 @@ export const SERIES_LABELS = ['method', 'route', 'series', 'status'] as const;
 /** The value series `i` of a worker holds: small integers, so sums are exact. */
 export const seriesValue = (i: number): number => (i % 7) + 1;
 
+/** The labels of series `i`. */
+export const seriesLabels = (
+  i: number | string,
+): Record<(typeof SERIES_LABELS)[number], string> => ({
+  method: 'GET',
+  route: '/items/:id',
+  series: String(i),
+  status: '200',
+});
+
 /** Gives `counter` `count` series from number `offset` on, series `i` at {@link seriesValue}(i). */
 export function fillCounter(
   counter: Counter<(typeof SERIES_LABELS)[number]>,
@@ -16,10 +26,7 @@ export function fillCounter(
   offset = 0,
 ): void {
   for (let i = offset; i < offset + count; i += 1) {
-    counter.inc(
-      { method: 'GET', route: '/items/:id', series: String(i), status: '200' },
-      seriesValue(i),
-    );
+    counter.inc(seriesLabels(i), seriesValue(i));
   }
 }
 
