@@ -33,6 +33,12 @@ const ABANDONED =
   'this process stopped writing to the metrics storage (its shutdown ran out of time)';
 /** Repairs' loads remembered (write numbers only, but for the latest). */
 const MAX_LOADS_KEPT = 16;
+/**
+ * Batches of one flush sent before the reply of the first of them came. Waiting for each reply before
+ * sending the next made a flush of 20 batches cost about twice its CPU in waking up for each reply
+ * (docs/benchmarks.md); a few in flight keep what is built ahead of Redis small.
+ */
+export const BATCHES_IN_FLIGHT = 8;
 
 /** A flush that wrote nothing. */
 const failedFlush = (error: Error): FlushResult => ({
@@ -109,6 +115,8 @@ export interface AcknowledgedWrite {
 
 interface Attempt {
   seq: number;
+  /** The write this one is sent on top of: the store applies it only when its markers hold that one. */
+  expectedSeq: number;
   content: BatchContent;
   /** A repair's rebase: what the totals hold of this process, kept as its previous values or to load. */
   rebase?: { base: ReadonlyMap<string, string>; keepCounters: boolean };
@@ -484,8 +492,12 @@ export class MetricsFlusher {
   }
 
   /**
-   * Sends changes in bounded batches, one after the other. Stops at the first mismatch (the caller
-   * repairs) and throws on the first error (the rest is sent by the next flush).
+   * Sends changes in bounded batches, a chain of writes each sent on top of the one before, up to
+   * {@link BATCHES_IN_FLIGHT} before the first reply. The store applies a write only when its markers
+   * hold the one before, so a batch that was not applied makes every later one a mismatch, and one
+   * applied tells that all before it were. Stops sending at the first mismatch (the caller repairs) or
+   * error, lets what is in flight answer, and throws when a write's outcome stays unknown (the next
+   * flush's markers tell, and it sends what is left).
    */
   private async sendAll(
     changes: SeriesChanges,
@@ -493,54 +505,92 @@ export class MetricsFlusher {
     how: { counterMode: 'base' } | { counterMode: 'count'; series: readonly CounterSeries[] },
   ): Promise<WriteReply> {
     const { counterMode } = how;
+    const batches = splitIntoBatches(changes, this.options.batchWeight);
+    const inFlight: { attempt: Attempt; outcome: Promise<WriteReply | { error: unknown }> }[] = [];
     // Batches keep the order of `changes.counters`: a counting batch's records are the next ones.
-    const series = how.counterMode === 'count' ? how.series : undefined;
-    let reply: WriteReply | undefined;
     let offset = 0;
-    for (const content of splitIntoBatches(changes, this.options.batchWeight)) {
+    let toLoad = this.pendingBase.size;
+    let expectedSeq = this.ackedSeq;
+    const launch = (content: BatchContent) => {
       const count = content.counters?.length ?? 0;
-      const batchSeries = series?.slice(offset, offset + count);
+      const attempt: Attempt = {
+        seq: (this.lastSeq += 1),
+        expectedSeq,
+        content: { ...content, counterMode },
+      };
+      if (how.counterMode === 'count') attempt.series = how.series.slice(offset, offset + count);
+      else attempt.loadsTheRest = count >= toLoad;
       offset += count;
-      reply = await this.send({ ...content, counterMode }, batchSeries);
-      stats.calls += 1;
-      if (reply.status !== 'applied') return reply;
-      if (counterMode === 'count') {
-        stats.sent += (content.gauges?.length ?? 0) + (content.counters?.length ?? 0);
-        stats.removed +=
-          (content.gaugeDeletes?.length ?? 0) + (content.counterDeletes?.length ?? 0);
+      toLoad -= count;
+      expectedSeq = attempt.seq;
+      inFlight.push({
+        attempt,
+        outcome: this.send(attempt).catch((error: unknown) => ({ error })),
+      });
+    };
+
+    let reply: WriteReply | undefined;
+    let mismatch: WriteReply | undefined;
+    let firstError: unknown;
+    // Writes whose reply did not come, not yet known to be applied (a later one applied tells).
+    let unknown: Attempt[] = [];
+    let sent = 0;
+    let answered = 0;
+    do {
+      const stop = mismatch !== undefined || firstError !== undefined;
+      while (!stop && sent < batches.length && sent - answered < BATCHES_IN_FLIGHT) {
+        launch(batches[sent]);
+        sent += 1;
       }
+      const { attempt, outcome } = inFlight[answered];
+      answered += 1;
+      const result = await outcome;
+      if ('error' in result) {
+        unknown.push(attempt);
+        firstError ??= result.error;
+        continue;
+      }
+      stats.calls += 1;
+      if (result.status === 'applied') {
+        for (const applied of [...unknown, attempt]) {
+          this.acknowledge(applied);
+          this.countSent(applied, stats);
+        }
+        unknown = [];
+        firstError = undefined;
+        reply = result;
+      } else {
+        mismatch ??= result;
+      }
+    } while (answered < sent);
+    if (unknown.length > 0) {
+      this.unanswered.push(...unknown);
+      throw firstError;
     }
-    return reply!;
+    return mismatch ?? reply!;
   }
 
-  /** One write. An error leaves its outcome unknown: the attempt is remembered until markers tell. */
-  private async send(
-    content: BatchContent,
-    series: readonly CounterSeries[] | undefined,
-  ): Promise<WriteReply> {
+  /** Counts the series an applied counting write sent and removed. */
+  private countSent({ content }: Attempt, stats: { sent: number; removed: number }): void {
+    if (content.counterMode !== 'count') return;
+    stats.sent += (content.gauges?.length ?? 0) + (content.counters?.length ?? 0);
+    stats.removed += (content.gaugeDeletes?.length ?? 0) + (content.counterDeletes?.length ?? 0);
+  }
+
+  /** One write. An error leaves its outcome unknown: the caller remembers it until markers tell. */
+  private async send(attempt: Attempt): Promise<WriteReply> {
     const { store, identity, reapAfterMs, livenessWindowMs } = this.options;
     if (this.abandoned) throw new Error(ABANDONED);
-    const attempt: Attempt = { seq: (this.lastSeq += 1), content, series };
-    if (content.counterMode === 'base') {
-      attempt.loadsTheRest = (content.counters?.length ?? 0) >= this.pendingBase.size;
-    }
     const batch: SeriesBatch = {
-      ...content,
-      expectedSeq: this.ackedSeq,
+      ...attempt.content,
+      expectedSeq: attempt.expectedSeq,
       seq: attempt.seq,
       staleAfterMs: reapAfterMs,
       livenessWindowMs,
     };
-    let reply: WriteReply;
     const sentAt = performance.now();
-    try {
-      reply = await store.write(identity, batch);
-    } catch (error) {
-      this.unanswered.push(attempt);
-      throw error;
-    }
+    const reply = await store.write(identity, batch);
     this.clock.observe(sentAt, performance.now(), reply.now);
-    if (reply.status === 'applied') this.acknowledge(attempt);
     return reply;
   }
 
@@ -596,11 +646,22 @@ export class MetricsFlusher {
     if (last && last.to === undefined) last.to = seq;
   }
 
-  /** An unanswered write turned out to be applied. */
+  /**
+   * An unanswered write turned out to be applied, and so was every write of the chain it was sent on
+   * top of, back to the acknowledged one.
+   */
   private adopt(seq: number): void {
-    const attempt = this.unanswered.find((a) => a.seq === seq)!;
-    if (attempt.rebase) this.acknowledgeRebase(seq, attempt.rebase);
-    else this.acknowledge(attempt);
+    const chain: Attempt[] = [];
+    for (let at = this.unanswered.find((a) => a.seq === seq); at;) {
+      chain.unshift(at);
+      if (at.rebase || at.expectedSeq === this.ackedSeq) break;
+      const before = at.expectedSeq;
+      at = this.unanswered.find((a) => a.seq === before);
+    }
+    for (const attempt of chain) {
+      if (attempt.rebase) this.acknowledgeRebase(attempt.seq, attempt.rebase);
+      else this.acknowledge(attempt);
+    }
   }
 
   private history(): WriteHistory {
@@ -614,7 +675,7 @@ export class MetricsFlusher {
           : new Map([...ackedCounters, ...this.pendingBase]),
       ackedComplete: this.pendingBase.size === 0,
       loads: this.loads,
-      unanswered: this.unanswered.map(({ seq, content, rebase, loadsTheRest }) =>
+      unanswered: this.unanswered.map(({ seq, expectedSeq, content, rebase, loadsTheRest }) =>
         rebase
           ? {
               // A rebase resets what the store holds: the totals then hold its base.
@@ -625,6 +686,7 @@ export class MetricsFlusher {
             }
           : {
               seq,
+              after: expectedSeq,
               counters: new Map(content.counters ?? []),
               deletes: content.counterDeletes,
               // A counting write is sent only once nothing is left to load.
@@ -652,6 +714,8 @@ export class MetricsFlusher {
     if (this.abandoned) throw new Error(ABANDONED);
     const attempt: Attempt = {
       seq: (this.lastSeq += 1),
+      // A rebase is applied whatever the markers hold.
+      expectedSeq: this.ackedSeq,
       content: {},
       rebase: { base: plan.base, keepCounters: plan.keepCounters },
     };

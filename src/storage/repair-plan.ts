@@ -34,6 +34,12 @@ export interface PreviousValuesLoad {
 /** A write whose reply never came. */
 export interface UnansweredWrite {
   seq: number;
+  /**
+   * The write it was sent on top of: the store applies a write only when its markers hold this one.
+   * Absent: the acknowledged write (`ackedSeq`). A flush sends its batches in a chain, each on top of
+   * the one before, so one applied means every one before it in the chain was applied too.
+   */
+  after?: number;
   /** The counter-like values it wrote, over `acked`; with `replaces`, all the totals hold after it. */
   counters: ReadonlyMap<string, string>;
   /** Fields whose previous values it deleted (series the process no longer has). */
@@ -97,7 +103,11 @@ export function planRepair(markers: StoredMarkers, history: WriteHistory): Repai
       return base && new Map(base);
     }
     if (attempt.replaces) return new Map(attempt.counters);
-    const values = new Map([...acked, ...attempt.counters]);
+    const before =
+      attempt.after === undefined || attempt.after === ackedSeq ? acked : valuesAt(attempt.after);
+    // On top of a write this process does not know the values of: not known either.
+    if (before === undefined) return undefined;
+    const values = new Map([...before, ...attempt.counters]);
     for (const field of attempt.deletes ?? []) values.delete(field);
     return values;
   };

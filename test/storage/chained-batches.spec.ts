@@ -1,0 +1,158 @@
+import { Counter, Registry } from 'prom-client';
+
+import {
+  decodePacked,
+  planRepair,
+  PrefixKeys,
+  ProcessIdentity,
+  RedisMetricsStore,
+  seriesField,
+} from '../../src/index.js';
+import { FailingStore } from '../harness/failing-store.js';
+import { testFlusher } from '../harness/test-flusher.js';
+import { useTestRedis } from '../harness/test-redis.js';
+
+// A flush sends its batches without waiting for each reply, each batch a write on top of the one
+// before: a batch that was not applied makes every later one a mismatch, and a later one applied tells
+// that the ones before it were applied, whatever became of their replies.
+describe('the batches of a flush go as a chain', () => {
+  const redis = useTestRedis();
+
+  /** A process with five counters at 10 each, flushed once; a counter weighs 3, so two a batch. */
+  async function counted() {
+    const prefix = redis.prefix('chained');
+    const keys = new PrefixKeys(prefix);
+    const store = new FailingStore(new RedisMetricsStore(redis.client, prefix));
+    const registry = new Registry();
+    const counter = new Counter({
+      name: 'jobs_total',
+      help: 'Jobs',
+      labelNames: ['n'],
+      registers: [registry],
+    });
+    for (let n = 0; n < 5; n += 1) counter.inc({ n: String(n) }, 10);
+    const warnings: string[] = [];
+    const flusher = testFlusher(redis.client, prefix, registry, {
+      store,
+      identity: ProcessIdentity.create(),
+      batchWeight: 6,
+      logger: { warn: (m) => warnings.push(m), log: () => undefined },
+    });
+    expect(await flusher.flush()).toMatchObject({ ok: true, sent: 5, calls: 3 });
+    const totals = async () => {
+      const values: number[] = [];
+      for (let n = 0; n < 5; n += 1) {
+        const text = await redis.client.hget(
+          keys.totals,
+          seriesField('jobs_total', { n: String(n) }),
+        );
+        values.push(decodePacked(text!)!.get('v')!);
+      }
+      return values;
+    };
+    const incrementAll = () => {
+      for (let n = 0; n < 5; n += 1) counter.inc({ n: String(n) }, 1);
+    };
+    return { store, flusher, totals, warnings, incrementAll };
+  }
+
+  it('a middle batch whose reply is lost is known applied from the next one: the flush succeeds', async () => {
+    const { store, flusher, totals, warnings, incrementAll } = await counted();
+    incrementAll();
+    store.plan.push({ call: 'write', failure: 'pass' }, { call: 'write', failure: 'after' });
+
+    const flush = await flusher.flush();
+
+    expect(flush).toMatchObject({ ok: true, sent: 5, calls: 2 });
+    expect(await totals()).toEqual([11, 11, 11, 11, 11]);
+    // Nothing is left to send: the lost reply's series were taken as acknowledged.
+    expect(await flusher.flush()).toMatchObject({ ok: true, sent: 0, calls: 1 });
+    expect(warnings).toEqual([]);
+  });
+
+  it('a middle batch that never reaches Redis: the next one is refused, and the next flush sends the rest once', async () => {
+    const { store, flusher, totals, warnings, incrementAll } = await counted();
+    incrementAll();
+    store.plan.push({ call: 'write', failure: 'pass' }, { call: 'write', failure: 'before' });
+
+    const failed = await flusher.flush();
+
+    expect(failed).toMatchObject({
+      ok: false,
+      error: new Error('injected: the write never reached Redis'),
+    });
+    // The first batch was applied; the third was sent on top of the second, so Redis refused it.
+    expect(await totals()).toEqual([11, 11, 10, 10, 10]);
+    expect(await flusher.flush()).toMatchObject({ ok: true, sent: 3, calls: 2 });
+    expect(await totals()).toEqual([11, 11, 11, 11, 11]);
+    // The failed flush is reported; no repair was needed.
+    expect(warnings).toEqual([expect.stringMatching(/failed; counting goes on in memory/)]);
+  });
+
+  it('two batches applied with their replies lost: the next flush takes both as applied and sends nothing again', async () => {
+    const { store, flusher, totals, warnings, incrementAll } = await counted();
+    incrementAll();
+    store.plan.push(
+      { call: 'write', failure: 'pass' },
+      { call: 'write', failure: 'after' },
+      { call: 'write', failure: 'after' },
+    );
+
+    expect(await flusher.flush()).toMatchObject({ ok: false });
+    expect(await totals()).toEqual([11, 11, 11, 11, 11]);
+
+    // The markers are at the third batch, sent on top of the second: both are adopted, no repair.
+    const next = await flusher.flush();
+
+    expect(next).toMatchObject({ ok: true, sent: 0, repaired: undefined });
+    expect(await totals()).toEqual([11, 11, 11, 11, 11]);
+    // The failed flush is reported; no repair was needed.
+    expect(warnings).toEqual([expect.stringMatching(/failed; counting goes on in memory/)]);
+  });
+});
+
+describe('planRepair with writes sent as a chain', () => {
+  it('the values at a write of the chain are those of every write before it in the chain', () => {
+    const plan = planRepair(
+      { counters: null, gauges: 6, totals: 6, metadata: 6, ended: null },
+      {
+        ackedSeq: 4,
+        acked: new Map([
+          ['a', 'v 1'],
+          ['c', 'v 7'],
+        ]),
+        ackedComplete: true,
+        unanswered: [
+          { seq: 5, after: 4, counters: new Map([['a', 'v 2']]), complete: true },
+          { seq: 6, after: 5, counters: new Map([['b', 'v 3']]), complete: true },
+        ],
+      },
+    );
+
+    // The previous values were lost: they are loaded back from what the totals hold as of write 6.
+    expect(plan).toMatchObject({
+      kind: 'rebase',
+      keepCounters: false,
+      exact: true,
+      base: new Map([
+        ['a', 'v 2'],
+        ['c', 'v 7'],
+        ['b', 'v 3'],
+      ]),
+    });
+  });
+
+  it('a write on top of one it does not know the values of is not known either', () => {
+    const plan = planRepair(
+      { counters: null, gauges: 6, totals: 6, metadata: 6, ended: null },
+      {
+        ackedSeq: 4,
+        acked: new Map([['a', 'v 1']]),
+        ackedComplete: true,
+        unanswered: [{ seq: 6, after: 5, counters: new Map([['b', 'v 3']]), complete: true }],
+      },
+    );
+
+    expect(plan).toMatchObject({ kind: 'rebase', exact: false, base: new Map([['a', 'v 1']]) });
+  });
+});
