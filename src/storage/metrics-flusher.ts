@@ -31,6 +31,8 @@ export interface FlushLogger {
 const ENDED = 'this process has ended its part in the metrics storage';
 const ABANDONED =
   'this process stopped writing to the metrics storage (its shutdown ran out of time)';
+/** Rounds of a flush sent again after a batch was refused behind an applied one (see `sendAll`). */
+const MAX_SENDS_AGAIN = 3;
 /** Repairs' loads remembered (write numbers only, but for the latest). */
 const MAX_LOADS_KEPT = 16;
 /**
@@ -328,22 +330,33 @@ export class MetricsFlusher {
     let repaired: string | undefined;
     let reply: WriteReply | undefined;
 
-    for (let mismatches = 0; ;) {
+    for (let mismatches = 0, again = 0; ;) {
+      let sent: WriteReply | 'again';
       if (this.pendingBase.size > 0) {
         // A repair that did not finish loading what the totals hold: that first, counting nothing.
-        reply = await this.sendAll({ ...noChanges(), counters: [...this.pendingBase] }, stats, {
+        sent = await this.sendAll({ ...noChanges(), counters: [...this.pendingBase] }, stats, {
           counterMode: 'base',
         });
-        if (reply.status === 'applied') continue;
       } else {
         const { changes, held, sentSeries } = this.changesSince(view);
-        reply = await this.sendAll(changes, stats, { counterMode: 'count', series: sentSeries });
-        if (reply.status === 'applied') {
+        sent = await this.sendAll(changes, stats, { counterMode: 'count', series: sentSeries });
+        if (sent !== 'again' && sent.status === 'applied') {
+          reply = sent;
           // Timed gauges wait for the first reply to know the store's clock: one more round.
           if (held && this.clock.known) continue;
           break;
         }
       }
+      if (sent === 'again') {
+        // Each time, part of the chain was applied: the store is moving, not lost.
+        again += 1;
+        if (again > MAX_SENDS_AGAIN) {
+          throw new Error('the store refused part of every chain of writes this process sent');
+        }
+        continue;
+      }
+      reply = sent;
+      if (reply.status === 'applied') continue;
       mismatches += 1;
       const plan = planRepair(reply.markers!, this.history());
       if (plan.kind === 'adopt') {
@@ -498,12 +511,18 @@ export class MetricsFlusher {
    * applied tells that all before it were. Stops sending at the first mismatch (the caller repairs) or
    * error, lets what is in flight answer, and throws when a write's outcome stays unknown (the next
    * flush's markers tell, and it sends what is left).
+   *
+   * Returns `'again'` when a batch was refused after an earlier one of the chain was applied: its
+   * markers may be older than that write (a client that retried a call out of its place, as a cluster
+   * client may on a redirection), so they are no ground for a repair. Sent again, the rest either goes
+   * through or is refused with markers that are current.
    */
   private async sendAll(
     changes: SeriesChanges,
     stats: { calls: number; sent: number; removed: number },
     how: { counterMode: 'base' } | { counterMode: 'count'; series: readonly CounterSeries[] },
-  ): Promise<WriteReply> {
+  ): Promise<WriteReply | 'again'> {
+    const ackedBefore = this.ackedSeq;
     const { counterMode } = how;
     const batches = splitIntoBatches(changes, this.options.batchWeight);
     const inFlight: { attempt: Attempt; outcome: Promise<WriteReply | { error: unknown }> }[] = [];
@@ -567,6 +586,7 @@ export class MetricsFlusher {
       this.unanswered.push(...unknown);
       throw firstError;
     }
+    if (mismatch !== undefined && this.ackedSeq !== ackedBefore) return 'again';
     return mismatch ?? reply!;
   }
 

@@ -16,7 +16,12 @@ export type Failure =
   /** The call never reaches Redis (a connection that broke before it was sent). */
   | 'before'
   /** Redis applies the call and its reply is lost (a timeout, a connection that broke after). */
-  | 'after';
+  | 'after'
+  /**
+   * The call reaches Redis only once the next call that goes through was answered: a client that
+   * retried it out of its place, as a cluster client may after a redirection.
+   */
+  | 'late';
 
 /**
  * A real store (Redis through the module's scripts) whose chosen calls fail, for the partial failures
@@ -28,6 +33,8 @@ export class FailingStore implements MetricsStore {
   readonly plan: { call: StoreCall; failure: Failure }[] = [];
   /** Called after each call that went through (to copy Redis's state at that point, say). */
   onPassed?: (call: StoreCall) => Promise<void>;
+  /** Calls held back by a `late` failure, let go when the next call that goes through is answered. */
+  private readonly held: (() => void)[] = [];
 
   constructor(private readonly store: MetricsStore) {}
 
@@ -59,8 +66,13 @@ export class FailingStore implements MetricsStore {
   private async inject<T>(call: StoreCall, work: () => Promise<T>): Promise<T> {
     const index = this.plan.findIndex((step) => step.call === call);
     const [{ failure }] = index < 0 ? [{ failure: 'pass' }] : this.plan.splice(index, 1);
+    if (failure === 'late') {
+      await new Promise<void>((resolve) => this.held.push(resolve));
+      return work();
+    }
     if (failure === 'pass') {
       const result = await work();
+      for (const letGo of this.held.splice(0)) letGo();
       await this.onPassed?.(call);
       return result;
     }
