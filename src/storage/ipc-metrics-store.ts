@@ -126,18 +126,21 @@ export class IpcMetricsStore implements MetricsStore {
         resolve: (value) => (clearTimeout(timer), resolve(value)),
         reject: (error) => (clearTimeout(timer), reject(error)),
       });
-      const sent = this.channel.send!(
+      // `send` returning false only means its queue is long (a flush sends several batches at
+      // once): the message still goes. A channel that is closed reports it here.
+      this.channel.send!(
         { nrmStore: 'request', seq, request } satisfies Envelope,
         undefined,
         {},
         (error) => {
-          if (error) this.pending.get(seq)?.reject(error);
+          const waiting = error ? this.pending.get(seq) : undefined;
+          if (!waiting) return;
+          this.settle(seq);
+          waiting.reject(
+            new Error(`the IPC channel to the cluster primary failed: ${error!.message}`),
+          );
         },
       );
-      if (!sent)
-        this.pending
-          .get(seq)
-          ?.reject(new Error('the IPC channel to the cluster primary is closed'));
     });
   }
 }

@@ -6,7 +6,7 @@ import { ClockOffset } from './clock-offset.js';
 import type { CounterLedger, CounterSeries } from './counter-ledger.js';
 import { ExemplarReader } from './exemplar-reader.js';
 import type { MetricMeta } from './keys.js';
-import type { MetricsStore, SeriesBatch, WriteReply } from './metrics-store.js';
+import type { MetricsStore, SeriesBatch, StoredMarkers, WriteReply } from './metrics-store.js';
 import type { ProcessIdentity } from './process-identity.js';
 import { RegistryReader, type RegistryView } from './registry-reader.js';
 import type { GaugeModeResolver } from './registry-snapshot.js';
@@ -508,24 +508,26 @@ export class MetricsFlusher {
    * Sends changes in bounded batches, a chain of writes each sent on top of the one before, up to
    * {@link BATCHES_IN_FLIGHT} before the first reply. The store applies a write only when its markers
    * hold the one before, so a batch that was not applied makes every later one a mismatch, and one
-   * applied tells that all before it were. Stops sending at the first mismatch (the caller repairs) or
-   * error, lets what is in flight answer, and throws when a write's outcome stays unknown (the next
-   * flush's markers tell, and it sends what is left).
+   * applied tells that all before it were. Stops sending at the first mismatch or error and lets what
+   * is in flight answer; then:
    *
-   * Returns `'again'` when a batch was refused after an earlier one of the chain was applied: its
-   * markers may be older than that write (a client that retried a call out of its place, as a cluster
-   * client may on a redirection), so they are no ground for a repair. Sent again, the rest either goes
-   * through or is refused with markers that are current.
+   * - a mismatch whose markers are at no write this process knows applied goes to the caller, which
+   *   repairs (the writes after it cannot have been applied: each expects the one before);
+   * - a mismatch at a write known applied only says an earlier batch did not arrive (or arrived late):
+   *   with an error before it, the error is thrown; without one, `'again'`: the caller sends what is
+   *   left again;
+   * - else, when a write's outcome stays unknown (an error, no later write applied), it is remembered
+   *   and the first error thrown: the next flush's markers tell.
    */
   private async sendAll(
     changes: SeriesChanges,
     stats: { calls: number; sent: number; removed: number },
     how: { counterMode: 'base' } | { counterMode: 'count'; series: readonly CounterSeries[] },
   ): Promise<WriteReply | 'again'> {
-    const ackedBefore = this.ackedSeq;
     const { counterMode } = how;
     const batches = splitIntoBatches(changes, this.options.batchWeight);
-    const inFlight: { attempt: Attempt; outcome: Promise<WriteReply | { error: unknown }> }[] = [];
+    const ackedBefore = this.ackedSeq;
+    const chain: { attempt: Attempt; outcome: Promise<WriteReply | { error: unknown }> }[] = [];
     // Batches keep the order of `changes.counters`: a counting batch's records are the next ones.
     let offset = 0;
     let toLoad = this.pendingBase.size;
@@ -542,52 +544,64 @@ export class MetricsFlusher {
       offset += count;
       toLoad -= count;
       expectedSeq = attempt.seq;
-      inFlight.push({
-        attempt,
-        outcome: this.send(attempt).catch((error: unknown) => ({ error })),
-      });
+      chain.push({ attempt, outcome: this.send(attempt).catch((error: unknown) => ({ error })) });
     };
+    // Writes of the chain before this index are acknowledged.
+    let known = 0;
+    const acknowledgeThrough = (index: number) => {
+      for (; known <= index; known += 1) {
+        this.acknowledge(chain[known].attempt);
+        this.countSent(chain[known].attempt, stats);
+      }
+    };
+    /** The index of the write of this chain all of `markers` are at, or -1. */
+    const reachedBy = (markers: StoredMarkers | undefined) =>
+      chain.findIndex(({ attempt }) => markersAt(markers, attempt.seq));
 
     let reply: WriteReply | undefined;
-    let mismatch: WriteReply | undefined;
-    let firstError: unknown;
-    // Writes whose reply did not come, not yet known to be applied (a later one applied tells).
-    let unknown: Attempt[] = [];
+    let refused: { index: number; reply: WriteReply } | undefined;
+    let firstError: { index: number; error: unknown } | undefined;
+    const failed: number[] = [];
     let sent = 0;
     let answered = 0;
     do {
-      const stop = mismatch !== undefined || firstError !== undefined;
+      const stop = refused !== undefined || firstError !== undefined;
       while (!stop && sent < batches.length && sent - answered < BATCHES_IN_FLIGHT) {
         launch(batches[sent]);
         sent += 1;
       }
-      const { attempt, outcome } = inFlight[answered];
+      const index = answered;
       answered += 1;
-      const result = await outcome;
+      const result = await chain[index].outcome;
       if ('error' in result) {
-        unknown.push(attempt);
-        firstError ??= result.error;
+        failed.push(index);
+        firstError ??= { index, error: result.error };
         continue;
       }
       stats.calls += 1;
-      if (result.status === 'applied') {
-        for (const applied of [...unknown, attempt]) {
-          this.acknowledge(applied);
-          this.countSent(applied, stats);
-        }
-        unknown = [];
-        firstError = undefined;
-        reply = result;
-      } else {
-        mismatch ??= result;
-      }
+      // A write sent again after a broken connection is refused by its own markers when it was applied
+      // the first time: its markers tell how far the chain got.
+      const reached = result.status === 'applied' ? index : reachedBy(result.markers);
+      if (reached >= known) acknowledgeThrough(reached);
+      if (reached < index) refused ??= { index, reply: result };
+      else reply = result.status === 'applied' ? result : { ...result, status: 'applied' };
     } while (answered < sent);
-    if (unknown.length > 0) {
-      this.unanswered.push(...unknown);
-      throw firstError;
+
+    // Writes that failed before what is known, or after a refused one, were applied or cannot be.
+    const unknown = failed
+      .filter((index) => index >= known && (refused === undefined || index < refused.index))
+      .map((index) => chain[index].attempt);
+    this.unanswered.push(...unknown);
+    if (refused !== undefined) {
+      const markers = refused.reply.markers;
+      // At a write known applied: the one the chain started from, or one of the chain.
+      const explained = markersAt(markers, ackedBefore) || reachedBy(markers) >= 0;
+      if (!explained) return refused.reply;
+      if (firstError !== undefined && firstError.index < refused.index) throw firstError.error;
+      return 'again';
     }
-    if (mismatch !== undefined && this.ackedSeq !== ackedBefore) return 'again';
-    return mismatch ?? reply!;
+    if (unknown.length > 0) throw firstError!.error;
+    return reply!;
   }
 
   /** Counts the series an applied counting write sent and removed. */
@@ -799,6 +813,17 @@ export class MetricsFlusher {
       logger?.log(`Flushing metrics to ${this.options.store.description} works again.`);
     }
   }
+}
+
+/** Whether the markers a store found are all at write `seq` (what a whole write leaves). */
+function markersAt(markers: StoredMarkers | undefined, seq: number): boolean {
+  return (
+    markers !== undefined &&
+    markers.counters === seq &&
+    markers.gauges === seq &&
+    markers.totals === seq &&
+    markers.metadata === seq
+  );
 }
 
 function noChanges(): SeriesChanges {

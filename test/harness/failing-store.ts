@@ -21,7 +21,12 @@ export type Failure =
    * The call reaches Redis only once the next call that goes through was answered: a client that
    * retried it out of its place, as a cluster client may after a redirection.
    */
-  | 'late';
+  | 'late'
+  /**
+   * Redis applies the call, its reply is lost, and the client sends it again (as ioredis does with
+   * the calls in flight when a connection breaks): the reply is that of the second run.
+   */
+  | 'twice';
 
 /**
  * A real store (Redis through the module's scripts) whose chosen calls fail, for the partial failures
@@ -66,6 +71,10 @@ export class FailingStore implements MetricsStore {
   private async inject<T>(call: StoreCall, work: () => Promise<T>): Promise<T> {
     const index = this.plan.findIndex((step) => step.call === call);
     const [{ failure }] = index < 0 ? [{ failure: 'pass' }] : this.plan.splice(index, 1);
+    if (failure === 'twice') {
+      await work();
+      return work();
+    }
     if (failure === 'late') {
       await new Promise<void>((resolve) => this.held.push(resolve));
       return work();

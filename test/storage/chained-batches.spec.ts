@@ -32,9 +32,10 @@ describe('the batches of a flush go as a chain', () => {
     });
     for (let n = 0; n < 5; n += 1) counter.inc({ n: String(n) }, 10);
     const warnings: string[] = [];
+    const identity = ProcessIdentity.create();
     const flusher = testFlusher(redis.client, prefix, registry, {
       store,
-      identity: ProcessIdentity.create(),
+      identity,
       batchWeight: 6,
       logger: { warn: (m) => warnings.push(m), log: () => undefined },
     });
@@ -53,7 +54,7 @@ describe('the batches of a flush go as a chain', () => {
     const incrementAll = () => {
       for (let n = 0; n < 5; n += 1) counter.inc({ n: String(n) }, 1);
     };
-    return { keys, store, flusher, totals, warnings, incrementAll };
+    return { keys, identity, store, flusher, totals, warnings, incrementAll };
   }
 
   it('a middle batch whose reply is lost is known applied from the next one: the flush succeeds', async () => {
@@ -103,6 +104,65 @@ describe('the batches of a flush go as a chain', () => {
     expect(warnings).toEqual([]);
     // Not taken for Redis going back in time: scrapes are not held back.
     expect(await redis.client.hget(keys.totals, '#lost-at')).toBeNull();
+  });
+
+  it('a batch applied, then refused when its client sends it again: taken as applied, counted once', async () => {
+    const { keys, identity, store, flusher, totals, incrementAll } = await counted();
+    incrementAll();
+    store.plan.push({ call: 'write', failure: 'twice' });
+    // Redis loses the previous values once the chain is through: a repair reads what the process
+    // knows it wrote, so the first batch's series must be known as written.
+    let passed = 0;
+    store.onPassed = async () => {
+      if ((passed += 1) === 2) await redis.client.del(keys.counters(identity.id));
+    };
+
+    const flush = await flusher.flush();
+
+    // The second run of the first batch was refused by its own markers, behind the other two.
+    expect(flush).toMatchObject({ ok: true, sent: 5, repaired: undefined });
+    const next = await flusher.flush();
+    expect(next).toMatchObject({ ok: true, sent: 0 });
+    expect(next.repaired).toMatch(/previous counter values were lost/);
+    expect(await totals()).toEqual([11, 11, 11, 11, 11]);
+  });
+
+  it('a whole chain applied, then sent again: refused by its own markers, with no repair', async () => {
+    const { keys, store, flusher, totals, warnings, incrementAll } = await counted();
+    incrementAll();
+    store.plan.push(
+      { call: 'write', failure: 'twice' },
+      { call: 'write', failure: 'twice' },
+      { call: 'write', failure: 'twice' },
+    );
+
+    const flush = await flusher.flush();
+
+    expect(flush).toMatchObject({ ok: true, sent: 5, repaired: undefined });
+    expect(await totals()).toEqual([11, 11, 11, 11, 11]);
+    expect(warnings).toEqual([]);
+    expect(await redis.client.hget(keys.totals, '#lost-at')).toBeNull();
+  });
+
+  it('a flush whose first batch finds the last one of a failed flush applied adopts it, though a later batch fails', async () => {
+    const { store, flusher, totals, warnings, incrementAll } = await counted();
+    incrementAll();
+    store.plan.push(
+      { call: 'write', failure: 'pass' },
+      { call: 'write', failure: 'pass' },
+      { call: 'write', failure: 'after' },
+    );
+    expect(await flusher.flush()).toMatchObject({ ok: false });
+    incrementAll();
+    // The first batch is refused (the markers are at the write whose reply was lost); the second,
+    // sent on top of it, never arrives: it cannot have been applied, so the refusal is what counts.
+    store.plan.push({ call: 'write', failure: 'pass' }, { call: 'write', failure: 'before' });
+
+    const flush = await flusher.flush();
+
+    expect(flush).toMatchObject({ ok: true, sent: 5, repaired: undefined });
+    expect(await totals()).toEqual([12, 12, 12, 12, 12]);
+    expect(warnings).toEqual([expect.stringMatching(/failed; counting goes on in memory/)]);
   });
 
   it('two batches applied with their replies lost: the next flush takes both as applied and sends nothing again', async () => {
