@@ -514,8 +514,8 @@ export class MetricsFlusher {
    * - a mismatch whose markers are at no write this process knows applied goes to the caller, which
    *   repairs (the writes after it cannot have been applied: each expects the one before);
    * - a mismatch at a write known applied only says an earlier batch did not arrive (or arrived late):
-   *   with an error before it, the error is thrown; without one, `'again'`: the caller sends what is
-   *   left again;
+   *   when that batch's outcome is unknown, its error is thrown; else `'again'`: the caller sends what
+   *   is left again;
    * - else, when a write's outcome stays unknown (an error, no later write applied), it is remembered
    *   and the first error thrown: the next flush's markers tell.
    */
@@ -560,12 +560,11 @@ export class MetricsFlusher {
 
     let reply: WriteReply | undefined;
     let refused: { index: number; reply: WriteReply } | undefined;
-    let firstError: { index: number; error: unknown } | undefined;
-    const failed: number[] = [];
+    const failed: { index: number; error: unknown }[] = [];
     let sent = 0;
     let answered = 0;
     do {
-      const stop = refused !== undefined || firstError !== undefined;
+      const stop = refused !== undefined || failed.length > 0;
       while (!stop && sent < batches.length && sent - answered < BATCHES_IN_FLIGHT) {
         launch(batches[sent]);
         sent += 1;
@@ -574,8 +573,7 @@ export class MetricsFlusher {
       answered += 1;
       const result = await chain[index].outcome;
       if ('error' in result) {
-        failed.push(index);
-        firstError ??= { index, error: result.error };
+        failed.push({ index, error: result.error });
         continue;
       }
       stats.calls += 1;
@@ -588,20 +586,18 @@ export class MetricsFlusher {
     } while (answered < sent);
 
     // Writes that failed before what is known, or after a refused one, were applied or cannot be.
-    const unknown = failed
-      .filter((index) => index >= known && (refused === undefined || index < refused.index))
-      .map((index) => chain[index].attempt);
-    this.unanswered.push(...unknown);
+    const unknown = failed.filter(
+      ({ index }) => index >= known && (refused === undefined || index < refused.index),
+    );
+    this.unanswered.push(...unknown.map(({ index }) => chain[index].attempt));
     if (refused !== undefined) {
       const markers = refused.reply.markers;
       // At a write known applied: the one the chain started from, or one of the chain.
       const explained = markersAt(markers, ackedBefore) || reachedBy(markers) >= 0;
       if (!explained) return refused.reply;
-      if (firstError !== undefined && firstError.index < refused.index) throw firstError.error;
-      return 'again';
     }
-    if (unknown.length > 0) throw firstError!.error;
-    return reply!;
+    if (unknown.length > 0) throw unknown[0].error;
+    return refused === undefined ? reply! : 'again';
   }
 
   /** Counts the series an applied counting write sent and removed. */
@@ -815,14 +811,19 @@ export class MetricsFlusher {
   }
 }
 
-/** Whether the markers a store found are all at write `seq` (what a whole write leaves). */
+/**
+ * Whether the markers a store found are all at write `seq` (what a whole write leaves); at write 0
+ * (none yet), whether the store holds no marker of the process at all.
+ */
 function markersAt(markers: StoredMarkers | undefined, seq: number): boolean {
+  const at = seq === 0 ? null : seq;
   return (
     markers !== undefined &&
-    markers.counters === seq &&
-    markers.gauges === seq &&
-    markers.totals === seq &&
-    markers.metadata === seq
+    markers.counters === at &&
+    markers.gauges === at &&
+    markers.totals === at &&
+    markers.metadata === at &&
+    (at !== null || markers.ended === null)
   );
 }
 

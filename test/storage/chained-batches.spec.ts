@@ -18,8 +18,11 @@ import { useTestRedis } from '../harness/test-redis.js';
 describe('the batches of a flush go as a chain', () => {
   const redis = useTestRedis();
 
-  /** A process with five counters at 10 each, flushed once; a counter weighs 3, so two a batch. */
-  async function counted() {
+  /**
+   * A process with five counters at 10 each, not flushed yet; a counter weighs 3, so two a batch:
+   * three batches.
+   */
+  function unflushed() {
     const prefix = redis.prefix('chained');
     const keys = new PrefixKeys(prefix);
     const store = new FailingStore(new RedisMetricsStore(redis.client, prefix));
@@ -39,7 +42,7 @@ describe('the batches of a flush go as a chain', () => {
       batchWeight: 6,
       logger: { warn: (m) => warnings.push(m), log: () => undefined },
     });
-    expect(await flusher.flush()).toMatchObject({ ok: true, sent: 5, calls: 3 });
+    // What the totals hold of each counter (0: nothing).
     const totals = async () => {
       const values: number[] = [];
       for (let n = 0; n < 5; n += 1) {
@@ -47,7 +50,7 @@ describe('the batches of a flush go as a chain', () => {
           keys.totals,
           seriesField('jobs_total', { n: String(n) }),
         );
-        values.push(decodePacked(text!)!.get('v')!);
+        values.push(text === null ? 0 : decodePacked(text)!.get('v')!);
       }
       return values;
     };
@@ -56,6 +59,57 @@ describe('the batches of a flush go as a chain', () => {
     };
     return { keys, identity, store, flusher, totals, warnings, incrementAll };
   }
+
+  /** The same process, flushed once. */
+  async function counted() {
+    const process = unflushed();
+    expect(await process.flusher.flush()).toMatchObject({ ok: true, sent: 5, calls: 3 });
+    return process;
+  }
+
+  it('a first flush whose first batch arrives after the others were refused: sent again, counted once', async () => {
+    const { keys, store, flusher, totals, warnings } = unflushed();
+    store.plan.push({ call: 'write', failure: 'late' });
+
+    // The second and third batches find no marker of the process: refused at the write before the
+    // chain, which is no loss.
+    const flush = await flusher.flush();
+
+    expect(flush).toMatchObject({ ok: true, sent: 5, repaired: undefined });
+    expect(await totals()).toEqual([10, 10, 10, 10, 10]);
+    expect(warnings).toEqual([]);
+    expect(await redis.client.hget(keys.totals, '#lost-at')).toBeNull();
+  });
+
+  it('a first flush whose first batch never reaches Redis fails, with no repair, and the next one writes it all', async () => {
+    const { keys, store, flusher, totals, warnings } = unflushed();
+    store.plan.push({ call: 'write', failure: 'before' });
+
+    expect(await flusher.flush()).toMatchObject({
+      ok: false,
+      error: new Error('injected: the write never reached Redis'),
+    });
+    expect(await totals()).toEqual([0, 0, 0, 0, 0]);
+    expect(await flusher.flush()).toMatchObject({ ok: true, sent: 5, repaired: undefined });
+    expect(await totals()).toEqual([10, 10, 10, 10, 10]);
+    // The failure is reported; nothing was taken for a loss.
+    expect(warnings).toEqual([expect.stringMatching(/failed; counting goes on in memory/)]);
+    expect(await redis.client.hget(keys.totals, '#lost-at')).toBeNull();
+  });
+
+  it('a lost reply vouched for by a late batch is no failure: what was refused behind it is sent again', async () => {
+    const { store, flusher, totals, warnings, incrementAll } = await counted();
+    incrementAll();
+    // The first batch's reply is lost; the second arrives after the third, which is refused at the
+    // first's write; then the second is applied, which tells the first was.
+    store.plan.push({ call: 'write', failure: 'after' }, { call: 'write', failure: 'late' });
+
+    const flush = await flusher.flush();
+
+    expect(flush).toMatchObject({ ok: true, sent: 5 });
+    expect(await totals()).toEqual([11, 11, 11, 11, 11]);
+    expect(warnings).toEqual([]);
+  });
 
   it('a middle batch whose reply is lost is known applied from the next one: the flush succeeds', async () => {
     const { store, flusher, totals, warnings, incrementAll } = await counted();
