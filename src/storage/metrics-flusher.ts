@@ -517,7 +517,7 @@ export class MetricsFlusher {
    *   when that batch's outcome is unknown, its error is thrown; else `'again'`: the caller sends what
    *   is left again;
    * - else, when a write's outcome stays unknown (an error, no later write applied), it is remembered
-   *   and the first error thrown: the next flush's markers tell.
+   *   and its error thrown: the next flush's markers tell.
    */
   private async sendAll(
     changes: SeriesChanges,
