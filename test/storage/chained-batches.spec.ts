@@ -1,15 +1,5 @@
-import { Counter, Registry } from 'prom-client';
-
-import {
-  decodePacked,
-  planRepair,
-  PrefixKeys,
-  ProcessIdentity,
-  RedisMetricsStore,
-  seriesField,
-} from '../../src/index.js';
-import { FailingStore } from '../harness/failing-store.js';
-import { testFlusher } from '../harness/test-flusher.js';
+import { planRepair } from '../../src/index.js';
+import { fiveCounters } from '../harness/five-counters.js';
 import { useTestRedis } from '../harness/test-redis.js';
 
 // A flush sends its batches without waiting for each reply, each batch a write on top of the one
@@ -18,47 +8,8 @@ import { useTestRedis } from '../harness/test-redis.js';
 describe('the batches of a flush go as a chain', () => {
   const redis = useTestRedis();
 
-  /**
-   * A process with five counters at 10 each, not flushed yet; a counter weighs 3, so two a batch:
-   * three batches.
-   */
-  function unflushed() {
-    const prefix = redis.prefix('chained');
-    const keys = new PrefixKeys(prefix);
-    const store = new FailingStore(new RedisMetricsStore(redis.client, prefix));
-    const registry = new Registry();
-    const counter = new Counter({
-      name: 'jobs_total',
-      help: 'Jobs',
-      labelNames: ['n'],
-      registers: [registry],
-    });
-    for (let n = 0; n < 5; n += 1) counter.inc({ n: String(n) }, 10);
-    const warnings: string[] = [];
-    const identity = ProcessIdentity.create();
-    const flusher = testFlusher(redis.client, prefix, registry, {
-      store,
-      identity,
-      batchWeight: 6,
-      logger: { warn: (m) => warnings.push(m), log: () => undefined },
-    });
-    // What the totals hold of each counter (0: nothing).
-    const totals = async () => {
-      const values: number[] = [];
-      for (let n = 0; n < 5; n += 1) {
-        const text = await redis.client.hget(
-          keys.totals,
-          seriesField('jobs_total', { n: String(n) }),
-        );
-        values.push(text === null ? 0 : decodePacked(text)!.get('v')!);
-      }
-      return values;
-    };
-    const incrementAll = () => {
-      for (let n = 0; n < 5; n += 1) counter.inc({ n: String(n) }, 1);
-    };
-    return { keys, identity, store, flusher, totals, warnings, incrementAll };
-  }
+  /** A process with five counters at 10 each (see five-counters.ts), two a batch: three batches. */
+  const unflushed = () => fiveCounters(redis, 'chained', 6);
 
   /** The same process, flushed once. */
   async function counted() {

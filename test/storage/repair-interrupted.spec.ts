@@ -1,14 +1,7 @@
-import { Counter, Gauge, Registry } from 'prom-client';
+import { Gauge, Registry } from 'prom-client';
 
-import {
-  decodePacked,
-  PrefixKeys,
-  ProcessIdentity,
-  RedisMetricsStore,
-  RedisMultiProcessCollector,
-  seriesField,
-} from '../../src/index.js';
-import { FailingStore } from '../harness/failing-store.js';
+import { RedisMultiProcessCollector, seriesField } from '../../src/index.js';
+import { fiveCounters } from '../harness/five-counters.js';
 import { testFlusher } from '../harness/test-flusher.js';
 import { deletePrefix, keysUnderPrefix, useTestRedis } from '../harness/test-redis.js';
 
@@ -18,40 +11,11 @@ import { deletePrefix, keysUnderPrefix, useTestRedis } from '../harness/test-red
 describe('a repair interrupted half-way still ends exact', () => {
   const redis = useTestRedis();
 
-  /** A process with five counters at 10 each, flushed once, and the store it writes through. */
+  /** A process with five counters at 10 each (see five-counters.ts), flushed once. */
   async function counted(batchWeight?: number) {
-    const prefix = redis.prefix('interrupted');
-    const keys = new PrefixKeys(prefix);
-    const store = new FailingStore(new RedisMetricsStore(redis.client, prefix));
-    const registry = new Registry();
-    const counter = new Counter({
-      name: 'jobs_total',
-      help: 'Jobs',
-      labelNames: ['n'],
-      registers: [registry],
-    });
-    for (let n = 0; n < 5; n += 1) counter.inc({ n: String(n) }, 10);
-    const identity = ProcessIdentity.create();
-    const warnings: string[] = [];
-    const flusher = testFlusher(redis.client, prefix, registry, {
-      store,
-      identity,
-      batchWeight,
-      logger: { warn: (m) => warnings.push(m), log: () => undefined },
-    });
-    expect((await flusher.flush()).ok).toBe(true);
-    const totals = async () => {
-      const values: number[] = [];
-      for (let n = 0; n < 5; n += 1) {
-        const text = await redis.client.hget(
-          keys.totals,
-          seriesField('jobs_total', { n: String(n) }),
-        );
-        values.push(decodePacked(text!)!.get('v')!);
-      }
-      return values;
-    };
-    return { prefix, keys, store, flusher, identity, counter, totals, warnings };
+    const process = fiveCounters(redis, 'interrupted', batchWeight);
+    expect((await process.flusher.flush()).ok).toBe(true);
+    return process;
   }
 
   it('the loading write never arrives: the next flush loads before it counts', async () => {
