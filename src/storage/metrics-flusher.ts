@@ -11,6 +11,7 @@ import type { ProcessIdentity } from './process-identity.js';
 import { RegistryReader, type RegistryView } from './registry-reader.js';
 import type { GaugeModeResolver } from './registry-snapshot.js';
 import {
+  markersAtWrite,
   planRepair,
   type PreviousValuesLoad,
   type RepairPlan,
@@ -37,8 +38,9 @@ const MAX_SENDS_AGAIN = 3;
 const MAX_LOADS_KEPT = 16;
 /**
  * Batches of one flush sent before the reply of the first of them came. Waiting for each reply before
- * sending the next made a flush of 20 batches cost about twice its CPU in waking up for each reply
- * (docs/benchmarks.md); a few in flight keep what is built ahead of Redis small.
+ * sending the next made a process wake up for each one: a flush of 20 batches cost about a fifth more
+ * CPU (docs/decisions.md, "A flush's batches go as a chain"). A few in flight keep what is built
+ * ahead of Redis small.
  */
 export const BATCHES_IN_FLIGHT = 8;
 
@@ -556,7 +558,7 @@ export class MetricsFlusher {
     };
     /** The index of the write of this chain all of `markers` are at, or -1. */
     const reachedBy = (markers: StoredMarkers | undefined) =>
-      chain.findIndex(({ attempt }) => markersAt(markers, attempt.seq));
+      chain.findIndex(({ attempt }) => markersAtWrite(markers, attempt.seq));
 
     let reply: WriteReply | undefined;
     let refused: { index: number; reply: WriteReply } | undefined;
@@ -593,7 +595,7 @@ export class MetricsFlusher {
     if (refused !== undefined) {
       const markers = refused.reply.markers;
       // At a write known applied: the one the chain started from, or one of the chain.
-      const explained = markersAt(markers, ackedBefore) || reachedBy(markers) >= 0;
+      const explained = markersAtWrite(markers, ackedBefore) || reachedBy(markers) >= 0;
       if (!explained) return refused.reply;
     }
     if (unknown.length > 0) throw unknown[0].error;
@@ -809,22 +811,6 @@ export class MetricsFlusher {
       logger?.log(`Flushing metrics to ${this.options.store.description} works again.`);
     }
   }
-}
-
-/**
- * Whether the markers a store found are all at write `seq` (what a whole write leaves); at write 0
- * (none yet), whether the store holds no marker of the process at all.
- */
-function markersAt(markers: StoredMarkers | undefined, seq: number): boolean {
-  const at = seq === 0 ? null : seq;
-  return (
-    markers !== undefined &&
-    markers.counters === at &&
-    markers.gauges === at &&
-    markers.totals === at &&
-    markers.metadata === at &&
-    (at !== null || markers.ended === null)
-  );
 }
 
 function noChanges(): SeriesChanges {

@@ -75,6 +75,22 @@ export type RepairPlan =
     };
 
 /**
+ * Whether the markers a store found are all at write `seq`, as a whole write leaves them; at write 0
+ * (none yet), whether the store holds no marker of the process at all.
+ */
+export function markersAtWrite(markers: StoredMarkers | undefined, seq: number): boolean {
+  const at = seq === 0 ? null : seq;
+  return (
+    markers !== undefined &&
+    markers.counters === at &&
+    markers.gauges === at &&
+    markers.totals === at &&
+    markers.metadata === at &&
+    (at !== null || markers.ended === null)
+  );
+}
+
+/**
  * Decides a repair from the markers a store found. Each key the process writes carries the number of
  * its last write applied to it; comparing them with what the process itself acknowledged tells a lost
  * reply, a key deleted or evicted, Redis restarted empty, restored from an older snapshot or a lagging
@@ -82,13 +98,7 @@ export type RepairPlan =
  */
 export function planRepair(markers: StoredMarkers, history: WriteHistory): RepairPlan {
   const { ackedSeq, acked, ackedComplete, unanswered, loads = [] } = history;
-  const applied = unanswered.find(
-    (attempt) =>
-      markers.counters === attempt.seq &&
-      markers.gauges === attempt.seq &&
-      markers.totals === attempt.seq &&
-      markers.metadata === attempt.seq,
-  );
+  const applied = unanswered.find((attempt) => markersAtWrite(markers, attempt.seq));
   if (applied) return { kind: 'adopt', seq: applied.seq };
 
   // Copies: the caller forgets its acknowledged state when the repair starts.
