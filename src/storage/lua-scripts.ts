@@ -9,6 +9,8 @@ export type RedisClient = Redis | Cluster;
  * named in the reply, and the writer's markers then tell it to write everything again.
  */
 const PRELUDE = `
+-- Lua's own unpack, before the packed-value reader below takes its name.
+local unpackList = unpack
 local time = redis.call('TIME')
 local nowMs = tonumber(time[1]) * 1000 + tonumber(time[2]) / 1000
 local now = string.format('%.3f', nowMs)
@@ -79,38 +81,37 @@ local function counterValue(text)
   return num(string.sub(text, 3))
 end
 -- addDifference for the common case, a counter whose values are all 'v <number>': the same arithmetic
--- without splitting three texts into tables (most of a write's Redis time). False when another case.
-local function addCounterDifference(totalsKey, field, newText, oldText)
+-- without splitting three texts into tables (most of a write's Redis time). Returns whether it was
+-- that case, and the new total text (nil: the total stays as it is).
+local function addCounterDifference(totalText, newText, oldText)
   local new = counterValue(newText)
   if new == nil then return false end
   local old = counterValue(oldText)
   if oldText and old == nil then return false end
-  local totalText = redis.call('HGET', totalsKey, field)
   local total = counterValue(totalText)
   if totalText and total == nil then return false end
   if old ~= nil and new < old then old = nil end
   local delta = new - (old or 0)
-  if delta ~= delta or delta == math.huge or delta == -math.huge then return true end
-  if total == nil then
-    -- A new total starts at the difference (a zero one as 0, never -0).
-    redis.call('HSET', totalsKey, field, 'v ' .. fmt(delta == 0 and 0 or delta))
-  elseif delta ~= 0 then
-    redis.call('HSET', totalsKey, field, 'v ' .. fmt(total + delta))
-  end
-  return true
+  if delta ~= delta or delta == math.huge or delta == -math.huge then return true, nil end
+  -- A new total starts at the difference (a zero one as 0, never -0).
+  if total == nil then return true, 'v ' .. fmt(delta == 0 and 0 or delta) end
+  if delta ~= 0 then return true, 'v ' .. fmt(total + delta) end
+  return true, nil
 end
--- Adds to the totals what a process's new absolute values add to what it wrote before; a count that
--- went down is a reset and counts from zero (see packedDelta in packed-values.ts).
-local function addDifference(totalsKey, field, newText, oldText)
-  if addCounterDifference(totalsKey, field, newText, oldText) then return end
+-- The total text after adding what a process's new absolute values add to what it wrote before (nil:
+-- the total stays as it is); a count that went down is a reset and counts from zero (see packedDelta
+-- in packed-values.ts). totalText and oldText are false when there is none.
+local function addDifference(totalText, newText, oldText)
+  local simple, counterTotal = addCounterDifference(totalText, newText, oldText)
+  if simple then return counterTotal end
   local names, new = unpack(newText)
-  if not names then return end
+  if not names then return nil end
   local _, old = unpack(oldText)
   if old then
     local resetSlot = new['c'] and 'c' or 'v'
     if new[resetSlot] ~= nil and new[resetSlot] < (old[resetSlot] or 0) then old = nil end
   end
-  local totalNames, total = unpack(redis.call('HGET', totalsKey, field))
+  local totalNames, total = unpack(totalText)
   local existed = totalNames ~= nil
   if not existed then totalNames, total = {}, {} end
   local changed = false
@@ -150,7 +151,45 @@ local function addDifference(totalsKey, field, newText, oldText)
       changed = true
     end
   end
-  if changed then redis.call('HSET', totalsKey, field, pack(totalNames, total)) end
+  if changed then return pack(totalNames, total) end
+  return nil
+end
+-- Reads and writes go as one call per hash for a whole list, not one per series: a call from Lua costs
+-- about as much as a series' own work. In chunks, far under Lua's limit on unpacked values (8000).
+local CHUNK = 1000
+local function callMany(command, key, args)
+  for first = 1, #args, CHUNK do
+    redis.call(command, key, unpackList(args, first, math.min(first + CHUNK - 1, #args)))
+  end
+end
+local function getMany(key, fields)
+  local values = {}
+  for first = 1, #fields, CHUNK do
+    local part = redis.call('HMGET', key, unpackList(fields, first, math.min(first + CHUNK - 1, #fields)))
+    for i = 1, #part do values[first + i - 1] = part[i] end
+  end
+  return values
+end
+-- The fields of a list of field, value pairs.
+local function fieldsOf(items)
+  local fields = {}
+  for i = 1, #items, 2 do fields[#fields + 1] = items[i] end
+  return fields
+end
+-- Field -> value as the hash holds them (false: absent).
+local function currentValues(key, fields)
+  local found, values = getMany(key, fields), {}
+  for i = 1, #fields do values[fields[i]] = found[i] end
+  return values
+end
+-- Writes each field of a list (in its order, each once) with its value in values.
+local function setFields(key, fields, values)
+  local args = {}
+  for i = 1, #fields do
+    args[#args + 1] = fields[i]
+    args[#args + 1] = values[fields[i]]
+  end
+  callMany('HSET', key, args)
 end
 -- A list sent as one argument, its items separated by newlines: one string for ioredis to encode
 -- instead of two per series. No item holds a newline: fields and metadata are JSON, which escapes it.
@@ -227,40 +266,62 @@ for i = 1, 4 do
 end
 
 register(id, ARGV[2])
-local metadata = lines(ARGV[8])
-for i = 1, #metadata, 2 do
-  redis.call('HSET', KEYS[3], metadata[i], metadata[i + 1])
-end
+callMany('HSET', KEYS[3], lines(ARGV[8]))
 local gauges = lines(ARGV[9])
-for i = 1, #gauges, 2 do
-  local value = gauges[i + 1]
-  if not string.find(value, ' ', 1, true) then value = value .. ' ' .. now end
-  redis.call('HSET', KEYS[5], gauges[i], value)
+for i = 2, #gauges, 2 do
+  if not string.find(gauges[i], ' ', 1, true) then gauges[i] = gauges[i] .. ' ' .. now end
 end
-for _, field in ipairs(lines(ARGV[10])) do
-  redis.call('HDEL', KEYS[5], field)
-end
+callMany('HSET', KEYS[5], gauges)
+callMany('HDEL', KEYS[5], lines(ARGV[10]))
+
+-- Counters, in the order sent, as if written one after another (a field listed twice adds only what
+-- its second value adds to its first).
 local counting = ARGV[6] == 'count'
 local counters = lines(ARGV[11])
+local previous = currentValues(KEYS[6], fieldsOf(counters))
+-- The changes in order: field, new value, value before (false: none).
+local changed, newValues, oldValues = {}, {}, {}
+local written, writtenValues = {}, {}
 for i = 1, #counters, 2 do
   local field, value = counters[i], counters[i + 1]
-  local old = redis.call('HGET', KEYS[6], field)
+  local old = previous[field]
   if old ~= value then
-    if counting then addDifference(KEYS[4], field, value, old) end
-    redis.call('HSET', KEYS[6], field, value)
+    local n = #changed + 1
+    changed[n], newValues[n], oldValues[n] = field, value, old
+    previous[field] = value
+    if not writtenValues[field] then written[#written + 1] = field end
+    writtenValues[field] = value
   end
 end
-for _, field in ipairs(lines(ARGV[12])) do
-  redis.call('HDEL', KEYS[6], field)
+if counting and #changed > 0 then
+  local totals, added, addedTo = currentValues(KEYS[4], changed), {}, {}
+  for n = 1, #changed do
+    local field = changed[n]
+    local total = addDifference(totals[field], newValues[n], oldValues[n])
+    if total then
+      if not addedTo[field] then added[#added + 1] = field end
+      addedTo[field], totals[field] = true, total
+    end
+  end
+  setFields(KEYS[4], added, totals)
 end
+setFields(KEYS[6], written, writtenValues)
+callMany('HDEL', KEYS[6], lines(ARGV[12]))
+
+-- Exemplars: each kept only if it is later than the one stored.
 local exemplars = lines(ARGV[13] or '')
+local stored, kept, keptValues = currentValues(KEYS[9], fieldsOf(exemplars)), {}, {}
 for i = 1, #exemplars, 2 do
   local field, value = exemplars[i], exemplars[i + 1]
   local at = tonumber(string.match(value, '^%S+'))
-  local old = redis.call('HGET', KEYS[9], field)
+  local old = stored[field]
   local oldAt = old and tonumber(string.match(old, '^%S+'))
-  if at and (not oldAt or at > oldAt) then redis.call('HSET', KEYS[9], field, value) end
+  if at and (not oldAt or at > oldAt) then
+    if not keptValues[field] then kept[#kept + 1] = field end
+    stored[field], keptValues[field] = value, value
+  end
 end
+setFields(KEYS[9], kept, keptValues)
 setMarkers(id, ARGV[4])
 return { 'applied', now, stale, wrongType, markers, live() }
 `;

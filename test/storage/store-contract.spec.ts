@@ -117,6 +117,66 @@ describe.each(['redis', 'memory'] as const)('the %s store keeps the write protoc
     expect(gaugesOfA).toEqual(expect.arrayContaining([busy, '3 1000', MARKER.seq, '3']));
   });
 
+  it('applies a write of lists longer than one Redis call takes as if its series came one after another', async () => {
+    const store = newStore();
+    const a = writer(1);
+    // Lists of 9,000 items: past what Lua can pass to one Redis call (8,000), so the script must
+    // read and write them in several.
+    const many = 4500;
+    const job = (i: number) => seriesField('jobs_total', { queue: `q${i}` });
+    const gauge = (i: number) => seriesField('busy', { slot: `s${i}` });
+    await store.write(a, {
+      expectedSeq: 0,
+      seq: 1,
+      metadata: [counterMeta, gaugeMeta],
+      counters: Array.from({ length: many }, (_, i) => [job(i), `v ${i}`] as [string, string]),
+      gauges: Array.from({ length: many }, (_, i) => [gauge(i), { value: i, timestamp: 1000 }]),
+    });
+    await store.write(a, {
+      expectedSeq: 1,
+      seq: 2,
+      counters: [
+        // Listed twice, in different calls of the script: 3 -> 5 adds 2, then 5 -> 8 adds 3.
+        [job(3), 'v 5'],
+        ...Array.from(
+          { length: many - 10 },
+          (_, i) => [job(i + 10), `v ${i + 11}`] as [string, string],
+        ),
+        [job(3), 'v 8'],
+        // 7 -> 9 adds 2, then 9 -> 2 is a reset, counted from zero: 2 more.
+        [job(7), 'v 9'],
+        [job(7), 'v 2'],
+      ],
+      gauges: [[gauge(0), { value: 40, timestamp: 2000 }]],
+      gaugeDeletes: Array.from({ length: many - 1 }, (_, i) => gauge(i + 1)),
+      counterDeletes: [job(1)],
+    });
+
+    const snapshot = await store.read();
+    const totals = totalsOf(snapshot);
+    expect(totals[job(3)]).toEqual({ v: 8 });
+    expect(totals[job(7)]).toEqual({ v: 11 });
+    expect(totals[job(9)]).toEqual({ v: 9 });
+    expect(totals[job(10)]).toEqual({ v: 11 });
+    expect(totals[job(many - 1)]).toEqual({ v: many });
+    expect(Object.keys(totals)).toHaveLength(many + 1); // and the write marker
+    const gaugesOfA = pairsOf(snapshot.gauges[snapshot.processes.indexOf(a.id) / 2]);
+    expect(gaugesOfA).toEqual({ [gauge(0)]: '40 2000', [MARKER.seq]: '2' });
+    // What the process wrote last is what a third write builds on: job 7 at 2 adds 1.
+    await store.write(a, {
+      expectedSeq: 2,
+      seq: 3,
+      counters: [
+        [job(7), 'v 3'],
+        [job(1), 'v 4'],
+      ],
+    });
+    const after = totalsOf(await store.read());
+    expect(after[job(7)]).toEqual({ v: 12 });
+    // job 1 was deleted from the process's values: its 4 counts from zero on top of the 1 counted.
+    expect(after[job(1)]).toEqual({ v: 5 });
+  });
+
   it("leaves a NaN or infinite count out of the totals, and keeps counting the process's finite ones", async () => {
     const store = newStore();
     const a = writer(1);
