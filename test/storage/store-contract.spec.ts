@@ -143,38 +143,53 @@ describe.each(['redis', 'memory'] as const)('the %s store keeps the write protoc
           (_, i) => [job(i + 10), `v ${i + 11}`] as [string, string],
         ),
         [job(3), 'v 8'],
-        // 7 -> 9 adds 2, then 9 -> 2 is a reset, counted from zero: 2 more.
+        // 7 -> 9 adds 2, then 9 -> 8 is a reset, counted from zero: 8 more.
         [job(7), 'v 9'],
-        [job(7), 'v 2'],
+        [job(7), 'v 8'],
+        // Written, then deleted by the same write (deletions come after the values): 1 -> 3 adds 2.
+        [job(1), 'v 3'],
       ],
-      gauges: [[gauge(0), { value: 40, timestamp: 2000 }]],
-      gaugeDeletes: Array.from({ length: many - 1 }, (_, i) => gauge(i + 1)),
       counterDeletes: [job(1)],
+      // Set, then deleted by the same write; 9,000 deletions, most of fields that never existed.
+      gauges: [
+        [gauge(0), { value: 40, timestamp: 2000 }],
+        [gauge(5), { value: 50, timestamp: 2000 }],
+      ],
+      gaugeDeletes: Array.from({ length: 2 * many }, (_, i) => gauge(i + 1)),
+      // The later of two exemplars of one field stays, whichever comes first.
+      exemplars: [
+        [job(2), '5000 2 {"trace_id":"later"}'],
+        [job(2), '3000 2 {"trace_id":"earlier"}'],
+      ],
     });
 
     const snapshot = await store.read();
     const totals = totalsOf(snapshot);
     expect(totals[job(3)]).toEqual({ v: 8 });
-    expect(totals[job(7)]).toEqual({ v: 11 });
+    expect(totals[job(7)]).toEqual({ v: 17 });
+    expect(totals[job(1)]).toEqual({ v: 3 });
     expect(totals[job(9)]).toEqual({ v: 9 });
     expect(totals[job(10)]).toEqual({ v: 11 });
     expect(totals[job(many - 1)]).toEqual({ v: many });
     expect(Object.keys(totals)).toHaveLength(many + 1); // and the write marker
     const gaugesOfA = pairsOf(snapshot.gauges[snapshot.processes.indexOf(a.id) / 2]);
     expect(gaugesOfA).toEqual({ [gauge(0)]: '40 2000', [MARKER.seq]: '2' });
-    // What the process wrote last is what a third write builds on: job 7 at 2 adds 1.
+    expect(pairsOf((await store.read({ exemplars: true })).exemplars!)).toEqual({
+      [job(2)]: '5000 2 {"trace_id":"later"}',
+    });
+    // What the process wrote last is what a third write builds on: job 7 at 8 -> 9 adds 1.
     await store.write(a, {
       expectedSeq: 2,
       seq: 3,
       counters: [
-        [job(7), 'v 3'],
+        [job(7), 'v 9'],
         [job(1), 'v 4'],
       ],
     });
     const after = totalsOf(await store.read());
-    expect(after[job(7)]).toEqual({ v: 12 });
-    // job 1 was deleted from the process's values: its 4 counts from zero on top of the 1 counted.
-    expect(after[job(1)]).toEqual({ v: 5 });
+    expect(after[job(7)]).toEqual({ v: 18 });
+    // job 1 was deleted from the process's values: its 4 counts from zero on top of the 3 counted.
+    expect(after[job(1)]).toEqual({ v: 7 });
   });
 
   it("leaves a NaN or infinite count out of the totals, and keeps counting the process's finite ones", async () => {
