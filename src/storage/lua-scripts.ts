@@ -182,7 +182,8 @@ local function currentValues(key, fields)
   for i = 1, #fields do values[fields[i]] = found[i] end
   return values
 end
--- Writes each field of a list (in its order, each once) with its value in values.
+-- Writes each field of a list with its value in values (a field listed twice is written twice, with
+-- the same value).
 local function setFields(key, fields, values)
   local args = {}
   for i = 1, #fields do
@@ -281,7 +282,6 @@ local counters = lines(ARGV[11])
 local previous = currentValues(KEYS[6], fieldsOf(counters))
 -- The changes in order: field, new value, value before (false: none).
 local changed, newValues, oldValues = {}, {}, {}
-local written, writtenValues = {}, {}
 for i = 1, #counters, 2 do
   local field, value = counters[i], counters[i + 1]
   local old = previous[field]
@@ -289,39 +289,37 @@ for i = 1, #counters, 2 do
     local n = #changed + 1
     changed[n], newValues[n], oldValues[n] = field, value, old
     previous[field] = value
-    if not writtenValues[field] then written[#written + 1] = field end
-    writtenValues[field] = value
   end
 end
 if counting and #changed > 0 then
-  local totals, added, addedTo = currentValues(KEYS[4], changed), {}, {}
+  local totals, added = currentValues(KEYS[4], changed), {}
   for n = 1, #changed do
     local field = changed[n]
     local total = addDifference(totals[field], newValues[n], oldValues[n])
     if total then
-      if not addedTo[field] then added[#added + 1] = field end
-      addedTo[field], totals[field] = true, total
+      added[#added + 1] = field
+      totals[field] = total
     end
   end
   setFields(KEYS[4], added, totals)
 end
-setFields(KEYS[6], written, writtenValues)
+setFields(KEYS[6], changed, previous)
 callMany('HDEL', KEYS[6], lines(ARGV[12]))
 
 -- Exemplars: each kept only if it is later than the one stored.
 local exemplars = lines(ARGV[13] or '')
-local stored, kept, keptValues = currentValues(KEYS[9], fieldsOf(exemplars)), {}, {}
+local stored, kept = currentValues(KEYS[9], fieldsOf(exemplars)), {}
 for i = 1, #exemplars, 2 do
   local field, value = exemplars[i], exemplars[i + 1]
   local at = tonumber(string.match(value, '^%S+'))
   local old = stored[field]
   local oldAt = old and tonumber(string.match(old, '^%S+'))
   if at and (not oldAt or at > oldAt) then
-    if not keptValues[field] then kept[#kept + 1] = field end
-    stored[field], keptValues[field] = value, value
+    kept[#kept + 1] = field
+    stored[field] = value
   end
 end
-setFields(KEYS[9], kept, keptValues)
+setFields(KEYS[9], kept, stored)
 setMarkers(id, ARGV[4])
 return { 'applied', now, stale, wrongType, markers, live() }
 `;
