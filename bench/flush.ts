@@ -42,7 +42,7 @@ export interface FlushCost {
    * bare-changed-send.ts): the changed series given, their fields built, their lines sent.
    */
   bareChangedSendCpuMs: number;
-  /** Redis memory per stored series, bytes (INFO memory before and after the first flush). */
+  /** Redis memory per stored series, bytes (INFO memory around a first flush; median of the repeats). */
   redisBytesPerSeries: number;
 }
 
@@ -167,7 +167,7 @@ export async function benchFlush(
       // empty Redis.
       const firsts: Measured[] = [];
       const longestCalls: LongestCall[] = [];
-      let redisBytesPerSeries = 0;
+      const bytesPerSeries: number[] = [];
       let flusher: MetricsFlusher | undefined;
       const bareWithLedger: number[] = [];
       const bareWithoutLedger: number[] = [];
@@ -193,7 +193,7 @@ export async function benchFlush(
             firsts.push(await measure(current, redis));
           }),
         );
-        if (i === 0) redisBytesPerSeries = ((await usedMemory(redis)) - memoryBefore) / series;
+        bytesPerSeries.push(((await usedMemory(redis)) - memoryBefore) / series);
       }
       longestCalls.sort((a, b) => a.ms - b.ms);
 
@@ -249,13 +249,13 @@ export async function benchFlush(
         unchanged: medianSample(unchanged),
         tenPercentChanged: medianSample(changed),
         bareChangedSendCpuMs: median(bareChanged),
-        redisBytesPerSeries,
+        redisBytesPerSeries: median(bytesPerSeries),
       });
       const last = results[results.length - 1];
       const cpu = (s: FlushSample) =>
         `${s.cpuMs.toFixed(1)} ms CPU (spread ${(s.cpuSpread * 100).toFixed(0)}%)`;
       console.log(
-        `  flush ${series} series: first ${cpu(last.first)} (bare loop ${last.bareFirstCpuMs.withLedger.toFixed(1)} ms with its ledger, ${last.bareFirstCpuMs.withoutLedger.toFixed(1)} ms without; in a fresh process ${last.freshProcessFirstCpuMs.toFixed(1)} ms, event loop held at most ${last.freshProcessLongestGapMs.flusher.toFixed(1)} ms against ${last.freshProcessLongestGapMs.bareLoop.toFixed(1)} for the bare loop), unchanged ${cpu(last.unchanged)}, 10% changed ${cpu(last.tenPercentChanged)} (bare send of those series ${last.bareChangedSendCpuMs.toFixed(1)} ms), ${redisBytesPerSeries.toFixed(0)} B/series in Redis`,
+        `  flush ${series} series: first ${cpu(last.first)} (bare loop ${last.bareFirstCpuMs.withLedger.toFixed(1)} ms with its ledger, ${last.bareFirstCpuMs.withoutLedger.toFixed(1)} ms without; in a fresh process ${last.freshProcessFirstCpuMs.toFixed(1)} ms, event loop held at most ${last.freshProcessLongestGapMs.flusher.toFixed(1)} ms against ${last.freshProcessLongestGapMs.bareLoop.toFixed(1)} for the bare loop), unchanged ${cpu(last.unchanged)}, 10% changed ${cpu(last.tenPercentChanged)} (bare send of those series ${last.bareChangedSendCpuMs.toFixed(1)} ms), ${last.redisBytesPerSeries.toFixed(0)} B/series in Redis`,
       );
     }
     await redis.flushdb();
