@@ -9,8 +9,6 @@ export type RedisClient = Redis | Cluster;
  * named in the reply, and the writer's markers then tell it to write everything again.
  */
 const PRELUDE = `
--- Lua's own unpack, before the packed-value reader below takes its name.
-local unpackList = unpack
 local time = redis.call('TIME')
 local nowMs = tonumber(time[1]) * 1000 + tonumber(time[2]) / 1000
 local now = string.format('%.3f', nowMs)
@@ -41,7 +39,7 @@ local function fmt(n)
   return string.format('%.17g', n)
 end
 -- "slot number slot number ..." -> ordered slot names, slot -> number; nil when malformed.
-local function unpack(text)
+local function parsePacked(text)
   if not text then return nil end
   -- Single spaces between tokens, as decodePacked reads them.
   if string.find(text, '%c') or string.find(text, '  ', 1, true) then return nil end
@@ -74,7 +72,7 @@ local function isBound(slot)
   return slot ~= 'v' and slot ~= 'c' and slot ~= 's'
 end
 -- The number of a counter's packed value, 'v <number>' and nothing else; nil for any other text
--- (and for a missing one: HGET gives false).
+-- (and for a missing one: HMGET gives false).
 local function counterValue(text)
   if not text or string.byte(text, 1) ~= 118 or string.byte(text, 2) ~= 32 then return nil end
   if string.find(text, ' ', 3, true) then return nil end
@@ -104,14 +102,14 @@ end
 local function addDifference(totalText, newText, oldText)
   local simple, counterTotal = addCounterDifference(totalText, newText, oldText)
   if simple then return counterTotal end
-  local names, new = unpack(newText)
+  local names, new = parsePacked(newText)
   if not names then return nil end
-  local _, old = unpack(oldText)
+  local _, old = parsePacked(oldText)
   if old then
     local resetSlot = new['c'] and 'c' or 'v'
     if new[resetSlot] ~= nil and new[resetSlot] < (old[resetSlot] or 0) then old = nil end
   end
-  local totalNames, total = unpack(totalText)
+  local totalNames, total = parsePacked(totalText)
   local existed = totalNames ~= nil
   if not existed then totalNames, total = {}, {} end
   local changed = false
@@ -154,18 +152,19 @@ local function addDifference(totalText, newText, oldText)
   if changed then return pack(totalNames, total) end
   return nil
 end
--- Reads and writes go as one call per hash for a whole list, not one per series: a call from Lua costs
--- about as much as a series' own work. In chunks, far under Lua's limit on unpacked values (8000).
+-- Reads and writes go as one call per hash for a whole list, not one per series: each call from Lua has
+-- a cost of its own besides its work. In chunks, far under Lua's limit on unpacked values (8000); an
+-- even size, so that an HSET's field and its value never land in different calls.
 local CHUNK = 1000
 local function callMany(command, key, args)
   for first = 1, #args, CHUNK do
-    redis.call(command, key, unpackList(args, first, math.min(first + CHUNK - 1, #args)))
+    redis.call(command, key, unpack(args, first, math.min(first + CHUNK - 1, #args)))
   end
 end
 local function getMany(key, fields)
   local values = {}
   for first = 1, #fields, CHUNK do
-    local part = redis.call('HMGET', key, unpackList(fields, first, math.min(first + CHUNK - 1, #fields)))
+    local part = redis.call('HMGET', key, unpack(fields, first, math.min(first + CHUNK - 1, #fields)))
     for i = 1, #part do values[first + i - 1] = part[i] end
   end
   return values
@@ -279,35 +278,36 @@ callMany('HDEL', KEYS[5], lines(ARGV[10]))
 -- its second value adds to its first).
 local counting = ARGV[6] == 'count'
 local counters = lines(ARGV[11])
-local previous = currentValues(KEYS[6], fieldsOf(counters))
--- The changes in order: field, new value, value before (false: none).
-local changed, newValues, oldValues = {}, {}, {}
+-- The process's values as stored, then as each series of the list leaves them (false: none).
+local latest = currentValues(KEYS[6], fieldsOf(counters))
+-- The changes in order: field, new value, value before.
+local changedFields, newValues, oldValues = {}, {}, {}
 for i = 1, #counters, 2 do
   local field, value = counters[i], counters[i + 1]
-  local old = previous[field]
+  local old = latest[field]
   if old ~= value then
-    local n = #changed + 1
-    changed[n], newValues[n], oldValues[n] = field, value, old
-    previous[field] = value
+    local n = #changedFields + 1
+    changedFields[n], newValues[n], oldValues[n] = field, value, old
+    latest[field] = value
   end
 end
-if counting and #changed > 0 then
-  local totals, added = currentValues(KEYS[4], changed), {}
-  for n = 1, #changed do
-    local field = changed[n]
+if counting then
+  local totals, totalsChanged = currentValues(KEYS[4], changedFields), {}
+  for n = 1, #changedFields do
+    local field = changedFields[n]
     local total = addDifference(totals[field], newValues[n], oldValues[n])
     if total then
-      added[#added + 1] = field
+      totalsChanged[#totalsChanged + 1] = field
       totals[field] = total
     end
   end
-  setFields(KEYS[4], added, totals)
+  setFields(KEYS[4], totalsChanged, totals)
 end
-setFields(KEYS[6], changed, previous)
+setFields(KEYS[6], changedFields, latest)
 callMany('HDEL', KEYS[6], lines(ARGV[12]))
 
 -- Exemplars: each kept only if it is later than the one stored.
-local exemplars = lines(ARGV[13] or '')
+local exemplars = lines(ARGV[13])
 local stored, kept = currentValues(KEYS[9], fieldsOf(exemplars)), {}
 for i = 1, #exemplars, 2 do
   local field, value = exemplars[i], exemplars[i + 1]
