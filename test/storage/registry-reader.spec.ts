@@ -54,6 +54,8 @@ async function expectSameAsReference(
   expect(view.metadata).toEqual(reference.metadata);
   expect(view.gauges).toEqual(reference.gauges);
   expect(new Map(view.counters)).toEqual(reference.counters);
+  // Also counted: a ledger showing one field twice reads as a map with it once.
+  expect(view.counters.size).toBe(reference.counters.size);
   return touched === 'all' ? touched : [...touched].sort();
 }
 
@@ -271,6 +273,45 @@ describe('RegistryReader (the fast path) against snapshotRegistry (getMetricsAsJ
     counter.inc(grown);
     grown.extra = 'y';
     await expectSameAsReference(reader, registry);
+  });
+
+  it('sees two series on one field in a later read and in a first one, whether a changed labels object or a default label made them one', async () => {
+    // A later series whose labels object changed into an earlier series' labels before the read.
+    const registry = new Registry();
+    registry.setDefaultLabels({ app: 'shop' });
+    const visits = new Counter({
+      name: 'visits_total',
+      help: 'Visits',
+      labelNames: ['page'],
+      registers: [registry],
+    });
+    const reader = new RegistryReader(registry, allMode);
+    visits.inc({ page: 'about' }, 5);
+    await expectSameAsReference(reader, registry);
+    const labels = { page: 'home' };
+    visits.inc(labels, 1);
+    labels.page = 'about';
+    await expectSameAsReference(reader, registry);
+    const about = seriesField('visits_total', { app: 'shop', page: 'about' });
+    expect(reader.view.counters.get(about)).toBe('v 1');
+    visits.inc({ page: 'about' }, 10);
+    await expectSameAsReference(reader, registry);
+
+    // A default for one of the metric's own labels stands for a falsy value: two samples, one field.
+    const withDefaults = new Registry();
+    withDefaults.setDefaultLabels({ app: 'shop' });
+    const hits = new Counter({
+      name: 'hits_total',
+      help: 'Hits',
+      labelNames: ['app', 'path'],
+      registers: [withDefaults],
+    });
+    hits.inc({ app: '', path: '/' }, 2);
+    hits.inc({ app: 'shop', path: '/' }, 3);
+    const defaultsReader = new RegistryReader(withDefaults, allMode);
+    await expectSameAsReference(defaultsReader, withDefaults);
+    const shop = seriesField('hits_total', { app: 'shop', path: '/' });
+    expect(defaultsReader.view.counters.get(shop)).toBe('v 3');
   });
 
   it('merges default labels as getMetricsAsJSON does, and follows them when they change', async () => {
