@@ -53,9 +53,10 @@ interface Entry {
 const LISTING_TOUCH_LIMIT = 1024;
 
 /**
- * New series whose field one turn of a read of a counter, histogram or summary builds: a read with more
- * stops and is resumed after the event loop ran (see {@link MetricSeriesTable.resume}), so a first read
- * of a large metric does not hold up requests for its whole length. About 10 ms of building here.
+ * New series whose field one turn of a read of a counter, histogram or summary builds, and changed
+ * series it writes to the sink: a read with more stops and is resumed after the event loop ran (see
+ * {@link MetricSeriesTable.resume}), so a first read of a large metric does not hold up requests for
+ * its whole length. About 10 ms of building here.
  */
 export const SERIES_PER_TURN = 8192;
 
@@ -121,8 +122,12 @@ export class MetricSeriesTable {
   private readonly les: string[];
   /** Where the read in progress writes. */
   private sink!: SeriesSink;
-  /** The read in progress: no new series before this index, and the timed gauges' call times. */
+  /**
+   * The read in progress: no new series before the first index, no number left to compare before
+   * the second, and the timed gauges' call times.
+   */
   private claimFrom = 0;
+  private compareFrom = 0;
   private times: ReadonlyMap<string, number> | undefined;
 
   constructor(
@@ -150,6 +155,7 @@ export class MetricSeriesTable {
     this.sink = sink;
     this.times = times;
     this.claimFrom = 0;
+    this.compareFrom = 0;
     const { metric } = this;
     if (this.kind === 'histogram' && Object.hasOwn(defaults, 'le')) return 'unreadable';
     if (this.builder?.metricName !== metric.name || this.defaults !== defaults) {
@@ -162,21 +168,24 @@ export class MetricSeriesTable {
       );
       this.renameAll();
     }
-    this.followSeries();
+    const listed = this.followSeries();
+    // A large listing is a turn's work of its own: the fields are built from the next turn on.
+    if (listed > SERIES_PER_TURN && this.kind !== 'gauge') return 'unfinished';
     return this.resume();
   }
 
   /**
    * Goes on with an unfinished read: builds the fields of the next new series, and once every one
    * has its field, compares the numbers. What changed in the metric in between is seen by the next
-   * read, as if it had changed after this one.
+   * read, as if it had changed after this one (a series compared in a later turn may show it now).
    */
   resume(): TableReadOutcome {
     // A gauge's set() replaces its entry: across turns, the entry kept would be older than the time of
     // the call read from the live call times. Gauges are read in one turn.
-    const claimed = this.claimFresh(this.kind === 'gauge' ? Infinity : SERIES_PER_TURN);
+    const limit = this.kind === 'gauge' ? Infinity : SERIES_PER_TURN;
+    const claimed = this.claimFresh(limit);
     if (claimed !== 'done') return claimed;
-    this.compareNumbers(this.times);
+    if (this.compareNumbers(this.times, limit) === 'unfinished') return 'unfinished';
     this.times = undefined;
     return this.shared ? 'unreadable' : 'read';
   }
@@ -195,13 +204,16 @@ export class MetricSeriesTable {
     this.flags = [];
   }
 
-  /** Finds series that appeared, went or were replaced since the last read. */
-  private followSeries(): void {
+  /**
+   * Finds series that appeared, went or were replaced since the last read. Returns how many series
+   * a listing of the whole map found, or 0 when none was needed.
+   */
+  private followSeries(): number {
     const map = this.metric.hashMap;
     const log = this.log;
     if (map !== this.hashMap || log === undefined || log.cuts !== this.logCuts) {
       this.listAll(map);
-      return;
+      return this.keys.length;
     }
     const end = log.keys.length;
     const removed = this.removals.count !== this.removalsSeen;
@@ -224,6 +236,7 @@ export class MetricSeriesTable {
       }
     }
     this.logPosition = end;
+    return 0;
   }
 
   /** Lists the whole map anew: the first read, after `reset()`, or when the log was cut. */
@@ -319,6 +332,8 @@ export class MetricSeriesTable {
       }
       flags[i] &= ~FRESH;
     }
+    // Turns that compare numbers come back here: nothing is left to look at.
+    this.claimFrom = entries.length;
     return 'done';
   }
 
@@ -342,39 +357,55 @@ export class MetricSeriesTable {
     );
   }
 
-  /** Writes the series whose numbers (or, for timed gauges, setting call) changed. */
-  private compareNumbers(times: ReadonlyMap<string, number> | undefined): void {
+  /**
+   * Writes the series whose numbers (or, for timed gauges, setting call) changed, at most `limit` of
+   * them: `'unfinished'` when some series are left to compare.
+   */
+  private compareNumbers(
+    times: ReadonlyMap<string, number> | undefined,
+    limit: number,
+  ): 'done' | 'unfinished' {
     const { entries, firsts, seconds, setAts, flags, keys } = this;
+    let written = 0;
+    let i = this.compareFrom;
     switch (this.kind) {
       case 'counter':
-        for (let i = 0; i < entries.length; i += 1) {
+        for (; i < entries.length; i += 1) {
           const value = entries[i].value!;
           if ((flags[i] & WRITTEN) !== 0 && same(value, firsts[i])) continue;
+          if (written === limit) break;
+          written += 1;
           firsts[i] = value;
           this.showCounter(i, `v ${encodeNumber(value)}`);
         }
-        return;
+        break;
       case 'gauge':
-        for (let i = 0; i < entries.length; i += 1) {
+        for (; i < entries.length; i += 1) {
           const value = entries[i].value!;
           const setAt = times?.get(keys[i]);
           if ((flags[i] & WRITTEN) !== 0 && same(value, firsts[i]) && setAts[i] === setAt) continue;
+          if (written === limit) break;
+          written += 1;
           firsts[i] = value;
           setAts[i] = setAt;
           this.showGauge(i, times !== undefined, value, setAt);
         }
-        return;
+        break;
       default:
-        for (let i = 0; i < entries.length; i += 1) {
+        for (; i < entries.length; i += 1) {
           const { count, sum } = entries[i] as Required<Pick<Entry, 'count' | 'sum'>>;
           if ((flags[i] & WRITTEN) !== 0 && same(count, firsts[i]) && same(sum, seconds[i])) {
             continue;
           }
+          if (written === limit) break;
+          written += 1;
           firsts[i] = count;
           seconds[i] = sum;
           this.showCounter(i, this.pack(entries[i], count, sum));
         }
     }
+    this.compareFrom = i;
+    return i < entries.length ? 'unfinished' : 'done';
   }
 
   /** A histogram's or summary's packed value (see packed-values.ts), as the reference builds it. */

@@ -597,6 +597,58 @@ describe('RegistryReader (the fast path) against snapshotRegistry (getMetricsAsJ
     expect(reader.view.counters.has(seriesField('requests_total', { id: '0' }))).toBe(false);
   });
 
+  it('writes a large number of changed series in turns that let the event loop run, each series as its turn found it', async () => {
+    const registry = new Registry();
+    const requests = new Counter({
+      name: 'requests_total',
+      help: 'h',
+      labelNames: ['id'],
+      registers: [registry],
+    });
+    const latency = new Histogram({
+      name: 'latency_seconds',
+      help: 'h',
+      labelNames: ['id'],
+      buckets: [1],
+      registers: [registry],
+    });
+    // The counter's changes take three turns of SERIES_PER_TURN (8192), the histogram's two.
+    const seriesCount = 20_000;
+    const histogramCount = 9_000;
+    const reader = new RegistryReader(registry, allMode);
+    for (let i = 0; i < seriesCount; i += 1) requests.inc({ id: String(i) });
+    for (let i = 0; i < histogramCount; i += 1) latency.observe({ id: String(i) }, 0.5);
+    await expectSameAsReference(reader, registry);
+
+    // A read with no new series: every number changed, none needs its field built.
+    for (let i = 0; i < seriesCount; i += 1) requests.inc({ id: String(i) });
+    for (let i = 0; i < histogramCount; i += 1) latency.observe({ id: String(i) }, 2);
+    const order: string[] = [];
+    setImmediate(() => {
+      order.push('event loop');
+      // Compared in the first turn (seen by the next read) and in a later one (seen by this read).
+      requests.inc({ id: '0' }, 100);
+      requests.inc({ id: '19999' }, 100);
+      latency.observe({ id: '8999' }, 0.5);
+    });
+    await reader.read(new Set());
+    order.push('read');
+    expect(order).toEqual(['event loop', 'read']);
+    expect(reader.view.counters.changed.length).toBe(seriesCount + histogramCount);
+    expect(reader.view.counters.get(seriesField('requests_total', { id: '0' }))).toBe('v 2');
+    expect(reader.view.counters.get(seriesField('requests_total', { id: '19999' }))).toBe('v 102');
+    expect(reader.view.counters.get(seriesField('latency_seconds', { id: '8999' }))).toBe(
+      'c 3 s 3 1 2 +Inf 3',
+    );
+    reader.view.counters.settle();
+
+    // The next read sees the one change a turn had compared before it happened.
+    expect(await expectSameAsReference(reader, registry)).toEqual([
+      seriesField('requests_total', { id: '0' }),
+    ]);
+    expect(reader.view.counters.get(seriesField('requests_total', { id: '0' }))).toBe('v 102');
+  });
+
   it('reads a large mostrecent gauge in one turn, so a value is never paired with the time of a later set()', async () => {
     const registry = new Registry();
     const temperature = new Gauge({
