@@ -87,8 +87,8 @@ const same = (x: number, y: number): boolean => x === y || (x !== x && y !== y);
  * `read` returns `'unreadable'` when the metric cannot be kept this way: two series on one field (see
  * `claimed`), an entry of an unknown shape, a histogram `le` label. The reader then reads it through
  * `get()`, as the reference does. It returns `'unfinished'` when more than {@link SERIES_PER_TURN}
- * series of a counter, histogram or summary are new: the reader lets the event loop run and calls
- * `resume` until the read is done.
+ * series of a counter, histogram or summary are new, were listed or changed: the reader lets the event
+ * loop run and calls `resume` until the read is done.
  */
 export class MetricSeriesTable {
   private hashMap: Record<string, unknown> | undefined;
