@@ -214,7 +214,8 @@ export class RegistryReader {
       : undefined;
     let outcome = table.read(sink, defaults, times);
     while (outcome === 'unfinished') {
-      // A large first read (or one after a reset) lets requests in between its turns. The promise
+      // A large read (a first one, one after a reset, one with many changes) lets requests in between
+      // its turns. The promise
       // form of setImmediate: a test's fake timers, which replace the global one, cannot hold it.
       await nextTurn();
       outcome = table.resume();
