@@ -215,8 +215,8 @@ export class RegistryReader {
     let outcome = table.read(sink, defaults, times);
     while (outcome === 'unfinished') {
       // A large read (a first one, one after a reset, one with many changes) lets requests in between
-      // its turns. The promise
-      // form of setImmediate: a test's fake timers, which replace the global one, cannot hold it.
+      // its turns. The promise form of setImmediate: a test's fake timers, which replace the global
+      // one, cannot hold it.
       await nextTurn();
       outcome = table.resume();
     }
