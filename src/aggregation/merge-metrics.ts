@@ -9,6 +9,7 @@ import {
   type MetricSample,
   type SampleExemplar,
 } from './metric-family.js';
+import { withProcessLabels } from './process-labels.js';
 import { validLabelName, validMetricName } from './prometheus-names.js';
 import type {
   ExemplarSeries,
@@ -321,7 +322,7 @@ function mergeGauge(
     // label set: the process with the latest heartbeat owns it, as a reused pid owns its file in Python.
     const newest = new Map<string, { labels: Labels; value: number; heartbeat: number }>();
     for (const { series, process } of taking) {
-      const labels = { ...series.labels, pid: String(process.pid), hostname: process.hostname };
+      const labels = withProcessLabels(series.labels, String(process.pid), process.hostname);
       const key = labelsKey(labels);
       const held = newest.get(key);
       if (!held || held.heartbeat < process.heartbeat) {

@@ -183,6 +183,39 @@ describe('RedisMultiProcessCollector', () => {
     );
   });
 
+  it("keeps a per-process gauge's own pid and hostname labels as exported_pid and exported_hostname, losing no series", async () => {
+    const { client } = redis;
+    const clashPrefix = redis.prefix('label-clash');
+    const registry = new Registry();
+    const upstream = new Gauge({
+      name: 'upstream_up',
+      help: 'Upstreams this worker reaches',
+      labelNames: ['hostname', 'pid', 'exported_pid'],
+      registers: [registry],
+    });
+    upstream.set({ hostname: 'db-1', pid: '70', exported_pid: 'x' }, 1);
+    upstream.set({ hostname: 'db-2', pid: '70', exported_pid: 'x' }, 0);
+    const identity = ProcessIdentity.create({ hostname: 'web-1', pid: 11 });
+    await testFlusher(client, clashPrefix, registry, {
+      identity,
+      gaugeModeOf: () => 'all',
+    }).flush();
+    const collector = new RedisMultiProcessCollector({ client, keyPrefix: clashPrefix });
+
+    const text = await collector.metrics();
+
+    expect(text).toBe(
+      [
+        '# HELP upstream_up Upstreams this worker reaches',
+        '# TYPE upstream_up gauge',
+        'upstream_up{exported_pid="x",exported_exported_pid="70",exported_hostname="db-1",pid="11",hostname="web-1"} 1',
+        'upstream_up{exported_pid="x",exported_exported_pid="70",exported_hostname="db-2",pid="11",hostname="web-1"} 0',
+        '',
+      ].join('\n'),
+    );
+    expect(promtoolCheck(text)).toBe('');
+  });
+
   it('keeps label values with quotes, backslashes, newlines and non-ASCII exactly, in both formats', async () => {
     const registry = new Registry();
     const counter = new Counter({
