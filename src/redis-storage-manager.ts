@@ -12,6 +12,7 @@ import {
 } from 'prom-client';
 
 import { RedisMultiProcessCollector } from './aggregation/redis-multi-process-collector.js';
+import { RedisMetricsConfigError } from './errors.js';
 import { MetricsScrape, type ScrapeResponse } from './metrics-scrape.js';
 import type { RedisMetricsModuleOptions } from './redis-metrics.module-options.js';
 import {
@@ -26,6 +27,7 @@ import { explainRedisError } from './storage/describe-redis-error.js';
 import { evictingPolicy } from './storage/eviction-policy.js';
 import { FlushRequests } from './storage/flush-requests.js';
 import { PrefixKeys } from './storage/keys.js';
+import { claimRegistry } from './storage/registry-claims.js';
 import type { RedisClient } from './storage/lua-scripts.js';
 import type { FlushRequestChannel, MetricsStore } from './storage/metrics-store.js';
 import { RedisMetricsStore } from './storage/redis-metrics-store.js';
@@ -101,6 +103,8 @@ export class RedisStorageManager implements OnApplicationBootstrap, BeforeApplic
   private readonly flushRequests: FlushRequestChannel | undefined;
   private state: 'idle' | 'running' | 'stopped' = 'idle';
   private started: Promise<boolean> | undefined;
+  /** Gives up this manager's claim on its registry and prefix (see {@link claimRegistry}). */
+  private releaseRegistry: (() => void) | undefined;
 
   constructor(
     private readonly moduleOptions: RedisMetricsModuleOptions = {},
@@ -224,8 +228,29 @@ export class RedisStorageManager implements OnApplicationBootstrap, BeforeApplic
    * bootstrap without waiting for it, so an app never waits on Redis to start.
    */
   setup(): Promise<boolean> {
-    this.started ??= this.start();
+    if (this.started === undefined) {
+      this.claimRegistry();
+      this.started = this.start();
+    }
     return this.started;
+  }
+
+  /**
+   * Makes sure no other manager of this process flushes the same registry to the same prefix: that
+   * would count every series twice (`forRoot()` imported in two modules, say).
+   * @throws RedisMetricsConfigError when one does.
+   */
+  private claimRegistry(): void {
+    if (!this.flusher) return;
+    this.releaseRegistry = claimRegistry(this.registry, this.options.keyPrefix);
+    if (this.releaseRegistry !== undefined) return;
+    throw new RedisMetricsConfigError(
+      'RedisMetricsModule',
+      `is set up twice in this process for one registry and the key prefix "${this.options.keyPrefix}" ` +
+        '(forRoot() imported in two modules?): every series would be counted twice. Import ' +
+        'RedisMetricsModule.forRoot() once, in the root module: it is global, so feature modules inject ' +
+        'RedisMetricsService without importing it. Two managers need a registry or keyPrefix each.',
+    );
   }
 
   private async start(): Promise<boolean> {
@@ -278,6 +303,7 @@ export class RedisStorageManager implements OnApplicationBootstrap, BeforeApplic
   async teardown(): Promise<void> {
     if (this.state !== 'running' || !this.flusher) return;
     this.state = 'stopped';
+    this.releaseRegistry?.();
     this.flushRequests?.close();
     // Bounded: a client of the user's may wait on a stalled Redis for as long as it stalls.
     const wait = this.options.scrapeTimeoutMs;

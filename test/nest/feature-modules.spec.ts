@@ -175,3 +175,53 @@ describe('metrics from feature modules of an app that imports forRoot() once', (
     }
   });
 });
+
+describe('forRoot() imported twice', () => {
+  let client: Redis;
+  const prefix = uniquePrefix('twice');
+
+  beforeAll(() => {
+    client = connectTestRedis();
+  });
+  afterAll(async () => {
+    await deletePrefix(client, prefix);
+    await client.quit();
+  });
+
+  it('stops start-up with an error naming the mistake rather than counting every series twice, and a second app may start once the first closed', async () => {
+    const registry = new Registry();
+    const options = { url: testRedisUrl(), keyPrefix: prefix, registry, defaultMetrics: false };
+    @Module({ imports: [RedisMetricsModule.forRoot({ ...options, controller: false })] })
+    class BillingModule {}
+    @Module({ imports: [RedisMetricsModule.forRoot(options), BillingModule] })
+    class TwiceModule {}
+    @Module({ imports: [RedisMetricsModule.forRoot(options)] })
+    class OnceModule {}
+    const start = async (module: object) => {
+      const moduleRef = await Test.createTestingModule({ imports: [module as never] }).compile();
+      const app = moduleRef.createNestApplication({ logger: false });
+      return { app, init: app.init() };
+    };
+
+    const twice = await start(TwiceModule);
+    await expect(twice.init).rejects.toThrow(
+      'nestjs-redis-metrics: RedisMetricsModule is set up twice in this process for one registry and the key prefix "' +
+        prefix +
+        '" (forRoot() imported in two modules?): every series would be counted twice.',
+    );
+    await twice.app.close();
+
+    // The claim went with the app: one forRoot() of the same registry and prefix starts, and counts once.
+    const once = await start(OnceModule);
+    await once.init;
+    try {
+      const orders = once.app.get(RedisMetricsService).counter({ name: 'twice_total', help: 'h' });
+      orders.inc(3);
+      await once.app.get(RedisMetricsService).flush();
+      const text = (await request(once.app.getHttpServer()).get('/metrics').expect(200)).text;
+      expect(family(text, 'twice_total')).toEqual(['twice_total 3']);
+    } finally {
+      await once.app.close();
+    }
+  });
+});
