@@ -5,6 +5,7 @@ import {
   type RedisMetricsController,
 } from './http/redis-metrics.controller.js';
 import { REDIS_METRICS_MODULE_OPTIONS } from './redis-metrics.constants.js';
+import { checkModuleExtras } from './redis-metrics.module-options-check.js';
 import type { RedisMetricsModuleOptions } from './redis-metrics.module-options.js';
 import {
   redisMetricsExports,
@@ -80,16 +81,19 @@ export const {
   .setClassMethodName('forRoot')
   .setExtras<RedisMetricsModuleExtras>(
     { isGlobal: true, controller: true, metricsPath: 'metrics' },
-    (definition, extras) => ({
-      ...definition,
-      global: extras.isGlobal,
-      controllers: controllersOf(extras),
-      providers: [
-        ...(definition.providers ?? []),
-        ...redisMetricsProviders,
-        requestMetricsProvider(ownPathsOf(extras)),
-      ],
-      exports: [...(definition.exports ?? []), ...redisMetricsExports],
-    }),
+    (definition, extras) => {
+      checkModuleExtras(extras as Record<string, unknown>);
+      return {
+        ...definition,
+        global: extras.isGlobal,
+        controllers: controllersOf(extras),
+        providers: [
+          ...(definition.providers ?? []),
+          ...redisMetricsProviders,
+          requestMetricsProvider(ownPathsOf(extras)),
+        ],
+        exports: [...(definition.exports ?? []), ...redisMetricsExports],
+      };
+    },
   )
   .build();

@@ -14,6 +14,7 @@ import {
 import { RedisMultiProcessCollector } from './aggregation/redis-multi-process-collector.js';
 import { RedisMetricsConfigError } from './errors.js';
 import { MetricsScrape, type ScrapeResponse } from './metrics-scrape.js';
+import { checkModuleOptions } from './redis-metrics.module-options-check.js';
 import type { RedisMetricsModuleOptions } from './redis-metrics.module-options.js';
 import {
   lostDataGraceMs,
@@ -110,6 +111,7 @@ export class RedisStorageManager implements OnApplicationBootstrap, BeforeApplic
     private readonly moduleOptions: RedisMetricsModuleOptions = {},
     private readonly logger: Pick<Logger, 'log' | 'warn' | 'error'> = new Logger('RedisMetrics'),
   ) {
+    checkModuleOptions(moduleOptions);
     const {
       client,
       store,

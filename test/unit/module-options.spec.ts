@@ -1,0 +1,116 @@
+import { Registry } from 'prom-client';
+
+import {
+  RedisMetricsConfigError,
+  RedisMetricsModule,
+  RedisStorageManager,
+  type RedisMetricsModuleOptions,
+} from '../../src/index.js';
+
+const SECRET = 's3cr3t-t0ken';
+
+/** The message of the error a manager made with these options throws (options as JavaScript passes them). */
+function errorOf(options: unknown): string {
+  try {
+    new RedisStorageManager(options as RedisMetricsModuleOptions);
+  } catch (error) {
+    if (error instanceof RedisMetricsConfigError) return error.message;
+    throw error;
+  }
+  throw new Error(`no error for ${JSON.stringify(options)}`);
+}
+
+describe('options given in code, checked as JavaScript or an untyped factory may give them', () => {
+  it('names an option it does not know, with the one it is closest to', () => {
+    expect(errorOf({ keyprefix: 'shop' })).toBe(
+      'nestjs-redis-metrics: option "keyprefix" is not an option of RedisMetricsModule; did you mean "keyPrefix"?',
+    );
+    expect(errorOf({ flushIntervalMS: 100 })).toBe(
+      'nestjs-redis-metrics: option "flushIntervalMS" is not an option of RedisMetricsModule; did you mean "flushIntervalMs"?',
+    );
+    expect(errorOf({ gaugeMode: { x: 'max' } })).toBe(
+      'nestjs-redis-metrics: option "gaugeMode" is not an option of RedisMetricsModule; did you mean "gaugeModes"?',
+    );
+    expect(errorOf({ colour: 'red' })).toBe(
+      'nestjs-redis-metrics: option "colour" is not an option of RedisMetricsModule',
+    );
+    // An unknown name without a value loses nothing: a config object may list names it leaves unset.
+    expect(() => new RedisStorageManager({ tls: undefined } as never)).not.toThrow();
+  });
+
+  it('refuses an auth option that would leave the routes open, never showing its values', () => {
+    const bearer = errorOf({ auth: { bearer: SECRET } });
+    expect(bearer).toBe(
+      'nestjs-redis-metrics: option "auth.bearer" is not a setting of auth; did you mean "bearerToken"?',
+    );
+    expect(errorOf({ auth: {} })).toBe(
+      'nestjs-redis-metrics: option "auth" has neither bearerToken nor basic: the routes would be open to anyone',
+    );
+    expect(errorOf({ auth: { bearerToken: '' } })).toBe(
+      'nestjs-redis-metrics: option "auth" has a bearerToken that is not a non-empty string',
+    );
+    const basic = errorOf({ auth: { basic: { user: 'prometheus', password: SECRET } } });
+    expect(basic).toBe(
+      'nestjs-redis-metrics: option "auth" has basic credentials without a non-empty username and a password string',
+    );
+    expect(`${bearer}${basic}`).not.toContain(SECRET);
+    expect(
+      () => new RedisStorageManager({ auth: { basic: { username: 'p', password: SECRET } } }),
+    ).not.toThrow();
+  });
+
+  it('checks the types and values of the options that only code gives', () => {
+    expect(errorOf({ gaugeModes: { queue_depth: 'max', workers: 'avg' } })).toBe(
+      'nestjs-redis-metrics: option "gaugeModes" gives gauge "workers" the mode "avg"; a mode is one of all, liveall, live, max, min, sum, mostrecent, livemax, livemin, livesum, livemostrecent',
+    );
+    expect(errorOf({ httpMetrics: 'no' })).toBe(
+      'nestjs-redis-metrics: option "httpMetrics" must be true or false; got "no"',
+    );
+    expect(errorOf({ defaultLabels: { app: { name: 'shop' } } })).toBe(
+      'nestjs-redis-metrics: option "defaultLabels" must be an object of label name -> string or number',
+    );
+    expect(errorOf({ identity: { pid: -1 } })).toBe(
+      'nestjs-redis-metrics: option "identity" must be { hostname?: a non-empty string, pid?: a whole number }',
+    );
+    expect(errorOf({ customMetricPrefix: 7 })).toBe(
+      'nestjs-redis-metrics: option "customMetricPrefix" must be a string',
+    );
+    expect(errorOf('redis://localhost')).toBe(
+      'nestjs-redis-metrics: the options of RedisMetricsModule must be an object',
+    );
+    const manager = new RedisStorageManager({
+      registry: new Registry(),
+      gaugeModes: { queue_depth: 'livesum' },
+      httpMetrics: false,
+      defaultLabels: { app: 'shop', version: 2 },
+      identity: { hostname: 'web-1', pid: 0 },
+      customMetricPrefix: 'shop',
+    });
+    expect(manager.gaugeModeOf('queue_depth')).toBe('livesum');
+  });
+
+  it('checks the extras that shape the routes when forRoot() is called', () => {
+    const extraError = (extras: Record<string, unknown>) => {
+      try {
+        RedisMetricsModule.forRoot(extras as never);
+      } catch (error) {
+        if (error instanceof RedisMetricsConfigError) return error.message;
+        throw error;
+      }
+      throw new Error(`no error for ${JSON.stringify(extras)}`);
+    };
+    expect(extraError({ metricsPath: 5 })).toBe(
+      'nestjs-redis-metrics: extra "metricsPath" must be a path such as "metrics"; got 5',
+    );
+    expect(extraError({ healthPath: true })).toBe(
+      'nestjs-redis-metrics: extra "healthPath" must be a path or false; got true',
+    );
+    expect(extraError({ controller: 'yes' })).toBe(
+      'nestjs-redis-metrics: extra "controller" must be true, false or a subclass of RedisMetricsController',
+    );
+    expect(extraError({ guards: {} })).toBe(
+      'nestjs-redis-metrics: extra "guards" must be an array of guards',
+    );
+    expect(() => RedisMetricsModule.forRoot({ metricsPath: 'internal/metrics' })).not.toThrow();
+  });
+});
