@@ -16,7 +16,8 @@ trap cleanup EXIT
 (cd "$root" && npm pack --silent --pack-destination "$work" >/dev/null)
 app="$work/app"
 mkdir "$app"
-cp "$root/test/compat/consumer-app.ts" "$root/test/compat/nestjs-11-commonjs-app.cjs" "$app/"
+cp "$root/test/compat/consumer-app.ts" "$root/test/compat/nestjs-11-commonjs-app.cjs" \
+  "$root/test/compat/classic-resolution.ts" "$app/"
 cd "$app"
 echo '{ "name": "consumer-app", "private": true, "type": "module" }' > package.json
 # --prefer-offline: the versions the repository installed are in npm's cache already.
@@ -26,6 +27,11 @@ npm install --no-audit --no-fund --prefer-offline --loglevel=error "$work"/nestj
 node "$root/node_modules/typescript/bin/tsc" --strict --target es2022 --module nodenext \
   --moduleResolution nodenext --experimentalDecorators --emitDecoratorMetadata --skipLibCheck \
   --types node consumer-app.ts
+# The subpaths' types on the resolution that ignores `exports` (typesVersions); the optional peers they
+# import are not installed here, which skipLibCheck lets pass.
+node "$root/node_modules/typescript/bin/tsc" --strict --target es2021 --module commonjs \
+  --moduleResolution node10 --ignoreDeprecations 6.0 --skipLibCheck --noEmit --types node \
+  classic-resolution.ts
 
 # A private Redis, unless REDIS_URL names one.
 if [ -z "${REDIS_URL:-}" ]; then
