@@ -393,8 +393,16 @@ function applyUrl(options: RedisMetricsOptions, raw: string, fail: (problem: str
   options.host = url.hostname.replace(/^\[(.*)\]$/, '$1');
   options.port = url.port === '' ? 6379 : Number(url.port);
   if (dbPath !== '') options.db = Number(dbPath);
-  if (url.username !== '') options.username = decodeURIComponent(url.username);
-  if (url.password !== '') options.password = decodeURIComponent(url.password);
+  const decoded = (part: 'username' | 'password') => {
+    try {
+      return decodeURIComponent(url[part]);
+    } catch {
+      // Neither the URL nor the part is echoed: it is a credential.
+      return fail(`has a ${part} that is not valid percent-encoding (write a "%" in it as %25)`);
+    }
+  };
+  if (url.username !== '') options.username = decoded('username');
+  if (url.password !== '') options.password = decoded('password');
   options.ssl = url.protocol === 'rediss:';
 }
 

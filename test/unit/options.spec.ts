@@ -100,6 +100,17 @@ describe('options from the environment', () => {
     });
   });
 
+  it('names the variable whose URL has a password that is not percent-encoding, never showing it', () => {
+    const error = errorOf({ REDIS_URL: `redis://metrics:${SECRET}%zz@127.0.0.1:6379/9` });
+    expect(error.message).toBe(
+      'nestjs-redis-metrics: REDIS_URL has a password that is not valid percent-encoding (write a "%" in it as %25)',
+    );
+    expect(
+      readRedisMetricsOptionsFromEnv({ REDIS_URL: `redis://metrics:${SECRET}%25zz@127.0.0.1` })
+        .password,
+    ).toBe(`${SECRET}%zz`);
+  });
+
   it.each([
     [{ REDIS_PORT: 'abc' }, 'nestjs-redis-metrics: REDIS_PORT must be a whole number; got "abc"'],
     [
