@@ -34,17 +34,29 @@ export function redisUrlFromEnv(
 export function describeRedisMetricsEnv(
   env: Record<string, string | undefined> = process.env,
 ): string {
-  const source = redisUrlFromEnv(env);
+  let source = redisUrlFromEnv(env);
   const enabled = setting(env, 'REDIS_ENABLED')?.toLowerCase();
+  const sentinels = setting(env, 'REDIS_SENTINELS') !== undefined;
+  // As readRedisMetricsOptionsFromEnv: with sentinels, a REDIS_URL names something else.
+  const urlLeftAlone = sentinels && source?.variable === 'REDIS_URL';
+  if (urlLeftAlone) source = undefined;
   const ignored =
-    source?.variable === 'PROMETHEUS_REDIS_URL' && setting(env, 'REDIS_URL') !== undefined
+    urlLeftAlone ||
+    (source?.variable === 'PROMETHEUS_REDIS_URL' && setting(env, 'REDIS_URL') !== undefined)
       ? ' (REDIS_URL is set too and left alone)'
       : '';
   if (enabled !== undefined && FALSE_WORDS.has(enabled)) {
-    return `Redis metrics storage off: REDIS_ENABLED=${enabled}${source ? `, although ${source.variable} is set` : ''}.`;
+    const although = source ? source.variable : sentinels ? 'REDIS_SENTINELS' : undefined;
+    return `Redis metrics storage off: REDIS_ENABLED=${enabled}${although ? `, although ${although} is set` : ''}.`;
   }
   if (source) return `Redis metrics storage on: the URL of ${source.variable}${ignored}.`;
-  if (enabled !== undefined && TRUE_WORDS.has(enabled)) {
+  const on = enabled !== undefined && TRUE_WORDS.has(enabled);
+  if (sentinels) {
+    return on
+      ? `Redis metrics storage on: REDIS_ENABLED with the master REDIS_SENTINELS name${ignored}.`
+      : `Redis metrics storage off: REDIS_SENTINELS is set, but not REDIS_ENABLED=true${ignored}.`;
+  }
+  if (on) {
     return 'Redis metrics storage on: REDIS_ENABLED with REDIS_HOST, REDIS_PORT and REDIS_DB (or their defaults).';
   }
   return 'Redis metrics storage off: neither PROMETHEUS_REDIS_URL, REDIS_URL nor REDIS_ENABLED is set.';

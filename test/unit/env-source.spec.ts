@@ -7,6 +7,7 @@ import {
 } from '../../src/index.js';
 
 const SECRET = 'pa55-in-url';
+const SENTINELS = { REDIS_SENTINELS: '127.0.0.1:26379', REDIS_SENTINEL_MASTER: 'mymaster' };
 
 describe('which environment variable turns Redis storage on', () => {
   it.each([
@@ -70,9 +71,29 @@ describe('which environment variable turns Redis storage on', () => {
       { REDIS_ENABLED: 'true', REDIS_HOST: 'cache', REDIS_PASSWORD: SECRET },
       'Redis metrics storage on: REDIS_ENABLED with REDIS_HOST, REDIS_PORT and REDIS_DB (or their defaults).',
     ],
+    [
+      { REDIS_URL: `redis://:${SECRET}@cache`, ...SENTINELS, REDIS_ENABLED: 'true' },
+      'Redis metrics storage on: REDIS_ENABLED with the master REDIS_SENTINELS name (REDIS_URL is set too and left alone).',
+    ],
+    [
+      { REDIS_URL: `redis://:${SECRET}@cache`, ...SENTINELS },
+      'Redis metrics storage off: REDIS_SENTINELS is set, but not REDIS_ENABLED=true (REDIS_URL is set too and left alone).',
+    ],
+    [
+      { ...SENTINELS, REDIS_ENABLED: 'true' },
+      'Redis metrics storage on: REDIS_ENABLED with the master REDIS_SENTINELS name.',
+    ],
+    [
+      { ...SENTINELS, REDIS_ENABLED: 'off' },
+      'Redis metrics storage off: REDIS_ENABLED=off, although REDIS_SENTINELS is set.',
+    ],
   ] as [Record<string, string>, string][])('logs for %j: %s', (env, line) => {
     expect(describeRedisMetricsEnv(env)).toBe(line);
     expect(line).not.toContain(SECRET);
+    // The line says what the options read from the same variables do.
+    const options = readRedisMetricsOptionsFromEnv(env);
+    expect(options.enabled).toBe(line.startsWith('Redis metrics storage on'));
+    if (line.includes('REDIS_SENTINELS name')) expect(options.sentinelMaster).toBe('mymaster');
   });
 });
 
