@@ -303,7 +303,11 @@ export class RedisStorageManager implements OnApplicationBootstrap, BeforeApplic
    * in the totals), timers stopped and the client closed (if the module made it). Safe to call twice.
    */
   async teardown(): Promise<void> {
-    if (this.state !== 'running' || !this.flusher) return;
+    if (this.state !== 'running' || !this.flusher) {
+      // Never set up, but a call such as markProcessDead may have connected the client.
+      if (this.state === 'idle') await this.closeOwnedClient();
+      return;
+    }
     this.state = 'stopped';
     this.releaseRegistry?.();
     this.flushRequests?.close();
@@ -318,9 +322,12 @@ export class RedisStorageManager implements OnApplicationBootstrap, BeforeApplic
       : false;
     // Not ended in the store: its gauges stay until it is reaped; its counts are in the totals anyway.
     if (!ended) this.flusher.abandon();
-    if (this.ownsClient && this.client) {
-      await this.client.quit().catch(() => this.client?.disconnect());
-    }
+    await this.closeOwnedClient();
+  }
+
+  private async closeOwnedClient(): Promise<void> {
+    if (!this.ownsClient || !this.client || this.client.status === 'end') return;
+    await this.client.quit().catch(() => this.client?.disconnect());
   }
 
   /** Registers prom-client's default process metrics in the registry, once per registry. */
@@ -363,15 +370,17 @@ export class RedisStorageManager implements OnApplicationBootstrap, BeforeApplic
    * @returns how many were ended.
    */
   async cleanupKeys(): Promise<number> {
-    const store = this.store;
+    const store = await this.reachableStore();
     if (!store) return 0;
     const ttlMs = this.options.ttlSeconds * 1000;
-    const { now, processes } = await store.processIndex();
-    let ended = 0;
-    for (const { id, heartbeat } of processes) {
-      if (heartbeat < now - ttlMs && (await store.end(id, ttlMs)) === 'ended') ended += 1;
-    }
-    return ended;
+    return this.described(async () => {
+      const { now, processes } = await store.processIndex();
+      let ended = 0;
+      for (const { id, heartbeat } of processes) {
+        if (heartbeat < now - ttlMs && (await store.end(id, ttlMs)) === 'ended') ended += 1;
+      }
+      return ended;
+    });
   }
 
   /**
@@ -381,16 +390,38 @@ export class RedisStorageManager implements OnApplicationBootstrap, BeforeApplic
    * @returns the ids of the processes ended.
    */
   async markProcessDead({ pid, hostname }: { pid: number; hostname?: string }): Promise<string[]> {
-    const store = this.store;
+    const store = await this.reachableStore();
     if (!store) return [];
     const host = hostname ?? this.identity.hostname;
-    const { processes } = await store.processIndex();
-    const ended: string[] = [];
-    for (const { id, info } of processes) {
-      if (info?.pid !== pid || info.hostname !== host || id === this.identity.id) continue;
-      if ((await store.end(id)) === 'ended') ended.push(id);
+    return this.described(async () => {
+      const { processes } = await store.processIndex();
+      const ended: string[] = [];
+      for (const { id, info } of processes) {
+        if (info?.pid !== pid || info.hostname !== host || id === this.identity.id) continue;
+        if ((await store.end(id)) === 'ended') ended.push(id);
+      }
+      return ended;
+    });
+  }
+
+  /**
+   * The store, once the module's own client has connected (within a bounded wait): a call such as
+   * {@link markProcessDead} may come before {@link setup}, from a cluster primary that flushes nothing.
+   */
+  private async reachableStore(): Promise<MetricsStore | undefined> {
+    if (this.client && this.ownsClient && this.client.status === 'wait') {
+      await waitAtMost(connected(this.client, true), CONNECT_WAIT_MS);
     }
-    return ended;
+    return this.store;
+  }
+
+  /** What `work` resolves with; its Redis error described by its cause (see describe-redis-error.ts). */
+  private async described<T>(work: () => Promise<T>): Promise<T> {
+    try {
+      return await work();
+    } catch (error) {
+      throw this.client ? explainRedisError(error, this.client) : error;
+    }
   }
 
   /**

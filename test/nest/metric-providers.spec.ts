@@ -26,6 +26,7 @@ import {
   testRedisUrl,
   uniquePrefix,
 } from '../harness/test-redis.js';
+import { freePort } from '../harness/redis-server.mjs';
 
 describe('metrics the way @willsoto/nestjs-prometheus users write them', () => {
   let client: Redis;
@@ -87,6 +88,14 @@ describe('metrics the way @willsoto/nestjs-prometheus users write them', () => {
   });
 });
 
+/** Resolves when the client's connection has ended. */
+function ended(redis: { status: string; once(event: 'end', listener: () => void): unknown }) {
+  return new Promise<void>((resolve) => {
+    if (redis.status === 'end') resolve();
+    else redis.once('end', resolve);
+  });
+}
+
 describe('functions for code outside dependency injection', () => {
   const saved = { ...process.env };
   const prefix = uniquePrefix('functions');
@@ -144,5 +153,53 @@ describe('functions for code outside dependency injection', () => {
 
     expect(isRedisEnabled()).toBe(false);
     expect(await client.zcard(`${keys}:processes`)).toBe(0);
+  });
+  it('answers markProcessDead and cleanupRedisKeys before setupRedisMetrics, as a primary that flushes nothing calls them, and teardownRedisMetrics closes the connection they opened', async () => {
+    Object.assign(process.env, {
+      REDIS_ENABLED: 'true',
+      PROMETHEUS_REDIS_URL: testRedisUrl(),
+      REDIS_KEY_PREFIX: prefix,
+      REDIS_TTL_SECONDS: '5',
+    });
+    const keys = `{${prefix}}`;
+    await client.zadd(`${keys}:processes`, Date.now(), 'web-8/77/abc');
+    await client.hset(
+      `${keys}:process-info`,
+      'web-8/77/abc',
+      JSON.stringify({ pid: 77, hostname: 'web-8', startedAt: 1 }),
+    );
+    const manager = getRedisStorageManager();
+    try {
+      expect(await markProcessDead({ pid: 77, hostname: 'web-8' })).toEqual(['web-8/77/abc']);
+      expect(await cleanupRedisKeys()).toBe(0);
+      expect(manager.getClient()!.status).toBe('ready');
+    } finally {
+      await teardownRedisMetrics();
+    }
+    // Closed, so the primary can exit: the connection ends right after QUIT's reply.
+    await ended(manager.getClient()!);
+    expect(await client.zscore(`${keys}:processes`, 'web-8/77/abc')).toBeNull();
+  });
+
+  it('describes why Redis cannot be reached when markProcessDead comes before setupRedisMetrics', async () => {
+    const port = await freePort();
+    Object.assign(process.env, {
+      REDIS_ENABLED: 'true',
+      PROMETHEUS_REDIS_URL: `redis://127.0.0.1:${port}`,
+      REDIS_KEY_PREFIX: prefix,
+    });
+    const manager = getRedisStorageManager();
+    try {
+      await expect(markProcessDead({ pid: 77 })).rejects.toThrow(
+        `connection refused at 127.0.0.1:${port} (is Redis running there? check REDIS_HOST / REDIS_PORT)`,
+      );
+    } finally {
+      await teardownRedisMetrics();
+    }
+    // It stops trying: no attempt in more than twice its first retry delay (200 ms).
+    const attempts: string[] = [];
+    manager.getClient()!.on('connecting', () => attempts.push('connecting'));
+    await new Promise((resolve) => setTimeout(resolve, 700));
+    expect(attempts).toEqual([]);
   });
 });
