@@ -101,6 +101,13 @@ function explain(error: unknown, client: RedisLikeClient | undefined): Explanati
         kind: RedisConnectionError,
       };
     }
+    if (client?.status === 'end') {
+      // Closed, or its retryStrategy gave up: nothing will reconnect it.
+      return {
+        message: `not connected to Redis at ${where(client)}: the client has ended and does not reconnect (closed, or its retryStrategy stopped retrying)`,
+        kind: RedisConnectionError,
+      };
+    }
     const status = client?.status ? ` (${client.status})` : '';
     return {
       message: `not connected to Redis at ${where(client)}${status}; the client keeps reconnecting`,

@@ -182,4 +182,22 @@ describe('a connection that cannot work names its cause', () => {
       client.disconnect();
     }
   });
+  it("a client of the user's that gave up reconnecting is described as ended, not as reconnecting", async () => {
+    const port = await freePort();
+    const client = new Redis({
+      port,
+      host: '127.0.0.1',
+      lazyConnect: true,
+      retryStrategy: () => null,
+    });
+    client.on('error', () => undefined);
+    const error = await client.connect().then(
+      () => undefined,
+      (failure: unknown) => failure,
+    );
+    expect(client.status).toBe('end');
+    expect(describeRedisError(error, client)).toBe(
+      `not connected to Redis at 127.0.0.1:${port}: the client has ended and does not reconnect (closed, or its retryStrategy stopped retrying)`,
+    );
+  });
 });
