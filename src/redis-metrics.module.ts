@@ -1,7 +1,9 @@
-import { Inject, Module, type NestModule } from '@nestjs/common';
+import { Inject, Module, Optional, type NestModule } from '@nestjs/common';
 
+import { RedisMetricsConfigError } from './errors.js';
 import { RequestMetricsInstaller } from './http/request-metrics.installer.js';
 import { RedisMetricsConfigurableModule } from './redis-metrics.module-definition.js';
+import { RedisMetricsService } from './redis-metrics.service.js';
 
 /**
  * Prometheus metrics aggregated across every process of an app through Redis. Import it once, in the
@@ -20,9 +22,22 @@ import { RedisMetricsConfigurableModule } from './redis-metrics.module-definitio
 @Module({})
 export class RedisMetricsModule extends RedisMetricsConfigurableModule implements NestModule {
   constructor(
-    @Inject(RequestMetricsInstaller) private readonly requestMetrics: RequestMetricsInstaller,
+    // Both absent: the class itself was imported (`imports: [RedisMetricsModule]`), not forRoot().
+    @Optional()
+    @Inject(RequestMetricsInstaller)
+    private readonly requestMetrics: RequestMetricsInstaller | undefined,
+    @Optional() @Inject(RedisMetricsService) service: RedisMetricsService | undefined,
   ) {
     super();
+    // Beside a global forRoot() (the service resolves) such an import adds nothing and does no harm.
+    if (requestMetrics === undefined && service === undefined) {
+      throw new RedisMetricsConfigError(
+        'RedisMetricsModule',
+        'is imported without forRoot() or forRootAsync(), and no forRoot() module is global: import ' +
+          'RedisMetricsModule.forRoot() (or forRootAsync()) once, in the root module; feature modules ' +
+          'then need no import to inject RedisMetricsService',
+      );
+    }
   }
 
   /**
@@ -30,6 +45,6 @@ export class RedisMetricsModule extends RedisMetricsConfigurableModule implement
    * made (so `forRootAsync` options are known) and before it registers any route or middleware.
    */
   configure(): void {
-    this.requestMetrics.install();
+    this.requestMetrics?.install();
   }
 }

@@ -225,3 +225,52 @@ describe('forRoot() imported twice', () => {
     }
   });
 });
+
+describe('the module class imported without forRoot()', () => {
+  let client: Redis;
+  const prefix = uniquePrefix('plain-import');
+
+  beforeAll(() => {
+    client = connectTestRedis();
+  });
+  afterAll(async () => {
+    await deletePrefix(client, prefix);
+    await client.quit();
+  });
+
+  it('does no harm in a feature module beside the global forRoot(), and the metrics count once', async () => {
+    @Module({ imports: [RedisMetricsModule], providers: [OrdersService] })
+    class ShopModule {}
+    @Module({
+      imports: [
+        RedisMetricsModule.forRoot({
+          url: testRedisUrl(),
+          keyPrefix: prefix,
+          registry: new Registry(),
+          defaultMetrics: false,
+        }),
+        ShopModule,
+      ],
+    })
+    class ShopAppModule {}
+    const moduleRef = await Test.createTestingModule({ imports: [ShopAppModule] }).compile();
+    const app = moduleRef.createNestApplication({ logger: false });
+    await app.init();
+    try {
+      app.get(OrdersService).placed.inc({ shop: 'south' }, 2);
+      await app.get(RedisMetricsService).flush();
+      const text = (await request(app.getHttpServer()).get('/metrics').expect(200)).text;
+      expect(family(text, 'orders_placed_total')).toEqual(['orders_placed_total{shop="south"} 2']);
+    } finally {
+      await app.close();
+    }
+  });
+
+  it('alone, stops start-up saying to import forRoot() in the root module', async () => {
+    @Module({ imports: [RedisMetricsModule] })
+    class NoRootModule {}
+    await expect(Test.createTestingModule({ imports: [NoRootModule] }).compile()).rejects.toThrow(
+      'nestjs-redis-metrics: RedisMetricsModule is imported without forRoot() or forRootAsync(), and no forRoot() module is global: import RedisMetricsModule.forRoot() (or forRootAsync()) once, in the root module; feature modules then need no import to inject RedisMetricsService',
+    );
+  });
+});
