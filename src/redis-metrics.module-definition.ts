@@ -80,7 +80,15 @@ export const {
 })
   .setClassMethodName('forRoot')
   .setExtras<RedisMetricsModuleExtras>(
-    { isGlobal: true, controller: true, metricsPath: 'metrics' },
+    // Each extra is listed, so that Nest takes it out of forRoot()'s options (see
+    // redis-metrics.module-options-check.ts).
+    {
+      isGlobal: true,
+      controller: true,
+      metricsPath: 'metrics',
+      healthPath: undefined,
+      guards: undefined,
+    },
     (definition, extras) => {
       checkModuleExtras(extras as Record<string, unknown>);
       return {

@@ -46,10 +46,22 @@ const CODE_OPTIONS: Record<
   auth: true,
   httpMetrics: true,
 };
-/** The extras of `forRoot()` that Nest leaves in the options object (those without a default). */
+/**
+ * The extras: Nest takes them out of `forRoot()`'s options (redis-metrics.module-definition.ts lists
+ * each among the defaults for that), so in the options they come from a `forRootAsync()` factory,
+ * which has no say in them.
+ */
 const EXTRAS = ['isGlobal', 'controller', 'metricsPath', 'healthPath', 'guards'];
-const OPTION_NAMES = [...Object.keys(STORAGE_OPTIONS), ...Object.keys(CODE_OPTIONS), ...EXTRAS];
+const OPTION_NAMES = [...Object.keys(STORAGE_OPTIONS), ...Object.keys(CODE_OPTIONS)];
 const AUTH_NAMES = ['bearerToken', 'basic'];
+
+/** A value as a message shows it: primitives as written in code, anything else by its kind. */
+function shown(value: unknown): string {
+  if (typeof value === 'string') return JSON.stringify(value);
+  if (typeof value === 'bigint') return `${value}n`;
+  if (value === null || typeof value !== 'object') return String(value);
+  return Array.isArray(value) ? 'an array' : 'an object';
+}
 
 const isObject = (value: unknown): value is Record<string, unknown> =>
   typeof value === 'object' && value !== null && !Array.isArray(value);
@@ -64,29 +76,36 @@ export function checkModuleOptions(options: unknown): void {
   if (!isObject(options)) {
     throw new RedisMetricsConfigError('the options of RedisMetricsModule', 'must be an object');
   }
+  const fail = (option: string, problem: string): never => {
+    throw new RedisMetricsConfigError(`option "${option}"`, problem);
+  };
+  for (const extra of EXTRAS) {
+    if (options[extra] === undefined) continue;
+    fail(
+      extra,
+      'is an extra, which shapes the module before any factory runs: give it to forRootAsync() beside useFactory (or useClass), not in the options the factory returns',
+    );
+  }
   checkNames(
     options,
     OPTION_NAMES,
     (name) => `option "${name}"`,
     'an option of RedisMetricsModule',
   );
-  const fail = (option: string, problem: string): never => {
-    throw new RedisMetricsConfigError(`option "${option}"`, problem);
-  };
   const { gaugeModes, httpMetrics, auth, customMetricPrefix, defaultLabels, identity } = options;
   if (gaugeModes !== undefined) {
     if (!isObject(gaugeModes)) fail('gaugeModes', 'must be an object: gauge name -> mode');
     for (const [name, mode] of Object.entries(gaugeModes as object)) {
-      if (!(GAUGE_MODES as readonly unknown[]).includes(mode)) {
-        fail(
-          'gaugeModes',
-          `gives gauge "${name}" the mode "${String(mode)}"; a mode is one of ${GAUGE_MODES.join(', ')}`,
-        );
-      }
+      // Unset (a variable that is not there): the gauge takes defaultGaugeMode.
+      if (mode === undefined || (GAUGE_MODES as readonly unknown[]).includes(mode)) continue;
+      fail(
+        'gaugeModes',
+        `gives gauge "${name}" the mode ${shown(mode)}; a mode is one of ${GAUGE_MODES.join(', ')}`,
+      );
     }
   }
   if (httpMetrics !== undefined && typeof httpMetrics !== 'boolean') {
-    fail('httpMetrics', `must be true or false; got ${JSON.stringify(httpMetrics)}`);
+    fail('httpMetrics', `must be true or false; got ${shown(httpMetrics)}`);
   }
   if (customMetricPrefix !== undefined && typeof customMetricPrefix !== 'string') {
     fail('customMetricPrefix', 'must be a string');
@@ -189,10 +208,10 @@ export function checkModuleExtras(extras: Record<string, unknown>): void {
   };
   const { metricsPath, healthPath, controller, isGlobal, guards } = extras;
   if (metricsPath !== undefined && typeof metricsPath !== 'string') {
-    fail('metricsPath', `must be a path such as "metrics"; got ${JSON.stringify(metricsPath)}`);
+    fail('metricsPath', `must be a path such as "metrics"; got ${shown(metricsPath)}`);
   }
   if (healthPath !== undefined && healthPath !== false && typeof healthPath !== 'string') {
-    fail('healthPath', `must be a path or false; got ${JSON.stringify(healthPath)}`);
+    fail('healthPath', `must be a path or false; got ${shown(healthPath)}`);
   }
   if (
     controller !== undefined &&
@@ -202,7 +221,7 @@ export function checkModuleExtras(extras: Record<string, unknown>): void {
     fail('controller', 'must be true, false or a subclass of RedisMetricsController');
   }
   if (isGlobal !== undefined && typeof isGlobal !== 'boolean') {
-    fail('isGlobal', `must be true or false; got ${JSON.stringify(isGlobal)}`);
+    fail('isGlobal', `must be true or false; got ${shown(isGlobal)}`);
   }
   if (guards !== undefined && !Array.isArray(guards)) fail('guards', 'must be an array of guards');
 }

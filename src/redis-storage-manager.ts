@@ -12,7 +12,6 @@ import {
 } from 'prom-client';
 
 import { RedisMultiProcessCollector } from './aggregation/redis-multi-process-collector.js';
-import { RedisMetricsConfigError } from './errors.js';
 import { MetricsScrape, type ScrapeResponse } from './metrics-scrape.js';
 import { checkModuleOptions } from './redis-metrics.module-options-check.js';
 import type { RedisMetricsModuleOptions } from './redis-metrics.module-options.js';
@@ -143,7 +142,9 @@ export class RedisStorageManager implements OnApplicationBootstrap, BeforeApplic
     if (defaultLabels) this.registry.setDefaultLabels(defaultLabels);
     this.identity = ProcessIdentity.create(identity);
     this.keys = new PrefixKeys(this.options.keyPrefix);
-    for (const [name, mode] of Object.entries(gaugeModes ?? {})) this.gaugeModes.set(name, mode);
+    for (const [name, mode] of Object.entries(gaugeModes ?? {})) {
+      if (mode !== undefined) this.gaugeModes.set(name, mode);
+    }
     this.ownsClient = client === undefined && store === undefined;
     this.scrape = this.makeScrape(undefined);
     if (!this.options.enabled) return;
@@ -230,28 +231,26 @@ export class RedisStorageManager implements OnApplicationBootstrap, BeforeApplic
    * bootstrap without waiting for it, so an app never waits on Redis to start.
    */
   setup(): Promise<boolean> {
-    if (this.started === undefined) {
-      this.claimRegistry();
-      this.started = this.start();
-    }
+    this.started ??= this.start();
     return this.started;
   }
 
   /**
-   * Makes sure no other manager of this process flushes the same registry to the same prefix: that
-   * would count every series twice (`forRoot()` imported in two modules, say).
-   * @throws RedisMetricsConfigError when one does.
+   * Claims the flushing of the registry to the prefix, and says so loudly when another manager of
+   * this process holds it: every series would be counted twice. Not an error that stops start-up: a
+   * test file that starts an app per test and closes them late (or never), as Nest's starter does,
+   * is a common way to get there, and it must keep running.
    */
   private claimRegistry(): void {
-    if (!this.flusher) return;
-    this.releaseRegistry = claimRegistry(this.registry, this.options.keyPrefix);
-    if (this.releaseRegistry !== undefined) return;
-    throw new RedisMetricsConfigError(
-      'RedisMetricsModule',
-      `is set up twice in this process for one registry and the key prefix "${this.options.keyPrefix}" ` +
-        '(forRoot() imported in two modules?): every series would be counted twice. Import ' +
-        'RedisMetricsModule.forRoot() once, in the root module: it is global, so feature modules inject ' +
-        'RedisMetricsService without importing it. Two managers need a registry or keyPrefix each.',
+    const claim = claimRegistry(this.registry, this.options.keyPrefix);
+    this.releaseRegistry = claim.release;
+    if (!claim.shared) return;
+    this.logger.error(
+      `Another RedisStorageManager of this process already flushes this registry under the key prefix ` +
+        `"${this.options.keyPrefix}": every series will be counted twice. Import ` +
+        'RedisMetricsModule.forRoot() once, in the root module (it is global: feature modules inject ' +
+        'RedisMetricsService without importing it), and close an app (app.close()) before starting ' +
+        'another in the same process, as tests do; or give each manager its own registry or keyPrefix.',
     );
   }
 
@@ -263,6 +262,7 @@ export class RedisStorageManager implements OnApplicationBootstrap, BeforeApplic
       return false;
     }
     this.state = 'running';
+    this.claimRegistry();
     // Each wait is bounded, and a teardown meanwhile ends the set-up where it is.
     const stopped = () => this.state !== 'running';
     // A server that accepts connections but never answers would hold a connection forever: the

@@ -78,15 +78,30 @@ describe('options given in code, checked as JavaScript or an untyped factory may
     expect(errorOf('redis://localhost')).toBe(
       'nestjs-redis-metrics: the options of RedisMetricsModule must be an object',
     );
+    expect(errorOf({ httpMetrics: { self: {} } })).toBe(
+      'nestjs-redis-metrics: option "httpMetrics" must be true or false; got an object',
+    );
+    // A mode left unset (a variable that is not there) is no mode: the gauge takes the default.
     const manager = new RedisStorageManager({
       registry: new Registry(),
-      gaugeModes: { queue_depth: 'livesum' },
+      defaultGaugeMode: 'max',
+      gaugeModes: { queue_depth: 'livesum', workers: undefined as never },
       httpMetrics: false,
       defaultLabels: { app: 'shop', version: 2 },
       identity: { hostname: 'web-1', pid: 0 },
       customMetricPrefix: 'shop',
     });
     expect(manager.gaugeModeOf('queue_depth')).toBe('livesum');
+    expect(manager.gaugeModeOf('workers')).toBe('max');
+  });
+
+  it('refuses an extra among the options a forRootAsync() factory returns, where it would do nothing', () => {
+    expect(errorOf({ url: 'redis://localhost', guards: [] })).toBe(
+      'nestjs-redis-metrics: option "guards" is an extra, which shapes the module before any factory runs: give it to forRootAsync() beside useFactory (or useClass), not in the options the factory returns',
+    );
+    expect(errorOf({ metricsPath: 'internal/metrics' })).toContain(
+      'option "metricsPath" is an extra',
+    );
   });
 
   it('checks the extras that shape the routes when forRoot() is called', () => {
@@ -111,6 +126,21 @@ describe('options given in code, checked as JavaScript or an untyped factory may
     expect(extraError({ guards: {} })).toBe(
       'nestjs-redis-metrics: extra "guards" must be an array of guards',
     );
-    expect(() => RedisMetricsModule.forRoot({ metricsPath: 'internal/metrics' })).not.toThrow();
+    expect(extraError({ metricsPath: 5n })).toBe(
+      'nestjs-redis-metrics: extra "metricsPath" must be a path such as "metrics"; got 5n',
+    );
+    // forRoot() takes its extras out of the options the manager gets: none is refused there.
+    const definition = RedisMetricsModule.forRoot({
+      metricsPath: 'internal/metrics',
+      healthPath: false,
+      guards: [],
+      isGlobal: true,
+      controller: true,
+    });
+    const provided = (definition.providers as { useValue?: unknown }[]).find(
+      (provider) => provider.useValue !== undefined,
+    )?.useValue;
+    expect(provided).toEqual({});
+    expect(() => new RedisStorageManager(provided as never)).not.toThrow();
   });
 });
