@@ -20,6 +20,7 @@ import {
   deletePrefix,
   testRedisUrl,
   uniquePrefix,
+  useTestRedis,
 } from '../harness/test-redis.js';
 
 /** The lines of one metric family (its samples), from exposition text. */
@@ -178,16 +179,7 @@ describe('metrics from feature modules of an app that imports forRoot() once', (
 });
 
 describe('two managers of one registry and key prefix in a process', () => {
-  let client: Redis;
-  const prefix = uniquePrefix('twice');
-
-  beforeAll(() => {
-    client = connectTestRedis();
-  });
-  afterAll(async () => {
-    await deletePrefix(client, prefix);
-    await client.quit();
-  });
+  const prefix = useTestRedis().prefix('twice');
 
   const MESSAGE =
     'Another RedisStorageManager of this process already flushes this registry under the key prefix "' +
@@ -248,16 +240,7 @@ describe('two managers of one registry and key prefix in a process', () => {
 });
 
 describe('the module class imported without forRoot()', () => {
-  let client: Redis;
-  const prefix = uniquePrefix('plain-import');
-
-  beforeAll(() => {
-    client = connectTestRedis();
-  });
-  afterAll(async () => {
-    await deletePrefix(client, prefix);
-    await client.quit();
-  });
+  const prefix = useTestRedis().prefix('plain-import');
 
   it('does no harm in a feature module beside the global forRoot(), and the metrics count once', async () => {
     @Module({ imports: [RedisMetricsModule], providers: [OrdersService] })

@@ -110,13 +110,17 @@ describe('functions for code outside dependency injection', () => {
     await client.quit();
   });
 
-  it('set up, report, clean up and tear down one process-wide manager from the environment', async () => {
+  /** The environment of a process whose metrics go to the test Redis under this describe's prefix. */
+  const useTestRedisFromEnv = () =>
     Object.assign(process.env, {
       REDIS_ENABLED: 'true',
       PROMETHEUS_REDIS_URL: testRedisUrl(),
       REDIS_KEY_PREFIX: prefix,
       REDIS_TTL_SECONDS: '5',
     });
+
+  it('set up, report, clean up and tear down one process-wide manager from the environment', async () => {
+    useTestRedisFromEnv();
     const keys = `{${prefix}}`;
     expect(isRedisEnabled()).toBe(false);
     try {
@@ -154,13 +158,9 @@ describe('functions for code outside dependency injection', () => {
     expect(isRedisEnabled()).toBe(false);
     expect(await client.zcard(`${keys}:processes`)).toBe(0);
   });
+
   it('answers markProcessDead and cleanupRedisKeys before setupRedisMetrics, as a primary that flushes nothing calls them, and teardownRedisMetrics closes the connection they opened', async () => {
-    Object.assign(process.env, {
-      REDIS_ENABLED: 'true',
-      PROMETHEUS_REDIS_URL: testRedisUrl(),
-      REDIS_KEY_PREFIX: prefix,
-      REDIS_TTL_SECONDS: '5',
-    });
+    useTestRedisFromEnv();
     const keys = `{${prefix}}`;
     await client.zadd(`${keys}:processes`, Date.now(), 'web-8/77/abc');
     await client.hset(
