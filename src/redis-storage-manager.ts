@@ -2,6 +2,7 @@ import {
   Logger,
   type BeforeApplicationShutdown,
   type OnApplicationBootstrap,
+  type OnApplicationShutdown,
 } from '@nestjs/common';
 import { Redis } from 'ioredis';
 import {
@@ -85,7 +86,9 @@ function waitAtMost(work: Promise<unknown>, ms: number): Promise<void> {
  * process's end. NestJS drives it through lifecycle hooks; outside DI call {@link setup} and
  * {@link teardown} yourself. The counterpart of the Python original's `RedisStorageManager`.
  */
-export class RedisStorageManager implements OnApplicationBootstrap, BeforeApplicationShutdown {
+export class RedisStorageManager
+  implements OnApplicationBootstrap, BeforeApplicationShutdown, OnApplicationShutdown
+{
   /** The resolved settings. */
   readonly options: RedisMetricsOptions;
   /** The registry this process writes. */
@@ -446,8 +449,21 @@ export class RedisStorageManager implements OnApplicationBootstrap, BeforeApplic
     void this.setup();
   }
 
-  /** @internal NestJS lifecycle: the last flush and the end, before connections close. */
+  /**
+   * @internal NestJS lifecycle, before Nest closes the HTTP server: a flush while every connection is
+   * still open (a client of the user's may be closed by another module's shutdown hook).
+   */
   async beforeApplicationShutdown(): Promise<void> {
+    if (this.state !== 'running' || !this.flusher) return;
+    await withDeadline(this.flusher.flush(), this.options.scrapeTimeoutMs);
+  }
+
+  /**
+   * @internal NestJS lifecycle, once the HTTP server has closed: the last flush, which counts the
+   * requests it finished meanwhile, the end, and the client closed. Until then the client stays open,
+   * so a scrape answered during the shutdown still reads Redis.
+   */
+  async onApplicationShutdown(): Promise<void> {
     await this.teardown();
   }
 }

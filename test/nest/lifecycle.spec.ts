@@ -1,6 +1,13 @@
 import 'reflect-metadata';
 
-import { Injectable, Module, type INestApplication, type ModuleMetadata } from '@nestjs/common';
+import {
+  Controller,
+  Injectable,
+  Module,
+  Post,
+  type INestApplication,
+  type ModuleMetadata,
+} from '@nestjs/common';
 import { ConfigModule, ConfigService } from '@nestjs/config';
 import { Test } from '@nestjs/testing';
 import { Redis } from 'ioredis';
@@ -196,5 +203,49 @@ describe('lifecycle, configuration styles and Redis outages, on a private Redis'
     expect(await client.zscore('{handles}:processes', id)).toBeNull();
     expect(await client.hget('{handles}:totals', '["handles_total",{}]')).toBe('v 1');
     expect(await client.exists(`{handles}:gauges:${id}`, `{handles}:counters:${id}`)).toBe(0);
+  });
+  it('counts a request that finishes while the app closes: the last flush comes after the HTTP server closed', async () => {
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    let started = false;
+    @Controller()
+    class SlowController {
+      private readonly done: Counter;
+      constructor(metrics: RedisMetricsService) {
+        this.done = metrics.counter({ name: 'slow_total', help: 'Slow requests done' });
+      }
+      @Post('slow')
+      async slow(): Promise<string> {
+        started = true;
+        await gate;
+        this.done.inc();
+        return 'done';
+      }
+    }
+    @Module({
+      imports: [RedisMetricsModule.forRoot(baseOptions('closing'))],
+      controllers: [SlowController],
+    })
+    class SlowAppModule {}
+    const moduleRef = await Test.createTestingModule({ imports: [SlowAppModule] }).compile();
+    const app = moduleRef.createNestApplication({ logger: false });
+    await app.listen(0, '127.0.0.1');
+    const { port } = app.getHttpServer().address() as { port: number };
+
+    const answer = fetch(`http://127.0.0.1:${port}/slow`, {
+      method: 'POST',
+      headers: { connection: 'close' },
+    });
+    await waitFor(() => started);
+    const closing = app.close();
+    // Nest runs the shutdown hooks before it closes the server, which waits for this request.
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    release();
+    const response = await answer;
+    expect(response.status).toBe(201);
+    expect(await response.text()).toBe('done');
+    await closing;
+
+    expect(await client.hget('{closing}:totals', '["slow_total",{}]')).toBe('v 1');
   });
 });
