@@ -80,15 +80,15 @@ export const {
 })
   .setClassMethodName('forRoot')
   .setExtras<RedisMetricsModuleExtras>(
-    // Each extra is listed, so that Nest takes it out of forRoot()'s options (see
-    // redis-metrics.module-options-check.ts).
+    // Each extra is listed (the compiler holds it to that), so that Nest takes it out of forRoot()'s
+    // options (see redis-metrics.module-options-check.ts).
     {
       isGlobal: true,
       controller: true,
       metricsPath: 'metrics',
       healthPath: undefined,
       guards: undefined,
-    },
+    } satisfies Record<keyof RedisMetricsModuleExtras, unknown>,
     (definition, extras) => {
       checkModuleExtras(extras as Record<string, unknown>);
       return {

@@ -106,7 +106,7 @@ export class RedisStorageManager
   private readonly flushRequests: FlushRequestChannel | undefined;
   private state: 'idle' | 'running' | 'stopped' = 'idle';
   private started: Promise<boolean> | undefined;
-  /** Gives up this manager's claim on its registry and prefix (see {@link claimRegistry}). */
+  /** Gives up this manager's claim on its registry and prefix (see {@link claimFlushing}). */
   private releaseRegistry: (() => void) | undefined;
 
   constructor(
@@ -244,7 +244,7 @@ export class RedisStorageManager
    * test file that starts an app per test and closes them late (or never), as Nest's starter does,
    * is a common way to get there, and it must keep running.
    */
-  private claimRegistry(): void {
+  private claimFlushing(): void {
     const claim = claimRegistry(this.registry, this.options.keyPrefix);
     this.releaseRegistry = claim.release;
     if (!claim.shared) return;
@@ -265,7 +265,7 @@ export class RedisStorageManager
       return false;
     }
     this.state = 'running';
-    this.claimRegistry();
+    this.claimFlushing();
     // Each wait is bounded, and a teardown meanwhile ends the set-up where it is.
     const stopped = () => this.state !== 'running';
     // A server that accepts connections but never answers would hold a connection forever: the
