@@ -32,7 +32,10 @@ export interface FlushLogger {
 const ENDED = 'this process has ended its part in the metrics storage';
 const ABANDONED =
   'this process stopped writing to the metrics storage (its shutdown ran out of time)';
-/** Rounds of a flush sent again after a batch was refused behind an applied one (see `sendAll`). */
+/**
+ * Rounds of a flush sent again after a batch was refused behind an applied one, or left unsent behind
+ * an error (see `sendAll`).
+ */
 const MAX_SENDS_AGAIN = 3;
 /** Repairs' loads remembered (write numbers only, but for the latest). */
 const MAX_LOADS_KEPT = 16;
@@ -353,7 +356,9 @@ export class MetricsFlusher {
         // Each time, part of the chain was applied: the store is moving, not lost.
         again += 1;
         if (again > MAX_SENDS_AGAIN) {
-          throw new Error('the store refused part of every chain of writes this process sent');
+          throw new Error(
+            'the store refused or failed part of every chain of writes this process sent',
+          );
         }
         continue;
       }
@@ -518,6 +523,8 @@ export class MetricsFlusher {
    * - a mismatch at a write known applied only says an earlier batch did not arrive (or arrived late):
    *   when that batch's outcome is unknown, its error is thrown; else `'again'`: the caller sends what
    *   is left again;
+   * - an error whose write a later one proved applied, with batches left unsent behind it (sending
+   *   stopped at the error): `'again'` as well, so that they are sent before the flush succeeds;
    * - else, when a write's outcome stays unknown (an error, no later write applied), it is remembered
    *   and its error thrown: the next flush's markers tell.
    */
@@ -599,7 +606,7 @@ export class MetricsFlusher {
       if (!explained) return refused.reply;
     }
     if (unknown.length > 0) throw unknown[0].error;
-    return refused === undefined ? reply! : 'again';
+    return refused === undefined && sent === batches.length ? reply! : 'again';
   }
 
   /** Counts the series an applied counting write sent and removed. */

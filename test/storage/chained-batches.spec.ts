@@ -1,5 +1,10 @@
-import { planRepair } from '../../src/index.js';
+import { Counter, Registry } from 'prom-client';
+
+import { planRepair, PrefixKeys, RedisMetricsStore, seriesField } from '../../src/index.js';
+import { BATCHES_IN_FLIGHT } from '../../src/storage/metrics-flusher.js';
+import { FailingStore } from '../harness/failing-store.js';
 import { fiveCounters } from '../harness/five-counters.js';
+import { testFlusher } from '../harness/test-flusher.js';
 import { useTestRedis } from '../harness/test-redis.js';
 
 // A flush sends its batches without waiting for each reply, each batch a write on top of the one
@@ -60,6 +65,36 @@ describe('the batches of a flush go as a chain', () => {
     expect(flush).toMatchObject({ ok: true, sent: 5 });
     expect(await totals()).toEqual([11, 11, 11, 11, 11]);
     expect(warnings).toEqual([]);
+  });
+
+  it('a lost reply proved applied by the batches in flight behind it: the batches not sent yet are sent before the flush succeeds', async () => {
+    // Twelve counters, one a batch: more batches than go before the first reply, so sending stops at
+    // the lost reply with some never sent.
+    const prefix = redis.prefix('chained-tail');
+    const keys = new PrefixKeys(prefix);
+    const store = new FailingStore(new RedisMetricsStore(redis.client, prefix));
+    const registry = new Registry();
+    const counter = new Counter({
+      name: 'tail_total',
+      help: 'h',
+      labelNames: ['n'],
+      registers: [registry],
+    });
+    const names = Array.from({ length: 12 }, (_, n) => String(n));
+    for (const n of names) counter.inc({ n }, 1);
+    const flusher = testFlusher(redis.client, prefix, registry, { store, batchWeight: 3 });
+    store.plan.push({ call: 'write', failure: 'after' });
+
+    const flush = await flusher.flush();
+
+    expect(BATCHES_IN_FLIGHT).toBeLessThan(names.length);
+    expect(flush).toMatchObject({ ok: true, sent: 12 });
+    const totals = await redis.client.hmget(
+      keys.totals,
+      ...names.map((n) => seriesField('tail_total', { n })),
+    );
+    expect(totals).toEqual(names.map(() => 'v 1'));
+    expect(await flusher.flush()).toMatchObject({ ok: true, sent: 0 });
   });
 
   it('a middle batch whose reply is lost is known applied from the next one: the flush succeeds', async () => {
