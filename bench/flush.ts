@@ -8,7 +8,7 @@ import { usedMemory } from './lib/private-redis.js';
 import { filledRegistry, seriesLabels } from './lib/series.js';
 import { longestCallDuring, type LongestCall } from './lib/slowlog.js';
 import { bareFirstFlush } from './lib/bare-first-flush.js';
-import { bareChangedSend, changedSeriesOf } from './lib/bare-changed-send.js';
+import { bareChangedSend, changedSeriesByGroup } from './lib/bare-changed-send.js';
 import { collectGarbage, median, since, withCpuMs, withOwnGarbageCpuMs } from './lib/stats.js';
 
 /** The cost of one flush of a process holding `series` series. */
@@ -208,13 +208,11 @@ export async function benchFlush(
       // A different tenth of the series each round. The ten tenths (the bare send's series and the
       // labels that change them) are built first and collected out of the young generation, so that
       // no measured step is charged with copying them.
-      const tenths = Array.from({ length: 10 }, (_, residue) => {
-        const numbers = new Set<string>();
-        for (let i = residue; i < series; i += 10) numbers.add(String(i));
-        return {
-          series: changedSeriesOf(counter, numbers),
-          labels: [...numbers].map(seriesLabels),
-        };
+      const seriesOfTenth = changedSeriesByGroup(counter, 10, (label) => Number(label) % 10);
+      const tenths = seriesOfTenth.map((tenthSeries, residue) => {
+        const labels = [];
+        for (let i = residue; i < series; i += 10) labels.push(seriesLabels(i));
+        return { series: tenthSeries, labels };
       });
       collectGarbage();
       const changed: Measured[] = [];

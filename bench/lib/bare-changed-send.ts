@@ -29,16 +29,26 @@ export async function bareChangedSend(
   });
 }
 
-/** The series of `counter` whose `series` label is one of `numbers`, with their fields built. */
-export function changedSeriesOf(
+/**
+ * The series of `counter` split into `groups` by `groupOf` (a series' `series` label -> its group),
+ * with their fields built. Every field is built in the map's order, as a first flush builds
+ * them, so that a group's fields lie in memory as a flusher's do: spread among all the others. Built
+ * group by group, a group's fields would lie side by side, and sending them would cost less than any
+ * flusher can pay for series that changed here and there (about 40% less at 100,000 series).
+ */
+export function changedSeriesByGroup(
   counter: object,
-  numbers: ReadonlySet<string>,
-): BareChangedSeries[] {
+  groups: number,
+  groupOf: (seriesLabel: string) => number,
+): BareChangedSeries[][] {
   const { hashMap, name } = counter as unknown as {
     hashMap: Record<string, { labels: Record<string, string>; value: number }>;
     name: string;
   };
-  return Object.values(hashMap)
-    .filter((entry) => numbers.has(entry.labels.series))
-    .map((entry) => ({ entry, field: bareField(name, entry.labels) }));
+  const byGroup: BareChangedSeries[][] = Array.from({ length: groups }, () => []);
+  for (const entry of Object.values(hashMap)) {
+    const field = bareField(name, { ...entry.labels });
+    byGroup[groupOf(entry.labels.series)].push({ entry, field });
+  }
+  return byGroup;
 }
