@@ -106,8 +106,14 @@ local function addDifference(totalText, newText, oldText)
   if not names then return nil end
   local _, old = parsePacked(oldText)
   if old then
-    local resetSlot = new['c'] and 'c' or 'v'
-    if new[resetSlot] ~= nil and new[resetSlot] < (old[resetSlot] or 0) then old = nil end
+    -- Any count that went down, not only 'c': a histogram reset and observed as often again keeps
+    -- its count but not its buckets. A sum may go down (negative observations).
+    for slot, value in pairs(new) do
+      if slot ~= 's' and old[slot] ~= nil and value < old[slot] then
+        old = nil
+        break
+      end
+    end
   end
   local totalNames, total = parsePacked(totalText)
   local existed = totalNames ~= nil

@@ -12,9 +12,6 @@
  */
 export type PackedSlots = Map<string, number>;
 
-/** The slot whose going down means the series was reset: `c` (count) if present, else `v`. */
-export const RESET_SLOTS = ['c', 'v'] as const;
-
 /** A decimal number, as JavaScript and Lua's `%.17g` write them. */
 const DECIMAL = /^[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?$/;
 /** Control characters: the packed text separates its tokens with single spaces only. */
@@ -68,7 +65,8 @@ export function decodePacked(text: string): PackedSlots | undefined {
 /**
  * What a process's new absolute values add to the totals, given what it wrote before (`undefined`:
  * nothing). A count that went down means the series was reset (`reset()`, a restarted counter): its new
- * value is counted from zero, as Prometheus reads a counter reset, so a total never goes down.
+ * value is counted from zero, as Prometheus reads a counter reset, so a total never goes down. Any
+ * count: a histogram reset and observed as often again has the same count, but a bucket lower.
  */
 export function packedDelta(next: PackedSlots, previous: PackedSlots | undefined): PackedSlots {
   if (previous === undefined || wasReset(next, previous)) return next;
@@ -77,10 +75,11 @@ export function packedDelta(next: PackedSlots, previous: PackedSlots | undefined
   return delta;
 }
 
+/** Whether a value, count or bucket went down (a sum may: observations can be negative). */
 function wasReset(next: PackedSlots, previous: PackedSlots): boolean {
-  for (const slot of RESET_SLOTS) {
-    const now = next.get(slot);
-    if (now !== undefined) return now < (previous.get(slot) ?? 0);
+  for (const [slot, now] of next) {
+    const before = previous.get(slot);
+    if (slot !== 's' && before !== undefined && now < before) return true;
   }
   return false;
 }

@@ -217,6 +217,33 @@ describe('MetricsFlusher against a real Redis', () => {
     expect(await total(seriesField('reset_h_e', {}))).toEqual({ c: 3, s: 5.5, '1': 1, '+Inf': 3 });
   });
 
+  it('a histogram reset and observed as often again between two flushes never lowers a bucket', async () => {
+    const registry = new Registry();
+    const histogram = new Histogram({
+      name: 'reset_same_count_e',
+      help: 'H',
+      buckets: [1],
+      registers: [registry],
+    });
+    histogram.observe(0.5);
+    histogram.observe(0.5);
+    const { flusher } = makeFlusher(registry);
+    await flusher.flush();
+
+    // The count is 2 again, but the bucket at 1 went from 2 to 0: a reset, counted from zero.
+    histogram.reset();
+    histogram.observe(5);
+    histogram.observe(5);
+    await flusher.flush();
+
+    expect(await total(seriesField('reset_same_count_e', {}))).toEqual({
+      c: 4,
+      s: 11,
+      '1': 2,
+      '+Inf': 4,
+    });
+  });
+
   it('keeps floats exact: sums are doubles, not 17 decimal places', async () => {
     const registry = new Registry();
     const tiny = new Counter({ name: 'tiny_f', help: 'T', registers: [registry] });

@@ -109,6 +109,16 @@ describe('the write script and the embedded store read a stored total alike', ()
     ['an infinity spelled Inf', 'v Inf', 'v 3', 'v 5', 'v 5'],
     ['a histogram total under the field', 'c 1 s 2 0.5 1 +Inf 1', 'v 3', 'v 5', 'c 1 s 2 v 5'],
     ['a histogram written before', 'v 10', 'c 1 s 2 +Inf 1', 'v 5', 'v 15 c 1 s 2'],
+    // reset() and observed as often again: the count is the same, a bucket went down.
+    [
+      'a histogram reset with its count unchanged',
+      null,
+      'c 2 s 1 0.5 2 1 2 +Inf 2',
+      'c 2 s 10 0.5 0 1 0 +Inf 2',
+      'c 4 s 11 0.5 2 1 2 +Inf 4',
+    ],
+    // A negative observation lowers the sum alone: no reset.
+    ['a histogram sum that went down', null, 'c 1 s 5 +Inf 1', 'c 2 s 3 +Inf 2', 'c 2 s 3 +Inf 2'],
   ])(
     '%s: both stores end with the same counter total',
     async (_, stored, first, second, expected) => {
