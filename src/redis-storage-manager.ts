@@ -106,6 +106,11 @@ export class RedisStorageManager
   private readonly flushRequests: FlushRequestChannel | undefined;
   private state: 'idle' | 'running' | 'stopped' = 'idle';
   private started: Promise<boolean> | undefined;
+  /**
+   * What is left of the time the shutdown may wait on Redis (`scrapeTimeoutMs` in all, not per step):
+   * each wait of it takes from one allowance, so a stalled Redis holds a stop up once, not per step.
+   */
+  private shutdownAllowanceMs: number | undefined;
   /** Gives up this manager's claim on its registry and prefix (see {@link claimFlushing}). */
   private releaseRegistry: (() => void) | undefined;
 
@@ -315,22 +320,38 @@ export class RedisStorageManager
     this.releaseRegistry?.();
     this.flushRequests?.close();
     // Bounded: a client of the user's may wait on a stalled Redis for as long as it stalls.
-    const wait = this.options.scrapeTimeoutMs;
-    const last = await withDeadline(this.flusher.stop(), wait);
-    const ended = last?.ok
-      ? await withDeadline(
-          this.flusher.end().then(() => true),
-          wait,
-        )
-      : false;
+    await this.duringShutdown(this.untilConnected());
+    const last = await this.duringShutdown(this.flusher.stop());
+    const ended = last?.ok ? await this.duringShutdown(this.flusher.end().then(() => true)) : false;
     // Not ended in the store: its gauges stay until it is reaped; its counts are in the totals anyway.
     if (!ended) this.flusher.abandon();
     await this.closeOwnedClient();
   }
 
+  /**
+   * A process stopped right after it started (a script, a job, a test) is still connecting: its last
+   * flush would fail at once, and its counts be lost, where a moment's wait delivers them.
+   */
+  private async untilConnected(): Promise<void> {
+    if (this.client && this.client.status !== 'ready')
+      await connected(this.client, this.ownsClient);
+  }
+
+  /** What `work` resolves with, waiting at most what is left of the shutdown's allowance. */
+  private async duringShutdown<T>(work: Promise<T>): Promise<T | undefined> {
+    const allowance = this.shutdownAllowanceMs ?? this.options.scrapeTimeoutMs;
+    const begun = performance.now();
+    const result = await withDeadline(work, allowance);
+    this.shutdownAllowanceMs = Math.max(0, allowance - (performance.now() - begun));
+    return result;
+  }
+
   private async closeOwnedClient(): Promise<void> {
-    if (!this.ownsClient || !this.client || this.client.status === 'end') return;
-    await this.client.quit().catch(() => this.client?.disconnect());
+    const client = this.ownsClient ? this.client : undefined;
+    if (!client || client.status === 'end') return;
+    // QUIT waits for its reply, as long as a stalled Redis stalls: what is left of the allowance.
+    const quit = await this.duringShutdown(client.quit().then(() => true));
+    if (!quit) client.disconnect();
   }
 
   /** Registers prom-client's default process metrics in the registry, once per registry. */
@@ -455,7 +476,8 @@ export class RedisStorageManager
    */
   async beforeApplicationShutdown(): Promise<void> {
     if (this.state !== 'running' || !this.flusher) return;
-    await withDeadline(this.flusher.flush(), this.options.scrapeTimeoutMs);
+    await this.duringShutdown(this.untilConnected());
+    await this.duringShutdown(this.flusher.flush());
   }
 
   /**

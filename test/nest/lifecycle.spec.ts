@@ -204,6 +204,16 @@ describe('lifecycle, configuration styles and Redis outages, on a private Redis'
     expect(await client.hget('{handles}:totals', '["handles_total",{}]')).toBe('v 1');
     expect(await client.exists(`{handles}:gauges:${id}`, `{handles}:counters:${id}`)).toBe(0);
   });
+  it('delivers the counts of a process closed right after it started, still connecting', async () => {
+    // A script, a job or a test: init(), count, close() at once.
+    const app = await startApp([RedisMetricsModule.forRoot(baseOptions('short'))]);
+    app.get(RedisMetricsService).counter({ name: 'short_total', help: 'Short' }).inc(5);
+
+    await app.close();
+
+    expect(await client.hget('{short}:totals', '["short_total",{}]')).toBe('v 5');
+  });
+
   it('counts a request that finishes while the app closes: the last flush comes after the HTTP server closed', async () => {
     let release!: () => void;
     const gate = new Promise<void>((resolve) => (release = resolve));
