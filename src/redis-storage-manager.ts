@@ -39,6 +39,9 @@ import { storageHealth, type RedisMetricsHealth } from './storage-health.js';
 /** How long set-up waits for the module's own client to be ready before its first flush. */
 const CONNECT_WAIT_MS = 3000;
 
+/** Client states on the way to ready (not ready, not closed for good). */
+const CONNECTING = new Set(['wait', 'connecting', 'connect', 'reconnecting']);
+
 /**
  * Settles when the client is ready or its connection attempt failed (so a failure has a cause to name).
  * Connects the module's own client, which is made lazy; a client of the user's connects by itself.
@@ -333,8 +336,9 @@ export class RedisStorageManager
    * flush would fail at once, and its counts be lost, where a moment's wait delivers them.
    */
   private async untilConnected(): Promise<void> {
-    if (this.client && this.client.status !== 'ready')
+    if (this.client && CONNECTING.has(this.client.status)) {
       await connected(this.client, this.ownsClient);
+    }
   }
 
   /** What `work` resolves with, waiting at most what is left of the shutdown's allowance. */

@@ -16,6 +16,11 @@ export interface ConnectionHistory {
   lastAddress?: string;
   /** Whether the current connection attempt reached the server. */
   connected: boolean;
+  /**
+   * An error after which the module closed its client for good, as reconnecting cannot mend it (the
+   * server has no database of the number asked for).
+   */
+  closedBecause?: Error;
 }
 
 const histories = new WeakMap<object, ConnectionHistory>();

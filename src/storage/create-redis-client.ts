@@ -3,7 +3,7 @@ import { Redis, type Command, type RedisOptions } from 'ioredis';
 import { explainRedisError } from './describe-redis-error.js';
 import type { RedisMetricsOptions } from '../redis-metrics.options.js';
 import { tlsConnectionOptions } from '../tls-files.js';
-import { trackConnectionHistory } from './connection-history.js';
+import { connectionHistory, trackConnectionHistory } from './connection-history.js';
 
 /**
  * A Redis client whose failed commands say why: when a command fails because the connection is down,
@@ -88,9 +88,22 @@ function guardSockets(client: Redis): void {
   };
 }
 
-/** Starts keeping a new client's connection history; makes a Sentinel client close fully. */
+/** A SELECT of a database the server lacks (its `databases` setting, 16 by default). */
+const MISSING_DATABASE = /DB index is out of range|invalid DB index/i;
+
+/**
+ * Starts keeping a new client's connection history; makes a Sentinel client close fully, and one whose
+ * database the server lacks close at once.
+ */
 function prepare(client: ExplainingRedis): Redis {
   trackConnectionHistory(client);
+  client.on('error', (error: Error) => {
+    if (!MISSING_DATABASE.test(error.message)) return;
+    // ioredis reports the failed SELECT and goes on, ready, in database 0, where another app's keys
+    // may be: closed, nothing is written there, and every flush names the cause.
+    connectionHistory(client)!.closedBecause = error;
+    client.disconnect();
+  });
   if (client.options.sentinels) {
     // ioredis' QUIT ends the connection to the master but not the failover detector's subscriptions
     // to the sentinels, which would keep the process alive after the app closed (ioredis#1362).

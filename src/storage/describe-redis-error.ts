@@ -90,6 +90,16 @@ function explain(error: unknown, client: RedisLikeClient | undefined): Explanati
       kind: RedisConnectionError,
     };
   }
+  if (NOT_CONNECTED.test(error.message) && history?.closedBecause) {
+    const db = (client as { options?: { db?: number } } | undefined)?.options?.db;
+    return {
+      message:
+        `Redis at ${where(client)} has no database ${db ?? ''} (${safe(history.closedBecause.message)}): ` +
+        'the client was closed, so that nothing is written to database 0; give a database number ' +
+        'the server has (below its "databases" setting, 16 by default)',
+      kind: RedisConnectionError,
+    };
+  }
   if (NOT_CONNECTED.test(error.message)) {
     // The command never reached Redis: the cause is how the connection last failed.
     const cause = history?.lastError;

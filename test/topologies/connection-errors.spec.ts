@@ -154,6 +154,29 @@ describe('a connection that cannot work names its cause', () => {
     );
   });
 
+  it('a database the server lacks: the client closes at once, and nothing is written to database 0', async () => {
+    const keyPrefix = uniquePrefix('no-such-db');
+    const failure = await reportedFailure({
+      host: '127.0.0.1',
+      port: authServer.port,
+      password: authServer.password,
+      db: 99,
+      keyPrefix,
+    });
+    const admin = new Redis({ port: authServer.port, password: authServer.password });
+
+    expectReported(
+      failure,
+      `Redis at 127.0.0.1:${authServer.port} has no database 99 (ERR DB index is out of range): the ` +
+        'client was closed, so that nothing is written to database 0; give a database number the ' +
+        'server has (below its "databases" setting, 16 by default)',
+      [authServer.password],
+    );
+    expect(failure.client.status).toBe('end');
+    expect(await admin.keys(`*${keyPrefix}*`)).toEqual([]);
+    admin.disconnect();
+  });
+
   it('nothing listening: connection refused at host:port', async () => {
     const port = await freePort();
     const failure = await reportedFailure({ host: '127.0.0.1', port });
