@@ -45,8 +45,9 @@ function header(headers: RequestHeaders, name: string): string | undefined {
  * configured but unreachable). Works on Express and Fastify.
  *
  * Extend it to customise the routes (Swagger decorators, guards, headers) and pass your class as the
- * module's `controller`: a method your class inherits is served at `metricsPath` / `healthPath`, one it
- * overrides is served where its own decorators say. The module always adds the guard of its `auth`
+ * module's `controller`: a method your class inherits is served at `metricsPath` / `healthPath` (under
+ * the path, host and version of your class's `@Controller()`, if any), one it overrides is served
+ * where its own decorators say. The module always adds the guard of its `auth`
  * option and its `guards` to your class.
  *
  * @example
@@ -130,9 +131,11 @@ export function createRedisMetricsController(paths: RedisMetricsPaths): Type<unk
     Object.defineProperty(RedisMetricsRoutes.prototype, method, descriptor);
     if (path !== false) Get(path)(RedisMetricsRoutes.prototype, method, descriptor);
   }
-  // 'path' is Nest's PATH_METADATA key (not exported from the package root of NestJS 11 and 12 alike).
-  const classPath = (Reflect.getMetadata('path', Base) as string | undefined) ?? '/';
-  Controller(classPath)(RedisMetricsRoutes);
+  // A class decorated with @Controller() passes every option it gave (path, host, version, scope) on
+  // to this subclass through inherited metadata: Controller() here would write them all again, the
+  // ones not given as undefined. '__controller__' is Nest's CONTROLLER_WATERMARK (not exported from
+  // the package root of NestJS 11 and 12 alike).
+  if (Reflect.getMetadata('__controller__', Base) !== true) Controller()(RedisMetricsRoutes);
   UseGuards(MetricsAuthGuard, ...(paths.guards ?? []))(RedisMetricsRoutes);
   skipRequestMetrics(RedisMetricsRoutes);
   return RedisMetricsRoutes;
