@@ -1,13 +1,17 @@
 import { CLIENT_CLOSED_REQUEST, UNMATCHED_ROUTE, type RequestMetrics } from './request-metrics.js';
 import { isUncounted, leftInFlight, trackInFlight } from './skip-request-metrics.js';
 
+const NOT_FOUND = Symbol('nestjs-redis-metrics: not found');
+
 /** What the middleware reads of an Express request. */
 interface ExpressRequest {
   method?: string;
   /** Where the router that matched is mounted ('' at the top). */
   baseUrl?: string;
-  /** The route that matched, set by Express's router; absent when none did. */
+  /** The route that matched last, set by Express's router; absent when none did. */
   route?: { path?: unknown };
+  /** Set when Nest's not-found handler answered it. */
+  [NOT_FOUND]?: boolean;
 }
 
 /** What the middleware reads of an Express response. */
@@ -40,10 +44,37 @@ export function expressRoutes(app: ExpressApp): [method: string, route: string][
   return routes;
 }
 
+/** The part of Nest's HTTP adapter that registers the handler of requests no route took. */
+export interface NotFoundHandlerHost {
+  setNotFoundHandler(
+    handler: (request: ExpressRequest, ...rest: unknown[]) => unknown,
+    ...rest: unknown[]
+  ): unknown;
+}
+
+/**
+ * Marks the requests Nest's not-found handler answers, so they are counted under
+ * {@link UNMATCHED_ROUTE}: `req.route` alone does not tell, as Nest answers them from routes too (a
+ * catch-all under the global prefix, the other methods of a route excluded from it), and a versioned
+ * route whose handler has no such version passes the request on with `req.route` still set. Call it
+ * before Nest registers that handler, which it does after every route.
+ */
+export function markExpressNotFound(adapter: NotFoundHandlerHost): void {
+  const setNotFoundHandler = adapter.setNotFoundHandler.bind(adapter);
+  adapter.setNotFoundHandler = (handler, ...rest) => {
+    const marking: typeof handler = (request, ...args) => {
+      request[NOT_FOUND] = true;
+      return handler(request, ...args);
+    };
+    return setNotFoundHandler(marking, ...rest);
+  };
+}
+
 /**
  * Counts every request the app answers with one Express middleware, first in the app's stack. It
  * reads the route when the response closes: by then the router has set `req.route` to the route that
- * matched (its template, never the URL), or left it unset for a request that matched none.
+ * matched (its template, never the URL), or left it unset for a request that matched none; one that
+ * {@link markExpressNotFound} marked matched none either.
  */
 export function installExpressRequestMetrics(app: ExpressApp, metrics: RequestMetrics): void {
   const middleware: Middleware = function requestMetricsMiddleware(request, response, next) {
@@ -56,7 +87,9 @@ export function installExpressRequestMetrics(app: ExpressApp, metrics: RequestMe
       if (isUncounted(request)) return;
       const path = request.route?.path;
       const route =
-        path === undefined ? UNMATCHED_ROUTE : `${request.baseUrl ?? ''}${String(path)}`;
+        path === undefined || request[NOT_FOUND]
+          ? UNMATCHED_ROUTE
+          : `${request.baseUrl ?? ''}${String(path)}`;
       const status = response.writableFinished ? response.statusCode : CLIENT_CLOSED_REQUEST;
       metrics.answered(method, route, status, (performance.now() - startedAt) / 1000);
     });

@@ -5,6 +5,7 @@ import type { RedisMetricsService } from '../redis-metrics.service.js';
 import {
   expressRoutes,
   installExpressRequestMetrics,
+  markExpressNotFound,
   type ExpressApp,
 } from './express-request-metrics.js';
 import { installFastifyRequestMetrics, type FastifyApp } from './fastify-request-metrics.js';
@@ -40,6 +41,7 @@ export class RequestMetricsInstaller implements OnApplicationBootstrap {
     if (type === 'express') {
       const app = adapter.getInstance<ExpressApp>();
       installExpressRequestMetrics(app, metrics);
+      markExpressNotFound(adapter);
       this.declaredRoutes = () => expressRoutes(app);
     } else if (type === 'fastify') {
       const routes = installFastifyRequestMetrics(adapter.getInstance<FastifyApp>(), metrics);

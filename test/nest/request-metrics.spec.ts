@@ -9,6 +9,7 @@ import {
   Module,
   Param,
   Post,
+  RequestMethod,
   ServiceUnavailableException,
   VersioningType,
   type CanActivate,
@@ -82,6 +83,14 @@ class UsersController {
 @Module({ controllers: [UsersController] })
 class AdminModule {}
 
+@Controller({ path: 'orders', version: '2' })
+class OrdersV2Controller {
+  @Get(':id')
+  get(@Param('id') id: string): { id: string } {
+    return { id };
+  }
+}
+
 type Adapter = 'express' | 'fastify';
 
 /** A router of Express's own, mounted by the app before Nest's routes. */
@@ -97,6 +106,11 @@ interface AppShape {
   healthPath?: string;
   /** A guard for every route, which runs before the module's own. */
   globalGuard?: CanActivate;
+  /**
+   * Versions in the `X-Api-Version` header, a controller of version 2, and the global prefix given
+   * ('' for none) but for `POST /items`.
+   */
+  headerVersioned?: { globalPrefix: string };
 }
 
 /** The lines of one metric family in exposition text, sorted. */
@@ -136,7 +150,7 @@ describe.each<Adapter>(['express', 'fastify'])('HTTP request metrics on %s', (ad
           ? [AdminModule, RouterModule.register([{ path: 'admin', module: AdminModule }])]
           : []),
       ],
-      controllers: [ItemsController],
+      controllers: [ItemsController, ...(shape.headerVersioned ? [OrdersV2Controller] : [])],
     })
     class AppModule {}
     const moduleRef = await Test.createTestingModule({ imports: [AppModule] }).compile();
@@ -145,6 +159,15 @@ describe.each<Adapter>(['express', 'fastify'])('HTTP request metrics on %s', (ad
         ? moduleRef.createNestApplication(new FastifyAdapter(), { logger: false })
         : moduleRef.createNestApplication({ logger: false });
     if (shape.globalGuard) app.useGlobalGuards(shape.globalGuard);
+    if (shape.headerVersioned) {
+      const { globalPrefix } = shape.headerVersioned;
+      if (globalPrefix) {
+        app.setGlobalPrefix(globalPrefix, {
+          exclude: [{ path: 'items', method: RequestMethod.POST }],
+        });
+      }
+      app.enableVersioning({ type: VersioningType.HEADER, header: 'X-Api-Version' });
+    }
     if (shape.nested) {
       app.setGlobalPrefix('api');
       app.enableVersioning({ type: VersioningType.URI, defaultVersion: '1' });
@@ -292,6 +315,32 @@ describe.each<Adapter>(['express', 'fastify'])('HTTP request metrics on %s', (ad
       await app.close();
     }
   });
+
+  it.each(['api', ''])(
+    'counts a request no route answered under <unmatched> (global prefix %j): an unknown path, a version no handler has, a method an excluded route lacks',
+    async (globalPrefix) => {
+      const app = await startApp({ headerVersioned: { globalPrefix } });
+      const at = (path: string) => (globalPrefix ? `/${globalPrefix}${path}` : path);
+      try {
+        const http = () => request(app.getHttpServer());
+        await http().get(at('/zzz')).expect(404);
+        await http().get(at('/orders/1')).set('X-Api-Version', '2').expect(200);
+        await http().get(at('/orders/1')).set('X-Api-Version', '3').expect(404);
+        await http().post('/items').expect(201);
+        await http().get('/items').expect(404);
+
+        const text = await scrape(app, at('/metrics'));
+
+        expect(family(text, 'http_requests_total')).toEqual([
+          `http_requests_total{method="GET",route="${at('/orders/:id')}",status_code="200"} 1`,
+          'http_requests_total{method="GET",route="<unmatched>",status_code="404"} 3',
+          'http_requests_total{method="POST",route="/items",status_code="201"} 1',
+        ]);
+      } finally {
+        await app.close();
+      }
+    },
+  );
 
   it('counts a malformed body: before routing on Express, on its route on Fastify', async () => {
     const app = await startApp();
