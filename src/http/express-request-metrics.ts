@@ -1,5 +1,6 @@
-import { CLIENT_CLOSED_REQUEST, UNMATCHED_ROUTE, type RequestMetrics } from './request-metrics.js';
+import { UNMATCHED_ROUTE, type RequestMetrics } from './request-metrics.js';
 import { isUncounted, leftInFlight, trackInFlight } from './skip-request-metrics.js';
+import { unfinishedStatus, type Connection } from './unfinished-response.js';
 
 const NOT_FOUND = Symbol('nestjs-redis-metrics: not found');
 
@@ -12,6 +13,7 @@ interface ExpressRequest {
   route?: { path?: unknown };
   /** Set when Nest's not-found handler answered it. */
   [NOT_FOUND]?: boolean;
+  socket?: Connection | null;
 }
 
 /** What the middleware reads of an Express response. */
@@ -81,7 +83,8 @@ export function installExpressRequestMetrics(app: ExpressApp, metrics: RequestMe
     const method = request.method ?? 'UNKNOWN';
     const startedAt = performance.now();
     metrics.started(method);
-    // 'close' comes after 'finish', and also when the client went away first: one listener for both.
+    // 'close' comes after 'finish', and also when the connection closed first (the client went away or
+    // the server cut the response short): one listener for both.
     response.on('close', () => {
       if (!leftInFlight(request)) metrics.stopped(method);
       if (isUncounted(request)) return;
@@ -90,7 +93,9 @@ export function installExpressRequestMetrics(app: ExpressApp, metrics: RequestMe
         path === undefined || request[NOT_FOUND]
           ? UNMATCHED_ROUTE
           : `${request.baseUrl ?? ''}${String(path)}`;
-      const status = response.writableFinished ? response.statusCode : CLIENT_CLOSED_REQUEST;
+      const status = response.writableFinished
+        ? response.statusCode
+        : unfinishedStatus(request.socket);
       metrics.answered(method, route, status, (performance.now() - startedAt) / 1000);
     });
     next();

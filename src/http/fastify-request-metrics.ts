@@ -1,5 +1,6 @@
-import { CLIENT_CLOSED_REQUEST, UNMATCHED_ROUTE, type RequestMetrics } from './request-metrics.js';
+import { UNMATCHED_ROUTE, type RequestMetrics } from './request-metrics.js';
 import { isUncounted, leftInFlight, trackInFlight } from './skip-request-metrics.js';
+import { unfinishedStatus, type Connection } from './unfinished-response.js';
 
 const STARTED_AT = Symbol('nestjs-redis-metrics: started at');
 const ENDED = Symbol('nestjs-redis-metrics: ended');
@@ -11,6 +12,8 @@ interface FastifyRequest {
   is404: boolean;
   /** `url` is the template the route was declared with, prefix included. */
   routeOptions: { url?: string };
+  /** Node's request. */
+  raw: { socket?: Connection | null };
   [STARTED_AT]?: number;
   [ENDED]?: boolean;
 }
@@ -43,9 +46,10 @@ export interface FastifyApp {
 
 /**
  * Counts every request the app answers with hooks on the root instance, which every route and the
- * not-found handler inherit: `onRequest`, `onResponse`, and `onRequestAbort` for a client that went
- * away first (Fastify then never runs `onResponse`). Returns the routes declared after it (method
- * and template), as they are declared, for {@link RequestMetrics.expectRoute}.
+ * not-found handler inherit: `onRequest`, `onResponse`, and `onRequestAbort` for a connection that
+ * closed first, by the client or by a server that cut the response short (Fastify then never runs
+ * `onResponse`). Returns the routes declared after it (method and template), as they are declared,
+ * for {@link RequestMetrics.expectRoute}.
  */
 export function installFastifyRequestMetrics(
   fastify: FastifyApp,
@@ -81,7 +85,7 @@ export function installFastifyRequestMetrics(
   });
   fastify.addHook('onRequestAbort', (request, done) => {
     const startedAt = request[STARTED_AT] ?? performance.now();
-    ended(request, CLIENT_CLOSED_REQUEST, (performance.now() - startedAt) / 1000);
+    ended(request, unfinishedStatus(request.raw.socket), (performance.now() - startedAt) / 1000);
     done();
   });
   const routes: [string, string][] = [];

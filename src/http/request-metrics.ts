@@ -14,6 +14,13 @@ export const UNMATCHED_ROUTE = '<unmatched>';
  */
 export const CLIENT_CLOSED_REQUEST = 499;
 
+/**
+ * The status a request is counted with when the server cut its response short (a stream that failed
+ * after the headers were sent, a server timeout): a failure, whatever status the headers said, with
+ * the status an unhandled exception gets.
+ */
+export const SERVER_CUT_SHORT = 500;
+
 type RequestLabel = 'method' | 'route' | 'status_code';
 const LABELS: RequestLabel[] = ['method', 'route', 'status_code'];
 

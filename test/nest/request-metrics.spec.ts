@@ -2,6 +2,7 @@ import 'reflect-metadata';
 
 import { get } from 'node:http';
 import { createRequire } from 'node:module';
+import { Readable } from 'node:stream';
 
 import {
   Controller,
@@ -11,9 +12,11 @@ import {
   Post,
   RequestMethod,
   ServiceUnavailableException,
+  StreamableFile,
   VersioningType,
   type CanActivate,
   type INestApplication,
+  type Type,
 } from '@nestjs/common';
 import { RouterModule } from '@nestjs/core';
 import { FastifyAdapter } from '@nestjs/platform-fastify';
@@ -66,6 +69,26 @@ class ItemsController {
   }
 }
 
+@Controller('downloads')
+class DownloadsController {
+  /** Sends a first chunk, then its source fails: the server cuts the response short. */
+  @Get(':id')
+  cut(): StreamableFile {
+    let sent = false;
+    const source = new Readable({
+      read() {
+        if (!sent) {
+          sent = true;
+          this.push('first chunk\n');
+        } else {
+          setTimeout(() => this.destroy(new Error('source failed')), 20);
+        }
+      },
+    });
+    return new StreamableFile(source);
+  }
+}
+
 /** Lets a test hold the slow route's answer back until its client has gone. */
 const slowRoute = {
   entered: () => undefined as void,
@@ -111,6 +134,8 @@ interface AppShape {
    * ('' for none) but for `POST /items`.
    */
   headerVersioned?: { globalPrefix: string };
+  /** Controllers besides `ItemsController`. */
+  controllers?: Type<unknown>[];
 }
 
 /** The lines of one metric family in exposition text, sorted. */
@@ -150,7 +175,11 @@ describe.each<Adapter>(['express', 'fastify'])('HTTP request metrics on %s', (ad
           ? [AdminModule, RouterModule.register([{ path: 'admin', module: AdminModule }])]
           : []),
       ],
-      controllers: [ItemsController, ...(shape.headerVersioned ? [OrdersV2Controller] : [])],
+      controllers: [
+        ItemsController,
+        ...(shape.headerVersioned ? [OrdersV2Controller] : []),
+        ...(shape.controllers ?? []),
+      ],
     })
     class AppModule {}
     const moduleRef = await Test.createTestingModule({ imports: [AppModule] }).compile();
@@ -386,6 +415,55 @@ describe.each<Adapter>(['express', 'fastify'])('HTTP request metrics on %s', (ad
       ]);
       expect(family(text, 'http_requests_in_flight')).toEqual([
         'http_requests_in_flight{method="GET"} 0',
+      ]);
+    } finally {
+      await app.close();
+    }
+  });
+
+  it('counts a response the server cut short as a failure with status 500, and one whose client reset the connection as 499', async () => {
+    const app = await startApp({ controllers: [DownloadsController] });
+    try {
+      await app.listen(0, '127.0.0.1');
+      const { port } = app.getHttpServer().address() as { port: number };
+      // A client that goes away with a reset rather than closing its end of the connection.
+      let release!: () => void;
+      slowRoute.released = new Promise<void>((resolve) => (release = resolve));
+      const entered = new Promise<void>((resolve) => (slowRoute.entered = resolve));
+      const resetting = get({ host: '127.0.0.1', port, path: '/items/1/slow' });
+      resetting.on('error', () => undefined);
+      await entered;
+      resetting.socket!.resetAndDestroy();
+      await inFlightBackToZero(app);
+      release();
+      // The client reads until the server closes the connection, and never goes away itself.
+      const received = await new Promise<{ status?: number; body: string; aborted: boolean }>(
+        (resolve) => {
+          const client = get({ host: '127.0.0.1', port, path: '/downloads/1' }, (response) => {
+            let body = '';
+            let aborted = false;
+            response.setEncoding('utf8');
+            response.on('data', (chunk: string) => (body += chunk));
+            response.on('aborted', () => (aborted = true));
+            response.on('error', () => undefined);
+            response.on('close', () => resolve({ status: response.statusCode, body, aborted }));
+          });
+          client.on('error', () => undefined);
+        },
+      );
+      expect(received).toEqual({ status: 200, body: 'first chunk\n', aborted: true });
+      await inFlightBackToZero(app);
+
+      const text = await scrape(app);
+
+      expect(family(text, 'http_requests_total')).toEqual([
+        'http_requests_total{method="GET",route="/downloads/:id",status_code="500"} 1',
+        'http_requests_total{method="GET",route="/items/:id/slow",status_code="499"} 1',
+      ]);
+      expect(
+        family(text, 'http_requests_failed_total').filter((line) => line.includes('/downloads')),
+      ).toEqual([
+        'http_requests_failed_total{method="GET",route="/downloads/:id",status_code="500"} 1',
       ]);
     } finally {
       await app.close();
