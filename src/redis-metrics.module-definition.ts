@@ -63,13 +63,6 @@ function controllersOf(extras: RedisMetricsModuleExtras): Type<unknown>[] {
   ];
 }
 
-/** The paths of the module's own routes, which request metrics leave out. */
-function ownPathsOf(extras: RedisMetricsModuleExtras): string[] {
-  if (extras.controller === false) return [];
-  const { metricsPath, healthPath } = pathsOf(extras);
-  return healthPath === false ? [metricsPath] : [metricsPath, healthPath];
-}
-
 /** The module's base class and option types, built the idiomatic NestJS way. */
 export const {
   ConfigurableModuleClass: RedisMetricsConfigurableModule,
@@ -98,7 +91,7 @@ export const {
         providers: [
           ...(definition.providers ?? []),
           ...redisMetricsProviders,
-          requestMetricsProvider(ownPathsOf(extras)),
+          requestMetricsProvider,
         ],
         exports: [...(definition.exports ?? []), ...redisMetricsExports],
       };

@@ -30,12 +30,12 @@ export const redisMetricsProviders: Provider[] = [
 ];
 
 /** Counts HTTP requests (when `httpMetrics` is not false), leaving the module's own routes out. */
-export const requestMetricsProvider = (ownPaths: string[]): Provider => ({
+export const requestMetricsProvider: Provider = {
   provide: RequestMetricsInstaller,
   useFactory: (host: HttpAdapterHost, service: RedisMetricsService) =>
-    new RequestMetricsInstaller(host, service, ownPaths),
+    new RequestMetricsInstaller(host, service),
   inject: [HttpAdapterHost, RedisMetricsService],
-});
+};
 
 /** What the module exports to the modules that import it. */
 export const redisMetricsExports = [

@@ -10,6 +10,7 @@ import {
 } from './express-request-metrics.js';
 import { installFastifyRequestMetrics, type FastifyApp } from './fastify-request-metrics.js';
 import { RequestMetrics } from './request-metrics.js';
+import { isSkippedRoute } from './skip-request-metrics.js';
 
 /**
  * Puts the request metrics on the app's HTTP server: an Express middleware or Fastify hooks, which
@@ -19,12 +20,12 @@ import { RequestMetrics } from './request-metrics.js';
 export class RequestMetricsInstaller implements OnApplicationBootstrap {
   private metrics: RequestMetrics | undefined;
   private declaredRoutes: () => [method: string, route: string][] = () => [];
+  /** The paths of the module's own GET routes (metrics, health), which are never counted. */
+  private readonly ownRoutes = new Set<unknown>();
 
-  /** `ownPaths`: the module's own routes (metrics, health), which are never counted. */
   constructor(
     private readonly adapterHost: HttpAdapterHost,
     private readonly service: RedisMetricsService,
-    private readonly ownPaths: string[],
     private readonly logger: Pick<Logger, 'warn'> = new Logger('RedisMetrics'),
   ) {}
 
@@ -53,19 +54,22 @@ export class RequestMetricsInstaller implements OnApplicationBootstrap {
       return;
     }
     this.metrics = metrics;
+    // Nest registers each GET route with the adapter's get(path, handler), the path as the platform
+    // keeps it: the module's own routes are known exactly, whatever prefix, version or paths they got.
+    const get = adapter.get.bind(adapter) as (...args: unknown[]) => unknown;
+    adapter.get = (...args: unknown[]) => {
+      if (args.length > 1 && isSkippedRoute(args.at(-1))) this.ownRoutes.add(args[0]);
+      return get(...args);
+    };
   }
 
   /** @internal Once the routes are registered: their failure series start at 0. */
   onApplicationBootstrap(): void {
     const metrics = this.metrics;
     if (!metrics) return;
-    const own = this.ownPaths.map((path) => `/${path.replace(/^\/+|\/+$/g, '')}`);
     for (const [method, route] of this.declaredRoutes()) {
-      // HEAD routes are GET routes answered without a body; the module's own routes are not counted
-      // (matched by their end, as a global prefix or a version may come before them).
-      if (method === 'HEAD' || (method === 'GET' && own.some((path) => route.endsWith(path)))) {
-        continue;
-      }
+      // HEAD routes are GET routes answered without a body; the module's own routes are not counted.
+      if (method === 'HEAD' || (method === 'GET' && this.ownRoutes.has(route))) continue;
       metrics.expectRoute(method, route);
     }
   }

@@ -67,8 +67,18 @@ class SkipRequestMetricsGuard implements CanActivate {
   }
 }
 
-// Nest's GUARDS_METADATA key (like PATH_METADATA, not exported from the package root).
+// Nest's GUARDS_METADATA and PATH_METADATA keys (not exported from the package root).
 const GUARDS_METADATA = '__guards__';
+const PATH_METADATA = 'path';
+const SKIPPED_ROUTE = 'nestjs-redis-metrics:skipped-route';
+
+/**
+ * Whether `handler`, as Nest registers it with the platform, serves a route of a skipped controller:
+ * Nest copies the metadata of the controller's method onto the function it registers.
+ */
+export function isSkippedRoute(handler: unknown): boolean {
+  return typeof handler === 'function' && Reflect.getMetadata(SKIPPED_ROUTE, handler) === true;
+}
 
 /**
  * Leaves the routes of `controller` out of the request metrics: the module's own metrics and health
@@ -78,4 +88,14 @@ const GUARDS_METADATA = '__guards__';
 export function skipRequestMetrics(controller: Type<unknown>): void {
   const guards = (Reflect.getMetadata(GUARDS_METADATA, controller) as unknown[] | undefined) ?? [];
   Reflect.defineMetadata(GUARDS_METADATA, [new SkipRequestMetricsGuard(), ...guards], controller);
+  // Its routes are marked too, for the installer, which seeds failure series before any request.
+  const prototype = controller.prototype as Record<string, unknown>;
+  for (let own = prototype; own && own !== Object.prototype; own = Object.getPrototypeOf(own)) {
+    for (const name of Object.getOwnPropertyNames(own)) {
+      const method = name === 'constructor' ? undefined : prototype[name];
+      if (typeof method === 'function' && Reflect.hasMetadata(PATH_METADATA, method)) {
+        Reflect.defineMetadata(SKIPPED_ROUTE, true, method);
+      }
+    }
+  }
 }

@@ -89,6 +89,20 @@ class DownloadsController {
   }
 }
 
+/** Routes of the app's own that end as the module's do. */
+@Controller('admin/orders')
+class OrderStatsController {
+  @Get('metrics')
+  metrics(): string {
+    return 'orders';
+  }
+
+  @Get('metrics/health')
+  health(): string {
+    return 'ok';
+  }
+}
+
 /** Lets a test hold the slow route's answer back until its client has gone. */
 const slowRoute = {
   entered: () => undefined as void,
@@ -296,12 +310,14 @@ describe.each<Adapter>(['express', 'fastify'])('HTTP request metrics on %s', (ad
     }
   });
 
-  it("has every route's failure series at 0 before the first request", async () => {
-    const app = await startApp();
+  it("has every route's failure series at 0 before the first request, the app's routes that end as the module's included", async () => {
+    const app = await startApp({ controllers: [OrderStatsController] });
     try {
       const text = await scrape(app);
 
       expect(family(text, 'http_requests_failed_total')).toEqual([
+        'http_requests_failed_total{method="GET",route="/admin/orders/metrics",status_code="500"} 0',
+        'http_requests_failed_total{method="GET",route="/admin/orders/metrics/health",status_code="500"} 0',
         'http_requests_failed_total{method="GET",route="/items/:id",status_code="500"} 0',
         'http_requests_failed_total{method="GET",route="/items/:id/fail",status_code="500"} 0',
         'http_requests_failed_total{method="GET",route="/items/:id/slow",status_code="500"} 0',
