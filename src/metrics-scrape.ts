@@ -10,6 +10,7 @@ import { localFamilies } from './aggregation/local-families.js';
 import { MergedScrapeUnavailableError } from './aggregation/merged-scrape-error.js';
 import type { MetricFamily } from './aggregation/metric-family.js';
 import type { RedisMultiProcessCollector } from './aggregation/redis-multi-process-collector.js';
+import { prefersOpenMetrics } from './exposition-negotiation.js';
 
 /** What `/metrics` answers. */
 export interface ScrapeResponse {
@@ -64,11 +65,11 @@ export class MetricsScrape {
   constructor(private readonly options: ScrapeOptions) {}
 
   /**
-   * @param accept the request's `Accept` header (OpenMetrics when it asks for it).
+   * @param accept the request's `Accept` header (OpenMetrics when it prefers it to text).
    * @param prometheusTimeout the `X-Prometheus-Scrape-Timeout-Seconds` header, if any.
    */
   async respond(accept = '', prometheusTimeout?: string): Promise<ScrapeResponse> {
-    const contentType: ExpositionContentType = accept.includes('application/openmetrics-text')
+    const contentType: ExpositionContentType = prefersOpenMetrics(accept)
       ? OPENMETRICS_CONTENT_TYPE
       : PROMETHEUS_CONTENT_TYPE;
     const { collector } = this.options;

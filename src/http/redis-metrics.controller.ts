@@ -40,7 +40,7 @@ function header(headers: RequestHeaders, name: string): string | undefined {
 }
 
 /**
- * Serves `metrics()` (every process merged; OpenMetrics when the `Accept` header asks for it,
+ * Serves `metrics()` (every process merged; OpenMetrics when the `Accept` header prefers it,
  * Prometheus text 0.0.4 otherwise) and `health()` (the state of the metrics storage; 503 when Redis is
  * configured but unreachable). Works on Express and Fastify.
  *

@@ -174,6 +174,35 @@ describe.each<Adapter>(['express', 'fastify'])('RedisMetricsModule on %s', (adap
     }
   });
 
+  it('negotiates with the weights of the Accept header and media types in any case', async () => {
+    const app = await startApp(adapter, newPrefix('negotiation'));
+    try {
+      const served = async (accept: string) =>
+        mediaType(
+          (await request(app.getHttpServer()).get('/metrics').set('Accept', accept).expect(200))
+            .headers['content-type'],
+        )[0];
+
+      expect(await served('application/openmetrics-text;q=0, text/plain;version=0.0.4')).toBe(
+        'text/plain',
+      );
+      expect(await served('Application/OpenMetrics-Text; version=1.0.0')).toBe(
+        'application/openmetrics-text',
+      );
+      expect(await served('application/openmetrics-text;q=0.3, text/plain;q=0.5')).toBe(
+        'text/plain',
+      );
+      expect(await served('text/plain;q=0.5, application/openmetrics-text;Q=0.5')).toBe(
+        'application/openmetrics-text',
+      );
+      expect(await served('application/openmetrics-text;q=0.2, */*;q=0.1')).toBe(
+        'application/openmetrics-text',
+      );
+    } finally {
+      await app.close();
+    }
+  });
+
   it('labels request metrics with the route template, not the raw URL, and leaves its own routes out', async () => {
     const app = await startApp(adapter, newPrefix('routes'));
     try {
