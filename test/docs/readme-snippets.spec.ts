@@ -52,6 +52,7 @@ describe('the README', () => {
       'quick-start/src/orders.controller.ts',
       'quick-start/src/app.module.ts',
       'quick-start/src/main.ts',
+      'quick-start/src/cluster.ts',
     ]);
     for (const [path, code] of files) {
       mkdirSync(dirname(join(dir, path)), { recursive: true });
@@ -81,13 +82,16 @@ describe('the README', () => {
 
     // The Quick start as a user runs it: count, stop with SIGTERM at once, and the counts are in Redis.
     const redis = await startPrivateRedis();
-    const main = join(dir, 'out/quick-start/src/main.js');
-    const run = async () => {
+    const run = async (script = 'main.js', env: Record<string, string> = {}) => {
       const port = await freePort();
-      const child: ChildProcess = spawn(process.execPath, [main], {
-        env: { ...process.env, REDIS_URL: redis.url, PORT: String(port) },
-        stdio: 'ignore',
-      });
+      const child: ChildProcess = spawn(
+        process.execPath,
+        [join(dir, 'out/quick-start/src', script)],
+        {
+          env: { ...process.env, REDIS_URL: redis.url, PORT: String(port), ...env },
+          stdio: 'ignore',
+        },
+      );
       const url = `http://127.0.0.1:${port}`;
       await waitFor(
         async () => (await fetch(`${url}/metrics`).catch(() => undefined))?.ok === true,
@@ -110,11 +114,38 @@ describe('the README', () => {
       // Nest re-raises the signal once the app is closed, so the process ends by SIGTERM.
       expect(await first.stop()).toBe('SIGTERM');
 
+      // As a cluster of two workers: a killed worker's gauges leave at once, its counts stay.
+      const clustered = await run('cluster.js', { WORKERS: '2' });
+      // With a timeout: a connection handed to the worker killed at that instant is never answered.
+      const scrape = async () =>
+        (await fetch(`${clustered.url}/metrics`, { signal: AbortSignal.timeout(3000) })).text();
+      // Each worker's default metrics carry its pid (the primary flushes none of its own).
+      const pids = async () => [
+        ...new Set(
+          [...(await scrape()).matchAll(/process_start_time_seconds\{pid="(\d+)"/g)].map(
+            (m) => m[1],
+          ),
+        ),
+      ];
+      for (let i = 0; i < 3; i += 1) {
+        expect((await fetch(`${clustered.url}/orders/north`, { method: 'POST' })).status).toBe(201);
+      }
+      // A scrape asks every worker to flush first: the 3 orders are in Redis before the kill.
+      await waitFor(async () => (await scrape()).includes('orders_placed_total{shop="north"} 7'));
+      await waitFor(async () => (await pids()).length === 2);
+      const [killed] = await pids();
+      process.kill(Number(killed), 'SIGKILL');
+      await waitFor(async () => {
+        const now = await pids().catch(() => []);
+        return now.length === 2 && !now.includes(killed);
+      }, 15_000);
+      expect(await clustered.stop()).toBe('exit 0');
+
       const second = await run();
       const text = await (await fetch(`${second.url}/metrics`)).text();
       await second.stop();
       expect(text.split('\n').filter((line) => line.startsWith('orders_placed_total'))).toEqual([
-        'orders_placed_total{shop="north"} 4',
+        'orders_placed_total{shop="north"} 7',
       ]);
     } finally {
       await redis.stop();

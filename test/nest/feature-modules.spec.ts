@@ -270,6 +270,38 @@ describe('the module class imported without forRoot()', () => {
     }
   });
 
+  it('with isGlobal: false, shares one forRoot() through a module that imports and exports it', async () => {
+    // As the README's isGlobal row says: forRoot() once, in a module that re-exports it.
+    @Module({
+      imports: [
+        RedisMetricsModule.forRoot({
+          url: testRedisUrl(),
+          keyPrefix: `${prefix}-scoped`,
+          registry: new Registry(),
+          defaultMetrics: false,
+          isGlobal: false,
+        }),
+      ],
+      exports: [RedisMetricsModule],
+    })
+    class MetricsModule {}
+    @Module({ imports: [MetricsModule], providers: [OrdersService] })
+    class ShopModule {}
+    @Module({ imports: [MetricsModule, ShopModule] })
+    class ScopedAppModule {}
+    const moduleRef = await Test.createTestingModule({ imports: [ScopedAppModule] }).compile();
+    const app = moduleRef.createNestApplication({ logger: false });
+    await app.init();
+    try {
+      app.get(OrdersService).placed.inc({ shop: 'east' }, 3);
+      await app.get(RedisMetricsService).flush();
+      const text = (await request(app.getHttpServer()).get('/metrics').expect(200)).text;
+      expect(family(text, 'orders_placed_total')).toEqual(['orders_placed_total{shop="east"} 3']);
+    } finally {
+      await app.close();
+    }
+  });
+
   it('alone, stops start-up saying to import forRoot() in the root module', async () => {
     @Module({ imports: [RedisMetricsModule] })
     class NoRootModule {}
