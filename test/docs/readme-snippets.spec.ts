@@ -136,7 +136,7 @@ describe('the README', () => {
       const [killed] = await pids();
       process.kill(Number(killed), 'SIGKILL');
       await waitFor(async () => {
-        const now = await pids().catch(() => []);
+        const now = await pids().catch((): string[] => []);
         return now.length === 2 && !now.includes(killed);
       }, 15_000);
       expect(await clustered.stop()).toBe('exit 0');
