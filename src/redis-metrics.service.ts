@@ -12,6 +12,7 @@ import {
   type SummaryConfiguration,
 } from 'prom-client';
 
+import { existingMetric, type MetricKind } from './metrics/existing-metric.js';
 import type { GaugeMode } from './redis-metrics.options.js';
 import type { RedisStorageManager } from './redis-storage-manager.js';
 import type { FlushResult } from './storage/metrics-flusher.js';
@@ -24,8 +25,9 @@ export type RedisGaugeConfiguration<T extends string> = GaugeConfiguration<T> & 
 
 /**
  * The service an app injects to make metrics. Each `counter()`/`gauge()`/... returns the metric of that
- * name if the registry has it, else registers a new one, so several providers may ask for the same.
- * Names get the module's `customMetricPrefix`, if any.
+ * name if the registry has it with the same type and label names, else registers a new one, so several
+ * providers may ask for the same. A name the registry holds as another type or with other label names
+ * throws a `RedisMetricsConfigError` naming both. Names get the module's `customMetricPrefix`, if any.
  */
 export class RedisMetricsService {
   constructor(
@@ -40,7 +42,7 @@ export class RedisMetricsService {
    */
   counter<T extends string>(config: Omit<CounterConfiguration<T>, 'registers'>): Counter<T> {
     const name = this.fullName(config.name);
-    return this.getOrCreate(name, () =>
+    return this.getOrCreate(name, 'counter', config.labelNames, () =>
       this.registered(config, (registers) => new Counter({ ...config, name, registers })),
     );
   }
@@ -49,11 +51,14 @@ export class RedisMetricsService {
   gauge<T extends string>(config: Omit<RedisGaugeConfiguration<T>, 'registers'>): Gauge<T> {
     const { multiprocessMode, ...gaugeConfig } = config;
     const name = this.fullName(config.name);
-    if (multiprocessMode) this.manager.setGaugeMode(name, multiprocessMode);
-    return this.getOrCreate(
+    const gauge = this.getOrCreate<Gauge<T>>(
       name,
+      'gauge',
+      config.labelNames,
       () => new Gauge({ ...gaugeConfig, name, registers: [this.manager.registry] }),
     );
+    if (multiprocessMode) this.manager.setGaugeMode(name, multiprocessMode);
+    return gauge;
   }
 
   /**
@@ -63,7 +68,7 @@ export class RedisMetricsService {
    */
   histogram<T extends string>(config: Omit<HistogramConfiguration<T>, 'registers'>): Histogram<T> {
     const name = this.fullName(config.name);
-    return this.getOrCreate(name, () =>
+    return this.getOrCreate(name, 'histogram', config.labelNames, () =>
       this.registered(config, (registers) => new Histogram({ ...config, name, registers })),
     );
   }
@@ -76,6 +81,8 @@ export class RedisMetricsService {
     const name = this.fullName(config.name);
     return this.getOrCreate(
       name,
+      'summary',
+      config.labelNames,
       () => new Summary({ ...config, name, registers: [this.manager.registry] }),
     );
   }
@@ -111,7 +118,12 @@ export class RedisMetricsService {
     return metric;
   }
 
-  private getOrCreate<M extends Metric>(name: string, create: () => M): M {
-    return (this.manager.registry.getSingleMetric(name) as M | undefined) ?? create();
+  private getOrCreate<M extends Metric>(
+    name: string,
+    kind: MetricKind,
+    labelNames: readonly string[] | undefined,
+    create: () => M,
+  ): M {
+    return existingMetric<M>(this.manager.registry, name, { kind, labelNames }) ?? create();
   }
 }

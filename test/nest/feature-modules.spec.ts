@@ -178,6 +178,87 @@ describe('metrics from feature modules of an app that imports forRoot() once', (
   });
 });
 
+describe('one metric name asked for twice', () => {
+  const prefix = useTestRedis().prefix('same-name');
+
+  async function startApp(module?: object) {
+    @Module({
+      imports: [
+        RedisMetricsModule.forRoot({
+          url: testRedisUrl(),
+          keyPrefix: prefix,
+          registry: new Registry(),
+          defaultMetrics: false,
+          httpMetrics: false,
+          customMetricPrefix: 'shop',
+        }),
+        ...(module ? [module as never] : []),
+      ],
+    })
+    class SameNameAppModule {}
+    const moduleRef = await Test.createTestingModule({ imports: [SameNameAppModule] }).compile();
+    const app = moduleRef.createNestApplication({ logger: false });
+    await app.init();
+    return app;
+  }
+
+  it('shares a metric asked for with the same type and label names, and refuses another type or other label names at the call', async () => {
+    const app = await startApp();
+    try {
+      const metrics = app.get(RedisMetricsService);
+      // Label names in another order are the same labels.
+      const first = metrics.counter({ name: 'y_total', help: 'a', labelNames: ['shop', 'region'] });
+      const again = metrics.counter({ name: 'y_total', help: 'b', labelNames: ['region', 'shop'] });
+      expect(again).toBe(first);
+      again.inc({ shop: 'north', region: 'eu' }, 2);
+
+      metrics.counter({ name: 'x_total', help: 'a' });
+      expect(() => metrics.gauge({ name: 'x_total', help: 'b' })).toThrow(
+        'nestjs-redis-metrics: metric "shop_x_total" is a counter with labelNames [] in the registry, but was asked for as a gauge with labelNames []: ask with the same type and labelNames to share it, or give the other metric its own name',
+      );
+      expect(() => metrics.counter({ name: 'x_total', help: 'a', labelNames: ['shop'] })).toThrow(
+        'nestjs-redis-metrics: metric "shop_x_total" is a counter with labelNames [] in the registry, but was asked for as a counter with labelNames ["shop"]: ask with the same type and labelNames to share it, or give the other metric its own name',
+      );
+      metrics.histogram({ name: 'took_seconds', help: 'h', labelNames: ['route'] });
+      expect(() =>
+        metrics.summary({ name: 'took_seconds', help: 'h', labelNames: ['route'] }),
+      ).toThrow(
+        'nestjs-redis-metrics: metric "shop_took_seconds" is a histogram with labelNames ["route"] in the registry, but was asked for as a summary with labelNames ["route"]: ask with the same type and labelNames to share it, or give the other metric its own name',
+      );
+
+      await metrics.flush();
+      const text = (await request(app.getHttpServer()).get('/metrics').expect(200)).text;
+      expect(family(text, 'shop_y_total')).toEqual(['shop_y_total{region="eu",shop="north"} 2']);
+    } finally {
+      await app.close();
+    }
+  });
+
+  it('refuses make*Provider metrics of one name and two types when the app starts', async () => {
+    @Injectable()
+    class JobsDone {
+      constructor(@InjectMetric('jobs') readonly jobs: Counter) {}
+    }
+    @Module({
+      providers: [makeCounterProvider({ name: 'jobs', help: 'Jobs done' }), JobsDone],
+    })
+    class DoneModule {}
+    @Injectable()
+    class JobsRunning {
+      constructor(@InjectMetric('jobs') readonly jobs: Gauge) {}
+    }
+    @Module({
+      imports: [DoneModule],
+      providers: [makeGaugeProvider({ name: 'jobs', help: 'Jobs running' }), JobsRunning],
+    })
+    class JobsUserModule {}
+    await expect(startApp(JobsUserModule)).rejects.toThrow(
+      // Nest makes the imported module's providers last: the gauge is there first.
+      'nestjs-redis-metrics: metric "shop_jobs" is a gauge with labelNames [] in the registry, but was asked for as a counter with labelNames []: ask with the same type and labelNames to share it, or give the other metric its own name',
+    );
+  });
+});
+
 describe('two managers of one registry and key prefix in a process', () => {
   const prefix = useTestRedis().prefix('twice');
 

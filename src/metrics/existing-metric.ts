@@ -1,0 +1,59 @@
+import {
+  Counter,
+  Gauge,
+  Histogram,
+  Summary,
+  type Metric,
+  type Registry,
+  type RegistryContentType,
+} from 'prom-client';
+
+import { RedisMetricsConfigError } from '../errors.js';
+
+/** The four kinds of metric `RedisMetricsService` makes. */
+export type MetricKind = 'counter' | 'gauge' | 'histogram' | 'summary';
+
+/** What a caller asks a metric name to be. */
+export interface WantedMetric {
+  kind: MetricKind;
+  labelNames?: readonly string[];
+}
+
+function kindOf(metric: Metric): MetricKind | undefined {
+  if (metric instanceof Counter) return 'counter';
+  if (metric instanceof Gauge) return 'gauge';
+  if (metric instanceof Histogram) return 'histogram';
+  if (metric instanceof Summary) return 'summary';
+  return undefined;
+}
+
+/** Label names as a message shows them, sorted (prom-client takes labels by name, not position). */
+function shownLabels(labelNames: readonly string[] | undefined): string {
+  return JSON.stringify([...(labelNames ?? [])].sort());
+}
+
+/**
+ * The metric the registry already holds under `name`, if it is the kind and has the label names asked
+ * for: feature modules share a metric by asking for it by name. Another kind or other label names would
+ * fail later, at the first `inc()` or `set()`, with an error that names neither metric; it fails here.
+ * @throws RedisMetricsConfigError naming the metric, what exists and what was asked.
+ */
+export function existingMetric<M extends Metric>(
+  registry: Registry<RegistryContentType>,
+  name: string,
+  wanted: WantedMetric,
+): M | undefined {
+  const metric = registry.getSingleMetric(name);
+  if (metric === undefined) return undefined;
+  const kind = kindOf(metric);
+  const labelNames = (metric as { labelNames?: readonly string[] }).labelNames;
+  if (kind === wanted.kind && shownLabels(labelNames) === shownLabels(wanted.labelNames)) {
+    return metric as M;
+  }
+  const exists = `${kind === undefined ? 'metric of another kind' : kind} with labelNames ${shownLabels(labelNames)}`;
+  const asked = `${wanted.kind} with labelNames ${shownLabels(wanted.labelNames)}`;
+  throw new RedisMetricsConfigError(
+    `metric "${name}"`,
+    `is a ${exists} in the registry, but was asked for as a ${asked}: ask with the same type and labelNames to share it, or give the other metric its own name`,
+  );
+}
