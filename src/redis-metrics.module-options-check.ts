@@ -1,6 +1,13 @@
+import type { DefaultMetricsCollectorConfiguration, PrometheusContentType } from 'prom-client';
+
 import { RedisMetricsConfigError } from './errors.js';
-import type { RedisMetricsModuleOptions } from './redis-metrics.module-options.js';
+import type { MetricsAuthOptions } from './metrics-auth.options.js';
+import type {
+  RedisMetricsDefaultMetrics,
+  RedisMetricsModuleOptions,
+} from './redis-metrics.module-options.js';
 import { GAUGE_MODES, type RedisMetricsOptions } from './redis-metrics.options.js';
+import type { RedisSentinelAddress } from './sentinel-addresses.js';
 
 // Every name `forRoot()` takes. TypeScript checks the shape of options written in code, but not
 // options from JavaScript, from `any`, or from a factory's untyped config: there a misspelt name was
@@ -53,7 +60,29 @@ const CODE_OPTIONS: Record<
  */
 const EXTRAS = ['isGlobal', 'controller', 'metricsPath', 'healthPath', 'guards'];
 const OPTION_NAMES = [...Object.keys(STORAGE_OPTIONS), ...Object.keys(CODE_OPTIONS)];
-const AUTH_NAMES = ['bearerToken', 'basic'];
+// The names of each nested object option, held by the compiler to the option's type; for the
+// `config` passed to prom-client, to the names prom-client's own type defines.
+const namesOf = <T>(names: Record<keyof T, true>): string[] => Object.keys(names);
+const AUTH_NAMES = namesOf<MetricsAuthOptions>({ bearerToken: true, basic: true });
+const BASIC_AUTH_NAMES = namesOf<NonNullable<MetricsAuthOptions['basic']>>({
+  username: true,
+  password: true,
+});
+const IDENTITY_NAMES = namesOf<NonNullable<RedisMetricsModuleOptions['identity']>>({
+  hostname: true,
+  pid: true,
+});
+const DEFAULT_METRICS_NAMES = namesOf<RedisMetricsDefaultMetrics>({ enabled: true, config: true });
+const DEFAULT_METRICS_CONFIG_NAMES = namesOf<
+  DefaultMetricsCollectorConfiguration<PrometheusContentType>
+>({
+  register: true,
+  prefix: true,
+  gcDurationBuckets: true,
+  eventLoopMonitoringPrecision: true,
+  labels: true,
+});
+const SENTINEL_NAMES = namesOf<RedisSentinelAddress>({ host: true, port: true });
 
 /** A value as a message shows it: primitives as written in code, anything else by its kind. */
 function shown(value: unknown): string {
@@ -92,7 +121,16 @@ export function checkModuleOptions(options: unknown): void {
     (name) => `option "${name}"`,
     'an option of RedisMetricsModule',
   );
-  const { gaugeModes, httpMetrics, auth, customMetricPrefix, defaultLabels, identity } = options;
+  const {
+    gaugeModes,
+    httpMetrics,
+    auth,
+    customMetricPrefix,
+    defaultLabels,
+    identity,
+    defaultMetrics,
+    sentinels,
+  } = options;
   if (gaugeModes !== undefined) {
     if (!isObject(gaugeModes)) fail('gaugeModes', 'must be an object: gauge name -> mode');
     for (const [name, mode] of Object.entries(gaugeModes as object)) {
@@ -116,10 +154,82 @@ export function checkModuleOptions(options: unknown): void {
       fail('defaultLabels', 'must be an object of label name -> string or number');
     }
   }
-  if (identity !== undefined && !validIdentity(identity)) {
-    fail('identity', 'must be { hostname?: a non-empty string, pid?: a whole number }');
+  if (identity !== undefined) {
+    if (isObject(identity)) {
+      checkNames(
+        identity,
+        IDENTITY_NAMES,
+        (name) => `option "identity.${name}"`,
+        'a setting of identity',
+      );
+    }
+    if (!validIdentity(identity)) {
+      fail('identity', 'must be { hostname?: a non-empty string, pid?: a whole number }');
+    }
   }
   if (auth !== undefined) checkAuth(auth);
+  if (defaultMetrics !== undefined) checkDefaultMetrics(defaultMetrics);
+  if (Array.isArray(sentinels)) {
+    // Addresses as a list of objects: a string list (from the environment) has no names to check.
+    for (const [index, sentinel] of sentinels.entries()) {
+      if (!isObject(sentinel)) continue;
+      checkNames(
+        sentinel,
+        SENTINEL_NAMES,
+        (name) => `option "sentinels[${index}].${name}"`,
+        'a setting of a sentinel address',
+      );
+    }
+  }
+}
+
+/**
+ * `defaultMetrics` is true, false or `{ enabled, config }`; `config` goes to prom-client's
+ * `collectDefaultMetrics`, which ignores names it does not know (a `prefx` left the names unprefixed).
+ */
+function checkDefaultMetrics(defaultMetrics: unknown): void {
+  if (typeof defaultMetrics === 'boolean') return;
+  if (!isObject(defaultMetrics)) {
+    throw new RedisMetricsConfigError(
+      'option "defaultMetrics"',
+      `must be true, false or { enabled, config }; got ${shown(defaultMetrics)}`,
+    );
+  }
+  for (const [name, value] of Object.entries(defaultMetrics)) {
+    // A setting of config given one level up (`defaultMetrics: { prefix }`) says where it belongs.
+    if (value !== undefined && name !== 'register' && DEFAULT_METRICS_CONFIG_NAMES.includes(name)) {
+      throw new RedisMetricsConfigError(
+        `option "defaultMetrics.${name}"`,
+        `is not a setting of defaultMetrics; did you mean "config.${name}"? (defaultMetrics: { enabled: true, config: { ${name} } })`,
+      );
+    }
+  }
+  checkNames(
+    defaultMetrics,
+    DEFAULT_METRICS_NAMES,
+    (name) => `option "defaultMetrics.${name}"`,
+    'a setting of defaultMetrics',
+  );
+  const { config } = defaultMetrics;
+  if (config === undefined) return;
+  if (!isObject(config)) {
+    throw new RedisMetricsConfigError(
+      'option "defaultMetrics.config"',
+      `must be an object of collectDefaultMetrics settings; got ${shown(config)}`,
+    );
+  }
+  if (config.register !== undefined) {
+    throw new RedisMetricsConfigError(
+      'option "defaultMetrics.config.register"',
+      'is set by the module (its registry): give the registry as the "registry" option',
+    );
+  }
+  checkNames(
+    config,
+    DEFAULT_METRICS_CONFIG_NAMES,
+    (name) => `option "defaultMetrics.config.${name}"`,
+    "a setting of prom-client's collectDefaultMetrics",
+  );
 }
 
 function validIdentity(identity: unknown): boolean {
@@ -138,6 +248,14 @@ function checkAuth(auth: unknown): void {
   if (!isObject(auth)) return fail('must be an object: { bearerToken?, basic? }');
   checkNames(auth, AUTH_NAMES, (name) => `option "auth.${name}"`, 'a setting of auth');
   const { bearerToken, basic } = auth;
+  if (isObject(basic)) {
+    checkNames(
+      basic,
+      BASIC_AUTH_NAMES,
+      (name) => `option "auth.basic.${name}"`,
+      'a setting of auth.basic',
+    );
+  }
   if (bearerToken !== undefined && (typeof bearerToken !== 'string' || bearerToken === '')) {
     fail('has a bearerToken that is not a non-empty string');
   }

@@ -80,6 +80,27 @@ describe('configuration through @nestjs/config', () => {
     expect(printed.join('') + String((failure as Error).stack)).not.toContain(SECRET);
   });
 
+  it('stops start-up on a misspelt name in a nested option from an untyped factory', async () => {
+    // As a factory reading a JSON or YAML config would return it.
+    const fromConfigFile: unknown = JSON.parse(
+      '{ "defaultMetrics": { "enabled": true, "config": { "prefx": "shop_" } } }',
+    );
+    @Module({
+      imports: [
+        RedisMetricsModule.forRootAsync({
+          useFactory: () => ({ url: testRedisUrl(), ...(fromConfigFile as object) }),
+        }),
+      ],
+    })
+    class AppModule {}
+    await expect(Test.createTestingModule({ imports: [AppModule] }).compile()).rejects.toThrow(
+      new RedisMetricsConfigError(
+        'option "defaultMetrics.config.prefx"',
+        'is not a setting of prom-client\'s collectDefaultMetrics; did you mean "prefix"?',
+      ),
+    );
+  });
+
   it('takes a registry and options in code through forRoot', async () => {
     const registry = new Registry();
     @Module({ imports: [RedisMetricsModule.forRoot({ registry, keyPrefix: 'code-only' })] })

@@ -38,6 +38,67 @@ describe('options given in code, checked as JavaScript or an untyped factory may
     expect(() => new RedisStorageManager({ tls: undefined } as never)).not.toThrow();
   });
 
+  it('names a nested option it does not know, at every depth, with the one it is closest to', () => {
+    // Given one level up: prom-client's names belong in config.
+    expect(errorOf({ url: 'redis://localhost', defaultMetrics: { prefix: 'x_' } })).toBe(
+      'nestjs-redis-metrics: option "defaultMetrics.prefix" is not a setting of defaultMetrics; did you mean "config.prefix"? (defaultMetrics: { enabled: true, config: { prefix } })',
+    );
+    expect(errorOf({ defaultMetrics: { enable: true } })).toBe(
+      'nestjs-redis-metrics: option "defaultMetrics.enable" is not a setting of defaultMetrics; did you mean "enabled"?',
+    );
+    // config is checked against the names of prom-client's DefaultMetricsCollectorConfiguration.
+    expect(errorOf({ defaultMetrics: { enabled: true, config: { prefx: 'x_' } } })).toBe(
+      'nestjs-redis-metrics: option "defaultMetrics.config.prefx" is not a setting of prom-client\'s collectDefaultMetrics; did you mean "prefix"?',
+    );
+    expect(errorOf({ defaultMetrics: { enabled: true, config: { timeout: 10 } } })).toBe(
+      'nestjs-redis-metrics: option "defaultMetrics.config.timeout" is not a setting of prom-client\'s collectDefaultMetrics',
+    );
+    expect(
+      errorOf({ defaultMetrics: { enabled: true, config: { register: new Registry() } } }),
+    ).toBe(
+      'nestjs-redis-metrics: option "defaultMetrics.config.register" is set by the module (its registry): give the registry as the "registry" option',
+    );
+    expect(errorOf({ defaultMetrics: 'yes' })).toBe(
+      'nestjs-redis-metrics: option "defaultMetrics" must be true, false or { enabled, config }; got "yes"',
+    );
+    expect(errorOf({ identity: { host: 'web-1' } })).toBe(
+      'nestjs-redis-metrics: option "identity.host" is not a setting of identity; did you mean "hostname"?',
+    );
+    // The value of a misspelt credential is never shown.
+    const basic = errorOf({ auth: { basic: { user: 'prometheus', password: SECRET } } });
+    expect(basic).toBe(
+      'nestjs-redis-metrics: option "auth.basic.user" is not a setting of auth.basic; did you mean "username"?',
+    );
+    expect(
+      errorOf({
+        sentinels: [
+          { host: 's1', port: 26379 },
+          { host: 's2', prot: 26380 },
+        ],
+        sentinelMaster: 'mymaster',
+      }),
+    ).toBe(
+      'nestjs-redis-metrics: option "sentinels[1].prot" is not a setting of a sentinel address; did you mean "port"?',
+    );
+    // Every known name passes, prom-client's included.
+    expect(
+      () =>
+        new RedisStorageManager({
+          registry: new Registry(),
+          identity: { hostname: 'web-1', pid: 1 },
+          defaultMetrics: {
+            enabled: true,
+            config: {
+              prefix: 'x_',
+              labels: { app: 'shop' },
+              gcDurationBuckets: [0.1, 1],
+              eventLoopMonitoringPrecision: 10,
+            },
+          },
+        }),
+    ).not.toThrow();
+  });
+
   it('refuses an auth option that would leave the routes open, never showing its values', () => {
     const bearer = errorOf({ auth: { bearer: SECRET } });
     expect(bearer).toBe(
@@ -49,7 +110,7 @@ describe('options given in code, checked as JavaScript or an untyped factory may
     expect(errorOf({ auth: { bearerToken: '' } })).toBe(
       'nestjs-redis-metrics: option "auth" has a bearerToken that is not a non-empty string',
     );
-    const basic = errorOf({ auth: { basic: { user: 'prometheus', password: SECRET } } });
+    const basic = errorOf({ auth: { basic: { username: '', password: SECRET } } });
     expect(basic).toBe(
       'nestjs-redis-metrics: option "auth" has basic credentials without a non-empty username and a password string',
     );
