@@ -5,6 +5,20 @@ export interface RedisUrlSource {
   url: string;
 }
 
+// The variables that say where Redis is, but do not turn storage on by themselves (a REDIS_HOST may
+// name the app's own Redis).
+const CONNECTION_VARIABLES = [
+  'REDIS_HOST',
+  'REDIS_PORT',
+  'REDIS_DB',
+  'REDIS_PASSWORD',
+  'REDIS_SSL',
+  'REDIS_TLS_CA_FILE',
+  'REDIS_TLS_CERT_FILE',
+  'REDIS_TLS_KEY_FILE',
+  'REDIS_TLS_SERVERNAME',
+];
+
 const TRUE_WORDS = new Set(['1', 'true', 'yes', 'on']);
 const FALSE_WORDS = new Set(['0', 'false', 'no', 'off']);
 
@@ -58,6 +72,12 @@ export function describeRedisMetricsEnv(
   }
   if (on) {
     return 'Redis metrics storage on: REDIS_ENABLED with REDIS_HOST, REDIS_PORT and REDIS_DB (or their defaults).';
+  }
+  const unused = CONNECTION_VARIABLES.filter((variable) => setting(env, variable) !== undefined);
+  if (unused.length > 0) {
+    const names =
+      unused.length === 1 ? unused[0] : `${unused.slice(0, -1).join(', ')} and ${unused.at(-1)}`;
+    return `Redis metrics storage off: ${names} ${unused.length === 1 ? 'is' : 'are'} set but ignored without REDIS_ENABLED=true (or a URL in PROMETHEUS_REDIS_URL or REDIS_URL, which turns storage on by itself).`;
   }
   return 'Redis metrics storage off: neither PROMETHEUS_REDIS_URL, REDIS_URL nor REDIS_ENABLED is set.';
 }

@@ -35,6 +35,7 @@ import { RedisMetricsStore } from './storage/redis-metrics-store.js';
 import { MetricsFlusher, type FlushResult } from './storage/metrics-flusher.js';
 import { ProcessIdentity } from './storage/process-identity.js';
 import { storageHealth, type RedisMetricsHealth } from './storage-health.js';
+import { storageOffMessage } from './storage-off-message.js';
 
 /** How long set-up waits for the module's own client to be ready before its first flush. */
 const CONNECT_WAIT_MS = 3000;
@@ -269,7 +270,7 @@ export class RedisStorageManager
     this.collectDefaultMetrics();
     const { flusher, store } = this;
     if (!flusher || !store) {
-      this.logger.log('Redis storage is disabled: /metrics serves this process only.');
+      this.logger.log(storageOffMessage(this.moduleOptions));
       return false;
     }
     this.state = 'running';

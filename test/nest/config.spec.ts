@@ -101,6 +101,45 @@ describe('configuration through @nestjs/config', () => {
     );
   });
 
+  it('says which connection options it leaves unused when storage is off for want of enabled: true', async () => {
+    const logged: string[] = [];
+    const logger = {
+      log: (message: unknown) => void logged.push(String(message)),
+      error: () => undefined,
+      warn: () => undefined,
+      debug: () => undefined,
+      verbose: () => undefined,
+    };
+    const { port } = new URL(testRedisUrl());
+    @Module({
+      imports: [
+        RedisMetricsModule.forRoot({
+          host: '127.0.0.1',
+          port: Number(port),
+          db: 3,
+          password: SECRET,
+          registry: new Registry(),
+          defaultMetrics: false,
+          httpMetrics: false,
+        }),
+      ],
+    })
+    class AppModule {}
+    const moduleRef = await Test.createTestingModule({ imports: [AppModule] }).compile();
+    const app = moduleRef.createNestApplication({ logger });
+    await app.init();
+    try {
+      // Whether storage is on stays as documented: a host alone does not turn it on.
+      expect(await app.get(RedisStorageManager).setup()).toBe(false);
+      expect(logged.filter((line) => line.startsWith('Redis storage is disabled'))).toEqual([
+        'Redis storage is disabled: /metrics serves this process only. The options host, port, db and password were given and are ignored: set enabled: true to store metrics in that Redis (a url, a client or sentinels turn storage on by themselves).',
+      ]);
+      expect(logged.join('\n')).not.toContain(SECRET);
+    } finally {
+      await app.close();
+    }
+  });
+
   it('takes a registry and options in code through forRoot', async () => {
     const registry = new Registry();
     @Module({ imports: [RedisMetricsModule.forRoot({ registry, keyPrefix: 'code-only' })] })

@@ -58,6 +58,14 @@ describe('which environment variable turns Redis storage on', () => {
       {},
       'Redis metrics storage off: neither PROMETHEUS_REDIS_URL, REDIS_URL nor REDIS_ENABLED is set.',
     ],
+    [
+      { REDIS_HOST: 'cache' },
+      'Redis metrics storage off: REDIS_HOST is set but ignored without REDIS_ENABLED=true (or a URL in PROMETHEUS_REDIS_URL or REDIS_URL, which turns storage on by itself).',
+    ],
+    [
+      { REDIS_HOST: 'cache', REDIS_PORT: '6380', REDIS_PASSWORD: SECRET },
+      'Redis metrics storage off: REDIS_HOST, REDIS_PORT and REDIS_PASSWORD are set but ignored without REDIS_ENABLED=true (or a URL in PROMETHEUS_REDIS_URL or REDIS_URL, which turns storage on by itself).',
+    ],
     [{ REDIS_URL: `redis://:${SECRET}@cache` }, 'Redis metrics storage on: the URL of REDIS_URL.'],
     [
       { PROMETHEUS_REDIS_URL: `redis://:${SECRET}@m`, REDIS_URL: 'redis://cache' },

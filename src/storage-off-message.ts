@@ -1,0 +1,38 @@
+import type { RedisMetricsOptions } from './redis-metrics.options.js';
+
+/** The options that say where Redis is, but do not turn storage on by themselves. */
+const CONNECTION_OPTIONS = [
+  'host',
+  'port',
+  'db',
+  'username',
+  'password',
+  'ssl',
+  'tlsCaFile',
+  'tlsCertFile',
+  'tlsKeyFile',
+  'tlsServername',
+] as const satisfies readonly (keyof RedisMetricsOptions)[];
+
+/** Names as a sentence lists them: `host`, `host and port`, `host, port and db`. */
+function listed(names: readonly string[]): string {
+  return names.length === 1 ? names[0] : `${names.slice(0, -1).join(', ')} and ${names.at(-1)}`;
+}
+
+/**
+ * The start-up line of a manager whose Redis storage is off. A host or port given without
+ * `enabled: true` leaves storage off (a host alone may name the app's own Redis), which a user who
+ * gave one does not expect: the line names the options left unused, never their values.
+ */
+export function storageOffMessage(given: Partial<RedisMetricsOptions>): string {
+  const base = 'Redis storage is disabled: /metrics serves this process only.';
+  // `enabled: false` (said in code, or resolved from the environment, whose line says why) is meant.
+  if (given.enabled !== undefined) return base;
+  const unused = CONNECTION_OPTIONS.filter((option) => given[option] !== undefined);
+  if (unused.length === 0) return base;
+  const options = unused.length === 1 ? 'option' : 'options';
+  return (
+    `${base} The ${options} ${listed(unused)} ${unused.length === 1 ? 'was' : 'were'} given and ${unused.length === 1 ? 'is' : 'are'} ignored: ` +
+    'set enabled: true to store metrics in that Redis (a url, a client or sentinels turn storage on by themselves).'
+  );
+}
