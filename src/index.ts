@@ -174,6 +174,7 @@ export type { RedisMetricsModuleExtras } from './redis-metrics.module-definition
 export type {
   RedisMetricsDefaultMetrics,
   RedisMetricsModuleOptions,
+  RedisMetricsOptionsFactory,
 } from './redis-metrics.module-options.js';
 export { RedisMetricsModule } from './redis-metrics.module.js';
 export { RedisMetricsService, type RedisGaugeConfiguration } from './redis-metrics.service.js';

@@ -6,7 +6,10 @@ import {
 } from './http/redis-metrics.controller.js';
 import { REDIS_METRICS_MODULE_OPTIONS } from './redis-metrics.constants.js';
 import { checkModuleExtras } from './redis-metrics.module-options-check.js';
-import type { RedisMetricsModuleOptions } from './redis-metrics.module-options.js';
+import type {
+  RedisMetricsModuleOptions,
+  RedisMetricsOptionsFactory,
+} from './redis-metrics.module-options.js';
 import {
   redisMetricsExports,
   redisMetricsProviders,
@@ -72,6 +75,8 @@ export const {
   optionsInjectionToken: REDIS_METRICS_MODULE_OPTIONS,
 })
   .setClassMethodName('forRoot')
+  // The method Nest calls on a useClass/useExisting factory: the one RedisMetricsOptionsFactory names.
+  .setFactoryMethodName('create' satisfies keyof RedisMetricsOptionsFactory)
   .setExtras<RedisMetricsModuleExtras>(
     // Each extra is listed (the compiler holds it to that), so that Nest takes it out of forRoot()'s
     // options (see redis-metrics.module-options-check.ts).

@@ -59,6 +59,26 @@ export interface RedisMetricsModuleOptions extends Partial<RedisMetricsOptions> 
   httpMetrics?: boolean;
 }
 
+/**
+ * A class that makes the module's options, for `forRootAsync({ useClass })` (Nest makes it, with what
+ * its constructor injects) or `forRootAsync({ useExisting })` (a provider of yours). Nest calls its
+ * `create()` once, when the module is made.
+ *
+ * @example
+ * @Injectable()
+ * class MetricsOptions implements RedisMetricsOptionsFactory {
+ *   constructor(private readonly config: ConfigService) {}
+ *   create(): RedisMetricsModuleOptions {
+ *     return { url: this.config.get('METRICS_REDIS_URL') };
+ *   }
+ * }
+ * RedisMetricsModule.forRootAsync({ imports: [ConfigModule], useClass: MetricsOptions })
+ */
+export interface RedisMetricsOptionsFactory {
+  /** The module's options, checked as those of `forRoot()`; may be async. */
+  create(): RedisMetricsModuleOptions | Promise<RedisMetricsModuleOptions>;
+}
+
 /** prom-client's default metrics, as @willsoto/nestjs-prometheus configures them. */
 export interface RedisMetricsDefaultMetrics {
   /** Whether they are collected. */
