@@ -32,9 +32,9 @@ export const redisMetricsProviders: Provider[] = [
 /** Counts HTTP requests (when `httpMetrics` is not false), leaving the module's own routes out. */
 export const requestMetricsProvider: Provider = {
   provide: RequestMetricsInstaller,
-  useFactory: (host: HttpAdapterHost, service: RedisMetricsService) =>
-    new RequestMetricsInstaller(host, service),
-  inject: [HttpAdapterHost, RedisMetricsService],
+  useFactory: (host: HttpAdapterHost, service: RedisMetricsService, manager: RedisStorageManager) =>
+    new RequestMetricsInstaller(host, service, manager.registry),
+  inject: [HttpAdapterHost, RedisMetricsService, RedisStorageManager],
 };
 
 /** What the module exports to the modules that import it. */

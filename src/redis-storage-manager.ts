@@ -259,7 +259,9 @@ export class RedisStorageManager
     if (!claim.shared) return;
     this.logger.error(
       `Another RedisStorageManager of this process already flushes this registry under the key prefix ` +
-        `"${this.options.keyPrefix}": every series will be counted twice. Import ` +
+        `"${this.options.keyPrefix}": every series will be counted twice, the HTTP request metrics ` +
+        'included (a second forRoot() does not count requests again on the same HTTP server, but both ' +
+        'managers flush what the registry counted). Import ' +
         'RedisMetricsModule.forRoot() once, in the root module (it is global: feature modules inject ' +
         'RedisMetricsService without importing it), and close an app (app.close()) before starting ' +
         'another in the same process, as tests do; or give each manager its own registry or keyPrefix.',

@@ -1,5 +1,6 @@
 import { Logger, type OnApplicationBootstrap } from '@nestjs/common';
 import type { HttpAdapterHost } from '@nestjs/core';
+import type { Registry, RegistryContentType } from 'prom-client';
 
 import type { RedisMetricsService } from '../redis-metrics.service.js';
 import {
@@ -11,6 +12,13 @@ import {
 import { installFastifyRequestMetrics, type FastifyApp } from './fastify-request-metrics.js';
 import { RequestMetrics } from './request-metrics.js';
 import { isSkippedRoute } from './skip-request-metrics.js';
+
+/**
+ * The registries each HTTP server counts requests into. A second forRoot() of the same registry (in a
+ * feature module, say) would put its hooks on the server again, and every request would count twice
+ * in the registry, then twice more when both managers flush it.
+ */
+const installedRegistries = new WeakMap<object, Set<Registry<RegistryContentType>>>();
 
 /**
  * Puts the request metrics on the app's HTTP server: an Express middleware or Fastify hooks, which
@@ -26,6 +34,8 @@ export class RequestMetricsInstaller implements OnApplicationBootstrap {
   constructor(
     private readonly adapterHost: HttpAdapterHost,
     private readonly service: RedisMetricsService,
+    /** The registry the metrics are counted in: installed once per HTTP server and registry. */
+    private readonly registry: Registry<RegistryContentType>,
     private readonly logger: Pick<Logger, 'warn'> = new Logger('RedisMetrics'),
   ) {}
 
@@ -37,6 +47,9 @@ export class RequestMetricsInstaller implements OnApplicationBootstrap {
   install(): void {
     const adapter = this.adapterHost.httpAdapter;
     if (this.metrics || !adapter || !this.service.countsHttp()) return;
+    const server = adapter.getInstance<object>();
+    const registries = installedRegistries.get(server) ?? new Set();
+    if (registries.has(this.registry)) return;
     const metrics = new RequestMetrics(this.service);
     const type = adapter.getType();
     if (type === 'express') {
@@ -54,6 +67,7 @@ export class RequestMetricsInstaller implements OnApplicationBootstrap {
       return;
     }
     this.metrics = metrics;
+    installedRegistries.set(server, registries.add(this.registry));
     // Nest registers each GET route with the adapter's get(path, handler), the path as the platform
     // keeps it: the module's own routes are known exactly, whatever prefix, version or paths they got.
     const get = adapter.get.bind(adapter) as (...args: unknown[]) => unknown;

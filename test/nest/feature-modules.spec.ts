@@ -1,6 +1,6 @@
 import 'reflect-metadata';
 
-import { Controller, Injectable, Module, Post } from '@nestjs/common';
+import { Controller, Get, Injectable, Module, Post } from '@nestjs/common';
 import { Test } from '@nestjs/testing';
 import type { Redis } from 'ioredis';
 import { Registry, type Counter, type Gauge } from 'prom-client';
@@ -265,7 +265,7 @@ describe('two managers of one registry and key prefix in a process', () => {
   const MESSAGE =
     'Another RedisStorageManager of this process already flushes this registry under the key prefix "' +
     prefix +
-    '": every series will be counted twice.';
+    '": every series will be counted twice, the HTTP request metrics included (a second forRoot() does not count requests again on the same HTTP server, but both managers flush what the registry counted).';
 
   /** Starts an app of `module`, with the error lines Nest's logger got. */
   async function start(module: object) {
@@ -316,6 +316,57 @@ describe('two managers of one registry and key prefix in a process', () => {
       expect(family(text, 'twice_total')).toEqual(['twice_total 3']);
     } finally {
       await once.app.close();
+    }
+  });
+});
+
+describe('two forRoot() of one registry and key prefix on one HTTP server', () => {
+  const prefix = useTestRedis().prefix('twice-http');
+
+  @Controller('ping')
+  class PingController {
+    @Get()
+    ping(): string {
+      return 'pong';
+    }
+  }
+
+  it('counts requests once per registry, so HTTP metrics double like every other series, not four times', async () => {
+    const registry = new Registry();
+    const options = { url: testRedisUrl(), keyPrefix: prefix, registry, defaultMetrics: false };
+    @Module({ imports: [RedisMetricsModule.forRoot({ ...options, controller: false })] })
+    class BillingModule {}
+    @Module({
+      imports: [RedisMetricsModule.forRoot(options), BillingModule],
+      controllers: [PingController],
+    })
+    class TwiceHttpModule {}
+    const moduleRef = await Test.createTestingModule({ imports: [TwiceHttpModule] }).compile();
+    const app = moduleRef.createNestApplication({ logger: false });
+    await app.init();
+    try {
+      const metrics = app.get(RedisMetricsService);
+      metrics.counter({ name: 'custom_total', help: 'Counted once in the registry' }).inc(3);
+      for (let i = 0; i < 3; i += 1) await request(app.getHttpServer()).get('/ping').expect(200);
+      // Counted once in this process's registry...
+      const local = await registry.getSingleMetric('http_requests_total')!.get();
+      expect(local.values.map(({ labels, value }) => [labels, value])).toEqual([
+        [{ method: 'GET', route: '/ping', status_code: '200' }, 3],
+      ]);
+      // ...and flushed by both managers: twice in the merged scrape, as the custom counter.
+      for (const manager of [
+        app.get(RedisStorageManager),
+        moduleRef.select(BillingModule).get(RedisStorageManager),
+      ]) {
+        await manager.flush();
+      }
+      const text = (await request(app.getHttpServer()).get('/metrics').expect(200)).text;
+      expect(family(text, 'custom_total')).toEqual(['custom_total 6']);
+      expect(family(text, 'http_requests_total')).toEqual([
+        'http_requests_total{method="GET",route="/ping",status_code="200"} 6',
+      ]);
+    } finally {
+      await app.close();
     }
   });
 });
