@@ -1,6 +1,7 @@
 import { RedisMetricsConfigError } from './errors.js';
 import { redisUrlFromEnv } from './redis-metrics.env-source.js';
 import { parseSentinelAddresses, type RedisSentinelAddress } from './sentinel-addresses.js';
+import { rememberEnvRead } from './setting-names.js';
 import { checkPemFile } from './tls-files.js';
 
 /**
@@ -223,7 +224,10 @@ export function readRedisMetricsOptionsFromEnv(
     variableOf.url = urlSource.variable;
     given.enabled ??= true;
   }
-  return resolveOptions(given, (option) => variableOf[option]);
+  const options = resolveOptions(given, (option) => variableOf[option]);
+  // So that a failed connection's hint names these variables rather than options in code.
+  rememberEnvRead(variableOf, options);
+  return options;
 }
 
 /**

@@ -35,6 +35,7 @@ import { RedisMetricsStore } from './storage/redis-metrics-store.js';
 import { MetricsFlusher, type FlushResult } from './storage/metrics-flusher.js';
 import { ProcessIdentity } from './storage/process-identity.js';
 import { storageHealth, type RedisMetricsHealth } from './storage-health.js';
+import { settingNamesOf } from './setting-names.js';
 import { storageOffMessage } from './storage-off-message.js';
 
 /** How long set-up waits for the module's own client to be ready before its first flush. */
@@ -166,7 +167,7 @@ export class RedisStorageManager
       this.store = store;
       if (this.options.freshScrapeWaitMs > 0) this.flushRequests = store.flushRequests?.();
     } else {
-      this.client = client ?? createRedisClient(this.options);
+      this.client = client ?? createRedisClient(this.options, settingNamesOf(settings));
       // A client of the user's is watched too, so its failures name their cause in logs and health.
       if (client instanceof Redis) trackConnectionHistory(client);
       if (this.ownsClient) this.client.on('error', () => undefined); // reported by flush results, once

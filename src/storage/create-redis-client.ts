@@ -1,7 +1,8 @@
 import { Redis, type Command, type RedisOptions } from 'ioredis';
 
-import { explainRedisError } from './describe-redis-error.js';
+import { explainRedisError, nameSettings, namedSettingsOf } from './describe-redis-error.js';
 import type { RedisMetricsOptions } from '../redis-metrics.options.js';
+import type { SettingNames } from '../setting-names.js';
 import { tlsConnectionOptions } from '../tls-files.js';
 import { connectionHistory, trackConnectionHistory } from './connection-history.js';
 
@@ -46,7 +47,8 @@ class ExplainingRedis extends Redis {
    * commands when closed.
    */
   override duplicate(override?: Partial<RedisOptions>): Redis {
-    return prepare(new ExplainingRedis({ ...this.options, ...override } as ExplainingRedisOptions));
+    const copy = new ExplainingRedis({ ...this.options, ...override } as ExplainingRedisOptions);
+    return prepare(copy, namedSettingsOf(this));
   }
 
   /**
@@ -92,11 +94,12 @@ function guardSockets(client: Redis): void {
 const MISSING_DATABASE = /DB index is out of range|invalid DB index/i;
 
 /**
- * Starts keeping a new client's connection history; makes a Sentinel client close fully, and one whose
- * database the server lacks close at once.
+ * Starts keeping a new client's connection history and the names its hints give its settings; makes
+ * a Sentinel client close fully, and one whose database the server lacks close at once.
  */
-function prepare(client: ExplainingRedis): Redis {
+function prepare(client: ExplainingRedis, names: SettingNames | undefined): Redis {
   trackConnectionHistory(client);
+  nameSettings(client, names);
   client.on('error', (error: Error) => {
     if (!MISSING_DATABASE.test(error.message)) return;
     // ioredis reports the failed SELECT and goes on, ready, in database 0, where another app's keys
@@ -119,10 +122,11 @@ function prepare(client: ExplainingRedis): Redis {
  * Commands fail fast while Redis is away (no offline queue), so a flush reports the trouble at once
  * instead of piling up; the client keeps reconnecting in the background, and the flusher resynchronises
  * when it is back. A failed command names the real cause (wrong password, untrusted certificate,
- * refused connection, ...). Behind Sentinel, ioredis' failover detector listens for `+switch-master`
+ * refused connection, ...), and its hint names the settings as `names` says the user set them
+ * (without them, the environment variables). Behind Sentinel, ioredis' failover detector listens for `+switch-master`
  * so the client moves to a new master at once, not when the old one is demoted.
  */
-export function createRedisClient(options: RedisMetricsOptions): Redis {
+export function createRedisClient(options: RedisMetricsOptions, names?: SettingNames): Redis {
   const common: ExplainingRedisOptions = {
     lazyConnect: true,
     enableOfflineQueue: false,
@@ -147,9 +151,10 @@ export function createRedisClient(options: RedisMetricsOptions): Redis {
         username: options.username,
         password: options.password,
       }),
+      names,
     );
   }
-  if (options.url) return prepare(new ExplainingRedis(options.url, common));
+  if (options.url) return prepare(new ExplainingRedis(options.url, common), names);
   return prepare(
     new ExplainingRedis({
       ...common,
@@ -159,5 +164,6 @@ export function createRedisClient(options: RedisMetricsOptions): Redis {
       username: options.username,
       password: options.password,
     }),
+    names,
   );
 }

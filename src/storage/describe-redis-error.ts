@@ -6,6 +6,7 @@ import {
   RedisTimeoutError,
   type RedisMetricsRedisError,
 } from '../errors.js';
+import type { SettingNames } from '../setting-names.js';
 import { connectionHistory, formatAddress } from './connection-history.js';
 
 /** What ioredis says when a command fails because the client is not connected, whatever the cause. */
@@ -30,6 +31,60 @@ type RedisLikeClient = Redis | Cluster;
 
 /** Errors this module already described: their message is the description. */
 const described = new WeakSet<Error>();
+
+/** What the hints of a client the module made call its settings (see {@link nameSettings}). */
+const settingNames = new WeakMap<object, SettingNames>();
+
+/**
+ * @internal Makes the hints of a client's errors name its settings as the user set them (`the url
+ * option`, `REDIS_URL`). A client without them (one of the user's) gets the environment's names.
+ */
+export function nameSettings(client: object, names: SettingNames | undefined): void {
+  if (names) settingNames.set(client, names);
+}
+
+/** @internal The setting names of a client, for a copy of it. */
+export function namedSettingsOf(client: object): SettingNames | undefined {
+  return settingNames.get(client);
+}
+
+/**
+ * The hints of a client's errors: what to check for each kind of failure. Without setting names (a
+ * client of the user's) they name the environment variables, and the URL as a possibility.
+ */
+function hintsFor(client: RedisLikeClient | undefined) {
+  const names = client ? settingNames.get(client) : undefined;
+  const of = (option: Parameters<SettingNames['of']>[0], variable: string) =>
+    names ? (names.of(option) ?? variable) : variable;
+  const turnOn = (option: 'ssl', variable: string) =>
+    names?.fromEnv === false ? `${option}: true` : `${of(option, variable)}=true`;
+  // Two settings at once: `REDIS_HOST / REDIS_PORT`, or `the host / port options`.
+  const both = (a: 'host' | 'username', b: 'port' | 'password', variables: string) =>
+    names?.fromEnv === false ? `the ${a} / ${b} options` : variables;
+  const url = names?.url ? of('url', 'the URL') : undefined;
+  return {
+    address: url ?? both('host', 'port', 'REDIS_HOST / REDIS_PORT'),
+    host: url ?? (names ? of('host', 'REDIS_HOST') : 'REDIS_HOST / the URL'),
+    credentials: url
+      ? `the user and password in ${url}`
+      : names
+        ? both('username', 'password', 'REDIS_PASSWORD')
+        : "REDIS_PASSWORD / the URL's user",
+    setPassword: url
+      ? `put it in ${url}`
+      : names
+        ? `set ${of('password', 'REDIS_PASSWORD')}`
+        : 'set REDIS_PASSWORD or put it in the URL',
+    useTls: url ? `use rediss:// in ${url}` : `use rediss:// or ${turnOn('ssl', 'REDIS_SSL')}`,
+    servername: of('tlsServername', 'REDIS_TLS_SERVERNAME'),
+    caFile: of('tlsCaFile', 'REDIS_TLS_CA_FILE'),
+    certFile: of('tlsCertFile', 'REDIS_TLS_CERT_FILE'),
+    keyFile: of('tlsKeyFile', 'REDIS_TLS_KEY_FILE'),
+    sentinels: of('sentinels', 'REDIS_SENTINELS'),
+    sentinelMaster: of('sentinelMaster', 'REDIS_SENTINEL_MASTER'),
+    sentinelPassword: of('sentinelPassword', 'REDIS_SENTINEL_PASSWORD'),
+  };
+}
 
 /**
  * Turns what a Redis command failed with into one line that names the real cause, where (`host:port`)
@@ -136,16 +191,17 @@ function explainCause(
   const text = error.message;
   const at = where(client, error);
   const tlsOn = usesTls(client);
+  const hint = hintsFor(client);
 
   if (/^WRONGPASS|invalid username-password pair|invalid password/i.test(text)) {
     return {
-      message: `WRONGPASS: wrong password or user "${userOf(client)}" at ${at} (check REDIS_PASSWORD / the URL's user)`,
+      message: `WRONGPASS: wrong password or user "${userOf(client)}" at ${at} (check ${hint.credentials})`,
       kind: RedisAuthenticationError,
     };
   }
   if (/^NOAUTH/.test(text)) {
     return {
-      message: `NOAUTH: ${at} requires a password (set REDIS_PASSWORD or put it in the URL)`,
+      message: `NOAUTH: ${at} requires a password (${hint.setPassword})`,
       kind: RedisAuthenticationError,
     };
   }
@@ -158,13 +214,13 @@ function explainCause(
   if (code === 'ERR_TLS_CERT_ALTNAME_INVALID') {
     const holds = (error as { cert?: { subjectaltname?: string } }).cert?.subjectaltname;
     return {
-      message: `TLS: certificate name does not match "${serverName(client)}" at ${at}${holds ? `; it holds ${holds}` : ''} (set REDIS_TLS_SERVERNAME to a name it holds, or connect by that name)`,
+      message: `TLS: certificate name does not match "${serverName(client)}" at ${at}${holds ? `; it holds ${holds}` : ''} (set ${hint.servername} to a name it holds, or connect by that name)`,
       kind: RedisConnectionError,
     };
   }
   if (UNTRUSTED_CERTIFICATE.has(code)) {
     return {
-      message: `TLS: certificate not trusted at ${at} (${code}; set REDIS_TLS_CA_FILE to the CA that signed it)`,
+      message: `TLS: certificate not trusted at ${at} (${code}; set ${hint.caFile} to the CA that signed it)`,
       kind: RedisConnectionError,
     };
   }
@@ -176,13 +232,13 @@ function explainCause(
   }
   if (/certificate required/i.test(text)) {
     return {
-      message: `TLS: ${at} requires a client certificate (set REDIS_TLS_CERT_FILE and REDIS_TLS_KEY_FILE)`,
+      message: `TLS: ${at} requires a client certificate (set ${hint.certFile} and ${hint.keyFile})`,
       kind: RedisConnectionError,
     };
   }
   if (/alert (bad certificate|unknown ca|certificate unknown)/i.test(text)) {
     return {
-      message: `TLS: ${at} rejected the client certificate (is it signed by a CA the server trusts? check REDIS_TLS_CERT_FILE)`,
+      message: `TLS: ${at} rejected the client certificate (is it signed by a CA the server trusts? check ${hint.certFile})`,
       kind: RedisConnectionError,
     };
   }
@@ -194,22 +250,22 @@ function explainCause(
   }
   if (code === 'ECONNREFUSED') {
     return {
-      message: `connection refused at ${at} (is Redis running there? check REDIS_HOST / REDIS_PORT)`,
+      message: `connection refused at ${at} (is Redis running there? check ${hint.address})`,
       kind: RedisConnectionError,
     };
   }
   if (code === 'ENOTFOUND' || code === 'EAI_AGAIN') {
     const host = (error as { hostname?: string }).hostname ?? hostOf(client);
     return {
-      message: `host not found: ${host} (check REDIS_HOST / the URL)`,
+      message: `host not found: ${host} (check ${hint.host})`,
       kind: RedisConnectionError,
     };
   }
   if ((code === 'ECONNRESET' || code === 'EPIPE') && afterConnect) {
     return {
       message: tlsOn
-        ? `server closed the connection during TLS set-up at ${at} (does it require a client certificate? set REDIS_TLS_CERT_FILE and REDIS_TLS_KEY_FILE)`
-        : `server closed the connection before answering at ${at} (is it a TLS port? use rediss:// or REDIS_SSL=true)`,
+        ? `server closed the connection during TLS set-up at ${at} (does it require a client certificate? set ${hint.certFile} and ${hint.keyFile})`
+        : `server closed the connection before answering at ${at} (is it a TLS port? ${hint.useTls})`,
       kind: RedisConnectionError,
     };
   }
@@ -276,20 +332,21 @@ function explainSentinels(client: RedisLikeClient | undefined): Explanation {
     .map((sentinel) => formatAddress(sentinel.host ?? 'localhost', sentinel.port ?? 26379))
     .join(', ');
   const last = client ? connectionHistory(client)?.lastSentinelError?.message : undefined;
+  const hint = hintsFor(client);
   if (last && /invalid reply: null/.test(last)) {
     return {
-      message: `Sentinel: no sentinel knows a master named "${options.name}" (check REDIS_SENTINEL_MASTER)`,
+      message: `Sentinel: no sentinel knows a master named "${options.name}" (check ${hint.sentinelMaster})`,
       kind: RedisConnectionError,
     };
   }
   if (last && /WRONGPASS|NOAUTH|invalid password/.test(last)) {
     return {
-      message: `Sentinel: the sentinels at ${sentinels} refused the password (check REDIS_SENTINEL_PASSWORD)`,
+      message: `Sentinel: the sentinels at ${sentinels} refused the password (check ${hint.sentinelPassword})`,
       kind: RedisAuthenticationError,
     };
   }
   return {
-    message: `Sentinel: no sentinel answered at ${sentinels} (check REDIS_SENTINELS)`,
+    message: `Sentinel: no sentinel answered at ${sentinels} (check ${hint.sentinels})`,
     kind: RedisConnectionError,
   };
 }

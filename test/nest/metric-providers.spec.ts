@@ -191,7 +191,7 @@ describe('functions for code outside dependency injection', () => {
     const manager = getRedisStorageManager();
     try {
       await expect(markProcessDead({ pid: 77 })).rejects.toThrow(
-        `connection refused at 127.0.0.1:${port} (is Redis running there? check REDIS_HOST / REDIS_PORT)`,
+        `connection refused at 127.0.0.1:${port} (is Redis running there? check PROMETHEUS_REDIS_URL)`,
       );
     } finally {
       await teardownRedisMetrics();

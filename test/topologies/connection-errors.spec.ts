@@ -15,6 +15,8 @@ import { startTlsRedis, type TlsRedisServer } from '../harness/redis-tls-server.
 import { makeTestCertificates, type TestCertificates } from '../harness/tls-certificates.mjs';
 import { uniquePrefix } from '../harness/test-redis.js';
 
+const SECRET = 'url-pa55word';
+
 // Every way of misconfiguring the connection that used to read "Stream isn't writeable and
 // enableOfflineQueue options is false" must now say what is wrong, where, and never the password.
 
@@ -95,7 +97,7 @@ describe('a connection that cannot work names its cause', () => {
     });
     expectReported(
       failure,
-      `WRONGPASS: wrong password or user "default" at 127.0.0.1:${authServer.port} (check REDIS_PASSWORD / the URL's user)`,
+      `WRONGPASS: wrong password or user "default" at 127.0.0.1:${authServer.port} (check the username / password options)`,
       ['not-the-password', authServer.password],
     );
     expect(failure.commandError).toBeInstanceOf(RedisAuthenticationError);
@@ -107,7 +109,7 @@ describe('a connection that cannot work names its cause', () => {
     });
     expectReported(
       failure,
-      `WRONGPASS: wrong password or user "nobody" at 127.0.0.1:${authServer.port} (check REDIS_PASSWORD / the URL's user)`,
+      `WRONGPASS: wrong password or user "nobody" at 127.0.0.1:${authServer.port} (check the user and password in the url option)`,
       [authServer.userPassword, 'redis://'],
     );
   });
@@ -116,7 +118,7 @@ describe('a connection that cannot work names its cause', () => {
     const failure = await reportedFailure({ host: '127.0.0.1', port: authServer.port });
     expectReported(
       failure,
-      `NOAUTH: 127.0.0.1:${authServer.port} requires a password (set REDIS_PASSWORD or put it in the URL)`,
+      `NOAUTH: 127.0.0.1:${authServer.port} requires a password (set the password option)`,
     );
   });
 
@@ -142,7 +144,7 @@ describe('a connection that cannot work names its cause', () => {
     });
     expectReported(
       failure,
-      `TLS: certificate name does not match "127.0.0.1" at 127.0.0.1:${mismatchedServer.port}; it holds DNS:wrong.example (set REDIS_TLS_SERVERNAME to a name it holds, or connect by that name)`,
+      `TLS: certificate name does not match "127.0.0.1" at 127.0.0.1:${mismatchedServer.port}; it holds DNS:wrong.example (set the tlsServername option to a name it holds, or connect by that name)`,
     );
   });
 
@@ -150,7 +152,7 @@ describe('a connection that cannot work names its cause', () => {
     const failure = await reportedFailure({ url: `redis://127.0.0.1:${tlsServer.port}` });
     expectReported(
       failure,
-      `server closed the connection before answering at 127.0.0.1:${tlsServer.port} (is it a TLS port? use rediss:// or REDIS_SSL=true)`,
+      `server closed the connection before answering at 127.0.0.1:${tlsServer.port} (is it a TLS port? use rediss:// in the url option)`,
     );
   });
 
@@ -177,12 +179,39 @@ describe('a connection that cannot work names its cause', () => {
     admin.disconnect();
   });
 
-  it('nothing listening: connection refused at host:port', async () => {
+  it('nothing listening: connection refused at host:port, naming the settings as they were given', async () => {
     const port = await freePort();
     const failure = await reportedFailure({ host: '127.0.0.1', port });
     expectReported(
       failure,
+      `connection refused at 127.0.0.1:${port} (is Redis running there? check the host / port options)`,
+    );
+    // A URL in code: the url option, never the URL itself (it may hold a password).
+    const fromUrl = await reportedFailure({ url: `redis://:${SECRET}@127.0.0.1:${port}/5` });
+    expectReported(
+      fromUrl,
+      `connection refused at 127.0.0.1:${port} (is Redis running there? check the url option)`,
+      [SECRET, 'redis://'],
+    );
+    // From the environment, spread with more options as an app does: the variables.
+    const fromEnv = await reportedFailure(
+      readRedisMetricsOptionsFromEnv({
+        REDIS_ENABLED: 'true',
+        REDIS_HOST: '127.0.0.1',
+        REDIS_PORT: String(port),
+      }),
+    );
+    expectReported(
+      fromEnv,
       `connection refused at 127.0.0.1:${port} (is Redis running there? check REDIS_HOST / REDIS_PORT)`,
+    );
+    const fromEnvUrl = await reportedFailure(
+      readRedisMetricsOptionsFromEnv({ REDIS_URL: `redis://:${SECRET}@127.0.0.1:${port}/5` }),
+    );
+    expectReported(
+      fromEnvUrl,
+      `connection refused at 127.0.0.1:${port} (is Redis running there? check REDIS_URL)`,
+      [SECRET, 'redis://'],
     );
   });
 
