@@ -10,13 +10,6 @@ export interface CounterSeries {
   acked: string | undefined;
   /** Whether it is in the ledger's list of changed series. */
   listed: boolean;
-  /** prom-client's entry object of the series shown last (see {@link CounterLedger.show}). */
-  entry: object | undefined;
-  /**
-   * The series started again from zero since the store acknowledged its previous value: the store
-   * must forget that value before it takes the new one.
-   */
-  restarted: boolean;
 }
 
 /**
@@ -69,40 +62,16 @@ export class CounterLedger implements Iterable<[string, string]> {
   /**
    * Shows `packed` under `field` and returns its record. Showing a field that is shown already
    * replaces its value and leaves {@link size} as it was: how a table sees two of its series on one field.
-   *
-   * `entry` is prom-client's object of the series. A field hidden and shown again before the store
-   * heard that it went, by another object, is a series prom-client made anew (`reset()`, `remove()`
-   * and the same labels again): it restarted from zero, whatever its value. By the same object (the
-   * default labels changed and changed back, the metric registered again), it went on counting. Without
-   * an object on either side (a metric read through `get()`, a record a repair made), nothing is known:
-   * only a value that went down tells a restart, in the store.
    */
-  show(field: string, packed: string, entry?: object): CounterSeries {
+  show(field: string, packed: string): CounterSeries {
     let series = this.byField.get(field);
     if (series === undefined) {
-      series = this.record(field, undefined);
+      series = { field, shown: undefined, acked: undefined, listed: false };
       this.byField.set(field, series);
     }
-    if (series.shown === undefined) {
-      this.shownCount += 1;
-      const replaced = series.entry !== undefined && entry !== undefined && series.entry !== entry;
-      if (series.acked !== undefined && replaced) series.restarted = true;
-    }
-    series.entry = entry;
+    if (series.shown === undefined) this.shownCount += 1;
     this.update(series, packed);
     return series;
-  }
-
-  /**
-   * prom-client replaced the object of a shown series (`zero()` makes a new one): as in {@link show},
-   * another object restarted from zero.
-   */
-  replaceEntry(series: CounterSeries, entry: object): void {
-    if (series.acked !== undefined && series.entry !== undefined && series.entry !== entry) {
-      series.restarted = true;
-      this.list(series);
-    }
-    series.entry = entry;
   }
 
   /** A new value of a series that is shown. */
@@ -140,7 +109,6 @@ export class CounterLedger implements Iterable<[string, string]> {
    */
   acknowledgeSeries(series: CounterSeries, packed: string): void {
     series.acked = packed;
-    series.restarted = false;
   }
 
   /** The store acknowledged `packed` as the series' previous value (`undefined`: it deleted it). */
@@ -149,14 +117,12 @@ export class CounterLedger implements Iterable<[string, string]> {
     if (packed === undefined) {
       if (series === undefined) return;
       series.acked = undefined;
-      series.restarted = false;
       if (series.shown === undefined) this.byField.delete(field);
     } else if (series === undefined) {
       // The store holds a field the registry does not show (a repair's base): its delete is due.
-      this.byField.set(field, this.record(field, packed));
+      this.byField.set(field, { field, shown: undefined, acked: packed, listed: false });
     } else {
       series.acked = packed;
-      series.restarted = false;
     }
   }
 
@@ -164,7 +130,6 @@ export class CounterLedger implements Iterable<[string, string]> {
   forgetAcknowledged(): void {
     for (const series of this.byField.values()) {
       series.acked = undefined;
-      series.restarted = false;
       if (series.shown === undefined) this.byField.delete(series.field);
     }
   }
@@ -194,10 +159,6 @@ export class CounterLedger implements Iterable<[string, string]> {
       }
     }
     this.changedList = [];
-  }
-
-  private record(field: string, acked: string | undefined): CounterSeries {
-    return { field, shown: undefined, acked, listed: false, entry: undefined, restarted: false };
   }
 
   private list(series: CounterSeries): void {

@@ -239,13 +239,11 @@ end
  *   5 gauges of the process, 6 counters of the process, 7 ended, 8 ended-seq, 9 exemplars
  * ARGV: 1 id, 2 process info JSON, 3 expected seq ('0' = first write), 4 seq of this write,
  *       5 stale age ms ('' = do not look), 6 'count' | 'base', 7 liveness window ms ('' = do not
- *       count), then seven lists, each one argument of lines (see LINES): 8 metadata (name, JSON),
+ *       count), then six lists, each one argument of lines (see LINES): 8 metadata (name, JSON),
  *       9 the process's gauges hash (field, "value" | "value timestamp" | a summary window, which
  *       always holds spaces), 10 its fields to delete, 11 counters (field, packed), 12 counter fields
  *       to delete, 13 exemplars (field, "timestamp value labels"): each kept only if its timestamp is
- *       later than the stored one's, so the exemplars hold the latest any process recorded, 14 counter
- *       fields whose previous values are deleted before the counters are written (series that
- *       started again from zero)
+ *       later than the stored one's, so the exemplars hold the latest any process recorded
  * Returns: { 'applied' | 'mismatch', now, stale ids, wrong-type keys, markers, live processes }
  *   markers: { counters #seq, gauges #seq, totals #p, metadata #p, ended seq } ('' = absent);
  *   live processes: heartbeats within the liveness window after this write (-1 = not counted)
@@ -285,8 +283,6 @@ callMany('HDEL', KEYS[5], lines(ARGV[10]))
 -- Counters, in the order sent, as if written one after another (a field listed twice adds only what
 -- its second value adds to its first).
 local counting = ARGV[6] == 'count'
--- Series that started again from zero: no previous value to take the difference from.
-callMany('HDEL', KEYS[6], lines(ARGV[14]))
 local counters = lines(ARGV[11])
 -- The process's values as stored, then as each series of the list leaves them (false: none).
 local latest = currentValues(KEYS[6], fieldsOf(counters))

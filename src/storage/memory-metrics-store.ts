@@ -69,7 +69,6 @@ export class MemoryMetricsStore implements MetricsStore {
     for (const field of batch.windowDeletes ?? []) gauges.delete(field);
     const counters = this.ownHash(this.counters, identity.id);
     const counting = (batch.counterMode ?? 'count') === 'count';
-    for (const field of batch.counterRestarts ?? []) counters.delete(field);
     for (const [field, packed] of batch.counters ?? []) {
       const old = counters.get(field);
       if (old === packed) continue;

@@ -330,9 +330,6 @@ export class MetricSeriesTable {
         fields[i] = field;
         flags[i] &= ~WRITTEN;
       }
-      // Still shown on its field by its record: the entry replaced the one it had.
-      const record = this.records[i];
-      if (record !== undefined) this.sink.counters.replaceEntry(record, entry);
       flags[i] &= ~FRESH;
     }
     // Turns that compare numbers come back here: nothing is left to look at.
@@ -432,7 +429,7 @@ export class MetricSeriesTable {
       sink.counters.update(record, packed);
     } else {
       const size = sink.counters.size;
-      this.records[i] = sink.counters.show(this.fields[i], packed, this.entries[i]);
+      this.records[i] = sink.counters.show(this.fields[i], packed);
       this.claimed(sink.counters.size, size);
     }
     flags[i] |= SHOWN | WRITTEN;

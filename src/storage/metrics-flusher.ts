@@ -426,9 +426,7 @@ export class MetricsFlusher {
     const counter = (series: CounterSeries) => {
       const { field, shown, acked } = series;
       if (shown !== undefined) {
-        // A restarted series is sent even at the value acknowledged: that one counted to it anew.
-        if (series.restarted) changes.counterRestarts.push(field);
-        if (shown !== acked || series.restarted) {
+        if (shown !== acked) {
           changes.counters.push([field, shown]);
           sentSeries.push(series);
         }
@@ -648,8 +646,6 @@ export class MetricsFlusher {
     for (const [field, text] of content.windows ?? []) this.ackedWindows.set(field, text);
     for (const field of content.windowDeletes ?? []) this.ackedWindows.delete(field);
     for (const [field, text] of content.exemplars ?? []) this.ackedExemplars.set(field, text);
-    // Before the counters, as the store applies them: their previous values went first.
-    for (const field of content.counterRestarts ?? []) this.ledger.acknowledge(field, undefined);
     // Loaded in base mode or written counting, the previous-values hash now holds these values.
     const counters = content.counters ?? [];
     if (series !== undefined) {
@@ -732,7 +728,6 @@ export class MetricsFlusher {
               after: expectedSeq,
               counters: new Map(content.counters ?? []),
               deletes: content.counterDeletes,
-              restarts: content.counterRestarts,
               // A counting write is sent only once nothing is left to load.
               complete: content.counterMode !== 'base' || loadsTheRest === true,
             },
@@ -832,7 +827,6 @@ function noChanges(): SeriesChanges {
     gaugeDeletes: [],
     counters: [],
     counterDeletes: [],
-    counterRestarts: [],
     windows: [],
     windowDeletes: [],
     exemplars: [],

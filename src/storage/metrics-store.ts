@@ -47,12 +47,6 @@ export interface SeriesBatch {
   counterMode?: 'count' | 'base';
   /** Counter-like series the process no longer has: should they come back, they count from zero. */
   counterDeletes?: string[];
-  /**
-   * Counter-like series that started again from zero since the process last wrote them (prom-client
-   * replaced the series: `reset()`, `remove()` and the same labels again): their previous values are
-   * deleted before `counters` are written, so their new values count from zero even when higher.
-   */
-  counterRestarts?: string[];
   /** Also report up to 16 processes whose heartbeat is older than this many ms. */
   staleAfterMs?: number;
   /** Also count the processes whose heartbeat is younger than this many ms (for health). */

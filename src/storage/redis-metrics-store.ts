@@ -64,7 +64,6 @@ export class RedisMetricsStore implements MetricsStore {
       counters,
       (batch.counterDeletes ?? []).join('\n'),
       exemplars,
-      (batch.counterRestarts ?? []).join('\n'),
     );
     return parseWriteReply(reply);
   }

@@ -44,8 +44,6 @@ export interface UnansweredWrite {
   counters: ReadonlyMap<string, string>;
   /** Fields whose previous values it deleted (series the process no longer has). */
   deletes?: readonly string[];
-  /** Fields whose previous values it deleted before it wrote `counters` (series that restarted). */
-  restarts?: readonly string[];
   /** A rebase: after it the totals hold `counters` and nothing of `acked` beyond them. */
   replaces?: boolean;
   /** Whether, had it been applied, the previous-values hash would hold all the totals hold. */
@@ -119,9 +117,7 @@ export function planRepair(markers: StoredMarkers, history: WriteHistory): Repai
       attempt.after === undefined || attempt.after === ackedSeq ? acked : valuesAt(attempt.after);
     // On top of a write this process does not know the values of: not known either.
     if (before === undefined) return undefined;
-    const values = new Map(before);
-    for (const field of attempt.restarts ?? []) values.delete(field);
-    for (const [field, packed] of attempt.counters) values.set(field, packed);
+    const values = new Map([...before, ...attempt.counters]);
     for (const field of attempt.deletes ?? []) values.delete(field);
     return values;
   };

@@ -8,7 +8,6 @@ export interface SeriesChanges {
   gaugeDeletes: string[];
   counters: [string, string][];
   counterDeletes: string[];
-  counterRestarts: string[];
   windows: [string, string][];
   windowDeletes: string[];
   exemplars: [string, string][];
@@ -41,9 +40,8 @@ function windowWeight(text: string): number {
 const EXEMPLAR_WEIGHT = 2;
 
 /**
- * Splits changes into batches of bounded weight. The first carries the metadata, the deletions and the
- * restarts, so a series never arrives before its metric's metadata, nor a restarted series before the
- * deletion of its previous value. Always at least one batch: an empty one still
+ * Splits changes into batches of bounded weight. The first carries the metadata and the deletions, so
+ * a series never arrives before its metric's metadata. Always at least one batch: an empty one still
  * refreshes the heartbeat.
  */
 export function splitIntoBatches(changes: SeriesChanges, maxWeight = BATCH_WEIGHT): BatchContent[] {
@@ -53,7 +51,6 @@ export function splitIntoBatches(changes: SeriesChanges, maxWeight = BATCH_WEIGH
     metadata: changes.metadata,
     gaugeDeletes: changes.gaugeDeletes,
     counterDeletes: changes.counterDeletes,
-    counterRestarts: changes.counterRestarts,
     windowDeletes: changes.windowDeletes,
     gauges: [],
     counters: [],
@@ -64,7 +61,6 @@ export function splitIntoBatches(changes: SeriesChanges, maxWeight = BATCH_WEIGH
     changes.metadata.length +
     changes.gaugeDeletes.length +
     changes.counterDeletes.length +
-    changes.counterRestarts.length +
     changes.windowDeletes.length;
   let items = 0;
   const next = (cost: number) => {

@@ -205,21 +205,6 @@ describe('the batches of a flush go as a chain', () => {
     expect(warnings).toEqual([expect.stringMatching(/failed; counting goes on in memory/)]);
   });
 
-  it('restarted series whose values a failed batch left behind: the next flush counts those values from zero', async () => {
-    const { store, flusher, totals, counter, warnings } = await counted();
-    // Made anew and counted past their old values: the first batch forgets every previous value and
-    // writes one series, the second never reaches Redis.
-    counter.reset();
-    for (let n = 0; n < 5; n += 1) counter.inc({ n: String(n) }, 12);
-    store.plan.push({ call: 'write', failure: 'pass' }, { call: 'write', failure: 'before' });
-
-    expect(await flusher.flush()).toMatchObject({ ok: false });
-    expect(await flusher.flush()).toMatchObject({ ok: true, sent: 4, repaired: undefined });
-
-    expect(await totals()).toEqual([22, 22, 22, 22, 22]);
-    expect(warnings).toEqual([expect.stringMatching(/failed; counting goes on in memory/)]);
-  });
-
   it('two batches applied with their replies lost: the next flush takes both as applied and sends nothing again', async () => {
     const { store, flusher, totals, warnings, incrementAll } = await counted();
     incrementAll();
@@ -269,40 +254,6 @@ describe('planRepair with writes sent as a chain', () => {
         ['a', 'v 2'],
         ['c', 'v 7'],
         ['b', 'v 3'],
-      ]),
-    });
-  });
-
-  it('a restart in a write of the chain forgets the value before it, until a later write gives the new one', () => {
-    const history = (markersAt: number) =>
-      planRepair(
-        { counters: null, gauges: markersAt, totals: markersAt, metadata: markersAt, ended: null },
-        {
-          ackedSeq: 4,
-          acked: new Map([
-            ['a', 'v 1'],
-            ['c', 'v 7'],
-          ]),
-          ackedComplete: true,
-          unanswered: [
-            {
-              seq: 5,
-              after: 4,
-              restarts: ['c'],
-              counters: new Map([['a', 'v 2']]),
-              complete: true,
-            },
-            { seq: 6, after: 5, counters: new Map([['c', 'v 3']]), complete: true },
-          ],
-        },
-      );
-
-    expect(history(5)).toMatchObject({ kind: 'rebase', base: new Map([['a', 'v 2']]) });
-    expect(history(6)).toMatchObject({
-      kind: 'rebase',
-      base: new Map([
-        ['a', 'v 2'],
-        ['c', 'v 3'],
       ]),
     });
   });

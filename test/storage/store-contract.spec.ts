@@ -117,39 +117,6 @@ describe.each(['redis', 'memory'] as const)('the %s store keeps the write protoc
     expect(gaugesOfA).toEqual(expect.arrayContaining([busy, '3 1000', MARKER.seq, '3']));
   });
 
-  it('forgets the previous value of a restarted series before it counts the new one', async () => {
-    const store = newStore();
-    const a = writer(1);
-    await store.write(a, {
-      expectedSeq: 0,
-      seq: 1,
-      metadata: [counterMeta, histogramMeta],
-      counters: [
-        [jobs, 'v 5'],
-        [seconds, 'c 2 s 1 +Inf 2'],
-      ],
-    });
-    // Both made anew by prom-client and counted past their old values (7 > 5), or to the same (2).
-    await store.write(a, {
-      expectedSeq: 1,
-      seq: 2,
-      counterRestarts: [jobs, seconds],
-      counters: [
-        [jobs, 'v 7'],
-        [seconds, 'c 2 s 4 +Inf 2'],
-      ],
-    });
-    // A later write takes the difference from the new value again.
-    await store.write(a, { expectedSeq: 2, seq: 3, counters: [[jobs, 'v 8']] });
-
-    const snapshot = await store.read();
-    expect(totalsOf(snapshot)).toEqual({
-      [jobs]: { v: 13 },
-      [seconds]: { c: 4, s: 5, '+Inf': 4 },
-      [MARKER.processSeq(a.id)]: '3',
-    });
-  });
-
   it('applies a write of lists longer than one Redis call takes as if its series came one after another', async () => {
     const store = newStore();
     const a = writer(1);
