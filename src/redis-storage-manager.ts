@@ -296,7 +296,10 @@ export class RedisStorageManager
     this.logger.log(
       first.ok
         ? `Storing metrics in ${store.description} as ${this.identity.id}.`
-        : `${store.description} is unreachable: counting in memory, retrying in the background.`,
+        : this.client?.status === 'end'
+          ? // Closed for good (a database the server lacks): no retry can succeed.
+            `${store.description} cannot be used: counting in memory only; its client has closed and does not reconnect.`
+          : `${store.description} is unreachable: counting in memory, retrying in the background.`,
     );
     if (first.ok && this.client) void this.warnIfEvicting(this.client);
     return first.ok;

@@ -175,6 +175,10 @@ describe('a connection that cannot work names its cause', () => {
       [authServer.password],
     );
     expect(failure.client.status).toBe('end');
+    // No promise of a retry that cannot succeed.
+    expect(failure.logged).toContain(
+      `Redis under prefix "${keyPrefix}" cannot be used: counting in memory only; its client has closed and does not reconnect.`,
+    );
     expect(await admin.keys(`*${keyPrefix}*`)).toEqual([]);
     admin.disconnect();
   });
