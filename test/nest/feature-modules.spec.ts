@@ -1,6 +1,6 @@
 import 'reflect-metadata';
 
-import { Controller, Get, Injectable, Module, Post } from '@nestjs/common';
+import { Controller, Get, Injectable, Module, Post, type Type } from '@nestjs/common';
 import { Test } from '@nestjs/testing';
 import type { Redis } from 'ioredis';
 import { Registry, type Counter, type Gauge } from 'prom-client';
@@ -379,6 +379,21 @@ describe('two forRoot() of one registry and key prefix on one HTTP server', () =
 describe('the module class imported without forRoot()', () => {
   const prefix = useTestRedis().prefix('plain-import');
 
+  /** What /metrics shows of orders_placed_total after an app of `root` placed `count` orders. */
+  async function ordersPlacedIn(root: Type<unknown>, shop: string, count: number) {
+    const moduleRef = await Test.createTestingModule({ imports: [root] }).compile();
+    const app = moduleRef.createNestApplication({ logger: false });
+    await app.init();
+    try {
+      app.get(OrdersService).placed.inc({ shop }, count);
+      await app.get(RedisMetricsService).flush();
+      const text = (await request(app.getHttpServer()).get('/metrics').expect(200)).text;
+      return family(text, 'orders_placed_total');
+    } finally {
+      await app.close();
+    }
+  }
+
   it('does no harm in a feature module beside the global forRoot(), and the metrics count once', async () => {
     @Module({ imports: [RedisMetricsModule], providers: [OrdersService] })
     class ShopModule {}
@@ -394,17 +409,10 @@ describe('the module class imported without forRoot()', () => {
       ],
     })
     class ShopAppModule {}
-    const moduleRef = await Test.createTestingModule({ imports: [ShopAppModule] }).compile();
-    const app = moduleRef.createNestApplication({ logger: false });
-    await app.init();
-    try {
-      app.get(OrdersService).placed.inc({ shop: 'south' }, 2);
-      await app.get(RedisMetricsService).flush();
-      const text = (await request(app.getHttpServer()).get('/metrics').expect(200)).text;
-      expect(family(text, 'orders_placed_total')).toEqual(['orders_placed_total{shop="south"} 2']);
-    } finally {
-      await app.close();
-    }
+
+    expect(await ordersPlacedIn(ShopAppModule, 'south', 2)).toEqual([
+      'orders_placed_total{shop="south"} 2',
+    ]);
   });
 
   it('with isGlobal: false, shares one forRoot() through a module that imports and exports it', async () => {
@@ -426,17 +434,10 @@ describe('the module class imported without forRoot()', () => {
     class ShopModule {}
     @Module({ imports: [MetricsModule, ShopModule] })
     class ScopedAppModule {}
-    const moduleRef = await Test.createTestingModule({ imports: [ScopedAppModule] }).compile();
-    const app = moduleRef.createNestApplication({ logger: false });
-    await app.init();
-    try {
-      app.get(OrdersService).placed.inc({ shop: 'east' }, 3);
-      await app.get(RedisMetricsService).flush();
-      const text = (await request(app.getHttpServer()).get('/metrics').expect(200)).text;
-      expect(family(text, 'orders_placed_total')).toEqual(['orders_placed_total{shop="east"} 3']);
-    } finally {
-      await app.close();
-    }
+
+    expect(await ordersPlacedIn(ScopedAppModule, 'east', 3)).toEqual([
+      'orders_placed_total{shop="east"} 3',
+    ]);
   });
 
   it('alone, stops start-up saying to import forRoot() in the root module', async () => {
