@@ -9,15 +9,10 @@ import {
   type MetricSample,
   type SampleExemplar,
 } from './metric-family.js';
+import type { ExemplarSeries, PrefixData, TotalSeries } from './prefix-data.js';
 import { withProcessLabels } from './process-labels.js';
 import { validLabelName, validMetricName } from './prometheus-names.js';
-import type {
-  ExemplarSeries,
-  GaugeSeries,
-  PrefixData,
-  ProcessRecord,
-  TotalSeries,
-} from './prefix-data.js';
+import { latestOfEachPid, type SourcedGauge } from './reused-pids.js';
 
 /** How to merge. */
 export interface MergeOptions {
@@ -29,11 +24,6 @@ export interface MergeOptions {
    * `MultiProcessCollector.merge(accumulate=False)`.
    */
   accumulate?: boolean;
-}
-
-interface SourcedGauge {
-  series: GaugeSeries;
-  process: ProcessRecord;
 }
 
 /** Series key -> what belongs to it beside its totals: windows' centroids, exemplars by `le`. */
@@ -315,22 +305,18 @@ function mergeGauge(
     problems.push(`gauge "${name}" has an unknown mode "${mode}"`);
     return undefined;
   }
-  const taking = gauges.filter(({ process }) => !rule.liveOnly || live.has(process.id));
+  const taking = latestOfEachPid(
+    gauges.filter(({ process }) => !rule.liveOnly || live.has(process.id)),
+  );
 
   if (rule.perProcess) {
-    // One series per process. A pid reused on the same host (a restarted container) would repeat a
-    // label set: the process with the latest heartbeat owns it, as a reused pid owns its file in Python.
-    const newest = new Map<string, { labels: Labels; value: number; heartbeat: number }>();
-    for (const { series, process } of taking) {
-      const labels = withProcessLabels(series.labels, String(process.pid), process.hostname);
-      const key = labelsKey(labels);
-      const held = newest.get(key);
-      if (!held || held.heartbeat < process.heartbeat) {
-        newest.set(key, { labels, value: series.value, heartbeat: process.heartbeat });
-      }
-    }
+    // One series per process: a reused pid's series are its latest process's (latestOfEachPid).
     return sortSamples(
-      [...newest.values()].map((s) => ({ name, labels: s.labels, value: s.value })),
+      taking.map(({ series, process }) => ({
+        name,
+        labels: withProcessLabels(series.labels, String(process.pid), process.hostname),
+        value: series.value,
+      })),
     );
   }
 

@@ -183,6 +183,68 @@ describe('RedisMultiProcessCollector', () => {
     );
   });
 
+  it("lets a pid reused on one host (a restarted container) replace the old process's gauge values in every mode, as Python does", async () => {
+    const { client } = redis;
+    const reusedPrefix = redis.prefix('reused-pid');
+    const reusedKeys = new PrefixKeys(reusedPrefix);
+    const modes: GaugeMode[] = ['all', 'max', 'min', 'sum'];
+    const worker = (pid: number, values: Record<string, number>) => {
+      const registry = new Registry();
+      for (const mode of modes) {
+        const gauge = new Gauge({
+          name: `g_${mode}`,
+          help: `Gauge in mode ${mode}`,
+          labelNames: ['k'],
+          registers: [registry],
+        });
+        for (const [k, value] of Object.entries(values)) gauge.set({ k }, value);
+      }
+      const identity = ProcessIdentity.create({ hostname: 'web', pid });
+      const flusher = testFlusher(client, reusedPrefix, registry, {
+        identity,
+        gaugeModeOf: (name) => name.slice(2) as GaugeMode,
+      });
+      return { identity, flusher };
+    };
+    // pid 7 was killed (its heartbeat long gone, not yet reaped) and its container restarted with pid 7.
+    const killed = worker(7, { a: 5, b: 7 });
+    await killed.flusher.flush();
+    await client.zadd(reusedKeys.processes, 'XX', 1000, killed.identity.id);
+    await worker(7, { a: 3 }).flusher.flush();
+    await worker(8, { a: 1 }).flusher.flush();
+    const collector = new RedisMultiProcessCollector({ client, keyPrefix: reusedPrefix });
+
+    const text = await collector.metrics();
+
+    // Python's client (each a process of its own, pid 7 twice) writes the restarted pid 7 into the
+    // file of the killed one: its `a` replaces the old `a`, the old `b` stays, and so here.
+    expect(text).toBe(
+      [
+        '# HELP g_all Gauge in mode all',
+        '# TYPE g_all gauge',
+        'g_all{k="a",pid="7",hostname="web"} 3',
+        'g_all{k="a",pid="8",hostname="web"} 1',
+        'g_all{k="b",pid="7",hostname="web"} 7',
+        '',
+        '# HELP g_max Gauge in mode max',
+        '# TYPE g_max gauge',
+        'g_max{k="a"} 3',
+        'g_max{k="b"} 7',
+        '',
+        '# HELP g_min Gauge in mode min',
+        '# TYPE g_min gauge',
+        'g_min{k="a"} 1',
+        'g_min{k="b"} 7',
+        '',
+        '# HELP g_sum Gauge in mode sum',
+        '# TYPE g_sum gauge',
+        'g_sum{k="a"} 4',
+        'g_sum{k="b"} 7',
+        '',
+      ].join('\n'),
+    );
+  });
+
   it("keeps a per-process gauge's own pid and hostname labels as exported_pid and exported_hostname, losing no series", async () => {
     const { client } = redis;
     const clashPrefix = redis.prefix('label-clash');
