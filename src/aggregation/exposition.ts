@@ -1,6 +1,7 @@
 import { Registry, type Metric } from 'prom-client';
 
 import type { MetricFamily } from './metric-family.js';
+import { escapeQuotesInHelp } from './openmetrics-help.js';
 import { renderTextFormat } from './text-format.js';
 
 /** Prometheus text format 0.0.4. */
@@ -28,14 +29,15 @@ export function familiesToRegistry(
 
 /**
  * Renders merged families as exposition text: the text format 0.0.4 by {@link renderTextFormat} (the
- * same bytes as prom-client, faster), OpenMetrics by prom-client's registry.
+ * same bytes as prom-client, faster), OpenMetrics by prom-client's registry, with the quotes of help
+ * texts escaped as OpenMetrics requires (prom-client leaves them bare).
  */
 export async function renderFamilies(
   families: MetricFamily[],
   contentType: ExpositionContentType = PROMETHEUS_CONTENT_TYPE,
 ): Promise<string> {
   if (contentType === PROMETHEUS_CONTENT_TYPE) return renderTextFormat(families);
-  return familiesToRegistry(families, contentType).metrics();
+  return escapeQuotesInHelp(await familiesToRegistry(families, contentType).metrics(), families);
 }
 
 /** A read-only stand-in with the shape prom-client's registry reads from a metric. */

@@ -304,7 +304,7 @@ describe('RedisMultiProcessCollector', () => {
       '# HELP odd_total Odd "labels" \\\\ here\n# TYPE odd_total counter\nodd_total{v="say \\"hi\\" \\\\ back\\nslash ü 😀"} 2\n',
     );
     expect(openMetrics).toBe(
-      '# HELP odd Odd "labels" \\\\ here\n# TYPE odd counter\nodd_total{v="say \\"hi\\" \\\\ back\\nslash ü 😀"} 2\n# EOF\n',
+      '# HELP odd Odd \\"labels\\" \\\\ here\n# TYPE odd counter\nodd_total{v="say \\"hi\\" \\\\ back\\nslash ü 😀"} 2\n# EOF\n',
     );
     expect(promtoolCheck(text)).toBe('');
   });

@@ -1,4 +1,9 @@
-import { familiesToRegistry, renderFamilies, type MetricFamily } from '../../src/index.js';
+import {
+  familiesToRegistry,
+  OPENMETRICS_CONTENT_TYPE,
+  renderFamilies,
+  type MetricFamily,
+} from '../../src/index.js';
 import { renderTextFormat } from '../../src/aggregation/text-format.js';
 
 // The text format is written by the module's own formatter for speed; prom-client's registry is the
@@ -56,5 +61,17 @@ describe('the text format 0.0.4', () => {
 
   it('writes no family as prom-client does', async () => {
     expect(renderTextFormat([])).toBe(await familiesToRegistry([]).metrics());
+  });
+});
+
+describe('OpenMetrics help texts', () => {
+  it('escape a double quote, as the format requires and Python writes it, with backslashes and newlines', async () => {
+    const text = await renderFamilies([families[0], families[3]], OPENMETRICS_CONTENT_TYPE);
+
+    // Python's prometheus_client (openmetrics.exposition) writes the same HELP line for this help text.
+    expect(text.split('\n').filter((line) => line.startsWith('# HELP '))).toEqual([
+      '# HELP orders Orders \\"placed\\" \\\\ here\\nand there',
+      '# HELP temperature Temperature',
+    ]);
   });
 });
