@@ -37,6 +37,9 @@ export async function renderFamilies(
   contentType: ExpositionContentType = PROMETHEUS_CONTENT_TYPE,
 ): Promise<string> {
   if (contentType === PROMETHEUS_CONTENT_TYPE) return renderTextFormat(families);
+  // prom-client writes no family as a blank line before `# EOF`, which OpenMetrics forbids: Prometheus
+  // marks such a target down ("\n" is not a valid start token) until some series has a value.
+  if (families.length === 0) return '# EOF\n';
   return escapeQuotesInHelp(await familiesToRegistry(families, contentType).metrics(), families);
 }
 

@@ -245,6 +245,16 @@ describe('RedisMultiProcessCollector', () => {
     );
   });
 
+  it('answers an OpenMetrics scrape of a prefix no process has written to with `# EOF` alone', async () => {
+    const collector = new RedisMultiProcessCollector({
+      client: redis.client,
+      keyPrefix: redis.prefix('nothing-yet'),
+    });
+
+    // prom-client's `\n# EOF\n` made Prometheus 2.42 mark the target down: "\n" is not a valid start token.
+    expect(await collector.metrics(OPENMETRICS_CONTENT_TYPE)).toBe('# EOF\n');
+  });
+
   it("keeps a per-process gauge's own pid and hostname labels as exported_pid and exported_hostname, losing no series", async () => {
     const { client } = redis;
     const clashPrefix = redis.prefix('label-clash');

@@ -75,3 +75,9 @@ describe('OpenMetrics help texts', () => {
     ]);
   });
 });
+
+describe('OpenMetrics with no family', () => {
+  it('is `# EOF` alone, as Python writes it: a blank line before it makes Prometheus mark the target down', async () => {
+    expect(await renderFamilies([], OPENMETRICS_CONTENT_TYPE)).toBe('# EOF\n');
+  });
+});
