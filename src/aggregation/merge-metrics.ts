@@ -305,14 +305,12 @@ function mergeGauge(
     problems.push(`gauge "${name}" has an unknown mode "${mode}"`);
     return undefined;
   }
-  const taking = latestOfEachPid(
-    gauges.filter(({ process }) => !rule.liveOnly || live.has(process.id)),
-  );
+  const candidates = gauges.filter(({ process }) => !rule.liveOnly || live.has(process.id));
 
   if (rule.perProcess) {
     // One series per process: a reused pid's series are its latest process's (latestOfEachPid).
     return sortSamples(
-      taking.map(({ series, process }) => ({
+      latestOfEachPid(candidates).map(({ series, process }) => ({
         name,
         labels: withProcessLabels(series.labels, String(process.pid), process.hostname),
         value: series.value,
@@ -321,7 +319,7 @@ function mergeGauge(
   }
 
   const groups = new Map<string, { labels: Labels; values: TimedValue[] }>();
-  for (const { series } of taking) {
+  for (const { series } of latestOfEachPid(candidates, live)) {
     let group = groups.get(series.key);
     if (!group) groups.set(series.key, (group = { labels: series.labels, values: [] }));
     group.values.push({ value: series.value, timestamp: series.timestamp });

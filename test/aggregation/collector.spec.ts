@@ -245,6 +245,25 @@ describe('RedisMultiProcessCollector', () => {
     );
   });
 
+  it('still counts two live processes named alike by the identity option in a reducing mode', async () => {
+    const { client } = redis;
+    const alikePrefix = redis.prefix('alike');
+    // Two replicas of one service, each pid 1, both named after the service: neither replaced the other.
+    for (const value of [5, 3]) {
+      const registry = new Registry();
+      new Gauge({ name: 'g_sum', help: 'Gauge in mode sum', registers: [registry] }).set(value);
+      await testFlusher(client, alikePrefix, registry, {
+        identity: ProcessIdentity.create({ hostname: 'api', pid: 1 }),
+        gaugeModeOf: () => 'sum',
+      }).flush();
+    }
+    const collector = new RedisMultiProcessCollector({ client, keyPrefix: alikePrefix });
+
+    expect(await collector.metrics()).toBe(
+      '# HELP g_sum Gauge in mode sum\n# TYPE g_sum gauge\ng_sum 8\n',
+    );
+  });
+
   it('answers an OpenMetrics scrape of a prefix no process has written to with `# EOF` alone', async () => {
     const collector = new RedisMultiProcessCollector({
       client: redis.client,
