@@ -22,15 +22,39 @@ export function latestOfEachPid(
   gauges: readonly SourcedGauge[],
   live?: ReadonlySet<string>,
 ): SourcedGauge[] {
-  const slotOf = ({ series, process }: SourcedGauge) =>
-    JSON.stringify([process.hostname, process.pid, series.key]);
-  const newest = new Map<string, SourcedGauge>();
+  // The processes by host name and pid (JSON, so no host name runs into its pid). Almost always one
+  // each: then nothing is replaced, and no series costs anything more.
+  const slotOf = new Map<ProcessRecord, string>();
+  const processesIn = new Map<string, number>();
+  for (const { process } of gauges) {
+    if (slotOf.has(process)) continue;
+    const slot = JSON.stringify([process.hostname, process.pid]);
+    slotOf.set(process, slot);
+    processesIn.set(slot, (processesIn.get(slot) ?? 0) + 1);
+  }
+  const shared = (gauge: SourcedGauge) => processesIn.get(slotOf.get(gauge.process)!)! > 1;
+  if (!gauges.some(shared)) return [...gauges];
+
+  // Slot -> series key -> the gauge of the latest heartbeat (keys kept as they are: no new strings).
+  const newest = new Map<string, Map<string, SourcedGauge>>();
+  const newestOf = (gauge: SourcedGauge) => {
+    const slot = slotOf.get(gauge.process)!;
+    let bySeries = newest.get(slot);
+    if (!bySeries) newest.set(slot, (bySeries = new Map()));
+    return bySeries;
+  };
   for (const gauge of gauges) {
-    const slot = slotOf(gauge);
-    const held = newest.get(slot);
-    if (!held || held.process.heartbeat < gauge.process.heartbeat) newest.set(slot, gauge);
+    if (!shared(gauge)) continue;
+    const bySeries = newestOf(gauge);
+    const held = bySeries.get(gauge.series.key);
+    if (!held || held.process.heartbeat < gauge.process.heartbeat) {
+      bySeries.set(gauge.series.key, gauge);
+    }
   }
   return gauges.filter(
-    (gauge) => newest.get(slotOf(gauge)) === gauge || live?.has(gauge.process.id) === true,
+    (gauge) =>
+      !shared(gauge) ||
+      newestOf(gauge).get(gauge.series.key) === gauge ||
+      live?.has(gauge.process.id) === true,
   );
 }
