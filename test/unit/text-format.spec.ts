@@ -74,6 +74,24 @@ describe('OpenMetrics help texts', () => {
       '# HELP temperature Temperature',
     ]);
   });
+
+  it('leave lines alone that only a multiline regular expression would take for HELP lines', async () => {
+    const text = await renderFamilies(
+      [
+        {
+          name: 'odd',
+          help: 'a "quoted"\r# HELP x "y"',
+          type: 'gauge',
+          samples: [{ name: 'odd', labels: { v: 'p\u2028# HELP odd "q"' }, value: 1 }],
+        },
+      ],
+      OPENMETRICS_CONTENT_TYPE,
+    );
+
+    expect(text).toBe(
+      '# HELP odd a \\"quoted\\"\r# HELP x \\"y\\"\n# TYPE odd gauge\nodd{v="p\u2028# HELP odd \\"q\\""} 1\n# EOF\n',
+    );
+  });
 });
 
 describe('OpenMetrics with no family', () => {
