@@ -48,8 +48,9 @@ export function cleanupRedisKeys(): Promise<number> {
 
 /**
  * Ends the processes with this pid (on this host unless `hostname` says otherwise) at once, instead of
- * waiting for their heartbeat to expire: their `live*` gauges leave the next scrape, their counts stay.
- * The counterpart of Python's `mark_process_dead(pid)`, for a cluster primary's worker `exit` handler.
+ * waiting for their heartbeat to expire: all their gauges leave the next scrape, whatever the mode (not
+ * only the `live*` ones, as they would in Python), and their counts stay. The counterpart of Python's
+ * `mark_process_dead(pid)`, for a cluster primary's worker `exit` handler.
  * @returns the ids of the processes ended.
  */
 export function markProcessDead(process: { pid: number; hostname?: string }): Promise<string[]> {

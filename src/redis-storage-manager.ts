@@ -420,8 +420,9 @@ export class RedisStorageManager
 
   /**
    * Ends the processes with this pid (on this host unless `hostname` says otherwise) at once, as the
-   * reaping of a dead process does: their `live*` gauges leave the next scrape, their counts stay. For a
-   * cluster primary that sees a worker exit (Python's `mark_process_dead(pid)`).
+   * reaping of a dead process does: all their gauges leave the next scrape, whatever the mode (Python's
+   * `mark_process_dead(pid)` removes only the `live*` ones), and their counts stay. For a cluster
+   * primary that sees a worker exit.
    * @returns the ids of the processes ended.
    */
   async markProcessDead({ pid, hostname }: { pid: number; hostname?: string }): Promise<string[]> {
