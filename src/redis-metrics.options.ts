@@ -393,6 +393,11 @@ function applyUrl(options: RedisMetricsOptions, raw: string, fail: (problem: str
   if (dbPath !== '' && !/^\d+$/.test(dbPath)) {
     return fail(`has a database part that is not a whole number: "/${dbPath}"`);
   }
+  if (!Number.isSafeInteger(Number(dbPath))) {
+    return fail(`has a database number too large to be one: "/${dbPath}"`);
+  }
+  // The URL parser takes ports up to 65535 but also 0, which nothing listens on (as REDIS_PORT).
+  if (url.port === '0') return fail('has port 0; a port is from 1 to 65535');
   options.url = raw;
   options.host = url.hostname.replace(/^\[(.*)\]$/, '$1');
   options.port = url.port === '' ? 6379 : Number(url.port);

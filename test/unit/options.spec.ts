@@ -162,6 +162,14 @@ describe('options from the environment', () => {
       { PROMETHEUS_REDIS_URL: `redis://:${SECRET}@host:6379/cache` },
       'nestjs-redis-metrics: PROMETHEUS_REDIS_URL has a database part that is not a whole number: "/cache"',
     ],
+    [
+      { PROMETHEUS_REDIS_URL: `redis://:${SECRET}@host:0/1` },
+      'nestjs-redis-metrics: PROMETHEUS_REDIS_URL has port 0; a port is from 1 to 65535',
+    ],
+    [
+      { REDIS_URL: `redis://:${SECRET}@host:6379/99999999999999999999` },
+      'nestjs-redis-metrics: REDIS_URL has a database number too large to be one: "/99999999999999999999"',
+    ],
   ])('rejects %j with its own message', (env, message) => {
     const error = errorOf({ ...env, REDIS_PASSWORD: SECRET });
     expect(error.message).toBe(message);
