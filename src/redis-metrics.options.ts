@@ -87,7 +87,8 @@ export interface RedisMetricsOptions {
   sentinelPassword?: string;
   /**
    * A full connection URL (`PROMETHEUS_REDIS_URL`), `redis://[user:password@]host[:port][/db]` or
-   * `rediss://...`. When set it wins over host, port, db, password and ssl.
+   * `rediss://...`. When set it wins over host, port, db, username, password and ssl: a part the URL
+   * leaves out takes its default (database 0, no password, no TLS), as the client made from it does.
    */
   url?: string;
   /** Prefix of every key this module writes (`REDIS_KEY_PREFIX`). May contain `:`; not `{` or `}`. */
@@ -401,7 +402,11 @@ function applyUrl(options: RedisMetricsOptions, raw: string, fail: (problem: str
   options.url = raw;
   options.host = url.hostname.replace(/^\[(.*)\]$/, '$1');
   options.port = url.port === '' ? 6379 : Number(url.port);
-  if (dbPath !== '') options.db = Number(dbPath);
+  // The URL wins over db and credentials given beside it, as the client made from it connects:
+  // database 0 and no password unless the URL names them.
+  options.db = dbPath === '' ? 0 : Number(dbPath);
+  delete options.username;
+  delete options.password;
   const decoded = (part: 'username' | 'password') => {
     try {
       return decodeURIComponent(url[part]);

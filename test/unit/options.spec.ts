@@ -1,4 +1,5 @@
 import {
+  createRedisClient,
   DEFAULT_REDIS_METRICS_OPTIONS,
   readRedisMetricsOptionsFromEnv,
   redactRedisMetricsOptions,
@@ -98,6 +99,33 @@ describe('options from the environment', () => {
       password: '***',
       url: 'rediss://metrics:***@cache.example:6390/2',
     });
+  });
+
+  it('resolves what the client made from a URL connects with, not the db and password beside it', () => {
+    const options = readRedisMetricsOptionsFromEnv({
+      PROMETHEUS_REDIS_URL: 'redis://cache.example:6390',
+      REDIS_DB: '3',
+      REDIS_PASSWORD: SECRET,
+      REDIS_SSL: 'true',
+    });
+    const client = createRedisClient(options);
+    try {
+      expect(options).toMatchObject({ host: 'cache.example', port: 6390, db: 0, ssl: false });
+      expect(options.password).toBeUndefined();
+      expect(client.options).toMatchObject({ port: 6390, db: options.db });
+      expect(client.options.password ?? undefined).toBe(options.password);
+    } finally {
+      client.disconnect();
+    }
+    const inCode = resolveRedisMetricsOptions({
+      url: 'redis://h/4',
+      db: 2,
+      username: 'u',
+      password: SECRET,
+    });
+    expect(inCode.db).toBe(4);
+    expect(inCode).not.toHaveProperty('username');
+    expect(inCode).not.toHaveProperty('password');
   });
 
   it('names the variable whose URL has a password that is not percent-encoding, never showing it', () => {
