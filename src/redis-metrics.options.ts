@@ -432,7 +432,13 @@ function applyTls(
     const value = optionalText(given, option, fail);
     if (value === undefined) continue;
     if (!options.ssl) {
-      fail(option, `is set, but TLS is off: set ${nameOf('ssl')} to true or use a rediss:// URL`);
+      // With a URL its scheme alone decides (ssl is not read): asking for ssl would not help.
+      fail(
+        option,
+        options.url === undefined
+          ? `is set, but TLS is off: set ${nameOf('ssl')} to true or use a rediss:// URL`
+          : `is set, but TLS is off: ${nameOf('url')} starts with redis://; use rediss:// (with a URL, ${nameOf('ssl')} is not used)`,
+      );
     }
     if ((files as readonly string[]).includes(option)) {
       const problem = checkPemFile(value);

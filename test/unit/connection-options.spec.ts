@@ -78,6 +78,11 @@ describe('TLS options', () => {
       'nestjs-redis-metrics: REDIS_TLS_SERVERNAME is set, but TLS is off: set REDIS_SSL to true or use a rediss:// URL',
     ],
     [
+      // REDIS_SSL is set, but the URL's scheme decides: the message must not ask for REDIS_SSL.
+      { REDIS_URL: 'redis://cache:6380', REDIS_SSL: 'true', REDIS_TLS_CA_FILE: 'PEM' },
+      'nestjs-redis-metrics: REDIS_TLS_CA_FILE is set, but TLS is off: REDIS_URL starts with redis://; use rediss:// (with a URL, REDIS_SSL is not used)',
+    ],
+    [
       { REDIS_SSL: 'true', REDIS_TLS_CERT_FILE: 'PEM' },
       'nestjs-redis-metrics: REDIS_TLS_CERT_FILE needs REDIS_TLS_KEY_FILE too: a client certificate needs its key',
     ],
@@ -108,6 +113,11 @@ describe('TLS options', () => {
   it('names the option, not a variable, for options given in code', () => {
     expect(() => resolveRedisMetricsOptions({ tlsCaFile: pem })).toThrow(
       'nestjs-redis-metrics: option "tlsCaFile" is set, but TLS is off: set option "ssl" to true or use a rediss:// URL',
+    );
+    expect(() =>
+      resolveRedisMetricsOptions({ url: 'redis://cache:6380', ssl: true, tlsServername: 'cache' }),
+    ).toThrow(
+      'nestjs-redis-metrics: option "tlsServername" is set, but TLS is off: option "url" starts with redis://; use rediss:// (with a URL, option "ssl" is not used)',
     );
   });
 });
