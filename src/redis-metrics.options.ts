@@ -86,9 +86,10 @@ export interface RedisMetricsOptions {
   /** Sentinel: the sentinels' own password, if they require one (`REDIS_SENTINEL_PASSWORD`). Never logged. */
   sentinelPassword?: string;
   /**
-   * A full connection URL (`PROMETHEUS_REDIS_URL`), `redis://[user:password@]host[:port][/db]` or
-   * `rediss://...`. When set it wins over host, port, db, username, password and ssl: a part the URL
-   * leaves out takes its default (database 0, no password, no TLS), as the client made from it does.
+   * A full connection URL (`PROMETHEUS_REDIS_URL`, else `REDIS_URL`),
+   * `redis://[user:password@]host[:port][/db]` or `rediss://...`. When set it wins over host, port, db,
+   * username, password and ssl: a part the URL leaves out takes its default (database 0, no password,
+   * no TLS), as the client made from it does.
    */
   url?: string;
   /** Prefix of every key this module writes (`REDIS_KEY_PREFIX`). May contain `:`; not `{` or `}`. */
@@ -166,7 +167,10 @@ export const DEFAULT_REDIS_METRICS_OPTIONS: Readonly<RedisMetricsOptions> = Obje
   collectIntervalMs: 1000,
 });
 
-/** Environment variables read by {@link readRedisMetricsOptionsFromEnv}, each with the option it sets. */
+/**
+ * Environment variables read by {@link readRedisMetricsOptionsFromEnv}, each with the option it sets.
+ * `REDIS_URL` sets `url` too, when `PROMETHEUS_REDIS_URL` is not set (see `redisUrlFromEnv`).
+ */
 export const REDIS_METRICS_ENV = {
   REDIS_ENABLED: 'enabled',
   REDIS_HOST: 'host',
@@ -200,7 +204,8 @@ const FALSE_WORDS = new Set(['0', 'false', 'no', 'off']);
 
 /**
  * Reads the module's options from environment variables (see {@link REDIS_METRICS_ENV}), fills in the
- * defaults and validates the result.
+ * defaults and validates the result. The protection of the routes (`METRICS_AUTH_*`) is not among
+ * them: `readMetricsAuthFromEnv()` reads it, as the `auth` option.
  *
  * @throws RedisMetricsConfigError naming the variable and what is wrong with it; the message never
  *   contains a password.
