@@ -29,6 +29,7 @@ export interface ScrapeOptions {
   /** This process's registry, served when storage is off, or with `fallback: 'local'`. */
   registry: Registry<RegistryContentType>;
   timeoutMs: number;
+  /** What a scrape that cannot be merged right answers: `none` a 503, `local` {@link registry}. */
   fallback: 'none' | 'local';
   logger: { warn(message: string): void; log(message: string): void };
   /** Called when the store lost data this process wrote: flush now to write it again. */
@@ -142,6 +143,8 @@ export class MetricsScrape {
   ): Promise<ScrapeResponse> {
     if (error instanceof MergedScrapeUnavailableError) {
       this.options.onLostData();
+      // Partial totals are a wrong number as much as a failed read is: 'local' chose its own registry.
+      if (this.options.fallback === 'local') return this.local(contentType);
       return {
         status: 503,
         contentType: TEXT,

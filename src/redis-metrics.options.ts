@@ -120,9 +120,10 @@ export interface RedisMetricsOptions {
    */
   scrapeTimeoutMs: number;
   /**
-   * What `/metrics` serves when the merged read fails (`REDIS_SCRAPE_FALLBACK`): `none` (default)
-   * answers 503, so Prometheus records the scrape as failed and `rate()` bridges the gap; `local` serves
-   * this process's own registry with 200, as prom-client alone would, which Prometheus reads as counter
+   * What `/metrics` serves when the merged read fails, or its totals are partial while Redis is
+   * written again after it lost data (`REDIS_SCRAPE_FALLBACK`): `none` (default) answers 503, so
+   * Prometheus records the scrape as failed and `rate()` bridges the gap; `local` serves this
+   * process's own registry with 200, as prom-client alone would, which Prometheus reads as counter
    * resets of the merged series (their rates jump while Redis is away).
    */
   scrapeFallback: 'none' | 'local';

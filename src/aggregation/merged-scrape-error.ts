@@ -1,7 +1,8 @@
 /**
  * A merged scrape that cannot be answered right now without a wrong number: Redis lost data and the
  * live processes are still writing theirs again, or the read failed or took too long. The HTTP layer
- * answers 503 with its message (Prometheus then records `up == 0` and `rate()` bridges the gap).
+ * answers 503 with its message (Prometheus then records `up == 0` and `rate()` bridges the gap), or
+ * with `scrapeFallback: 'local'` this process's own registry.
  */
 export class MergedScrapeUnavailableError extends Error {
   override readonly name = 'MergedScrapeUnavailableError';

@@ -405,6 +405,40 @@ describe('Redis holding less than a process was told: each live process repairs 
     expect(await admin.hget(new PrefixKeys('lost-reply').totals, '["once_total",{}]')).toBe('v 8');
   });
 
+  it("serves the process's own registry with scrapeFallback 'local' while the totals are written again, 503 without", async () => {
+    const server = await startServer('lost-local');
+    const client = connectTo(server.port);
+    const quiet = { log: () => undefined, warn: () => undefined, error: () => undefined };
+    const [strict, local] = (['none', 'local'] as const).map((scrapeFallback, index) => {
+      const registry = new Registry();
+      new Counter({ name: 'kept_total', help: 'Counted', registers: [registry] }).inc(index + 2);
+      const manager = new RedisStorageManager(
+        {
+          url: `redis://127.0.0.1:${server.port}`,
+          keyPrefix: 'lost-local',
+          registry,
+          defaultMetrics: false,
+          freshScrapeWaitMs: 0,
+          scrapeFallback,
+        },
+        quiet,
+      );
+      cleanups.push(() => manager.teardown());
+      return manager;
+    });
+    expect(await strict.setup()).toBe(true);
+    expect(await local.setup()).toBe(true);
+    expect((await strict.metrics()).body).toContain('\nkept_total 5\n');
+
+    await client.del('{lost-local}:totals');
+    // Within the lost-data grace (2.5 s at the default flush interval) the merged totals are partial.
+    const [strictAnswer, localAnswer] = await Promise.all([strict.metrics(), local.metrics()]);
+
+    expect(strictAnswer.status).toBe(503);
+    expect(localAnswer.status).toBe(200);
+    expect(localAnswer.body).toContain('\nkept_total 3\n');
+  });
+
   it('warns at start-up when Redis may evict the module keys', async () => {
     const server = await startServer('evicting', ['--maxmemory-policy', 'allkeys-lru']);
     const warnings: string[] = [];
