@@ -28,6 +28,16 @@ function setting(env: Record<string, string | undefined>, name: string): string 
 }
 
 /**
+ * @internal `REDIS_KEY_PREFIX` as `readRedisMetricsOptionsFromEnv` reads it (trimmed, empty as
+ * unset), for readers of the prefix that take no other setting from the environment.
+ */
+export function keyPrefixFromEnv(
+  env: Record<string, string | undefined> = process.env,
+): string | undefined {
+  return setting(env, 'REDIS_KEY_PREFIX');
+}
+
+/**
  * The Redis URL of the environment: `PROMETHEUS_REDIS_URL`, else `REDIS_URL`, the name most platforms and
  * the sample use. The module's own variable wins so that an app whose `REDIS_URL` is its cache can keep
  * metrics elsewhere.

@@ -1,6 +1,7 @@
 import { Redis } from 'ioredis';
 import type { Registry } from 'prom-client';
 
+import { keyPrefixFromEnv } from '../redis-metrics.env-source.js';
 import { DEFAULT_REDIS_METRICS_OPTIONS, lostDataGraceMs } from '../redis-metrics.options.js';
 import type { RedisClient } from '../storage/lua-scripts.js';
 import type { AcknowledgedWrite } from '../storage/metrics-flusher.js';
@@ -78,9 +79,8 @@ export class RedisMultiProcessCollector {
       options.store ??
       new RedisMetricsStore(
         this.client!,
-        options.keyPrefix ??
-          process.env.REDIS_KEY_PREFIX ??
-          DEFAULT_REDIS_METRICS_OPTIONS.keyPrefix,
+        // Read as the module reads it, so that both find the same keys.
+        options.keyPrefix ?? keyPrefixFromEnv() ?? DEFAULT_REDIS_METRICS_OPTIONS.keyPrefix,
       );
     this.livenessWindowMs =
       options.livenessWindowMs ?? DEFAULT_REDIS_METRICS_OPTIONS.livenessWindowMs;

@@ -5,6 +5,7 @@ import {
   OPENMETRICS_CONTENT_TYPE,
   PrefixKeys,
   ProcessIdentity,
+  readRedisMetricsOptionsFromEnv,
   RedisMultiProcessCollector,
   type GaugeMode,
 } from '../../src/index.js';
@@ -336,5 +337,28 @@ describe('RedisMultiProcessCollector', () => {
       '# HELP odd Odd \\"labels\\" \\\\ here\n# TYPE odd counter\nodd_total{v="say \\"hi\\" \\\\ back\\nslash ü 😀"} 2\n# EOF\n',
     );
     expect(promtoolCheck(text)).toBe('');
+  });
+
+  it('reads REDIS_KEY_PREFIX as the module does: trimmed, and empty as unset', async () => {
+    const registry = new Registry();
+    new Counter({ name: 'env_prefix_total', help: 'Counted', registers: [registry] }).inc(4);
+    const envPrefix = redis.prefix('env-prefix');
+    const written = readRedisMetricsOptionsFromEnv({ REDIS_KEY_PREFIX: ` ${envPrefix} ` });
+    await testFlusher(redis.client, written.keyPrefix, registry).flush();
+    const before = process.env.REDIS_KEY_PREFIX;
+    try {
+      process.env.REDIS_KEY_PREFIX = ` ${envPrefix} `;
+      const collector = new RedisMultiProcessCollector({ client: redis.client });
+      expect(await collector.metrics()).toBe(
+        '# HELP env_prefix_total Counted\n# TYPE env_prefix_total counter\nenv_prefix_total 4\n',
+      );
+      process.env.REDIS_KEY_PREFIX = '';
+      expect(new RedisMultiProcessCollector({ client: redis.client })).toBeInstanceOf(
+        RedisMultiProcessCollector,
+      );
+    } finally {
+      if (before === undefined) delete process.env.REDIS_KEY_PREFIX;
+      else process.env.REDIS_KEY_PREFIX = before;
+    }
   });
 });
