@@ -27,7 +27,10 @@ export interface RedisMetricsModuleOptions extends Partial<RedisMetricsOptions> 
   store?: MetricsStore;
   /** The prom-client registry this process writes; default prom-client's global `register`. */
   registry?: Registry<RegistryContentType>;
-  /** Multiprocess mode per gauge name; a gauge not listed uses `defaultGaugeMode`. */
+  /**
+   * Multiprocess mode per gauge name; a gauge not listed uses `defaultGaugeMode`. The name is the one in
+   * the registry: with `customMetricPrefix: 'shop'`, a gauge made as `open_carts` is `shop_open_carts`.
+   */
   gaugeModes?: Record<string, GaugeMode>;
   /** Name this process differently in Redis (the id always gets a fresh nonce as well). */
   identity?: { hostname?: string; pid?: number };
