@@ -84,6 +84,33 @@ const DEFAULT_METRICS_CONFIG_NAMES = namesOf<
 });
 const SENTINEL_NAMES = namesOf<RedisSentinelAddress>({ host: true, port: true });
 
+/**
+ * The objects options hand over, by the methods the module calls on them: anything else would fail
+ * later, in the background (a URL given as `client` failed at set-up, after the app had started).
+ */
+const OBJECT_OPTIONS = {
+  client: {
+    methods: ['sendCommand', 'on'],
+    kind: 'an ioredis Redis or Cluster client (a URL goes in the "url" option)',
+  },
+  registry: {
+    methods: ['getSingleMetric', 'registerMetric', 'setDefaultLabels'],
+    kind: 'a prom-client Registry',
+  },
+  store: {
+    methods: ['write', 'rebase', 'end', 'read', 'processIndex'],
+    kind: 'a MetricsStore (MemoryMetricsStore, IpcMetricsStore, RedisMetricsStore)',
+  },
+} as const;
+
+/** What a value is, without showing it (a string given as `client` may be a URL with a password). */
+function kindOf(value: unknown): string {
+  if (value === null) return 'null';
+  if (Array.isArray(value)) return 'an array';
+  const type = typeof value;
+  return type === 'object' ? 'an object without those methods' : `a ${type}`;
+}
+
 /** A value as a message shows it: primitives as written in code, anything else by its kind. */
 function shown(value: unknown): string {
   if (typeof value === 'string') return JSON.stringify(value);
@@ -131,6 +158,15 @@ export function checkModuleOptions(options: unknown): void {
     defaultMetrics,
     sentinels,
   } = options;
+  for (const [option, { methods, kind }] of Object.entries(OBJECT_OPTIONS)) {
+    const value = options[option];
+    if (value === undefined) continue;
+    const usable =
+      typeof value === 'object' &&
+      value !== null &&
+      methods.every((method) => typeof (value as Record<string, unknown>)[method] === 'function');
+    if (!usable) fail(option, `must be ${kind}; got ${kindOf(value)}`);
+  }
   if (gaugeModes !== undefined) {
     if (!isObject(gaugeModes)) fail('gaugeModes', 'must be an object: gauge name -> mode');
     for (const [name, mode] of Object.entries(gaugeModes as object)) {

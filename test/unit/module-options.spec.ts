@@ -139,6 +139,16 @@ describe('options given in code, checked as JavaScript or an untyped factory may
     expect(errorOf('redis://localhost')).toBe(
       'nestjs-redis-metrics: the options of RedisMetricsModule must be an object',
     );
+    // Objects handed over are checked for the methods the module calls, and a URL is never shown.
+    expect(errorOf({ client: `redis://:${SECRET}@localhost:6379` })).toBe(
+      'nestjs-redis-metrics: option "client" must be an ioredis Redis or Cluster client (a URL goes in the "url" option); got a string',
+    );
+    expect(errorOf({ registry: Registry })).toBe(
+      'nestjs-redis-metrics: option "registry" must be a prom-client Registry; got a function',
+    );
+    expect(errorOf({ store: {} })).toBe(
+      'nestjs-redis-metrics: option "store" must be a MetricsStore (MemoryMetricsStore, IpcMetricsStore, RedisMetricsStore); got an object without those methods',
+    );
     expect(errorOf({ httpMetrics: { self: {} } })).toBe(
       'nestjs-redis-metrics: option "httpMetrics" must be true or false; got an object',
     );
