@@ -134,7 +134,7 @@ export {
   type WindowSeries,
 } from './aggregation/prefix-data.js';
 export { MergedScrapeUnavailableError } from './aggregation/merged-scrape-error.js';
-export { validLabelName, validMetricName } from './aggregation/prometheus-names.js';
+export { validLabelName, validMetricName } from './prometheus-names.js';
 export {
   RedisMultiProcessCollector,
   type RedisMultiProcessCollectorOptions,

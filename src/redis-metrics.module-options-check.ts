@@ -2,6 +2,7 @@ import type { DefaultMetricsCollectorConfiguration, PrometheusContentType } from
 
 import { RedisMetricsConfigError } from './errors.js';
 import type { MetricsAuthOptions } from './metrics-auth.options.js';
+import { validLabelName, validMetricName } from './prometheus-names.js';
 import type {
   RedisMetricsDefaultMetrics,
   RedisMetricsModuleOptions,
@@ -184,10 +185,25 @@ export function checkModuleOptions(options: unknown): void {
   if (customMetricPrefix !== undefined && typeof customMetricPrefix !== 'string') {
     fail('customMetricPrefix', 'must be a string');
   }
+  // Names Prometheus refuses fail later and elsewhere: prom-client's 'Invalid metric name' when the
+  // first metric is made, and a default label on every series, which no scrape could then serve.
+  if (customMetricPrefix && !validMetricName(`${customMetricPrefix}_`)) {
+    fail(
+      'customMetricPrefix',
+      `must start metric names Prometheus accepts (letters, digits, _ and :, not a digit first); got ${shown(customMetricPrefix)}`,
+    );
+  }
   if (defaultLabels !== undefined) {
     const values = isObject(defaultLabels) ? Object.values(defaultLabels) : [undefined];
     if (values.some((value) => typeof value !== 'string' && typeof value !== 'number')) {
       fail('defaultLabels', 'must be an object of label name -> string or number');
+    }
+    const bad = Object.keys(defaultLabels as object).find((name) => !validLabelName(name));
+    if (bad !== undefined) {
+      fail(
+        'defaultLabels',
+        `has the label name ${shown(bad)}, which Prometheus does not accept (letters, digits and _, not a digit first, not __ first)`,
+      );
     }
   }
   if (identity !== undefined) {

@@ -11,7 +11,7 @@ import {
 } from './metric-family.js';
 import type { ExemplarSeries, PrefixData, TotalSeries } from './prefix-data.js';
 import { withProcessLabels } from './process-labels.js';
-import { validLabelName, validMetricName } from './prometheus-names.js';
+import { validLabelName, validMetricName } from '../prometheus-names.js';
 import { latestOfEachPid, type SourcedGauge } from './reused-pids.js';
 
 /** How to merge. */

@@ -1,6 +1,6 @@
 import { parseSeriesField } from '../storage/keys.js';
 import { labelsKey } from './metric-family.js';
-import { validLabelName } from './prometheus-names.js';
+import { validLabelName } from '../prometheus-names.js';
 import type { SeriesIdentity } from './prefix-data.js';
 
 /** A parsed series field; `null` when the field is not one. */

@@ -136,6 +136,13 @@ describe('options given in code, checked as JavaScript or an untyped factory may
     expect(errorOf({ customMetricPrefix: 7 })).toBe(
       'nestjs-redis-metrics: option "customMetricPrefix" must be a string',
     );
+    // Names Prometheus refuses: prom-client's own error at the first metric, or every series unservable.
+    expect(errorOf({ customMetricPrefix: 'my-shop' })).toBe(
+      'nestjs-redis-metrics: option "customMetricPrefix" must start metric names Prometheus accepts (letters, digits, _ and :, not a digit first); got "my-shop"',
+    );
+    expect(errorOf({ defaultLabels: { app: 'shop', 'k8s-pod': 'web-1' } })).toBe(
+      'nestjs-redis-metrics: option "defaultLabels" has the label name "k8s-pod", which Prometheus does not accept (letters, digits and _, not a digit first, not __ first)',
+    );
     expect(errorOf('redis://localhost')).toBe(
       'nestjs-redis-metrics: the options of RedisMetricsModule must be an object',
     );
