@@ -100,6 +100,7 @@ export class RedisStorageManager
   readonly registry: Registry<RegistryContentType>;
   /** This process's identity in Redis. */
   readonly identity: ProcessIdentity;
+  /** The Redis keys of {@link RedisMetricsOptions.keyPrefix} (see docs/redis-layout.md). */
   readonly keys: PrefixKeys;
   private readonly gaugeModes = new Map<string, GaugeMode>();
   private readonly client: RedisClient | undefined;

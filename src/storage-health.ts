@@ -10,6 +10,7 @@ export interface RedisMetricsHealth {
   status: 'up' | 'degraded' | 'disabled';
   /** This process's id in the store. */
   process: string;
+  /** This process's pid (or the `identity` option's), as its per-process gauges are labelled. */
   pid: number;
   /** Milliseconds since the last successful flush, if any. */
   lastFlushAgeMs: number | null;
