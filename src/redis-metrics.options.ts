@@ -200,6 +200,12 @@ export const REDIS_METRICS_ENV = {
 
 type OptionSource = (option: keyof RedisMetricsOptions) => string;
 
+/**
+ * The longest wait Node's timers take (2^31 - 1 ms, about 24.8 days): a longer one fires after 1 ms,
+ * which made a scrape timeout of 3,000,000,000 ms answer every scrape with 503 at once.
+ */
+const MAX_TIMER_MS = 2_147_483_647;
+
 const TRUE_WORDS = new Set(['1', 'true', 'yes', 'on']);
 const FALSE_WORDS = new Set(['0', 'false', 'no', 'off']);
 
@@ -258,7 +264,14 @@ function resolveOptions(
   };
   const d = DEFAULT_REDIS_METRICS_OPTIONS;
 
-  const flushIntervalMs = integer(given, 'flushIntervalMs', d.flushIntervalMs, 10, fail);
+  const flushIntervalMs = integer(
+    given,
+    'flushIntervalMs',
+    d.flushIntervalMs,
+    10,
+    fail,
+    MAX_TIMER_MS,
+  );
   const options: RedisMetricsOptions = {
     enabled: boolean(given, 'enabled', d.enabled, fail),
     host: text(given, 'host', d.host, fail),
@@ -276,8 +289,15 @@ function resolveOptions(
       fail,
     ),
     defaultGaugeMode: oneOf(given, 'defaultGaugeMode', GAUGE_MODES, d.defaultGaugeMode, fail),
-    scrapeTimeoutMs: integer(given, 'scrapeTimeoutMs', d.scrapeTimeoutMs, 1, fail),
-    freshScrapeWaitMs: integer(given, 'freshScrapeWaitMs', d.freshScrapeWaitMs, 0, fail),
+    scrapeTimeoutMs: integer(given, 'scrapeTimeoutMs', d.scrapeTimeoutMs, 1, fail, MAX_TIMER_MS),
+    freshScrapeWaitMs: integer(
+      given,
+      'freshScrapeWaitMs',
+      d.freshScrapeWaitMs,
+      0,
+      fail,
+      MAX_TIMER_MS,
+    ),
     collectIntervalMs: integer(given, 'collectIntervalMs', d.collectIntervalMs, 0, fail),
     scrapeFallback: oneOf(
       given,

@@ -191,6 +191,19 @@ describe('options from the environment', () => {
       'nestjs-redis-metrics: PROMETHEUS_REDIS_URL has a database part that is not a whole number: "/cache"',
     ],
     [
+      // Node's timers fire after 1 ms for a longer wait: every scrape answered 503 at once.
+      { REDIS_SCRAPE_TIMEOUT_MS: '3000000000' },
+      'nestjs-redis-metrics: REDIS_SCRAPE_TIMEOUT_MS must be from 1 to 2147483647; got 3000000000',
+    ],
+    [
+      { REDIS_FLUSH_INTERVAL_MS: '2147483648' },
+      'nestjs-redis-metrics: REDIS_FLUSH_INTERVAL_MS must be from 10 to 2147483647; got 2147483648',
+    ],
+    [
+      { REDIS_FRESH_SCRAPE_WAIT_MS: '99999999999' },
+      'nestjs-redis-metrics: REDIS_FRESH_SCRAPE_WAIT_MS must be from 0 to 2147483647; got 99999999999',
+    ],
+    [
       { PROMETHEUS_REDIS_URL: `redis://:${SECRET}@host:0/1` },
       'nestjs-redis-metrics: PROMETHEUS_REDIS_URL has port 0; a port is from 1 to 65535',
     ],
