@@ -7,9 +7,10 @@ import { checkPemFile } from './tls-files.js';
 /**
  * How a gauge is aggregated across processes at scrape time.
  *
- * - `all`: one series per process, labelled with its `pid`, dead processes included until reaped.
+ * - `all`: one series per process, labelled with its `pid` and `hostname`, dead processes included
+ *   until reaped.
  * - `liveall`: like `all`, live processes only.
- * - `live`: one series per process with a `pid` label, live processes only (same output as `liveall`).
+ * - `live`: another name for `liveall`.
  * - `max` / `min` / `sum`: one series, the maximum / minimum / sum over every process still stored.
  * - `mostrecent`: one series, the value written last (by Redis server time).
  * - `livemax` / `livemin` / `livesum` / `livemostrecent`: the same over live processes only.
