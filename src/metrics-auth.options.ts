@@ -21,15 +21,23 @@ export const METRICS_AUTH_ENV = {
 /**
  * Reads the protection of the module's routes from the environment: `METRICS_AUTH_TOKEN` for a bearer
  * token, `METRICS_AUTH_USERNAME` and `METRICS_AUTH_PASSWORD` for basic auth. `undefined` when none is set.
+ * Values are trimmed, as Prometheus trims a `credentials_file` or `password_file`: a secret mounted as a
+ * file often ends with a newline, and no `Authorization` header can carry a token's surrounding
+ * whitespace.
  *
- * @throws RedisMetricsConfigError when only one half of the basic credentials is set.
+ * @throws RedisMetricsConfigError when only one half of the basic credentials is set, or a variable
+ *   holds nothing but whitespace.
  */
 export function readMetricsAuthFromEnv(
   env: Record<string, string | undefined> = process.env,
 ): MetricsAuthOptions | undefined {
   const value = (name: string) => {
     const raw = env[name];
-    return raw === undefined || raw === '' ? undefined : raw;
+    if (raw === undefined || raw === '') return undefined;
+    const trimmed = raw.trim();
+    // Blank rather than empty is a mistake, not a wish for open routes: say so.
+    if (trimmed === '') throw new RedisMetricsConfigError(name, 'holds only whitespace');
+    return trimmed;
   };
   const token = value(METRICS_AUTH_ENV.token);
   const username = value(METRICS_AUTH_ENV.username);

@@ -311,6 +311,12 @@ function checkAuth(auth: unknown): void {
   if (bearerToken !== undefined && (typeof bearerToken !== 'string' || bearerToken === '')) {
     fail('has a bearerToken that is not a non-empty string');
   }
+  // HTTP drops the whitespace around a header value: such a token could never be matched.
+  if (typeof bearerToken === 'string' && bearerToken.trim() !== bearerToken) {
+    fail(
+      'has a bearerToken that starts or ends with whitespace, which no Authorization header carries',
+    );
+  }
   if (basic !== undefined) {
     const { username, password } = isObject(basic) ? basic : {};
     if (typeof username !== 'string' || username === '' || typeof password !== 'string') {

@@ -114,6 +114,19 @@ describe('protection of the routes from the environment', () => {
     ).toEqual({ basic: { username: 'prom', password: SECRET } });
   });
 
+  it('trims the values, as Prometheus trims a credentials file, and refuses a blank one', () => {
+    expect(readMetricsAuthFromEnv({ METRICS_AUTH_TOKEN: 't0k\n' })).toEqual({ bearerToken: 't0k' });
+    expect(
+      readMetricsAuthFromEnv({
+        METRICS_AUTH_USERNAME: ' prom',
+        METRICS_AUTH_PASSWORD: `${SECRET}\n`,
+      }),
+    ).toEqual({ basic: { username: 'prom', password: SECRET } });
+    expect(() => readMetricsAuthFromEnv({ METRICS_AUTH_TOKEN: ' \n' })).toThrow(
+      new RedisMetricsConfigError('METRICS_AUTH_TOKEN', 'holds only whitespace'),
+    );
+  });
+
   it('stops on half of the basic credentials, without the password', () => {
     expect(() => readMetricsAuthFromEnv({ METRICS_AUTH_PASSWORD: SECRET })).toThrow(
       new RedisMetricsConfigError(

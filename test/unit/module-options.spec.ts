@@ -110,6 +110,10 @@ describe('options given in code, checked as JavaScript or an untyped factory may
     expect(errorOf({ auth: { bearerToken: '' } })).toBe(
       'nestjs-redis-metrics: option "auth" has a bearerToken that is not a non-empty string',
     );
+    const spaced = errorOf({ auth: { bearerToken: `${SECRET}\n` } });
+    expect(spaced).toBe(
+      'nestjs-redis-metrics: option "auth" has a bearerToken that starts or ends with whitespace, which no Authorization header carries',
+    );
     const basic = errorOf({ auth: { basic: { username: '', password: SECRET } } });
     expect(basic).toBe(
       'nestjs-redis-metrics: option "auth" has basic credentials without a non-empty username and a password string',
