@@ -187,25 +187,8 @@ export function checkModuleOptions(options: unknown): void {
   }
   // Names Prometheus refuses fail later and elsewhere: prom-client's 'Invalid metric name' when the
   // first metric is made, and a default label on every series, which no scrape could then serve.
-  if (customMetricPrefix && !validMetricName(`${customMetricPrefix}_`)) {
-    fail(
-      'customMetricPrefix',
-      `must start metric names Prometheus accepts (letters, digits, _ and :, not a digit first); got ${shown(customMetricPrefix)}`,
-    );
-  }
-  if (defaultLabels !== undefined) {
-    const values = isObject(defaultLabels) ? Object.values(defaultLabels) : [undefined];
-    if (values.some((value) => typeof value !== 'string' && typeof value !== 'number')) {
-      fail('defaultLabels', 'must be an object of label name -> string or number');
-    }
-    const bad = Object.keys(defaultLabels as object).find((name) => !validLabelName(name));
-    if (bad !== undefined) {
-      fail(
-        'defaultLabels',
-        `has the label name ${shown(bad)}, which Prometheus does not accept (letters, digits and _, not a digit first, not __ first)`,
-      );
-    }
-  }
+  if (customMetricPrefix) checkMetricPrefix('option "customMetricPrefix"', customMetricPrefix);
+  if (defaultLabels !== undefined) checkLabels('option "defaultLabels"', defaultLabels);
   if (identity !== undefined) {
     if (isObject(identity)) {
       checkNames(
@@ -282,6 +265,38 @@ function checkDefaultMetrics(defaultMetrics: unknown): void {
     (name) => `option "defaultMetrics.config.${name}"`,
     "a setting of prom-client's collectDefaultMetrics",
   );
+  // prom-client takes both as they are: names Prometheus refuses would leave every default metric out
+  // of merged scrapes (or make an exposition Prometheus cannot parse) rather than stop start-up.
+  if (config.prefix) checkMetricPrefix('option "defaultMetrics.config.prefix"', config.prefix);
+  if (config.labels !== undefined)
+    checkLabels('option "defaultMetrics.config.labels"', config.labels);
+}
+
+/** A prefix of metric names: with `_` after it, the start of a name Prometheus accepts. */
+function checkMetricPrefix(option: string, prefix: unknown): void {
+  if (typeof prefix === 'string' && validMetricName(`${prefix}_`)) return;
+  throw new RedisMetricsConfigError(
+    option,
+    `must start metric names Prometheus accepts (letters, digits, _ and :, not a digit first); got ${shown(prefix)}`,
+  );
+}
+
+/** Labels added to every series: names Prometheus accepts, values it can show. */
+function checkLabels(option: string, labels: unknown): void {
+  const values = isObject(labels) ? Object.values(labels) : [undefined];
+  if (values.some((value) => typeof value !== 'string' && typeof value !== 'number')) {
+    throw new RedisMetricsConfigError(
+      option,
+      'must be an object of label name -> string or number',
+    );
+  }
+  const bad = Object.keys(labels as object).find((name) => !validLabelName(name));
+  if (bad !== undefined) {
+    throw new RedisMetricsConfigError(
+      option,
+      `has the label name ${shown(bad)}, which Prometheus does not accept (letters, digits and _, not a digit first, not __ first)`,
+    );
+  }
 }
 
 function validIdentity(identity: unknown): boolean {

@@ -147,6 +147,22 @@ describe('options given in code, checked as JavaScript or an untyped factory may
     expect(errorOf({ defaultLabels: { app: 'shop', 'k8s-pod': 'web-1' } })).toBe(
       'nestjs-redis-metrics: option "defaultLabels" has the label name "k8s-pod", which Prometheus does not accept (letters, digits and _, not a digit first, not __ first)',
     );
+    // The same names given to prom-client's default metrics, which takes them as they are.
+    const defaultMetricsConfig = (config: object) =>
+      errorOf({ defaultMetrics: { enabled: true, config } });
+    expect(defaultMetricsConfig({ labels: { 'k8s-pod': 'web-1' } })).toBe(
+      'nestjs-redis-metrics: option "defaultMetrics.config.labels" has the label name "k8s-pod", which Prometheus does not accept (letters, digits and _, not a digit first, not __ first)',
+    );
+    expect(defaultMetricsConfig({ labels: { pod: ['web-1'] } })).toBe(
+      'nestjs-redis-metrics: option "defaultMetrics.config.labels" must be an object of label name -> string or number',
+    );
+    expect(defaultMetricsConfig({ prefix: 'my-app_' })).toBe(
+      'nestjs-redis-metrics: option "defaultMetrics.config.prefix" must start metric names Prometheus accepts (letters, digits, _ and :, not a digit first); got "my-app_"',
+    );
+    const config = { prefix: 'app_', labels: { pod: 'web-1' } };
+    expect(
+      () => new RedisStorageManager({ defaultMetrics: { enabled: true, config } }),
+    ).not.toThrow();
     expect(errorOf('redis://localhost')).toBe(
       'nestjs-redis-metrics: the options of RedisMetricsModule must be an object',
     );
