@@ -1,0 +1,79 @@
+import { jest } from '@jest/globals';
+
+import {
+  createRedisClient,
+  resolveRedisMetricsOptions,
+  type FlushRequestOutcome,
+} from '../../src/index.js';
+import type { RedisClient } from '../../src/storage/lua-scripts.js';
+import { FlushRequests } from '../../src/storage/flush-requests.js';
+import { startPrivateRedis } from '../harness/redis-server.mjs';
+
+type PrivateRedis = Awaited<ReturnType<typeof startPrivateRedis>>;
+
+// A Redis stopped and started again, and reconnections of up to 2 s each.
+jest.setTimeout(60_000);
+
+describe('fresh scrapes over Redis pub/sub (FlushRequests), on a private Redis', () => {
+  let redis: PrivateRedis;
+  const cleanups: (() => unknown)[] = [];
+
+  beforeAll(async () => {
+    redis = await startPrivateRedis();
+  });
+  afterEach(() => {
+    for (const cleanup of cleanups.splice(0).reverse()) cleanup();
+  });
+  afterAll(async () => {
+    await redis.stop();
+  });
+
+  /** The module's own client (its settings: no offline queue, one retry, 5 s command timeout). */
+  function moduleClient(): RedisClient {
+    const client = createRedisClient(resolveRedisMetricsOptions({ enabled: true, url: redis.url }));
+    client.on('error', () => undefined);
+    cleanups.push(() => client.disconnect());
+    return client;
+  }
+
+  /** A process's channel whose flush counts its calls. */
+  function listener(prefix: string, id: string) {
+    const requests = new FlushRequests(moduleClient(), prefix, id);
+    cleanups.push(() => requests.close());
+    const flushes = { count: 0 };
+    const listening = requests.listen(() => {
+      flushes.count += 1;
+      return Promise.resolve();
+    });
+    return { requests, flushes, listening };
+  }
+
+  /** Asks until `asked` processes got the request, or 10 s passed: the last outcome. */
+  async function askUntil(requests: FlushRequests, asked: number): Promise<FlushRequestOutcome> {
+    const deadline = Date.now() + 10_000;
+    for (;;) {
+      const outcome = await requests.request(2000);
+      if (outcome.asked >= asked || Date.now() > deadline) return outcome;
+      await new Promise((resolve) => setTimeout(resolve, 200));
+    }
+  }
+
+  it('a process that started while Redis was away hears requests once Redis is back', async () => {
+    await redis.stop();
+    const early = listener('fresh-late-redis', 'early');
+    // Its SUBSCRIBE waits for a connection that does not come, and fails.
+    await expect(early.listening).rejects.toThrow();
+    await redis.start();
+    const asking = listener('fresh-late-redis', 'asking');
+    await asking.listening;
+
+    // Its connection comes back within a reconnection delay (2 s at most).
+    await askUntil(asking.requests, 2);
+    early.flushes.count = 0;
+
+    const outcome = await asking.requests.request(5000);
+
+    expect(outcome).toEqual({ asked: 2, answered: 2 });
+    expect(early.flushes.count).toBe(1);
+  });
+});
