@@ -22,6 +22,11 @@ export interface SummaryWindow {
 /** A t-digest of the `tdigest` package, which prom-client uses (only what is read here). */
 interface Digest {
   n: number;
+  /**
+   * How many times it was emptied: `reset()` (a summary's `reset()`, and every `compress()`, which
+   * empties the digest and pushes its centroids back) keeps the object, and `n` may come back the same.
+   */
+  nreset?: number;
   size(): number;
   toArray(): { mean: number; n: number }[];
 }
@@ -46,6 +51,7 @@ interface SummaryEntry {
 interface Seen {
   digest: Digest;
   n: number;
+  nreset: number | undefined;
   share: number;
   rotatedAt: number;
   window: SummaryWindow;
@@ -84,7 +90,7 @@ function isDigest(digest: unknown): digest is Digest {
  * this reader walks their series on every read. Each read rotates the ring as prom-client itself does
  * when it serves quantiles (`td.size()`), so a window whose time has passed is replaced even while
  * nothing is observed; a window is encoded again only when its digest changed (another digest object,
- * or another count).
+ * another count, or emptied since: a summary reset and observed as often again between two reads).
  *
  * prom-client fills a new ring with one digest object in every slot (`Array(n).fill(new TDigest())`),
  * so until each slot has been rotated once an observation counts in the digest served once per slot
@@ -148,6 +154,7 @@ export class SummaryWindowReader {
       before !== undefined &&
       before.digest === digest &&
       before.n === digest.n &&
+      before.nreset === digest.nreset &&
       before.share === share &&
       before.rotatedAt === rotatedAt
     ) {
@@ -157,6 +164,7 @@ export class SummaryWindowReader {
     return {
       digest,
       n: digest.n,
+      nreset: digest.nreset,
       share,
       rotatedAt,
       window: { centroids: encodeCentroids(digest.toArray(), share), expiresAt },

@@ -281,6 +281,34 @@ describe('summary quantiles merged across processes', () => {
     ).toBe(null);
   });
 
+  it('a summary reset and observed as often again between two flushes serves its new quantiles', async () => {
+    // prom-client's reset() empties the digests it has: the same object, whose count comes back.
+    const prefix = redis.prefix('quantiles-reset');
+    const percentiles = [0.5, 0.9];
+    const registry = new Registry();
+    const summary = new Summary({
+      name: 'batch_seconds',
+      help: 'Batch',
+      percentiles,
+      registers: [registry],
+    });
+    const flusher = writer(prefix, registry, 1);
+    for (let i = 1; i <= 5; i += 1) summary.observe(i);
+    expect((await flusher.flush()).ok).toBe(true);
+    summary.reset();
+    for (let i = 101; i <= 105; i += 1) summary.observe(i);
+    expect((await flusher.flush()).ok).toBe(true);
+
+    const served = samplesOf(
+      await new RedisMultiProcessCollector({ client: redis.client, keyPrefix: prefix }).collect(),
+      'batch_seconds',
+    );
+
+    const expected = servedByPromClient(summary, percentiles);
+    expect(expected[0]).toBe(103);
+    expect(percentiles.map((p) => served[`batch_seconds{quantile="${p}"}`])).toEqual(expected);
+  });
+
   it('stores a window with the time it rotates out, on the store clock, and writes it again after Redis lost it', async () => {
     const prefix = redis.prefix('quantiles-repair');
     const keys = new PrefixKeys(prefix);
