@@ -508,6 +508,14 @@ export class MetricsFlusher {
         changes.exemplars.push([field, exemplar.stored]);
       }
     }
+    // The shared hash keeps the exemplar of a series the registry dropped (as the totals keep its
+    // count); this process forgets having sent it, or every series it ever dropped would stay here.
+    // Checked only when more are remembered than held: nothing to walk while no series leaves.
+    if (this.ackedExemplars.size > this.exemplars.exemplars.size) {
+      for (const field of this.ackedExemplars.keys()) {
+        if (!this.exemplars.exemplars.has(field)) this.ackedExemplars.delete(field);
+      }
+    }
     return held;
   }
 

@@ -10,6 +10,7 @@ import {
   RedisMetricsStore,
   RedisMultiProcessCollector,
   renderFamilies,
+  seriesField,
 } from '../../src/index.js';
 import { testFlusher } from '../harness/test-flusher.js';
 import { useTestRedis } from '../harness/test-redis.js';
@@ -121,6 +122,28 @@ describe('exemplars merged across processes', () => {
       ]),
     );
     expect(await client.hlen(new PrefixKeys(prefix).exemplars)).toBe(4);
+  });
+
+  it('a process forgets the exemplars of series its registry dropped, which the store keeps', async () => {
+    const { client } = redis;
+    const churn = redis.prefix('exemplars-churn');
+    const { orders, flusher } = makeProcess(client, churn, 1);
+    // A label per tenant, reset each round to bound the registry (and 150 exemplars written in all).
+    for (let round = 0; round < 3; round += 1) {
+      for (let i = 0; i < 50; i += 1) {
+        const shop = `${round}-${i}`;
+        orders.inc({ labels: { shop }, value: 1, exemplarLabels: { trace_id: shop } });
+      }
+      expect((await flusher.flush()).ok).toBe(true);
+      orders.reset();
+    }
+    orders.inc({ labels: { shop: 'last' }, value: 1, exemplarLabels: { trace_id: 'last' } });
+    expect((await flusher.flush()).ok).toBe(true);
+
+    // What the flusher remembers having sent: the one exemplar its registry still holds.
+    const sent = (flusher as unknown as { ackedExemplars: Map<string, string> }).ackedExemplars;
+    expect([...sent.keys()]).toEqual([seriesField('orders_total', { shop: 'last' })]);
+    expect(await client.hlen(new PrefixKeys(churn).exemplars)).toBe(151);
   });
 
   it("serves one process's own registry with the exemplars prom-client prints", async () => {
