@@ -85,9 +85,10 @@ export class IpcFlushRequests implements FlushRequestChannel {
   }
 }
 
-/** What a primary needs of the cluster module to serve its workers: their messages. */
+/** What a primary needs of the cluster module to serve its workers: their messages, and when one goes away. */
 export interface ClusterMessages {
   on(event: 'message', listener: (worker: Worker, message: unknown) => void): unknown;
+  on(event: 'disconnect', listener: (worker: Worker) => void): unknown;
 }
 
 /** A request the primary relays: the answers it still waits for, by worker, and how many came. */
@@ -138,12 +139,18 @@ export function serveFlushRequests(cluster: ClusterMessages): void {
     for (const worker of listening.keys()) worker.send(flush, undefined, {}, ignore);
   };
 
-  /** A worker's last channel stopped listening: no request waits for it any longer. */
+  /** A worker's last channel stopped listening, or it went away: no request waits for it any longer. */
   const stopWaitingFor = (worker: Worker) => {
     for (const entry of [...relayed.values()]) {
       if (entry.waitingFor.delete(worker) && entry.waitingFor.size === 0) entry.finish();
     }
   };
+
+  // A worker that went away (killed, crashed) mid-request answers nothing: not waited for any longer.
+  cluster.on('disconnect', (worker) => {
+    listening.delete(worker);
+    stopWaitingFor(worker);
+  });
 
   cluster.on('message', (worker, message) => {
     const flush = message as FlushMessage;

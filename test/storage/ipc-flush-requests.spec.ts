@@ -42,7 +42,7 @@ function fakeCluster() {
         });
         return { requests, flushes };
       };
-      return { channel, listener };
+      return { channel, worker, listener };
     },
   };
 }
@@ -96,6 +96,22 @@ describe('fresh scrapes through the cluster primary (IpcFlushRequests and serveF
     const request = requester.requests.request(60_000);
     await settle();
     stuck.requests.close();
+
+    expect(await within2s(request)).toEqual({ asked: 2, answered: 1 });
+  });
+
+  it('stops waiting for a worker that went away during the request', async () => {
+    const { cluster, worker } = fakeCluster();
+    const requester = await worker().listener();
+    const dying = worker();
+    await dying.listener(true);
+    await settle();
+
+    const request = requester.requests.request(60_000);
+    await settle();
+    // Killed: its channel closes, and the cluster says so.
+    dying.channel.connected = false;
+    cluster.emit('disconnect', dying.worker);
 
     expect(await within2s(request)).toEqual({ asked: 2, answered: 1 });
   });
