@@ -193,6 +193,8 @@ function explainCause(
   const tlsOn = usesTls(client);
   const hint = hintsFor(client);
 
+  // First: its text quotes the sentinels' last error, which may be a WRONGPASS of theirs, not the master's.
+  if (/All sentinels are unreachable/.test(text)) return explainSentinels(client, text);
   if (/^WRONGPASS|invalid username-password pair|invalid password/i.test(text)) {
     return {
       message: `WRONGPASS: wrong password or user "${userOf(client)}" at ${at} (check ${hint.credentials})`,
@@ -290,7 +292,6 @@ function explainCause(
       kind: RedisTimeoutError,
     };
   }
-  if (/All sentinels are unreachable/.test(text)) return explainSentinels(client);
   if (/^READONLY/.test(text)) {
     return {
       message: `READONLY: ${at} is a replica now (after a failover the client must follow the new master)`,
@@ -323,7 +324,11 @@ function explainCause(
   return { message: safe(firstLine(text)) };
 }
 
-function explainSentinels(client: RedisLikeClient | undefined): Explanation {
+/**
+ * Why no sentinel gave the master: from the last error a sentinel gave this client, else from the
+ * "Last error:" that ioredis appends to "All sentinels are unreachable" (`text`).
+ */
+function explainSentinels(client: RedisLikeClient | undefined, text: string): Explanation {
   const options = (client?.options ?? {}) as {
     name?: string;
     sentinels?: { host?: string; port?: number }[];
@@ -331,9 +336,13 @@ function explainSentinels(client: RedisLikeClient | undefined): Explanation {
   const sentinels = (options.sentinels ?? [])
     .map((sentinel) => formatAddress(sentinel.host ?? 'localhost', sentinel.port ?? 26379))
     .join(', ');
-  const last = client ? connectionHistory(client)?.lastSentinelError?.message : undefined;
+  const last =
+    (client ? connectionHistory(client)?.lastSentinelError?.message : undefined) ??
+    /Last error: (.*)/.exec(text)?.[1];
   const hint = hintsFor(client);
-  if (last && /invalid reply: null/.test(last)) {
+  // ioredis asks for the master's address (null for a name it does not know), then for the master's
+  // other sentinels, which a sentinel refuses with "No such master" for such a name.
+  if (last && /invalid reply: null|No such master/.test(last)) {
     return {
       message: `Sentinel: no sentinel knows a master named "${options.name}" (check ${hint.sentinelMaster})`,
       kind: RedisConnectionError,

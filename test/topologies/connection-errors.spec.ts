@@ -10,6 +10,7 @@ import {
   type RedisMetricsModuleOptions,
 } from '../../src/index.js';
 import { startRedisWithAuth, type AuthRedisServer } from '../harness/redis-auth-server.mjs';
+import { startRedisSentinel, type RedisSentinelHandle } from '../harness/redis-sentinel.mjs';
 import { freePort } from '../harness/redis-server.mjs';
 import { startTlsRedis, type TlsRedisServer } from '../harness/redis-tls-server.mjs';
 import { makeTestCertificates, type TestCertificates } from '../harness/tls-certificates.mjs';
@@ -254,6 +255,55 @@ describe('a connection that cannot work names its cause', () => {
     expect(client.status).toBe('end');
     expect(describeRedisError(error, client)).toBe(
       `not connected to Redis at 127.0.0.1:${port}: the client has ended and does not reconnect (closed, or its retryStrategy stopped retrying)`,
+    );
+  });
+});
+
+describe('a Sentinel setup that cannot be used names its cause', () => {
+  const SENTINEL_SECRET = 'sentinel-pa55word';
+  let sentinel: RedisSentinelHandle;
+  let addresses: string;
+
+  beforeAll(async () => {
+    sentinel = await startRedisSentinel({ sentinelPassword: SENTINEL_SECRET });
+    addresses = sentinel.sentinels.map(({ host, port }) => `${host}:${port}`).join(', ');
+  });
+  afterAll(async () => {
+    await sentinel?.stop();
+  });
+
+  it("a wrong sentinel password: the sentinels refused it, not the master's password", async () => {
+    // ioredis words it "All sentinels are unreachable. ... Last error: WRONGPASS invalid
+    // username-password pair": that WRONGPASS is the sentinels', the master was never reached.
+    const failure = await reportedFailure({
+      sentinels: sentinel.sentinels,
+      sentinelMaster: sentinel.masterName,
+      sentinelPassword: 'not-the-sentinel-password',
+      // No fresh-scrape subscription: set-up would wait 3 s more for one that cannot connect.
+      freshScrapeWaitMs: 0,
+    });
+    expectReported(
+      failure,
+      `Sentinel: the sentinels at ${addresses} refused the password (check the sentinelPassword option)`,
+      ['not-the-sentinel-password', SENTINEL_SECRET],
+    );
+    expect(failure.commandError).toBeInstanceOf(RedisAuthenticationError);
+  });
+
+  it('a master name no sentinel monitors: named, not "no sentinel answered"', async () => {
+    const failure = await reportedFailure(
+      readRedisMetricsOptionsFromEnv({
+        REDIS_ENABLED: 'true',
+        REDIS_SENTINELS: sentinel.sentinels.map(({ host, port }) => `${host}:${port}`).join(','),
+        REDIS_SENTINEL_MASTER: 'not-monitored',
+        REDIS_SENTINEL_PASSWORD: SENTINEL_SECRET,
+        REDIS_FRESH_SCRAPE_WAIT_MS: '0',
+      }),
+    );
+    expectReported(
+      failure,
+      'Sentinel: no sentinel knows a master named "not-monitored" (check REDIS_SENTINEL_MASTER)',
+      [SENTINEL_SECRET],
     );
   });
 });
