@@ -2,7 +2,7 @@ import { RedisMetricsConfigError } from './errors.js';
 import { redisUrlFromEnv } from './redis-metrics.env-source.js';
 import { parseSentinelAddresses, type RedisSentinelAddress } from './sentinel-addresses.js';
 import { rememberEnvRead } from './setting-names.js';
-import { checkPemFile } from './tls-files.js';
+import { checkKeyFile, checkPemFile } from './tls-files.js';
 
 /**
  * How a gauge is aggregated across processes at scrape time.
@@ -468,7 +468,7 @@ function applyTls(
       );
     }
     if ((files as readonly string[]).includes(option)) {
-      const problem = checkPemFile(value);
+      const problem = option === 'tlsKeyFile' ? checkKeyFile(value) : checkPemFile(value);
       if (problem !== undefined) fail(option, problem);
     }
     options[option] = value;

@@ -28,6 +28,22 @@ export function checkPemFile(path: string): string | undefined {
 }
 
 /**
+ * What is wrong with a client key file beyond {@link checkPemFile}: a key encrypted with a passphrase
+ * (PKCS#8 `ENCRYPTED PRIVATE KEY`, or a traditional key with `Proc-Type: 4,ENCRYPTED`). The module
+ * takes no passphrase, and Node fails every TLS connection with it with "bad decrypt", which names
+ * neither the file nor the cause.
+ */
+export function checkKeyFile(path: string): string | undefined {
+  const problem = checkPemFile(path);
+  if (problem !== undefined) return problem;
+  const text = readFileSync(path, 'utf8');
+  if (/-----BEGIN ENCRYPTED PRIVATE KEY-----|Proc-Type:\s*4,ENCRYPTED/.test(text)) {
+    return `holds a private key encrypted with a passphrase, which the module cannot take: ${path} (write it out unencrypted, e.g. with openssl pkey, readable by the app only)`;
+  }
+  return undefined;
+}
+
+/**
  * Node's TLS options for the module's client: the CA, client certificate and key read from their
  * files, and the server name. Read when the client is made, so a renewed file is picked up on restart.
  */

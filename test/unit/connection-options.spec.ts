@@ -110,6 +110,33 @@ describe('TLS options', () => {
     expect(`${error.message} ${error.stack}`).not.toContain(SECRET);
   });
 
+  it.each([
+    [
+      'PKCS#8',
+      '-----BEGIN ENCRYPTED PRIVATE KEY-----\nMIIB\n-----END ENCRYPTED PRIVATE KEY-----\n',
+    ],
+    [
+      'traditional',
+      '-----BEGIN EC PRIVATE KEY-----\nProc-Type: 4,ENCRYPTED\nDEK-Info: AES-256-CBC,00\n\nMIIB\n-----END EC PRIVATE KEY-----\n',
+    ],
+  ])(
+    'stops at start-up on a %s key encrypted with a passphrase, which the module cannot take',
+    (_, text) => {
+      // Without this, every TLS connection failed with Node's "bad decrypt" and the client closed.
+      const encrypted = join(dir, 'encrypted.key');
+      writeFileSync(encrypted, text);
+      const error = errorOf({
+        REDIS_SSL: 'true',
+        REDIS_TLS_KEY_FILE: encrypted,
+        REDIS_TLS_CERT_FILE: pem,
+      });
+      expect(error.message).toBe(
+        `nestjs-redis-metrics: REDIS_TLS_KEY_FILE holds a private key encrypted with a passphrase, which the module cannot take: ${encrypted} (write it out unencrypted, e.g. with openssl pkey, readable by the app only)`,
+      );
+      expect(error.setting).toBe('REDIS_TLS_KEY_FILE');
+    },
+  );
+
   it('names the option, not a variable, for options given in code', () => {
     expect(() => resolveRedisMetricsOptions({ tlsCaFile: pem })).toThrow(
       'nestjs-redis-metrics: option "tlsCaFile" is set, but TLS is off: set option "ssl" to true or use a rediss:// URL',
