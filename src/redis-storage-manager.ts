@@ -13,6 +13,7 @@ import {
 } from 'prom-client';
 
 import { RedisMultiProcessCollector } from './aggregation/redis-multi-process-collector.js';
+import { RedisTimeoutError } from './errors.js';
 import { MetricsScrape, type ScrapeResponse } from './metrics-scrape.js';
 import { checkModuleOptions } from './redis-metrics.module-options-check.js';
 import type { RedisMetricsModuleOptions } from './redis-metrics.module-options.js';
@@ -300,7 +301,10 @@ export class RedisStorageManager
         : this.client?.status === 'end'
           ? // Closed for good (a database the server lacks): no retry can succeed.
             `${store.description} cannot be used: counting in memory only; its client has closed and does not reconnect.`
-          : `${store.description} is unreachable: counting in memory, retrying in the background.`,
+          : this.client?.status === 'ready' && !(first.error instanceof RedisTimeoutError)
+            ? // Connected, and the write refused (NOPERM, READONLY, OOM): the flush's warning says why.
+              `${store.description} answers but refused the first write: counting in memory, retrying in the background.`
+            : `${store.description} is unreachable: counting in memory, retrying in the background.`,
     );
     if (first.ok && this.client) void this.warnIfEvicting(this.client);
     return first.ok;

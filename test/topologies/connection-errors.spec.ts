@@ -184,6 +184,42 @@ describe('a connection that cannot work names its cause', () => {
     admin.disconnect();
   });
 
+  it('a user whose ACL rules forbid scripts: NOPERM naming the user, and Redis not called unreachable', async () => {
+    const admin = new Redis({ port: authServer.port, password: authServer.password });
+    await admin.call(
+      'ACL',
+      'SETUSER',
+      'scriptless',
+      'on',
+      '>scriptless-pw',
+      '~*',
+      '&*',
+      '+@all',
+      '-@scripting',
+    );
+    admin.disconnect();
+    const keyPrefix = uniquePrefix('scriptless');
+    const failure = await reportedFailure({
+      url: `redis://scriptless:scriptless-pw@127.0.0.1:${authServer.port}`,
+      keyPrefix,
+    });
+    expect(failure.connected).toBe(false);
+    expect(failure.health.status).toBe('degraded');
+    // ioredis sends EVAL or EVALSHA first depending on what it believes the server has loaded.
+    expect(failure.health.error).toMatch(
+      new RegExp(
+        `^NOPERM: user "scriptless" may not do this at 127\\.0\\.0\\.1:${authServer.port}: NOPERM this user has no permissions to run the 'eval(sha)?' command \\(check the user's ACL rules\\)$`,
+      ),
+    );
+    // The server answered: the start-up line must not send anyone looking for a network problem.
+    expect(failure.logged).toContain(
+      `Redis under prefix "${keyPrefix}" answers but refused the first write: counting in memory, retrying in the background.`,
+    );
+    expect(JSON.stringify(failure.logged) + JSON.stringify(failure.health)).not.toContain(
+      'scriptless-pw',
+    );
+  });
+
   it('nothing listening: connection refused at host:port, naming the settings as they were given', async () => {
     const port = await freePort();
     const failure = await reportedFailure({ host: '127.0.0.1', port });
