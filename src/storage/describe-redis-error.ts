@@ -17,6 +17,14 @@ const NOT_CONNECTED =
 const NO_CLUSTER_NODE =
   'Redis Cluster: no node answered to tell which master serves which slot (check the addresses given to the Cluster client; nodes that speak TLS need its redisOptions.tls)';
 
+/**
+ * A Cluster client that gave up on redirections among nodes that answer: during a migration of the
+ * prefix's slot, a script whose keys are partly moved is sent back and forth (ASK to the importing
+ * node, TRYAGAIN there, MOVED from the others) until the migration ends.
+ */
+const SLOT_MIGRATING =
+  "Redis Cluster: this prefix's slot is being migrated to another node, and its keys are split between the two (the nodes answer ASK, TRYAGAIN or MOVED); writes resume when the migration ends (one left half-way: redis-cli --cluster fix)";
+
 const UNTRUSTED_CERTIFICATE = new Set([
   'SELF_SIGNED_CERT_IN_CHAIN',
   'DEPTH_ZERO_SELF_SIGNED_CERT',
@@ -311,12 +319,20 @@ function explainCause(
       kind: RedisConnectionError,
     };
   }
-  const moved = /Too many Cluster redirections.*MOVED \d+ (\S+)/.exec(text);
-  if (moved) {
-    return {
-      message: `Redis Cluster: the master at ${moved[1]} does not answer for this prefix's slot (is it down? the cluster has not failed it over yet)`,
-      kind: RedisConnectionError,
-    };
+  const redirected = /Too many Cluster redirections.*\b(MOVED|ASK|TRYAGAIN)\b(?: \d+ (\S+))?/.exec(
+    text,
+  );
+  if (redirected) {
+    const [, reply, address] = redirected;
+    // MOVED to a master the client cannot reach: the slot's master is down and not failed over yet.
+    // Otherwise the nodes answer, and redirect because the slot's keys are split by a migration.
+    if (reply === 'MOVED' && address && !answers(client, address)) {
+      return {
+        message: `Redis Cluster: the master at ${address} does not answer for this prefix's slot (is it down? the cluster has not failed it over yet)`,
+        kind: RedisConnectionError,
+      };
+    }
+    return { message: SLOT_MIGRATING, kind: RedisConnectionError };
   }
   if (/Failed to refresh slots cache/.test(text)) {
     return { message: NO_CLUSTER_NODE, kind: RedisConnectionError };
@@ -376,6 +392,18 @@ function where(client: RedisLikeClient | undefined, error?: Error): string {
   }
   if (options.host === undefined) return 'the Redis Cluster';
   return formatAddress(options.host, options.port ?? 6379);
+}
+
+/** Whether a Cluster client holds a ready connection to the node at `address` (`host:port`). */
+function answers(client: RedisLikeClient | undefined, address: string): boolean {
+  if (!isCluster(client)) return false;
+  return (client as Cluster)
+    .nodes('all')
+    .some(
+      (node) =>
+        node.status === 'ready' &&
+        formatAddress(node.options.host ?? 'localhost', node.options.port ?? 6379) === address,
+    );
 }
 
 function isCluster(client: RedisLikeClient | undefined): boolean {
