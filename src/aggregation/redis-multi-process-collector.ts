@@ -19,6 +19,7 @@ import { MergedScrapeUnavailableError } from './merged-scrape-error.js';
 import type { MetricFamily } from './metric-family.js';
 import { readPrefix, type PrefixData } from './prefix-data.js';
 import { SeriesFieldCache } from './series-field-cache.js';
+import { ShownWrites } from './shown-writes.js';
 
 /** Options of a {@link RedisMultiProcessCollector}. */
 export interface RedisMultiProcessCollectorOptions {
@@ -57,6 +58,7 @@ export class RedisMultiProcessCollector {
   private readonly livenessWindowMs: number;
   private readonly lostDataGraceMs: number;
   private readonly fields = new SeriesFieldCache();
+  private readonly shownWrites = new ShownWrites();
 
   constructor(private readonly options: RedisMultiProcessCollectorOptions = {}) {
     if (options.store) {
@@ -96,8 +98,9 @@ export class RedisMultiProcessCollector {
    */
   async collect(options: { exemplars?: boolean } = {}): Promise<MetricFamily[]> {
     const ownWrite = this.options.acknowledged?.();
+    const shownBefore = this.shownWrites.snapshot();
     const data = await readPrefix(this.store, this.fields, { exemplars: options.exemplars });
-    this.checkWhole(data, ownWrite);
+    this.checkWhole(data, ownWrite, shownBefore);
     const { families, problems } = mergeMetrics(data, {
       livenessWindowMs: this.livenessWindowMs,
       accumulate: true,
@@ -137,7 +140,11 @@ export class RedisMultiProcessCollector {
    * (the others may not have written again yet), or when the totals no longer hold this process's
    * own acknowledged write (a loss nobody has repaired yet).
    */
-  private checkWhole(data: PrefixData, ownWrite: AcknowledgedWrite | undefined): void {
+  private checkWhole(
+    data: PrefixData,
+    ownWrite: AcknowledgedWrite | undefined,
+    shownBefore: ReadonlyMap<string, number>,
+  ): void {
     const { lostAt } = data.markers;
     if (lostAt !== undefined && data.now - lostAt < this.lostDataGraceMs) {
       const left = Math.ceil(this.lostDataGraceMs - (data.now - lostAt));
@@ -146,18 +153,27 @@ export class RedisMultiProcessCollector {
         left,
       );
     }
-    if (!ownWrite) return;
-    const inTotals = data.markers.totals.get(ownWrite.processId);
-    const inMetadata = data.markers.metadata.get(ownWrite.processId);
+    const inTotals = ownWrite && data.markers.totals.get(ownWrite.processId);
+    const inMetadata = ownWrite && data.markers.metadata.get(ownWrite.processId);
     if (
-      inTotals === undefined ||
-      inTotals < ownWrite.seq ||
-      inMetadata === undefined ||
-      inMetadata < ownWrite.seq
+      ownWrite &&
+      (inTotals === undefined ||
+        inTotals < ownWrite.seq ||
+        inMetadata === undefined ||
+        inMetadata < ownWrite.seq)
     ) {
       throw new MergedScrapeUnavailableError(
         `${this.store.description} no longer holds this process's last write (Redis restarted empty, went back in time, or keys were evicted or deleted); it is being written again`,
         this.lostDataGraceMs,
+      );
+    }
+    // Another process's last write lost: only that process finds it, at its next write.
+    const behind = this.shownWrites.check(shownBefore, data.markers.totals, this.lostDataGraceMs);
+    if (behind.count > 0) {
+      const one = behind.count === 1;
+      throw new MergedScrapeUnavailableError(
+        `${this.store.description} holds an older write of ${behind.count} process${one ? '' : 'es'} than an earlier scrape showed (Redis went back in time: a replica that lagged was promoted, or an older snapshot restored); ${one ? 'it writes its' : 'they write their'} counts again at ${one ? 'its' : 'their'} next flush`,
+        Math.ceil(behind.retryAfterMs),
       );
     }
   }
