@@ -117,8 +117,17 @@ export class FlushRequests implements FlushRequestChannel {
   }
 }
 
-/** A new connection like `client`, with an offline queue so SUBSCRIBE may be sent while it connects. */
+/**
+ * A new connection like `client`, with an offline queue so SUBSCRIBE may be sent while it connects.
+ * Its SUBSCRIBE waits there however long Redis is away: with the client's `maxRetriesPerRequest` (the
+ * module's is 1) it was rejected after a failed reconnection, and a subscription that never succeeded
+ * is not made again after a reconnect, so the process never heard a fresh-scrape request.
+ */
 function duplicate(client: RedisClient): RedisClient {
   if (client instanceof Cluster) return client.duplicate(undefined, { enableOfflineQueue: true });
-  return client.duplicate({ enableOfflineQueue: true, lazyConnect: false });
+  return client.duplicate({
+    enableOfflineQueue: true,
+    lazyConnect: false,
+    maxRetriesPerRequest: null,
+  });
 }

@@ -1,5 +1,14 @@
+import { Counter, Registry } from 'prom-client';
+
 import { DEFAULT_REDIS_METRICS_OPTIONS, RedisStorageManager } from '../../src/index.js';
 import { ORDERS, startAppFleet, type AppFleet } from '../harness/app-fleet.js';
+import {
+  makeTempDir,
+  removeTempDir,
+  startRedisProcess,
+  waitFor,
+} from '../harness/redis-processes.mjs';
+import { freePort } from '../harness/redis-server.mjs';
 import {
   deletePrefix,
   connectTestRedis,
@@ -69,5 +78,59 @@ describe('fresh scrapes: a count made in one process is in a scrape of another a
   it('without it, a scrape shows what processes last flushed', async () => {
     const apps = await fleet(0);
     expect((await countThenScrapeAnother(apps)).line).toBe(`${ORDERS} 0`);
+  });
+});
+
+describe('fresh scrapes when Redis is away at start-up', () => {
+  const managers: RedisStorageManager[] = [];
+  const cleanups: (() => Promise<unknown> | unknown)[] = [];
+  afterAll(async () => {
+    // The apps first, while Redis still runs, then the server.
+    for (const made of managers) await made.teardown();
+    for (const cleanup of cleanups.reverse()) await cleanup();
+  });
+
+  function manager(port: number) {
+    const registry = new Registry();
+    const counter = new Counter({ name: 'late_total', help: 'Late', registers: [registry] });
+    const made = new RedisStorageManager(
+      {
+        url: `redis://127.0.0.1:${port}`,
+        keyPrefix: 'late-redis',
+        registry,
+        defaultMetrics: false,
+        httpMetrics: false,
+        // Only a fresh scrape can make it write before a read.
+        flushIntervalMs: 60_000,
+      },
+      { log: () => undefined, warn: () => undefined, error: () => undefined },
+    );
+    managers.push(made);
+    return { manager: made, counter };
+  }
+
+  it('a process started before Redis hears fresh-scrape requests once Redis is up', async () => {
+    const port = await freePort();
+    const late = manager(port);
+    const setup = late.manager.setup();
+    // Redis comes up after the subscriber has failed to reconnect a few times.
+    await new Promise((resolve) => setTimeout(resolve, 1500));
+    const dir = await makeTempDir('late-redis');
+    cleanups.push(() => removeTempDir(dir));
+    const server = await startRedisProcess({
+      dir,
+      port,
+      args: (p: number) => ['--port', String(p), '--bind', '127.0.0.1', '--dir', dir, '--save', ''],
+    });
+    cleanups.push(() => server.kill());
+    expect(await setup).toBe(false);
+    await waitFor('the late process to reach Redis', async () => (await late.manager.flush())?.ok);
+
+    const scraping = manager(port);
+    expect(await scraping.manager.setup()).toBe(true);
+    late.counter.inc(3);
+    const response = await scraping.manager.metrics();
+    expect(response.status).toBe(200);
+    expect(response.body).toContain('\nlate_total 3\n');
   });
 });
