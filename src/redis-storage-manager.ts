@@ -25,7 +25,7 @@ import {
 } from './redis-metrics.options.js';
 import { createRedisClient } from './storage/create-redis-client.js';
 import { trackConnectionHistory } from './storage/connection-history.js';
-import { explainRedisError } from './storage/describe-redis-error.js';
+import { describeRedisError, explainRedisError } from './storage/describe-redis-error.js';
 import { evictingPolicy } from './storage/eviction-policy.js';
 import { FlushRequests } from './storage/flush-requests.js';
 import { PrefixKeys } from './storage/keys.js';
@@ -293,7 +293,11 @@ export class RedisStorageManager
       // With Redis away the subscription completes whenever it comes back. A fresh scrape wants
       // current values: the collect callbacks run for it.
       const fresh = () => flusher.flush({ collect: true });
-      await waitAtMost(this.flushRequests.listen(fresh), CONNECT_WAIT_MS);
+      const listening = this.flushRequests.listen(fresh);
+      // Refused (an ACL user without the channels: Redis 7 gives a new user none), scrapes would
+      // quietly stop asking for fresh values.
+      listening.catch((error: unknown) => this.warnNotListening(error));
+      await waitAtMost(listening, CONNECT_WAIT_MS);
     }
     this.logger.log(
       first.ok
@@ -308,6 +312,23 @@ export class RedisStorageManager
     );
     if (first.ok && this.client) void this.warnIfEvicting(this.client);
     return first.ok;
+  }
+
+  /** Says why this process does not hear fresh-scrape requests, and what scrapes show instead. */
+  private warnNotListening(error: unknown): void {
+    // Closing the subscriber at shutdown ends its SUBSCRIBE too: nothing to say then.
+    if (this.state !== 'running') return;
+    const cause = this.client
+      ? describeRedisError(error, this.client)
+      : ((error as Error)?.message ?? String(error));
+    const channels = `{${this.options.keyPrefix}}:*`;
+    const acl = /^NOPERM/.test(cause)
+      ? `; the user needs the channels ${channels} (ACL &${channels})`
+      : '';
+    this.logger.warn(
+      `Fresh scrapes are off in this process: it cannot subscribe to the flush requests on ${channels} (${cause}${acl}). ` +
+        `Scrapes show what each process flushed last, up to ${this.options.flushIntervalMs} ms old.`,
+    );
   }
 
   /** Warns once when Redis may evict the module's keys (they have no TTL, so only allkeys-* can). */

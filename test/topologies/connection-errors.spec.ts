@@ -220,6 +220,43 @@ describe('a connection that cannot work names its cause', () => {
     );
   });
 
+  it('a user without pub/sub channels (Redis 7 gives a new ACL user none): fresh scrapes off, and said so', async () => {
+    const admin = new Redis({ port: authServer.port, password: authServer.password });
+    await admin.call('ACL', 'SETUSER', 'nochannels', 'on', '>nochannels-pw', '~*', '+@all');
+    admin.disconnect();
+    const keyPrefix = uniquePrefix('no-channels');
+    const logged: string[] = [];
+    const manager = new RedisStorageManager(
+      {
+        url: `redis://nochannels:nochannels-pw@127.0.0.1:${authServer.port}`,
+        keyPrefix,
+        registry: new Registry(),
+        defaultMetrics: false,
+        httpMetrics: false,
+      },
+      {
+        log: (message: string) => void logged.push(message),
+        warn: (message: string) => void logged.push(message),
+        error: (message: string) => void logged.push(message),
+      },
+    );
+    try {
+      // Its writes work; only the subscription is refused.
+      expect(await manager.setup()).toBe(true);
+      expect((await manager.health()).status).toBe('up');
+      expect(logged).toContain(
+        `Fresh scrapes are off in this process: it cannot subscribe to the flush requests on {${keyPrefix}}:* ` +
+          `(NOPERM: user "nochannels" may not do this at 127.0.0.1:${authServer.port}: NOPERM this user has no ` +
+          `permissions to access one of the channels used as arguments (check the user's ACL rules); the user ` +
+          `needs the channels {${keyPrefix}}:* (ACL &{${keyPrefix}}:*)). Scrapes show what each process flushed last, up to 250 ms old.`,
+      );
+      expect((await manager.metrics()).status).toBe(200);
+      expect(JSON.stringify(logged)).not.toContain('nochannels-pw');
+    } finally {
+      await manager.teardown();
+    }
+  });
+
   it('nothing listening: connection refused at host:port, naming the settings as they were given', async () => {
     const port = await freePort();
     const failure = await reportedFailure({ host: '127.0.0.1', port });
