@@ -4,7 +4,7 @@ import {
   type OnApplicationBootstrap,
   type OnApplicationShutdown,
 } from '@nestjs/common';
-import { Redis } from 'ioredis';
+import { Cluster, Redis } from 'ioredis';
 import {
   collectDefaultMetrics,
   register as globalRegistry,
@@ -24,7 +24,7 @@ import {
   type RedisMetricsOptions,
 } from './redis-metrics.options.js';
 import { createRedisClient } from './storage/create-redis-client.js';
-import { trackConnectionHistory } from './storage/connection-history.js';
+import { connectionHistory, trackConnectionHistory } from './storage/connection-history.js';
 import { describeRedisError, explainRedisError } from './storage/describe-redis-error.js';
 import { evictingPolicy } from './storage/eviction-policy.js';
 import { FlushRequests } from './storage/flush-requests.js';
@@ -171,7 +171,7 @@ export class RedisStorageManager
     } else {
       this.client = client ?? createRedisClient(this.options, settingNamesOf(settings));
       // A client of the user's is watched too, so its failures name their cause in logs and health.
-      if (client instanceof Redis) trackConnectionHistory(client);
+      if (client instanceof Redis || client instanceof Cluster) trackConnectionHistory(client);
       if (this.ownsClient) this.client.on('error', () => undefined); // reported by flush results, once
       this.store = new RedisMetricsStore(this.client, this.options.keyPrefix);
       if (this.options.freshScrapeWaitMs > 0) {
@@ -500,7 +500,17 @@ export class RedisStorageManager
   /** The state of this process's storage, for the health route; answers at once, whatever Redis does. */
   async health(): Promise<RedisMetricsHealth> {
     const flusher = this.state === 'running' ? this.flusher : undefined;
-    return storageHealth(flusher, this.identity, this.options.flushIntervalMs);
+    // A Cluster client that cannot connect holds the first write in its queue without failing it:
+    // its last connection error is then all that tells why.
+    const lastError = this.client && connectionHistory(this.client)?.lastError;
+    const connectionError = lastError && describeRedisError(lastError, this.client);
+    return storageHealth(
+      flusher,
+      this.identity,
+      this.options.flushIntervalMs,
+      Date.now(),
+      connectionError,
+    );
   }
 
   /** @internal NestJS lifecycle: set up once the app is bootstrapped, without holding it up. */

@@ -37,6 +37,8 @@ export function storageHealth(
   identity: ProcessIdentity,
   flushIntervalMs: number,
   now = Date.now(),
+  /** Why the client last failed to connect, described, when known: named while no write succeeded. */
+  connectionError?: string,
 ): RedisMetricsHealth {
   const lastSuccess = flusher?.lastSuccessTime;
   const base = {
@@ -51,7 +53,12 @@ export function storageHealth(
     return { ...base, status: 'degraded', error: last.error?.message ?? 'the last flush failed' };
   }
   if (lastSuccess === undefined) {
-    return { ...base, status: 'degraded', error: 'no write to the store has succeeded yet' };
+    const waiting = 'no write to the store has succeeded yet';
+    return {
+      ...base,
+      status: 'degraded',
+      error: connectionError ? `${waiting}: ${connectionError}` : waiting,
+    };
   }
   const quietMs = now - lastSuccess;
   if (quietMs > stallAfterMs(flushIntervalMs)) {

@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { Cluster, Redis } from 'ioredis';
 
 /**
  * What a client went through while connecting, for naming the cause of a failed command. ioredis
@@ -29,13 +29,14 @@ const histories = new WeakMap<object, ConnectionHistory>();
  * Starts keeping the {@link ConnectionHistory} of a client. Adds an 'error' listener, which also keeps
  * ioredis from printing every failed reconnection to the console.
  */
-export function trackConnectionHistory(client: Redis): void {
+export function trackConnectionHistory(client: Redis | Cluster): void {
   if (histories.has(client)) return;
   const history: ConnectionHistory = { lastErrorAfterConnect: false, connected: false };
   histories.set(client, history);
   client.on('connect', () => {
     history.connected = true;
-    const stream = client.stream as { remoteAddress?: string; remotePort?: number } | undefined;
+    // A Cluster client has no stream of its own: its nodes' addresses are named by their errors.
+    const stream = (client as { stream?: { remoteAddress?: string; remotePort?: number } }).stream;
     if (stream?.remoteAddress && stream.remotePort) {
       history.lastAddress = formatAddress(stream.remoteAddress, stream.remotePort);
     }

@@ -70,19 +70,25 @@ function hintsFor(client: RedisLikeClient | undefined) {
   const both = (a: 'host' | 'username', b: 'port' | 'password', variables: string) =>
     names?.fromEnv === false ? `the ${a} / ${b} options` : variables;
   const url = names?.url ? of('url', 'the URL') : undefined;
+  // A Cluster client is always the user's: its credentials are its redisOptions.
+  const cluster = !names && isCluster(client);
   return {
     address: url ?? both('host', 'port', 'REDIS_HOST / REDIS_PORT'),
     host: url ?? (names ? of('host', 'REDIS_HOST') : 'REDIS_HOST / the URL'),
-    credentials: url
-      ? `the user and password in ${url}`
-      : names
-        ? both('username', 'password', 'REDIS_PASSWORD')
-        : "REDIS_PASSWORD / the URL's user",
-    setPassword: url
-      ? `put it in ${url}`
-      : names
-        ? `set ${of('password', 'REDIS_PASSWORD')}`
-        : 'set REDIS_PASSWORD or put it in the URL',
+    credentials: cluster
+      ? "the Cluster client's redisOptions.username / password"
+      : url
+        ? `the user and password in ${url}`
+        : names
+          ? both('username', 'password', 'REDIS_PASSWORD')
+          : "REDIS_PASSWORD / the URL's user",
+    setPassword: cluster
+      ? "set the Cluster client's redisOptions.password"
+      : url
+        ? `put it in ${url}`
+        : names
+          ? `set ${of('password', 'REDIS_PASSWORD')}`
+          : 'set REDIS_PASSWORD or put it in the URL',
     useTls: url ? `use rediss:// in ${url}` : `use rediss:// or ${turnOn('ssl', 'REDIS_SSL')}`,
     servername: of('tlsServername', 'REDIS_TLS_SERVERNAME'),
     caFile: of('tlsCaFile', 'REDIS_TLS_CA_FILE'),
@@ -335,6 +341,12 @@ function explainCause(
     return { message: SLOT_MIGRATING, kind: RedisConnectionError };
   }
   if (/Failed to refresh slots cache/.test(text)) {
+    // The nodes answered, and refused the client's credentials: say that, not that none answered.
+    const nodeError = (error as { lastNodeError?: unknown }).lastNodeError;
+    if (nodeError instanceof Error) {
+      const refused = explainCause(nodeError, client, false);
+      if (refused.kind === RedisAuthenticationError) return refused;
+    }
     return { message: NO_CLUSTER_NODE, kind: RedisConnectionError };
   }
   return { message: safe(firstLine(text)) };
@@ -411,7 +423,9 @@ function isCluster(client: RedisLikeClient | undefined): boolean {
 }
 
 function userOf(client: RedisLikeClient | undefined): string {
-  return (client?.options as { username?: string } | undefined)?.username || 'default';
+  const options = client?.options as
+    { username?: string; redisOptions?: { username?: string } } | undefined;
+  return options?.username || options?.redisOptions?.username || 'default';
 }
 
 function hostOf(client: RedisLikeClient | undefined): string {

@@ -308,3 +308,73 @@ describe('Redis Cluster, 3 masters without replicas', () => {
     expect(after).toBe(before! + 3);
   });
 });
+
+describe('Redis Cluster whose nodes require a password the client lacks', () => {
+  let cluster: RedisClusterHandle;
+  const SECRET = 'cluster-pa55word';
+
+  beforeAll(async () => {
+    cluster = await startRedisCluster({ replicas: 0 });
+    for (const node of cluster.nodes) {
+      await respCall({ port: node.port }, 'CONFIG', 'SET', 'requirepass', SECRET);
+    }
+  });
+  afterAll(async () => {
+    await cluster?.stop();
+  });
+
+  it.each([
+    [
+      'no password',
+      {},
+      `NOAUTH: the Redis Cluster requires a password (set the Cluster client's redisOptions.password)`,
+    ],
+    [
+      'a wrong password',
+      { password: 'not-the-password' },
+      `WRONGPASS: wrong password or user "default" at the Redis Cluster (check the Cluster client's redisOptions.username / password)`,
+    ],
+  ])(
+    '%s: the health route names it while the first write waits in the client',
+    async (_, redisOptions, cause) => {
+      // ioredis keeps the commands of a Cluster that is not ready in its queue without failing them:
+      // no flush fails, and the health route said only that no write had succeeded.
+      const client = new Cluster(cluster.startupNodes, {
+        clusterRetryStrategy: () => 100,
+        redisOptions,
+      });
+      const logged: string[] = [];
+      const manager = new RedisStorageManager(
+        {
+          client,
+          keyPrefix: uniquePrefix('cluster-auth'),
+          registry: new Registry(),
+          defaultMetrics: false,
+          httpMetrics: false,
+          freshScrapeWaitMs: 0,
+          // The last flush waits for the client as long as the shutdown allows.
+          scrapeTimeoutMs: 500,
+        },
+        {
+          log: (m: string) => logged.push(m),
+          warn: (m: string) => logged.push(m),
+          error: (m: string) => logged.push(m),
+        },
+      );
+      try {
+        void manager.setup();
+        const health = await waitFor('the cause in the health route', async () => {
+          const current = await manager.health();
+          return current.error !== 'no write to the store has succeeded yet' ? current : undefined;
+        });
+        expect(health.status).toBe('degraded');
+        expect(health.error).toBe(`no write to the store has succeeded yet: ${cause}`);
+        expect(JSON.stringify(logged) + JSON.stringify(health)).not.toContain(SECRET);
+        expect(JSON.stringify(health)).not.toContain('not-the-password');
+      } finally {
+        await manager.teardown();
+        client.disconnect();
+      }
+    },
+  );
+});
