@@ -43,24 +43,7 @@ export class FlushRequests implements FlushRequestChannel {
       if (channel === this.requestChannel) void this.answer(message, flush);
       else if (channel === this.replyChannel) this.count(message);
     });
-    await this.subscribe(subscriber);
-  }
-
-  /**
-   * Subscribes, and again at the next connection if that fails: ioredis resubscribes after a reconnect
-   * only the channels Redis confirmed, and a SUBSCRIBE queued while Redis is away fails (the module's
-   * client gives up a queued command after one reconnect, or its command timeout), so a process started
-   * before Redis would otherwise never hear a request.
-   */
-  private async subscribe(subscriber: RedisClient): Promise<void> {
-    try {
-      await subscriber.subscribe(this.requestChannel, this.replyChannel);
-    } catch (error) {
-      if (this.subscriber === subscriber) {
-        subscriber.once('ready', () => void this.subscribe(subscriber).catch(() => undefined));
-      }
-      throw error;
-    }
+    await subscriber.subscribe(this.requestChannel, this.replyChannel);
   }
 
   /**
