@@ -318,6 +318,14 @@ function explainCause(
       kind: RedisConnectionError,
     };
   }
+  if (/^OOM/.test(text)) {
+    // Redis's own text names the script's digest and line, which tell the user nothing. Like READONLY:
+    // the server answers but cannot be written to for now.
+    return {
+      message: `OOM: ${at} has reached its maxmemory and refuses writes (raise maxmemory or free memory there; counting goes on in memory)`,
+      kind: RedisConnectionError,
+    };
+  }
   if (/CLUSTERDOWN/.test(text)) {
     return {
       message:

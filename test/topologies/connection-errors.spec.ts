@@ -220,6 +220,26 @@ describe('a connection that cannot work names its cause', () => {
     );
   });
 
+  it('a server out of memory (maxmemory, noeviction): OOM at host:port, not the script line Redis names', async () => {
+    const admin = new Redis({ port: authServer.port, password: authServer.password });
+    // A write of the module's needs more than is left: the limit is what is used now.
+    const used = Number(/used_memory:(\d+)/.exec(await admin.info('memory'))![1]);
+    await admin.config('SET', 'maxmemory-policy', 'noeviction');
+    await admin.config('SET', 'maxmemory', String(used));
+    try {
+      const failure = await reportedFailure({
+        url: `redis://:${authServer.password}@127.0.0.1:${authServer.port}`,
+      });
+      expect(failure.connected).toBe(false);
+      expect(failure.health.error).toBe(
+        `OOM: 127.0.0.1:${authServer.port} has reached its maxmemory and refuses writes (raise maxmemory or free memory there; counting goes on in memory)`,
+      );
+    } finally {
+      await admin.config('SET', 'maxmemory', '0');
+      admin.disconnect();
+    }
+  });
+
   it('a user without pub/sub channels (Redis 7 gives a new ACL user none): fresh scrapes off, and said so', async () => {
     const admin = new Redis({ port: authServer.port, password: authServer.password });
     await admin.call('ACL', 'SETUSER', 'nochannels', 'on', '>nochannels-pw', '~*', '+@all');
