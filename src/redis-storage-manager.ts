@@ -4,7 +4,7 @@ import {
   type OnApplicationBootstrap,
   type OnApplicationShutdown,
 } from '@nestjs/common';
-import { Cluster, Redis } from 'ioredis';
+import { Cluster, Redis, ReplyError } from 'ioredis';
 import {
   collectDefaultMetrics,
   register as globalRegistry,
@@ -316,8 +316,12 @@ export class RedisStorageManager
 
   /** Says why this process does not hear fresh-scrape requests, and what scrapes show instead. */
   private warnNotListening(error: unknown): void {
-    // Closing the subscriber at shutdown ends its SUBSCRIBE too: nothing to say then.
-    if (this.state !== 'running') return;
+    // Closing the subscriber at shutdown ends its SUBSCRIBE too: nothing to say then. Nor when Redis
+    // did not answer: a SUBSCRIBE rejected by the command timeout stays queued and is sent once
+    // connected. Only a refusal (NOPERM) leaves the process deaf.
+    const refused =
+      error instanceof ReplyError || (error as { cause?: unknown })?.cause instanceof ReplyError;
+    if (this.state !== 'running' || !refused) return;
     const cause = this.client
       ? describeRedisError(error, this.client)
       : ((error as Error)?.message ?? String(error));
