@@ -20,7 +20,11 @@ export class FlushRequests implements FlushRequestChannel {
   private readonly requestChannel: string;
   private readonly replyChannel: string;
   private subscriber: RedisClient | undefined;
-  private readonly waiting = new Map<string, { answered: number; wake: () => void }>();
+  /** Requests of this process in flight: answers so far, and what ends their wait. */
+  private readonly waiting = new Map<
+    string,
+    { answered: number; wake: () => void; stop: () => void }
+  >();
 
   constructor(
     private readonly client: RedisClient,
@@ -53,7 +57,7 @@ export class FlushRequests implements FlushRequestChannel {
   async request(waitMs: number, liveProcesses?: number): Promise<FlushRequestOutcome> {
     if (!this.subscriber || waitMs <= 0) return { asked: 0, answered: 0 };
     const id = randomBytes(8).toString('hex');
-    const entry = { answered: 0, wake: () => undefined };
+    const entry = { answered: 0, wake: () => undefined, stop: () => undefined };
     this.waiting.set(id, entry);
     try {
       const published = Number(await this.client.publish(this.requestChannel, id));
@@ -61,13 +65,16 @@ export class FlushRequests implements FlushRequestChannel {
         this.client instanceof Cluster && liveProcesses !== undefined
           ? Math.max(published, liveProcesses)
           : published;
-      if (entry.answered < asked) {
+      // Closed meanwhile: no answer can come any more (they come through the subscriber).
+      if (entry.answered < asked && this.subscriber) {
         await new Promise<void>((resolve) => {
           const timer = setTimeout(resolve, waitMs);
-          entry.wake = () => {
-            if (entry.answered < asked) return;
+          entry.stop = () => {
             clearTimeout(timer);
             resolve();
+          };
+          entry.wake = () => {
+            if (entry.answered >= asked) entry.stop();
           };
         });
       }
@@ -79,10 +86,11 @@ export class FlushRequests implements FlushRequestChannel {
     }
   }
 
-  /** Stops listening and closes the subscriber connection. */
+  /** Stops listening and closes the subscriber connection; requests in flight stop waiting. */
   close(): void {
     const subscriber = this.subscriber;
     this.subscriber = undefined;
+    for (const entry of this.waiting.values()) entry.stop();
     // Not QUIT: with Redis away it would wait in the offline queue.
     subscriber?.disconnect();
   }

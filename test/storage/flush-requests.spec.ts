@@ -76,4 +76,22 @@ describe('fresh scrapes over Redis pub/sub (FlushRequests), on a private Redis',
     expect(outcome).toEqual({ asked: 2, answered: 2 });
     expect(early.flushes.count).toBe(1);
   });
+
+  it('a request in flight stops waiting when its channel closes (a shutdown does not wait it out)', async () => {
+    const asking = listener('fresh-close', 'asking');
+    await asking.listening;
+    // A process that is asked and never answers: its flush does not end.
+    const silent = new FlushRequests(moduleClient(), 'fresh-close', 'silent');
+    cleanups.push(() => silent.close());
+    await silent.listen(() => new Promise(() => undefined));
+    // Both listen once a request reaches two processes (the asking client connects on its own).
+    await askUntil(asking.requests, 2);
+
+    const request = asking.requests.request(60_000);
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    asking.requests.close();
+
+    // Both got it; the asking process answered itself, the silent one never does.
+    await expect(request).resolves.toEqual({ asked: 2, answered: 1 });
+  });
 });
