@@ -1,6 +1,8 @@
+import cluster from 'node:cluster';
+
 import { Module } from '@nestjs/common';
 import { ConfigModule, type ConfigType } from '@nestjs/config';
-import { IpcMetricsStore, RedisMetricsModule } from 'nestjs-redis-metrics';
+import { IpcMetricsStore, MemoryMetricsStore, RedisMetricsModule } from 'nestjs-redis-metrics';
 import { redisMetricsConfig } from 'nestjs-redis-metrics/config';
 
 import { ShopController } from './shop.controller.js';
@@ -15,8 +17,15 @@ import { embedded } from './storage-mode.js';
       imports: [ConfigModule.forFeature(redisMetricsConfig)],
       inject: [redisMetricsConfig.KEY],
       useFactory: (options: ConfigType<typeof redisMetricsConfig>) =>
-        // Without Redis the workers hand their series to the cluster primary.
-        embedded ? { ...options, enabled: true, store: new IpcMetricsStore() } : options,
+        // Without Redis the workers hand their series to the cluster primary; with WORKERS=0 there
+        // is no primary (nor IPC channel), so the one process keeps them in its own memory.
+        embedded
+          ? {
+              ...options,
+              enabled: true,
+              store: cluster.isWorker ? new IpcMetricsStore() : new MemoryMetricsStore(),
+            }
+          : options,
     }),
   ],
   controllers: [ShopController],
