@@ -1,3 +1,5 @@
+import { randomBytes } from 'node:crypto';
+
 import {
   IpcFlushRequests,
   serveFlushRequests,
@@ -28,6 +30,8 @@ type WireBatch = Omit<SeriesBatch, 'gauges'> & { gauges: [string, string, number
 
 interface Envelope {
   nrmStore: 'request' | 'reply';
+  /** The calling store: every store of a worker hears every reply on its one channel. */
+  caller: string;
   seq: number;
   request?: StoreRequest;
   result?: unknown;
@@ -43,6 +47,8 @@ const TIMEOUT_MS = 5000;
  */
 export class IpcMetricsStore implements MetricsStore {
   readonly description = 'the cluster primary, over IPC';
+  /** Tells this store's replies from those of another in the same worker (whose seq runs alike). */
+  private readonly caller = randomBytes(8).toString('hex');
   private seq = 0;
   private readonly pending = new Map<
     number,
@@ -57,7 +63,7 @@ export class IpcMetricsStore implements MetricsStore {
 
   /** Takes the primary's replies. Listening keeps the worker alive, so only while a call waits. */
   private readonly onMessage = (message: Envelope) => {
-    if (message?.nrmStore !== 'reply') return;
+    if (message?.nrmStore !== 'reply' || message.caller !== this.caller) return;
     const waiting = this.pending.get(message.seq);
     if (!waiting) return;
     this.settle(message.seq);
@@ -129,7 +135,7 @@ export class IpcMetricsStore implements MetricsStore {
       // `send` returning false only means its queue is long (a flush sends several batches at
       // once): the message still goes. A channel that is closed reports it here.
       this.channel.send!(
-        { nrmStore: 'request', seq, request } satisfies Envelope,
+        { nrmStore: 'request', caller: this.caller, seq, request } satisfies Envelope,
         undefined,
         {},
         (error) => {
@@ -159,7 +165,7 @@ export function serveMetricsStore(store: MetricsStore, cluster: ClusterMessages)
     const reply = (body: Pick<Envelope, 'result' | 'error'>) =>
       worker.isConnected() &&
       worker.send(
-        { nrmStore: 'reply', seq: envelope.seq, ...body },
+        { nrmStore: 'reply', caller: envelope.caller, seq: envelope.seq, ...body },
         undefined,
         {},
         () => undefined,
