@@ -45,11 +45,34 @@ async function runPrimary(): Promise<void> {
   void manager.setup();
   console.log(`Primary ${process.pid}: starting ${WORKERS} workers on port ${PORT}`);
   console.log(`Metrics storage: ${describeStorage()}`);
+  // A worker that exits with an error before it ever served (the port taken, a bad configuration)
+  // would fail alike again: the primary stops rather than fork it over and over (as gunicorn does).
+  const served = new Set<number>();
+  cluster.on('listening', (worker) => served.add(worker.id));
   for (let i = 0; i < WORKERS; i += 1) cluster.fork();
 
   let stopping = false;
+  /** Ends every worker (each flushes its last counts), then the primary's own store. */
+  const stop = (exitCode: number) => {
+    if (stopping) return;
+    stopping = true;
+    // A worker that just died may still be listed until its IPC channel closes: no 'exit' comes again.
+    const workers = Object.values(cluster.workers ?? {}).filter((worker) => !worker?.isDead());
+    let left = workers.length;
+    const done = () => void manager.teardown().then(() => process.exit(exitCode));
+    if (left === 0) done();
+    for (const worker of workers) {
+      worker?.once('exit', () => (left -= 1) === 0 && done());
+      worker?.process.kill('SIGTERM');
+    }
+  };
   cluster.on('exit', (worker, code, signal) => {
     if (stopping) return;
+    if (signal === null && code !== 0 && !served.has(worker.id)) {
+      console.error(`Worker ${worker.process.pid} failed to start (exit ${code}); stopping`);
+      return stop(1);
+    }
+    served.delete(worker.id);
     const reason = restartReason(code, signal);
     restarts.inc({ reason });
     // The dead worker's live* gauges leave at once instead of after its heartbeat expires; its counts
@@ -61,19 +84,7 @@ async function runPrimary(): Promise<void> {
     );
     cluster.fork();
   });
-  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-    process.once(signal, () => {
-      stopping = true;
-      const workers = Object.values(cluster.workers ?? {});
-      let left = workers.length;
-      const done = () => void manager.teardown().then(() => process.exit(0));
-      if (left === 0) done();
-      for (const worker of workers) {
-        worker?.once('exit', () => (left -= 1) === 0 && done());
-        worker?.process.kill('SIGTERM');
-      }
-    });
-  }
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => stop(0));
 }
 
 async function runWorker(): Promise<void> {
