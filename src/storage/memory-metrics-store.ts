@@ -28,7 +28,8 @@ const DAY_MS = 86_400_000;
  * data lives as long as that process.
  */
 export class MemoryMetricsStore implements MetricsStore {
-  readonly description = 'the memory of the cluster primary';
+  // In a cluster primary that is the primary's; a single process (the sample with WORKERS=0) keeps its own.
+  readonly description = "this process's memory";
   private readonly processes = new Map<string, number>();
   private readonly info = new Map<string, string>();
   private readonly metadata = new Map<string, string>();

@@ -25,5 +25,8 @@ describe('the sample without Redis and WORKERS=0 (one process, no cluster primar
 
     expect(await orders()).toBe('shop_orders_placed_total{shop="south"} 2');
     expect(sample.output()).not.toContain('IpcMetricsStore needs an IPC channel');
+    // Where it says its series are: no cluster primary here.
+    expect(sample.output()).toContain("Storing metrics in this process's memory as ");
+    expect(sample.output()).not.toContain('cluster primary');
   });
 });
