@@ -74,6 +74,14 @@ async function scrapedOrders(app: INestApplication): Promise<number | undefined>
   return sampleValue(response.text, 'orders_placed_total');
 }
 
+/** The merged order count once a scrape answers 200 (it answers 503 while Redis is written again). */
+function mergedOrdersOnceServed(app: INestApplication, what: string): Promise<number | undefined> {
+  return waitFor(what, async () => {
+    const response = await request(app.getHttpServer()).get('/metrics');
+    return response.status === 200 ? sampleValue(response.text, 'orders_placed_total') : undefined;
+  });
+}
+
 /** Flushes until a flush reaches Redis again (the Cluster client finds the new slot owner). */
 async function flushUntilOk(app: INestApplication): Promise<FlushResult> {
   const manager = app.get(RedisStorageManager);
@@ -247,24 +255,14 @@ describe('Redis Cluster, 3 masters without replicas', () => {
     // again (for two flush intervals and 2 s from the repair), then the exact total.
     const during = await request(app.getHttpServer()).get('/metrics').expect(503);
     expect(during.text).toMatch(/lost data .* ago; live processes are writing their counts again/);
-    const total = await waitFor('a merged scrape again', async () => {
-      const response = await request(app.getHttpServer()).get('/metrics');
-      return response.status === 200
-        ? sampleValue(response.text, 'orders_placed_total')
-        : undefined;
-    });
+    const total = await mergedOrdersOnceServed(app, 'a merged scrape again');
     expect(total).toBe(8);
   });
 
   it("a migration of the prefix's slot left half-way: flushes say so, not that a master is down, and counts stay exact", async () => {
     const manager = app.get(RedisStorageManager);
     await flushUntilOk(app);
-    const before = await waitFor('a merged scrape', async () => {
-      const response = await request(app.getHttpServer()).get('/metrics');
-      return response.status === 200
-        ? sampleValue(response.text, 'orders_placed_total')
-        : undefined;
-    });
+    const before = await mergedOrdersOnceServed(app, 'a merged scrape');
     const source = await cluster.masterOf(`{${prefix}}`);
     const target = (await cluster.masters()).find((node) => node.id !== source.id)!;
     const slot = Number(await respCall({ port: source.port }, 'CLUSTER', 'KEYSLOT', `{${prefix}}`));
@@ -299,12 +297,7 @@ describe('Redis Cluster, 3 masters without replicas', () => {
       await respCall({ port: node.port }, 'CLUSTER', 'SETSLOT', slot, 'NODE', target.id);
     }
     await flushUntilOk(app);
-    const after = await waitFor('a merged scrape after the migration', async () => {
-      const response = await request(app.getHttpServer()).get('/metrics');
-      return response.status === 200
-        ? sampleValue(response.text, 'orders_placed_total')
-        : undefined;
-    });
+    const after = await mergedOrdersOnceServed(app, 'a merged scrape after the migration');
     expect(after).toBe(before! + 3);
   });
 });
