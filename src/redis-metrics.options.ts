@@ -1,5 +1,6 @@
 import { RedisMetricsConfigError } from './errors.js';
 import { redisUrlFromEnv } from './redis-metrics.env-source.js';
+import { readRedisUrl } from './redis-url.js';
 import { parseSentinelAddresses, type RedisSentinelAddress } from './sentinel-addresses.js';
 import { rememberEnvRead } from './setting-names.js';
 import { checkKeyFile, checkPemFile } from './tls-files.js';
@@ -90,7 +91,9 @@ export interface RedisMetricsOptions {
    * A full connection URL (`PROMETHEUS_REDIS_URL`, else `REDIS_URL`),
    * `redis://[user:password@]host[:port][/db]` or `rediss://...`. When set it wins over host, port, db,
    * username, password and ssl: a part the URL leaves out takes its default (database 0, no password,
-   * no TLS), as the client made from it does.
+   * no TLS), as the client made from it does. Of the query, ioredis' `db`, `username`, `password` and
+   * `family` are read (`?db=3&password=...`); any other parameter is refused, as ioredis would take it as
+   * a client setting over the module's own.
    */
   url?: string;
   /** Prefix of every key this module writes (`REDIS_KEY_PREFIX`). May contain `:`; not `{` or `}`. */
@@ -406,45 +409,14 @@ function oneOf<T extends string>(
 
 /** Takes host, port, db, credentials and TLS from a Redis URL. Problems are described without the URL. */
 function applyUrl(options: RedisMetricsOptions, raw: string, fail: (problem: string) => never) {
-  let url: URL;
-  try {
-    url = new URL(raw);
-  } catch {
-    // The URL is not echoed: it may carry a password.
-    return fail('is not a valid URL (expected redis://[user:password@]host[:port][/db])');
-  }
-  if (url.protocol !== 'redis:' && url.protocol !== 'rediss:') {
-    return fail(`must start with redis:// or rediss://; got "${url.protocol}//"`);
-  }
-  if (url.hostname === '') return fail('has no host');
-  const dbPath = url.pathname.replace(/^\//, '');
-  if (dbPath !== '' && !/^\d+$/.test(dbPath)) {
-    return fail(`has a database part that is not a whole number: "/${dbPath}"`);
-  }
-  if (!Number.isSafeInteger(Number(dbPath))) {
-    return fail(`has a database number too large to be one: "/${dbPath}"`);
-  }
-  // The URL parser takes ports up to 65535 but also 0, which nothing listens on (as REDIS_PORT).
-  if (url.port === '0') return fail('has port 0; a port is from 1 to 65535');
+  const settings = readRedisUrl(raw);
+  if (typeof settings === 'string') return fail(settings);
   options.url = raw;
-  options.host = url.hostname.replace(/^\[(.*)\]$/, '$1');
-  options.port = url.port === '' ? 6379 : Number(url.port);
   // The URL wins over db and credentials given beside it, as the client made from it connects:
   // database 0 and no password unless the URL names them.
-  options.db = dbPath === '' ? 0 : Number(dbPath);
   delete options.username;
   delete options.password;
-  const decoded = (part: 'username' | 'password') => {
-    try {
-      return decodeURIComponent(url[part]);
-    } catch {
-      // Neither the URL nor the part is echoed: it is a credential.
-      return fail(`has a ${part} that is not valid percent-encoding (write a "%" in it as %25)`);
-    }
-  };
-  if (url.username !== '') options.username = decoded('username');
-  if (url.password !== '') options.password = decoded('password');
-  options.ssl = url.protocol === 'rediss:';
+  Object.assign(options, settings);
 }
 
 /** TLS files must be readable PEM files, and need TLS on; a certificate needs its key. */

@@ -128,6 +128,78 @@ describe('options from the environment', () => {
     expect(inCode).not.toHaveProperty('password');
   });
 
+  it.each([
+    [
+      `redis://cache.example:6390?db=3&password=${SECRET}`,
+      { db: 3, username: undefined, password: SECRET },
+    ],
+    [
+      `rediss://cache.example:6390/?username=metrics&password=${SECRET}`,
+      { db: 0, username: 'metrics', password: SECRET },
+    ],
+    // The query is decoded as ioredis decodes it: %xx and "+" for a space.
+    [
+      'redis://cache.example:6390/5?password=a%2Bb+c%26d',
+      { db: 5, username: undefined, password: 'a+b c&d' },
+    ],
+    [
+      `redis://metrics:${SECRET}@cache.example:6390/7?family=6`,
+      { db: 7, username: 'metrics', password: SECRET },
+    ],
+  ])(
+    'resolves the db and credentials of the query of %s as the client made from it connects',
+    (url, expected) => {
+      const options = readRedisMetricsOptionsFromEnv({ REDIS_URL: url, REDIS_DB: '9' });
+      expect({ db: options.db, username: options.username, password: options.password }).toEqual(
+        expected,
+      );
+      const client = createRedisClient(options);
+      try {
+        // ioredis keeps the query's values as strings.
+        expect(Number(client.options.db)).toBe(options.db);
+        expect(client.options.username || undefined).toBe(options.username);
+        expect(client.options.password || undefined).toBe(options.password);
+      } finally {
+        client.disconnect();
+      }
+    },
+  );
+
+  it.each([
+    [
+      `redis://cache:6379?password=${SECRET}&enableOfflineQueue=true`,
+      "has a query parameter the module does not take: only db, username, password, family are read from a URL (ioredis would take any other as a client setting over the module's own)",
+    ],
+    [
+      // An unencoded "?" in a password: what follows it is a parameter, and is not shown.
+      `redis://default:12?${SECRET}@cache:6379`,
+      "has a query parameter the module does not take: only db, username, password, family are read from a URL (ioredis would take any other as a client setting over the module's own)",
+    ],
+    [
+      'redis://cache:6379/2?db=3',
+      'gives the database twice, as "/2" and as ?db= (ioredis takes the path): keep one',
+    ],
+    [
+      `redis://metrics:${SECRET}@cache:6379?password=${SECRET}`,
+      'has credentials both before the host and in the query (ioredis takes only those before the host): give them in one place',
+    ],
+    [
+      `redis://:${SECRET}@cache:6379?username=metrics`,
+      'has credentials both before the host and in the query (ioredis takes only those before the host): give them in one place',
+    ],
+    [
+      `redis://cache:6379?password=${SECRET}&password=x`,
+      'has the query parameter password 2 times',
+    ],
+    ['redis://cache:6379?password=', 'has an empty query parameter password'],
+    ['redis://cache:6379?db=three', 'has a database part that is not a whole number: ?db=three'],
+    ['redis://cache:6379?family=5', 'has ?family=5; ioredis takes 4 (IPv4), 6 (IPv6) or 0 (both)'],
+  ])('refuses the query of %s, naming the problem and no credential', (url, problem) => {
+    const error = errorOf({ PROMETHEUS_REDIS_URL: url });
+    expect(error.message).toBe(`nestjs-redis-metrics: PROMETHEUS_REDIS_URL ${problem}`);
+    expect(`${error.message} ${error.stack}`).not.toContain(SECRET);
+  });
+
   it('names the variable whose URL has a password that is not percent-encoding, never showing it', () => {
     const error = errorOf({ REDIS_URL: `redis://metrics:${SECRET}%zz@127.0.0.1:6379/9` });
     expect(error.message).toBe(

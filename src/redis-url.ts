@@ -1,0 +1,118 @@
+/** What a Redis URL sets, as the ioredis client made from it connects. */
+export interface RedisUrlSettings {
+  host: string;
+  port: number;
+  db: number;
+  username?: string;
+  password?: string;
+  ssl: boolean;
+}
+
+/**
+ * The query parameters the module reads from a URL. ioredis takes every parameter of a URL as a
+ * client option, over the module's own (`?enableOfflineQueue=true`, `?tls=false`, `?keyPrefix=x` would
+ * change how its client works, as strings): only these are honoured, as ioredis reads them.
+ */
+const QUERY_PARAMETERS = ['db', 'username', 'password', 'family'] as const;
+
+/** ioredis' `family`: 4 or 6 for IPv4 or IPv6 only, 0 for both (platforms with IPv6 networks). */
+const FAMILIES = ['0', '4', '6'];
+
+/**
+ * Reads a Redis URL as ioredis does: `redis://[user:password@]host[:port][/db][?db=&username=&password=&family=]`,
+ * or `rediss://`. Where ioredis would silently take one of two values (the path's database over
+ * `?db=`, the credentials before the host over those of the query), the URL is refused instead.
+ * @returns the settings, or a problem to report for the setting; a problem never holds the URL or a
+ *   credential.
+ */
+export function readRedisUrl(raw: string): RedisUrlSettings | string {
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    // The URL is not echoed: it may carry a password.
+    return 'is not a valid URL (expected redis://[user:password@]host[:port][/db])';
+  }
+  if (url.protocol !== 'redis:' && url.protocol !== 'rediss:') {
+    return `must start with redis:// or rediss://; got "${url.protocol}//"`;
+  }
+  if (url.hostname === '') return 'has no host';
+  // The URL parser takes ports up to 65535 but also 0, which nothing listens on (as REDIS_PORT).
+  if (url.port === '0') return 'has port 0; a port is from 1 to 65535';
+
+  const query = readQuery(url.searchParams);
+  if (typeof query === 'string') return query;
+
+  const dbPath = url.pathname.replace(/^\//, '');
+  if (dbPath !== '' && query.db !== undefined) {
+    return `gives the database twice, as "/${dbPath}" and as ?db= (ioredis takes the path): keep one`;
+  }
+  const db = dbPath !== '' ? databaseNumber(dbPath, `"/${dbPath}"`) : (query.db ?? 0);
+  if (typeof db === 'string') return db;
+
+  const settings: RedisUrlSettings = {
+    host: url.hostname.replace(/^\[(.*)\]$/, '$1'),
+    port: url.port === '' ? 6379 : Number(url.port),
+    db,
+    ssl: url.protocol === 'rediss:',
+  };
+  if (url.username !== '' || url.password !== '') {
+    if (query.username !== undefined || query.password !== undefined) {
+      // ioredis would connect with those before the host and drop the query's without a word.
+      return 'has credentials both before the host and in the query (ioredis takes only those before the host): give them in one place';
+    }
+    for (const part of ['username', 'password'] as const) {
+      if (url[part] === '') continue;
+      try {
+        settings[part] = decodeURIComponent(url[part]);
+      } catch {
+        // Neither the URL nor the part is echoed: it is a credential.
+        return `has a ${part} that is not valid percent-encoding (write a "%" in it as %25)`;
+      }
+    }
+  } else {
+    if (query.username !== undefined) settings.username = query.username;
+    if (query.password !== undefined) settings.password = query.password;
+  }
+  return settings;
+}
+
+interface UrlQuery {
+  db?: number;
+  username?: string;
+  password?: string;
+}
+
+/** The parameters of {@link QUERY_PARAMETERS}, decoded as ioredis decodes them (`+` is a space). */
+function readQuery(params: URLSearchParams): UrlQuery | string {
+  const query: UrlQuery = {};
+  for (const name of new Set(params.keys())) {
+    if (!(QUERY_PARAMETERS as readonly string[]).includes(name)) {
+      // The name is not echoed either: an unencoded "?" in a password puts the rest of it there.
+      return `has a query parameter the module does not take: only ${QUERY_PARAMETERS.join(', ')} are read from a URL (ioredis would take any other as a client setting over the module's own)`;
+    }
+    const values = params.getAll(name);
+    if (values.length > 1) return `has the query parameter ${name} ${values.length} times`;
+    const [value] = values;
+    if (value === '') return `has an empty query parameter ${name}`;
+    if (name === 'db') {
+      const db = databaseNumber(value, `?db=${value}`);
+      if (typeof db === 'string') return db;
+      query.db = db;
+    } else if (name === 'family') {
+      if (!FAMILIES.includes(value)) {
+        return `has ?family=${value}; ioredis takes 4 (IPv4), 6 (IPv6) or 0 (both)`;
+      }
+    } else {
+      query[name as 'username' | 'password'] = value;
+    }
+  }
+  return query;
+}
+
+function databaseNumber(text: string, shown: string): number | string {
+  if (!/^\d+$/.test(text)) return `has a database part that is not a whole number: ${shown}`;
+  const db = Number(text);
+  if (!Number.isSafeInteger(db)) return `has a database number too large to be one: ${shown}`;
+  return db;
+}
