@@ -1,6 +1,6 @@
 import { RedisMetricsConfigError } from './errors.js';
 import { redisUrlFromEnv } from './redis-metrics.env-source.js';
-import { readRedisUrl } from './redis-url.js';
+import { readRedisUrl, redactRedisUrl } from './redis-url.js';
 import { parseSentinelAddresses, type RedisSentinelAddress } from './sentinel-addresses.js';
 import { rememberEnvRead } from './setting-names.js';
 import { checkKeyFile, checkPemFile } from './tls-files.js';
@@ -491,21 +491,14 @@ function applySentinels(
   if (password !== undefined) options.sentinelPassword = password;
 }
 
-/** Options with the password and any credentials of the URL replaced by `***`, safe to log or show. */
+/**
+ * Options with the passwords, that of the URL included (before the host or as `?password=`), replaced
+ * by `***`, safe to log or show.
+ */
 export function redactRedisMetricsOptions(options: RedisMetricsOptions): RedisMetricsOptions {
   const safe = { ...options };
   if (safe.password !== undefined) safe.password = '***';
   if (safe.sentinelPassword !== undefined) safe.sentinelPassword = '***';
-  if (safe.url !== undefined) safe.url = redactUrl(safe.url);
+  if (safe.url !== undefined) safe.url = redactRedisUrl(safe.url);
   return safe;
-}
-
-function redactUrl(raw: string): string {
-  try {
-    const url = new URL(raw);
-    if (url.password !== '') url.password = '***';
-    return url.toString();
-  } catch {
-    return '***';
-  }
 }

@@ -116,3 +116,16 @@ function databaseNumber(text: string, shown: string): number | string {
   if (!Number.isSafeInteger(db)) return `has a database number too large to be one: ${shown}`;
   return db;
 }
+
+/** The URL with its password, before the host or in the query, replaced by `***`. */
+export function redactRedisUrl(raw: string): string {
+  try {
+    const url = new URL(raw);
+    if (url.password !== '') url.password = '***';
+    // ioredis connects with a ?password= as with one before the host.
+    if (url.searchParams.has('password')) url.searchParams.set('password', '***');
+    return url.toString();
+  } catch {
+    return '***';
+  }
+}

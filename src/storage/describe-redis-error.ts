@@ -458,7 +458,10 @@ function firstLine(text: string): string {
   return text.split('\n')[0].trim();
 }
 
-/** Removes credentials from anything that looks like a URL (a password may hold `/` or `:`). */
+/**
+ * Removes credentials from anything that looks like a URL (a password may hold `/` or `:`), the
+ * `?password=` of a Redis URL's query included.
+ */
 function safe(text: string): string {
-  return text.replace(/(\w+:\/\/)\S*@/g, '$1***@');
+  return text.replace(/(\w+:\/\/)\S*@/g, '$1***@').replace(/([?&]password=)[^&\s]*/gi, '$1***');
 }

@@ -1,5 +1,6 @@
 import {
   createRedisClient,
+  describeRedisError,
   DEFAULT_REDIS_METRICS_OPTIONS,
   readRedisMetricsOptionsFromEnv,
   redactRedisMetricsOptions,
@@ -164,6 +165,28 @@ describe('options from the environment', () => {
       }
     },
   );
+
+  it('redacts a password given in the query of the URL, as one before the host', () => {
+    const options = readRedisMetricsOptionsFromEnv({
+      REDIS_URL: `redis://cache.example:6390/2?username=metrics&password=${SECRET}`,
+    });
+    const shown = redactRedisMetricsOptions(options);
+    expect(shown).toMatchObject({
+      password: '***',
+      url: 'redis://cache.example:6390/2?username=metrics&password=***',
+    });
+    expect(JSON.stringify(shown)).not.toContain(SECRET);
+  });
+
+  it('leaves no password of a URL in a described error, before the host or in the query', () => {
+    const text = (url: string) => describeRedisError(new Error(`cannot use ${url} now`));
+    expect(text(`redis://cache:6379/2?db=1&password=${SECRET}&family=6`)).toBe(
+      'cannot use redis://cache:6379/2?db=1&password=***&family=6 now',
+    );
+    expect(text(`rediss://metrics:${SECRET}@cache:6379`)).toBe(
+      'cannot use rediss://***@cache:6379 now',
+    );
+  });
 
   it.each([
     [
