@@ -319,6 +319,13 @@ function resolveOptions(
   if (url !== undefined) applyUrl(options, url, (problem) => fail('url', problem));
   applyTls(options, given, nameOf, fail);
   applySentinels(options, given, nameOf, fail);
+  // A URL or user:password@ given as the host would carry the password into every "host not found".
+  if (options.url === undefined && options.sentinels === undefined && /[@/]/.test(options.host)) {
+    fail(
+      'host',
+      `must be a host name or address, not a URL or credentials (give a URL as ${nameOf('url')}, a password as ${nameOf('password')})`,
+    );
+  }
 
   if (options.livenessWindowMs <= options.flushIntervalMs) {
     fail(

@@ -303,6 +303,15 @@ describe('options from the environment', () => {
       'nestjs-redis-metrics: PROMETHEUS_REDIS_URL has port 0; a port is from 1 to 65535',
     ],
     [
+      // Redis's address would show the password in every "host not found: ..." of the logs and health.
+      { REDIS_ENABLED: 'true', REDIS_HOST: `redis://:${SECRET}@cache.example:6379` },
+      'nestjs-redis-metrics: REDIS_HOST must be a host name or address, not a URL or credentials (give a URL as PROMETHEUS_REDIS_URL, a password as REDIS_PASSWORD)',
+    ],
+    [
+      { REDIS_HOST: `metrics:${SECRET}@cache.example` },
+      'nestjs-redis-metrics: REDIS_HOST must be a host name or address, not a URL or credentials (give a URL as PROMETHEUS_REDIS_URL, a password as REDIS_PASSWORD)',
+    ],
+    [
       { REDIS_URL: `redis://:${SECRET}@host:6379/99999999999999999999` },
       'nestjs-redis-metrics: REDIS_URL has a database number too large to be one: "/99999999999999999999"',
     ],
@@ -316,6 +325,13 @@ describe('options from the environment', () => {
   it('names the option, not a variable, for options given in code', () => {
     expect(() => resolveRedisMetricsOptions({ port: -1 })).toThrow(
       'nestjs-redis-metrics: option "port" must be from 1 to 65535; got -1',
+    );
+    expect(() => resolveRedisMetricsOptions({ host: `redis://:${SECRET}@cache` })).toThrow(
+      'nestjs-redis-metrics: option "host" must be a host name or address, not a URL or credentials (give a URL as option "url", a password as option "password")',
+    );
+    // Unused beside a URL, the host is left alone.
+    expect(resolveRedisMetricsOptions({ host: 'cache/0', url: 'redis://cache:6379/1' }).host).toBe(
+      'cache',
     );
   });
 });
