@@ -1,3 +1,5 @@
+import { inspect } from 'node:util';
+
 import { Redis } from 'ioredis';
 import { Registry } from 'prom-client';
 
@@ -59,15 +61,18 @@ async function reportedFailure(options: RedisMetricsModuleOptions) {
     },
     logger,
   );
-  const connected = await manager.setup();
   const client = manager.getClient() as Redis;
+  // What a user's listener gets: printed whole (with its cause) by console.error or a JSON logger.
+  const events: unknown[] = [];
+  client.on('error', (error: unknown) => void events.push(error));
+  const connected = await manager.setup();
   const commandError = await client.ping().then(
     () => undefined,
     (error: unknown) => error as Error,
   );
   const health = await manager.health();
   await manager.teardown();
-  return { connected, logged, health, commandError, client };
+  return { connected, logged, health, commandError, client, events };
 }
 
 /** Checks that the failure is reported with exactly this message everywhere, and no secret. */
@@ -85,7 +90,11 @@ function expectReported(
   const warnings = failure.logged.filter((line) => line.startsWith('Flushing metrics to '));
   expect(warnings).toHaveLength(1);
   expect(warnings[0].endsWith(`: ${message}`)).toBe(true);
-  const everything = JSON.stringify(failure.logged) + JSON.stringify(failure.health) + message;
+  const everything =
+    JSON.stringify(failure.logged) +
+    JSON.stringify(failure.health) +
+    message +
+    inspect([failure.commandError, ...failure.events], { depth: 10 });
   for (const secret of secrets) expect(everything).not.toContain(secret);
 }
 
@@ -113,6 +122,22 @@ describe('a connection that cannot work names its cause', () => {
       `WRONGPASS: wrong password or user "nobody" at 127.0.0.1:${authServer.port} (check the user and password in the url option)`,
       [authServer.userPassword, 'redis://'],
     );
+  });
+
+  it("a wrong password in the URL's query: WRONGPASS naming the query's user, and the password nowhere", async () => {
+    const failure = await reportedFailure({
+      url: `redis://127.0.0.1:${authServer.port}?username=${authServer.username}&password=${SECRET}`,
+    });
+    expectReported(
+      failure,
+      `WRONGPASS: wrong password or user "${authServer.username}" at 127.0.0.1:${authServer.port} (check the user and password in the url option)`,
+      [SECRET, authServer.userPassword],
+    );
+    // The connection's HELLO failed: ioredis's error names the command, its password hidden.
+    const refused = failure.events.find((error) => error instanceof RedisAuthenticationError);
+    expect((refused as Error).cause).toMatchObject({
+      command: { name: 'hello', args: ['3', 'AUTH', authServer.username, '***'] },
+    });
   });
 
   it('no password where one is required: NOAUTH', async () => {

@@ -1,0 +1,30 @@
+/**
+ * ioredis puts the failed command on its errors (`error.command = { name, args }`), and a failed
+ * connection's HELLO or AUTH carries the password there: `['3', 'AUTH', 'metrics', '<password>']`.
+ * Anything that prints the error with its cause (console.error, util.inspect, a JSON logger) would
+ * print the password.
+ */
+const REDACTED = '***';
+
+/** Replaces the password among the arguments of a failed HELLO or AUTH on `error` by `***`. */
+export function hideCommandCredentials(error: unknown): void {
+  const command = (error as { command?: { name?: unknown; args?: unknown } } | null)?.command;
+  if (!command || !Array.isArray(command.args)) return;
+  const args: unknown[] = command.args;
+  const name = String(command.name).toLowerCase();
+  let password: number;
+  if (name === 'auth') {
+    // AUTH [username] password
+    password = args.length - 1;
+  } else if (name === 'hello') {
+    // HELLO protover AUTH username password [SETNAME clientname]
+    const auth = args.findIndex((arg) => String(arg).toUpperCase() === 'AUTH');
+    if (auth < 0) return;
+    password = auth + 2;
+  } else {
+    return;
+  }
+  // A new array: ioredis' error shares its arguments with the command it sent.
+  const hidden = args.map((arg, index) => (index === password ? REDACTED : arg));
+  (error as { command: unknown }).command = { ...command, args: hidden };
+}
