@@ -339,7 +339,7 @@ function resolveOptions(
       `must be at least the liveness window (${options.livenessWindowMs} ms), or live processes get reaped; got ${options.ttlSeconds}`,
     );
   }
-  return options;
+  return inspectedWithoutSecrets(options);
 }
 
 type Fail = (option: keyof RedisMetricsOptions, problem: string) => never;
@@ -508,4 +508,22 @@ export function redactRedisMetricsOptions(options: RedisMetricsOptions): RedisMe
   if (safe.sentinelPassword !== undefined) safe.sentinelPassword = '***';
   if (safe.url !== undefined) safe.url = redactRedisUrl(safe.url);
   return safe;
+}
+
+/** The key of Node's `util.inspect` hook (console.log, a logger's "%o"), without importing node:util. */
+const INSPECT = Symbol.for('nodejs.util.inspect.custom');
+
+/**
+ * Makes `util.inspect` (and so `console.log`) show the options as {@link redactRedisMetricsOptions}
+ * does. Not enumerable: a spread copy, `JSON.stringify` and equality checks see the options as they are
+ * (a copy sent to a worker keeps its password; a spread copy is shown whole).
+ */
+function inspectedWithoutSecrets(options: RedisMetricsOptions): RedisMetricsOptions {
+  Object.defineProperty(options, INSPECT, {
+    value(this: RedisMetricsOptions) {
+      return redactRedisMetricsOptions(this);
+    },
+    enumerable: false,
+  });
+  return options;
 }

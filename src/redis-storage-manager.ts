@@ -224,6 +224,19 @@ export class RedisStorageManager
     });
   }
 
+  /**
+   * What `util.inspect` (console.log) shows of a manager: its settings without their secrets, and not
+   * the options given nor the client, which hold the passwords and the `auth` credentials in clear.
+   */
+  [Symbol.for('nodejs.util.inspect.custom')](
+    depth: number,
+    inspectOptions: object,
+    inspect: (value: unknown, options: object) => string,
+  ): string {
+    const shown = { options: this.options, process: this.identity.id, state: this.state };
+    return `RedisStorageManager ${inspect(shown, inspectOptions)}`;
+  }
+
   /** Whether HTTP requests are counted (the `httpMetrics` option, default true). */
   countsHttp(): boolean {
     return this.moduleOptions.httpMetrics !== false;

@@ -1,3 +1,5 @@
+import { inspect } from 'node:util';
+
 import {
   createRedisClient,
   describeRedisError,
@@ -5,6 +7,7 @@ import {
   readRedisMetricsOptionsFromEnv,
   redactRedisMetricsOptions,
   RedisMetricsConfigError,
+  RedisStorageManager,
   resolveRedisMetricsOptions,
 } from '../../src/index.js';
 
@@ -333,5 +336,49 @@ describe('options from the environment', () => {
     expect(resolveRedisMetricsOptions({ host: 'cache/0', url: 'redis://cache:6379/1' }).host).toBe(
       'cache',
     );
+  });
+});
+
+describe('what util.inspect and console.log show', () => {
+  it('shows resolved options with their passwords redacted, and leaves the options themselves whole', () => {
+    const options = readRedisMetricsOptionsFromEnv({
+      REDIS_URL: `redis://metrics:${SECRET}@cache.example:6390/2`,
+    });
+    expect(inspect(options)).toBe(inspect(redactRedisMetricsOptions(options)));
+    expect(inspect(options)).toContain("url: 'redis://metrics:***@cache.example:6390/2'");
+    expect(inspect(options)).not.toContain(SECRET);
+    // The client is made from them, and a copy sent elsewhere keeps what it needs.
+    expect(options.password).toBe(SECRET);
+    expect(JSON.parse(JSON.stringify(options)).password).toBe(SECRET);
+    const sentinels = resolveRedisMetricsOptions({
+      sentinels: [{ host: 'sentinel-1', port: 26379 }],
+      sentinelMaster: 'main',
+      sentinelPassword: SECRET,
+      password: `${SECRET}-2`,
+    });
+    expect(inspect(sentinels)).toContain("sentinelPassword: '***'");
+    expect(inspect(sentinels)).not.toContain(SECRET);
+  });
+
+  it('shows a manager without the passwords of its options, its client or its auth credentials', async () => {
+    const manager = new RedisStorageManager(
+      {
+        url: `redis://127.0.0.1:1/3?username=metrics&password=${SECRET}`,
+        auth: {
+          bearerToken: `token-${SECRET}`,
+          basic: { username: 'p', password: `basic-${SECRET}` },
+        },
+        defaultMetrics: false,
+      },
+      { log: () => undefined, warn: () => undefined, error: () => undefined },
+    );
+    try {
+      const shown = inspect(manager, { depth: 10 });
+      expect(shown).toContain("password: '***'");
+      expect(shown).toContain(`process: '${manager.identity.id}'`);
+      expect(shown).not.toContain(SECRET);
+    } finally {
+      await manager.teardown();
+    }
   });
 });
