@@ -136,6 +136,27 @@ describe('the sample with every documented configuration', () => {
     expect(sample.output()).not.toContain(PASSWORD);
   });
 
+  it('starts and counts with the password in the query of REDIS_URL, never printing it', async () => {
+    const redis = await startPasswordRedis();
+    const url = `redis://127.0.0.1:${redis.port}/2?password=${PASSWORD}`;
+    const sample = await startSample({
+      ...TIMING,
+      WORKERS: '1',
+      REDIS_URL: url,
+      REDIS_KEY_PREFIX: 'sample-query-password',
+    });
+    try {
+      expect(sample.output()).toContain(
+        `Metrics storage: Redis at redis://127.0.0.1:${redis.port}/2?password=***, prefix "sample-query-password"`,
+      );
+      expect(await placeAndSee(sample, 3)).toEqual(EVERY_SHOP_AFTER_3_NORTH);
+    } finally {
+      await sample.stop();
+      await redis.stop();
+    }
+    expect(sample.output()).not.toContain(PASSWORD);
+  });
+
   it('prints on start-up what the README shows, with label sets known at start at 0, and rejects unknown shops', async () => {
     // `npm start` as it is: no Redis variable, the default number of workers.
     const sample = await startSample({ ...TIMING });
