@@ -74,6 +74,11 @@ export function readRedisUrl(raw: string): RedisUrlSettings | string {
     if (query.username !== undefined) settings.username = query.username;
     if (query.password !== undefined) settings.password = query.password;
   }
+  if (settings.username !== undefined && settings.password === undefined) {
+    // Mostly a password written without its colon (redis://secret@host): ioredis would log in as the
+    // user "secret", and every WRONGPASS would name that user, in the logs and the health route.
+    return 'has a user but no password: a password alone is written redis://:password@host, with the colon (an ACL user with nopass takes any password: give one)';
+  }
   return settings;
 }
 

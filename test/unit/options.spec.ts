@@ -214,13 +214,22 @@ describe('options from the environment', () => {
       'has credentials both before the host and in the query (ioredis takes only those before the host): give them in one place',
     ],
     [
+      // A password without its colon: it would be the user named by every WRONGPASS.
+      `redis://${SECRET}@cache:6379/2`,
+      'has a user but no password: a password alone is written redis://:password@host, with the colon (an ACL user with nopass takes any password: give one)',
+    ],
+    [
+      `redis://cache:6379/2?username=${SECRET}`,
+      'has a user but no password: a password alone is written redis://:password@host, with the colon (an ACL user with nopass takes any password: give one)',
+    ],
+    [
       `redis://cache:6379?password=${SECRET}&password=x`,
       'has the query parameter password 2 times',
     ],
     ['redis://cache:6379?password=', 'has an empty query parameter password'],
     ['redis://cache:6379?db=three', 'has a database part that is not a whole number: ?db=three'],
     ['redis://cache:6379?family=5', 'has ?family=5; ioredis takes 4 (IPv4), 6 (IPv6) or 0 (both)'],
-  ])('refuses the query of %s, naming the problem and no credential', (url, problem) => {
+  ])('refuses %s, naming the problem and no credential', (url, problem) => {
     const error = errorOf({ PROMETHEUS_REDIS_URL: url });
     expect(error.message).toBe(`nestjs-redis-metrics: PROMETHEUS_REDIS_URL ${problem}`);
     expect(`${error.message} ${error.stack}`).not.toContain(SECRET);
