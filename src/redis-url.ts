@@ -40,6 +40,14 @@ export function readRedisUrl(raw: string): RedisUrlSettings | string {
   // The URL parser takes ports up to 65535 but also 0, which nothing listens on (as REDIS_PORT).
   if (url.port === '0') return 'has port 0; a port is from 1 to 65535';
 
+  // Both mostly come from a password holding "/" or "#" unencoded: what follows it is shown nowhere.
+  if (url.hash !== '') {
+    return 'has a "#" part, which ioredis ignores (a "#" in a password is written %23)';
+  }
+  if (url.pathname.includes('@')) {
+    return 'has an "@" after the host, where the database number goes (a "/" in a password is written %2F)';
+  }
+
   const query = readQuery(url.searchParams);
   if (typeof query === 'string') return query;
 

@@ -214,6 +214,15 @@ describe('options from the environment', () => {
       'has credentials both before the host and in the query (ioredis takes only those before the host): give them in one place',
     ],
     [
+      // A "/" in a password, unencoded: the rest of it would be shown as the database part.
+      `redis://default:12/${SECRET}@cache:6379`,
+      'has an "@" after the host, where the database number goes (a "/" in a password is written %2F)',
+    ],
+    [
+      `redis://default:12#${SECRET}@cache:6379`,
+      'has a "#" part, which ioredis ignores (a "#" in a password is written %23)',
+    ],
+    [
       // A password without its colon: it would be the user named by every WRONGPASS.
       `redis://${SECRET}@cache:6379/2`,
       'has a user but no password: a password alone is written redis://:password@host, with the colon (an ACL user with nopass takes any password: give one)',
