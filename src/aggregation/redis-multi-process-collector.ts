@@ -1,8 +1,10 @@
 import { Redis } from 'ioredis';
 import type { Registry } from 'prom-client';
 
+import { RedisMetricsConfigError } from '../errors.js';
 import { keyPrefixFromEnv } from '../redis-metrics.env-source.js';
 import { DEFAULT_REDIS_METRICS_OPTIONS, lostDataGraceMs } from '../redis-metrics.options.js';
+import { readRedisUrl } from '../redis-url.js';
 import type { RedisClient } from '../storage/lua-scripts.js';
 import type { AcknowledgedWrite } from '../storage/metrics-flusher.js';
 import type { MetricsStore } from '../storage/metrics-store.js';
@@ -25,7 +27,10 @@ import { ShownWrites } from './shown-writes.js';
 export interface RedisMultiProcessCollectorOptions {
   /** Where the series are; default: Redis through `client`. */
   store?: MetricsStore;
-  /** The Redis client; default: one made from `PROMETHEUS_REDIS_URL` (closed by {@link close}). */
+  /**
+   * The Redis client; default: one made from `PROMETHEUS_REDIS_URL` (closed by {@link close}), whose
+   * query is read as the module's options read a URL (a `RedisMetricsConfigError` names what is wrong).
+   */
   client?: RedisClient;
   /** Key prefix; default `REDIS_KEY_PREFIX` or `nestjs`. */
   keyPrefix?: string;
@@ -73,6 +78,11 @@ export class RedisMultiProcessCollector {
         throw new TypeError(
           'RedisMultiProcessCollector needs a Redis client: pass options.client or set PROMETHEUS_REDIS_URL',
         );
+      }
+      // Read as the module reads it: ioredis would take any other query parameter as a client option.
+      const problem = readRedisUrl(url);
+      if (typeof problem === 'string') {
+        throw new RedisMetricsConfigError('PROMETHEUS_REDIS_URL', problem);
       }
       this.client = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 1 });
       this.ownsClient = true;

@@ -6,12 +6,13 @@ import {
   PrefixKeys,
   ProcessIdentity,
   readRedisMetricsOptionsFromEnv,
+  RedisMetricsConfigError,
   RedisMultiProcessCollector,
   type GaugeMode,
 } from '../../src/index.js';
 import { promtoolCheck } from '../harness/promtool.js';
 import { testFlusher } from '../harness/test-flusher.js';
-import { useTestRedis } from '../harness/test-redis.js';
+import { testRedisUrl, useTestRedis } from '../harness/test-redis.js';
 
 const MODES: GaugeMode[] = [
   'all',
@@ -359,6 +360,35 @@ describe('RedisMultiProcessCollector', () => {
     } finally {
       if (before === undefined) delete process.env.REDIS_KEY_PREFIX;
       else process.env.REDIS_KEY_PREFIX = before;
+    }
+  });
+
+  it('reads PROMETHEUS_REDIS_URL as the module does: its query db, or a clear refusal', async () => {
+    const registry = new Registry();
+    new Counter({ name: 'url_query_total', help: 'Counted', registers: [registry] }).inc(2);
+    const prefix = redis.prefix('url-query');
+    await testFlusher(redis.client, prefix, registry).flush();
+    const before = process.env.PROMETHEUS_REDIS_URL;
+    try {
+      process.env.PROMETHEUS_REDIS_URL = `${testRedisUrl()}?db=0&family=4`;
+      const collector = new RedisMultiProcessCollector({ keyPrefix: prefix });
+      try {
+        expect(await collector.metrics()).toBe(
+          '# HELP url_query_total Counted\n# TYPE url_query_total counter\nurl_query_total 2\n',
+        );
+      } finally {
+        await collector.close();
+      }
+      process.env.PROMETHEUS_REDIS_URL = `${testRedisUrl()}?password=not-shown&maxRetriesPerRequest=20`;
+      expect(() => new RedisMultiProcessCollector({ keyPrefix: prefix })).toThrow(
+        new RedisMetricsConfigError(
+          'PROMETHEUS_REDIS_URL',
+          "has a query parameter the module does not take: only db, username, password, family are read from a URL (ioredis would take any other as a client setting over the module's own)",
+        ),
+      );
+    } finally {
+      if (before === undefined) delete process.env.PROMETHEUS_REDIS_URL;
+      else process.env.PROMETHEUS_REDIS_URL = before;
     }
   });
 });
