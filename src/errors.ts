@@ -1,3 +1,5 @@
+import { hideCommandCredentials } from './command-credentials.js';
+
 /**
  * A configuration value that cannot be used. Thrown at start-up, before anything connects.
  * The message names the variable or option and what is wrong; it never contains a password.
@@ -42,9 +44,12 @@ const CONNECTION_PATTERN =
 /**
  * Maps what ioredis reports to {@link RedisConnectionError}, {@link RedisTimeoutError} or
  * {@link RedisAuthenticationError}; other errors (a bad command, a script error) come back unchanged.
- * The original error is kept as `cause`.
+ * The original error is kept as `cause`, the password of a failed HELLO or AUTH on it (ioredis' `command`)
+ * replaced by `***`.
  */
 export function toRedisError(error: unknown): unknown {
+  // The error may be a failed HELLO's (or a command's rejected with it), its password among its args.
+  hideCommandCredentials(error);
   if (!(error instanceof Error)) return error;
   if (
     error instanceof RedisConnectionError ||

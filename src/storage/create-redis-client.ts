@@ -1,6 +1,5 @@
 import { Redis, type Command, type RedisOptions } from 'ioredis';
 
-import { hideCommandCredentials } from './command-credentials.js';
 import { explainRedisError, nameSettings, namedSettingsOf } from './describe-redis-error.js';
 import type { RedisMetricsOptions } from '../redis-metrics.options.js';
 import type { SettingNames } from '../setting-names.js';
@@ -34,8 +33,7 @@ class ExplainingRedis extends Redis {
       },
       (error: unknown) => {
         this.unanswered.delete(command);
-        // Before anything sees it: the failed HELLO of a connection is emitted as an 'error' event.
-        hideCommandCredentials(error);
+        // Also hides a failed HELLO's password, before the error is emitted as an 'error' event.
         throw explainRedisError(error, this);
       },
     );

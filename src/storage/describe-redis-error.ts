@@ -1,5 +1,6 @@
 import type { Cluster, Redis } from 'ioredis';
 
+import { hideCommandCredentials } from '../command-credentials.js';
 import {
   RedisAuthenticationError,
   RedisConnectionError,
@@ -128,10 +129,13 @@ export function describeRedisError(error: unknown, client?: RedisLikeClient): st
  * The error to reject a failed command with: for a connection, authentication or TLS failure a
  * {@link RedisConnectionError}, {@link RedisAuthenticationError} or {@link RedisTimeoutError} whose
  * message is {@link describeRedisError}'s and whose `cause` is the original; any other error (a
- * script error, NOSCRIPT, a wrong type) unchanged.
+ * script error, NOSCRIPT, a wrong type) unchanged. Either way the password of a failed HELLO or AUTH
+ * on it is replaced by `***`.
  * @internal
  */
 export function explainRedisError(error: unknown, client: RedisLikeClient): unknown {
+  // A command queued while a connection failed is rejected with the failed HELLO's error itself.
+  hideCommandCredentials(error);
   if (!(error instanceof Error) || described.has(error)) return error;
   const explanation = explain(error, client);
   if (!explanation.kind) return error;

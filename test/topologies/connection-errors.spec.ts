@@ -357,6 +357,40 @@ describe('a connection that cannot work names its cause', () => {
       client.disconnect();
     }
   });
+  it("a client of the user's refused by the server: the error a call rejects with holds no password", async () => {
+    // ioredis' defaults: a command sent while connecting waits, and is rejected with the HELLO's error.
+    const client = new Redis({
+      port: authServer.port,
+      host: '127.0.0.1',
+      password: SECRET,
+      retryStrategy: () => null,
+    });
+    client.on('error', () => undefined);
+    const manager = new RedisStorageManager(
+      {
+        client,
+        keyPrefix: uniquePrefix('user-client'),
+        registry: new Registry(),
+        defaultMetrics: false,
+      },
+      { log: () => undefined, warn: () => undefined, error: () => undefined },
+    );
+    try {
+      const error = await manager.markProcessDead({ pid: 1 }).then(
+        () => undefined,
+        (rejected: unknown) => rejected as Error,
+      );
+      expect(error).toBeInstanceOf(RedisAuthenticationError);
+      expect(error?.message).toBe(
+        `WRONGPASS: wrong password or user "default" at 127.0.0.1:${authServer.port} (check REDIS_PASSWORD / the URL's user)`,
+      );
+      expect(inspect(error, { depth: 10 })).not.toContain(SECRET);
+    } finally {
+      await manager.teardown();
+      client.disconnect();
+    }
+  });
+
   it("a client of the user's that gave up reconnecting is described as ended, not as reconnecting", async () => {
     const port = await freePort();
     const client = new Redis({

@@ -1,3 +1,5 @@
+import { inspect } from 'node:util';
+
 import { jest } from '@jest/globals';
 import { Redis } from 'ioredis';
 
@@ -49,6 +51,31 @@ describe('Redis errors from what ioredis reports', () => {
     expect(error).toBeInstanceOf(RedisAuthenticationError);
     expect((error as Error).message).toMatch(/^WRONGPASS/);
     expect((error as Error).message).not.toContain('not-the-password');
+  });
+
+  it("keeps no password of a client's refused HELLO, which ioredis puts on the error and rejects queued commands with", async () => {
+    const redis = await startPrivateRedis();
+    const admin = new Redis(redis.url);
+    await admin.config('SET', 'requirepass', 'the-real-one');
+    admin.disconnect();
+    // ioredis' defaults: a command sent while connecting waits in the offline queue.
+    const client = new Redis(redis.url, {
+      password: 'not-the-password',
+      retryStrategy: () => null,
+    });
+    client.on('error', () => undefined);
+    const queued = await client.get('x').then(
+      () => undefined,
+      (error: unknown) => error,
+    );
+    client.disconnect();
+    await redis.stop();
+    const mapped = toRedisError(queued);
+    expect(mapped).toBeInstanceOf(RedisAuthenticationError);
+    expect((mapped as Error).cause).toMatchObject({
+      command: { name: 'hello', args: ['3', 'AUTH', 'default', '***'] },
+    });
+    expect(inspect(mapped, { depth: 10 })).not.toContain('not-the-password');
   });
 
   it('maps a command timeout to RedisTimeoutError and leaves other errors alone', async () => {

@@ -1,4 +1,4 @@
-import { hideCommandCredentials } from '../../src/storage/command-credentials.js';
+import { hideCommandCredentials } from '../../src/command-credentials.js';
 
 // The forms of ioredis' handshake whose failure carries a password on the error's `command`: HELLO
 // with AUTH (RESP3), and AUTH alone (the RESP2 fallback for a server without HELLO).
