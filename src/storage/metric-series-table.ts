@@ -458,7 +458,8 @@ export class MetricSeriesTable {
    * of this metric (fields start with the metric's name, unique in a registry), so if it did not grow,
    * two series of this metric show one field. prom-client then shows two samples with the same labels
    * (a labels object changed after the call that took it, or a default label filling a falsy value),
-   * and the reference keeps the last in prom-client's order: only `get()` gives that exactly.
+   * and the reference adds their counts (a gauge: keeps the last in prom-client's order): only `get()`
+   * gives that exactly.
    */
   private claimed(sizeAfter: number, sizeBefore: number): void {
     if (sizeAfter === sizeBefore) this.shared = true;

@@ -58,17 +58,22 @@ export function addSeries(
   type: MetricMeta['type'],
 ): void {
   const name = metric.name;
+  // Two of prom-client's series can show one label set (a default label filling a falsy value, or
+  // given by one and left out by the other): a counter-like field then holds what both counted, as
+  // prom-client's AggregatorRegistry adds them; a gauge keeps the last.
   if (type === 'counter' || type === 'gauge') {
+    const counts = new Map<string, number>();
     for (const sample of metric.values) {
       const field = seriesField(name, stringLabels(sample.labels));
       const value = Number(sample.value);
       if (type === 'gauge') snapshot.gauges.set(field, value);
-      else snapshot.counters.set(field, encodePacked([['v', value]]));
+      else counts.set(field, (counts.get(field) ?? 0) + value);
     }
+    for (const [field, value] of counts) snapshot.counters.set(field, encodePacked([['v', value]]));
     return;
   }
   // Histograms and summaries: gather each label set's samples into one series.
-  const groups = new Map<string, { slots: [string, number][]; count: number; sum: number }>();
+  const groups = new Map<string, { slots: Map<string, number>; count: number; sum: number }>();
   for (const sample of metric.values as Sample[]) {
     const sampleName = sample.metricName ?? name;
     // Summary quantiles are not counter-like: a sum of quantiles is no quantile.
@@ -76,11 +81,13 @@ export function addSeries(
     const { le, ...labels } = stringLabels(sample.labels);
     const field = seriesField(name, labels);
     let group = groups.get(field);
-    if (!group) groups.set(field, (group = { slots: [], count: 0, sum: 0 }));
+    if (!group) groups.set(field, (group = { slots: new Map(), count: 0, sum: 0 }));
     const value = Number(sample.value);
-    if (sampleName === `${name}_count`) group.count = value;
-    else if (sampleName === `${name}_sum`) group.sum = value;
-    else if (sampleName === `${name}_bucket` && le !== undefined) group.slots.push([le, value]);
+    if (sampleName === `${name}_count`) group.count += value;
+    else if (sampleName === `${name}_sum`) group.sum += value;
+    else if (sampleName === `${name}_bucket` && le !== undefined) {
+      group.slots.set(le, (group.slots.get(le) ?? 0) + value);
+    }
   }
   for (const [field, { slots, count, sum }] of groups) {
     snapshot.counters.set(

@@ -340,6 +340,59 @@ describe('RedisMultiProcessCollector', () => {
     expect(promtoolCheck(text)).toBe('');
   });
 
+  it('adds the counts of two series that a default label puts on one label set, rather than keeping one', async () => {
+    const registry = new Registry();
+    registry.setDefaultLabels({ region: 'eu' });
+    const jobs = new Counter({
+      name: 'jobs_total',
+      help: 'Jobs',
+      labelNames: ['region', 'kind'],
+      registers: [registry],
+    });
+    const waits = new Histogram({
+      name: 'wait_seconds',
+      help: 'Waits',
+      labelNames: ['region'],
+      buckets: [1],
+      registers: [registry],
+    });
+    const mergedPrefix = redis.prefix('default-label-merge');
+    const flusher = testFlusher(redis.client, mergedPrefix, registry);
+    jobs.inc({ kind: 'mail' }, 100);
+    await flusher.flush();
+    // Both show region="eu" once the default fills the empty value or the missing label.
+    jobs.inc({ region: 'eu', kind: 'mail' }, 1000);
+    jobs.inc({ region: '', kind: 'sms' }, 1);
+    jobs.inc({ region: 'eu', kind: 'sms' }, 10);
+    waits.observe({ region: '' }, 0.5);
+    waits.observe({ region: 'eu' }, 2);
+    await flusher.flush();
+    const collector = new RedisMultiProcessCollector({
+      client: redis.client,
+      keyPrefix: mergedPrefix,
+    });
+
+    const text = await collector.metrics();
+
+    expect(text).toBe(
+      [
+        '# HELP jobs_total Jobs',
+        '# TYPE jobs_total counter',
+        'jobs_total{kind="mail",region="eu"} 1100',
+        'jobs_total{kind="sms",region="eu"} 11',
+        '',
+        '# HELP wait_seconds Waits',
+        '# TYPE wait_seconds histogram',
+        'wait_seconds_bucket{region="eu",le="1"} 1',
+        'wait_seconds_bucket{region="eu",le="+Inf"} 2',
+        'wait_seconds_sum{region="eu"} 2.5',
+        'wait_seconds_count{region="eu"} 2',
+        '',
+      ].join('\n'),
+    );
+    expect(promtoolCheck(text)).toBe('');
+  });
+
   it('reads REDIS_KEY_PREFIX as the module does: trimmed, and empty as unset', async () => {
     const registry = new Registry();
     new Counter({ name: 'env_prefix_total', help: 'Counted', registers: [registry] }).inc(4);

@@ -112,11 +112,11 @@ describe('a flush stores exactly what prom-client shows, reading only what chang
 
     // prom-client still keeps that series under the key of 'home'; inc({ page: 'about' }) makes a
     // second series showing the same labels. getMetricsAsJSON shows both samples and the reference
-    // keeps the last, the new one: so does the flush.
+    // adds them, as AggregatorRegistry does: so does the flush.
     counter.inc({ page: 'about' });
     expect((await flusher.flush()).ok).toBe(true);
     expect(await stored(identity)).toEqual({
-      counters: { [seriesField('pages_total', { page: 'about' })]: 'v 1' },
+      counters: { [seriesField('pages_total', { page: 'about' })]: 'v 3' },
       gauges: {},
     });
     expect(await stored(identity)).toEqual(await expected(registry));
