@@ -209,6 +209,12 @@ function mergeTotals(
       problems.push(`"${name}" ${series.key}: ${bad[0]} is ${bad[1]}, not a finite number`);
       continue;
     }
+    if (!holdsNumbersOf(meta.type, slots)) {
+      problems.push(
+        `"${name}" ${series.key}: the stored value is not a ${meta.type}'s (${[...slots.keys()].join(' ')}); was the metric another type in another version?`,
+      );
+      continue;
+    }
     const exemplars = extras.exemplars?.get(series.key);
     if (meta.type === 'counter') {
       samples.push(withExemplar({ name, labels, value: slots.get('v') ?? 0 }, exemplars?.get('')));
@@ -233,6 +239,18 @@ const byKey = (a: { key: string }, b: { key: string }) => compare(a.key, b.key);
 function nonFinite(slots: PackedSlots): [string, number] | undefined {
   for (const entry of slots) if (!Number.isFinite(entry[1])) return entry;
   return undefined;
+}
+
+/**
+ * Whether a total holds the numbers of its metric's type (see packed-values.ts), and no others: a
+ * counter `v`; a summary `c` and `s`; a histogram `c`, `s` and its buckets up to `+Inf`. A total of
+ * another shape was written by a version where the metric had another type (or by both, into one
+ * field); read as this type, its missing numbers would be served as 0.
+ */
+function holdsNumbersOf(type: MetricMeta['type'], slots: PackedSlots): boolean {
+  if (type === 'counter') return slots.size === 1 && slots.has('v');
+  if (!slots.has('c') || !slots.has('s') || slots.has('v')) return false;
+  return type === 'summary' ? slots.size === 2 : slots.has('+Inf');
 }
 
 /** A sample with its exemplar, if it has one. */

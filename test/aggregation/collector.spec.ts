@@ -393,6 +393,56 @@ describe('RedisMultiProcessCollector', () => {
     expect(promtoolCheck(text)).toBe('');
   });
 
+  it('leaves out, and names, totals of a metric that another version stored as another type', async () => {
+    const skewPrefix = redis.prefix('type-skew');
+    // The old version counted queue_jobs; the new one, rolled out beside it, makes it a histogram.
+    const oldRegistry = new Registry();
+    const oldJobs = new Counter({
+      name: 'queue_jobs',
+      help: 'Jobs',
+      labelNames: ['kind'],
+      registers: [oldRegistry],
+    });
+    new Counter({ name: 'queue_runs_total', help: 'Runs', registers: [oldRegistry] }).inc(2);
+    oldJobs.inc({ kind: 'mail' }, 3);
+    oldJobs.inc({ kind: 'sms' }, 4);
+    const newRegistry = new Registry();
+    new Histogram({
+      name: 'queue_jobs',
+      help: 'Job time',
+      labelNames: ['kind'],
+      buckets: [1],
+      registers: [newRegistry],
+    }).observe({ kind: 'mail' }, 0.5);
+    await testFlusher(redis.client, skewPrefix, oldRegistry).flush();
+    await testFlusher(redis.client, skewPrefix, newRegistry).flush();
+    const warnings: string[] = [];
+    const collector = new RedisMultiProcessCollector({
+      client: redis.client,
+      keyPrefix: skewPrefix,
+      logger: { warn: (message) => warnings.push(message) },
+    });
+
+    const text = await collector.metrics();
+
+    // Neither series is a histogram's: {kind="sms"} is the counter's alone, {kind="mail"} holds the
+    // counter's count beside the histogram's count and sum, its buckets dropped as a layout they lack.
+    expect(text).toBe(
+      [
+        '# HELP queue_runs_total Runs',
+        '# TYPE queue_runs_total counter',
+        'queue_runs_total 2',
+        '',
+      ].join('\n'),
+    );
+    expect(warnings).toEqual([
+      `Skipped 2 unreadable entries in Redis under prefix "${skewPrefix}": ` +
+        `"queue_jobs" [["kind","mail"]]: the stored value is not a histogram's (v c s); was the metric another type in another version?; ` +
+        `"queue_jobs" [["kind","sms"]]: the stored value is not a histogram's (v); was the metric another type in another version?`,
+    ]);
+    expect(promtoolCheck(text)).toBe('');
+  });
+
   it('reads REDIS_KEY_PREFIX as the module does: trimmed, and empty as unset', async () => {
     const registry = new Registry();
     new Counter({ name: 'env_prefix_total', help: 'Counted', registers: [registry] }).inc(4);
