@@ -78,6 +78,8 @@ export interface PrefixData {
   /** The shared exemplars, when the read asked for them. */
   exemplars: ExemplarSeries[] | undefined;
   markers: PrefixMarkers;
+  /** The totals were deleted (evicted, expired) or replaced while they were read: only part was. */
+  partialTotals: boolean;
   /** What could not be read, one line each (bad data under the prefix). */
   problems: string[];
 }
@@ -116,8 +118,10 @@ export function parseSnapshot(
         ? undefined
         : readExemplars(snapshot.exemplars, problems, fields),
     markers,
+    partialTotals: snapshot.partial?.totals ?? false,
     problems,
   };
+  const partialGauges = new Set(snapshot.partial?.gauges);
   const list = snapshot.processes;
   for (let i = 0; i < list.length; i += 2) {
     const id = list[i];
@@ -130,7 +134,13 @@ export function parseSnapshot(
     });
     const gauges: GaugeSeries[] = [];
     const windows: WindowSeries[] = [];
-    readGauges(snapshot.gauges[i / 2] ?? [], id, problems, fields, gauges, windows);
+    if (partialGauges.has(id)) {
+      problems.push(
+        `process ${id}: its gauges were deleted, evicted or expired while they were read; left out`,
+      );
+    } else {
+      readGauges(snapshot.gauges[i / 2] ?? [], id, problems, fields, gauges, windows);
+    }
     data.gauges.set(id, gauges);
     data.windows.set(id, windows);
   }

@@ -155,6 +155,12 @@ export class RedisMultiProcessCollector {
     ownWrite: AcknowledgedWrite | undefined,
     shownBefore: ReadonlyMap<string, number>,
   ): void {
+    if (data.partialTotals) {
+      throw new MergedScrapeUnavailableError(
+        `${this.store.description} lost its totals while this scrape read them (deleted, evicted or expired); live processes write their counts again at their next flush`,
+        this.lostDataGraceMs,
+      );
+    }
     const { lostAt } = data.markers;
     if (lostAt !== undefined && data.now - lostAt < this.lostDataGraceMs) {
       const left = Math.ceil(this.lostDataGraceMs - (data.now - lostAt));

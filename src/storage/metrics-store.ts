@@ -120,6 +120,11 @@ export interface StoreSnapshot {
   gauges: string[][];
   /** Exemplar field -> stored exemplar, as pairs; only when the read asked for them. */
   exemplars?: string[];
+  /**
+   * What the read got only part of: a hash read in several calls that was deleted (evicted, expired)
+   * or replaced before the read ended. `totals`: the totals; `gauges`: ids of processes whose gauges.
+   */
+  partial?: { totals: boolean; gauges: string[] };
 }
 
 /** What a read should include beyond what every scrape needs. */

@@ -1,4 +1,4 @@
-import { scanHash } from './hash-scan.js';
+import { scanHash, type ScannedHash } from './hash-scan.js';
 import { PrefixKeys } from './keys.js';
 import { withScripts, type RedisClient, type WriteScriptReply } from './lua-scripts.js';
 import type {
@@ -116,7 +116,36 @@ export class RedisMetricsStore implements MetricsStore {
       gauges: gaugeScans.map((scan) => scan!.pairs),
     };
     if (exemplarScan) snapshot.exemplars = exemplarScan.pairs;
+    const partial = await this.partialScans(totalsScan!, gaugeScans as ScannedHash[], ids);
+    if (partial) snapshot.partial = partial;
     return snapshot;
+  }
+
+  /**
+   * Which hashes read in several HSCAN calls were deleted (evicted, expired) before the read ended, so
+   * that only part of them was read. One pipelined EXISTS, sent only when some hash took more than one
+   * call. (Totals deleted and made again by a repair before the read ended hold its `#lost-at`, which
+   * fails the scrape when the read saw it.)
+   */
+  private async partialScans(
+    totals: ScannedHash,
+    gauges: ScannedHash[],
+    ids: string[],
+  ): Promise<StoreSnapshot['partial']> {
+    const checked = [
+      ...(totals.calls > 1 ? [this.keys.totals] : []),
+      ...ids.filter((_, i) => gauges[i].calls > 1).map((id) => this.keys.gauges(id)),
+    ];
+    if (checked.length === 0) return undefined;
+    const pipeline = this.client.pipeline();
+    for (const key of checked) pipeline.exists(key);
+    const replies = (await pipeline.exec()) ?? [];
+    const failed = replies.find(([error]) => error);
+    if (failed) throw failed[0];
+    const gone = new Set(checked.filter((_, i) => replies[i][1] === 0));
+    const partialGauges = ids.filter((id) => gone.has(this.keys.gauges(id)));
+    if (!gone.has(this.keys.totals) && partialGauges.length === 0) return undefined;
+    return { totals: gone.has(this.keys.totals), gauges: partialGauges };
   }
 
   async processIndex(): Promise<ProcessIndex> {

@@ -1,0 +1,107 @@
+import type { Redis } from 'ioredis';
+import { Counter, Gauge, Registry } from 'prom-client';
+
+import {
+  MergedScrapeUnavailableError,
+  PrefixKeys,
+  ProcessIdentity,
+  RedisMultiProcessCollector,
+} from '../../src/index.js';
+import { promtoolCheck } from '../harness/promtool.js';
+import { testFlusher } from '../harness/test-flusher.js';
+import { connectTestRedis, useTestRedis } from '../harness/test-redis.js';
+
+/**
+ * A client of the run's Redis that runs `after` (real commands, on another client) once the first
+ * HSCAN call of `key` has answered: a key that goes while a scrape reads it in several calls.
+ */
+function clientThatInterrupts(key: string, after: () => Promise<unknown>): Redis {
+  const client = connectTestRedis();
+  const hscan = client.hscan.bind(client) as (...args: unknown[]) => Promise<[string, string[]]>;
+  let interrupted = false;
+  Object.assign(client, {
+    hscan: async (...args: unknown[]) => {
+      const reply = await hscan(...args);
+      if (args[0] === key && !interrupted) {
+        interrupted = true;
+        await after();
+      }
+      return reply;
+    },
+  });
+  return client;
+}
+
+describe('a hash that goes while a scrape reads it in several HSCAN calls', () => {
+  const redis = useTestRedis();
+  const clients: Redis[] = [];
+  afterAll(async () => {
+    await Promise.all(clients.map((client) => client.quit()));
+  });
+
+  /** One process's 5,000 counter series (three HSCAN calls of the totals), flushed. */
+  async function manySeries(prefix: string): Promise<void> {
+    const registry = new Registry();
+    const pages = new Counter({
+      name: 'pages_total',
+      help: 'Pages',
+      labelNames: ['page'],
+      registers: [registry],
+    });
+    for (let i = 0; i < 5000; i += 1) pages.inc({ page: String(i) }, 2);
+    await testFlusher(redis.client, prefix, registry).flush();
+  }
+
+  it('fails the scrape when the totals are deleted (evicted, expired) during it, rather than serving part of them', async () => {
+    const prefix = redis.prefix('totals-gone');
+    const keys = new PrefixKeys(prefix);
+    await manySeries(prefix);
+    const client = clientThatInterrupts(keys.totals, () => redis.client.del(keys.totals));
+    clients.push(client);
+    const collector = new RedisMultiProcessCollector({ client, keyPrefix: prefix });
+
+    const scrape = collector.metrics();
+
+    await expect(scrape).rejects.toThrow(MergedScrapeUnavailableError);
+    await expect(scrape).rejects.toThrow(
+      `Redis under prefix "${prefix}" lost its totals while this scrape read them (deleted, evicted or expired); live processes write their counts again at their next flush`,
+    );
+  });
+
+  it("leaves out, and names, the gauges of a process whose hash is deleted during the scrape; the other process's are served", async () => {
+    const prefix = redis.prefix('gauges-gone');
+    const keys = new PrefixKeys(prefix);
+    const identities = [1, 2].map((pid) => ProcessIdentity.create({ hostname: 'web', pid }));
+    for (const [i, identity] of identities.entries()) {
+      const registry = new Registry();
+      const open = new Gauge({
+        name: 'open_files',
+        help: 'Open files',
+        labelNames: ['dir'],
+        registers: [registry],
+      });
+      // 3,000 series: two HSCAN calls of each process's gauges.
+      for (let d = 0; d < 3000; d += 1) open.set({ dir: String(d) }, i + 1);
+      await testFlusher(redis.client, prefix, registry, { identity }).flush();
+    }
+    const gone = keys.gauges(identities[1].id);
+    const client = clientThatInterrupts(gone, () => redis.client.del(gone));
+    clients.push(client);
+    const warnings: string[] = [];
+    const collector = new RedisMultiProcessCollector({
+      client,
+      keyPrefix: prefix,
+      logger: { warn: (message) => warnings.push(message) },
+    });
+
+    const text = await collector.metrics();
+
+    const samples = text.split('\n').filter((line) => line.startsWith('open_files{'));
+    expect(samples).toHaveLength(3000);
+    expect(samples.every((line) => /,pid="1",hostname="web"} 1$/.test(line))).toBe(true);
+    expect(warnings).toEqual([
+      `Skipped 1 unreadable entry in Redis under prefix "${prefix}": process ${identities[1].id}: its gauges were deleted, evicted or expired while they were read; left out`,
+    ]);
+    expect(promtoolCheck(text)).toBe('');
+  });
+});
