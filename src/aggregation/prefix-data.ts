@@ -139,7 +139,20 @@ export function parseSnapshot(
         `process ${id}: its gauges were deleted, evicted or expired while they were read; left out`,
       );
     } else {
-      readGauges(snapshot.gauges[i / 2] ?? [], id, problems, fields, gauges, windows);
+      const marked = readGauges(
+        snapshot.gauges[i / 2] ?? [],
+        id,
+        problems,
+        fields,
+        gauges,
+        windows,
+      );
+      // Every write of a process that has not ended sets both markers: its gauges hash went.
+      if (!marked && markers.totals.has(id)) {
+        problems.push(
+          `process ${id}: its gauges hash is missing (deleted, evicted or expired, or the process ended during the scrape); its gauges are left out until its next flush`,
+        );
+      }
     }
     data.gauges.set(id, gauges);
     data.windows.set(id, windows);
@@ -227,7 +240,10 @@ function readTotals(
   return totals;
 }
 
-/** A process's gauges hash: its gauge values, and the quantile windows of its summaries. */
+/**
+ * A process's gauges hash: its gauge values, and the quantile windows of its summaries. Returns
+ * whether the hash holds the write marker (`#seq`) the module's writes set.
+ */
 function readGauges(
   pairs: string[],
   processId: string,
@@ -235,10 +251,14 @@ function readGauges(
   fields: SeriesFieldCache,
   gauges: GaugeSeries[],
   windows: WindowSeries[],
-): void {
+): boolean {
+  let marked = false;
   for (let i = 0; i < pairs.length; i += 2) {
     const [field, text] = [pairs[i], pairs[i + 1]];
-    if (isMarkerField(field)) continue;
+    if (isMarkerField(field)) {
+      if (field === MARKER.seq) marked = true;
+      continue;
+    }
     const series = fields.get(field);
     if (series && isWindowDigest(text)) {
       const digest = decodeWindowDigest(text);
@@ -257,6 +277,7 @@ function readGauges(
       gauges.push({ ...series, value: stored.value, timestamp: stored.timestamp });
     }
   }
+  return marked;
 }
 
 function readExemplars(

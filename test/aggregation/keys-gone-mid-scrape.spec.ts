@@ -104,4 +104,32 @@ describe('a hash that goes while a scrape reads it in several HSCAN calls', () =
     ]);
     expect(promtoolCheck(text)).toBe('');
   });
+
+  it('names a live process whose gauges hash is gone (deleted, evicted, expired) before the scrape', async () => {
+    const prefix = redis.prefix('gauges-missing');
+    const keys = new PrefixKeys(prefix);
+    const identities = [1, 2].map((pid) => ProcessIdentity.create({ hostname: 'web', pid }));
+    for (const [i, identity] of identities.entries()) {
+      const registry = new Registry();
+      new Gauge({ name: 'queue_depth', help: 'Depth', registers: [registry] }).set(10 * (i + 1));
+      await testFlusher(redis.client, prefix, registry, {
+        identity,
+        gaugeModeOf: () => 'livesum',
+      }).flush();
+    }
+    await redis.client.del(keys.gauges(identities[1].id));
+    const warnings: string[] = [];
+    const collector = new RedisMultiProcessCollector({
+      client: redis.client,
+      keyPrefix: prefix,
+      logger: { warn: (message) => warnings.push(message) },
+    });
+
+    const text = await collector.metrics();
+
+    expect(text).toBe('# HELP queue_depth Depth\n# TYPE queue_depth gauge\nqueue_depth 10\n');
+    expect(warnings).toEqual([
+      `Skipped 1 unreadable entry in Redis under prefix "${prefix}": process ${identities[1].id}: its gauges hash is missing (deleted, evicted or expired, or the process ended during the scrape); its gauges are left out until its next flush`,
+    ]);
+  });
 });
