@@ -126,6 +126,12 @@ export function parseSnapshot(
   for (let i = 0; i < list.length; i += 2) {
     const id = list[i];
     const processInfo = parseProcessInfo(info.get(id));
+    // Every write sets it (when absent): lost with the process-info hash, or written by something else.
+    if (!processInfo) {
+      problems.push(
+        `process ${id}: its process info is missing or not valid; its per-process gauges show pid="0" and hostname="unknown"`,
+      );
+    }
     data.processes.push({
       id,
       pid: processInfo?.pid ?? 0,

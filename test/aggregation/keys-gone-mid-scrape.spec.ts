@@ -132,4 +132,29 @@ describe('a hash that goes while a scrape reads it in several HSCAN calls', () =
       `Skipped 1 unreadable entry in Redis under prefix "${prefix}": process ${identities[1].id}: its gauges hash is missing (deleted, evicted or expired, or the process ended during the scrape); its gauges are left out until its next flush`,
     ]);
   });
+
+  it('names processes whose process info is gone, whose per-process gauges then carry no pid or host name', async () => {
+    const prefix = redis.prefix('info-missing');
+    const keys = new PrefixKeys(prefix);
+    const identity = ProcessIdentity.create({ hostname: 'web', pid: 7 });
+    const registry = new Registry();
+    new Gauge({ name: 'heap_bytes', help: 'Heap', registers: [registry] }).set(5);
+    await testFlusher(redis.client, prefix, registry, { identity }).flush();
+    await redis.client.del(keys.processInfo);
+    const warnings: string[] = [];
+    const collector = new RedisMultiProcessCollector({
+      client: redis.client,
+      keyPrefix: prefix,
+      logger: { warn: (message) => warnings.push(message) },
+    });
+
+    const text = await collector.metrics();
+
+    expect(text).toBe(
+      '# HELP heap_bytes Heap\n# TYPE heap_bytes gauge\nheap_bytes{pid="0",hostname="unknown"} 5\n',
+    );
+    expect(warnings).toEqual([
+      `Skipped 1 unreadable entry in Redis under prefix "${prefix}": process ${identity.id}: its process info is missing or not valid; its per-process gauges show pid="0" and hostname="unknown"`,
+    ]);
+  });
 });
