@@ -32,7 +32,7 @@ function clientThatInterrupts(key: string, after: () => Promise<unknown>): Redis
   return client;
 }
 
-describe('a hash that goes while a scrape reads it in several HSCAN calls', () => {
+describe('keys under the prefix that are gone before a scrape or go during it', () => {
   const redis = useTestRedis();
   const clients: Redis[] = [];
   afterAll(async () => {
