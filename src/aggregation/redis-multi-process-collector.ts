@@ -23,6 +23,15 @@ import { readPrefix, type PrefixData } from './prefix-data.js';
 import { SeriesFieldCache } from './series-field-cache.js';
 import { ShownWrites } from './shown-writes.js';
 
+/** The most of one problem a warning shows: it may quote a series field, of any length. */
+const PROBLEM_SHOWN_CHARS = 300;
+
+function shortened(problem: string): string {
+  return problem.length <= PROBLEM_SHOWN_CHARS
+    ? problem
+    : `${problem.slice(0, PROBLEM_SHOWN_CHARS)}... (${problem.length} characters)`;
+}
+
 /** Options of a {@link RedisMultiProcessCollector}. */
 export interface RedisMultiProcessCollectorOptions {
   /** Where the series are; default: Redis through `client`. */
@@ -117,7 +126,7 @@ export class RedisMultiProcessCollector {
     });
     if (problems.length > 0) {
       this.options.logger?.warn(
-        `Skipped ${problems.length} unreadable entr${problems.length === 1 ? 'y' : 'ies'} in ${this.store.description}: ${problems.slice(0, 3).join('; ')}${problems.length > 3 ? '; ...' : ''}`,
+        `Skipped ${problems.length} unreadable entr${problems.length === 1 ? 'y' : 'ies'} in ${this.store.description}: ${problems.slice(0, 3).map(shortened).join('; ')}${problems.length > 3 ? '; ...' : ''}`,
       );
     }
     return families;

@@ -443,6 +443,33 @@ describe('RedisMultiProcessCollector', () => {
     expect(promtoolCheck(text)).toBe('');
   });
 
+  it('shows at most 300 characters of an entry it skipped, however long its label values', async () => {
+    const longPrefix = redis.prefix('long-problem');
+    const longKeys = new PrefixKeys(longPrefix);
+    const registry = new Registry();
+    const value = 'x'.repeat(100_000);
+    new Counter({ name: 'long_total', help: 'Long', labelNames: ['v'], registers: [registry] }).inc(
+      { v: value },
+    );
+    await testFlusher(redis.client, longPrefix, registry).flush();
+    const field = `["long_total",{"v":"${value}"}]`;
+    await redis.client.hset(longKeys.totals, field, 'v abc');
+    const warnings: string[] = [];
+    const collector = new RedisMultiProcessCollector({
+      client: redis.client,
+      keyPrefix: longPrefix,
+      logger: { warn: (message) => warnings.push(message) },
+    });
+
+    expect(await collector.metrics()).toBe('\n');
+
+    const problem = `totals: value of ${field} is not readable`;
+    expect(warnings).toEqual([
+      `Skipped 1 unreadable entry in Redis under prefix "${longPrefix}": ${problem.slice(0, 300)}... (${problem.length} characters)`,
+    ]);
+    expect(warnings[0].length).toBeLessThan(500);
+  });
+
   it('reads REDIS_KEY_PREFIX as the module does: trimmed, and empty as unset', async () => {
     const registry = new Registry();
     new Counter({ name: 'env_prefix_total', help: 'Counted', registers: [registry] }).inc(4);
