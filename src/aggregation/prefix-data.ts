@@ -78,7 +78,7 @@ export interface PrefixData {
   /** The shared exemplars, when the read asked for them. */
   exemplars: ExemplarSeries[] | undefined;
   markers: PrefixMarkers;
-  /** The totals were deleted (evicted, expired) or replaced while they were read: only part was. */
+  /** The totals were deleted (evicted, expired) while they were read: only part of them was. */
   partialTotals: boolean;
   /** What could not be read, one line each (bad data under the prefix). */
   problems: string[];

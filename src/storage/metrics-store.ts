@@ -122,7 +122,7 @@ export interface StoreSnapshot {
   exemplars?: string[];
   /**
    * What the read got only part of: a hash read in several calls that was deleted (evicted, expired)
-   * or replaced before the read ended. `totals`: the totals; `gauges`: ids of processes whose gauges.
+   * before the read ended. `totals`: the totals; `gauges`: ids of the processes whose gauges hash.
    */
   partial?: { totals: boolean; gauges: string[] };
 }
