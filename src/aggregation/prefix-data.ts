@@ -78,8 +78,11 @@ export interface PrefixData {
   /** The shared exemplars, when the read asked for them. */
   exemplars: ExemplarSeries[] | undefined;
   markers: PrefixMarkers;
-  /** The totals were deleted (evicted, expired) while they were read: only part of them was. */
-  partialTotals: boolean;
+  /**
+   * The totals were deleted (evicted, expired) while they were read, so only part of them was; or are
+   * gone altogether though a process that has not ended wrote (each write leaves its marker there).
+   */
+  lostTotals: 'during' | 'before' | undefined;
   /** What could not be read, one line each (bad data under the prefix). */
   problems: string[];
 }
@@ -118,9 +121,10 @@ export function parseSnapshot(
         ? undefined
         : readExemplars(snapshot.exemplars, problems, fields),
     markers,
-    partialTotals: snapshot.partial?.totals ?? false,
+    lostTotals: snapshot.partial?.totals ? 'during' : undefined,
     problems,
   };
+  let someProcessWrote = false;
   const partialGauges = new Set(snapshot.partial?.gauges);
   const list = snapshot.processes;
   for (let i = 0; i < list.length; i += 2) {
@@ -153,6 +157,7 @@ export function parseSnapshot(
         gauges,
         windows,
       );
+      someProcessWrote ||= marked;
       // Every write of a process that has not ended sets both markers: its gauges hash went.
       if (!marked && markers.totals.has(id)) {
         problems.push(
@@ -162,6 +167,11 @@ export function parseSnapshot(
     }
     data.gauges.set(id, gauges);
     data.windows.set(id, windows);
+  }
+  // Totals with no field at all, not even a marker, though a process's gauges hold its last write: the
+  // totals key went. (An end removes only its own marker, and the totals are read first.)
+  if (data.lostTotals === undefined && someProcessWrote && snapshot.totals.length === 0) {
+    data.lostTotals = 'before';
   }
   fields.endScrape();
   return data;

@@ -164,9 +164,11 @@ export class RedisMultiProcessCollector {
     ownWrite: AcknowledgedWrite | undefined,
     shownBefore: ReadonlyMap<string, number>,
   ): void {
-    if (data.partialTotals) {
+    if (data.lostTotals !== undefined) {
+      const when =
+        data.lostTotals === 'during' ? 'while this scrape read them' : 'before this scrape';
       throw new MergedScrapeUnavailableError(
-        `${this.store.description} lost its totals while this scrape read them (deleted, evicted or expired); live processes write their counts again at their next flush`,
+        `${this.store.description} lost its totals ${when} (deleted, evicted or expired); live processes write their counts again at their next flush`,
         this.lostDataGraceMs,
       );
     }

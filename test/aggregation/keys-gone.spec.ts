@@ -68,6 +68,23 @@ describe('keys under the prefix that are gone before a scrape or go during it', 
     );
   });
 
+  it('fails the scrape when the totals are gone though a live process wrote, rather than serving none of its counts', async () => {
+    const prefix = redis.prefix('totals-missing');
+    const keys = new PrefixKeys(prefix);
+    const registry = new Registry();
+    new Counter({ name: 'orders_total', help: 'Orders', registers: [registry] }).inc(3);
+    new Gauge({ name: 'queue_depth', help: 'Depth', registers: [registry] }).set(1);
+    await testFlusher(redis.client, prefix, registry).flush();
+    await redis.client.del(keys.totals);
+    const collector = new RedisMultiProcessCollector({ client: redis.client, keyPrefix: prefix });
+
+    await expect(collector.metrics()).rejects.toThrow(
+      new MergedScrapeUnavailableError(
+        `Redis under prefix "${prefix}" lost its totals before this scrape (deleted, evicted or expired); live processes write their counts again at their next flush`,
+      ),
+    );
+  });
+
   it("leaves out, and names, the gauges of a process whose hash is deleted during the scrape; the other process's are served", async () => {
     const prefix = redis.prefix('gauges-gone');
     const keys = new PrefixKeys(prefix);
