@@ -1,8 +1,11 @@
+import { fork, type ChildProcess } from 'node:child_process';
+
 import type { Redis } from 'ioredis';
 import { Counter, Gauge, Histogram, Registry, Summary } from 'prom-client';
 
 import {
   decodePacked,
+  IpcMetricsStore,
   isMarkerField,
   MARKER,
   MemoryMetricsStore,
@@ -17,22 +20,35 @@ import {
 } from '../../src/index.js';
 import { connectTestRedis, deletePrefix, uniquePrefix } from '../harness/test-redis.js';
 
-// The embedded store (a cluster primary's memory, over IPC) must keep the semantics of the Redis
-// scripts: the same operations give the same answers from both.
-describe.each(['redis', 'memory'] as const)('the %s store keeps the write protocol', (kind) => {
+const primaryFixture = new URL('../fixtures/ipc-primary.mjs', import.meta.url).pathname;
+
+// The embedded store (a cluster primary's memory, reached by its workers over IPC) must keep the
+// semantics of the Redis scripts: the same operations give the same answers from all three. The IPC
+// store talks to a child that serves a memory store as a cluster primary does, over a real IPC channel.
+const STORES = ['redis', 'memory', 'ipc'] as const;
+
+describe.each(STORES)('the %s store keeps the write protocol', (kind) => {
   let client: Redis;
   const prefixes: string[] = [];
+  const primaries: ChildProcess[] = [];
 
   beforeAll(() => {
     client = connectTestRedis();
   });
   afterAll(async () => {
+    for (const primary of primaries) primary.kill();
     for (const prefix of prefixes) await deletePrefix(client, prefix);
     await client.quit();
   });
 
   function newStore(): MetricsStore {
     if (kind === 'memory') return new MemoryMetricsStore();
+    if (kind === 'ipc') {
+      const primary = fork(primaryFixture, [], { stdio: 'inherit' });
+      primaries.push(primary);
+      // A ChildProcess has the IPC methods the store uses on a worker's `process`.
+      return new IpcMetricsStore(primary as unknown as NodeJS.Process);
+    }
     const prefix = uniquePrefix(`contract-${kind}`);
     prefixes.push(prefix);
     return new RedisMetricsStore(client, prefix);
@@ -429,6 +445,71 @@ describe.each(['redis', 'memory'] as const)('the %s store keeps the write protoc
       [jobs]: '3000 2 {"trace_id":"b-3000","span":"x y"}',
       [bucket]: '2000 0.25 {"trace_id":"a-2000"}',
     });
+  });
+
+  it("keeps each gauge's value and time as sent (or the store's clock when none), NaN and the infinities included", async () => {
+    const store = newStore();
+    const a = writer(1);
+    const [last, sum, low, fresh] = ['last', 'sum', 'low', 'fresh'].map((name) =>
+      seriesField(name, {}),
+    );
+    const reply = await store.write(a, {
+      expectedSeq: 0,
+      seq: 1,
+      metadata: [
+        ['last', { type: 'gauge', help: 'Last', mode: 'mostrecent' }],
+        ['sum', { type: 'gauge', help: 'Sum', mode: 'livesum' }],
+      ],
+      gauges: [
+        // mostrecent times are the store's clock at the call, with a fraction of a millisecond.
+        [last, { value: NaN, timestamp: 1732412345678.125 }],
+        [sum, { value: Infinity, timestamp: 1000.5 }],
+        [low, { value: -Infinity, timestamp: 0 }],
+        [fresh, { value: 0.1 + 0.2 }],
+      ],
+    });
+    await store.write(a, {
+      expectedSeq: 1,
+      seq: 2,
+      gauges: [[sum, { value: -2.5e-300, timestamp: 1001 }]],
+      gaugeDeletes: [low],
+    });
+
+    const snapshot = await store.read();
+    const gauges = pairsOf(snapshot.gauges[snapshot.processes.indexOf(a.id) / 2]);
+    expect(gauges).toEqual({
+      [last]: 'NaN 1732412345678.125',
+      [sum]: '-2.5e-300 1001',
+      [fresh]: `0.30000000000000004 ${gauges[fresh].split(' ')[1]}`,
+      [MARKER.seq]: '2',
+    });
+    // Stamped with the store's clock at the write, which its reply gives.
+    expect(Number(gauges[fresh].split(' ')[1])).toBe(reply.now);
+    const metadata = pairsOf(snapshot.metadata);
+    expect(JSON.parse(metadata.last)).toEqual({
+      type: 'gauge',
+      help: 'Last',
+      mode: 'mostrecent',
+    });
+    expect(JSON.parse(metadata.sum)).toEqual({ type: 'gauge', help: 'Sum', mode: 'livesum' });
+  });
+
+  it('counts the processes that wrote within the liveness window, the writer included, even on a refused write', async () => {
+    const store = newStore();
+    const [a, b, c] = [1, 2, 3].map(writer);
+    await store.write(a, { expectedSeq: 0, seq: 1 });
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    await store.write(b, { expectedSeq: 0, seq: 1 });
+
+    const recent = await store.write(c, { expectedSeq: 0, seq: 1, livenessWindowMs: 200 });
+    const all = await store.write(c, { expectedSeq: 1, seq: 2, livenessWindowMs: 60_000 });
+    const refused = await store.write(b, { expectedSeq: 5, seq: 6, livenessWindowMs: 200 });
+    const notAsked = await store.write(c, { expectedSeq: 2, seq: 3 });
+
+    expect(recent).toMatchObject({ status: 'applied', live: 2 });
+    expect(all).toMatchObject({ status: 'applied', live: 3 });
+    expect(refused).toMatchObject({ status: 'mismatch', live: 2 });
+    expect(notAsked.live).toBeUndefined();
   });
 
   it('serves flushers and a collector to the same merged text', async () => {
