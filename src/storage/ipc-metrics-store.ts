@@ -18,15 +18,23 @@ import type {
 } from './metrics-store.js';
 import { decodeNumber, encodeNumber } from './packed-values.js';
 
-/** A request from a worker's store to the primary's. Gauge values travel as text (JSON has no Infinity). */
+/**
+ * A request from a worker's store to the primary's. Gauge values and the windows travel as text: JSON
+ * has no Infinity and sends null, which the primary would read as 0 (an infinite stale age would end
+ * every process).
+ */
 type StoreRequest =
   | { op: 'write'; id: string; info: ReturnType<WriterIdentity['info']>; batch: WireBatch }
   | { op: 'rebase'; id: string; info: ReturnType<WriterIdentity['info']>; request: RebaseRequest }
-  | { op: 'end'; processId: string; staleAfterMs?: number }
+  | { op: 'end'; processId: string; staleAfterMs?: string }
   | { op: 'read'; options?: ReadOptions }
   | { op: 'processIndex' };
 
-type WireBatch = Omit<SeriesBatch, 'gauges'> & { gauges: [string, string, number | null][] };
+type WireBatch = Omit<SeriesBatch, 'gauges' | 'staleAfterMs' | 'livenessWindowMs'> & {
+  gauges: [string, string, number | null][];
+  staleAfterMs?: string;
+  livenessWindowMs?: string;
+};
 
 interface Envelope {
   nrmStore: 'request' | 'reply';
@@ -85,7 +93,12 @@ export class IpcMetricsStore implements MetricsStore {
       op: 'write',
       id: identity.id,
       info: identity.info(),
-      batch: { ...batch, gauges },
+      batch: {
+        ...batch,
+        gauges,
+        staleAfterMs: numberText(batch.staleAfterMs),
+        livenessWindowMs: numberText(batch.livenessWindowMs),
+      },
     }) as Promise<WriteReply>;
   }
 
@@ -99,7 +112,7 @@ export class IpcMetricsStore implements MetricsStore {
   }
 
   end(processId: string, staleAfterMs?: number): Promise<'ended' | 'absent' | 'alive'> {
-    return this.call({ op: 'end', processId, staleAfterMs }) as Promise<
+    return this.call({ op: 'end', processId, staleAfterMs: numberText(staleAfterMs) }) as Promise<
       'ended' | 'absent' | 'alive'
     >;
   }
@@ -188,15 +201,30 @@ async function answer(store: MetricsStore, request: StoreRequest): Promise<unkno
             { value: number; timestamp?: number },
           ],
       );
-      return store.write(identity, { ...request.batch, gauges });
+      const { staleAfterMs, livenessWindowMs } = request.batch;
+      return store.write(identity, {
+        ...request.batch,
+        gauges,
+        staleAfterMs: textNumber(staleAfterMs),
+        livenessWindowMs: textNumber(livenessWindowMs),
+      });
     }
     case 'rebase':
       return store.rebase({ id: request.id, info: () => request.info }, request.request);
     case 'end':
-      return store.end(request.processId, request.staleAfterMs);
+      return store.end(request.processId, textNumber(request.staleAfterMs));
     case 'read':
       return store.read(request.options);
     case 'processIndex':
       return store.processIndex();
   }
+}
+
+/** An optional number as text for the wire (see {@link StoreRequest}). */
+function numberText(value: number | undefined): string | undefined {
+  return value === undefined ? undefined : encodeNumber(value);
+}
+
+function textNumber(text: string | undefined): number | undefined {
+  return text === undefined ? undefined : (decodeNumber(text) ?? NaN);
 }

@@ -512,6 +512,26 @@ describe.each(STORES)('the %s store keeps the write protocol', (kind) => {
     expect(notAsked.live).toBeUndefined();
   });
 
+  it('takes an infinite stale age or liveness window as one that takes in every process', async () => {
+    const store = newStore();
+    const [a, b] = [1, 2].map(writer);
+    await store.write(a, { expectedSeq: 0, seq: 1 });
+
+    const reply = await store.write(b, {
+      expectedSeq: 0,
+      seq: 1,
+      staleAfterMs: Infinity,
+      livenessWindowMs: Infinity,
+    });
+    const ended = await store.end(a.id, Infinity);
+
+    expect(reply).toMatchObject({ status: 'applied', stale: [], live: 2 });
+    expect(ended).toBe('alive');
+    expect((await store.processIndex()).processes.map(({ id }) => id).sort()).toEqual(
+      [a.id, b.id].sort(),
+    );
+  });
+
   it('serves flushers and a collector to the same merged text', async () => {
     const store = newStore();
     const writers = [1, 2].map((pid) => {
