@@ -113,7 +113,7 @@ export class MemoryMetricsStore implements MetricsStore {
   }
 
   async read(options: ReadOptions = {}): Promise<StoreSnapshot> {
-    const ordered = [...this.processes].sort(([a, x], [b, y]) => x - y || (a < b ? -1 : 1));
+    const ordered = byHeartbeat([...this.processes]);
     const snapshot: StoreSnapshot = {
       now: this.clock(),
       wrongType: [],
@@ -130,7 +130,7 @@ export class MemoryMetricsStore implements MetricsStore {
   async processIndex(): Promise<ProcessIndex> {
     return {
       now: this.clock(),
-      processes: [...this.processes].map(([id, heartbeat]) => ({
+      processes: byHeartbeat([...this.processes]).map(([id, heartbeat]) => ({
         id,
         heartbeat,
         info: parseProcessInfo(this.info.get(id)),
@@ -196,9 +196,9 @@ export class MemoryMetricsStore implements MetricsStore {
     return hash;
   }
 
+  /** Up to 16, the longest silent first, as the write script reports them. */
   private staleIds(before: number): string[] {
-    return [...this.processes]
-      .filter(([, heartbeat]) => heartbeat < before)
+    return byHeartbeat([...this.processes].filter(([, heartbeat]) => heartbeat < before))
       .slice(0, 16)
       .map(([id]) => id);
   }
@@ -209,6 +209,11 @@ function leadingNumber(text: string): number | undefined {
   const space = text.indexOf(' ');
   const value = decodeNumber(space === -1 ? text : text.slice(0, space));
   return value !== undefined && Number.isFinite(value) ? value : undefined;
+}
+
+/** Processes (id, heartbeat) oldest heartbeat first, ties by id: the order of Redis's index. */
+function byHeartbeat(processes: [string, number][]): [string, number][] {
+  return processes.sort(([a, x], [b, y]) => x - y || (a < b ? -1 : 1));
 }
 
 function pairs(map: Map<string, string>): string[] {

@@ -343,6 +343,28 @@ describe.each(STORES)('the %s store keeps the write protocol', (kind) => {
     );
   });
 
+  it('reports at most 16 stale processes, those with the oldest heartbeats, and lists the processes oldest first', async () => {
+    const store = newStore();
+    const [first, ...others] = Array.from({ length: 18 }, (_, i) => writer(100 + i));
+    await store.write(first, { expectedSeq: 0, seq: 1 });
+    for (const other of others) {
+      await new Promise((resolve) => setTimeout(resolve, 5));
+      await store.write(other, { expectedSeq: 0, seq: 1 });
+    }
+    // The first process writes again: its heartbeat is now the latest of the 18.
+    await new Promise((resolve) => setTimeout(resolve, 5));
+    await store.write(first, { expectedSeq: 1, seq: 2 });
+    await new Promise((resolve) => setTimeout(resolve, 60));
+    const last = writer(200);
+
+    const reply = await store.write(last, { expectedSeq: 0, seq: 1, staleAfterMs: 50 });
+
+    expect(reply.stale).toEqual(others.slice(0, 16).map(({ id }) => id));
+    // The index lists them in the same order, as a read does.
+    const index = (await store.processIndex()).processes.map(({ id }) => id);
+    expect(index).toEqual([...others, first, last].map(({ id }) => id));
+  });
+
   it("keeps a process's summary windows beside its gauges; they go with a deletion, a rebase and the process", async () => {
     const store = newStore();
     const a = writer(1);
