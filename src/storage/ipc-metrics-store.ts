@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 
+import { RedisAuthenticationError, RedisConnectionError, RedisTimeoutError } from '../errors.js';
 import {
   IpcFlushRequests,
   serveFlushRequests,
@@ -43,15 +44,26 @@ interface Envelope {
   seq: number;
   request?: StoreRequest;
   result?: unknown;
+  /** The message of the error the primary's store rejected with. */
   error?: string;
+  /** Its name: JSON carries no class, and a worker rebuilds the module's own (see {@link errorFromPrimary}). */
+  errorName?: string;
 }
+
+/** The module's errors that a store rejects with, by name, so that a worker rejects with the same class. */
+const NAMED_ERRORS = new Map<string, new (message: string) => Error>([
+  ['RedisConnectionError', RedisConnectionError],
+  ['RedisTimeoutError', RedisTimeoutError],
+  ['RedisAuthenticationError', RedisAuthenticationError],
+]);
 
 const TIMEOUT_MS = 5000;
 
 /**
  * A worker's view of the store its cluster primary keeps (see {@link serveMetricsStore}): every call
  * is a message to the primary and its reply. Fails (and the flush reports it) when the primary does
- * not answer within 5 s.
+ * not answer within 5 s. A call the primary's store rejects is rejected with that error's message and
+ * name, the module's Redis errors ({@link RedisConnectionError} and the like) as their own class.
  */
 export class IpcMetricsStore implements MetricsStore {
   readonly description = 'the cluster primary, over IPC';
@@ -75,8 +87,9 @@ export class IpcMetricsStore implements MetricsStore {
     const waiting = this.pending.get(message.seq);
     if (!waiting) return;
     this.settle(message.seq);
-    if (message.error !== undefined) waiting.reject(new Error(message.error));
-    else waiting.resolve(message.result);
+    if (message.error !== undefined) {
+      waiting.reject(errorFromPrimary(message.error, message.errorName));
+    } else waiting.resolve(message.result);
   };
 
   private settle(seq: number): void {
@@ -175,7 +188,7 @@ export function serveMetricsStore(store: MetricsStore, cluster: ClusterMessages)
     if (envelope?.nrmStore !== 'request' || !envelope.request) return;
     // With a callback, a worker that died since the request cannot make the send throw or emit an
     // 'error' that nobody listens to (which would end the primary).
-    const reply = (body: Pick<Envelope, 'result' | 'error'>) =>
+    const reply = (body: Pick<Envelope, 'result' | 'error' | 'errorName'>) =>
       worker.isConnected() &&
       worker.send(
         { nrmStore: 'reply', caller: envelope.caller, seq: envelope.seq, ...body },
@@ -185,7 +198,11 @@ export function serveMetricsStore(store: MetricsStore, cluster: ClusterMessages)
       );
     void answer(store, envelope.request).then(
       (result) => reply({ result }),
-      (error: unknown) => reply({ error: String((error as Error)?.message ?? error) }),
+      (error: unknown) =>
+        reply({
+          error: String((error as Error)?.message ?? error),
+          errorName: error instanceof Error ? error.name : undefined,
+        }),
     );
   });
 }
@@ -217,7 +234,25 @@ async function answer(store: MetricsStore, request: StoreRequest): Promise<unkno
       return store.read(request.options);
     case 'processIndex':
       return store.processIndex();
+    default:
+      // A worker of another version (forked after the code on disk changed) would otherwise get
+      // `undefined` for an answer and fail on it, far from the cause.
+      throw new Error(
+        `the cluster primary does not know the operation "${(request as { op: unknown }).op}" (are the primary and its workers running the same version of nestjs-redis-metrics?)`,
+      );
   }
+}
+
+/**
+ * The error a worker's call rejects with: the primary's, by message and name, so the caller sees what
+ * it would see with the store in its own process (the module's Redis errors as their own class).
+ */
+function errorFromPrimary(message: string, name: string | undefined): Error {
+  const Named = name === undefined ? undefined : NAMED_ERRORS.get(name);
+  if (Named) return new Named(message);
+  const error = new Error(message);
+  if (name && name !== 'Error') error.name = name;
+  return error;
 }
 
 /** An optional number as text for the wire (see {@link StoreRequest}). */

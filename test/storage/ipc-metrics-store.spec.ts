@@ -1,7 +1,15 @@
 import { fork } from 'node:child_process';
 import { EventEmitter } from 'node:events';
 
-import { MemoryMetricsStore, serveMetricsStore } from '../../src/index.js';
+import {
+  createRedisClient,
+  MemoryMetricsStore,
+  RedisMetricsStore,
+  resolveRedisMetricsOptions,
+  serveMetricsStore,
+  type MetricsStore,
+} from '../../src/index.js';
+import { freePort } from '../harness/redis-server.mjs';
 
 const fixture = (name: string) => new URL(`../fixtures/${name}`, import.meta.url).pathname;
 
@@ -13,7 +21,7 @@ interface WriterReport {
 /** Runs an IPC fixture as a child whose store is `store`, served over its real IPC channel. */
 function runFixture<Report>(
   name: string,
-  store: MemoryMetricsStore,
+  store: MetricsStore,
   env: Record<string, string> = {},
 ): Promise<Report> {
   const cluster = new EventEmitter();
@@ -82,5 +90,43 @@ describe('IpcMetricsStore over a real IPC channel', () => {
       'wrongType',
     ]);
     expect(report.processIndex).toEqual(['now', 'processes']);
+  });
+
+  it("rejects a worker's call as the primary's store rejected it, the module's error classes kept, and names an operation the primary does not know", async () => {
+    // The primary's store is Redis, at an address where nothing listens.
+    const port = await freePort();
+    const client = createRedisClient(
+      resolveRedisMetricsOptions({ enabled: true, url: `redis://127.0.0.1:${port}` }),
+    );
+    client.on('error', () => undefined);
+    await client.connect().catch(() => undefined);
+
+    try {
+      const report = await runFixture<{ write: unknown; unknown: unknown; malformed: unknown }>(
+        'ipc-errors.mjs',
+        new RedisMetricsStore(client, 'ipc-errors'),
+      );
+
+      // As the Redis store rejects in the primary: a RedisConnectionError that names the cause.
+      expect(report.write).toEqual({
+        name: 'RedisConnectionError',
+        message: `connection refused at 127.0.0.1:${port} (is Redis running there? check REDIS_HOST / REDIS_PORT)`,
+        connectionError: true,
+      });
+      expect(report.unknown).toEqual({
+        name: 'Error',
+        message:
+          'the cluster primary does not know the operation "compact" (are the primary and its workers running the same version of nestjs-redis-metrics?)',
+        connectionError: false,
+      });
+      // Any other error keeps its name.
+      expect(report.malformed).toEqual({
+        name: 'TypeError',
+        message: "Cannot read properties of undefined (reading 'map')",
+        connectionError: false,
+      });
+    } finally {
+      client.disconnect();
+    }
   });
 });
