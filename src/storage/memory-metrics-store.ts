@@ -65,8 +65,9 @@ export class MemoryMetricsStore implements MetricsStore {
     for (const [field, { value, timestamp }] of batch.gauges ?? []) {
       gauges.set(field, `${encodeNumber(value)} ${encodeNumber(timestamp ?? now)}`);
     }
-    for (const field of batch.gaugeDeletes ?? []) gauges.delete(field);
     for (const [field, text] of batch.windows ?? []) gauges.set(field, text);
+    // As the script: one hash, its deletions (either list) after all its values.
+    for (const field of batch.gaugeDeletes ?? []) gauges.delete(field);
     for (const field of batch.windowDeletes ?? []) gauges.delete(field);
     const counters = this.ownHash(this.counters, identity.id);
     const counting = (batch.counterMode ?? 'count') === 'count';

@@ -414,6 +414,26 @@ describe.each(STORES)('the %s store keeps the write protocol', (kind) => {
     });
   });
 
+  it("applies a write's deletions of the gauges hash after its values, gauges and windows alike", async () => {
+    const store = newStore();
+    const a = writer(1);
+    const size = seriesField('size', {});
+    // Each listed for deletion in the other list: one hash, so both go.
+    await store.write(a, {
+      expectedSeq: 0,
+      seq: 1,
+      gauges: [[busy, { value: 2, timestamp: 1000 }]],
+      windows: [[size, 'q +Inf 5']],
+      gaugeDeletes: [size],
+      windowDeletes: [busy],
+    });
+
+    const snapshot = await store.read();
+    expect(pairsOf(snapshot.gauges[snapshot.processes.indexOf(a.id) / 2])).toEqual({
+      [MARKER.seq]: '1',
+    });
+  });
+
   it('keeps the latest exemplar of each field by its time, whatever the order of writes, and reads them only when asked', async () => {
     const store = newStore();
     const a = writer(1);
