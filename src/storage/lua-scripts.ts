@@ -312,14 +312,21 @@ end
 setFields(KEYS[6], changedFields, latest)
 callMany('HDEL', KEYS[6], lines(ARGV[12]))
 
--- Exemplars: each kept only if it is later than the one stored.
+-- Exemplars: each kept only if it is later than the one stored. Its time is read with num(), as the
+-- embedded store and the reader read it, and only a finite one counts: an infinite time would keep its
+-- exemplar for good, and the reader would never show it.
+local function exemplarTime(text)
+  local at = num(string.match(text, '^%S+') or '')
+  if at == nil or at ~= at or at == math.huge or at == -math.huge then return nil end
+  return at
+end
 local exemplars = lines(ARGV[13])
 local stored, kept = currentValues(KEYS[9], fieldsOf(exemplars)), {}
 for i = 1, #exemplars, 2 do
   local field, value = exemplars[i], exemplars[i + 1]
-  local at = tonumber(string.match(value, '^%S+'))
+  local at = exemplarTime(value)
   local old = stored[field]
-  local oldAt = old and tonumber(string.match(old, '^%S+'))
+  local oldAt = old and exemplarTime(old)
   if at and (not oldAt or at > oldAt) then
     kept[#kept + 1] = field
     stored[field] = value

@@ -574,6 +574,29 @@ describe.each(STORES)('the %s store keeps the write protocol', (kind) => {
     );
   });
 
+  it('keeps no exemplar whose time is not a finite decimal number, so that a later one still replaces it', async () => {
+    const store = newStore();
+    const a = writer(1);
+    await store.write(a, {
+      expectedSeq: 0,
+      seq: 1,
+      metadata: [counterMeta],
+      exemplars: [
+        [jobs, '+Inf 1 {"trace_id":"never"}'],
+        [busy, '0x10 1 {"trace_id":"hex"}'],
+      ],
+    });
+    await store.write(a, {
+      expectedSeq: 1,
+      seq: 2,
+      exemplars: [[jobs, '5000 2 {"trace_id":"later"}']],
+    });
+
+    expect(pairsOf((await store.read({ exemplars: true })).exemplars!)).toEqual({
+      [jobs]: '5000 2 {"trace_id":"later"}',
+    });
+  });
+
   it('serves flushers and a collector to the same merged text', async () => {
     const store = newStore();
     const writers = [1, 2].map((pid) => {
