@@ -149,7 +149,10 @@ export class IpcMetricsStore implements MetricsStore {
       const timer = setTimeout(() => {
         this.settle(seq);
         reject(
-          new Error(`the cluster primary did not answer a ${request.op} within ${TIMEOUT_MS} ms`),
+          // Most likely a primary that serves no store: its workers' requests go unheard.
+          new Error(
+            `the cluster primary did not answer a ${request.op} within ${TIMEOUT_MS} ms (does it serve the store with serveMetricsStore(store, cluster)? is it blocked?)`,
+          ),
         );
       }, TIMEOUT_MS);
       timer.unref();

@@ -18,14 +18,17 @@ interface WriterReport {
   counted: number;
 }
 
-/** Runs an IPC fixture as a child whose store is `store`, served over its real IPC channel. */
+/**
+ * Runs an IPC fixture as a child whose store is `store`, served over its real IPC channel (`undefined`:
+ * served by nobody, as by a primary that does not call serveMetricsStore).
+ */
 function runFixture<Report>(
   name: string,
-  store: MetricsStore,
+  store: MetricsStore | undefined,
   env: Record<string, string> = {},
 ): Promise<Report> {
   const cluster = new EventEmitter();
-  serveMetricsStore(store, cluster as Parameters<typeof serveMetricsStore>[1]);
+  if (store) serveMetricsStore(store, cluster as Parameters<typeof serveMetricsStore>[1]);
   const child = fork(fixture(name), [], { env: { ...process.env, ...env }, stdio: 'inherit' });
   const worker = {
     isConnected: () => child.connected,
@@ -129,4 +132,14 @@ describe('IpcMetricsStore over a real IPC channel', () => {
       client.disconnect();
     }
   });
+
+  it('says what to check when the primary does not answer', async () => {
+    const report = await runFixture<{ read: unknown }>('ipc-unserved.mjs', undefined);
+
+    expect(report.read).toEqual({
+      name: 'Error',
+      message:
+        'the cluster primary did not answer a read within 5000 ms (does it serve the store with serveMetricsStore(store, cluster)? is it blocked?)',
+    });
+  }, 20_000);
 });
