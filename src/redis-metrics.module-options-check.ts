@@ -281,6 +281,12 @@ function checkMetricPrefix(option: string, prefix: unknown): void {
   );
 }
 
+/** Label names Prometheus gives a meaning of its own, and who uses them. */
+const RESERVED_LABELS = new Map([
+  ['le', 'histogram buckets'],
+  ['quantile', 'summary quantiles'],
+]);
+
 /** Labels added to every series: names Prometheus accepts, values it can show. */
 function checkLabels(option: string, labels: unknown): void {
   const values = isObject(labels) ? Object.values(labels) : [undefined];
@@ -295,6 +301,15 @@ function checkLabels(option: string, labels: unknown): void {
     throw new RedisMetricsConfigError(
       option,
       `has the label name ${shown(bad)}, which Prometheus does not accept (letters, digits and _, not a digit first, not __ first)`,
+    );
+  }
+  // prom-client refuses these on a histogram or summary, but not as labels added to every series: the
+  // merged scrape would then read every bucket or quantile as a series of its own and serve none.
+  const reserved = Object.keys(labels as object).find((name) => RESERVED_LABELS.has(name));
+  if (reserved !== undefined) {
+    throw new RedisMetricsConfigError(
+      option,
+      `has the label name "${reserved}", which ${RESERVED_LABELS.get(reserved)} use for their own: rename it`,
     );
   }
 }

@@ -147,6 +147,13 @@ describe('options given in code, checked as JavaScript or an untyped factory may
     expect(errorOf({ defaultLabels: { app: 'shop', 'k8s-pod': 'web-1' } })).toBe(
       'nestjs-redis-metrics: option "defaultLabels" has the label name "k8s-pod", which Prometheus does not accept (letters, digits and _, not a digit first, not __ first)',
     );
+    // A bucket's or quantile's own label on every series would leave no histogram or summary servable.
+    expect(errorOf({ defaultLabels: { app: 'shop', le: '1' } })).toBe(
+      'nestjs-redis-metrics: option "defaultLabels" has the label name "le", which histogram buckets use for their own: rename it',
+    );
+    expect(errorOf({ defaultLabels: { quantile: 'p99' } })).toBe(
+      'nestjs-redis-metrics: option "defaultLabels" has the label name "quantile", which summary quantiles use for their own: rename it',
+    );
     // The same names given to prom-client's default metrics, which takes them as they are.
     const defaultMetricsConfig = (config: object) =>
       errorOf({ defaultMetrics: { enabled: true, config } });
