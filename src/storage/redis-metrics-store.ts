@@ -1,3 +1,4 @@
+import { hideCommandCredentials } from '../command-credentials.js';
 import { scanHash, type ScannedHash } from './hash-scan.js';
 import { PrefixKeys } from './keys.js';
 import { withScripts, type RedisClient, type WriteScriptReply } from './lua-scripts.js';
@@ -16,7 +17,11 @@ import type {
 import { encodeNumber } from './packed-values.js';
 import { parseProcessInfo } from './process-identity.js';
 
-/** Series kept in Redis under one prefix, through the module's Lua scripts. */
+/**
+ * Series kept in Redis under one prefix, through the module's Lua scripts. A call rejects with the
+ * client's error, the password of a refused HELLO or AUTH on it replaced by `***`: a client refused by
+ * the server rejects the commands queued behind its handshake with the handshake's own error.
+ */
 export class RedisMetricsStore implements MetricsStore {
   readonly keys: PrefixKeys;
   readonly description: string;
@@ -49,47 +54,57 @@ export class RedisMetricsStore implements MetricsStore {
     const counters = lines(batch.counters ?? [], (packed) => packed);
     const exemplars = lines(batch.exemplars ?? [], (text) => text);
 
-    const reply = await withScripts(this.client).nrmWrite(
-      ...this.processKeys(identity.id),
-      identity.id,
-      JSON.stringify(identity.info()),
-      String(batch.expectedSeq),
-      String(batch.seq),
-      batch.staleAfterMs === undefined ? '' : String(batch.staleAfterMs),
-      batch.counterMode ?? 'count',
-      batch.livenessWindowMs === undefined ? '' : String(batch.livenessWindowMs),
-      metadata,
-      gauges,
-      gaugeDeletes,
-      counters,
-      (batch.counterDeletes ?? []).join('\n'),
-      exemplars,
+    const reply = await withoutCredentials(
+      withScripts(this.client).nrmWrite(
+        ...this.processKeys(identity.id),
+        identity.id,
+        JSON.stringify(identity.info()),
+        String(batch.expectedSeq),
+        String(batch.seq),
+        batch.staleAfterMs === undefined ? '' : String(batch.staleAfterMs),
+        batch.counterMode ?? 'count',
+        batch.livenessWindowMs === undefined ? '' : String(batch.livenessWindowMs),
+        metadata,
+        gauges,
+        gaugeDeletes,
+        counters,
+        (batch.counterDeletes ?? []).join('\n'),
+        exemplars,
+      ),
     );
     return parseWriteReply(reply);
   }
 
   async rebase(identity: WriterIdentity, request: RebaseRequest): Promise<WriteReply> {
-    const reply = await withScripts(this.client).nrmRebase(
-      ...this.processKeys(identity.id),
-      identity.id,
-      JSON.stringify(identity.info()),
-      String(request.seq),
-      request.keepCounters ? '1' : '0',
-      request.markLost ? '1' : '0',
+    const reply = await withoutCredentials(
+      withScripts(this.client).nrmRebase(
+        ...this.processKeys(identity.id),
+        identity.id,
+        JSON.stringify(identity.info()),
+        String(request.seq),
+        request.keepCounters ? '1' : '0',
+        request.markLost ? '1' : '0',
+      ),
     );
     return parseWriteReply(reply);
   }
 
   async end(processId: string, staleAfterMs?: number): Promise<'ended' | 'absent' | 'alive'> {
-    const result = await withScripts(this.client).nrmEnd(
-      ...this.processKeys(processId),
-      processId,
-      staleAfterMs === undefined ? '' : String(staleAfterMs),
+    const result = await withoutCredentials(
+      withScripts(this.client).nrmEnd(
+        ...this.processKeys(processId),
+        processId,
+        staleAfterMs === undefined ? '' : String(staleAfterMs),
+      ),
     );
     return result === 1 ? 'ended' : result === -1 ? 'alive' : 'absent';
   }
 
-  async read(options: ReadOptions = {}): Promise<StoreSnapshot> {
+  read(options: ReadOptions = {}): Promise<StoreSnapshot> {
+    return withoutCredentials(this.readSnapshot(options));
+  }
+
+  private async readSnapshot(options: ReadOptions): Promise<StoreSnapshot> {
     const { processes, processInfo, metadata, totals, exemplars } = this.keys;
     const [now, wrongType, processList, info, metadataPairs] = await withScripts(
       this.client,
@@ -148,7 +163,11 @@ export class RedisMetricsStore implements MetricsStore {
     return { totals: gone.has(this.keys.totals), gauges: partialGauges };
   }
 
-  async processIndex(): Promise<ProcessIndex> {
+  processIndex(): Promise<ProcessIndex> {
+    return withoutCredentials(this.readIndex());
+  }
+
+  private async readIndex(): Promise<ProcessIndex> {
     const reply = await this.client
       .pipeline()
       .time()
@@ -185,6 +204,16 @@ export class RedisMetricsStore implements MetricsStore {
       k.endedSeq,
       k.exemplars,
     ];
+  }
+}
+
+/** What `work` resolves with, or its rejection with the password of a refused handshake hidden. */
+async function withoutCredentials<T>(work: Promise<T>): Promise<T> {
+  try {
+    return await work;
+  } catch (error) {
+    hideCommandCredentials(error);
+    throw error;
   }
 }
 

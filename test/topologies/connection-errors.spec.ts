@@ -8,6 +8,7 @@ import {
   readRedisMetricsOptionsFromEnv,
   RedisAuthenticationError,
   RedisConnectionError,
+  RedisMultiProcessCollector,
   RedisStorageManager,
   type RedisMetricsModuleOptions,
 } from '../../src/index.js';
@@ -387,6 +388,49 @@ describe('a connection that cannot work names its cause', () => {
       expect(inspect(error, { depth: 10 })).not.toContain(SECRET);
     } finally {
       await manager.teardown();
+      client.disconnect();
+    }
+  });
+
+  it('a collector refused by the server, its client made from PROMETHEUS_REDIS_URL: the error a scrape rejects with holds no password', async () => {
+    const before = process.env.PROMETHEUS_REDIS_URL;
+    process.env.PROMETHEUS_REDIS_URL = `redis://:${SECRET}@127.0.0.1:${authServer.port}`;
+    const collector = new RedisMultiProcessCollector({ keyPrefix: uniquePrefix('collector') });
+    if (before === undefined) delete process.env.PROMETHEUS_REDIS_URL;
+    else process.env.PROMETHEUS_REDIS_URL = before;
+    try {
+      const error = await collector.metrics().then(
+        () => undefined,
+        (rejected: unknown) => rejected as Error & { command?: unknown },
+      );
+      expect(error?.message).toBe('WRONGPASS invalid username-password pair or user is disabled.');
+      expect(error?.command).toEqual({ name: 'hello', args: ['3', 'AUTH', 'default', '***'] });
+      expect(inspect(error, { depth: 10 })).not.toContain(SECRET);
+    } finally {
+      await collector.close();
+    }
+  });
+
+  it("a collector on a client of the user's refused by the server: the error a scrape rejects with holds no password", async () => {
+    const client = new Redis({
+      port: authServer.port,
+      host: '127.0.0.1',
+      password: SECRET,
+      retryStrategy: () => null,
+    });
+    client.on('error', () => undefined);
+    try {
+      const error = await RedisMultiProcessCollector.mergeFromRedis(
+        client,
+        uniquePrefix('merge'),
+      ).then(
+        () => undefined,
+        (rejected: unknown) => rejected as Error & { command?: unknown },
+      );
+      expect(error?.message).toBe('WRONGPASS invalid username-password pair or user is disabled.');
+      expect(error?.command).toEqual({ name: 'hello', args: ['3', 'AUTH', 'default', '***'] });
+      expect(inspect(error, { depth: 10 })).not.toContain(SECRET);
+    } finally {
       client.disconnect();
     }
   });
