@@ -131,36 +131,46 @@ export class RedisMetricsStore implements MetricsStore {
       gauges: gaugeScans.map((scan) => scan!.pairs),
     };
     if (exemplarScan) snapshot.exemplars = exemplarScan.pairs;
-    const partial = await this.partialScans(totalsScan!, gaugeScans as ScannedHash[], ids);
-    if (partial) snapshot.partial = partial;
+    const cut = await this.cutScans(totalsScan!, gaugeScans as ScannedHash[], ids);
+    if (cut.ended.size > 0) leaveOut(snapshot, cut.ended);
+    if (cut.totals || cut.gauges.length > 0) {
+      snapshot.partial = { totals: cut.totals, gauges: cut.gauges };
+    }
     return snapshot;
   }
 
   /**
    * Which hashes read in several HSCAN calls were deleted (evicted, expired) before the read ended, so
-   * that only part of them was read. One pipelined EXISTS, sent only when some hash took more than one
-   * call. (Totals deleted and made again by a repair before the read ended hold its `#lost-at`, which
-   * fails the scrape when the read saw it.)
+   * that only part of them was read; a process whose gauges went so and that is no longer indexed ended
+   * meanwhile (the end script deletes both), which is no loss. One pipelined EXISTS (and ZSCORE for
+   * processes), sent only when some hash took more than one call. (Totals deleted and made again by a
+   * repair before the read ended hold its `#lost-at`, which fails the scrape when the read saw it.)
    */
-  private async partialScans(
+  private async cutScans(
     totals: ScannedHash,
     gauges: ScannedHash[],
     ids: string[],
-  ): Promise<StoreSnapshot['partial']> {
+  ): Promise<{ totals: boolean; gauges: string[]; ended: Set<string> }> {
+    const scanned = ids.filter((_, i) => gauges[i].calls > 1);
     const checked = [
       ...(totals.calls > 1 ? [this.keys.totals] : []),
-      ...ids.filter((_, i) => gauges[i].calls > 1).map((id) => this.keys.gauges(id)),
+      ...scanned.map((id) => this.keys.gauges(id)),
     ];
-    if (checked.length === 0) return undefined;
+    if (checked.length === 0) return { totals: false, gauges: [], ended: new Set() };
     const pipeline = this.client.pipeline();
     for (const key of checked) pipeline.exists(key);
+    for (const id of scanned) pipeline.zscore(this.keys.processes, id);
     const replies = (await pipeline.exec()) ?? [];
     const failed = replies.find(([error]) => error);
     if (failed) throw failed[0];
     const gone = new Set(checked.filter((_, i) => replies[i][1] === 0));
-    const partialGauges = ids.filter((id) => gone.has(this.keys.gauges(id)));
-    if (!gone.has(this.keys.totals) && partialGauges.length === 0) return undefined;
-    return { totals: gone.has(this.keys.totals), gauges: partialGauges };
+    const indexed = new Set(scanned.filter((_, i) => replies[checked.length + i][1] !== null));
+    const cut = scanned.filter((id) => gone.has(this.keys.gauges(id)));
+    return {
+      totals: gone.has(this.keys.totals),
+      gauges: cut.filter((id) => indexed.has(id)),
+      ended: new Set(cut.filter((id) => !indexed.has(id))),
+    };
   }
 
   processIndex(): Promise<ProcessIndex> {
@@ -205,6 +215,19 @@ export class RedisMetricsStore implements MetricsStore {
       k.exemplars,
     ];
   }
+}
+
+/** Takes processes that ended while the snapshot was read out of it, as a later read would not see them. */
+function leaveOut(snapshot: StoreSnapshot, ended: Set<string>): void {
+  const processes: string[] = [];
+  const gauges: string[][] = [];
+  for (let i = 0; i < snapshot.processes.length; i += 2) {
+    if (ended.has(snapshot.processes[i])) continue;
+    processes.push(snapshot.processes[i], snapshot.processes[i + 1]);
+    gauges.push(snapshot.gauges[i / 2]);
+  }
+  snapshot.processes = processes;
+  snapshot.gauges = gauges;
 }
 
 /** What `work` resolves with, or its rejection with the password of a refused handshake hidden. */

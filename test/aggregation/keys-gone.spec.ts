@@ -5,6 +5,7 @@ import {
   MergedScrapeUnavailableError,
   PrefixKeys,
   ProcessIdentity,
+  RedisMetricsStore,
   RedisMultiProcessCollector,
 } from '../../src/index.js';
 import { promtoolCheck } from '../harness/promtool.js';
@@ -120,6 +121,43 @@ describe('keys under the prefix that are gone before a scrape or go during it', 
       `Skipped 1 unreadable entry in Redis under prefix "${prefix}": process ${identities[1].id}: its gauges were deleted, evicted or expired while they were read; left out`,
     ]);
     expect(promtoolCheck(text)).toBe('');
+  });
+
+  it('leaves out, without a warning, the gauges of a process that ends while the scrape reads them', async () => {
+    const prefix = redis.prefix('gauges-ended');
+    const keys = new PrefixKeys(prefix);
+    const identities = [1, 2].map((pid) => ProcessIdentity.create({ hostname: 'web', pid }));
+    for (const [i, identity] of identities.entries()) {
+      const registry = new Registry();
+      const open = new Gauge({
+        name: 'open_files',
+        help: 'Open files',
+        labelNames: ['dir'],
+        registers: [registry],
+      });
+      // 3,000 series: two HSCAN calls of each process's gauges.
+      for (let d = 0; d < 3000; d += 1) open.set({ dir: String(d) }, i + 1);
+      await testFlusher(redis.client, prefix, registry, { identity }).flush();
+    }
+    // The second process shuts down gracefully (its end script) between two calls of the scan.
+    const ending = identities[1].id;
+    const client = clientThatInterrupts(keys.gauges(ending), () =>
+      new RedisMetricsStore(redis.client, prefix).end(ending),
+    );
+    clients.push(client);
+    const warnings: string[] = [];
+    const collector = new RedisMultiProcessCollector({
+      client,
+      keyPrefix: prefix,
+      logger: { warn: (message) => warnings.push(message) },
+    });
+
+    const text = await collector.metrics();
+
+    const samples = text.split('\n').filter((line) => line.startsWith('open_files{'));
+    expect(samples).toHaveLength(3000);
+    expect(samples.every((line) => /,pid="1",hostname="web"} 1$/.test(line))).toBe(true);
+    expect(warnings).toEqual([]);
   });
 
   it('names a live process whose gauges hash is gone (deleted, evicted, expired) before the scrape', async () => {
