@@ -122,7 +122,8 @@ export interface StoreSnapshot {
   exemplars?: string[];
   /**
    * What the read got only part of: a hash read in several calls that was deleted (evicted, expired)
-   * before the read ended. `totals`: the totals; `gauges`: ids of the processes whose gauges hash.
+   * before the read ended. `totals`: the totals; `gauges`: ids of the processes whose gauges hash (a
+   * process that ended meanwhile, which deletes its gauges, is left out of the snapshot instead).
    */
   partial?: { totals: boolean; gauges: string[] };
 }
