@@ -100,6 +100,10 @@ interface UrlQuery {
 function readQuery(params: URLSearchParams): UrlQuery | string {
   const query: UrlQuery = {};
   for (const name of new Set(params.keys())) {
+    if (/^(tls|ssl)/i.test(name)) {
+      // URLs shared with redis-py or Celery carry ?ssl_cert_reqs=...; ioredis takes ?tls= as a setting.
+      return 'has a TLS parameter in its query, which the module does not take: TLS is a rediss:// URL, with the CA, certificate and key as REDIS_TLS_CA_FILE, REDIS_TLS_CERT_FILE and REDIS_TLS_KEY_FILE (options tlsCaFile, tlsCertFile, tlsKeyFile)';
+    }
     if (!(QUERY_PARAMETERS as readonly string[]).includes(name)) {
       // The name is not echoed either: an unencoded "?" in a password puts the rest of it there.
       return `has a query parameter the module does not take: only ${QUERY_PARAMETERS.join(', ')} are read from a URL (ioredis would take any other as a client setting over the module's own)`;

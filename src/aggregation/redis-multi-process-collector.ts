@@ -93,7 +93,11 @@ export class RedisMultiProcessCollector {
       if (typeof problem === 'string') {
         throw new RedisMetricsConfigError('PROMETHEUS_REDIS_URL', problem);
       }
-      this.client = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 1 });
+      const client = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 1 });
+      // Its failures reach the caller as the scrape's rejection; without a listener ioredis would also
+      // print every failed connection as an "Unhandled error event", stack and all.
+      client.on('error', () => undefined);
+      this.client = client;
       this.ownsClient = true;
     }
     this.store =

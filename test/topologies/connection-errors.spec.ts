@@ -1,5 +1,6 @@
 import { inspect } from 'node:util';
 
+import { jest } from '@jest/globals';
 import { Redis } from 'ioredis';
 import { Registry } from 'prom-client';
 
@@ -398,15 +399,23 @@ describe('a connection that cannot work names its cause', () => {
     const collector = new RedisMultiProcessCollector({ keyPrefix: uniquePrefix('collector') });
     if (before === undefined) delete process.env.PROMETHEUS_REDIS_URL;
     else process.env.PROMETHEUS_REDIS_URL = before;
+    // The failure is the scrape's rejection alone: ioredis prints nothing of its own.
+    const printed: string[] = [];
+    const consoleError = jest
+      .spyOn(console, 'error')
+      .mockImplementation((...args) => void printed.push(args.join(' ')));
     try {
       const error = await collector.metrics().then(
         () => undefined,
         (rejected: unknown) => rejected as Error & { command?: unknown },
       );
+      consoleError.mockRestore();
+      expect(printed).toEqual([]);
       expect(error?.message).toBe('WRONGPASS invalid username-password pair or user is disabled.');
       expect(error?.command).toEqual({ name: 'hello', args: ['3', 'AUTH', 'default', '***'] });
       expect(inspect(error, { depth: 10 })).not.toContain(SECRET);
     } finally {
+      consoleError.mockRestore();
       await collector.close();
     }
   });

@@ -202,6 +202,15 @@ describe('options from the environment', () => {
       "has a query parameter the module does not take: only db, username, password, family are read from a URL (ioredis would take any other as a client setting over the module's own)",
     ],
     [
+      // A URL shared with redis-py (Celery, the Python original's world), and ioredis' own TLS setting.
+      'rediss://cache:6380/0?ssl_cert_reqs=required',
+      'has a TLS parameter in its query, which the module does not take: TLS is a rediss:// URL, with the CA, certificate and key as REDIS_TLS_CA_FILE, REDIS_TLS_CERT_FILE and REDIS_TLS_KEY_FILE (options tlsCaFile, tlsCertFile, tlsKeyFile)',
+    ],
+    [
+      'redis://cache:6379?tls=true',
+      'has a TLS parameter in its query, which the module does not take: TLS is a rediss:// URL, with the CA, certificate and key as REDIS_TLS_CA_FILE, REDIS_TLS_CERT_FILE and REDIS_TLS_KEY_FILE (options tlsCaFile, tlsCertFile, tlsKeyFile)',
+    ],
+    [
       'redis://cache:6379/2?db=3',
       'gives the database twice, as "/2" and as ?db= (ioredis takes the path): keep one',
     ],
