@@ -14,6 +14,8 @@ import { connectionHistory, trackConnectionHistory } from './connection-history.
 class ExplainingRedis extends Redis {
   /** Commands sent and not answered yet. */
   private readonly unanswered = new Set<Command>();
+  /** Whether `disconnect()` closed it for good (not a QUIT, which ends only the master's connection). */
+  closedForGood = false;
 
   /** Every connection, the first included (ioredis' constructor connects unless lazy). */
   override connect(callback?: () => void): Promise<void> {
@@ -58,6 +60,7 @@ class ExplainingRedis extends Redis {
    * up to 5 s after the app closed.
    */
   override disconnect(reconnect = false): void {
+    if (!reconnect) this.closedForGood = true;
     super.disconnect(reconnect);
     if (reconnect) return;
     for (const command of this.unanswered) command.reject(new Error('Connection is closed.'));
@@ -72,6 +75,13 @@ const guarded = new WeakSet<object>();
 /** What of ioredis' private connector a client's sockets are guarded through. */
 interface Connector {
   connect(...args: unknown[]): Promise<{ on(event: 'error', listener: () => void): unknown }>;
+  /** A Sentinel client's: makes a client for one sentinel (ioredis 6). */
+  connectToSentinel?(endpoint: unknown, options?: RedisOptions): Redis;
+}
+
+/** A client's private connector (ioredis keeps it in `connector`). */
+function connectorOf(client: Redis): Connector | undefined {
+  return (client as unknown as { connector?: Connector }).connector;
 }
 
 /**
@@ -80,7 +90,7 @@ interface Connector {
  * have no listener and crash the process. ioredis has handled the first: later ones are ignored.
  */
 function guardSockets(client: Redis): void {
-  const connector = (client as unknown as { connector?: Connector }).connector;
+  const connector = connectorOf(client);
   if (typeof connector?.connect !== 'function' || guarded.has(connector)) return;
   guarded.add(connector);
   const connect = connector.connect.bind(connector);
@@ -89,6 +99,21 @@ function guardSockets(client: Redis): void {
     socket.on('error', () => undefined);
     return socket;
   };
+}
+
+/**
+ * ioredis gives its connections to the sentinels (the one that asks for the master's address, and the
+ * failover detector's) its default disconnectTimeout of 2 s, whatever the client's: a connection that
+ * had already closed (refused, or closed twice) when it was told to close arms a timer nothing clears,
+ * which keeps the process alive 2 s after the app closed. They get the client's own instead.
+ */
+function closeSentinelConnectionsPromptly(client: Redis): void {
+  const connector = connectorOf(client);
+  const connectToSentinel = connector?.connectToSentinel?.bind(connector);
+  if (!connector || !connectToSentinel) return;
+  const { disconnectTimeout } = client.options;
+  connector.connectToSentinel = (endpoint, options) =>
+    connectToSentinel(endpoint, { disconnectTimeout, ...options });
 }
 
 /** A SELECT of a database the server lacks (its `databases` setting, 16 by default). */
@@ -109,9 +134,13 @@ function prepare(client: ExplainingRedis, names: SettingNames | undefined): Redi
     client.disconnect();
   });
   if (client.options.sentinels) {
+    closeSentinelConnectionsPromptly(client);
     // ioredis' QUIT ends the connection to the master but not the failover detector's subscriptions
-    // to the sentinels, which would keep the process alive after the app closed (ioredis#1362).
-    client.on('end', () => client.disconnect());
+    // to the sentinels, which would keep the process alive after the app closed (ioredis#1362). Not
+    // after disconnect(), which ended them: closing them twice leaves a 2 s timer per sentinel.
+    client.on('end', () => {
+      if (!client.closedForGood) client.disconnect();
+    });
   }
   return client;
 }
