@@ -517,8 +517,8 @@ export class RedisStorageManager
   /** The state of this process's storage, for the health route; answers at once, whatever Redis does. */
   async health(): Promise<RedisMetricsHealth> {
     const flusher = this.state === 'running' ? this.flusher : undefined;
-    // A Cluster client that cannot connect holds the first write in its queue without failing it:
-    // its last connection error is then all that tells why.
+    // Until the first flush has failed (set-up waits up to 3 s for the client), the client's last
+    // connection error is all that tells why nothing was written.
     const lastError = this.client && connectionHistory(this.client)?.lastError;
     const connectionError = lastError && describeRedisError(lastError, this.client);
     return storageHealth(

@@ -1,4 +1,5 @@
 import { hideCommandCredentials } from '../command-credentials.js';
+import { connectionHistory } from './connection-history.js';
 import { scanHash, type ScannedHash } from './hash-scan.js';
 import { PrefixKeys } from './keys.js';
 import { withScripts, type RedisClient, type WriteScriptReply } from './lua-scripts.js';
@@ -16,6 +17,9 @@ import type {
 } from './metrics-store.js';
 import { encodeNumber } from './packed-values.js';
 import { parseProcessInfo } from './process-identity.js';
+
+/** Words ioredis uses for a command it cannot send (described as no node answering). */
+const CLUSTER_NOT_READY = 'Connection is closed.';
 
 /**
  * Series kept in Redis under one prefix, through the module's Lua scripts. A call rejects with the
@@ -55,7 +59,7 @@ export class RedisMetricsStore implements MetricsStore {
     const exemplars = lines(batch.exemplars ?? [], (text) => text);
 
     const reply = await withoutCredentials(
-      withScripts(this.client).nrmWrite(
+      withScripts(this.writer()).nrmWrite(
         ...this.processKeys(identity.id),
         identity.id,
         JSON.stringify(identity.info()),
@@ -77,7 +81,7 @@ export class RedisMetricsStore implements MetricsStore {
 
   async rebase(identity: WriterIdentity, request: RebaseRequest): Promise<WriteReply> {
     const reply = await withoutCredentials(
-      withScripts(this.client).nrmRebase(
+      withScripts(this.writer()).nrmRebase(
         ...this.processKeys(identity.id),
         identity.id,
         JSON.stringify(identity.info()),
@@ -91,7 +95,7 @@ export class RedisMetricsStore implements MetricsStore {
 
   async end(processId: string, staleAfterMs?: number): Promise<'ended' | 'absent' | 'alive'> {
     const result = await withoutCredentials(
-      withScripts(this.client).nrmEnd(
+      withScripts(this.writer()).nrmEnd(
         ...this.processKeys(processId),
         processId,
         staleAfterMs === undefined ? '' : String(staleAfterMs),
@@ -199,6 +203,24 @@ export class RedisMetricsStore implements MetricsStore {
       });
     }
     return { now: Number(seconds) * 1000 + Number(micros) / 1000, processes };
+  }
+
+  /**
+   * The client, for a write. A Redis Cluster client that is not ready (no node answered, or every node
+   * refused its password) keeps commands in its offline queue without failing them: a flush waited
+   * there for as long as the cluster stayed out of reach, and every later flush and the shutdown's
+   * behind it. Such a write fails at once, with the client's last connection error, as the module's own
+   * client's do (it has no offline queue); the flusher tries again on its timer.
+   */
+  private writer(): RedisClient {
+    const { client } = this;
+    if (client.isCluster && client.status !== 'ready') {
+      const error = connectionHistory(client)?.lastError ?? new Error(CLUSTER_NOT_READY);
+      // A refused HELLO's error, its password among the arguments.
+      hideCommandCredentials(error);
+      throw error;
+    }
+    return client;
   }
 
   private processKeys(processId: string): string[] {

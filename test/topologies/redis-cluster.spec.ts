@@ -328,14 +328,16 @@ describe('Redis Cluster whose nodes require a password the client lacks', () => 
       `WRONGPASS: wrong password or user "default" at the Redis Cluster (check the Cluster client's redisOptions.username / password)`,
     ],
   ])(
-    '%s: the health route names it while the first write waits in the client',
+    '%s: flushes fail at once naming it, instead of waiting in the client, and the app closes at once',
     async (_, redisOptions, cause) => {
       // ioredis keeps the commands of a Cluster that is not ready in its queue without failing them:
-      // no flush fails, and the health route said only that no write had succeeded.
+      // the first flush waited there for good, set-up never ended, nothing was logged, and a shutdown
+      // waited its whole allowance (scrapeTimeoutMs) for that flush.
       const client = new Cluster(cluster.startupNodes, {
         clusterRetryStrategy: () => 100,
         redisOptions,
       });
+      client.on('error', () => undefined);
       const logged: string[] = [];
       const manager = new RedisStorageManager(
         {
@@ -345,8 +347,6 @@ describe('Redis Cluster whose nodes require a password the client lacks', () => 
           defaultMetrics: false,
           httpMetrics: false,
           freshScrapeWaitMs: 0,
-          // The last flush waits for the client as long as the shutdown allows.
-          scrapeTimeoutMs: 500,
         },
         {
           log: (m: string) => logged.push(m),
@@ -355,19 +355,39 @@ describe('Redis Cluster whose nodes require a password the client lacks', () => 
         },
       );
       try {
-        void manager.setup();
-        const health = await waitFor('the cause in the health route', async () => {
-          const current = await manager.health();
-          return current.error !== 'no write to the store has succeeded yet' ? current : undefined;
-        });
+        // Set-up waits up to 3 s for the client, then the first flush fails at once.
+        expect(await settledWithin(manager.setup(), 5000)).toEqual({ value: false });
+        const flushed = await settledWithin(manager.flush(), 1000);
+        expect(flushed.value?.ok).toBe(false);
+        expect(flushed.value?.error?.message).toBe(cause);
+        const health = await manager.health();
         expect(health.status).toBe('degraded');
-        expect(health.error).toBe(`no write to the store has succeeded yet: ${cause}`);
+        expect(health.error).toBe(cause);
+        expect(logged).toContain(
+          `Flushing metrics to Redis under prefix "${manager.options.keyPrefix}" failed; counting goes on in memory and is retried every 250 ms: ${cause}`,
+        );
         expect(JSON.stringify(logged) + JSON.stringify(health)).not.toContain(SECRET);
         expect(JSON.stringify(health)).not.toContain('not-the-password');
       } finally {
+        const closing = performance.now();
         await manager.teardown();
+        // The last flush fails at once too; each wait of the shutdown could take 5 s (scrapeTimeoutMs).
+        expect(performance.now() - closing).toBeLessThan(1000);
         client.disconnect();
       }
     },
   );
 });
+
+/** What `work` resolved with, or `{ value: undefined }` when it did not settle within `ms`. */
+async function settledWithin<T>(work: Promise<T>, ms: number): Promise<{ value: T | undefined }> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<undefined>(
+    (resolve) => (timer = setTimeout(() => resolve(undefined), ms)),
+  );
+  try {
+    return { value: await Promise.race([work, late]) };
+  } finally {
+    clearTimeout(timer);
+  }
+}
