@@ -311,6 +311,8 @@ export class RedisStorageManager
       // quietly stop asking for fresh values.
       listening.catch((error: unknown) => this.warnNotListening(error));
       await waitAtMost(listening, CONNECT_WAIT_MS);
+      // Closed meanwhile (which ends the SUBSCRIBE): a line now would describe a store already left.
+      if (stopped()) return false;
     }
     this.logger.log(
       first.ok

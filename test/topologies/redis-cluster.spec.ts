@@ -377,6 +377,40 @@ describe('Redis Cluster whose nodes require a password the client lacks', () => 
       }
     },
   );
+
+  it('closed while set-up waits for its fresh-scrape subscription: set-up ends without a line about the store it left', async () => {
+    // The teardown closes the subscriber, which ends its SUBSCRIBE; set-up went on to log that the
+    // store was unreachable and retried in the background, after the app had closed.
+    const client = new Cluster(cluster.startupNodes, { clusterRetryStrategy: () => 100 });
+    client.on('error', () => undefined);
+    const logged: string[] = [];
+    const log = (m: string) => logged.push(m);
+    const manager = new RedisStorageManager(
+      {
+        client,
+        keyPrefix: uniquePrefix('cluster-close'),
+        registry: new Registry(),
+        defaultMetrics: false,
+        httpMetrics: false,
+      },
+      { log, warn: log, error: log },
+    );
+    try {
+      const setUp = manager.setup();
+      await waitFor('the first flush to fail', async () => logged.length > 0);
+      await manager.teardown();
+      const ended = await settledWithin(setUp, 500);
+      // Set-up waits for the subscription up to 3 s: nothing may come later either.
+      await new Promise((resolve) => setTimeout(resolve, 3000));
+
+      expect(ended).toEqual({ value: false });
+      expect(logged).toEqual([
+        `Flushing metrics to Redis under prefix "${manager.options.keyPrefix}" failed; counting goes on in memory and is retried every 250 ms: NOAUTH: the Redis Cluster requires a password (set the Cluster client's redisOptions.password)`,
+      ]);
+    } finally {
+      client.disconnect();
+    }
+  });
 });
 
 /** What `work` resolved with, or `{ value: undefined }` when it did not settle within `ms`. */
