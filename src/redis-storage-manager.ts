@@ -47,11 +47,12 @@ const CONNECTING = new Set(['wait', 'connecting', 'connect', 'reconnecting']);
 
 /**
  * Settles when the client is ready or its connection attempt failed (so a failure has a cause to name).
- * Connects the module's own client, which is made lazy; a client of the user's connects by itself.
+ * Connects a lazy client (the module's own, or a user's made with `lazyConnect`), as ioredis would at
+ * its first command: a Cluster client's writes fail while it is not ready, and would never connect it.
  */
-function connected(client: RedisClient, owned: boolean): Promise<unknown> {
+function connected(client: RedisClient): Promise<unknown> {
   if (client.status === 'ready') return Promise.resolve();
-  if (owned && client.status === 'wait') return client.connect();
+  if (client.status === 'wait') return client.connect();
   return new Promise<void>((resolve) => {
     const done = () => {
       client.off('ready', done);
@@ -297,7 +298,7 @@ export class RedisStorageManager
     const stopped = () => this.state !== 'running';
     // A server that accepts connections but never answers would hold a connection forever: the
     // first flush then fails at once, and the client keeps trying in the background.
-    if (this.client) await waitAtMost(connected(this.client, this.ownsClient), CONNECT_WAIT_MS);
+    if (this.client) await waitAtMost(connected(this.client), CONNECT_WAIT_MS);
     if (stopped()) return false;
     const first = await flusher.flush();
     if (stopped()) return false;
@@ -389,7 +390,7 @@ export class RedisStorageManager
    */
   private async untilConnected(): Promise<void> {
     if (this.client && CONNECTING.has(this.client.status)) {
-      await connected(this.client, this.ownsClient);
+      await connected(this.client);
     }
   }
 
@@ -491,7 +492,7 @@ export class RedisStorageManager
    */
   private async reachableStore(): Promise<MetricsStore | undefined> {
     if (this.client && this.ownsClient && this.client.status === 'wait') {
-      await waitAtMost(connected(this.client, true), CONNECT_WAIT_MS);
+      await waitAtMost(connected(this.client), CONNECT_WAIT_MS);
     }
     return this.store;
   }

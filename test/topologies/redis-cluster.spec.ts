@@ -411,6 +411,32 @@ describe('Redis Cluster whose nodes require a password the client lacks', () => 
       client.disconnect();
     }
   });
+
+  it('a lazy Cluster client (lazyConnect) with the password: set-up connects it, and the first flush is written', async () => {
+    // Its writes fail while it is not ready, so they must not be what connects it.
+    const client = new Cluster(cluster.startupNodes, {
+      lazyConnect: true,
+      redisOptions: { password: SECRET },
+    });
+    const manager = new RedisStorageManager(
+      {
+        client,
+        keyPrefix: uniquePrefix('cluster-lazy'),
+        registry: new Registry(),
+        defaultMetrics: false,
+        httpMetrics: false,
+        freshScrapeWaitMs: 0,
+      },
+      { log: () => undefined, warn: () => undefined, error: () => undefined },
+    );
+    try {
+      expect(await manager.setup()).toBe(true);
+      expect((await manager.health()).status).toBe('up');
+    } finally {
+      await manager.teardown();
+      client.disconnect();
+    }
+  });
 });
 
 /** What `work` resolved with, or `{ value: undefined }` when it did not settle within `ms`. */
