@@ -121,6 +121,9 @@ export class RedisStorageManager
   private shutdownAllowanceMs: number | undefined;
   /** Gives up this manager's claim on its registry and prefix (see {@link claimFlushing}). */
   private releaseRegistry: (() => void) | undefined;
+  /** Ends the waits of a set-up still under way, when the teardown begins. */
+  private endSetupWaits: () => void = () => undefined;
+  private readonly setupWaitsEnded = new Promise<void>((resolve) => (this.endSetupWaits = resolve));
 
   constructor(
     private readonly moduleOptions: RedisMetricsModuleOptions = {},
@@ -294,11 +297,15 @@ export class RedisStorageManager
     }
     this.state = 'running';
     this.claimFlushing();
-    // Each wait is bounded, and a teardown meanwhile ends the set-up where it is.
+    // Each wait is bounded, and a teardown meanwhile ends the set-up where it is: its timer would keep
+    // a closed app's process alive (a Cluster client's subscriber, closed while it connects, may keep
+    // its SUBSCRIBE queued rather than fail it).
     const stopped = () => this.state !== 'running';
+    const setupWait = (work: Promise<unknown>) =>
+      waitAtMost(Promise.race([work, this.setupWaitsEnded]), CONNECT_WAIT_MS);
     // A server that accepts connections but never answers would hold a connection forever: the
     // first flush then fails at once, and the client keeps trying in the background.
-    if (this.client) await waitAtMost(connected(this.client), CONNECT_WAIT_MS);
+    if (this.client) await setupWait(connected(this.client));
     if (stopped()) return false;
     const first = await flusher.flush();
     if (stopped()) return false;
@@ -311,7 +318,7 @@ export class RedisStorageManager
       // Refused (an ACL user without the channels: Redis 7 gives a new user none), scrapes would
       // quietly stop asking for fresh values.
       listening.catch((error: unknown) => this.warnNotListening(error));
-      await waitAtMost(listening, CONNECT_WAIT_MS);
+      await setupWait(listening);
       // Closed meanwhile (which ends the SUBSCRIBE): a line now would describe a store already left.
       if (stopped()) return false;
     }
@@ -373,6 +380,7 @@ export class RedisStorageManager
       return;
     }
     this.state = 'stopped';
+    this.endSetupWaits();
     this.releaseRegistry?.();
     this.flushRequests?.close();
     // Bounded: a client of the user's may wait on a stalled Redis for as long as it stalls.

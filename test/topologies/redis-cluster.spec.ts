@@ -379,9 +379,11 @@ describe('Redis Cluster whose nodes require a password the client lacks', () => 
   );
 
   it('closed while set-up waits for its fresh-scrape subscription: set-up ends without a line about the store it left', async () => {
-    // The teardown closes the subscriber, which ends its SUBSCRIBE; set-up went on to log that the
-    // store was unreachable and retried in the background, after the app had closed.
-    const client = new Cluster(cluster.startupNodes, { clusterRetryStrategy: () => 100 });
+    // Set-up went on to log that the store was unreachable and retried in the background, after the
+    // app had closed; and with the subscriber's SUBSCRIBE left in its queue, it first waited its 3 s,
+    // its timer keeping the process alive.
+    // Between two attempts (each 2 s apart here), a closed Cluster client never fails its queue.
+    const client = new Cluster(cluster.startupNodes, { clusterRetryStrategy: () => 2000 });
     client.on('error', () => undefined);
     const logged: string[] = [];
     const log = (m: string) => logged.push(m);
@@ -398,6 +400,8 @@ describe('Redis Cluster whose nodes require a password the client lacks', () => 
     try {
       const setUp = manager.setup();
       await waitFor('the first flush to fail', async () => logged.length > 0);
+      // The subscriber, made after it, has been refused too and waits to try again.
+      await new Promise((resolve) => setTimeout(resolve, 500));
       await manager.teardown();
       const ended = await settledWithin(setUp, 500);
       // Set-up waits for the subscription up to 3 s: nothing may come later either.
