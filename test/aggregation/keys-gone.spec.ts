@@ -86,9 +86,11 @@ describe('keys under the prefix that are gone before a scrape or go during it', 
     );
   });
 
-  it("leaves out, and names, the gauges of a process whose hash is deleted during the scrape; the other process's are served", async () => {
-    const prefix = redis.prefix('gauges-gone');
-    const keys = new PrefixKeys(prefix);
+  /**
+   * Processes of pid 1 and 2, each with 3,000 gauge series set to its pid (two HSCAN calls of each
+   * process's gauges), flushed under `prefix`.
+   */
+  async function twoProcessesOfManyGauges(prefix: string): Promise<ProcessIdentity[]> {
     const identities = [1, 2].map((pid) => ProcessIdentity.create({ hostname: 'web', pid }));
     for (const [i, identity] of identities.entries()) {
       const registry = new Registry();
@@ -98,10 +100,16 @@ describe('keys under the prefix that are gone before a scrape or go during it', 
         labelNames: ['dir'],
         registers: [registry],
       });
-      // 3,000 series: two HSCAN calls of each process's gauges.
       for (let d = 0; d < 3000; d += 1) open.set({ dir: String(d) }, i + 1);
       await testFlusher(redis.client, prefix, registry, { identity }).flush();
     }
+    return identities;
+  }
+
+  it("leaves out, and names, the gauges of a process whose hash is deleted during the scrape; the other process's are served", async () => {
+    const prefix = redis.prefix('gauges-gone');
+    const keys = new PrefixKeys(prefix);
+    const identities = await twoProcessesOfManyGauges(prefix);
     const gone = keys.gauges(identities[1].id);
     const client = clientThatInterrupts(gone, () => redis.client.del(gone));
     clients.push(client);
@@ -126,19 +134,7 @@ describe('keys under the prefix that are gone before a scrape or go during it', 
   it('leaves out, without a warning, the gauges of a process that ends while the scrape reads them', async () => {
     const prefix = redis.prefix('gauges-ended');
     const keys = new PrefixKeys(prefix);
-    const identities = [1, 2].map((pid) => ProcessIdentity.create({ hostname: 'web', pid }));
-    for (const [i, identity] of identities.entries()) {
-      const registry = new Registry();
-      const open = new Gauge({
-        name: 'open_files',
-        help: 'Open files',
-        labelNames: ['dir'],
-        registers: [registry],
-      });
-      // 3,000 series: two HSCAN calls of each process's gauges.
-      for (let d = 0; d < 3000; d += 1) open.set({ dir: String(d) }, i + 1);
-      await testFlusher(redis.client, prefix, registry, { identity }).flush();
-    }
+    const identities = await twoProcessesOfManyGauges(prefix);
     // The second process shuts down gracefully (its end script) between two calls of the scan.
     const ending = identities[1].id;
     const client = clientThatInterrupts(keys.gauges(ending), () =>
