@@ -12,6 +12,7 @@ import {
   type SummaryConfiguration,
 } from 'prom-client';
 
+import { checkGaugeMode } from './gauge-mode-check.js';
 import { existingMetric, type MetricKind } from './metrics/existing-metric.js';
 import type { GaugeMode } from './redis-metrics.options.js';
 import type { RedisStorageManager } from './redis-storage-manager.js';
@@ -51,13 +52,15 @@ export class RedisMetricsService {
   gauge<T extends string>(config: Omit<RedisGaugeConfiguration<T>, 'registers'>): Gauge<T> {
     const { multiprocessMode, ...gaugeConfig } = config;
     const name = this.fullName(config.name);
+    // Checked before the gauge is registered, so a typo leaves nothing behind.
+    if (multiprocessMode !== undefined) checkGaugeMode(name, multiprocessMode);
     const gauge = this.getOrCreate<Gauge<T>>(
       name,
       'gauge',
       config.labelNames,
       () => new Gauge({ ...gaugeConfig, name, registers: [this.manager.registry] }),
     );
-    if (multiprocessMode) this.manager.setGaugeMode(name, multiprocessMode);
+    if (multiprocessMode !== undefined) this.manager.setGaugeMode(name, multiprocessMode);
     return gauge;
   }
 

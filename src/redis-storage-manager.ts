@@ -14,6 +14,7 @@ import {
 
 import { RedisMultiProcessCollector } from './aggregation/redis-multi-process-collector.js';
 import { RedisTimeoutError } from './errors.js';
+import { checkGaugeMode } from './gauge-mode-check.js';
 import { MetricsScrape, type ScrapeResponse } from './metrics-scrape.js';
 import { checkModuleOptions } from './redis-metrics.module-options-check.js';
 import type { RedisMetricsModuleOptions } from './redis-metrics.module-options.js';
@@ -246,9 +247,12 @@ export class RedisStorageManager
     return this.moduleOptions.httpMetrics !== false;
   }
 
-  /** Sets the multiprocess mode of a gauge (before its first flush). */
+  /**
+   * Sets the multiprocess mode of a gauge (before its first flush).
+   * @throws RedisMetricsConfigError when `mode` is not a gauge mode.
+   */
   setGaugeMode(metricName: string, mode: GaugeMode): void {
-    this.gaugeModes.set(metricName, mode);
+    this.gaugeModes.set(metricName, checkGaugeMode(metricName, mode));
   }
 
   /** The multiprocess mode of a gauge. */

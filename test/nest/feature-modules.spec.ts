@@ -262,6 +262,44 @@ describe('one metric name asked for twice', () => {
     );
     expect([refused('gauge', 'counter'), refused('counter', 'gauge')]).toContain(error);
   });
+
+  it('refuses a gauge mode it does not know where the gauge is made, leaving no gauge behind', async () => {
+    const MODES =
+      'a mode is one of all, liveall, live, max, min, sum, mostrecent, livemax, livemin, livesum, livemostrecent';
+    const app = await startApp();
+    try {
+      const metrics = app.get(RedisMetricsService);
+      // A typo in JavaScript, or a mode read from the environment, passes the type.
+      expect(() =>
+        metrics.gauge({ name: 'carts', help: 'c', multiprocessMode: 'livesums' as never }),
+      ).toThrow(
+        `nestjs-redis-metrics: gauge "shop_carts" has the multiprocessMode "livesums"; ${MODES}`,
+      );
+      expect(() =>
+        metrics.gauge({ name: 'carts', help: 'c', multiprocessMode: '' as never }),
+      ).toThrow(`nestjs-redis-metrics: gauge "shop_carts" has the multiprocessMode ""; ${MODES}`);
+      expect(() => app.get(RedisStorageManager).setGaugeMode('shop_x', 'Max' as never)).toThrow(
+        `nestjs-redis-metrics: gauge "shop_x" has the multiprocessMode "Max"; ${MODES}`,
+      );
+      expect(app.get(RedisStorageManager).registry.getSingleMetric('shop_carts')).toBeUndefined();
+    } finally {
+      await app.close();
+    }
+
+    @Module({
+      providers: [
+        makeGaugeProvider({ name: 'queue_depth', help: 'q', multiprocessMode: 'sums' as never }),
+      ],
+    })
+    class QueueModule {}
+    const error = await startApp(QueueModule).then(
+      () => undefined,
+      (thrown: unknown) => (thrown as Error).message,
+    );
+    expect(error).toBe(
+      `nestjs-redis-metrics: gauge "shop_queue_depth" has the multiprocessMode "sums"; ${MODES}`,
+    );
+  });
 });
 
 describe('two managers of one registry and key prefix in a process', () => {
