@@ -170,7 +170,10 @@ export {
   setupRedisMetrics,
   teardownRedisMetrics,
 } from './redis-metrics.functions.js';
-export type { RedisMetricsModuleExtras } from './redis-metrics.module-definition.js';
+export type {
+  RedisMetricsModuleAsyncOptions,
+  RedisMetricsModuleExtras,
+} from './redis-metrics.module-definition.js';
 export type {
   RedisMetricsDefaultMetrics,
   RedisMetricsModuleOptions,

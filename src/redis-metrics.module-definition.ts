@@ -103,3 +103,10 @@ export const {
     },
   )
   .build();
+
+/**
+ * What `RedisMetricsModule.forRootAsync()` takes: `imports`, `inject` and one of `useFactory`,
+ * `useClass` or `useExisting`, beside the extras. For a helper of yours that builds it, as a config
+ * module's `asProvider()` does.
+ */
+export type RedisMetricsModuleAsyncOptions = typeof REDIS_METRICS_ASYNC_OPTIONS_TYPE;
