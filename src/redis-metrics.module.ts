@@ -1,8 +1,13 @@
-import { Inject, Module, Optional, type NestModule } from '@nestjs/common';
+import { Inject, Module, Optional, type DynamicModule, type NestModule } from '@nestjs/common';
 
 import { RedisMetricsConfigError } from './errors.js';
 import { RequestMetricsInstaller } from './http/request-metrics.installer.js';
-import { RedisMetricsConfigurableModule } from './redis-metrics.module-definition.js';
+import { checkForRootAsyncCall, checkForRootCall } from './redis-metrics.module-call-check.js';
+import {
+  RedisMetricsConfigurableModule,
+  type REDIS_METRICS_ASYNC_OPTIONS_TYPE,
+  type REDIS_METRICS_OPTIONS_TYPE,
+} from './redis-metrics.module-definition.js';
 import { RedisMetricsService } from './redis-metrics.service.js';
 
 /**
@@ -38,6 +43,18 @@ export class RedisMetricsModule extends RedisMetricsConfigurableModule implement
           'then need no import to inject RedisMetricsService',
       );
     }
+  }
+
+  /** The module with options given in code, and the extras. */
+  static override forRoot(options: typeof REDIS_METRICS_OPTIONS_TYPE): DynamicModule {
+    checkForRootCall(options);
+    return super.forRoot(options);
+  }
+
+  /** The module with options made by `useFactory`, `useClass` or `useExisting`, and the extras. */
+  static override forRootAsync(options: typeof REDIS_METRICS_ASYNC_OPTIONS_TYPE): DynamicModule {
+    checkForRootAsyncCall(options);
+    return super.forRootAsync(options);
   }
 
   /**

@@ -4,6 +4,7 @@ import { HttpAdapterHost } from '@nestjs/core';
 import { RedisMultiProcessCollector } from './aggregation/redis-multi-process-collector.js';
 import { RequestMetricsInstaller } from './http/request-metrics.installer.js';
 import { REDIS_METRICS_MODULE_OPTIONS } from './redis-metrics.constants.js';
+import { checkFactoryResult } from './redis-metrics.module-call-check.js';
 import type { RedisMetricsModuleOptions } from './redis-metrics.module-options.js';
 import { RedisMetricsService } from './redis-metrics.service.js';
 import { RedisStorageManager } from './redis-storage-manager.js';
@@ -12,7 +13,9 @@ import { RedisStorageManager } from './redis-storage-manager.js';
 export const redisMetricsProviders: Provider[] = [
   {
     provide: RedisStorageManager,
-    useFactory: (options: RedisMetricsModuleOptions) => new RedisStorageManager(options),
+    // Made before anything else that reads the options, so a factory that returned none is named here.
+    useFactory: (options: RedisMetricsModuleOptions | undefined) =>
+      new RedisStorageManager(checkFactoryResult(options)),
     inject: [REDIS_METRICS_MODULE_OPTIONS],
   },
   {

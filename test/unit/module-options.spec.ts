@@ -1,3 +1,6 @@
+import 'reflect-metadata';
+
+import { Test } from '@nestjs/testing';
 import { Registry } from 'prom-client';
 
 import {
@@ -247,5 +250,88 @@ describe('options given in code, checked as JavaScript or an untyped factory may
     )?.useValue;
     expect(provided).toEqual({});
     expect(() => new RedisStorageManager(provided as never)).not.toThrow();
+  });
+});
+
+describe('forRoot() and forRootAsync() called with what Nest cannot use', () => {
+  /** The message of what `call` throws: a RedisMetricsConfigError, not Nest's TypeError. */
+  function thrownBy(call: () => unknown): string {
+    try {
+      call();
+    } catch (error) {
+      if (error instanceof RedisMetricsConfigError) return error.message;
+      throw error;
+    }
+    throw new Error('no error');
+  }
+  const forRoot = RedisMetricsModule.forRoot as (options?: unknown) => unknown;
+  const forRootAsync = RedisMetricsModule.forRootAsync as (options?: unknown) => unknown;
+
+  it('names the call when it gets no object, never showing a string (it may be a URL with a password)', () => {
+    const EXAMPLE =
+      "(forRoot({ url: 'redis://host:6379' }) stores metrics in Redis, forRoot({}) keeps each process's own)";
+    expect(thrownBy(() => forRoot())).toBe(
+      `nestjs-redis-metrics: RedisMetricsModule.forRoot() takes an object of options; got undefined ${EXAMPLE}`,
+    );
+    expect(thrownBy(() => forRoot(`redis://:${SECRET}@localhost:6379`))).toBe(
+      `nestjs-redis-metrics: RedisMetricsModule.forRoot() takes an object of options; got a string ${EXAMPLE}`,
+    );
+    expect(thrownBy(() => forRootAsync())).toBe(
+      'nestjs-redis-metrics: RedisMetricsModule.forRootAsync() takes an object with useFactory, useClass or useExisting; got undefined',
+    );
+    expect(thrownBy(() => forRootAsync(null))).toBe(
+      'nestjs-redis-metrics: RedisMetricsModule.forRootAsync() takes an object with useFactory, useClass or useExisting; got null',
+    );
+  });
+
+  it('refuses a forRootAsync() without a factory, or with two', () => {
+    // TypeScript accepts {}: every key of Nest's async options is optional.
+    expect(thrownBy(() => RedisMetricsModule.forRootAsync({}))).toBe(
+      'nestjs-redis-metrics: RedisMetricsModule.forRootAsync() needs one of useFactory, useClass or useExisting to make the options (options written in code go to forRoot())',
+    );
+    expect(thrownBy(() => RedisMetricsModule.forRootAsync({ inject: [], imports: [] }))).toBe(
+      'nestjs-redis-metrics: RedisMetricsModule.forRootAsync() needs one of useFactory, useClass or useExisting to make the options (options written in code go to forRoot())',
+    );
+    class Options {
+      create() {
+        return {};
+      }
+    }
+    expect(
+      thrownBy(() =>
+        RedisMetricsModule.forRootAsync({ useFactory: () => ({}), useClass: Options }),
+      ),
+    ).toBe(
+      'nestjs-redis-metrics: RedisMetricsModule.forRootAsync() takes one of useFactory, useClass or useExisting; got useFactory and useClass',
+    );
+    expect(() => RedisMetricsModule.forRootAsync({ useFactory: () => ({}) })).not.toThrow();
+    expect(() => RedisMetricsModule.forRoot({})).not.toThrow();
+  });
+
+  it('names a factory that returned no options when the app starts, instead of a TypeError or storage off', async () => {
+    const MESSAGE = (what: string) =>
+      `nestjs-redis-metrics: the options of RedisMetricsModule are ${what}: the forRootAsync() factory (useFactory, or the create() of useClass / useExisting) must return the options object (is a return missing?)`;
+    const startError = async (module: unknown) => {
+      const moduleRef = await Test.createTestingModule({ imports: [module as never] }).compile();
+      const app = moduleRef.createNestApplication({ logger: false });
+      await app.init();
+      await app.close();
+    };
+    // A block body without `return` returns undefined (a TypeScript error only where the config is typed).
+    const noReturn = (() => {
+      const options = { url: 'redis://localhost:6379' };
+      void options;
+    }) as never;
+    await expect(
+      startError(RedisMetricsModule.forRootAsync({ useFactory: noReturn })),
+    ).rejects.toThrow(MESSAGE('undefined'));
+    class NullOptions {
+      create() {
+        return null as never;
+      }
+    }
+    await expect(
+      startError(RedisMetricsModule.forRootAsync({ useClass: NullOptions })),
+    ).rejects.toThrow(MESSAGE('null'));
   });
 });
