@@ -296,7 +296,9 @@ export class RedisStorageManager
     this.collectDefaultMetrics();
     const { flusher, store } = this;
     if (!flusher || !store) {
-      this.logger.log(storageOffMessage(this.moduleOptions));
+      const off = storageOffMessage(this.moduleOptions);
+      if (off.warning) this.logger.warn(off.text);
+      else this.logger.log(off.text);
       return false;
     }
     this.state = 'running';

@@ -19,20 +19,28 @@ function listed(names: readonly string[]): string {
   return names.length === 1 ? names[0] : `${names.slice(0, -1).join(', ')} and ${names.at(-1)}`;
 }
 
+/** The start-up line of a manager whose Redis storage is off, and whether it is a warning. */
+export interface StorageOffMessage {
+  text: string;
+  /** Connection options were given and left unused: a mistake more often than not. */
+  warning: boolean;
+}
+
 /**
  * The start-up line of a manager whose Redis storage is off. A host or port given without
  * `enabled: true` leaves storage off (a host alone may name the app's own Redis), which a user who
- * gave one does not expect: the line names the options left unused, never their values.
+ * gave one does not expect: the line names the options left unused, never their values, and is a
+ * warning, so that it reaches logs that show warnings only.
  */
-export function storageOffMessage(given: Partial<RedisMetricsOptions>): string {
+export function storageOffMessage(given: Partial<RedisMetricsOptions>): StorageOffMessage {
   const base = 'Redis storage is disabled: /metrics serves this process only.';
   // `enabled: false` (said in code, or resolved from the environment, whose line says why) is meant.
-  if (given.enabled !== undefined) return base;
+  if (given.enabled !== undefined) return { text: base, warning: false };
   const unused = CONNECTION_OPTIONS.filter((option) => given[option] !== undefined);
-  if (unused.length === 0) return base;
+  if (unused.length === 0) return { text: base, warning: false };
   const options = unused.length === 1 ? 'option' : 'options';
-  return (
+  const text =
     `${base} The ${options} ${listed(unused)} ${unused.length === 1 ? 'was' : 'were'} given and ${unused.length === 1 ? 'is' : 'are'} ignored: ` +
-    'set enabled: true to store metrics in that Redis (a url, a client or sentinels turn storage on by themselves).'
-  );
+    'set enabled: true to store metrics in that Redis (a url, a client or sentinels turn storage on by themselves).';
+  return { text, warning: true };
 }
