@@ -12,6 +12,7 @@ import {
   type SummaryConfiguration,
 } from 'prom-client';
 
+import { RedisMetricsConfigError } from './errors.js';
 import { checkGaugeMode } from './gauge-mode-check.js';
 import { existingMetric, type MetricKind } from './metrics/existing-metric.js';
 import type { GaugeMode } from './redis-metrics.options.js';
@@ -28,9 +29,13 @@ export type RedisGaugeConfiguration<T extends string> = GaugeConfiguration<T> & 
  * The service an app injects to make metrics. Each `counter()`/`gauge()`/... returns the metric of that
  * name if the registry has it with the same type and label names, else registers a new one, so several
  * providers may ask for the same. A name the registry holds as another type or with other label names
- * throws a `RedisMetricsConfigError` naming both. Names get the module's `customMetricPrefix`, if any.
+ * throws a `RedisMetricsConfigError` naming both, and so does a gauge asked for with another
+ * `multiprocessMode` than it was made with. Names get the module's `customMetricPrefix`, if any.
  */
 export class RedisMetricsService {
+  /** The `multiprocessMode` each gauge was made with through this service. */
+  private readonly askedGaugeModes = new Map<string, GaugeMode>();
+
   constructor(
     private readonly manager: RedisStorageManager,
     /** The `customMetricPrefix` option: put before every name, joined with `_`. */
@@ -54,13 +59,24 @@ export class RedisMetricsService {
     const name = this.fullName(config.name);
     // Checked before the gauge is registered, so a typo leaves nothing behind.
     if (multiprocessMode !== undefined) checkGaugeMode(name, multiprocessMode);
+    const asked = this.askedGaugeModes.get(name);
+    if (multiprocessMode !== undefined && asked !== undefined && asked !== multiprocessMode) {
+      // One gauge has one mode: the later ask would silently change how the earlier one is merged.
+      throw new RedisMetricsConfigError(
+        `gauge "${name}"`,
+        `was made with the multiprocessMode "${asked}" and asked for again with "${multiprocessMode}": ask with the same mode (or none) to share it, or give the other gauge its own name`,
+      );
+    }
     const gauge = this.getOrCreate<Gauge<T>>(
       name,
       'gauge',
       config.labelNames,
       () => new Gauge({ ...gaugeConfig, name, registers: [this.manager.registry] }),
     );
-    if (multiprocessMode !== undefined) this.manager.setGaugeMode(name, multiprocessMode);
+    if (multiprocessMode !== undefined) {
+      this.manager.setGaugeMode(name, multiprocessMode);
+      this.askedGaugeModes.set(name, multiprocessMode);
+    }
     return gauge;
   }
 

@@ -263,6 +263,24 @@ describe('one metric name asked for twice', () => {
     expect([refused('gauge', 'counter'), refused('counter', 'gauge')]).toContain(error);
   });
 
+  it('shares a gauge asked for again with its mode or none, and refuses it with another mode', async () => {
+    const app = await startApp();
+    try {
+      const metrics = app.get(RedisMetricsService);
+      const manager = app.get(RedisStorageManager);
+      const carts = metrics.gauge({ name: 'carts', help: 'c', multiprocessMode: 'livesum' });
+      expect(metrics.gauge({ name: 'carts', help: 'c', multiprocessMode: 'livesum' })).toBe(carts);
+      expect(metrics.gauge({ name: 'carts', help: 'c' })).toBe(carts);
+      // Two feature modules that disagree: the second used to change how the first one's gauge merged.
+      expect(() => metrics.gauge({ name: 'carts', help: 'c', multiprocessMode: 'max' })).toThrow(
+        'nestjs-redis-metrics: gauge "shop_carts" was made with the multiprocessMode "livesum" and asked for again with "max": ask with the same mode (or none) to share it, or give the other gauge its own name',
+      );
+      expect(manager.gaugeModeOf('shop_carts')).toBe('livesum');
+    } finally {
+      await app.close();
+    }
+  });
+
   it('refuses a gauge mode it does not know where the gauge is made, leaving no gauge behind', async () => {
     const MODES =
       'a mode is one of all, liveall, live, max, min, sum, mostrecent, livemax, livemin, livesum, livemostrecent';
