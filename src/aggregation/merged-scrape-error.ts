@@ -11,7 +11,8 @@ export class MergedScrapeUnavailableError extends Error {
     message: string,
     /** Milliseconds after which a scrape may succeed, when known. */
     readonly retryAfterMs?: number,
-    options?: ErrorOptions,
+    // Not the lib's ErrorOptions: apps compiled for ES2021 (older Nest CLIs) lack it.
+    options?: { cause?: unknown },
   ) {
     super(message, options);
   }

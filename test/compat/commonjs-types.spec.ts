@@ -58,4 +58,32 @@ describe("the package's declarations in a CommonJS app", () => {
     },
     TIMEOUT_MS,
   );
+
+  it(
+    'type-check with skipLibCheck off on ES2021, the target of apps made by older Nest CLIs',
+    () => {
+      const app = join(dir, 'es2021-app.cts');
+      writeFileSync(app, APP);
+      const program = ts.createProgram([app], {
+        target: ts.ScriptTarget.ES2021,
+        module: ts.ModuleKind.NodeNext,
+        moduleResolution: ts.ModuleResolutionKind.NodeNext,
+        strict: true,
+        skipLibCheck: false,
+        noEmit: true,
+        types: ['node'],
+      });
+      // The package's own declarations: those of its dependencies are theirs to answer for.
+      const dist = join(root, 'dist');
+      const diagnostics = ts
+        .getPreEmitDiagnostics(program)
+        .filter((d) => !d.file || d.file.fileName.startsWith(dist) || d.file.fileName === app)
+        .map((d) => {
+          const where = d.file ? `${d.file.fileName.slice(root.length)}: ` : '';
+          return `${where}TS${d.code} ${ts.flattenDiagnosticMessageText(d.messageText, '\n')}`;
+        });
+      expect(diagnostics).toEqual([]);
+    },
+    TIMEOUT_MS,
+  );
 });
