@@ -31,6 +31,7 @@ import { evictingPolicy } from './storage/eviction-policy.js';
 import { FlushRequests } from './storage/flush-requests.js';
 import { PrefixKeys } from './storage/keys.js';
 import { claimRegistry } from './storage/registry-claims.js';
+import { leaveDelivered, placeOfObject, takeDelivered } from './storage/registry-handover.js';
 import type { RedisClient } from './storage/lua-scripts.js';
 import type { FlushRequestChannel, MetricsStore } from './storage/metrics-store.js';
 import { RedisMetricsStore } from './storage/redis-metrics-store.js';
@@ -277,6 +278,26 @@ export class RedisStorageManager
    * test file that starts an app per test and closes them late (or never), as Nest's starter does,
    * is a common way to get there, and it must keep running.
    */
+  /**
+   * Where this manager's store keeps the series, for the handover to a next manager of its registry:
+   * the server and key prefix of a client the module made, or else the very client or store given.
+   */
+  private storePlace(): string {
+    const { keyPrefix, host, port, db, sentinels, sentinelMaster } = this.options;
+    if (this.ownsClient) {
+      const server = sentinels
+        ? `sentinels ${sentinelMaster} ${sentinels.map((s) => `${s.host}:${s.port}`).join(',')}`
+        : `${host}:${port}`;
+      return `${server}/${db} ${keyPrefix}`;
+    }
+    // A plain client of the user's (often made anew per app) names its server; others only themselves.
+    if (this.client instanceof Redis && !this.client.options.sentinels) {
+      const { host: clientHost, port: clientPort, db: clientDb } = this.client.options;
+      return `${clientHost}:${clientPort}/${clientDb ?? 0} ${keyPrefix}`;
+    }
+    return `${placeOfObject(this.client ?? this.store!)} ${keyPrefix}`;
+  }
+
   private claimFlushing(): void {
     const claim = claimRegistry(this.registry, this.options.keyPrefix);
     this.releaseRegistry = claim.release;
@@ -303,6 +324,9 @@ export class RedisStorageManager
     }
     this.state = 'running';
     this.claimFlushing();
+    // An earlier manager of this registry in this process delivered its counts already.
+    const delivered = takeDelivered(this.registry, this.storePlace());
+    if (delivered) flusher.startFrom(delivered);
     // Each wait is bounded, and a teardown meanwhile ends the set-up where it is: its timer would keep
     // a closed app's process alive (a Cluster client's subscriber, closed while it connects, may keep
     // its SUBSCRIBE queued rather than fail it).
@@ -392,6 +416,9 @@ export class RedisStorageManager
     // Bounded: a client of the user's may wait on a stalled Redis for as long as it stalls.
     await this.duringShutdown(this.untilConnected());
     const last = await this.duringShutdown(this.flusher.stop());
+    // Read before end(), which forgets it: the registry keeps its counts for a next manager.
+    const delivered = this.flusher.delivered();
+    if (delivered) leaveDelivered(this.registry, this.storePlace(), delivered);
     const ended = last?.ok ? await this.duringShutdown(this.flusher.end().then(() => true)) : false;
     // Not ended in the store: its gauges stay until it is reaped; its counts are in the totals anyway.
     if (!ended) this.flusher.abandon();

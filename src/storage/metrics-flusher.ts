@@ -218,6 +218,27 @@ export class MetricsFlusher {
     this.timer.unref();
   }
 
+  /**
+   * Starts from what an earlier flusher of this registry delivered to the same store (see
+   * `registry-handover.ts`): those values are loaded as this process's previous values, counting
+   * nothing, before any write counts. Only before the first flush.
+   */
+  startFrom(delivered: ReadonlyMap<string, string>): void {
+    if (this.ackedSeq !== 0 || this.lastSeq !== 0 || this.running || delivered.size === 0) return;
+    this.pendingBase = new Map(delivered);
+    // As a repair's load at write 0: a Redis that goes back into it holds part of it.
+    this.loads = [{ from: 0, base: new Map(delivered) }];
+  }
+
+  /**
+   * What this flusher delivered of its counter-like series (field -> packed absolute value), as the
+   * totals hold it; `undefined` when a write's reply is missing, so that it is not known.
+   */
+  delivered(): ReadonlyMap<string, string> | undefined {
+    if (this.unanswered.length > 0) return undefined;
+    return new Map([...this.ledger.acknowledged(), ...this.pendingBase]);
+  }
+
   /** Stops the timer and runs one last flush, so nothing counted before the stop is lost. */
   async stop(): Promise<FlushResult> {
     if (this.timer) clearInterval(this.timer);

@@ -101,6 +101,55 @@ describe('lifecycle, configuration styles and Redis outages, on a private Redis'
     }
   });
 
+  it('counts once what an app closed and started again in one process had counted: the registry keeps its counts', async () => {
+    // An app per test, or a restart in one process: one registry, so prom-client's counter goes 1, 2, 3.
+    const options = baseOptions('again');
+    const observe = (app: INestApplication) =>
+      app
+        .get(RedisMetricsService)
+        .histogram({ name: 'again_seconds', help: 'again', buckets: [1] })
+        .observe(0.5);
+    const scraped: string[][] = [];
+    for (let run = 0; run < 3; run += 1) {
+      const app = await startApp([RedisMetricsModule.forRoot(options)]);
+      try {
+        observe(app);
+        await countOnce(app, 'again_total');
+        const text = (await request(app.getHttpServer()).get('/metrics').expect(200)).text;
+        scraped.push(text.split('\n').filter((line) => /^again_(total|seconds_count) /.test(line)));
+      } finally {
+        await app.close();
+      }
+    }
+    expect(scraped).toEqual([
+      ['again_seconds_count 1', 'again_total 1'],
+      ['again_seconds_count 2', 'again_total 2'],
+      ['again_seconds_count 3', 'again_total 3'],
+    ]);
+    // What Redis holds after the last app ended, read by a collector of its own.
+    const families = await RedisMultiProcessCollector.mergeFromRedis(client, 'again');
+    const total = families.find((family) => family.name === 'again_total');
+    expect(total?.samples).toEqual([{ name: 'again_total', labels: {}, value: 3 }]);
+  });
+
+  it("counts once what an app closed and started again had counted, with a client of the user's made anew per app", async () => {
+    // One registry for both apps; the client, not a URL, says where Redis is.
+    const options = baseOptions('again-client');
+    delete options.url;
+    const scraped: (string | undefined)[] = [];
+    for (let run = 0; run < 2; run += 1) {
+      const own = new Redis(redis.url);
+      const app = await startApp([RedisMetricsModule.forRoot({ ...options, client: own })]);
+      try {
+        scraped.push(await countOnce(app, 'again_client_total'));
+      } finally {
+        await app.close();
+        own.disconnect();
+      }
+    }
+    expect(scraped).toEqual(['again_client_total 1', 'again_client_total 2']);
+  });
+
   it('reports 503 within seconds of Redis going away, 200 once it is back, and keeps what was counted meanwhile', async () => {
     const app = await startApp([RedisMetricsModule.forRoot(baseOptions('outage'))]);
     // The same app with the old behaviour asked for: its own registry while Redis is away.
