@@ -1,5 +1,7 @@
 import type { Registry, RegistryContentType } from 'prom-client';
 
+import { parseSeriesField } from './keys.js';
+
 /**
  * What a manager that stopped flushing a registry had delivered to a store, kept for the next manager
  * of this process that flushes the same registry to the same place.
@@ -10,10 +12,23 @@ import type { Registry, RegistryContentType } from 'prom-client';
  * time (totals 3 for a counter at 2). With it, the new flusher first records these values as its
  * previous ones, counting nothing, and counts only what came since.
  */
-const delivered = new WeakMap<
-  Registry<RegistryContentType>,
-  Map<string, ReadonlyMap<string, string>>
->();
+interface Delivered {
+  /** Counter-like field -> packed absolute value, as the totals hold it. */
+  values: ReadonlyMap<string, string>;
+  /**
+   * Each metric's series state (prom-client's `hashMap`) when it was delivered. `reset()` (and so
+   * `registry.resetMetrics()`) gives a metric a new one, and `registry.clear()` leaves new metrics:
+   * their counts start over and are counted whole, even where they came back to the same value.
+   */
+  seriesStates: ReadonlyMap<string, unknown>;
+}
+
+const delivered = new WeakMap<Registry<RegistryContentType>, Map<string, Delivered>>();
+
+/** prom-client's per-series state of a metric (not in its types). */
+function seriesStateOf(metric: unknown): unknown {
+  return (metric as { hashMap?: unknown } | undefined)?.hashMap;
+}
 
 /**
  * Keeps what a stopped manager's flusher had delivered (counter-like field -> packed absolute value)
@@ -24,19 +39,37 @@ export function leaveDelivered(
   place: string,
   values: ReadonlyMap<string, string>,
 ): void {
+  const seriesStates = new Map<string, unknown>();
+  for (const metric of registry.getMetricsAsArray()) {
+    seriesStates.set(metric.name, seriesStateOf(metric));
+  }
   let places = delivered.get(registry);
   if (places === undefined) delivered.set(registry, (places = new Map()));
-  places.set(place, values);
+  places.set(place, { values, seriesStates });
 }
 
-/** Takes (once) what an earlier manager of this process delivered of `registry` to `place`. */
+/**
+ * Takes (once) what an earlier manager of this process delivered of `registry` to `place`, for the
+ * metrics whose series the registry still holds as then (not reset, not made anew).
+ */
 export function takeDelivered(
   registry: Registry<RegistryContentType>,
   place: string,
 ): ReadonlyMap<string, string> | undefined {
   const places = delivered.get(registry);
-  const values = places?.get(place);
+  const left = places?.get(place);
   places?.delete(place);
+  if (left === undefined) return undefined;
+  const unchanged = new Set<string>();
+  for (const [name, state] of left.seriesStates) {
+    const metric = registry.getSingleMetric(name);
+    if (metric !== undefined && seriesStateOf(metric) === state) unchanged.add(name);
+  }
+  const values = new Map<string, string>();
+  for (const [field, packed] of left.values) {
+    const parts = parseSeriesField(field);
+    if (parts !== undefined && unchanged.has(parts.metricName)) values.set(field, packed);
+  }
   return values;
 }
 

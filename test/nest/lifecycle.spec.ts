@@ -132,6 +132,27 @@ describe('lifecycle, configuration styles and Redis outages, on a private Redis'
     expect(total?.samples).toEqual([{ name: 'again_total', labels: {}, value: 3 }]);
   });
 
+  it('counts whole what an app started again counted after the registry was reset or cleared, though it came back to the same value', async () => {
+    // Tests often reset the registry between apps: each app's 1 is a count of its own.
+    const options = baseOptions('again-reset');
+    const between = [
+      () => undefined,
+      () => options.registry!.resetMetrics(),
+      () => options.registry!.clear(),
+    ];
+    const scraped: (string | undefined)[] = [];
+    for (const before of between) {
+      before();
+      const app = await startApp([RedisMetricsModule.forRoot(options)]);
+      try {
+        scraped.push(await countOnce(app, 'again_reset_total'));
+      } finally {
+        await app.close();
+      }
+    }
+    expect(scraped).toEqual(['again_reset_total 1', 'again_reset_total 2', 'again_reset_total 3']);
+  });
+
   it("counts once what an app closed and started again had counted, with a client of the user's made anew per app", async () => {
     // One registry for both apps; the client, not a URL, says where Redis is.
     const options = baseOptions('again-client');
