@@ -113,6 +113,11 @@ export class MemoryMetricsStore implements MetricsStore {
     return heartbeat === undefined ? 'absent' : 'ended';
   }
 
+  async heldWrite(processId: string): Promise<number | null> {
+    const seq = this.ended.get(processId)?.seq ?? this.totals.get(MARKER.processSeq(processId));
+    return seq === undefined ? null : Number(seq);
+  }
+
   async read(options: ReadOptions = {}): Promise<StoreSnapshot> {
     const ordered = byHeartbeat([...this.processes]);
     const snapshot: StoreSnapshot = {

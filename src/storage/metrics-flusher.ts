@@ -8,6 +8,7 @@ import { ExemplarReader } from './exemplar-reader.js';
 import type { MetricMeta } from './keys.js';
 import type { MetricsStore, SeriesBatch, StoredMarkers, WriteReply } from './metrics-store.js';
 import type { ProcessIdentity } from './process-identity.js';
+import type { DeliveredCounts } from './registry-handover.js';
 import { RegistryReader, type RegistryView } from './registry-reader.js';
 import type { GaugeModeResolver } from './registry-snapshot.js';
 import {
@@ -191,6 +192,9 @@ export class MetricsFlusher {
   private pendingBase = new Map<string, string>();
   /** The latest repairs' loads (see {@link PreviousValuesLoad}), for a Redis that goes back into one. */
   private loads: PreviousValuesLoad[] = [];
+  /** What an earlier flusher of this registry delivered, to load before the first write (see `startFrom`). */
+  private takingOver: DeliveredCounts | undefined;
+  private takeOverChecked = false;
   /** Set by {@link end}: the process left the store, and no flush may bring it back. */
   private ended = false;
   /** Set by {@link abandon}: not even a flush under way writes again. */
@@ -221,22 +225,52 @@ export class MetricsFlusher {
   /**
    * Starts from what an earlier flusher of this registry delivered to the same store (see
    * `registry-handover.ts`): those values are loaded as this process's previous values, counting
-   * nothing, before any write counts. Only before the first flush.
+   * nothing, before any write counts, when the store still holds them. Only before the first flush.
    */
-  startFrom(delivered: ReadonlyMap<string, string>): void {
-    if (this.ackedSeq !== 0 || this.lastSeq !== 0 || this.running || delivered.size === 0) return;
-    this.pendingBase = new Map(delivered);
-    // As a repair's load at write 0: a Redis that goes back into it holds part of it.
-    this.loads = [{ from: 0, base: new Map(delivered) }];
+  startFrom(delivered: DeliveredCounts): void {
+    if (this.ackedSeq !== 0 || this.lastSeq !== 0 || this.running || delivered.values.size === 0) {
+      return;
+    }
+    this.takingOver = delivered;
   }
 
   /**
-   * What this flusher delivered of its counter-like series (field -> packed absolute value), as the
-   * totals hold it; `undefined` when a write's reply is missing, so that it is not known.
+   * What this flusher delivered of its counter-like series, as the totals hold it; `undefined` when a
+   * write's reply is missing, so that it is not known.
    */
-  delivered(): ReadonlyMap<string, string> | undefined {
+  delivered(): DeliveredCounts | undefined {
     if (this.unanswered.length > 0) return undefined;
-    return new Map([...this.ledger.acknowledged(), ...this.pendingBase]);
+    // Nothing written yet: what it was to take over is still to be checked and loaded.
+    if (this.ackedSeq === 0) return this.takingOver;
+    return {
+      processId: this.options.identity.id,
+      seq: this.ackedSeq,
+      values: new Map([...this.ledger.acknowledged(), ...this.pendingBase]),
+    };
+  }
+
+  /**
+   * Loads what an earlier flusher delivered as this process's previous values, once the store shows it
+   * still holds it: Redis restarted empty or flushed in between holds none of it, and the registry's
+   * counts are then counted whole. A store that went back to an earlier write of it holds part of it,
+   * which is not known: going on from all of it never counts anything twice.
+   */
+  private async takeOver(delivered: DeliveredCounts): Promise<void> {
+    const { store, logger } = this.options;
+    // A failure leaves it to the next flush, before which nothing is written.
+    const held = await store.heldWrite?.(delivered.processId);
+    // Kept while nothing is acknowledged: until then it is what the totals hold of this registry.
+    this.takeOverChecked = true;
+    if (held === null) {
+      this.takingOver = undefined;
+      logger?.warn(
+        `${store.description} no longer holds what this registry's earlier manager in this process delivered (process ${delivered.processId}; Redis restarted empty or was flushed): its counts are counted again.`,
+      );
+      return;
+    }
+    this.pendingBase = new Map(delivered.values);
+    // As a repair's load at write 0: a Redis that goes back into it holds part of it.
+    this.loads = [{ from: 0, base: new Map(delivered.values) }];
   }
 
   /** Stops the timer and runs one last flush, so nothing counted before the stop is lost. */
@@ -346,6 +380,7 @@ export class MetricsFlusher {
   }
 
   private async writeChanges(): Promise<FlushResult> {
+    if (this.takingOver && !this.takeOverChecked) await this.takeOver(this.takingOver);
     // A whole metric listed anew (a first read, a reset) leaves `pending` incomplete: compare all.
     const collect = this.collectsNow();
     if (await this.reader.read(this.pending, { collect })) this.resendAll = true;

@@ -169,6 +169,13 @@ export interface MetricsStore {
   read(options?: ReadOptions): Promise<StoreSnapshot>;
   /** The indexed processes with their heartbeats and info, cheaply (health, clean-up, markProcessDead). */
   processIndex(): Promise<ProcessIndex>;
+  /**
+   * The number of a process's last write the totals hold: its totals marker while it is indexed, its
+   * tombstone once it ended (kept a day); `null` when the totals hold nothing of it (Redis restarted
+   * empty or flushed since). A next manager of the same registry in this process checks with it that
+   * what an ended one delivered is still counted before going on from it; a store without it is trusted.
+   */
+  heldWrite?(processId: string): Promise<number | null>;
   /** A short description for logs: where the metrics go. Never a secret. */
   readonly description: string;
   /**

@@ -1,7 +1,7 @@
 import { hideCommandCredentials } from '../command-credentials.js';
 import { connectionHistory } from './connection-history.js';
 import { scanHash, type ScannedHash } from './hash-scan.js';
-import { PrefixKeys } from './keys.js';
+import { MARKER, PrefixKeys } from './keys.js';
 import { withScripts, type RedisClient, type WriteScriptReply } from './lua-scripts.js';
 import type {
   IndexedProcess,
@@ -102,6 +102,19 @@ export class RedisMetricsStore implements MetricsStore {
       ),
     );
     return result === 1 ? 'ended' : result === -1 ? 'alive' : 'absent';
+  }
+
+  async heldWrite(processId: string): Promise<number | null> {
+    const client = this.writer();
+    // The end script moves the totals marker to the tombstone at once: one of them holds it.
+    const [ended, live] = await withoutCredentials(
+      Promise.all([
+        client.hget(this.keys.endedSeq, processId),
+        client.hget(this.keys.totals, MARKER.processSeq(processId)),
+      ]),
+    );
+    const seq = ended ?? live;
+    return seq === null ? null : Number(seq);
   }
 
   read(options: ReadOptions = {}): Promise<StoreSnapshot> {

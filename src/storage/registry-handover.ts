@@ -12,9 +12,16 @@ import { parseSeriesField } from './keys.js';
  * time (totals 3 for a counter at 2). With it, the new flusher first records these values as its
  * previous ones, counting nothing, and counts only what came since.
  */
-interface Delivered {
+export interface DeliveredCounts {
+  /** The process (to the store) that delivered them, and its last write the totals hold. */
+  processId: string;
+  seq: number;
   /** Counter-like field -> packed absolute value, as the totals hold it. */
   values: ReadonlyMap<string, string>;
+}
+
+interface Delivered {
+  counts: DeliveredCounts;
   /**
    * Each metric's series state (prom-client's `hashMap`) when it was delivered. `reset()` (and so
    * `registry.resetMetrics()`) gives a metric a new one, and `registry.clear()` leaves new metrics:
@@ -31,13 +38,13 @@ function seriesStateOf(metric: unknown): unknown {
 }
 
 /**
- * Keeps what a stopped manager's flusher had delivered (counter-like field -> packed absolute value)
- * to the store at `place` (a description of the store's location and key prefix).
+ * Keeps what a stopped manager's flusher had delivered to the store at `place` (a description of the
+ * store's location and key prefix).
  */
 export function leaveDelivered(
   registry: Registry<RegistryContentType>,
   place: string,
-  values: ReadonlyMap<string, string>,
+  counts: DeliveredCounts,
 ): void {
   const seriesStates = new Map<string, unknown>();
   for (const metric of registry.getMetricsAsArray()) {
@@ -45,7 +52,7 @@ export function leaveDelivered(
   }
   let places = delivered.get(registry);
   if (places === undefined) delivered.set(registry, (places = new Map()));
-  places.set(place, { values, seriesStates });
+  places.set(place, { counts, seriesStates });
 }
 
 /**
@@ -55,7 +62,7 @@ export function leaveDelivered(
 export function takeDelivered(
   registry: Registry<RegistryContentType>,
   place: string,
-): ReadonlyMap<string, string> | undefined {
+): DeliveredCounts | undefined {
   const places = delivered.get(registry);
   const left = places?.get(place);
   places?.delete(place);
@@ -66,11 +73,11 @@ export function takeDelivered(
     if (metric !== undefined && seriesStateOf(metric) === state) unchanged.add(name);
   }
   const values = new Map<string, string>();
-  for (const [field, packed] of left.values) {
+  for (const [field, packed] of left.counts.values) {
     const parts = parseSeriesField(field);
     if (parts !== undefined && unchanged.has(parts.metricName)) values.set(field, packed);
   }
-  return values;
+  return { ...left.counts, values };
 }
 
 const objectNumbers = new WeakMap<object, number>();

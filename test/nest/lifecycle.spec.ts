@@ -153,6 +153,26 @@ describe('lifecycle, configuration styles and Redis outages, on a private Redis'
     expect(scraped).toEqual(['again_reset_total 1', 'again_reset_total 2', 'again_reset_total 3']);
   });
 
+  it('counts whole what an app started again counted when Redis was flushed after the earlier app closed', async () => {
+    // Redis restarted empty (or FLUSHDB) between the apps no longer holds the first app's 1.
+    const options = baseOptions('again-flushed');
+    const scraped: (string | undefined)[] = [];
+    for (let run = 0; run < 2; run += 1) {
+      if (run === 1) await client.flushdb();
+      const app = await startApp([RedisMetricsModule.forRoot(options)]);
+      try {
+        scraped.push(await countOnce(app, 'again_flushed_total'));
+      } finally {
+        await app.close();
+      }
+    }
+    // The registry's 2, as a live process repairs its part after a flush; going on from 1 showed 1.
+    expect(scraped).toEqual(['again_flushed_total 1', 'again_flushed_total 2']);
+    const families = await RedisMultiProcessCollector.mergeFromRedis(client, 'again-flushed');
+    const total = families.find((family) => family.name === 'again_flushed_total');
+    expect(total?.samples).toEqual([{ name: 'again_flushed_total', labels: {}, value: 2 }]);
+  });
+
   it("counts once what an app closed and started again had counted, with a client of the user's made anew per app", async () => {
     // One registry for both apps; the client, not a URL, says where Redis is.
     const options = baseOptions('again-client');

@@ -296,6 +296,28 @@ describe.each(STORES)('the %s store keeps the write protocol', (kind) => {
     expect((await store.processIndex()).processes).toEqual([]);
   });
 
+  it('tells the last write of a process the totals hold, indexed or ended (the IPC store does not)', async () => {
+    const store = newStore();
+    if (kind === 'ipc') {
+      // A primary of another version would refuse it: the handover it serves is trusted instead.
+      expect(store.heldWrite).toBeUndefined();
+      return;
+    }
+    const a = writer(1);
+    expect(await store.heldWrite!(a.id)).toBeNull();
+    await store.write(a, {
+      expectedSeq: 0,
+      seq: 4,
+      metadata: [counterMeta],
+      counters: [[jobs, 'v 5']],
+    });
+    await store.write(a, { expectedSeq: 4, seq: 6, counters: [[jobs, 'v 7']] });
+    expect(await store.heldWrite!(a.id)).toBe(6);
+    expect(await store.end(a.id)).toBe('ended');
+    expect(await store.heldWrite!(a.id)).toBe(6);
+    expect(await store.heldWrite!(writer(2).id)).toBeNull();
+  });
+
   it('rebases: keeps or drops previous values, marks a loss, and takes base values without counting', async () => {
     const store = newStore();
     const a = writer(1);
