@@ -29,6 +29,7 @@ import { connectionHistory, trackConnectionHistory } from './storage/connection-
 import { describeRedisError, explainRedisError } from './storage/describe-redis-error.js';
 import { evictingPolicy } from './storage/eviction-policy.js';
 import { FlushRequests } from './storage/flush-requests.js';
+import { IpcMetricsStore } from './storage/ipc-metrics-store.js';
 import { PrefixKeys } from './storage/keys.js';
 import { claimRegistry } from './storage/registry-claims.js';
 import { leaveDelivered, placeOfObject, takeDelivered } from './storage/registry-handover.js';
@@ -294,6 +295,10 @@ export class RedisStorageManager
     if (this.client instanceof Redis && !this.client.options.sentinels) {
       const { host: clientHost, port: clientPort, db: clientDb } = this.client.options;
       return `${clientHost}:${clientPort}/${clientDb ?? 0} ${keyPrefix}`;
+    }
+    // Each IpcMetricsStore (the sample makes one per app) reaches the same primary's store.
+    if (this.store instanceof IpcMetricsStore) {
+      return `${placeOfObject(this.store.channel)} ${keyPrefix}`;
     }
     return `${placeOfObject(this.client ?? this.store!)} ${keyPrefix}`;
   }

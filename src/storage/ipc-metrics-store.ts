@@ -75,7 +75,11 @@ export class IpcMetricsStore implements MetricsStore {
     { resolve: (v: unknown) => void; reject: (e: Error) => void }
   >();
 
-  constructor(private readonly channel: NodeJS.Process = process) {
+  /**
+   * @param channel the IPC channel to the cluster primary (a worker's `process`): every store made on
+   * it reaches the primary's one store.
+   */
+  constructor(readonly channel: NodeJS.Process = process) {
     if (typeof channel.send !== 'function') {
       throw new Error('IpcMetricsStore needs an IPC channel: run it in a node:cluster worker');
     }

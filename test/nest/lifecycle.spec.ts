@@ -1,5 +1,7 @@
 import 'reflect-metadata';
 
+import { fork } from 'node:child_process';
+
 import {
   Controller,
   Injectable,
@@ -15,6 +17,7 @@ import { Registry, type Counter } from 'prom-client';
 import request from 'supertest';
 
 import {
+  IpcMetricsStore,
   RedisMetricsModule,
   RedisMetricsService,
   RedisMultiProcessCollector,
@@ -25,6 +28,8 @@ import { startPrivateRedis } from '../harness/redis-server.mjs';
 import { waitFor } from '../harness/writer-processes.js';
 
 type PrivateRedis = Awaited<ReturnType<typeof startPrivateRedis>>;
+
+const primaryFixture = new URL('../fixtures/ipc-primary.mjs', import.meta.url).pathname;
 
 async function startApp(imports: ModuleMetadata['imports']): Promise<INestApplication> {
   @Module({ imports })
@@ -189,6 +194,28 @@ describe('lifecycle, configuration styles and Redis outages, on a private Redis'
       }
     }
     expect(scraped).toEqual(['again_client_total 1', 'again_client_total 2']);
+  });
+
+  it('counts once what an app started again counted with an IpcMetricsStore made anew per app, as the sample makes it', async () => {
+    // Each IpcMetricsStore of a worker reaches the one store of its cluster primary.
+    const primary = fork(primaryFixture, [], { stdio: 'inherit' });
+    try {
+      const options = baseOptions('again-ipc');
+      delete options.url;
+      const scraped: (string | undefined)[] = [];
+      for (let run = 0; run < 2; run += 1) {
+        const store = new IpcMetricsStore(primary as unknown as NodeJS.Process);
+        const app = await startApp([RedisMetricsModule.forRoot({ ...options, store })]);
+        try {
+          scraped.push(await countOnce(app, 'again_ipc_total'));
+        } finally {
+          await app.close();
+        }
+      }
+      expect(scraped).toEqual(['again_ipc_total 1', 'again_ipc_total 2']);
+    } finally {
+      primary.kill();
+    }
   });
 
   it('reports 503 within seconds of Redis going away, 200 once it is back, and keeps what was counted meanwhile', async () => {
