@@ -1,12 +1,10 @@
-/** What a Redis URL sets, as the ioredis client made from it connects. */
-export interface RedisUrlSettings {
-  host: string;
-  port: number;
-  db: number;
-  username?: string;
-  password?: string;
-  ssl: boolean;
-}
+import type { RedisMetricsOptions } from './redis-metrics.options.js';
+
+/** What a Redis URL sets of the options, as the ioredis client made from it connects. */
+export type RedisUrlSettings = Pick<
+  RedisMetricsOptions,
+  'host' | 'port' | 'db' | 'username' | 'password' | 'ssl'
+>;
 
 /**
  * The query parameters the module reads from a URL. ioredis takes every parameter of a URL as a

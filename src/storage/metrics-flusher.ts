@@ -244,7 +244,6 @@ export class MetricsFlusher {
     if (this.ackedSeq === 0) return this.takingOver;
     return {
       processId: this.options.identity.id,
-      seq: this.ackedSeq,
       values: new Map([...this.ledger.acknowledged(), ...this.pendingBase]),
     };
   }

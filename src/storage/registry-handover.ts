@@ -13,9 +13,8 @@ import { parseSeriesField } from './keys.js';
  * previous ones, counting nothing, and counts only what came since.
  */
 export interface DeliveredCounts {
-  /** The process (to the store) that delivered them, and its last write the totals hold. */
+  /** The process (to the store) that delivered them: the next one asks whether the store still holds it. */
   processId: string;
-  seq: number;
   /** Counter-like field -> packed absolute value, as the totals hold it. */
   values: ReadonlyMap<string, string>;
 }
