@@ -28,8 +28,10 @@ export interface RedisMetricsModuleOptions extends Partial<RedisMetricsOptions> 
   /** The prom-client registry this process writes; default prom-client's global `register`. */
   registry?: Registry<RegistryContentType>;
   /**
-   * Multiprocess mode per gauge name; a gauge not listed uses `defaultGaugeMode`. The name is the one in
-   * the registry: with `customMetricPrefix: 'shop'`, a gauge made as `open_carts` is `shop_open_carts`.
+   * Multiprocess mode per gauge name; a gauge not listed uses its `multiprocessMode`, else
+   * `defaultGaugeMode`. A mode given here wins over the `multiprocessMode` a gauge was made with (the
+   * module's own `http_requests_in_flight` too). The name is the one in the registry: with
+   * `customMetricPrefix: 'shop'`, a gauge made as `open_carts` is `shop_open_carts`.
    */
   gaugeModes?: Record<string, GaugeMode>;
   /** Name this process differently in Redis (the id always gets a fresh nonce as well). */

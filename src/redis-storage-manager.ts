@@ -108,6 +108,8 @@ export class RedisStorageManager
   /** The Redis keys of {@link RedisMetricsOptions.keyPrefix} (see docs/redis-layout.md). */
   readonly keys: PrefixKeys;
   private readonly gaugeModes = new Map<string, GaugeMode>();
+  /** Gauges whose mode in code the `gaugeModes` option overrides, once said so. */
+  private readonly overriddenGaugeModes = new Set<string>();
   private readonly client: RedisClient | undefined;
   private readonly ownsClient: boolean;
   private readonly store: MetricsStore | undefined;
@@ -250,11 +252,29 @@ export class RedisStorageManager
   }
 
   /**
-   * Sets the multiprocess mode of a gauge (before its first flush).
+   * Sets the multiprocess mode of a gauge (before its first flush). A gauge the module option
+   * `gaugeModes` names keeps the mode it gives there: the option is where a deployment overrides the
+   * mode a gauge was made with in code (the module's own `http_requests_in_flight` too), so a
+   * different mode asked for here is logged and not used.
    * @throws RedisMetricsConfigError when `mode` is not a gauge mode.
    */
   setGaugeMode(metricName: string, mode: GaugeMode): void {
-    this.gaugeModes.set(metricName, checkGaugeMode(metricName, mode));
+    const checked = checkGaugeMode(metricName, mode);
+    const configured = this.moduleOptions.gaugeModes;
+    // Own keys only: a gauge named `constructor` is not given Object's.
+    const optionMode =
+      configured && Object.hasOwn(configured, metricName) ? configured[metricName] : undefined;
+    if (optionMode !== undefined) {
+      // Said once per gauge: feature modules may each ask for a shared gauge.
+      if (optionMode !== checked && !this.overriddenGaugeModes.has(metricName)) {
+        this.overriddenGaugeModes.add(metricName);
+        this.logger.log(
+          `gauge "${metricName}" is merged in the mode "${optionMode}" that the module option gaugeModes gives it, not in the multiprocessMode "${checked}" it was made with`,
+        );
+      }
+      return;
+    }
+    this.gaugeModes.set(metricName, checked);
   }
 
   /** The multiprocess mode of a gauge. */

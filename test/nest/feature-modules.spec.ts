@@ -167,6 +167,50 @@ describe('metrics from feature modules of an app that imports forRoot() once', (
     }
   });
 
+  it("merges a gauge in the mode the option gaugeModes gives it, over its mode in code, the module's own in-flight gauge too", async () => {
+    const app = await startApp({
+      identity: { hostname: 'web-1', pid: 41 },
+      httpMetrics: true,
+      gaugeModes: { carts_open: 'liveall', http_requests_in_flight: 'liveall' },
+    });
+    try {
+      const metrics = app.get(RedisMetricsService);
+      metrics.gauge({ name: 'carts_open', help: 'Open carts', multiprocessMode: 'max' }).set(4);
+      await request(app.getHttpServer()).post('/orders').expect(201);
+      await metrics.flush();
+      const text = (await request(app.getHttpServer()).get('/metrics').expect(200)).text;
+      // In the code's modes (max, livesum) both would be one series without the process's labels.
+      expect(family(text, 'carts_open')).toEqual(['carts_open{pid="41",hostname="web-1"} 4']);
+      const posts = family(text, 'http_requests_in_flight').filter((line) =>
+        line.includes('method="POST"'),
+      );
+      expect(posts).toEqual(['http_requests_in_flight{method="POST",pid="41",hostname="web-1"} 0']);
+      const manager = app.get(RedisStorageManager);
+      expect(manager.gaugeModeOf('carts_open')).toBe('liveall');
+      expect(manager.gaugeModeOf('http_requests_in_flight')).toBe('liveall');
+    } finally {
+      await app.close();
+    }
+  });
+
+  it('logs once that the option gaugeModes overrides the mode a gauge was made with', () => {
+    const lines: string[] = [];
+    const log = (line: string) => void lines.push(line);
+    const manager = new RedisStorageManager(
+      { enabled: false, registry: new Registry(), gaugeModes: { carts_open: 'liveall' } },
+      { log, warn: log, error: log },
+    );
+    manager.setGaugeMode('carts_open', 'max');
+    manager.setGaugeMode('carts_open', 'max');
+    manager.setGaugeMode('carts_open', 'liveall');
+    manager.setGaugeMode('constructor', 'min');
+    expect(lines).toEqual([
+      'gauge "carts_open" is merged in the mode "liveall" that the module option gaugeModes gives it, not in the multiprocessMode "max" it was made with',
+    ]);
+    expect(manager.gaugeModeOf('carts_open')).toBe('liveall');
+    expect(manager.gaugeModeOf('constructor')).toBe('min');
+  });
+
   it('collects no default metrics with defaultMetrics: { enabled: false }', async () => {
     const app = await startApp({ defaultMetrics: { enabled: false } });
     try {
