@@ -8,7 +8,7 @@ import { ExemplarReader } from './exemplar-reader.js';
 import type { MetricMeta } from './keys.js';
 import type { MetricsStore, SeriesBatch, StoredMarkers, WriteReply } from './metrics-store.js';
 import type { ProcessIdentity } from './process-identity.js';
-import type { DeliveredCounts } from './registry-handover.js';
+import { deliversNothing, type DeliveredCounts } from './registry-handover.js';
 import { RegistryReader, type RegistryView } from './registry-reader.js';
 import type { GaugeModeResolver } from './registry-snapshot.js';
 import {
@@ -16,6 +16,7 @@ import {
   planRepair,
   type PreviousValuesLoad,
   type RepairPlan,
+  valuesAtWrite,
   type WriteHistory,
 } from './repair-plan.js';
 import { encodeExemplar } from './stored-exemplar.js';
@@ -185,6 +186,11 @@ export class MetricsFlusher {
   /** Writes sent since `ackedSeq` whose reply never came. */
   private unanswered: Attempt[] = [];
   /**
+   * Writes sent whose outcome the flush has not settled yet (acknowledged, refused, or remembered in
+   * `unanswered`): a shutdown that stops waiting for them hands them over as unanswered.
+   */
+  private readonly sending = new Set<Attempt>();
+  /**
    * After a repair's rebase: what the totals hold of this process but its previous-values hash does
    * not yet. Until it is all loaded (in `base` mode), no write counts: a series not loaded yet would
    * be counted from zero, twice.
@@ -228,36 +234,45 @@ export class MetricsFlusher {
    * nothing, before any write counts, when the store still holds them. Only before the first flush.
    */
   startFrom(delivered: DeliveredCounts): void {
-    if (this.ackedSeq !== 0 || this.lastSeq !== 0 || this.running || delivered.values.size === 0) {
+    if (this.ackedSeq !== 0 || this.lastSeq !== 0 || this.running || deliversNothing(delivered)) {
       return;
     }
     this.takingOver = delivered;
   }
 
   /**
-   * What this flusher delivered of its counter-like series, as the totals hold it; `undefined` when a
-   * write's reply is missing, so that it is not known.
+   * What this flusher delivered of its counter-like series: its acknowledged write and those whose
+   * reply did not come (yet), each with what the totals hold as of it. A copy: a reply that comes
+   * later changes nothing in it.
    */
   delivered(): DeliveredCounts | undefined {
-    if (this.unanswered.length > 0) return undefined;
+    const unsettled = this.unanswered.length > 0 || this.sending.size > 0;
     // Nothing written yet: what it was to take over is still to be checked and loaded.
-    if (this.ackedSeq === 0) return this.takingOver;
+    if (this.ackedSeq === 0 && !unsettled) return this.takingOver;
     return {
       processId: this.options.identity.id,
-      values: new Map([...this.ledger.acknowledged(), ...this.pendingBase]),
+      writes: this.history({ unsettled: true }),
+      // None of its writes may have been applied: the totals then hold what it took over.
+      before: this.ackedSeq === 0 ? this.takingOver : undefined,
     };
   }
 
   /**
-   * Loads what an earlier flusher delivered as this process's previous values, once the store shows it
-   * still holds it: Redis restarted empty or flushed in between holds none of it, and the registry's
-   * counts are then counted whole. A store that went back to an earlier write of it holds part of it,
-   * which is not known: going on from all of it never counts anything twice.
+   * Loads what an earlier flusher delivered as this process's previous values, as of the write of it
+   * the store holds: one whose reply that flusher never got (Redis stalled at its shutdown) may have
+   * been applied, even after it stopped. Redis restarted empty or flushed in between holds none of
+   * it, and the registry's counts are then counted whole. A store that went back to an earlier write
+   * of it holds part of it, which is not known: going on from all of it never counts anything twice.
    */
   private async takeOver(delivered: DeliveredCounts): Promise<void> {
     const { store, logger } = this.options;
     // A failure leaves it to the next flush, before which nothing is written.
     const held = await store.heldWrite?.(delivered.processId);
+    if (held === null && delivered.before !== undefined) {
+      // No write of that flusher arrived: the totals hold what it had taken over.
+      this.takingOver = delivered.before;
+      return this.takeOver(delivered.before);
+    }
     // Kept while nothing is acknowledged: until then it is what the totals hold of this registry.
     this.takeOverChecked = true;
     if (held === null) {
@@ -267,9 +282,11 @@ export class MetricsFlusher {
       );
       return;
     }
-    this.pendingBase = new Map(delivered.values);
+    const values = heldValues(delivered.writes, held);
+    if (values.size === 0) return;
+    this.pendingBase = values;
     // As a repair's load at write 0: a Redis that goes back into it holds part of it.
-    this.loads = [{ from: 0, base: new Map(delivered.values) }];
+    this.loads = [{ from: 0, base: new Map(values) }];
   }
 
   /** Stops the timer and runs one last flush, so nothing counted before the stop is lost. */
@@ -616,6 +633,7 @@ export class MetricsFlusher {
       offset += count;
       toLoad -= count;
       expectedSeq = attempt.seq;
+      this.sending.add(attempt);
       chain.push({ attempt, outcome: this.send(attempt).catch((error: unknown) => ({ error })) });
     };
     // Writes of the chain before this index are acknowledged.
@@ -656,6 +674,7 @@ export class MetricsFlusher {
       if (reached < index) refused ??= { index, reply: result };
       else reply = result.status === 'applied' ? result : { ...result, status: 'applied' };
     } while (answered < sent);
+    for (const { attempt } of chain) this.sending.delete(attempt);
 
     // Writes that failed before what is known, or after a refused one, were applied or cannot be.
     const unknown = failed.filter(
@@ -766,8 +785,19 @@ export class MetricsFlusher {
     }
   }
 
-  private history(): WriteHistory {
+  /**
+   * What this process knows of its writes, for a repair; with `unsettled`, the writes in flight count
+   * as unanswered, and it is a copy (for the handover, which outlives this flusher).
+   */
+  private history({ unsettled = false }: { unsettled?: boolean } = {}): WriteHistory {
     const ackedCounters = this.ledger.acknowledged();
+    const unanswered = unsettled
+      ? [
+          ...this.unanswered,
+          // Those of a flush still running; a write it acknowledged already is not.
+          ...[...this.sending].filter((a) => a.seq > this.ackedSeq && !this.unanswered.includes(a)),
+        ]
+      : this.unanswered;
     return {
       ackedSeq: this.ackedSeq,
       // What the totals hold of this process: its previous values, and the base not loaded yet.
@@ -776,8 +806,8 @@ export class MetricsFlusher {
           ? ackedCounters
           : new Map([...ackedCounters, ...this.pendingBase]),
       ackedComplete: this.pendingBase.size === 0,
-      loads: this.loads,
-      unanswered: this.unanswered.map(({ seq, expectedSeq, content, rebase, loadsTheRest }) =>
+      loads: unsettled ? this.loads.map((load) => ({ ...load })) : this.loads,
+      unanswered: unanswered.map(({ seq, expectedSeq, content, rebase, loadsTheRest }) =>
         rebase
           ? {
               // A rebase resets what the store holds: the totals then hold its base.
@@ -823,6 +853,7 @@ export class MetricsFlusher {
     };
     const sentAt = performance.now();
     let reply: WriteReply;
+    this.sending.add(attempt);
     try {
       reply = await store.rebase(identity, {
         seq: attempt.seq,
@@ -833,6 +864,8 @@ export class MetricsFlusher {
       // Applied or not, the next write's markers tell; if applied, the base is loaded then.
       this.unanswered.push(attempt);
       throw error;
+    } finally {
+      this.sending.delete(attempt);
     }
     this.clock.observe(sentAt, performance.now(), reply.now);
     stats.calls += 1;
@@ -881,6 +914,25 @@ export class MetricsFlusher {
       logger?.log(`Flushing metrics to ${this.options.store.description} works again.`);
     }
   }
+}
+
+/**
+ * What the totals hold of an earlier flusher's counter-like series, whose write `held` the store
+ * holds (`undefined`: a store that cannot tell). A write it does not know (the store went back in
+ * time), or a store that cannot tell: the latest values the totals may hold, so that nothing is
+ * counted twice.
+ */
+function heldValues(writes: WriteHistory, held: number | undefined): Map<string, string> {
+  const known = held === undefined ? undefined : valuesAtWrite(writes, held);
+  if (known !== undefined) return known;
+  // A store that went back in time did not apply the unanswered writes either: each expects the one
+  // before it, which the store no longer holds.
+  const latest = held === undefined ? writes.unanswered.map(({ seq }) => seq) : [];
+  for (const seq of latest.sort((a, b) => b - a)) {
+    const values = valuesAtWrite(writes, seq);
+    if (values !== undefined) return values;
+  }
+  return new Map(writes.acked);
 }
 
 function noChanges(): SeriesChanges {

@@ -172,8 +172,9 @@ export interface MetricsStore {
   /**
    * The number of a process's last write the totals hold: its totals marker while it is indexed, its
    * tombstone once it ended (kept a day); `null` when the totals hold nothing of it (Redis restarted
-   * empty or flushed since). A next manager of the same registry in this process checks with it that
-   * what an ended one delivered is still counted before going on from it; a store without it is trusted.
+   * empty or flushed since). A next manager of the same registry in this process asks it which of the
+   * writes an earlier one handed over (acknowledged, or unanswered at its shutdown) the totals hold
+   * before going on from it; a store without it is trusted.
    */
   heldWrite?(processId: string): Promise<number | null>;
   /** A short description for logs: where the metrics go. Never a secret. */

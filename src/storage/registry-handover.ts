@@ -1,6 +1,7 @@
 import type { Registry, RegistryContentType } from 'prom-client';
 
 import { parseSeriesField } from './keys.js';
+import type { WriteHistory } from './repair-plan.js';
 
 /**
  * What a manager that stopped flushing a registry had delivered to a store, kept for the next manager
@@ -11,12 +12,36 @@ import { parseSeriesField } from './keys.js';
  * id, whose previous values the store does not know, so without this it would count the 1 a second
  * time (totals 3 for a counter at 2). With it, the new flusher first records these values as its
  * previous ones, counting nothing, and counts only what came since.
+ *
+ * A shutdown that gave up on a write's reply (Redis stalled) does not know whether the store holds
+ * that write, and Redis may apply it after the app closed: so the writes are handed over, the
+ * acknowledged one and those unanswered, each with its values, and the next flusher takes those of
+ * the write the store holds.
  */
 export interface DeliveredCounts {
-  /** The process (to the store) that delivered them: the next one asks whether the store still holds it. */
+  /** The process (to the store) that delivered them: the next one asks which write of it the store holds. */
   processId: string;
-  /** Counter-like field -> packed absolute value, as the totals hold it. */
-  values: ReadonlyMap<string, string>;
+  /**
+   * Its acknowledged write and those whose reply never came, with what the totals hold of its
+   * counter-like series as of each (field -> packed absolute value).
+   */
+  writes: WriteHistory;
+  /**
+   * What it had taken over and not yet written on (none of its writes acknowledged): what the totals
+   * hold of the registry when they hold nothing of `processId`.
+   */
+  before?: DeliveredCounts;
+}
+
+/** Whether a handover holds no value at all: nothing to go on from. */
+export function deliversNothing(counts: DeliveredCounts): boolean {
+  const { acked, unanswered, loads = [] } = counts.writes;
+  return (
+    acked.size === 0 &&
+    unanswered.every((write) => write.counters.size === 0) &&
+    loads.every((load) => load.base === undefined || load.base.size === 0) &&
+    (counts.before === undefined || deliversNothing(counts.before))
+  );
 }
 
 interface Delivered {
@@ -71,12 +96,30 @@ export function takeDelivered(
     const metric = registry.getSingleMetric(name);
     if (metric !== undefined && seriesStateOf(metric) === state) unchanged.add(name);
   }
-  const values = new Map<string, string>();
-  for (const [field, packed] of left.counts.values) {
-    const parts = parseSeriesField(field);
-    if (parts !== undefined && unchanged.has(parts.metricName)) values.set(field, packed);
-  }
-  return { ...left.counts, values };
+  return onlyMetrics(left.counts, unchanged);
+}
+
+/** The handover restricted to the series of the metrics `names`. */
+function onlyMetrics(counts: DeliveredCounts, names: ReadonlySet<string>): DeliveredCounts {
+  const only = (values: ReadonlyMap<string, string>) => {
+    const kept = new Map<string, string>();
+    for (const [field, packed] of values) {
+      const parts = parseSeriesField(field);
+      if (parts !== undefined && names.has(parts.metricName)) kept.set(field, packed);
+    }
+    return kept;
+  };
+  const { writes, before } = counts;
+  return {
+    processId: counts.processId,
+    writes: {
+      ...writes,
+      acked: only(writes.acked),
+      unanswered: writes.unanswered.map((write) => ({ ...write, counters: only(write.counters) })),
+      loads: writes.loads?.map((load) => ({ ...load, base: load.base && only(load.base) })),
+    },
+    before: before && onlyMetrics(before, names),
+  };
 }
 
 const objectNumbers = new WeakMap<object, number>();

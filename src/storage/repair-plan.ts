@@ -90,6 +90,40 @@ export function markersAtWrite(markers: StoredMarkers | undefined, seq: number):
   );
 }
 
+/** The repair's load that write `seq` was part of, if any. */
+function loadAtWrite(
+  loads: readonly PreviousValuesLoad[],
+  seq: number,
+): PreviousValuesLoad | undefined {
+  return loads.find((load) => seq >= load.from && (load.to === undefined || seq < load.to));
+}
+
+/**
+ * What the totals hold of a process's counter-like series once its write `seq` was applied (and no
+ * later one): field -> packed absolute value, a copy; `undefined` when the process does not know it
+ * (a write before its acknowledged one, outside its loads, or on top of such a write).
+ */
+export function valuesAtWrite(history: WriteHistory, seq: number): Map<string, string> | undefined {
+  const { ackedSeq, acked, unanswered, loads = [] } = history;
+  if (seq === ackedSeq) return new Map(acked);
+  const attempt = unanswered.find((a) => a.seq === seq);
+  if (!attempt) {
+    // Half-way through a load the totals held its base (a load counts nothing).
+    const base = loadAtWrite(loads, seq)?.base;
+    return base && new Map(base);
+  }
+  if (attempt.replaces) return new Map(attempt.counters);
+  const before =
+    attempt.after === undefined || attempt.after === ackedSeq
+      ? acked
+      : valuesAtWrite(history, attempt.after);
+  // On top of a write this process does not know the values of: not known either.
+  if (before === undefined) return undefined;
+  const values = new Map([...before, ...attempt.counters]);
+  for (const field of attempt.deletes ?? []) values.delete(field);
+  return values;
+}
+
 /**
  * Decides a repair from the markers a store found. Each key the process writes carries the number of
  * its last write applied to it; comparing them with what the process itself acknowledged tells a lost
@@ -101,26 +135,8 @@ export function planRepair(markers: StoredMarkers, history: WriteHistory): Repai
   const applied = unanswered.find((attempt) => markersAtWrite(markers, attempt.seq));
   if (applied) return { kind: 'adopt', seq: applied.seq };
 
-  // Copies: the caller forgets its acknowledged state when the repair starts.
-  const loadAt = (seq: number) =>
-    loads.find((load) => seq >= load.from && (load.to === undefined || seq < load.to));
-  const valuesAt = (seq: number): ReadonlyMap<string, string> | undefined => {
-    if (seq === ackedSeq) return new Map(acked);
-    const attempt = unanswered.find((a) => a.seq === seq);
-    if (!attempt) {
-      // Half-way through a load the totals held its base (a load counts nothing).
-      const base = loadAt(seq)?.base;
-      return base && new Map(base);
-    }
-    if (attempt.replaces) return new Map(attempt.counters);
-    const before =
-      attempt.after === undefined || attempt.after === ackedSeq ? acked : valuesAt(attempt.after);
-    // On top of a write this process does not know the values of: not known either.
-    if (before === undefined) return undefined;
-    const values = new Map([...before, ...attempt.counters]);
-    for (const field of attempt.deletes ?? []) values.delete(field);
-    return values;
-  };
+  const loadAt = (seq: number) => loadAtWrite(loads, seq);
+  const valuesAt = (seq: number) => valuesAtWrite(history, seq);
   const knownSeq = (seq: number | null) => seq !== null && valuesAt(seq) !== undefined;
   // A previous-values hash a repair was still loading cannot be kept: it would count the rest again.
   // One at a write this process no longer knows, outside its loads, was left by a whole flush.

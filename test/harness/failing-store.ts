@@ -68,6 +68,12 @@ export class FailingStore implements MetricsStore {
     return this.store.processIndex();
   }
 
+  heldWrite(processId: string): Promise<number | null> {
+    if (!this.store.heldWrite)
+      throw new Error('FailingStore: the store underneath has no heldWrite');
+    return this.store.heldWrite(processId);
+  }
+
   private async inject<T>(call: StoreCall, work: () => Promise<T>): Promise<T> {
     const index = this.plan.findIndex((step) => step.call === call);
     const [{ failure }] = index < 0 ? [{ failure: 'pass' }] : this.plan.splice(index, 1);

@@ -196,6 +196,49 @@ describe('lifecycle, configuration styles and Redis outages, on a private Redis'
     expect(scraped).toEqual(['again_client_total 1', 'again_client_total 2']);
   });
 
+  it.each([
+    ['its last flush was in flight', false],
+    ['a flush before had timed out', true],
+  ])(
+    "counts once what an app started again counted when Redis stalled at the earlier app's close and applied its writes later: %s",
+    async (_, timedOut) => {
+      // The user's client outlives the apps: the writes wait in Redis while the app gives up on their
+      // replies, and the first of them is applied once the pause ends (the others expect an earlier one).
+      const own = new Redis(redis.url, timedOut ? { commandTimeout: 200 } : {});
+      const admin = new Redis(redis.url);
+      try {
+        const prefix = timedOut ? 'again-timed-out' : 'again-stalled';
+        const options = { ...baseOptions(prefix), client: own, scrapeTimeoutMs: 300 };
+        delete options.url;
+        const scraped: (string | undefined)[] = [];
+        const first = await startApp([RedisMetricsModule.forRoot(options)]);
+        scraped.push(await countOnce(first, 'again_stalled_total'));
+        first.get(RedisMetricsService).counter({ name: 'again_stalled_total', help: 'x' }).inc();
+        await admin.call('CLIENT', 'PAUSE', '1500', 'ALL');
+        if (timedOut) {
+          expect((await first.get(RedisMetricsService).flush())?.ok).toBe(false);
+        }
+        await first.close();
+        const second = await startApp([RedisMetricsModule.forRoot(options)]);
+        try {
+          await admin.ping(); // answered once the pause is over
+          scraped.push(await countOnce(second, 'again_stalled_total'));
+        } finally {
+          await second.close();
+        }
+        // The registry's 3. Before, 4 (going on from the acknowledged 1 while Redis applied the 2) or 5
+        // (nothing handed over for a timed-out write: the registry's 3 counted whole).
+        expect(scraped).toEqual(['again_stalled_total 1', 'again_stalled_total 3']);
+        const families = await RedisMultiProcessCollector.mergeFromRedis(client, prefix);
+        const total = families.find((family) => family.name === 'again_stalled_total');
+        expect(total?.samples).toEqual([{ name: 'again_stalled_total', labels: {}, value: 3 }]);
+      } finally {
+        own.disconnect();
+        admin.disconnect();
+      }
+    },
+  );
+
   it('counts once what an app started again counted with an IpcMetricsStore made anew per app, as the sample makes it', async () => {
     // Each IpcMetricsStore of a worker reaches the one store of its cluster primary.
     const primary = fork(primaryFixture, [], { stdio: 'inherit' });
