@@ -22,6 +22,7 @@ import type { MetricFamily } from './metric-family.js';
 import { readPrefix, type PrefixData } from './prefix-data.js';
 import { SeriesFieldCache } from './series-field-cache.js';
 import { ShownWrites } from './shown-writes.js';
+import { checkTotalsWhole } from './whole-totals.js';
 
 /** The most of one problem a warning shows: it may quote a series field, of any length. */
 const PROBLEM_SHOWN_CHARS = 300;
@@ -159,31 +160,16 @@ export class RedisMultiProcessCollector {
   }
 
   /**
-   * Fails the scrape while the totals may be partial: right after a writer found Redis had lost data
-   * (the others may not have written again yet), or when the totals no longer hold this process's
-   * own acknowledged write (a loss nobody has repaired yet).
+   * Fails the scrape while the totals may be partial: when the data shows it ({@link checkTotalsWhole}),
+   * when the totals no longer hold this process's own acknowledged write (a loss nobody has repaired
+   * yet), or hold an older write of a process than an earlier scrape showed.
    */
   private checkWhole(
     data: PrefixData,
     ownWrite: AcknowledgedWrite | undefined,
     shownBefore: ReadonlyMap<string, number>,
   ): void {
-    if (data.lostTotals !== undefined) {
-      const when =
-        data.lostTotals === 'during' ? 'while this scrape read them' : 'before this scrape';
-      throw new MergedScrapeUnavailableError(
-        `${this.store.description} lost its totals ${when} (deleted, evicted or expired); live processes write their counts again at their next flush`,
-        this.lostDataGraceMs,
-      );
-    }
-    const { lostAt } = data.markers;
-    if (lostAt !== undefined && data.now - lostAt < this.lostDataGraceMs) {
-      const left = Math.ceil(this.lostDataGraceMs - (data.now - lostAt));
-      throw new MergedScrapeUnavailableError(
-        `${this.store.description} lost data ${Math.round(data.now - lostAt)} ms ago; live processes are writing their counts again (ready in ${left} ms)`,
-        left,
-      );
-    }
+    checkTotalsWhole(data, this.store.description, this.lostDataGraceMs);
     const inTotals = ownWrite && data.markers.totals.get(ownWrite.processId);
     const inMetadata = ownWrite && data.markers.metadata.get(ownWrite.processId);
     if (
@@ -211,15 +197,21 @@ export class RedisMultiProcessCollector {
 
   /**
    * Merges everything stored under a prefix (`accumulate` as in Python's prometheus_client: `true`
-   * gives cumulative buckets and `_count`, `false` per-bucket sums and no `_count`).
+   * gives cumulative buckets and `_count`, `false` per-bucket sums and no `_count`). Rejects, as a
+   * collector's scrape does, with a {@link MergedScrapeUnavailableError} while the totals may be
+   * partial: lost before or during the read, or less than `lostDataGraceMs` after a writer found
+   * that Redis had lost data (default: {@link lostDataGraceMs} of the default flush interval, 2.5 s).
    */
   static async mergeFromRedis(
     client: RedisClient,
     keyPrefix: string = DEFAULT_REDIS_METRICS_OPTIONS.keyPrefix,
     accumulate = true,
     livenessWindowMs: number = DEFAULT_REDIS_METRICS_OPTIONS.livenessWindowMs,
+    graceMs: number = lostDataGraceMs(DEFAULT_REDIS_METRICS_OPTIONS.flushIntervalMs),
   ): Promise<MetricFamily[]> {
-    const data = await readPrefix(new RedisMetricsStore(client, keyPrefix));
+    const store = new RedisMetricsStore(client, keyPrefix);
+    const data = await readPrefix(store);
+    checkTotalsWhole(data, store.description, graceMs);
     return mergeMetrics(data, { livenessWindowMs, accumulate }).families;
   }
 }

@@ -86,6 +86,50 @@ describe('keys under the prefix that are gone before a scrape or go during it', 
     );
   });
 
+  it('fails mergeFromRedis as it fails a scrape, while the totals are gone or being written again, rather than returning them without the lost counts', async () => {
+    const prefix = redis.prefix('merge-totals-missing');
+    const keys = new PrefixKeys(prefix);
+    const registry = new Registry();
+    new Counter({ name: 'orders_total', help: 'Orders', registers: [registry] }).inc(3);
+    const flusher = testFlusher(redis.client, prefix, registry);
+    await flusher.flush();
+    await redis.client.del(keys.totals);
+
+    const gone = RedisMultiProcessCollector.mergeFromRedis(redis.client, prefix);
+
+    await expect(gone).rejects.toThrow(
+      new MergedScrapeUnavailableError(
+        `Redis under prefix "${prefix}" lost its totals before this scrape (deleted, evicted or expired); live processes write their counts again at their next flush`,
+      ),
+    );
+    await expect(gone).rejects.toMatchObject({ retryAfterMs: 2500 });
+    // The process writes its counts again and marks the loss: other processes may not have yet.
+    await flusher.flush();
+    const rewriting = RedisMultiProcessCollector.mergeFromRedis(redis.client, prefix);
+    await expect(rewriting).rejects.toThrow(MergedScrapeUnavailableError);
+    await expect(rewriting).rejects.toThrow(
+      new RegExp(
+        `^Redis under prefix "${prefix}" lost data \\d+ ms ago; live processes are writing their counts again \\(ready in \\d+ ms\\)$`,
+      ),
+    );
+    // A grace of 0 ms: nothing waits any longer, and the count is whole again.
+    const families = await RedisMultiProcessCollector.mergeFromRedis(
+      redis.client,
+      prefix,
+      true,
+      undefined,
+      0,
+    );
+    expect(families).toEqual([
+      {
+        name: 'orders_total',
+        help: 'Orders',
+        type: 'counter',
+        samples: [{ name: 'orders_total', labels: {}, value: 3 }],
+      },
+    ]);
+  });
+
   /**
    * Processes of pid 1 and 2, each with 3,000 gauge series set to its pid (two HSCAN calls of each
    * process's gauges), flushed under `prefix`.

@@ -1,0 +1,32 @@
+import { MergedScrapeUnavailableError } from './merged-scrape-error.js';
+import type { PrefixData } from './prefix-data.js';
+
+/**
+ * Fails a merge whose totals the data itself shows may be partial: they were lost before or during
+ * the read, or a writer found that the store had lost data less than `lostDataGraceMs` ago (the live
+ * processes may not have written their counts again yet). Every merge asks this; a collector that
+ * keeps state between scrapes asks more (its own last write, the writes earlier scrapes showed).
+ * @param description the store, as its `description` names it.
+ */
+export function checkTotalsWhole(
+  data: PrefixData,
+  description: string,
+  lostDataGraceMs: number,
+): void {
+  if (data.lostTotals !== undefined) {
+    const when =
+      data.lostTotals === 'during' ? 'while this scrape read them' : 'before this scrape';
+    throw new MergedScrapeUnavailableError(
+      `${description} lost its totals ${when} (deleted, evicted or expired); live processes write their counts again at their next flush`,
+      lostDataGraceMs,
+    );
+  }
+  const { lostAt } = data.markers;
+  if (lostAt !== undefined && data.now - lostAt < lostDataGraceMs) {
+    const left = Math.ceil(lostDataGraceMs - (data.now - lostAt));
+    throw new MergedScrapeUnavailableError(
+      `${description} lost data ${Math.round(data.now - lostAt)} ms ago; live processes are writing their counts again (ready in ${left} ms)`,
+      left,
+    );
+  }
+}
