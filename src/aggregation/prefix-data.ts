@@ -79,10 +79,12 @@ export interface PrefixData {
   exemplars: ExemplarSeries[] | undefined;
   markers: PrefixMarkers;
   /**
-   * The totals were deleted (evicted, expired) while they were read, so only part of them was; or are
-   * gone altogether though a process that has not ended wrote (each write leaves its marker there).
+   * Why the totals may not hold every count though a process that has not ended wrote (each write
+   * leaves its marker there): `during`, they were deleted (evicted, expired) while they were read, so
+   * only part of them was; `before`, they are gone altogether; `wrongType`, their key holds another
+   * type than a hash (something else wrote it), which reads as no totals at all.
    */
-  lostTotals: 'during' | 'before' | undefined;
+  lostTotals: 'during' | 'before' | 'wrongType' | undefined;
   /** What could not be read, one line each (bad data under the prefix). */
   problems: string[];
 }
@@ -169,9 +171,10 @@ export function parseSnapshot(
     data.windows.set(id, windows);
   }
   // Totals with no field at all, not even a marker, though a process's gauges hold its last write: the
-  // totals key went. (An end removes only its own marker, and the totals are read first.)
+  // totals key went, or holds something else. (An end removes only its own marker, and the totals are
+  // read first.)
   if (data.lostTotals === undefined && someProcessWrote && snapshot.totals.length === 0) {
-    data.lostTotals = 'before';
+    data.lostTotals = snapshot.totalsWrongType ? 'wrongType' : 'before';
   }
   fields.endScrape();
   return data;

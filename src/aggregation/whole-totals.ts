@@ -13,6 +13,12 @@ export function checkTotalsWhole(
   description: string,
   lostDataGraceMs: number,
 ): void {
+  if (data.lostTotals === 'wrongType') {
+    throw new MergedScrapeUnavailableError(
+      `${description} cannot read its totals: their key holds another type than a hash (something other than this module wrote it); live processes replace it and write their counts again at their next flush`,
+      lostDataGraceMs,
+    );
+  }
   if (data.lostTotals !== undefined) {
     const when =
       data.lostTotals === 'during' ? 'while this scrape read them' : 'before this scrape';

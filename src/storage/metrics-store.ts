@@ -105,6 +105,11 @@ export interface StoreSnapshot {
   now: number;
   /** Keys of the wrong type, read as empty. */
   wrongType: string[];
+  /**
+   * The totals key is among them: it holds another type than a hash (something other than this
+   * module wrote it), so the totals were read as empty.
+   */
+  totalsWrongType?: boolean;
   /** `[id, heartbeat ms, ...]`, oldest heartbeat first. */
   processes: string[];
   /** Process id -> JSON {@link ProcessInfo}, as pairs. */

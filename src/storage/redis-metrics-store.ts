@@ -147,6 +147,7 @@ export class RedisMetricsStore implements MetricsStore {
       totals: totalsScan!.pairs,
       gauges: gaugeScans.map((scan) => scan!.pairs),
     };
+    if (totalsScan!.wrongType) snapshot.totalsWrongType = true;
     if (exemplarScan) snapshot.exemplars = exemplarScan.pairs;
     const cut = await this.cutScans(totalsScan!, gaugeScans as ScannedHash[], ids);
     if (cut.ended.size > 0) leaveOut(snapshot, cut.ended);

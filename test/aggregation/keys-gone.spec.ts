@@ -86,6 +86,41 @@ describe('keys under the prefix that are gone before a scrape or go during it', 
     );
   });
 
+  it('names a totals key that holds another type as such, not as deleted, in the failed scrape and mergeFromRedis; the next flush replaces it', async () => {
+    const prefix = redis.prefix('totals-wrong-type');
+    const keys = new PrefixKeys(prefix);
+    const registry = new Registry();
+    new Counter({ name: 'orders_total', help: 'Orders', registers: [registry] }).inc(3);
+    const flusher = testFlusher(redis.client, prefix, registry);
+    await flusher.flush();
+    // Something other than the module writes a string on the key.
+    await redis.client.set(keys.totals, 'not a hash');
+    const collector = new RedisMultiProcessCollector({ client: redis.client, keyPrefix: prefix });
+    const message = `Redis under prefix "${prefix}" cannot read its totals: their key holds another type than a hash (something other than this module wrote it); live processes replace it and write their counts again at their next flush`;
+
+    await expect(collector.metrics()).rejects.toThrow(new MergedScrapeUnavailableError(message));
+    await expect(RedisMultiProcessCollector.mergeFromRedis(redis.client, prefix)).rejects.toThrow(
+      new MergedScrapeUnavailableError(message),
+    );
+    const flushed = await flusher.flush();
+    expect(flushed).toMatchObject({
+      ok: true,
+      repaired: `Redis no longer holds this process in the totals (restarted empty, flushed, or the key was evicted or deleted); what only Redis held, the counts of processes that ended before, cannot come back; ${keys.totals} held another type and was replaced`,
+    });
+    expect(await redis.client.type(keys.totals)).toBe('hash');
+    // A grace of 0 ms: the count is whole again.
+    const families = await RedisMultiProcessCollector.mergeFromRedis(
+      redis.client,
+      prefix,
+      true,
+      undefined,
+      0,
+    );
+    expect(families.map(({ samples }) => samples)).toEqual([
+      [{ name: 'orders_total', labels: {}, value: 3 }],
+    ]);
+  });
+
   it('fails mergeFromRedis as it fails a scrape, while the totals are gone or being written again, rather than returning them without the lost counts', async () => {
     const prefix = redis.prefix('merge-totals-missing');
     const keys = new PrefixKeys(prefix);
