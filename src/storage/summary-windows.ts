@@ -105,14 +105,17 @@ export class SummaryWindowReader {
   /** Summary name -> the quantiles it serves. */
   readonly percentiles = new Map<string, number[]>();
   private readonly fields = new WeakMap<object, EntryFields>();
-  private seen = new Map<string, Seen>();
+  /** Series field -> what each of its entries' windows was made from (see {@link read}). */
+  private seen = new Map<string, Seen[]>();
+  /** Series field -> the window of several entries taken together, and the reads it was made of. */
+  private combined = new Map<string, { reads: Seen[]; window: SummaryWindow }>();
 
   constructor(private readonly registry: Registry<RegistryContentType>) {}
 
   /** Brings {@link windows} and {@link percentiles} up to date with the registry. */
   read(): void {
     const defaults = defaultLabelsOf(this.registry);
-    const seen = new Map<string, Seen>();
+    const seen = new Map<string, Seen[]>();
     this.percentiles.clear();
     for (const metric of this.registry.getMetricsAsArray()) {
       if (!(metric instanceof Summary) || metric.get !== Summary.prototype.get) continue;
@@ -132,13 +135,34 @@ export class SummaryWindowReader {
         if (!entry || !isTimeWindow(entry.td)) continue;
         const field = fields.field(entry);
         if (field === undefined) continue;
-        const read = this.readWindow(entry.td, this.seen.get(field));
-        if (read) seen.set(field, read);
+        // Two entries can show one label set (a default label filling a falsy value, or given by
+        // one and left out by the other): their count and sum are added (registry-snapshot.ts), so
+        // the window holds the observations of both.
+        let reads = seen.get(field);
+        if (!reads) seen.set(field, (reads = []));
+        const read = this.readWindow(entry.td, this.seen.get(field)?.[reads.length]);
+        if (read) reads.push(read);
       }
     }
     this.windows.clear();
-    for (const [field, { window }] of seen) this.windows.set(field, window);
+    const combined = new Map<string, { reads: Seen[]; window: SummaryWindow }>();
+    for (const [field, reads] of seen) {
+      if (reads.length === 0) continue;
+      if (reads.length === 1) {
+        this.windows.set(field, reads[0].window);
+        continue;
+      }
+      const before = this.combined.get(field);
+      const same =
+        before !== undefined &&
+        before.reads.length === reads.length &&
+        before.reads.every((read, i) => read === reads[i]);
+      const entry = same ? before : { reads, window: combineWindows(reads) };
+      combined.set(field, entry);
+      this.windows.set(field, entry.window);
+    }
     this.seen = seen;
+    this.combined = combined;
   }
 
   /** The window a series serves now; `undefined` when it holds nothing. */
@@ -170,6 +194,25 @@ export class SummaryWindowReader {
       window: { centroids: encodeCentroids(digest.toArray(), share), expiresAt },
     };
   }
+}
+
+/**
+ * One window holding the observations of several entries' windows: the union of their centroids (each
+ * weight divided by its own share), ordered by mean. It expires when the first of them does, so that
+ * nothing prom-client no longer serves is merged into a scrape.
+ */
+function combineWindows(reads: readonly Seen[]): SummaryWindow {
+  const centroids: { mean: number; n: number }[] = [];
+  let expiresAt: number | undefined;
+  for (const { digest, share, window } of reads) {
+    for (const { mean, n } of digest.toArray()) centroids.push({ mean, n: n / share });
+    if (window.expiresAt !== undefined) {
+      expiresAt =
+        expiresAt === undefined ? window.expiresAt : Math.min(expiresAt, window.expiresAt);
+    }
+  }
+  centroids.sort((a, b) => a.mean - b.mean);
+  return { centroids: encodeCentroids(centroids), expiresAt };
 }
 
 /** prom-client's `percentiles` of a summary, if they are all quantiles (0 to 1). */

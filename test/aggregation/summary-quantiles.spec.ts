@@ -176,6 +176,46 @@ describe('summary quantiles merged across processes', () => {
     }
   });
 
+  it('two series of one process that a default label puts on one label set: their quantiles from both windows, as their count and sum are added', async () => {
+    const prefix = redis.prefix('quantiles-one-label-set');
+    const registry = new Registry();
+    registry.setDefaultLabels({ region: 'eu' });
+    const waits = new Summary({
+      name: 'wait_seconds',
+      help: 'Waits',
+      labelNames: ['region'],
+      percentiles: [0, 0.5, 1],
+      registers: [registry],
+    });
+    // Both show region="eu" once the default fills the empty value.
+    for (const value of [1, 2, 3]) waits.observe({ region: '' }, value);
+    for (const value of [10, 20, 30]) waits.observe({ region: 'eu' }, value);
+    const flusher = writer(prefix, registry, 1);
+    const collector = new RedisMultiProcessCollector({ client: redis.client, keyPrefix: prefix });
+    const lines = async () => {
+      expect((await flusher.flush()).ok).toBe(true);
+      return (await collector.metrics()).split('\n').filter((line) => line.startsWith('wait_'));
+    };
+
+    // As two processes' windows of one series merge: the median is read between 3 and 10.
+    expect(await lines()).toEqual([
+      'wait_seconds{region="eu",quantile="0"} 1',
+      'wait_seconds{region="eu",quantile="0.5"} 6.5',
+      'wait_seconds{region="eu",quantile="1"} 30',
+      'wait_seconds_sum{region="eu"} 66',
+      'wait_seconds_count{region="eu"} 6',
+    ]);
+    // Either series observing again changes the window written.
+    waits.observe({ region: '' }, 100);
+    expect(await lines()).toEqual([
+      'wait_seconds{region="eu",quantile="0"} 1',
+      'wait_seconds{region="eu",quantile="0.5"} 10',
+      'wait_seconds{region="eu",quantile="1"} 100',
+      'wait_seconds_sum{region="eu"} 166',
+      'wait_seconds_count{region="eu"} 7',
+    ]);
+  });
+
   it('weighs a new process by its observations, not by the slots of its ring', async () => {
     // prom-client's ring starts as one digest in every slot, which then counts each observation once
     // per slot: a new process with ageBuckets 5 would weigh five times too much.
