@@ -48,14 +48,27 @@ interface Envelope {
   error?: string;
   /** Its name: JSON carries no class, and a worker rebuilds the module's own (see {@link errorFromPrimary}). */
   errorName?: string;
+  /** Its chain of causes, outermost first (see {@link causesOf}). */
+  errorCauses?: WireCause[];
 }
 
+/** A cause as it crosses: its name and message only (not its other properties, which may hold secrets). */
+interface WireCause {
+  name: string;
+  message: string;
+}
+
+/** How many causes deep an error crosses: enough for the module's own (one), bounded against cycles. */
+const MAX_CAUSES = 4;
+
 /** The module's errors that a store rejects with, by name, so that a worker rejects with the same class. */
-const NAMED_ERRORS = new Map<string, new (message: string) => Error>([
-  ['RedisConnectionError', RedisConnectionError],
-  ['RedisTimeoutError', RedisTimeoutError],
-  ['RedisAuthenticationError', RedisAuthenticationError],
-]);
+const NAMED_ERRORS = new Map<string, new (message: string, options?: { cause?: unknown }) => Error>(
+  [
+    ['RedisConnectionError', RedisConnectionError],
+    ['RedisTimeoutError', RedisTimeoutError],
+    ['RedisAuthenticationError', RedisAuthenticationError],
+  ],
+);
 
 const TIMEOUT_MS = 5000;
 
@@ -63,7 +76,9 @@ const TIMEOUT_MS = 5000;
  * A worker's view of the store its cluster primary keeps (see {@link serveMetricsStore}): every call
  * is a message to the primary and its reply. Fails (and the flush reports it) when the primary does
  * not answer within 5 s. A call the primary's store rejects is rejected with that error's message and
- * name, the module's Redis errors ({@link RedisConnectionError} and the like) as their own class.
+ * name, the module's Redis errors ({@link RedisConnectionError} and the like) as their own class, and
+ * its `cause` chain as errors of the same names and messages (nothing else of them crosses: a failed
+ * command's arguments may hold a password).
  */
 export class IpcMetricsStore implements MetricsStore {
   readonly description = 'the cluster primary, over IPC';
@@ -92,7 +107,7 @@ export class IpcMetricsStore implements MetricsStore {
     if (!waiting) return;
     this.settle(message.seq);
     if (message.error !== undefined) {
-      waiting.reject(errorFromPrimary(message.error, message.errorName));
+      waiting.reject(errorFromPrimary(message.error, message.errorName, message.errorCauses));
     } else waiting.resolve(message.result);
   };
 
@@ -195,7 +210,7 @@ export function serveMetricsStore(store: MetricsStore, cluster: ClusterMessages)
     if (envelope?.nrmStore !== 'request' || !envelope.request) return;
     // With a callback, a worker that died since the request cannot make the send throw or emit an
     // 'error' that nobody listens to (which would end the primary).
-    const reply = (body: Pick<Envelope, 'result' | 'error' | 'errorName'>) =>
+    const reply = (body: Pick<Envelope, 'result' | 'error' | 'errorName' | 'errorCauses'>) =>
       worker.isConnected() &&
       worker.send(
         { nrmStore: 'reply', caller: envelope.caller, seq: envelope.seq, ...body },
@@ -209,6 +224,7 @@ export function serveMetricsStore(store: MetricsStore, cluster: ClusterMessages)
         reply({
           error: String((error as Error)?.message ?? error),
           errorName: error instanceof Error ? error.name : undefined,
+          errorCauses: causesOf(error),
         }),
     );
   });
@@ -250,14 +266,39 @@ async function answer(store: MetricsStore, request: StoreRequest): Promise<unkno
   }
 }
 
+/** The causes of an error the primary's store rejected with, outermost first: the Error ones, by name and message. */
+function causesOf(error: unknown): WireCause[] | undefined {
+  const causes: WireCause[] = [];
+  let cause = (error as { cause?: unknown } | null)?.cause;
+  while (cause instanceof Error && causes.length < MAX_CAUSES) {
+    causes.push({ name: cause.name, message: String(cause.message) });
+    cause = (cause as { cause?: unknown }).cause;
+  }
+  return causes.length > 0 ? causes : undefined;
+}
+
 /**
- * The error a worker's call rejects with: the primary's, by message and name, so the caller sees what
- * it would see with the store in its own process (the module's Redis errors as their own class).
+ * The error a worker's call rejects with: the primary's, by message and name, with its causes, so the
+ * caller sees what it would see with the store in its own process (the module's Redis errors as their
+ * own class).
  */
-function errorFromPrimary(message: string, name: string | undefined): Error {
+function errorFromPrimary(
+  message: string,
+  name: string | undefined,
+  causes: readonly WireCause[] = [],
+): Error {
+  let cause: Error | undefined;
+  for (let i = causes.length - 1; i >= 0; i -= 1) {
+    cause = namedError(causes[i].message, causes[i].name, cause);
+  }
+  return namedError(message, name, cause);
+}
+
+function namedError(message: string, name: string | undefined, cause: Error | undefined): Error {
+  const options = cause === undefined ? undefined : { cause };
   const Named = name === undefined ? undefined : NAMED_ERRORS.get(name);
-  if (Named) return new Named(message);
-  const error = new Error(message);
+  if (Named) return new Named(message, options);
+  const error = new Error(message, options);
   if (name && name !== 'Error') error.name = name;
   return error;
 }

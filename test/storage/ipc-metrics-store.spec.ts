@@ -9,6 +9,7 @@ import {
   serveMetricsStore,
   type MetricsStore,
 } from '../../src/index.js';
+import { startRedisWithAuth } from '../harness/redis-auth-server.mjs';
 import { freePort } from '../harness/redis-server.mjs';
 
 const fixture = (name: string) => new URL(`../fixtures/${name}`, import.meta.url).pathname;
@@ -47,6 +48,20 @@ function runFixture<Report>(
       resolve(message);
     });
   });
+}
+
+/** What the IPC error fixture reports of a rejection. */
+interface Rejection {
+  name: string;
+  message: string;
+  connectionError: boolean;
+  causes: { name: string; message: string }[];
+  /** The error as `util.inspect` prints it, causes included. */
+  inspected: string;
+}
+
+function withoutInspected({ inspected: _, ...rest }: Rejection): Omit<Rejection, 'inspected'> {
+  return rest;
 }
 
 describe('IpcMetricsStore over a real IPC channel', () => {
@@ -95,7 +110,7 @@ describe('IpcMetricsStore over a real IPC channel', () => {
     expect(report.processIndex).toEqual(['now', 'processes']);
   });
 
-  it("rejects a worker's call as the primary's store rejected it, the module's error classes kept, and names an operation the primary does not know", async () => {
+  it("rejects a worker's call as the primary's store rejected it, the module's error classes and the causes kept, and names an operation the primary does not know", async () => {
     // The primary's store is Redis, at an address where nothing listens.
     const port = await freePort();
     const client = createRedisClient(
@@ -105,31 +120,80 @@ describe('IpcMetricsStore over a real IPC channel', () => {
     await client.connect().catch(() => undefined);
 
     try {
-      const report = await runFixture<{ write: unknown; unknown: unknown; malformed: unknown }>(
+      const report = await runFixture<Record<'write' | 'unknown' | 'malformed', Rejection>>(
         'ipc-errors.mjs',
         new RedisMetricsStore(client, 'ipc-errors'),
       );
 
-      // As the Redis store rejects in the primary: a RedisConnectionError that names the cause.
-      expect(report.write).toEqual({
+      // As the Redis store rejects in the primary: a RedisConnectionError that names the cause, and
+      // the error of ioredis it explains as its cause.
+      expect(withoutInspected(report.write)).toEqual({
         name: 'RedisConnectionError',
         message: `connection refused at 127.0.0.1:${port} (is Redis running there? check REDIS_HOST / REDIS_PORT)`,
         connectionError: true,
+        causes: [
+          {
+            name: 'Error',
+            message: "Stream isn't writeable and enableOfflineQueue options is false",
+          },
+        ],
       });
-      expect(report.unknown).toEqual({
+      expect(withoutInspected(report.unknown)).toEqual({
         name: 'Error',
         message:
           'the cluster primary does not know the operation "compact" (are the primary and its workers running the same version of nestjs-redis-metrics?)',
         connectionError: false,
+        causes: [],
       });
       // Any other error keeps its name.
-      expect(report.malformed).toEqual({
+      expect(withoutInspected(report.malformed)).toEqual({
         name: 'TypeError',
         message: "Cannot read properties of undefined (reading 'map')",
         connectionError: false,
+        causes: [],
       });
     } finally {
       client.disconnect();
+    }
+  });
+
+  it("keeps the cause of a primary's store refused by Redis, and none of its secrets, on the worker's error", async () => {
+    const server = await startRedisWithAuth();
+    const secret = `wrong-${server.password}`;
+    const client = createRedisClient(
+      resolveRedisMetricsOptions({
+        enabled: true,
+        url: `redis://default:${secret}@127.0.0.1:${server.port}`,
+      }),
+    );
+    client.on('error', () => undefined);
+    await client.connect().catch(() => undefined);
+
+    try {
+      const { write } = await runFixture<{ write: Rejection }>(
+        'ipc-errors.mjs',
+        new RedisMetricsStore(client, 'ipc-refused'),
+      );
+
+      expect(withoutInspected(write)).toEqual({
+        name: 'RedisAuthenticationError',
+        message: `WRONGPASS: wrong password or user "default" at 127.0.0.1:${server.port} (check REDIS_PASSWORD / the URL's user)`,
+        connectionError: false,
+        causes: [
+          {
+            name: 'Error',
+            message: "Stream isn't writeable and enableOfflineQueue options is false",
+          },
+        ],
+      });
+      // Only names and messages cross: no failed command's arguments, where a password may be.
+      expect(write.inspected).toContain(
+        "[cause]: Error: Stream isn't writeable and enableOfflineQueue options is false",
+      );
+      expect(write.inspected).not.toContain(secret);
+    } finally {
+      client.disconnect();
+      await server.stop();
     }
   });
 
