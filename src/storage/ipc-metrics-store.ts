@@ -22,7 +22,8 @@ import { decodeNumber, encodeNumber } from './packed-values.js';
 /**
  * A request from a worker's store to the primary's. Gauge values and the windows travel as text: JSON
  * has no Infinity and sends null, which the primary would read as 0 (an infinite stale age would end
- * every process).
+ * every process). A gauge's time travels as a number when finite, as a primary of an earlier version
+ * reads it, and as text otherwise (null: none given, the store's clock).
  */
 type StoreRequest =
   | { op: 'write'; id: string; info: ReturnType<WriterIdentity['info']>; batch: WireBatch }
@@ -32,7 +33,7 @@ type StoreRequest =
   | { op: 'processIndex' };
 
 type WireBatch = Omit<SeriesBatch, 'gauges' | 'staleAfterMs' | 'livenessWindowMs'> & {
-  gauges: [string, string, number | null][];
+  gauges: [string, string, number | string | null][];
   staleAfterMs?: string;
   livenessWindowMs?: string;
 };
@@ -119,7 +120,11 @@ export class IpcMetricsStore implements MetricsStore {
   write(identity: WriterIdentity, batch: SeriesBatch): Promise<WriteReply> {
     const gauges = (batch.gauges ?? []).map(
       ([field, { value, timestamp }]) =>
-        [field, encodeNumber(value), timestamp ?? null] as [string, string, number | null],
+        [field, encodeNumber(value), timeForWire(timestamp)] as [
+          string,
+          string,
+          number | string | null,
+        ],
     );
     return this.call({
       op: 'write',
@@ -236,7 +241,7 @@ async function answer(store: MetricsStore, request: StoreRequest): Promise<unkno
       const identity = { id: request.id, info: () => request.info };
       const gauges = request.batch.gauges.map(
         ([field, text, timestamp]) =>
-          [field, { value: decodeNumber(text) ?? NaN, timestamp: timestamp ?? undefined }] as [
+          [field, { value: decodeNumber(text) ?? NaN, timestamp: timeFromWire(timestamp) }] as [
             string,
             { value: number; timestamp?: number },
           ],
@@ -301,6 +306,18 @@ function namedError(message: string, name: string | undefined, cause: Error | un
   const error = new Error(message, options);
   if (name && name !== 'Error') error.name = name;
   return error;
+}
+
+/** A gauge's time for the wire (see {@link StoreRequest}). */
+function timeForWire(time: number | undefined): number | string | null {
+  if (time === undefined) return null;
+  return Number.isFinite(time) ? time : encodeNumber(time);
+}
+
+/** A gauge's time from the wire. */
+function timeFromWire(time: number | string | null): number | undefined {
+  if (time === null) return undefined;
+  return typeof time === 'number' ? time : (decodeNumber(time) ?? NaN);
 }
 
 /** An optional number as text for the wire (see {@link StoreRequest}). */

@@ -558,6 +558,31 @@ describe.each(STORES)('the %s store keeps the write protocol', (kind) => {
     expect(JSON.parse(metadata.sum)).toEqual({ type: 'gauge', help: 'Sum', mode: 'livesum' });
   });
 
+  it("keeps a gauge time that is not finite as sent, not the store's clock", async () => {
+    const store = newStore();
+    const a = writer(1);
+    const [never, before, unknown] = ['never', 'before', 'unknown'].map((name) =>
+      seriesField(name, {}),
+    );
+    await store.write(a, {
+      expectedSeq: 0,
+      seq: 1,
+      gauges: [
+        [never, { value: 1, timestamp: Infinity }],
+        [before, { value: 2, timestamp: -Infinity }],
+        [unknown, { value: 3, timestamp: NaN }],
+      ],
+    });
+
+    const snapshot = await store.read();
+    expect(pairsOf(snapshot.gauges[snapshot.processes.indexOf(a.id) / 2])).toEqual({
+      [never]: '1 +Inf',
+      [before]: '2 -Inf',
+      [unknown]: '3 NaN',
+      [MARKER.seq]: '1',
+    });
+  });
+
   it('counts the processes that wrote within the liveness window, the writer included, even on a refused write', async () => {
     const store = newStore();
     const [a, b, c] = [1, 2, 3].map(writer);
