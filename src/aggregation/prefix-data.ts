@@ -7,7 +7,7 @@ import {
   parseExemplarField,
   type StoredExemplar,
 } from '../storage/stored-exemplar.js';
-import { decodeStoredValue } from '../storage/stored-value.js';
+import { decodeStoredValue, storedValueProblem } from '../storage/stored-value.js';
 import { decodeWindowDigest, isWindowDigest, type WindowDigest } from '../storage/window-digest.js';
 import { SeriesFieldCache } from './series-field-cache.js';
 
@@ -291,7 +291,7 @@ function readGauges(
         `process ${processId}: field ${JSON.stringify(field).slice(0, 80)} is not a series`,
       );
     } else if (!stored) {
-      problems.push(`process ${processId}: value of ${field} is not a number`);
+      problems.push(`process ${processId}: ${storedValueProblem(field, text)}`);
     } else {
       gauges.push({ ...series, value: stored.value, timestamp: stored.timestamp });
     }

@@ -22,3 +22,17 @@ export function decodeStoredValue(text: string): StoredValue | undefined {
   }
   return { value, timestamp };
 }
+
+/**
+ * What is wrong with a stored text {@link decodeStoredValue} did not read, naming `field`: its value,
+ * or its time (a time that is a number but not finite is left out too: it cannot be compared).
+ */
+export function storedValueProblem(field: string, text: string): string {
+  const space = text.indexOf(' ');
+  if (space <= 0 || decodeNumber(text.slice(0, space)) === undefined) {
+    return `value of ${field} is not a number`;
+  }
+  const time = decodeNumber(text.slice(space + 1));
+  if (time === undefined) return `time of ${field} is not a number`;
+  return `time of ${field} is not finite (${encodeNumber(time)})`;
+}

@@ -7,7 +7,9 @@ import {
   ProcessIdentity,
   readRedisMetricsOptionsFromEnv,
   RedisMetricsConfigError,
+  RedisMetricsStore,
   RedisMultiProcessCollector,
+  seriesField,
   type GaugeMode,
 } from '../../src/index.js';
 import { promtoolCheck } from '../harness/promtool.js';
@@ -468,6 +470,55 @@ describe('RedisMultiProcessCollector', () => {
       `Skipped 1 unreadable entry in Redis under prefix "${longPrefix}": ${problem.slice(0, 300)}... (${problem.length} characters)`,
     ]);
     expect(warnings[0].length).toBeLessThan(500);
+  });
+
+  it('names the time of a gauge it left out for a time that is not finite, and the value for a value that is not a number', async () => {
+    const prefix = redis.prefix('gauge-times');
+    const store = new RedisMetricsStore(redis.client, prefix);
+    const writer = ProcessIdentity.create({ hostname: 'h', pid: 7 });
+    const [never, before, unknown, fine] = ['never', 'before', 'unknown', 'fine'].map((name) =>
+      seriesField(name, {}),
+    );
+    const meta = (name: string) =>
+      [name, { type: 'gauge' as const, help: name, mode: 'all' }] as [
+        string,
+        { type: 'gauge'; help: string; mode: string },
+      ];
+    await store.write(writer, {
+      expectedSeq: 0,
+      seq: 1,
+      metadata: ['never', 'before', 'unknown', 'fine'].map(meta),
+      gauges: [
+        [never, { value: 1, timestamp: Infinity }],
+        [before, { value: 2, timestamp: -Infinity }],
+        [unknown, { value: 3, timestamp: NaN }],
+        [fine, { value: 4, timestamp: 1000 }],
+      ],
+    });
+    const keys = new PrefixKeys(prefix);
+    const warnings: string[] = [];
+    const collector = new RedisMultiProcessCollector({
+      client: redis.client,
+      keyPrefix: prefix,
+      logger: { warn: (message) => warnings.push(message) },
+    });
+
+    const scraped = await collector.metrics();
+    // A value no version writes, once the times are gone (a warning shows three problems at most).
+    await redis.client.hdel(keys.gauges(writer.id), never, before, unknown);
+    await redis.client.hset(keys.gauges(writer.id), fine, 'four 1000');
+    await collector.metrics();
+
+    expect(scraped).toBe('# HELP fine fine\n# TYPE fine gauge\nfine{pid="7",hostname="h"} 4\n');
+    const problems = [
+      `time of ${never} is not finite (+Inf)`,
+      `time of ${before} is not finite (-Inf)`,
+      `time of ${unknown} is not finite (NaN)`,
+    ].map((problem) => `process ${writer.id}: ${problem}`);
+    expect(warnings).toEqual([
+      `Skipped 3 unreadable entries in Redis under prefix "${prefix}": ${problems.join('; ')}`,
+      `Skipped 1 unreadable entry in Redis under prefix "${prefix}": process ${writer.id}: value of ${fine} is not a number`,
+    ]);
   });
 
   it('reads REDIS_KEY_PREFIX as the module does: trimmed, and empty as unset', async () => {
