@@ -30,7 +30,8 @@ type StoreRequest =
   | { op: 'rebase'; id: string; info: ReturnType<WriterIdentity['info']>; request: RebaseRequest }
   | { op: 'end'; processId: string; staleAfterMs?: string }
   | { op: 'read'; options?: ReadOptions }
-  | { op: 'processIndex' };
+  | { op: 'processIndex' }
+  | { op: 'heldWrite'; processId: string };
 
 type WireBatch = Omit<SeriesBatch, 'gauges' | 'staleAfterMs' | 'livenessWindowMs'> & {
   gauges: [string, string, number | string | null][];
@@ -162,6 +163,23 @@ export class IpcMetricsStore implements MetricsStore {
     return this.call({ op: 'processIndex' }) as Promise<ProcessIndex>;
   }
 
+  /**
+   * The primary's store's answer (see {@link MetricsStore.heldWrite}); `undefined` (cannot tell) when
+   * that store has none, or the primary is of an earlier version: one that refuses the operation as
+   * unknown, or one older still that answers nothing. Never `null` then, which would count the
+   * registry whole again.
+   */
+  async heldWrite(processId: string): Promise<number | null | undefined> {
+    let held: unknown;
+    try {
+      held = await this.call({ op: 'heldWrite', processId });
+    } catch (error) {
+      if (isUnknownOperation(error, 'heldWrite')) return undefined;
+      throw error;
+    }
+    return typeof held === 'number' || held === null ? held : undefined;
+  }
+
   /** Fresh scrapes among the primary's workers, relayed by the primary: a new channel each call. */
   flushRequests(): FlushRequestChannel {
     return new IpcFlushRequests(this.channel);
@@ -262,13 +280,33 @@ async function answer(store: MetricsStore, request: StoreRequest): Promise<unkno
       return store.read(request.options);
     case 'processIndex':
       return store.processIndex();
+    case 'heldWrite':
+      // A store without it cannot tell: `undefined`, which JSON leaves out of the reply.
+      return store.heldWrite?.(request.processId);
     default:
       // A worker of another version (forked after the code on disk changed) would otherwise get
       // `undefined` for an answer and fail on it, far from the cause.
-      throw new Error(
-        `the cluster primary does not know the operation "${(request as { op: unknown }).op}" (are the primary and its workers running the same version of nestjs-redis-metrics?)`,
-      );
+      throw new Error(unknownOperationMessage((request as { op: unknown }).op));
   }
+}
+
+/**
+ * How a primary refuses an operation it does not know. A worker reads this very text as a primary of
+ * an earlier version (see {@link isUnknownOperation}), so it must not change: primaries already
+ * running send it as it is.
+ */
+function unknownOperationMessage(op: unknown): string {
+  return `the cluster primary does not know the operation "${String(op)}" (are the primary and its workers running the same version of nestjs-redis-metrics?)`;
+}
+
+/** Whether a call was rejected by a primary that does not know its operation `op`, and by nothing else. */
+function isUnknownOperation(error: unknown, op: StoreRequest['op']): boolean {
+  return (
+    error instanceof Error &&
+    error.name === 'Error' &&
+    error.cause === undefined &&
+    error.message === unknownOperationMessage(op)
+  );
 }
 
 /** The causes of an error the primary's store rejected with, outermost first: the Error ones, by name and message. */

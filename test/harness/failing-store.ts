@@ -68,7 +68,7 @@ export class FailingStore implements MetricsStore {
     return this.store.processIndex();
   }
 
-  heldWrite(processId: string): Promise<number | null> {
+  heldWrite(processId: string): Promise<number | null | undefined> {
     if (!this.store.heldWrite)
       throw new Error('FailingStore: the store underneath has no heldWrite');
     return this.store.heldWrite(processId);

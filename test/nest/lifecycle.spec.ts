@@ -1,6 +1,6 @@
 import 'reflect-metadata';
 
-import { fork } from 'node:child_process';
+import { fork, type ChildProcess } from 'node:child_process';
 
 import {
   Controller,
@@ -30,6 +30,25 @@ import { waitFor } from '../harness/writer-processes.js';
 type PrivateRedis = Awaited<ReturnType<typeof startPrivateRedis>>;
 
 const primaryFixture = new URL('../fixtures/ipc-primary.mjs', import.meta.url).pathname;
+const losingPrimaryFixture = new URL('../fixtures/ipc-losing-primary.mjs', import.meta.url)
+  .pathname;
+
+/** Tells a forked primary fixture `command` and waits for its answer `reply`. */
+function tellPrimary(
+  primary: ChildProcess,
+  command: string,
+  reply: string,
+): Promise<Record<string, unknown>> {
+  return new Promise((resolve) => {
+    const listen = (message: { fixture?: string }) => {
+      if (message?.fixture !== reply) return;
+      primary.off('message', listen);
+      resolve(message);
+    };
+    primary.on('message', listen);
+    primary.send({ fixture: command });
+  });
+}
 
 async function startApp(imports: ModuleMetadata['imports']): Promise<INestApplication> {
   @Module({ imports })
@@ -256,6 +275,45 @@ describe('lifecycle, configuration styles and Redis outages, on a private Redis'
         }
       }
       expect(scraped).toEqual(['again_ipc_total 1', 'again_ipc_total 2']);
+    } finally {
+      primary.kill();
+    }
+  });
+
+  it("counts once what an app started again counted with an IpcMetricsStore when the earlier app's last write was unanswered at its close and never applied", async () => {
+    const primary = fork(losingPrimaryFixture, [], { stdio: 'inherit' });
+    try {
+      // No flush but those the test makes, and a shutdown that gives up on the held write soon.
+      const options = {
+        ...baseOptions('lost-ipc'),
+        flushIntervalMs: 60_000,
+        livenessWindowMs: 120_000,
+        ttlSeconds: 300,
+        scrapeTimeoutMs: 300,
+      };
+      delete options.url;
+      const newStore = () => new IpcMetricsStore(primary as unknown as NodeJS.Process);
+      const scraped: (string | undefined)[] = [];
+      const first = await startApp([RedisMetricsModule.forRoot({ ...options, store: newStore() })]);
+      scraped.push(await countOnce(first, 'lost_ipc_total'));
+      first.get(RedisMetricsService).counter({ name: 'lost_ipc_total', help: 'x' }).inc();
+      await tellPrimary(primary, 'holdNextWrite', 'holding');
+      await first.close();
+      // The write of the 2 fails in the primary after the app gave up on it: the store holds the 1.
+      const lost = await tellPrimary(primary, 'loseHeldWrite', 'lost');
+      const second = await startApp([
+        RedisMetricsModule.forRoot({ ...options, store: newStore() }),
+      ]);
+      try {
+        scraped.push(await countOnce(second, 'lost_ipc_total'));
+      } finally {
+        await second.close();
+      }
+
+      expect(lost).toEqual({ fixture: 'lost', held: true });
+      // The registry's 3. Before, 2: the IPC store could not tell, and the next app went on from the
+      // 2 of the write that was never applied.
+      expect(scraped).toEqual(['lost_ipc_total 1', 'lost_ipc_total 3']);
     } finally {
       primary.kill();
     }

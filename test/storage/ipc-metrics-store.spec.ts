@@ -1,13 +1,20 @@
 import { fork } from 'node:child_process';
 import { EventEmitter } from 'node:events';
 
+import { Counter, Registry } from 'prom-client';
+
 import {
   createRedisClient,
+  decodePacked,
+  IpcMetricsStore,
   MemoryMetricsStore,
+  MetricsFlusher,
+  ProcessIdentity,
   RedisMetricsStore,
   resolveRedisMetricsOptions,
   serveMetricsStore,
   type MetricsStore,
+  type StoreSnapshot,
 } from '../../src/index.js';
 import { startRedisWithAuth } from '../harness/redis-auth-server.mjs';
 import { freePort } from '../harness/redis-server.mjs';
@@ -58,6 +65,14 @@ interface Rejection {
   causes: { name: string; message: string }[];
   /** The error as `util.inspect` prints it, causes included. */
   inspected: string;
+}
+
+/** A series' total in a snapshot, unpacked. */
+function totalOf(snapshot: StoreSnapshot, field: string): Record<string, number> | undefined {
+  const index = snapshot.totals.indexOf(field);
+  return index < 0 || index % 2 === 1
+    ? undefined
+    : Object.fromEntries(decodePacked(snapshot.totals[index + 1])!);
 }
 
 function withoutInspected({ inspected: _, ...rest }: Rejection): Omit<Rejection, 'inspected'> {
@@ -194,6 +209,69 @@ describe('IpcMetricsStore over a real IPC channel', () => {
     } finally {
       client.disconnect();
       await server.stop();
+    }
+  });
+
+  it("answers which write of a process the primary's store holds, and cannot tell (undefined, never null) with a primary of an earlier version or a store without it", async () => {
+    const writer = ProcessIdentity.create({ hostname: 'h', pid: 1 });
+    const other = ProcessIdentity.create({ hostname: 'h', pid: 2 });
+    const primaries = (['current', 'refuses', 'silent', 'store-without'] as const).map((kind) => ({
+      kind,
+      child: fork(fixture(kind === 'current' ? 'ipc-primary.mjs' : 'ipc-older-primary.mjs'), [], {
+        env: { ...process.env, PRIMARY: kind },
+        stdio: 'inherit',
+      }),
+    }));
+    try {
+      const answers: Record<string, unknown[]> = {};
+      for (const { kind, child } of primaries) {
+        const store = new IpcMetricsStore(child as unknown as NodeJS.Process);
+        const before = await store.heldWrite(writer.id);
+        await store.write(writer, { expectedSeq: 0, seq: 4, counters: [['["a",{}]', 'v 1']] });
+        answers[kind] = [before, await store.heldWrite(writer.id), await store.heldWrite(other.id)];
+      }
+
+      expect(answers).toEqual({
+        current: [null, 4, null],
+        refuses: [undefined, undefined, undefined],
+        silent: [undefined, undefined, undefined],
+        'store-without': [undefined, undefined, undefined],
+      });
+    } finally {
+      for (const { child } of primaries) child.kill();
+    }
+  });
+
+  it('goes on from what an earlier flusher of the registry delivered with a primary of an earlier version, the flusher never stopped by the unknown operation', async () => {
+    const primary = fork(fixture('ipc-older-primary.mjs'), [], {
+      env: { ...process.env, PRIMARY: 'refuses' },
+      stdio: 'inherit',
+    });
+    try {
+      const store = new IpcMetricsStore(primary as unknown as NodeJS.Process);
+      const registry = new Registry();
+      const counter = new Counter({ name: 'older_total', help: 'Older', registers: [registry] });
+      const flusher = () =>
+        new MetricsFlusher({
+          store,
+          identity: ProcessIdentity.create(),
+          registry,
+          intervalMs: 60_000,
+          gaugeModeOf: () => 'all',
+        });
+      const first = flusher();
+      counter.inc();
+      expect((await first.flush()).ok).toBe(true);
+      const delivered = first.delivered()!;
+      await first.end();
+      const second = flusher();
+      second.startFrom(delivered);
+      counter.inc();
+
+      expect(await second.flush()).toMatchObject({ ok: true, repaired: undefined });
+      expect(totalOf(await store.read(), '["older_total",{}]')).toEqual({ v: 2 });
+    } finally {
+      primary.kill();
     }
   });
 

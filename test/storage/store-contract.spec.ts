@@ -296,13 +296,8 @@ describe.each(STORES)('the %s store keeps the write protocol', (kind) => {
     expect((await store.processIndex()).processes).toEqual([]);
   });
 
-  it('tells the last write of a process the totals hold, indexed or ended (the IPC store does not)', async () => {
+  it('tells the last write of a process the totals hold, indexed or ended', async () => {
     const store = newStore();
-    if (kind === 'ipc') {
-      // A primary of another version would refuse it: the handover it serves is trusted instead.
-      expect(store.heldWrite).toBeUndefined();
-      return;
-    }
     const a = writer(1);
     expect(await store.heldWrite!(a.id)).toBeNull();
     await store.write(a, {
