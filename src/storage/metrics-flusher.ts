@@ -267,7 +267,15 @@ export class MetricsFlusher {
   private async takeOver(delivered: DeliveredCounts): Promise<void> {
     const { store, logger } = this.options;
     // A failure leaves it to the next flush, before which nothing is written.
-    const held = await store.heldWrite?.(delivered.processId);
+    let held = await store.heldWrite?.(delivered.processId);
+    if (held !== undefined && delivered.writes.unanswered.length > 0) {
+      // A write of that flusher still on its way (Redis stalled at its close) may be applied after
+      // that answer: sent on another connection, or under CLIENT PAUSE WRITE, which answers reads.
+      // Ending its process makes Redis refuse any such write (each expects markers the end removes),
+      // and its tombstone keeps the write the totals hold. (A store that cannot tell is not asked.)
+      await store.end(delivered.processId);
+      held = await store.heldWrite!(delivered.processId);
+    }
     if (held === null && delivered.before !== undefined) {
       // No write of that flusher arrived: the totals hold what it had taken over.
       this.takingOver = delivered.before;

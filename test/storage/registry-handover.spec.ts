@@ -1,7 +1,9 @@
+import { Redis } from 'ioredis';
 import { Counter, Registry } from 'prom-client';
 
 import { MetricsFlusher, ProcessIdentity, RedisMetricsStore } from '../../src/index.js';
 import { FailingStore, type Failure } from '../harness/failing-store.js';
+import { startPrivateRedis } from '../harness/redis-server.mjs';
 import { useTestRedis } from '../harness/test-redis.js';
 
 // Managers of one registry in turn in one process (an app closed and started again) hand over what
@@ -51,4 +53,60 @@ describe('the handover between flushers of one registry', () => {
       expect(await total()).toBe('v 2');
     },
   );
+});
+
+// A Redis paused for writes (CLIENT PAUSE WRITE, as a failover does) still answers reads: a next
+// flusher on another connection reads which write of the earlier one the totals hold while that
+// flusher's last write waits in Redis, to be applied after the read.
+describe('the handover between flushers of one registry, on a private Redis paused for writes', () => {
+  let redis: Awaited<ReturnType<typeof startPrivateRedis>>;
+  const clients: Redis[] = [];
+  const connect = () => {
+    const client = new Redis(redis.url);
+    clients.push(client);
+    return client;
+  };
+
+  beforeAll(async () => {
+    redis = await startPrivateRedis();
+  });
+  afterAll(async () => {
+    for (const client of clients) client.disconnect();
+    await redis.stop();
+  });
+
+  it("counts once when the earlier flusher's unanswered write is applied after the next one read what the totals hold", async () => {
+    const prefix = 'paused-handover';
+    const admin = connect();
+    const registry = new Registry();
+    const counter = new Counter({ name: 'paused_total', help: 'Paused', registers: [registry] });
+    const flusher = (client: Redis) =>
+      new MetricsFlusher({
+        store: new RedisMetricsStore(client, prefix),
+        identity: ProcessIdentity.create(),
+        registry,
+        intervalMs: 60_000,
+        gaugeModeOf: () => 'all',
+      });
+
+    // The first app counts 1, then 2, whose write waits in the paused Redis when the app closes.
+    const first = flusher(connect());
+    counter.inc();
+    expect((await first.flush()).ok).toBe(true);
+    counter.inc();
+    await admin.call('CLIENT', 'PAUSE', '600', 'WRITE');
+    const lastFlush = first.flush();
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    const fromFirst = first.delivered();
+    first.abandon();
+    // The next app, with a client of its own, counts 3.
+    const second = flusher(connect());
+    second.startFrom(fromFirst!);
+    counter.inc();
+    const secondFlush = await second.flush();
+    await lastFlush;
+
+    expect(secondFlush.ok).toBe(true);
+    expect(await admin.hget(`{${prefix}}:totals`, '["paused_total",{}]')).toBe('v 3');
+  });
 });
