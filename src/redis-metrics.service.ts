@@ -21,7 +21,10 @@ import type { FlushResult } from './storage/metrics-flusher.js';
 
 /** A gauge's configuration plus how it is aggregated across processes. */
 export type RedisGaugeConfiguration<T extends string> = GaugeConfiguration<T> & {
-  /** Multiprocess mode of this gauge; default the module's `defaultGaugeMode`. */
+  /**
+   * Multiprocess mode of this gauge; default the module's `defaultGaugeMode`. A mode the module
+   * option `gaugeModes` gives this gauge wins over it (the manager logs once that it does).
+   */
   multiprocessMode?: GaugeMode;
 };
 
@@ -53,7 +56,7 @@ export class RedisMetricsService {
     );
   }
 
-  /** A gauge in the module's registry, aggregated by its `multiprocessMode`. */
+  /** A gauge in the module's registry, aggregated by its `multiprocessMode` unless `gaugeModes` names it. */
   gauge<T extends string>(config: Omit<RedisGaugeConfiguration<T>, 'registers'>): Gauge<T> {
     const { multiprocessMode, ...gaugeConfig } = config;
     const name = this.fullName(config.name);

@@ -87,7 +87,10 @@ export function makeCounterProvider(
   return makeProvider(config, (metrics, c) => metrics.counter(c));
 }
 
-/** Provides a gauge in the module's registry, aggregated across processes by `multiprocessMode`. */
+/**
+ * Provides a gauge in the module's registry, aggregated across processes by `multiprocessMode`, or by
+ * the mode the module option `gaugeModes` gives it.
+ */
 export function makeGaugeProvider(
   config: MetricProviderConfiguration<RedisGaugeConfiguration<string>, Gauge<string>>,
 ): Provider {
