@@ -1,4 +1,4 @@
-import { Redis } from 'ioredis';
+import { Redis, type RedisOptions } from 'ioredis';
 import { Counter, Registry } from 'prom-client';
 
 import { MetricsFlusher, ProcessIdentity, RedisMetricsStore } from '../../src/index.js';
@@ -61,8 +61,8 @@ describe('the handover between flushers of one registry', () => {
 describe('the handover between flushers of one registry, on a private Redis paused for writes', () => {
   let redis: Awaited<ReturnType<typeof startPrivateRedis>>;
   const clients: Redis[] = [];
-  const connect = () => {
-    const client = new Redis(redis.url);
+  const connect = (options: RedisOptions = {}) => {
+    const client = new Redis(redis.url, options);
     clients.push(client);
     return client;
   };
@@ -108,5 +108,34 @@ describe('the handover between flushers of one registry, on a private Redis paus
 
     expect(secondFlush.ok).toBe(true);
     expect(await admin.hget(`{${prefix}}:totals`, '["paused_total",{}]')).toBe('v 3');
+  });
+  it("counts once when the earlier flusher's first write timed out and is applied after the next one read what the totals hold", async () => {
+    const prefix = 'paused-first-write';
+    const admin = connect();
+    const registry = new Registry();
+    const counter = new Counter({ name: 'first_total', help: 'First', registers: [registry] });
+    const flusher = (client: Redis) =>
+      new MetricsFlusher({
+        store: new RedisMetricsStore(client, prefix),
+        identity: ProcessIdentity.create(),
+        registry,
+        intervalMs: 60_000,
+        gaugeModeOf: () => 'all',
+      });
+
+    // The first app counts 1; its first write times out in the paused Redis, which applies it later.
+    await admin.call('CLIENT', 'PAUSE', '600', 'WRITE');
+    const first = flusher(connect({ commandTimeout: 100 }));
+    counter.inc();
+    expect((await first.flush()).ok).toBe(false);
+    const fromFirst = first.delivered();
+    first.abandon();
+    // The next app, with a client of its own, counts 2.
+    const second = flusher(connect());
+    second.startFrom(fromFirst!);
+    counter.inc();
+    expect((await second.flush()).ok).toBe(true);
+
+    expect(await admin.hget(`{${prefix}}:totals`, '["first_total",{}]')).toBe('v 2');
   });
 });
