@@ -82,7 +82,8 @@ export interface PrefixData {
    * Why the totals may not hold every count though a process that has not ended wrote (each write
    * leaves its marker there): `during`, they were deleted (evicted, expired) while they were read, so
    * only part of them was; `before`, they are gone altogether; `wrongType`, their key holds another
-   * type than a hash (something else wrote it), which reads as no totals at all.
+   * type than a hash (something else wrote it), which reads as no totals at all (said whether or not
+   * a live process wrote: the counts of ended processes are in the totals only).
    */
   lostTotals: 'during' | 'before' | 'wrongType' | undefined;
   /** What could not be read, one line each (bad data under the prefix). */
@@ -170,11 +171,13 @@ export function parseSnapshot(
     data.gauges.set(id, gauges);
     data.windows.set(id, windows);
   }
+  // A totals key of another type cannot be read whoever wrote: with every process ended, its counts
+  // are all there is, and a scrape without them would show the counters gone.
+  if (data.lostTotals === undefined && snapshot.totalsWrongType) data.lostTotals = 'wrongType';
   // Totals with no field at all, not even a marker, though a process's gauges hold its last write: the
-  // totals key went, or holds something else. (An end removes only its own marker, and the totals are
-  // read first.)
+  // totals key went. (An end removes only its own marker, and the totals are read first.)
   if (data.lostTotals === undefined && someProcessWrote && snapshot.totals.length === 0) {
-    data.lostTotals = snapshot.totalsWrongType ? 'wrongType' : 'before';
+    data.lostTotals = 'before';
   }
   fields.endScrape();
   return data;

@@ -121,6 +121,26 @@ describe('keys under the prefix that are gone before a scrape or go during it', 
     ]);
   });
 
+  it('fails the scrape and mergeFromRedis on a totals key that holds another type when every process that wrote has ended', async () => {
+    const prefix = redis.prefix('totals-wrong-type-ended');
+    const keys = new PrefixKeys(prefix);
+    const registry = new Registry();
+    new Counter({ name: 'orders_total', help: 'Orders', registers: [registry] }).inc(3);
+    const flusher = testFlusher(redis.client, prefix, registry);
+    expect((await flusher.flush()).ok).toBe(true);
+    // Its counts stay in the totals, which something else then overwrites.
+    await flusher.end();
+    await redis.client.set(keys.totals, 'not a hash');
+    const collector = new RedisMultiProcessCollector({ client: redis.client, keyPrefix: prefix });
+    const message = `Redis under prefix "${prefix}" cannot read its totals: their key holds another type than a hash (something other than this module wrote it); live processes replace it and write their counts again at their next flush`;
+
+    // Not a scrape without the 3 that the totals held.
+    await expect(collector.metrics()).rejects.toThrow(new MergedScrapeUnavailableError(message));
+    await expect(RedisMultiProcessCollector.mergeFromRedis(redis.client, prefix)).rejects.toThrow(
+      new MergedScrapeUnavailableError(message),
+    );
+  });
+
   it('fails mergeFromRedis as it fails a scrape, while the totals are gone or being written again, rather than returning them without the lost counts', async () => {
     const prefix = redis.prefix('merge-totals-missing');
     const keys = new PrefixKeys(prefix);
