@@ -76,6 +76,15 @@ export class RedisMultiProcessCollector {
   private readonly shownWrites = new ShownWrites();
 
   constructor(private readonly options: RedisMultiProcessCollectorOptions = {}) {
+    // Checked before a client is made for it.
+    this.livenessWindowMs = checkedMs(
+      'collector option "livenessWindowMs"',
+      options.livenessWindowMs ?? DEFAULT_REDIS_METRICS_OPTIONS.livenessWindowMs,
+    );
+    this.lostDataGraceMs = checkedMs(
+      'collector option "lostDataGraceMs"',
+      options.lostDataGraceMs ?? lostDataGraceMs(DEFAULT_REDIS_METRICS_OPTIONS.flushIntervalMs),
+    );
     if (options.store) {
       this.client = undefined;
       this.ownsClient = false;
@@ -108,10 +117,6 @@ export class RedisMultiProcessCollector {
         // Read as the module reads it, so that both find the same keys.
         options.keyPrefix ?? keyPrefixFromEnv() ?? DEFAULT_REDIS_METRICS_OPTIONS.keyPrefix,
       );
-    this.livenessWindowMs =
-      options.livenessWindowMs ?? DEFAULT_REDIS_METRICS_OPTIONS.livenessWindowMs;
-    this.lostDataGraceMs =
-      options.lostDataGraceMs ?? lostDataGraceMs(DEFAULT_REDIS_METRICS_OPTIONS.flushIntervalMs);
   }
 
   /**
@@ -209,9 +214,24 @@ export class RedisMultiProcessCollector {
     livenessWindowMs: number = DEFAULT_REDIS_METRICS_OPTIONS.livenessWindowMs,
     graceMs: number = lostDataGraceMs(DEFAULT_REDIS_METRICS_OPTIONS.flushIntervalMs),
   ): Promise<MetricFamily[]> {
+    checkedMs('mergeFromRedis argument "livenessWindowMs"', livenessWindowMs);
+    checkedMs('mergeFromRedis argument "graceMs"', graceMs);
     const store = new RedisMetricsStore(client, keyPrefix);
     const data = await readPrefix(store);
     checkTotalsWhole(data, store.description, graceMs);
     return mergeMetrics(data, { livenessWindowMs, accumulate }).families;
   }
+}
+
+/**
+ * A duration given in code, checked: NaN or a negative one would silently turn off the check it
+ * bounds (every process dead, or no wait after Redis lost data).
+ * @throws RedisMetricsConfigError naming the setting and the value.
+ */
+function checkedMs(setting: string, value: number): number {
+  if (typeof value === 'number' && value >= 0) return value;
+  throw new RedisMetricsConfigError(
+    setting,
+    `must be a number of milliseconds, 0 or more; got ${typeof value === 'number' ? String(value) : typeof value}`,
+  );
 }

@@ -572,4 +572,26 @@ describe('RedisMultiProcessCollector', () => {
       else process.env.PROMETHEUS_REDIS_URL = before;
     }
   });
+
+  it('refuses a liveness window or a grace that is NaN or negative, which would turn its check off', async () => {
+    const { client } = redis;
+    const refused = (setting: string, got: string) =>
+      `nestjs-redis-metrics: ${setting} must be a number of milliseconds, 0 or more; got ${got}`;
+    expect(() => new RedisMultiProcessCollector({ client, lostDataGraceMs: NaN })).toThrow(
+      refused('collector option "lostDataGraceMs"', 'NaN'),
+    );
+    expect(() => new RedisMultiProcessCollector({ client, livenessWindowMs: -1 })).toThrow(
+      refused('collector option "livenessWindowMs"', '-1'),
+    );
+    await expect(
+      RedisMultiProcessCollector.mergeFromRedis(client, 'any', true, 5000, -5),
+    ).rejects.toThrow(refused('mergeFromRedis argument "graceMs"', '-5'));
+    await expect(
+      RedisMultiProcessCollector.mergeFromRedis(client, 'any', true, NaN),
+    ).rejects.toThrow(refused('mergeFromRedis argument "livenessWindowMs"', 'NaN'));
+    // 0 is a bound like any other: no wait after a loss.
+    expect(new RedisMultiProcessCollector({ client, lostDataGraceMs: 0 })).toBeInstanceOf(
+      RedisMultiProcessCollector,
+    );
+  });
 });
