@@ -90,11 +90,15 @@ export async function startSample(
     },
   };
   startedSamples.push(sample);
+  let ended = false;
   const exited = new Promise<never>((_, reject) =>
-    child.once('exit', (code) =>
-      reject(new Error(`the sample exited (${code}) before serving:\n${output}`)),
-    ),
+    child.once('exit', (code) => {
+      ended = true;
+      reject(new Error(`the sample exited (${code}) before serving:\n${output}`));
+    }),
   );
-  await Promise.race([waitFor(() => workerPids().length >= workers, 30_000), exited]);
+  // The wait ends with the sample too: it lost the race, but its 25 ms polling would go on for the
+  // rest of its 30 s and keep the Jest worker alive past the spec ("failed to exit gracefully").
+  await Promise.race([waitFor(() => ended || workerPids().length >= workers, 30_000), exited]);
   return sample;
 }
