@@ -81,8 +81,10 @@ describe('Redis errors from what ioredis reports', () => {
   it('maps a command timeout to RedisTimeoutError and leaves other errors alone', async () => {
     const redis = await startPrivateRedis();
     // A busy machine may take longer than 50 ms for a first command: only the blocking one gets it.
-    const patient = new Redis(redis.url);
-    const client = new Redis(redis.url, { commandTimeout: 50 });
+    // disconnectTimeout as for the other clients here: ioredis' default 2 s, armed on a socket that
+    // had already closed, once outlived this file.
+    const patient = new Redis(redis.url, { disconnectTimeout: 50 });
+    const client = new Redis(redis.url, { commandTimeout: 50, disconnectTimeout: 50 });
     const scriptError = await patient
       .eval('return redis.call("NOPE")', 0)
       .then(() => undefined, toRedisError);
