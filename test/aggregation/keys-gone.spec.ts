@@ -53,6 +53,20 @@ describe('keys under the prefix that are gone before a scrape or go during it', 
     await testFlusher(redis.client, prefix, registry).flush();
   }
 
+  /** A counter at 3 in a registry of its own, flushed once under a new prefix. */
+  async function ordersCounted(name: string) {
+    const prefix = redis.prefix(name);
+    const registry = new Registry();
+    new Counter({ name: 'orders_total', help: 'Orders', registers: [registry] }).inc(3);
+    const flusher = testFlusher(redis.client, prefix, registry);
+    const flushed = await flusher.flush();
+    return { prefix, keys: new PrefixKeys(prefix), flusher, flushed };
+  }
+
+  /** What a scrape says of a totals key that holds another type. */
+  const wrongTypeTotals = (prefix: string) =>
+    `Redis under prefix "${prefix}" cannot read its totals: their key holds another type than a hash (something other than this module wrote it); live processes replace it and write their counts again at their next flush`;
+
   it('fails the scrape when the totals are deleted (evicted, expired) during it, rather than serving part of them', async () => {
     const prefix = redis.prefix('totals-gone');
     const keys = new PrefixKeys(prefix);
@@ -87,16 +101,11 @@ describe('keys under the prefix that are gone before a scrape or go during it', 
   });
 
   it('names a totals key that holds another type as such, not as deleted, in the failed scrape and mergeFromRedis; the next flush replaces it', async () => {
-    const prefix = redis.prefix('totals-wrong-type');
-    const keys = new PrefixKeys(prefix);
-    const registry = new Registry();
-    new Counter({ name: 'orders_total', help: 'Orders', registers: [registry] }).inc(3);
-    const flusher = testFlusher(redis.client, prefix, registry);
-    await flusher.flush();
+    const { prefix, keys, flusher } = await ordersCounted('totals-wrong-type');
     // Something other than the module writes a string on the key.
     await redis.client.set(keys.totals, 'not a hash');
     const collector = new RedisMultiProcessCollector({ client: redis.client, keyPrefix: prefix });
-    const message = `Redis under prefix "${prefix}" cannot read its totals: their key holds another type than a hash (something other than this module wrote it); live processes replace it and write their counts again at their next flush`;
+    const message = wrongTypeTotals(prefix);
 
     await expect(collector.metrics()).rejects.toThrow(new MergedScrapeUnavailableError(message));
     await expect(RedisMultiProcessCollector.mergeFromRedis(redis.client, prefix)).rejects.toThrow(
@@ -122,17 +131,13 @@ describe('keys under the prefix that are gone before a scrape or go during it', 
   });
 
   it('fails the scrape and mergeFromRedis on a totals key that holds another type when every process that wrote has ended', async () => {
-    const prefix = redis.prefix('totals-wrong-type-ended');
-    const keys = new PrefixKeys(prefix);
-    const registry = new Registry();
-    new Counter({ name: 'orders_total', help: 'Orders', registers: [registry] }).inc(3);
-    const flusher = testFlusher(redis.client, prefix, registry);
-    expect((await flusher.flush()).ok).toBe(true);
+    const { prefix, keys, flusher, flushed } = await ordersCounted('totals-wrong-type-ended');
+    expect(flushed.ok).toBe(true);
     // Its counts stay in the totals, which something else then overwrites.
     await flusher.end();
     await redis.client.set(keys.totals, 'not a hash');
     const collector = new RedisMultiProcessCollector({ client: redis.client, keyPrefix: prefix });
-    const message = `Redis under prefix "${prefix}" cannot read its totals: their key holds another type than a hash (something other than this module wrote it); live processes replace it and write their counts again at their next flush`;
+    const message = wrongTypeTotals(prefix);
 
     // Not a scrape without the 3 that the totals held.
     await expect(collector.metrics()).rejects.toThrow(new MergedScrapeUnavailableError(message));
@@ -142,12 +147,7 @@ describe('keys under the prefix that are gone before a scrape or go during it', 
   });
 
   it('fails mergeFromRedis as it fails a scrape, while the totals are gone or being written again, rather than returning them without the lost counts', async () => {
-    const prefix = redis.prefix('merge-totals-missing');
-    const keys = new PrefixKeys(prefix);
-    const registry = new Registry();
-    new Counter({ name: 'orders_total', help: 'Orders', registers: [registry] }).inc(3);
-    const flusher = testFlusher(redis.client, prefix, registry);
-    await flusher.flush();
+    const { prefix, keys, flusher } = await ordersCounted('merge-totals-missing');
     await redis.client.del(keys.totals);
 
     const gone = RedisMultiProcessCollector.mergeFromRedis(redis.client, prefix);

@@ -5,6 +5,7 @@ import {
   ProcessIdentity,
   RedisMetricsStore,
   type MetricsFlusherOptions,
+  type MetricsStore,
 } from '../../src/index.js';
 
 /**
@@ -17,8 +18,17 @@ export function testFlusher(
   registry: MetricsFlusherOptions['registry'],
   options: Partial<MetricsFlusherOptions> = {},
 ): MetricsFlusher {
+  return storeFlusher(new RedisMetricsStore(client, prefix), registry, options);
+}
+
+/** As {@link testFlusher}, writing to `store` (a store of any kind, or one a test wraps). */
+export function storeFlusher(
+  store: MetricsStore,
+  registry: MetricsFlusherOptions['registry'],
+  options: Partial<MetricsFlusherOptions> = {},
+): MetricsFlusher {
   return new MetricsFlusher({
-    store: new RedisMetricsStore(client, prefix),
+    store,
     identity: ProcessIdentity.create(),
     registry,
     intervalMs: 60_000,

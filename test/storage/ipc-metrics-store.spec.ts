@@ -8,7 +8,6 @@ import {
   decodePacked,
   IpcMetricsStore,
   MemoryMetricsStore,
-  MetricsFlusher,
   ProcessIdentity,
   RedisMetricsStore,
   resolveRedisMetricsOptions,
@@ -18,6 +17,7 @@ import {
 } from '../../src/index.js';
 import { startRedisWithAuth } from '../harness/redis-auth-server.mjs';
 import { freePort } from '../harness/redis-server.mjs';
+import { storeFlusher } from '../harness/test-flusher.js';
 
 const fixture = (name: string) => new URL(`../fixtures/${name}`, import.meta.url).pathname;
 
@@ -251,14 +251,7 @@ describe('IpcMetricsStore over a real IPC channel', () => {
       const store = new IpcMetricsStore(primary as unknown as NodeJS.Process);
       const registry = new Registry();
       const counter = new Counter({ name: 'older_total', help: 'Older', registers: [registry] });
-      const flusher = () =>
-        new MetricsFlusher({
-          store,
-          identity: ProcessIdentity.create(),
-          registry,
-          intervalMs: 60_000,
-          gaugeModeOf: () => 'all',
-        });
+      const flusher = () => storeFlusher(store, registry);
       const first = flusher();
       counter.inc();
       expect((await first.flush()).ok).toBe(true);

@@ -1,9 +1,10 @@
 import { Redis, type RedisOptions } from 'ioredis';
 import { Counter, Registry } from 'prom-client';
 
-import { MetricsFlusher, ProcessIdentity, RedisMetricsStore } from '../../src/index.js';
+import { RedisMetricsStore } from '../../src/index.js';
 import { FailingStore, type Failure } from '../harness/failing-store.js';
 import { startPrivateRedis } from '../harness/redis-server.mjs';
+import { storeFlusher, testFlusher } from '../harness/test-flusher.js';
 import { useTestRedis } from '../harness/test-redis.js';
 
 // Managers of one registry in turn in one process (an app closed and started again) hand over what
@@ -21,14 +22,7 @@ describe('the handover between flushers of one registry', () => {
       const store = new FailingStore(new RedisMetricsStore(redis.client, prefix));
       const registry = new Registry();
       const counter = new Counter({ name: 'handed_total', help: 'Handed', registers: [registry] });
-      const flusher = () =>
-        new MetricsFlusher({
-          store,
-          identity: ProcessIdentity.create(),
-          registry,
-          intervalMs: 60_000,
-          gaugeModeOf: () => 'all',
-        });
+      const flusher = () => storeFlusher(store, registry);
       const total = () => redis.client.hget(`{${prefix}}:totals`, '["handed_total",{}]');
 
       // The first app counts 1 and ends.
@@ -80,14 +74,7 @@ describe('the handover between flushers of one registry, on a private Redis paus
     const admin = connect();
     const registry = new Registry();
     const counter = new Counter({ name: 'paused_total', help: 'Paused', registers: [registry] });
-    const flusher = (client: Redis) =>
-      new MetricsFlusher({
-        store: new RedisMetricsStore(client, prefix),
-        identity: ProcessIdentity.create(),
-        registry,
-        intervalMs: 60_000,
-        gaugeModeOf: () => 'all',
-      });
+    const flusher = (client: Redis) => testFlusher(client, prefix, registry);
 
     // The first app counts 1, then 2, whose write waits in the paused Redis when the app closes.
     const first = flusher(connect());
@@ -114,14 +101,7 @@ describe('the handover between flushers of one registry, on a private Redis paus
     const admin = connect();
     const registry = new Registry();
     const counter = new Counter({ name: 'first_total', help: 'First', registers: [registry] });
-    const flusher = (client: Redis) =>
-      new MetricsFlusher({
-        store: new RedisMetricsStore(client, prefix),
-        identity: ProcessIdentity.create(),
-        registry,
-        intervalMs: 60_000,
-        gaugeModeOf: () => 'all',
-      });
+    const flusher = (client: Redis) => testFlusher(client, prefix, registry);
 
     // The first app counts 1; its first write times out in the paused Redis, which applies it later.
     await admin.call('CLIENT', 'PAUSE', '600', 'WRITE');
