@@ -270,6 +270,9 @@ local expected = ARGV[3] == '0' and '' or ARGV[3]
 for i = 1, 4 do
   if markers[i] ~= expected then return { 'mismatch', now, stale, wrongType, markers, live() } end
 end
+-- An ended process writes again only after a repair's rebase, which removes its tombstone: a first
+-- write that arrives late, after the process was ended, would count again what the next one counts.
+if markers[5] ~= '' then return { 'mismatch', now, stale, wrongType, markers, live() } end
 
 register(id, ARGV[2])
 callMany('HSET', KEYS[3], lines(ARGV[8]))
@@ -366,7 +369,8 @@ return { 'applied', now, {}, wrongType, {}, -1 }
  * Ends a process: its gauges and summary windows, previous counter values, markers and index entries
  * go; its counts stay
  * in the totals, where they already are, so nothing moves. A tombstone (kept a day) records the last
- * write of it the totals hold, so a process that was only paused can tell what of it is counted.
+ * write of it the totals hold ('0': none), so a process that was only paused can tell what of it is
+ * counted, and a write of it that arrives after the end is refused, its first one included.
  * Atomic: several processes may end the same dead one at once.
  * KEYS (every script of one process): 1 processes, 2 process-info, 3 metadata, 4 totals,
  *   5 gauges of the process, 6 counters of the process, 7 ended, 8 ended-seq, 9 exemplars
@@ -389,6 +393,9 @@ redis.call('HDEL', KEYS[3], marker)
 if seq then
   redis.call('ZADD', KEYS[7], now, id)
   redis.call('HSET', KEYS[8], id, seq)
+elseif redis.call('HSETNX', KEYS[8], id, '0') == 1 then
+  -- Ended before any write of it arrived (or ended again: its tombstone stays as it is).
+  redis.call('ZADD', KEYS[7], now, id)
 end
 local old = redis.call('ZRANGEBYSCORE', KEYS[7], '-inf', '(' .. string.format('%.3f', nowMs - 86400000), 'LIMIT', 0, 64)
 for j = 1, #old do

@@ -55,7 +55,14 @@ export class MemoryMetricsStore implements MetricsStore {
               (heartbeat) => heartbeat > now - batch.livenessWindowMs!,
             ).length,
           };
-    if (c !== expected || g !== expected || t !== expected || m !== expected) {
+    // As the script: an ended process writes again only after a rebase removed its tombstone.
+    if (
+      c !== expected ||
+      g !== expected ||
+      t !== expected ||
+      m !== expected ||
+      markers.ended !== null
+    ) {
       return { status: 'mismatch', now, stale, wrongType: [], markers, ...live() };
     }
 
@@ -109,13 +116,16 @@ export class MemoryMetricsStore implements MetricsStore {
     this.totals.delete(marker);
     this.metadata.delete(marker);
     if (seq !== undefined) this.ended.set(processId, { at: now, seq });
+    // Ended before any write of it arrived (or ended again: its tombstone stays as it is).
+    else if (!this.ended.has(processId)) this.ended.set(processId, { at: now, seq: '0' });
     for (const [id, { at }] of this.ended) if (at < now - DAY_MS) this.ended.delete(id);
     return heartbeat === undefined ? 'absent' : 'ended';
   }
 
   async heldWrite(processId: string): Promise<number | null> {
     const seq = this.ended.get(processId)?.seq ?? this.totals.get(MARKER.processSeq(processId));
-    return seq === undefined ? null : Number(seq);
+    // A tombstone of '0': the process was ended before the totals held any write of it.
+    return seq === undefined || seq === '0' ? null : Number(seq);
   }
 
   async read(options: ReadOptions = {}): Promise<StoreSnapshot> {

@@ -285,6 +285,9 @@ export class MetricsFlusher {
     this.takeOverChecked = true;
     if (held === null) {
       this.takingOver = undefined;
+      // Nothing acknowledged, and none of its unanswered writes held (or ever to be, once ended):
+      // this flusher counts the registry once, and nothing Redis held was lost.
+      if (delivered.writes.ackedSeq === 0) return;
       logger?.warn(
         `${store.description} no longer holds what this registry's earlier manager in this process delivered (process ${delivered.processId}; Redis restarted empty or was flushed): its counts are counted again.`,
       );

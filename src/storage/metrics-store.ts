@@ -66,7 +66,7 @@ export interface StoredMarkers {
   totals: number | null;
   /** In the shared metadata. */
   metadata: number | null;
-  /** In the tombstone of an ended process: the last write of it the totals include. */
+  /** In the tombstone of an ended process: the last write of it the totals include (0: none). */
   ended: number | null;
 }
 
@@ -165,7 +165,8 @@ export interface MetricsStore {
   /** Starts a repair of a process (see {@link RebaseRequest}). */
   rebase(identity: WriterIdentity, request: RebaseRequest): Promise<WriteReply>;
   /**
-   * Ends a process: its gauges and state go, its counts stay in the totals.
+   * Ends a process: its gauges and state go, its counts stay in the totals. Its tombstone (kept a
+   * day) makes the store refuse any later write of it until a repair's rebase, its first included.
    * @param staleAfterMs end it only if its heartbeat is older than this.
    * @returns `ended`, `absent` (it was not indexed), or `alive` (it wrote within `staleAfterMs`).
    */
@@ -176,8 +177,8 @@ export interface MetricsStore {
   processIndex(): Promise<ProcessIndex>;
   /**
    * The number of a process's last write the totals hold: its totals marker while it is indexed, its
-   * tombstone once it ended (kept a day); `null` when the totals hold nothing of it (Redis restarted
-   * empty or flushed since). A next manager of the same registry in this process asks it which of the
+   * tombstone once it ended (kept a day); `null` when the totals hold nothing of it (none of its
+   * writes arrived before it ended, or Redis restarted empty or was flushed since). A next manager of the same registry in this process asks it which of the
    * writes an earlier one handed over (acknowledged, or unanswered at its shutdown) the totals hold
    * before going on from it; a store without it is trusted, and so is `undefined`: the store cannot
    * tell (an `IpcMetricsStore` whose primary is of an earlier version, or serves a store without it).

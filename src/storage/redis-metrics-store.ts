@@ -114,7 +114,8 @@ export class RedisMetricsStore implements MetricsStore {
       ]),
     );
     const seq = ended ?? live;
-    return seq === null ? null : Number(seq);
+    // A tombstone of '0': the process was ended before the totals held any write of it.
+    return seq === null || seq === '0' ? null : Number(seq);
   }
 
   read(options: ReadOptions = {}): Promise<StoreSnapshot> {

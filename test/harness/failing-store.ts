@@ -43,6 +43,11 @@ export class FailingStore implements MetricsStore {
 
   constructor(private readonly store: MetricsStore) {}
 
+  /** Resolves once `count` calls are held back by `late` failures. */
+  async holding(count = 1): Promise<void> {
+    while (this.held.length < count) await new Promise((resolve) => setImmediate(resolve));
+  }
+
   get description(): string {
     return this.store.description;
   }

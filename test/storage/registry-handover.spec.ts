@@ -1,7 +1,7 @@
 import { Redis, type RedisOptions } from 'ioredis';
 import { Counter, Registry } from 'prom-client';
 
-import { RedisMetricsStore } from '../../src/index.js';
+import { ProcessIdentity, RedisMetricsStore } from '../../src/index.js';
 import { FailingStore, type Failure } from '../harness/failing-store.js';
 import { startPrivateRedis } from '../harness/redis-server.mjs';
 import { storeFlusher, testFlusher } from '../harness/test-flusher.js';
@@ -47,6 +47,71 @@ describe('the handover between flushers of one registry', () => {
       expect(await total()).toBe('v 2');
     },
   );
+
+  // A write of the earlier flusher still on its way when the next one ends that flusher's process (a
+  // client that sends it again after a reconnection, or out of its place after a redirection) must
+  // not be applied: the next one goes on from what the totals held when it ended the process.
+  it("counts once when the earlier flusher's first write reaches Redis after the next one ended its process", async () => {
+    const prefix = redis.prefix('late-first-write');
+    const store = new FailingStore(new RedisMetricsStore(redis.client, prefix));
+    const registry = new Registry();
+    const counter = new Counter({ name: 'late_total', help: 'Late', registers: [registry] });
+
+    // The first app counts 1; its first write is held back, and the app stops without its reply.
+    const first = storeFlusher(store, registry);
+    counter.inc();
+    store.plan.push({ call: 'write', failure: 'late' });
+    const firstFlush = first.flush();
+    await store.holding();
+    const fromFirst = first.delivered();
+    first.abandon();
+    // The next app counts 2; once its write is answered, the first app's write reaches Redis.
+    const identity = ProcessIdentity.create();
+    const warnings: string[] = [];
+    const logger = { warn: (line: string) => warnings.push(line), log: () => undefined };
+    const second = storeFlusher(store, registry, { identity, logger });
+    second.startFrom(fromFirst!);
+    counter.inc();
+    expect((await second.flush()).ok).toBe(true);
+    expect(await firstFlush).toMatchObject({ ok: false, sent: 0 });
+    // Nothing Redis held was lost: no line says so.
+    expect(warnings).toEqual([]);
+
+    expect(await redis.client.hget(`{${prefix}}:totals`, '["late_total",{}]')).toBe('v 2');
+    expect((await store.processIndex()).processes.map(({ id }) => id)).toEqual([identity.id]);
+  });
+
+  it("leaves the earlier flusher's process out of the index when its load of what it took over reaches Redis after the next one ended it", async () => {
+    const prefix = redis.prefix('late-load');
+    const store = new FailingStore(new RedisMetricsStore(redis.client, prefix));
+    const registry = new Registry();
+    const counter = new Counter({ name: 'loaded_total', help: 'Loaded', registers: [registry] });
+
+    // The first app counts 1 and ends; the second takes it over, its load is held back, and it stops.
+    const first = storeFlusher(store, registry);
+    counter.inc();
+    expect((await first.flush()).ok).toBe(true);
+    const fromFirst = first.delivered();
+    await first.end();
+    const second = storeFlusher(store, registry);
+    second.startFrom(fromFirst!);
+    store.plan.push({ call: 'base-write', failure: 'late' });
+    const secondFlush = second.flush();
+    await store.holding();
+    const fromSecond = second.delivered();
+    second.abandon();
+    // The third counts 2; once its own load is answered, the second's load reaches Redis.
+    const identity = ProcessIdentity.create();
+    const third = storeFlusher(store, registry, { identity });
+    third.startFrom(fromSecond!);
+    counter.inc();
+    expect((await third.flush()).ok).toBe(true);
+    expect(await secondFlush).toMatchObject({ ok: false, sent: 0 });
+
+    expect(await redis.client.hget(`{${prefix}}:totals`, '["loaded_total",{}]')).toBe('v 2');
+    // The second process wrote nothing the totals hold: it is not listed as live.
+    expect((await store.processIndex()).processes.map(({ id }) => id)).toEqual([identity.id]);
+  });
 });
 
 // A Redis paused for writes (CLIENT PAUSE WRITE, as a failover does) still answers reads: a next

@@ -313,6 +313,35 @@ describe.each(STORES)('the %s store keeps the write protocol', (kind) => {
     expect(await store.heldWrite!(writer(2).id)).toBeNull();
   });
 
+  it('refuses every write of a process ended before its first arrived, until a rebase, and holds nothing of it', async () => {
+    const store = newStore();
+    const a = writer(1);
+    const first: SeriesBatch = {
+      expectedSeq: 0,
+      seq: 1,
+      metadata: [counterMeta],
+      counters: [[jobs, 'v 5']],
+    };
+
+    expect(await store.end(a.id)).toBe('absent');
+    expect(await store.end(a.id)).toBe('absent');
+    const late = await store.write(a, first);
+    const heldAfterEnd = await store.heldWrite!(a.id);
+    await store.rebase(a, { seq: 2, keepCounters: false, markLost: false });
+    const afterRebase = await store.write(a, { ...first, expectedSeq: 2, seq: 3 });
+
+    expect(late).toMatchObject({
+      status: 'mismatch',
+      markers: { counters: null, gauges: null, totals: null, metadata: null, ended: 0 },
+    });
+    expect(heldAfterEnd).toBeNull();
+    expect(afterRebase.status).toBe('applied');
+    expect(totalsOf(await store.read())).toEqual({
+      [jobs]: { v: 5 },
+      [MARKER.processSeq(a.id)]: '3',
+    });
+  });
+
   it('rebases: keeps or drops previous values, marks a loss, and takes base values without counting', async () => {
     const store = newStore();
     const a = writer(1);
