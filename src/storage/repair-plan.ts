@@ -148,11 +148,20 @@ export function planRepair(markers: StoredMarkers, history: WriteHistory): Repai
 
   // The ended process's tombstone stands in for its totals marker: what of it the totals hold.
   const wasEnded = markers.totals === null && markers.ended !== null;
-  const inTotals = markers.totals ?? markers.ended;
+  // A tombstone of 0: the totals held no write of it when it was ended. Before any write of it was
+  // acknowledged, none had arrived; after one was, the totals had lost it (the key evicted or
+  // deleted, Redis restarted or gone back in time) before the end, and hold nothing of it.
+  const lostBeforeEnd = wasEnded && markers.ended === 0 && ackedSeq > 0;
+  const inTotals = lostBeforeEnd ? null : (markers.totals ?? markers.ended);
   const causes: string[] = [];
   let markLost = false;
 
-  if (wasEnded) {
+  if (lostBeforeEnd) {
+    markLost = true;
+    causes.push(
+      'Redis no longer held this process in the totals (restarted empty, flushed, or the key was evicted or deleted) when it was ended as dead (no heartbeat for the TTL, or markProcessDead) while it was still running; what only Redis held, the counts of processes that ended before, cannot come back',
+    );
+  } else if (wasEnded) {
     causes.push(
       'this process was ended as dead (no heartbeat for the TTL, or markProcessDead) while it was still running; what it had written stays counted',
     );

@@ -146,6 +146,34 @@ describe('keys under the prefix that are gone before a scrape or go during it', 
     );
   });
 
+  // The end leaves a tombstone of 0 for a process the totals hold no write of. A process that had a
+  // write acknowledged and is ended so (reaped while only paused, or markProcessDead) after the totals
+  // were lost holds nothing in them: it counts whole again, as when it was not ended.
+  it('counts a process whole again when it was ended as dead while only paused, after the totals were lost', async () => {
+    const prefix = redis.prefix('totals-lost-then-ended');
+    const keys = new PrefixKeys(prefix);
+    const registry = new Registry();
+    const orders = new Counter({ name: 'orders_total', help: 'Orders', registers: [registry] });
+    orders.inc(3);
+    const identity = ProcessIdentity.create();
+    const flusher = testFlusher(redis.client, prefix, registry, { identity });
+    expect((await flusher.flush()).ok).toBe(true);
+    await redis.client.del(keys.totals);
+    expect(await new RedisMetricsStore(redis.client, prefix).end(identity.id)).toBe('ended');
+
+    orders.inc();
+    const flushed = await flusher.flush();
+
+    expect(flushed).toMatchObject({
+      ok: true,
+      repaired:
+        'Redis no longer held this process in the totals (restarted empty, flushed, or the key was evicted or deleted) when it was ended as dead (no heartbeat for the TTL, or markProcessDead) while it was still running; what only Redis held, the counts of processes that ended before, cannot come back',
+    });
+    // The loss is marked, so that scrapes wait for other live processes to write theirs again.
+    expect(await redis.client.hexists(keys.totals, '#lost-at')).toBe(1);
+    expect(await redis.client.hget(keys.totals, '["orders_total",{}]')).toBe('v 4');
+  });
+
   it('fails mergeFromRedis as it fails a scrape, while the totals are gone or being written again, rather than returning them without the lost counts', async () => {
     const { prefix, keys, flusher } = await ordersCounted('merge-totals-missing');
     await redis.client.del(keys.totals);
