@@ -849,12 +849,15 @@ export class MetricsFlusher {
     stats: { calls: number; sent: number; removed: number },
   ): Promise<void> {
     const { store, identity, logger } = this.options;
+    // Before the warning: an abandoned flusher repairs nothing, and a write of it refused is most
+    // often one the next manager of its registry fenced off by ending its process (see takeOver),
+    // where Redis lost nothing.
+    if (this.abandoned) throw new Error(ABANDONED);
     logger?.warn(
       `${store.description} lost data of process ${identity.id}: ${plan.cause}. ${
         plan.exact ? 'Repairing it exactly' : 'Repairing it as well as it can'
       } by writing its series again.`,
     );
-    if (this.abandoned) throw new Error(ABANDONED);
     const attempt: Attempt = {
       seq: (this.lastSeq += 1),
       // A rebase is applied whatever the markers hold.

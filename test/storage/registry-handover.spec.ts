@@ -81,6 +81,32 @@ describe('the handover between flushers of one registry', () => {
     expect((await store.processIndex()).processes.map(({ id }) => id)).toEqual([identity.id]);
   });
 
+  // The next flusher ends the earlier one's process on purpose: when the abandoned flusher hears its
+  // write refused, Redis lost nothing, and it repairs nothing.
+  it('says nothing of lost data or of a repair from an abandoned flusher whose late write the next one fenced off', async () => {
+    const prefix = redis.prefix('abandoned-refused');
+    const store = new FailingStore(new RedisMetricsStore(redis.client, prefix));
+    const registry = new Registry();
+    new Counter({ name: 'fenced_total', help: 'Fenced', registers: [registry] }).inc();
+    const warnings: string[] = [];
+    const logger = { warn: (line: string) => warnings.push(line), log: () => undefined };
+
+    const first = storeFlusher(store, registry, { logger });
+    store.plan.push({ call: 'write', failure: 'late' });
+    const firstFlush = first.flush();
+    await store.holding();
+    const fromFirst = first.delivered();
+    first.abandon();
+    const second = storeFlusher(store, registry);
+    second.startFrom(fromFirst!);
+    expect((await second.flush()).ok).toBe(true);
+
+    expect(await firstFlush).toMatchObject({ ok: false, sent: 0 });
+    expect(warnings).toEqual([
+      `Flushing metrics to Redis under prefix "${prefix}" failed; counting goes on in memory and is retried every 60000 ms: this process stopped writing to the metrics storage (its shutdown ran out of time)`,
+    ]);
+  });
+
   it("leaves the earlier flusher's process out of the index when its load of what it took over reaches Redis after the next one ended it", async () => {
     const prefix = redis.prefix('late-load');
     const store = new FailingStore(new RedisMetricsStore(redis.client, prefix));
