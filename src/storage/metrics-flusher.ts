@@ -206,6 +206,8 @@ export class MetricsFlusher {
   /** Set by {@link abandon}: not even a flush under way writes again. */
   private abandoned = false;
   private failing = false;
+  /** Set by {@link stop} and {@link abandon}: a failed flush is no longer retried. */
+  private stopping = false;
   private last: FlushResult | undefined;
   private lastSuccessAt: number | undefined;
   private runningSinceAt: number | undefined;
@@ -302,6 +304,7 @@ export class MetricsFlusher {
 
   /** Stops the timer and runs one last flush, so nothing counted before the stop is lost. */
   async stop(): Promise<FlushResult> {
+    this.stopping = true;
     if (this.timer) clearInterval(this.timer);
     this.timer = undefined;
     return this.flush({ collect: true });
@@ -348,6 +351,7 @@ export class MetricsFlusher {
   abandon(): void {
     this.ended = true;
     this.abandoned = true;
+    this.stopping = true;
     if (this.timer) clearInterval(this.timer);
     this.timer = undefined;
     // The registry would otherwise keep the reader, and every series it read, for good.
@@ -915,13 +919,19 @@ export class MetricsFlusher {
     return reaped;
   }
 
-  /** Logs when flushing starts failing and when it recovers, not on every failed tick. */
+  /**
+   * Logs when flushing starts failing and when it recovers, not on every failed tick. A first failure
+   * once stopping (the last flush, or one that ends after the shutdown gave up on it) is not retried.
+   */
   private report(result: FlushResult): void {
     const logger = this.options.logger;
     if (!result.ok && !this.failing) {
       this.failing = true;
+      const where = this.options.store.description;
       logger?.warn(
-        `Flushing metrics to ${this.options.store.description} failed; counting goes on in memory and is retried every ${this.options.intervalMs} ms: ${result.error?.message}`,
+        this.stopping
+          ? `Flushing metrics to ${where} failed while this process stopped flushing, and is not retried: ${result.error?.message}`
+          : `Flushing metrics to ${where} failed; counting goes on in memory and is retried every ${this.options.intervalMs} ms: ${result.error?.message}`,
       );
     } else if (result.ok && this.failing) {
       this.failing = false;

@@ -8,9 +8,11 @@ import {
   RedisMetricsStore,
   seriesField,
   snapshotRegistry,
+  type FlushLogger,
   type MetricsFlusherOptions,
 } from '../../src/index.js';
-import { testFlusher } from '../harness/test-flusher.js';
+import { FailingStore } from '../harness/failing-store.js';
+import { storeFlusher, testFlusher } from '../harness/test-flusher.js';
 import { useTestRedis } from '../harness/test-redis.js';
 
 describe('MetricsFlusher against a real Redis', () => {
@@ -356,6 +358,34 @@ describe('MetricsFlusher against a real Redis', () => {
 
     expect(last.ok).toBe(true);
     expect(await total(field)).toEqual({ v: 5 });
+  });
+
+  it('says that a flush failed once, and without the promise of a retry when it was the last', async () => {
+    const registry = new Registry();
+    new Counter({ name: 'stopping_total', help: 'Stopping', registers: [registry] }).inc();
+    const warnings: string[] = [];
+    const logger = { warn: (line: string) => warnings.push(line), log: () => undefined };
+    const store = new FailingStore(new RedisMetricsStore(redis.client, prefix));
+    const flusher = (logger: FlushLogger) => storeFlusher(store, registry, { logger });
+    const failing = flusher(logger);
+    const stopping = flusher(logger);
+    store.plan.push(
+      ...Array.from({ length: 4 }, () => ({ call: 'write' as const, failure: 'before' as const })),
+    );
+
+    // One that fails twice, then at its stop: one line, when it started failing.
+    expect((await failing.flush()).ok).toBe(false);
+    expect((await failing.flush()).ok).toBe(false);
+    expect((await failing.stop()).ok).toBe(false);
+    failing.abandon();
+    // One whose first failure is its last flush.
+    expect((await stopping.stop()).ok).toBe(false);
+    stopping.abandon();
+
+    expect(warnings).toEqual([
+      `Flushing metrics to Redis under prefix "${prefix}" failed; counting goes on in memory and is retried every 60000 ms: injected: the write never reached Redis`,
+      `Flushing metrics to Redis under prefix "${prefix}" failed while this process stopped flushing, and is not retried: injected: the write never reached Redis`,
+    ]);
   });
 
   it('writes 100,000 series in bounded calls', async () => {

@@ -103,7 +103,7 @@ describe('the handover between flushers of one registry', () => {
 
     expect(await firstFlush).toMatchObject({ ok: false, sent: 0 });
     expect(warnings).toEqual([
-      `Flushing metrics to Redis under prefix "${prefix}" failed; counting goes on in memory and is retried every 60000 ms: this process stopped writing to the metrics storage (its shutdown ran out of time)`,
+      `Flushing metrics to Redis under prefix "${prefix}" failed while this process stopped flushing, and is not retried: this process stopped writing to the metrics storage (its shutdown ran out of time)`,
     ]);
   });
 
