@@ -42,6 +42,13 @@ export interface FlushCost {
    * bare-changed-send.ts): the changed series given, their fields built, their lines sent.
    */
   bareChangedSendCpuMs: number;
+  /**
+   * CPU (ms, median) of an empty step measured as the flushes after the first are, in the same rounds:
+   * its own collection of the young generation and nothing else. The unchanged flush and the bare send
+   * each count one such collection, where a flush with changes makes one: a floor made of the two
+   * counts it once too many.
+   */
+  emptyStepCpuMs: number;
   /** Redis memory per stored series, bytes (INFO memory around a first flush; median of the repeats). */
   redisBytesPerSeries: number;
 }
@@ -217,6 +224,7 @@ export async function benchFlush(
       collectGarbage();
       const changed: Measured[] = [];
       const bareChanged: number[] = [];
+      const emptySteps: number[] = [];
       for (let round = 0; round < steadyRepeats; round += 1) {
         const tenth = tenths[round % 10];
         for (const labels of tenth.labels) counter.inc(labels);
@@ -228,6 +236,7 @@ export async function benchFlush(
         if (round % 2 === 1) await bare();
         changed.push(await measure(flusher!, redis, { steady: true }));
         if (round % 2 === 0) await bare();
+        emptySteps.push((await withOwnGarbageCpuMs(async () => undefined)).cpuMs);
       }
       results.push({
         series,
@@ -247,6 +256,7 @@ export async function benchFlush(
         unchanged: medianSample(unchanged),
         tenPercentChanged: medianSample(changed),
         bareChangedSendCpuMs: median(bareChanged),
+        emptyStepCpuMs: median(emptySteps),
         redisBytesPerSeries: median(bytesPerSeries),
       });
       const last = results[results.length - 1];
