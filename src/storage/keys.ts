@@ -92,11 +92,14 @@ export class PrefixKeys {
   readonly processes: string;
   /** Hash: process id -> JSON {@link ProcessInfo}. */
   readonly processInfo: string;
-  /** Hash: metric name -> JSON {@link MetricMeta}; plus one `#p:<id>` marker per live process. */
+  /**
+   * Hash: metric name -> JSON {@link MetricMeta}; plus one `#p:<id>` marker per stored process (until
+   * it is ended).
+   */
   readonly metadata: string;
   /**
    * Hash: series field -> the sum over every process, live or ended, of a counter, histogram or
-   * summary series (packed, see `packed-values.ts`); plus one `#p:<id>` marker per live process and
+   * summary series (packed, see `packed-values.ts`); plus one `#p:<id>` marker per stored process and
    * `#lost-at`. This is all a scrape reads of counter-like series.
    */
   readonly totals: string;
