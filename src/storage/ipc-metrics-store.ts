@@ -77,7 +77,7 @@ const TIMEOUT_MS = 5000;
 /**
  * A worker's view of the store its cluster primary keeps (see {@link serveMetricsStore}): every call
  * is a message to the primary and its reply. Fails (and the flush reports it) when the primary does
- * not answer within 5 s. A call the primary's store rejects is rejected with that error's message and
+ * not answer within 5 s, and at once when the IPC channel closes before it answers. A call the primary's store rejects is rejected with that error's message and
  * name, the module's Redis errors ({@link RedisConnectionError} and the like) as their own class, and
  * its `cause` chain as errors of the same names and messages (nothing else of them crosses: a failed
  * command's arguments may hold a password).
@@ -89,7 +89,7 @@ export class IpcMetricsStore implements MetricsStore {
   private seq = 0;
   private readonly pending = new Map<
     number,
-    { resolve: (v: unknown) => void; reject: (e: Error) => void }
+    { op: StoreRequest['op']; resolve: (v: unknown) => void; reject: (e: Error) => void }
   >();
 
   /**
@@ -102,7 +102,10 @@ export class IpcMetricsStore implements MetricsStore {
     }
   }
 
-  /** Takes the primary's replies. Listening keeps the worker alive, so only while a call waits. */
+  /**
+   * Takes the primary's replies. Listening (to `message` or `disconnect`) keeps the worker alive, so
+   * only while a call waits.
+   */
   private readonly onMessage = (message: Envelope) => {
     if (message?.nrmStore !== 'reply' || message.caller !== this.caller) return;
     const waiting = this.pending.get(message.seq);
@@ -113,9 +116,27 @@ export class IpcMetricsStore implements MetricsStore {
     } else waiting.resolve(message.result);
   };
 
+  /**
+   * The channel closed (this worker disconnected, or its primary did it) while calls wait: no answer
+   * can come any longer. Without this they waited out the timeout, which blamed a primary that serves
+   * no store, or never settled at all in a process that nothing else kept alive.
+   */
+  private readonly onDisconnect = () => {
+    for (const [seq, waiting] of [...this.pending]) {
+      this.settle(seq);
+      waiting.reject(
+        new Error(
+          `the IPC channel to the cluster primary closed before the primary answered a ${waiting.op} (it may have been applied or not)`,
+        ),
+      );
+    }
+  };
+
   private settle(seq: number): void {
     this.pending.delete(seq);
-    if (this.pending.size === 0) this.channel.off('message', this.onMessage);
+    if (this.pending.size > 0) return;
+    this.channel.off('message', this.onMessage);
+    this.channel.off('disconnect', this.onDisconnect);
   }
 
   write(identity: WriterIdentity, batch: SeriesBatch): Promise<WriteReply> {
@@ -198,8 +219,12 @@ export class IpcMetricsStore implements MetricsStore {
         );
       }, TIMEOUT_MS);
       timer.unref();
-      if (this.pending.size === 0) this.channel.on('message', this.onMessage);
+      if (this.pending.size === 0) {
+        this.channel.on('message', this.onMessage);
+        this.channel.on('disconnect', this.onDisconnect);
+      }
       this.pending.set(seq, {
+        op: request.op,
         resolve: (value) => (clearTimeout(timer), resolve(value)),
         reject: (error) => (clearTimeout(timer), reject(error)),
       });

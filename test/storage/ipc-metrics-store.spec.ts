@@ -1,4 +1,4 @@
-import { fork } from 'node:child_process';
+import { execFile, fork } from 'node:child_process';
 import { EventEmitter } from 'node:events';
 
 import { Counter, Registry } from 'prom-client';
@@ -267,6 +267,32 @@ describe('IpcMetricsStore over a real IPC channel', () => {
       primary.kill();
     }
   });
+
+  it('fails a call at once, naming the closed channel, when the channel closes before the primary answers', async () => {
+    // A real node:cluster primary that applies the write, never answers it, and disconnects the worker.
+    const stdout = await new Promise<string>((resolve, reject) =>
+      execFile(
+        process.execPath,
+        [fixture('ipc-disconnected-cluster.mjs')],
+        { timeout: 20_000 },
+        (error, out) => (error ? reject(error) : resolve(out)),
+      ),
+    );
+    const [worker, primary] = stdout
+      .trim()
+      .split('\n')
+      .map((line) => JSON.parse(line) as Record<string, unknown>);
+
+    const { ms, ...rejection } = worker.worker as { ms: number };
+    expect(rejection).toEqual({
+      name: 'Error',
+      message:
+        'the IPC channel to the cluster primary closed before the primary answered a write (it may have been applied or not)',
+    });
+    // Not the 5 s a primary that does not answer is given.
+    expect(ms).toBeLessThan(2000);
+    expect(primary).toEqual({ primaryHolds: 'v 3' });
+  }, 30_000);
 
   it('says what to check when the primary does not answer', async () => {
     const report = await runFixture<{ read: unknown }>('ipc-unserved.mjs', undefined);
