@@ -72,15 +72,22 @@ const NAMED_ERRORS = new Map<string, new (message: string, options?: { cause?: u
   ],
 );
 
-const TIMEOUT_MS = 5000;
+/**
+ * How long a worker waits for the primary's answer: past the 5 s the module's Redis client waits for a
+ * command, so that a primary whose Redis store stalls (Redis paused or overloaded) answers first with
+ * that store's error, which names Redis, rather than a worker's guess at a primary that serves no store.
+ * At 5 s the primary's answer came a few ms after the worker had given up on it.
+ */
+const TIMEOUT_MS = 6000;
 
 /**
  * A worker's view of the store its cluster primary keeps (see {@link serveMetricsStore}): every call
  * is a message to the primary and its reply. Fails (and the flush reports it) when the primary does
- * not answer within 5 s, and at once when the IPC channel closes before it answers. A call the primary's store rejects is rejected with that error's message and
- * name, the module's Redis errors ({@link RedisConnectionError} and the like) as their own class, and
- * its `cause` chain as errors of the same names and messages (nothing else of them crosses: a failed
- * command's arguments may hold a password).
+ * not answer within 6 s, and at once when the IPC channel closes before it answers. A call the
+ * primary's store rejects is rejected with that error's message and name, the module's Redis errors
+ * ({@link RedisConnectionError} and the like) as their own class, and its `cause` chain as errors of
+ * the same names and messages (nothing else of them crosses: a failed command's arguments may hold a
+ * password).
  */
 export class IpcMetricsStore implements MetricsStore {
   readonly description = 'the cluster primary, over IPC';

@@ -1,6 +1,7 @@
 import { execFile, fork } from 'node:child_process';
 import { EventEmitter } from 'node:events';
 
+import { Redis } from 'ioredis';
 import { Counter, Registry } from 'prom-client';
 
 import {
@@ -16,6 +17,7 @@ import {
   type StoreSnapshot,
 } from '../../src/index.js';
 import { startRedisWithAuth } from '../harness/redis-auth-server.mjs';
+import { makeTempDir, removeTempDir, startRedisProcess } from '../harness/redis-processes.mjs';
 import { freePort } from '../harness/redis-server.mjs';
 import { storeFlusher } from '../harness/test-flusher.js';
 
@@ -212,6 +214,43 @@ describe('IpcMetricsStore over a real IPC channel', () => {
     }
   });
 
+  it("rejects a worker's call with the error of the primary's Redis store when that Redis stalls, not with a guess at the primary", async () => {
+    // A Redis of this test's own, paused: the module's client (5 s command timeout) waits for it.
+    const dir = await makeTempDir('ipc-paused');
+    const server = await startRedisProcess({
+      dir,
+      port: await freePort(),
+      args: (port: number) => ['--port', String(port), '--bind', '127.0.0.1', '--save', ''],
+    });
+    const client = createRedisClient(
+      resolveRedisMetricsOptions({ enabled: true, url: `redis://127.0.0.1:${server.port}` }),
+    );
+    client.on('error', () => undefined);
+    const admin = new Redis({ port: server.port, host: '127.0.0.1' });
+    try {
+      await client.connect();
+      await admin.call('CLIENT', 'PAUSE', '10000', 'ALL');
+
+      const { write } = await runFixture<{ write: Rejection }>(
+        'ipc-errors.mjs',
+        new RedisMetricsStore(client, 'ipc-paused'),
+      );
+
+      // As the Redis store rejects in the primary, after its 5 s (a worker that waited 5 s gave up first).
+      expect(withoutInspected(write)).toEqual({
+        name: 'RedisTimeoutError',
+        message: `no answer from 127.0.0.1:${server.port} within the command timeout (is Redis overloaded or paused?)`,
+        connectionError: false,
+        causes: [{ name: 'Error', message: 'Command timed out' }],
+      });
+    } finally {
+      admin.disconnect();
+      client.disconnect();
+      await server.kill();
+      await removeTempDir(dir);
+    }
+  }, 30_000);
+
   it("answers which write of a process the primary's store holds, and cannot tell (undefined, never null) with a primary of an earlier version or a store without it", async () => {
     const writer = ProcessIdentity.create({ hostname: 'h', pid: 1 });
     const other = ProcessIdentity.create({ hostname: 'h', pid: 2 });
@@ -300,7 +339,7 @@ describe('IpcMetricsStore over a real IPC channel', () => {
     expect(report.read).toEqual({
       name: 'Error',
       message:
-        'the cluster primary did not answer a read within 5000 ms (does it serve the store with serveMetricsStore(store, cluster)? is it blocked?)',
+        'the cluster primary did not answer a read within 6000 ms (does it serve the store with serveMetricsStore(store, cluster)? is it blocked?)',
     });
   }, 20_000);
 });
