@@ -8,7 +8,11 @@ import type { Cluster, Redis } from 'ioredis';
 export interface ConnectionHistory {
   /** The last 'error' event since the client was last ready. */
   lastError?: Error;
-  /** Whether that error came after the socket had connected (the server answered, then hung up). */
+  /**
+   * Whether that error came after the socket had connected and before the connection was ready (the
+   * server took the connection, then hung up before serving it: a TLS port, a client certificate
+   * required). An error on a connection that had been ready is a connection lost, not that.
+   */
   lastErrorAfterConnect: boolean;
   /** The last error a sentinel gave while the client looked for the master, if any. */
   lastSentinelError?: Error;
@@ -16,6 +20,8 @@ export interface ConnectionHistory {
   lastAddress?: string;
   /** Whether the current connection attempt reached the server. */
   connected: boolean;
+  /** Whether the current connection became ready (served commands). */
+  ready: boolean;
   /**
    * An error after which the module closed its client for good, as reconnecting cannot mend it (the
    * server has no database of the number asked for).
@@ -31,10 +37,15 @@ const histories = new WeakMap<object, ConnectionHistory>();
  */
 export function trackConnectionHistory(client: Redis | Cluster): void {
   if (histories.has(client)) return;
-  const history: ConnectionHistory = { lastErrorAfterConnect: false, connected: false };
+  const history: ConnectionHistory = {
+    lastErrorAfterConnect: false,
+    connected: false,
+    ready: false,
+  };
   histories.set(client, history);
   client.on('connect', () => {
     history.connected = true;
+    history.ready = false;
     // A Cluster client has no stream of its own: its nodes' addresses are named by their errors.
     const stream = (client as { stream?: { remoteAddress?: string; remotePort?: number } }).stream;
     if (stream?.remoteAddress && stream.remotePort) {
@@ -42,15 +53,17 @@ export function trackConnectionHistory(client: Redis | Cluster): void {
     }
   });
   client.on('ready', () => {
+    history.ready = true;
     history.lastError = undefined;
     history.lastSentinelError = undefined;
   });
   client.on('reconnecting', () => {
     history.connected = false;
+    history.ready = false;
   });
   client.on('error', (error: Error) => {
     history.lastError = error;
-    history.lastErrorAfterConnect = history.connected;
+    history.lastErrorAfterConnect = history.connected && !history.ready;
   });
   client.on('sentinelError', (error: Error) => {
     history.lastSentinelError = error;

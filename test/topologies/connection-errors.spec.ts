@@ -15,6 +15,7 @@ import {
 } from '../../src/index.js';
 import { startRedisWithAuth, type AuthRedisServer } from '../harness/redis-auth-server.mjs';
 import { startRedisSentinel, type RedisSentinelHandle } from '../harness/redis-sentinel.mjs';
+import { makeTempDir, removeTempDir, startRedisProcess } from '../harness/redis-processes.mjs';
 import { freePort } from '../harness/redis-server.mjs';
 import { startTlsRedis, type TlsRedisServer } from '../harness/redis-tls-server.mjs';
 import { makeTestCertificates, type TestCertificates } from '../harness/tls-certificates.mjs';
@@ -510,5 +511,68 @@ describe('a Sentinel setup that cannot be used names its cause', () => {
       'Sentinel: no sentinel knows a master named "not-monitored" (check REDIS_SENTINEL_MASTER)',
       [SENTINEL_SECRET],
     );
+  });
+});
+
+describe('a connection that worked and was lost names the loss', () => {
+  it('Redis killed with a command waiting unread: the connection lost, not a guess at a TLS port', async () => {
+    const dir = await makeTempDir('lost-connection');
+    const server = await startRedisProcess({
+      dir,
+      port: await freePort(),
+      args: (port: number) => [
+        ...['--port', String(port), '--bind', '127.0.0.1', '--save', ''],
+        ...['--enable-debug-command', 'local'],
+      ],
+    });
+    const ignore = () => undefined;
+    // A client of the user's that waits 10 s before it reconnects, so that its last error stays the
+    // loss, and fails commands at once meanwhile, as the module's own client does.
+    const client = new Redis({
+      port: server.port,
+      host: '127.0.0.1',
+      retryStrategy: () => 10_000,
+      enableOfflineQueue: false,
+    });
+    client.on('error', ignore);
+    const manager = new RedisStorageManager(
+      {
+        client,
+        keyPrefix: uniquePrefix('lost'),
+        registry: new Registry(),
+        defaultMetrics: false,
+        httpMetrics: false,
+        freshScrapeWaitMs: 0,
+        flushIntervalMs: 60_000,
+        // The shutdown's wait for a reconnection, which comes only after 10 s.
+        scrapeTimeoutMs: 500,
+      },
+      { log: ignore, warn: ignore, error: ignore },
+    );
+    const admin = new Redis({ port: server.port, host: '127.0.0.1' });
+    admin.on('error', ignore);
+    try {
+      expect(await manager.setup()).toBe(true);
+      await admin.ping();
+      // Redis stops reading: a command sent now waits unread in its socket, so the kill resets the
+      // connection (ECONNRESET) of a client that had been ready all along.
+      void admin.call('DEBUG', 'SLEEP', '5').catch(ignore);
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      void client.ping().catch(ignore);
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      const closed = new Promise((resolve) => client.once('close', resolve));
+      await server.kill();
+      await closed;
+      const flushed = await manager.flush();
+
+      const lost = `connection to 127.0.0.1:${server.port} lost (ECONNRESET); the client keeps reconnecting`;
+      expect(flushed?.error?.message).toBe(lost);
+      expect((await manager.health()).error).toBe(lost);
+    } finally {
+      await manager.teardown();
+      client.disconnect();
+      admin.disconnect();
+      await removeTempDir(dir);
+    }
   });
 });
