@@ -188,6 +188,7 @@ export class RedisStorageManager
           this.client,
           this.options.keyPrefix,
           this.identity.id,
+          () => this.flusher?.liveProcesses,
         );
       }
     }

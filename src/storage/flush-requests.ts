@@ -13,8 +13,10 @@ import type { FlushRequestChannel, FlushRequestOutcome } from './metrics-store.j
  *
  * The number asked is what PUBLISH reports: the subscribers that got the request. On Redis Cluster that
  * counts the subscribers of the one node that took the PUBLISH (the message reaches every node), which
- * is mostly none or one of them: there the scrape waits for every process the store counts live. A live
- * process that does not listen (fresh scrapes off) then makes it wait its whole bound.
+ * is mostly none or one of them: there the scrape waits for its own process's answer, and for as many
+ * as the store counted live at the write that answer made (or at the last one before, if more). A
+ * process that started since this process last wrote is counted so. A live process that does not
+ * listen (fresh scrapes off) then makes it wait its whole bound.
  */
 export class FlushRequests implements FlushRequestChannel {
   private readonly requestChannel: string;
@@ -23,13 +25,18 @@ export class FlushRequests implements FlushRequestChannel {
   /** Requests of this process in flight: answers so far, and what ends their wait. */
   private readonly waiting = new Map<
     string,
-    { answered: number; wake: () => void; stop: () => void }
+    { answered: number; answeredSelf: boolean; wake: () => void; stop: () => void }
   >();
 
+  /**
+   * @param liveNow how many processes the store counted live at this process's last write (its flush
+   *   for a request updates it before it answers); read on Redis Cluster only.
+   */
   constructor(
     private readonly client: RedisClient,
     keyPrefix: string,
     private readonly processId: string,
+    private readonly liveNow: () => number | undefined = () => undefined,
   ) {
     this.requestChannel = `{${keyPrefix}}:flush-requests`;
     this.replyChannel = `{${keyPrefix}}:flushed`;
@@ -57,16 +64,24 @@ export class FlushRequests implements FlushRequestChannel {
   async request(waitMs: number, liveProcesses?: number): Promise<FlushRequestOutcome> {
     if (!this.subscriber || waitMs <= 0) return { asked: 0, answered: 0 };
     const id = randomBytes(8).toString('hex');
-    const entry = { answered: 0, wake: () => undefined, stop: () => undefined };
+    const entry = {
+      answered: 0,
+      answeredSelf: false,
+      wake: () => undefined,
+      stop: () => undefined,
+    };
     this.waiting.set(id, entry);
     try {
       const published = Number(await this.client.publish(this.requestChannel, id));
-      const asked =
-        this.client instanceof Cluster && liveProcesses !== undefined
-          ? Math.max(published, liveProcesses)
-          : published;
+      const cluster = this.client instanceof Cluster;
+      // On a Cluster, PUBLISH does not count who got it: the processes counted live are asked, as of
+      // this process's own answer, whose write counted them (a process may have started since the
+      // write before). Until that answer, as of that write.
+      const asked = () =>
+        cluster ? Math.max(published, liveProcesses ?? 0, this.liveNow() ?? 0) : published;
+      const done = () => entry.answered >= asked() && (!cluster || entry.answeredSelf);
       // Closed meanwhile: no answer can come any more (they come through the subscriber).
-      if (entry.answered < asked && this.subscriber) {
+      if (!done() && this.subscriber) {
         await new Promise<void>((resolve) => {
           const timer = setTimeout(resolve, waitMs);
           entry.stop = () => {
@@ -74,11 +89,11 @@ export class FlushRequests implements FlushRequestChannel {
             resolve();
           };
           entry.wake = () => {
-            if (entry.answered >= asked) entry.stop();
+            if (done()) entry.stop();
           };
         });
       }
-      return { asked, answered: entry.answered };
+      return { asked: asked(), answered: entry.answered };
     } catch {
       return { asked: 0, answered: 0 };
     } finally {
@@ -101,9 +116,11 @@ export class FlushRequests implements FlushRequestChannel {
   }
 
   private count(message: string): void {
-    const entry = this.waiting.get(message.slice(0, message.indexOf(' ')));
+    const space = message.indexOf(' ');
+    const entry = this.waiting.get(message.slice(0, space));
     if (!entry) return;
     entry.answered += 1;
+    if (message.slice(space + 1) === this.processId) entry.answeredSelf = true;
     entry.wake();
   }
 }

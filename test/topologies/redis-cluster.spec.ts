@@ -187,6 +187,61 @@ describe('Redis Cluster, 3 masters with a replica each', () => {
     }
   });
 
+  it('a fresh scrape waits for a process that started after the scraping process last wrote', async () => {
+    const started: { manager: RedisStorageManager; processClient: Cluster }[] = [];
+    const start = async (keyPrefix: string) => {
+      const processClient = clusterClient(cluster);
+      const registry = new Registry();
+      const items = new Counter({
+        name: 'items_total',
+        help: 'Items',
+        labelNames: ['item'],
+        registers: [registry],
+      });
+      // Registered after the items: written in the last of a flush's batches.
+      const joined = new Counter({ name: 'joined_total', help: 'Joined', registers: [registry] });
+      const manager = new RedisStorageManager(
+        {
+          client: processClient,
+          keyPrefix,
+          registry,
+          defaultMetrics: false,
+          httpMetrics: false,
+          // Only fresh scrapes write during the test: the scraping process last wrote at its start,
+          // which counted it alone live.
+          flushIntervalMs: 60_000,
+          freshScrapeWaitMs: 5_000,
+        },
+        { log: () => undefined, warn: () => undefined, error: () => undefined },
+      );
+      started.push({ manager, processClient });
+      expect(await manager.setup()).toBe(true);
+      return { manager, joined, items };
+    };
+    try {
+      const scraped: (number | undefined)[] = [];
+      // A new prefix each time: the scrape reads two processes' series only, in one call or a few.
+      for (let round = 1; round <= 4; round += 1) {
+        const keyPrefix = uniquePrefix('cluster-join');
+        const scraper = await start(keyPrefix);
+        const joiner = await start(keyPrefix);
+        joiner.joined.inc();
+        // Its answer comes after the scraping process's own (it has 20,000 series to write, that
+        // one none): a scrape that waits only for the processes its last write counted live reads
+        // before it.
+        for (let item = 0; item < 20_000; item += 1) joiner.items.inc({ item: String(item) });
+        scraped.push(sampleValue((await scraper.manager.metrics()).body, 'joined_total'));
+      }
+
+      expect(scraped).toEqual([1, 1, 1, 1]);
+    } finally {
+      for (const { manager, processClient } of started) {
+        await manager.teardown();
+        processClient.disconnect();
+      }
+    }
+  });
+
   it('keeps exact counts through the failover of the master of its slot, and the killed master rejoins as a replica', async () => {
     const { killed, replica, promoted } = await cluster.failOverMasterOf(`{${prefix}}`);
     expect(promoted.id).toBe(replica.id);
