@@ -22,6 +22,8 @@ export class FlushRequests implements FlushRequestChannel {
   private readonly requestChannel: string;
   private readonly replyChannel: string;
   private subscriber: RedisClient | undefined;
+  /** This process's flush, for a request its own subscriber cannot hear. */
+  private flushSelf: (() => Promise<unknown>) | undefined;
   /** Requests of this process in flight: answers so far, and what ends their wait. */
   private readonly waiting = new Map<
     string,
@@ -45,6 +47,7 @@ export class FlushRequests implements FlushRequestChannel {
   /** Listens for requests (and for answers to this process's own); `flush` writes this process now. */
   async listen(flush: () => Promise<unknown>): Promise<void> {
     if (this.subscriber) return;
+    this.flushSelf = flush;
     // Its own connection: a subscribed connection takes no other commands. It may queue its SUBSCRIBE
     // until connected, and subscribes again after a reconnect.
     const subscriber = duplicate(this.client);
@@ -71,8 +74,19 @@ export class FlushRequests implements FlushRequestChannel {
       stop: () => undefined,
     };
     this.waiting.set(id, entry);
+    // A subscriber being reconnected (its connection dropped a moment ago) hears neither this request
+    // nor its answers: this process then flushes itself, so that its own counts are in the scrape.
+    const self = this.subscriber.status === 'ready' ? undefined : this.flushSelf;
+    const flushedSelf = self?.().then(
+      () => {
+        entry.answered += 1;
+        entry.answeredSelf = true;
+        entry.wake();
+      },
+      () => undefined,
+    );
     try {
-      const published = Number(await this.client.publish(this.requestChannel, id));
+      const published = Number(await this.client.publish(this.requestChannel, id)) + (self ? 1 : 0);
       const cluster = this.client instanceof Cluster;
       // On a Cluster, PUBLISH does not count who got it: the processes counted live are asked, as of
       // this process's own answer, whose write counted them (a process may have started since the
@@ -80,8 +94,9 @@ export class FlushRequests implements FlushRequestChannel {
       const asked = () =>
         cluster ? Math.max(published, liveProcesses ?? 0, this.liveNow() ?? 0) : published;
       const done = () => entry.answered >= asked() && (!cluster || entry.answeredSelf);
-      // Closed meanwhile: no answer can come any more (they come through the subscriber).
-      if (!done() && this.subscriber) {
+      // Closed meanwhile: no answer can come any more (they come through the subscriber), but for
+      // this process's own flush.
+      if (!done() && (this.subscriber || flushedSelf)) {
         await new Promise<void>((resolve) => {
           const timer = setTimeout(resolve, waitMs);
           entry.stop = () => {

@@ -1,4 +1,5 @@
 import { jest } from '@jest/globals';
+import { Redis } from 'ioredis';
 
 import {
   createRedisClient,
@@ -93,5 +94,30 @@ describe('fresh scrapes over Redis pub/sub (FlushRequests), on a private Redis',
 
     // Both got it; the asking process answered itself, the silent one never does.
     await expect(request).resolves.toEqual({ asked: 2, answered: 1 });
+  });
+
+  it('a process whose subscriber is being reconnected flushes itself for its own request', async () => {
+    const asking = listener('fresh-own-subscriber', 'asking');
+    await asking.listening;
+    const other = listener('fresh-own-subscriber', 'other');
+    await other.listening;
+    await askUntil(asking.requests, 2);
+    asking.flushes.count = 0;
+    other.flushes.count = 0;
+    // The subscribers' connections dropped (a network blip, CLIENT KILL): until each is connected
+    // again, it hears neither requests nor answers. (Private: nothing else shows the subscriber.)
+    const subscriber = (asking.requests as unknown as { subscriber: RedisClient }).subscriber;
+    const dropped = new Promise((resolve) => subscriber.once('close', resolve));
+    const admin = new Redis(redis.url);
+    cleanups.push(() => admin.disconnect());
+    await admin.call('CLIENT', 'KILL', 'TYPE', 'pubsub');
+    await dropped;
+
+    const outcome = await asking.requests.request(300);
+
+    // No subscriber got the request: the asking process flushed itself; the other one could not hear.
+    expect(outcome).toEqual({ asked: 1, answered: 1 });
+    expect(asking.flushes.count).toBe(1);
+    expect(other.flushes.count).toBe(0);
   });
 });
