@@ -152,5 +152,8 @@ function duplicate(client: RedisClient): RedisClient {
     enableOfflineQueue: true,
     lazyConnect: false,
     maxRetriesPerRequest: null,
+    // Whatever the client of the user's says: without it, the subscriber is not subscribed again
+    // after a reconnection, and the process no longer hears requests without a word.
+    autoResubscribe: true,
   });
 }

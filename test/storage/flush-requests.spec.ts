@@ -96,6 +96,23 @@ describe('fresh scrapes over Redis pub/sub (FlushRequests), on a private Redis',
     await expect(request).resolves.toEqual({ asked: 2, answered: 1 });
   });
 
+  it("subscribes again after a reconnection though the user's client says autoResubscribe: false", async () => {
+    const client = new Redis(redis.url, { autoResubscribe: false });
+    client.on('error', () => undefined);
+    cleanups.push(() => client.disconnect());
+    const requests = new FlushRequests(client, 'fresh-resubscribe', 'p');
+    cleanups.push(() => requests.close());
+    await requests.listen(() => Promise.resolve());
+    expect((await askUntil(requests, 1)).asked).toBe(1);
+    const admin = new Redis(redis.url);
+    cleanups.push(() => admin.disconnect());
+
+    await admin.call('CLIENT', 'KILL', 'TYPE', 'pubsub');
+
+    // Once connected again (within a reconnection delay), its subscriber hears requests again.
+    expect((await askUntil(requests, 1)).asked).toBe(1);
+  });
+
   it('a process whose subscriber is being reconnected flushes itself for its own request', async () => {
     const asking = listener('fresh-own-subscriber', 'asking');
     await asking.listening;
