@@ -80,6 +80,17 @@ describe('the README', () => {
     expect(diagnostics).toEqual([]);
     program.emit();
 
+    // The node:cluster app without Redis, run as it is: its primary serves the store and forks its
+    // workers, which load the same file (the IPC channel keeps them alive), and nothing throws in
+    // either: still running, silent, when stopped after 5 s.
+    const [withoutRedis] = [...files].filter(([, code]) => code.includes('serveMetricsStore('));
+    const ran = spawnSync(
+      process.execPath,
+      [join(dir, 'out', withoutRedis[0].replace(/\.ts$/, '.js'))],
+      { encoding: 'utf8', timeout: 5000 },
+    );
+    expect({ signal: ran.signal, stderr: ran.stderr }).toEqual({ signal: 'SIGTERM', stderr: '' });
+
     // The Quick start as a user runs it: count, stop with SIGTERM at once, and the counts are in Redis.
     const redis = await startPrivateRedis();
     const run = async (script = 'main.js', env: Record<string, string> = {}) => {
