@@ -72,6 +72,9 @@ const NAMED_ERRORS = new Map<string, new (message: string, options?: { cause?: u
   ],
 );
 
+/** The operations that change the primary's store. */
+const CHANGING_OPS = new Set<StoreRequest['op']>(['write', 'rebase', 'end']);
+
 /**
  * How long a worker waits for the primary's answer: past the 5 s the module's Redis client waits for a
  * command, so that a primary whose Redis store stalls (Redis paused or overloaded) answers first with
@@ -131,9 +134,11 @@ export class IpcMetricsStore implements MetricsStore {
   private readonly onDisconnect = () => {
     for (const [seq, waiting] of [...this.pending]) {
       this.settle(seq);
+      // Only a call that changes the store leaves it in doubt; a read changed nothing.
+      const doubt = CHANGING_OPS.has(waiting.op) ? ' (it may have been applied or not)' : '';
       waiting.reject(
         new Error(
-          `the IPC channel to the cluster primary closed before the primary answered a ${waiting.op} (it may have been applied or not)`,
+          `the IPC channel to the cluster primary closed before the primary answered a ${waiting.op}${doubt}`,
         ),
       );
     }

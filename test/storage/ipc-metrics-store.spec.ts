@@ -333,6 +333,34 @@ describe('IpcMetricsStore over a real IPC channel', () => {
     expect(primary).toEqual({ primaryHolds: 'v 3' });
   }, 30_000);
 
+  it('says a call cut off by the closed channel may have been applied only of a call that changes the store, and stops listening', async () => {
+    // A worker's channel that takes messages and answers none, then closes.
+    const channel = Object.assign(new EventEmitter(), { send: () => true });
+    const store = new IpcMetricsStore(channel as unknown as NodeJS.Process);
+    const outcome = (call: Promise<unknown>) =>
+      call.then(
+        () => 'answered',
+        (error: Error) => error.message,
+      );
+    const calls = Promise.all([
+      outcome(store.write(ProcessIdentity.create(), { expectedSeq: 0, seq: 1 })),
+      outcome(store.end('gone')),
+      outcome(store.read()),
+      outcome(store.processIndex()),
+    ]);
+
+    channel.emit('disconnect');
+
+    const closed = 'the IPC channel to the cluster primary closed before the primary answered a';
+    expect(await calls).toEqual([
+      `${closed} write (it may have been applied or not)`,
+      `${closed} end (it may have been applied or not)`,
+      `${closed} read`,
+      `${closed} processIndex`,
+    ]);
+    expect([channel.listenerCount('message'), channel.listenerCount('disconnect')]).toEqual([0, 0]);
+  });
+
   it('says what to check when the primary does not answer', async () => {
     const report = await runFixture<{ read: unknown }>('ipc-unserved.mjs', undefined);
 
