@@ -145,6 +145,9 @@ function prepare(client: ExplainingRedis, names: SettingNames | undefined): Redi
   return client;
 }
 
+/** How long the module's own client waits for a command's answer. */
+export const COMMAND_TIMEOUT_MS = 5000;
+
 /**
  * A client for the module's own use: a single server (host and port, or a URL), or the master named by
  * `sentinelMaster` behind `sentinels`, with TLS files when TLS is on.
@@ -162,7 +165,7 @@ export function createRedisClient(options: RedisMetricsOptions, names?: SettingN
     enableOfflineQueue: false,
     maxRetriesPerRequest: 1,
     connectTimeout: 2000,
-    commandTimeout: 5000,
+    commandTimeout: COMMAND_TIMEOUT_MS,
     retryStrategy: (attempt) => Math.min(attempt * 200, 2000),
     // A socket that never connected closes at once on shutdown instead of after ioredis' 2 s default.
     disconnectTimeout: 200,

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 
 import { RedisAuthenticationError, RedisConnectionError, RedisTimeoutError } from '../errors.js';
+import { COMMAND_TIMEOUT_MS } from './create-redis-client.js';
 import {
   IpcFlushRequests,
   serveFlushRequests,
@@ -76,12 +77,13 @@ const NAMED_ERRORS = new Map<string, new (message: string, options?: { cause?: u
 const CHANGING_OPS = new Set<StoreRequest['op']>(['write', 'rebase', 'end']);
 
 /**
- * How long a worker waits for the primary's answer: past the 5 s the module's Redis client waits for a
- * command, so that a primary whose Redis store stalls (Redis paused or overloaded) answers first with
- * that store's error, which names Redis, rather than a worker's guess at a primary that serves no store.
- * At 5 s the primary's answer came a few ms after the worker had given up on it.
+ * How long a worker waits for the primary's answer: a second past the time the module's Redis client
+ * waits for a command, so that a primary whose Redis store stalls (Redis paused or overloaded) answers
+ * first with that store's error, which names Redis, rather than a worker's guess at a primary that
+ * serves no store. With the same time the primary's answer came a few ms after the worker had given
+ * up on it.
  */
-const TIMEOUT_MS = 6000;
+const TIMEOUT_MS = COMMAND_TIMEOUT_MS + 1000;
 
 /**
  * A worker's view of the store its cluster primary keeps (see {@link serveMetricsStore}): every call

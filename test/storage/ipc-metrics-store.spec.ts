@@ -328,7 +328,7 @@ describe('IpcMetricsStore over a real IPC channel', () => {
       message:
         'the IPC channel to the cluster primary closed before the primary answered a write (it may have been applied or not)',
     });
-    // Not the 5 s a primary that does not answer is given.
+    // Not the 6 s a primary that does not answer is given.
     expect(ms).toBeLessThan(2000);
     expect(primary).toEqual({ primaryHolds: 'v 3' });
   }, 30_000);
