@@ -16,7 +16,7 @@ export default {
   testTimeout: 30000,
   maxWorkers: 2,
   // Node 20 never frees a test file's vm.SourceTextModules (nodejs/node#59118), so a worker keeps
-  // every file's module graph (about 10 MB each after GC) and ended a full run with 0.6 to 0.9 GB of
+  // every file's module graph (about 10 MB each after GC) and ended a full run with 0.64 to 0.72 GB of
   // heap, whose tear-down at its exit took longer than the 500 ms Jest waits: "A worker process has
   // failed to exit gracefully" with no handle left open. A worker past this much heap after a file is
   // replaced instead (docs/decisions.md).
