@@ -178,10 +178,11 @@ export interface MetricsStore {
   /**
    * The number of a process's last write the totals hold: its totals marker while it is indexed, its
    * tombstone once it ended (kept a day); `null` when the totals hold nothing of it (none of its
-   * writes arrived before it ended, or Redis restarted empty or was flushed since). A next manager of the same registry in this process asks it which of the
-   * writes an earlier one handed over (acknowledged, or unanswered at its shutdown) the totals hold
-   * before going on from it; a store without it is trusted, and so is `undefined`: the store cannot
-   * tell (an `IpcMetricsStore` whose primary is of an earlier version, or serves a store without it).
+   * writes arrived before it ended, or Redis restarted empty or was flushed since). A next manager of
+   * the same registry in this process asks it which of the writes an earlier one handed over
+   * (acknowledged, or unanswered at its shutdown) the totals hold before going on from it; a store
+   * without it is trusted, and so is `undefined`: the store cannot tell (an `IpcMetricsStore` whose
+   * primary is of an earlier version, or serves a store without it).
    */
   heldWrite?(processId: string): Promise<number | null | undefined>;
   /** A short description for logs: where the metrics go. Never a secret. */
