@@ -43,9 +43,15 @@ export class FailingStore implements MetricsStore {
 
   constructor(private readonly store: MetricsStore) {}
 
-  /** Resolves once `count` calls are held back by `late` failures. */
+  /** Resolves once `count` calls are held back by `late` failures; rejects after 5 s without. */
   async holding(count = 1): Promise<void> {
-    while (this.held.length < count) await new Promise((resolve) => setImmediate(resolve));
+    const deadline = performance.now() + 5000;
+    while (this.held.length < count) {
+      if (performance.now() > deadline) {
+        throw new Error(`FailingStore: ${this.held.length} of ${count} calls held back after 5 s`);
+      }
+      await new Promise((resolve) => setImmediate(resolve));
+    }
   }
 
   get description(): string {

@@ -8,7 +8,6 @@ import {
   RedisMetricsStore,
   seriesField,
   snapshotRegistry,
-  type FlushLogger,
   type MetricsFlusherOptions,
 } from '../../src/index.js';
 import { FailingStore } from '../harness/failing-store.js';
@@ -366,9 +365,9 @@ describe('MetricsFlusher against a real Redis', () => {
     const warnings: string[] = [];
     const logger = { warn: (line: string) => warnings.push(line), log: () => undefined };
     const store = new FailingStore(new RedisMetricsStore(redis.client, prefix));
-    const flusher = (logger: FlushLogger) => storeFlusher(store, registry, { logger });
-    const failing = flusher(logger);
-    const stopping = flusher(logger);
+    const flusher = () => storeFlusher(store, registry, { logger });
+    const failing = flusher();
+    const stopping = flusher();
     store.plan.push(
       ...Array.from({ length: 4 }, () => ({ call: 'write' as const, failure: 'before' as const })),
     );
