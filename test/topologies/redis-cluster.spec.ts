@@ -143,26 +143,33 @@ describe('Redis Cluster, 3 masters with a replica each', () => {
     expect(health.body).toMatchObject({ status: 'up', liveProcesses: 1 });
   });
 
+  /**
+   * A process of its own Cluster client writing `registry` under `keyPrefix`, whose writes after its
+   * first are fresh scrapes' only: a count is in a scrape because the scrape asked for it.
+   */
+  function freshScrapeProcess(keyPrefix: string, registry: Registry) {
+    const processClient = clusterClient(cluster);
+    const manager = new RedisStorageManager(
+      {
+        client: processClient,
+        keyPrefix,
+        registry,
+        defaultMetrics: false,
+        httpMetrics: false,
+        flushIntervalMs: 60_000,
+        freshScrapeWaitMs: 5_000,
+      },
+      { log: () => undefined, warn: () => undefined, error: () => undefined },
+    );
+    return { processClient, manager };
+  }
+
   it('a fresh scrape waits for every live process, though PUBLISH counts the subscribers of one node only', async () => {
     const freshPrefix = uniquePrefix('cluster-fresh');
     const processes = [0, 1].map(() => {
-      const processClient = clusterClient(cluster);
       const registry = new Registry();
       const counter = new Counter({ name: 'jobs_total', help: 'Jobs', registers: [registry] });
-      const manager = new RedisStorageManager(
-        {
-          client: processClient,
-          keyPrefix: freshPrefix,
-          registry,
-          defaultMetrics: false,
-          httpMetrics: false,
-          // Only fresh scrapes write during the test: a count is in a scrape because it asked for it.
-          flushIntervalMs: 60_000,
-          freshScrapeWaitMs: 5_000,
-        },
-        { log: () => undefined, warn: () => undefined, error: () => undefined },
-      );
-      return { processClient, counter, manager };
+      return { counter, ...freshScrapeProcess(freshPrefix, registry) };
     });
     try {
       for (const { manager } of processes) expect(await manager.setup()).toBe(true);
@@ -190,7 +197,6 @@ describe('Redis Cluster, 3 masters with a replica each', () => {
   it('a fresh scrape waits for a process that started after the scraping process last wrote', async () => {
     const started: { manager: RedisStorageManager; processClient: Cluster }[] = [];
     const start = async (keyPrefix: string) => {
-      const processClient = clusterClient(cluster);
       const registry = new Registry();
       const items = new Counter({
         name: 'items_total',
@@ -200,20 +206,8 @@ describe('Redis Cluster, 3 masters with a replica each', () => {
       });
       // Registered after the items: written in the last of a flush's batches.
       const joined = new Counter({ name: 'joined_total', help: 'Joined', registers: [registry] });
-      const manager = new RedisStorageManager(
-        {
-          client: processClient,
-          keyPrefix,
-          registry,
-          defaultMetrics: false,
-          httpMetrics: false,
-          // Only fresh scrapes write during the test: the scraping process last wrote at its start,
-          // which counted it alone live.
-          flushIntervalMs: 60_000,
-          freshScrapeWaitMs: 5_000,
-        },
-        { log: () => undefined, warn: () => undefined, error: () => undefined },
-      );
+      // The scraping process last wrote at its start, which counted it alone live.
+      const { manager, processClient } = freshScrapeProcess(keyPrefix, registry);
       started.push({ manager, processClient });
       expect(await manager.setup()).toBe(true);
       return { manager, joined, items };
