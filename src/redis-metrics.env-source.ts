@@ -89,5 +89,6 @@ export function describeRedisMetricsEnv(
       unused.length === 1 ? unused[0] : `${unused.slice(0, -1).join(', ')} and ${unused.at(-1)}`;
     return `Redis metrics storage off: ${names} ${unused.length === 1 ? 'is' : 'are'} set but ignored without REDIS_ENABLED=true (or a URL in PROMETHEUS_REDIS_URL or REDIS_URL, which turns storage on by itself).`;
   }
-  return 'Redis metrics storage off: neither PROMETHEUS_REDIS_URL, REDIS_URL nor REDIS_ENABLED is set.';
+  // The environment's part only: options in code (the sample's IpcMetricsStore, say) may still turn it on.
+  return 'Redis metrics storage off in the environment: neither PROMETHEUS_REDIS_URL, REDIS_URL nor REDIS_ENABLED is set (a client, url or store given in code turns it on).';
 }

@@ -56,7 +56,7 @@ describe('which environment variable turns Redis storage on', () => {
   it.each([
     [
       {},
-      'Redis metrics storage off: neither PROMETHEUS_REDIS_URL, REDIS_URL nor REDIS_ENABLED is set.',
+      'Redis metrics storage off in the environment: neither PROMETHEUS_REDIS_URL, REDIS_URL nor REDIS_ENABLED is set (a client, url or store given in code turns it on).',
     ],
     [
       { REDIS_HOST: 'cache' },
