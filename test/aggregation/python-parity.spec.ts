@@ -16,6 +16,7 @@ import {
   type GaugeMode,
   type MetricsFlusher,
 } from '../../src/index.js';
+import { seededRandom } from '../harness/seeded-random.js';
 import { testFlusher } from '../harness/test-flusher.js';
 import { useTestRedis } from '../harness/test-redis.js';
 
@@ -56,21 +57,9 @@ type Op =
     }
   | { op: 'observe'; pid: number; name: string; label?: string; value: number };
 
-/** A seeded generator (mulberry32): the same values on every run. */
-function generator(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 /** The operations of one seed: three processes at first, some ending and new ones starting. */
 function operations(seed: number, count: number): Op[] {
-  const random = generator(seed);
+  const random = seededRandom(seed);
   const pick = <T>(items: readonly T[]): T => items[Math.floor(random() * items.length)];
   const label = () => (random() < 0.5 ? pick(LABELS) : undefined);
   let nextPid = 101;

@@ -11,21 +11,10 @@ import {
   type MetricsFlusher,
 } from '../../src/index.js';
 import { promtoolCheck } from '../harness/promtool.js';
+import { seededRandom } from '../harness/seeded-random.js';
 import { testFlusher } from '../harness/test-flusher.js';
 import { deletePrefix, useTestRedis } from '../harness/test-redis.js';
 import { waitFor } from '../harness/writer-processes.js';
-
-/** A seeded generator (mulberry32): the same values on every run. */
-function generator(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** Eight distributions, most of them skewed: one per process. */
 const DISTRIBUTIONS: ((random: () => number) => number)[] = [
@@ -91,7 +80,7 @@ describe('summary quantiles merged across processes', () => {
         percentiles,
         registers: [registry],
       });
-      const random = generator(process + 1);
+      const random = seededRandom(process + 1);
       for (let i = 0; i < 100_000; i += 1) {
         const value = draw(random);
         all[process * 100_000 + i] = value;
@@ -146,7 +135,7 @@ describe('summary quantiles merged across processes', () => {
       labelNames: ['route'],
       registers: [registry],
     });
-    const random = generator(42);
+    const random = seededRandom(42);
     for (let i = 0; i < 20_000; i += 1) {
       summary.observe({ route: i % 3 === 0 ? '/a' : '/b' }, Math.round(Math.exp(8 * random())));
     }
