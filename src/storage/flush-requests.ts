@@ -11,12 +11,13 @@ import type { FlushRequestChannel, FlushRequestOutcome } from './metrics-store.j
  * process listens on its own subscriber connection (a duplicate of its client), flushes when asked
  * and says so. A process that does not answer in time is served as it last flushed.
  *
- * The number asked is what PUBLISH reports: the subscribers that got the request. On Redis Cluster that
- * counts the subscribers of the one node that took the PUBLISH (the message reaches every node), which
- * is mostly none or one of them: there the scrape waits for its own process's answer, and for as many
- * as the store counted live at the write that answer made (or at the last one before, if more). A
- * process that started since this process last wrote is counted so. A live process that does not
- * listen (fresh scrapes off) then makes it wait its whole bound.
+ * The number asked is how many subscribers of the request channel got the request (PUBSUB NUMSUB, in
+ * the PUBLISH's round trip). On Redis Cluster it is PUBLISH's count, which counts the subscribers of
+ * the one node that took the PUBLISH (the message reaches every node), mostly none or one of them:
+ * there the scrape waits for its own process's answer, and for as many as the store counted live at
+ * the write that answer made (or at the last one before, if more). A process that started since this
+ * process last wrote is counted so. A live process that does not listen (fresh scrapes off) then
+ * makes it wait its whole bound.
  */
 export class FlushRequests implements FlushRequestChannel {
   private readonly requestChannel: string;
@@ -86,8 +87,8 @@ export class FlushRequests implements FlushRequestChannel {
       () => undefined,
     );
     try {
-      const published = Number(await this.client.publish(this.requestChannel, id)) + (self ? 1 : 0);
       const cluster = this.client instanceof Cluster;
+      const published = (await this.publishRequest(id, cluster)) + (self ? 1 : 0);
       // On a Cluster, PUBLISH does not count who got it: the processes counted live are asked, as of
       // this process's own answer, whose write counted them (a process may have started since the
       // write before). Until that answer, as of that write.
@@ -123,6 +124,28 @@ export class FlushRequests implements FlushRequestChannel {
     for (const entry of this.waiting.values()) entry.stop();
     // Not QUIT: with Redis away it would wait in the offline queue.
     subscriber?.disconnect();
+  }
+
+  /**
+   * Sends a request: how many listening processes got it. PUBLISH's own count also takes in pattern
+   * subscribers whose pattern matches (a `PSUBSCRIBE *` of redis-cli or a monitoring tool), which never
+   * answer: each scrape then waited its whole bound. Outside Redis Cluster, PUBSUB NUMSUB, sent in the
+   * same round trip, counts the channel's own subscribers only. A user whose ACL does not allow PUBSUB
+   * gets PUBLISH's count. On a Cluster both count one node's subscribers only, so PUBLISH's is kept.
+   */
+  private async publishRequest(id: string, cluster: boolean): Promise<number> {
+    if (cluster) return Number(await this.client.publish(this.requestChannel, id));
+    const replies = await this.client
+      .pipeline()
+      .pubsub('NUMSUB', this.requestChannel)
+      .publish(this.requestChannel, id)
+      .exec();
+    const [[listenersError, listeners], [publishError, published]] = replies ?? [];
+    if (publishError) throw publishError;
+    const got = Number(published);
+    if (listenersError) return got;
+    // A subscriber that came or went between the two: the smaller count (the wait ends on `>=`).
+    return Math.min(got, Number((listeners as [string, number])[1]));
   }
 
   private async answer(requestId: string, flush: () => Promise<unknown>): Promise<void> {

@@ -113,6 +113,56 @@ describe('fresh scrapes over Redis pub/sub (FlushRequests), on a private Redis',
     expect((await askUntil(requests, 1)).asked).toBe(1);
   });
 
+  it('does not count a pattern subscriber (PSUBSCRIBE *) as a process that will answer', async () => {
+    const asking = listener('fresh-pattern', 'asking');
+    await asking.listening;
+    // redis-cli or a monitoring tool watching every channel: it gets each request and never answers.
+    const monitor = new Redis(redis.url);
+    cleanups.push(() => monitor.disconnect());
+    await monitor.psubscribe('*');
+    await askUntil(asking.requests, 1);
+
+    const outcome = await asking.requests.request(3000);
+
+    // PUBLISH alone said 2, and the request waited its whole bound for the monitor.
+    expect(outcome).toEqual({ asked: 1, answered: 1 });
+  });
+
+  it('counts by PUBLISH when the ACL user may not run PUBSUB', async () => {
+    const admin = new Redis(redis.url);
+    cleanups.push(() => admin.disconnect());
+    await admin.call(
+      'ACL',
+      'SETUSER',
+      'no-pubsub',
+      'on',
+      '>secret',
+      '~*',
+      '&*',
+      '+@all',
+      '-pubsub',
+    );
+    const url = new URL(redis.url);
+    url.username = 'no-pubsub';
+    url.password = 'secret';
+    const client = createRedisClient(
+      resolveRedisMetricsOptions({ enabled: true, url: url.toString() }),
+    );
+    client.on('error', () => undefined);
+    cleanups.push(() => client.disconnect());
+    const probe = new Redis(url.toString());
+    cleanups.push(() => probe.disconnect());
+    await expect(probe.call('PUBSUB', 'NUMSUB', 'x')).rejects.toThrow(/NOPERM/);
+    const requests = new FlushRequests(client, 'fresh-no-pubsub', 'p');
+    cleanups.push(() => requests.close());
+    await requests.listen(() => Promise.resolve());
+    await askUntil(requests, 1);
+
+    const outcome = await requests.request(3000);
+
+    expect(outcome).toEqual({ asked: 1, answered: 1 });
+  });
+
   it('a process whose subscriber is being reconnected flushes itself for its own request', async () => {
     const asking = listener('fresh-own-subscriber', 'asking');
     await asking.listening;
