@@ -922,9 +922,11 @@ export class MetricsFlusher {
   /**
    * Logs when flushing starts failing and when it recovers, not on every failed tick. A first failure
    * once stopping (the last flush, or one that ends after the shutdown gave up on it) is not retried.
+   * A flush that was running when the stop came is followed by the stop's own flush: that one tells.
    */
   private report(result: FlushResult): void {
     const logger = this.options.logger;
+    if (!result.ok && this.stopping && this.queued !== undefined && !this.ended) return;
     if (!result.ok && !this.failing) {
       this.failing = true;
       const where = this.options.store.description;

@@ -387,6 +387,38 @@ describe('MetricsFlusher against a real Redis', () => {
     ]);
   });
 
+  it("says nothing of a flush that failed as its process stopped when the stop's own flush then wrote", async () => {
+    const registry = new Registry();
+    new Counter({ name: 'stopped_total', help: 'Stopped', registers: [registry] }).inc();
+    const warnings: string[] = [];
+    const logger = { warn: (line: string) => warnings.push(line), log: () => undefined };
+    const store = new FailingStore(new RedisMetricsStore(redis.client, prefix));
+    const flusher = storeFlusher(store, registry, { logger });
+    store.plan.push({ call: 'write', failure: 'before' });
+
+    // A flush of the timer's is running when the stop comes; the stop's flush runs after it.
+    const running = flusher.flush();
+    const last = flusher.stop();
+
+    expect((await running).ok).toBe(false);
+    expect((await last).ok).toBe(true);
+    // It said the first failure was not retried, though the stop's flush wrote right after.
+    expect(warnings).toEqual([]);
+    expect(await total(seriesField('stopped_total', {}))).toEqual({ v: 1 });
+    await flusher.end();
+
+    // When the stop's flush fails too, that is said once, without the promise of a retry.
+    const both = storeFlusher(store, registry, { logger });
+    store.plan.push({ call: 'write', failure: 'before' }, { call: 'write', failure: 'before' });
+    const runningToo = both.flush();
+    expect((await both.stop()).ok).toBe(false);
+    expect((await runningToo).ok).toBe(false);
+    both.abandon();
+    expect(warnings).toEqual([
+      `Flushing metrics to Redis under prefix "${prefix}" failed while this process stopped flushing, and is not retried: injected: the write never reached Redis`,
+    ]);
+  });
+
   it('writes 100,000 series in bounded calls', async () => {
     const registry = new Registry();
     const counter = new Counter({
