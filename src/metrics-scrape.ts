@@ -49,6 +49,14 @@ const PROMETHEUS_TIMEOUT_MARGIN_MS = 500;
 
 class ScrapeTimeoutError extends Error {}
 
+/** What a scrape waits on, named in its timeout's text: a 503 then says which call was stuck. */
+const STEPS = {
+  ready: "while the storage set-up connected to Redis and wrote this process's first values",
+  fresh: 'while asking every process to flush now (fresh scrape)',
+  read: "while reading every process's metrics from Redis",
+} as const;
+type Step = (typeof STEPS)[keyof typeof STEPS];
+
 /**
  * Answers scrapes: every process merged, or a 503 with its reason when that cannot be done right
  * (the read failed or took too long, or Redis lost data that live processes are still writing again).
@@ -60,7 +68,10 @@ export class MetricsScrape {
    * The read under way of each kind of scrape (with exemplars for OpenMetrics, or without), and when
    * it started (local monotonic ms).
    */
-  private readonly reading = new Map<boolean, { read: Promise<MetricFamily[]>; since: number }>();
+  private readonly reading = new Map<
+    boolean,
+    { read: Promise<MetricFamily[]>; since: number; step: Step }
+  >();
   private failing = false;
 
   constructor(private readonly options: ScrapeOptions) {}
@@ -79,9 +90,15 @@ export class MetricsScrape {
       const ready = this.options.whenReady?.() ?? Promise.resolve();
       const timeoutMs = this.timeoutMs(prometheusTimeout);
       const exemplars = contentType === OPENMETRICS_CONTENT_TYPE;
+      let step = (): Step => STEPS.ready;
       const families = await this.withTimeout(
-        ready.then(() => this.read(collector, timeoutMs / 2, exemplars)),
+        ready.then(() => {
+          const entry = this.read(collector, timeoutMs / 2, exemplars);
+          step = () => entry.step;
+          return entry.read;
+        }),
         timeoutMs,
+        () => step(),
       );
       this.recovered();
       return { status: 200, contentType, body: await renderFamilies(families, contentType) };
@@ -98,25 +115,28 @@ export class MetricsScrape {
     collector: RedisMultiProcessCollector,
     freshBudgetMs: number,
     exemplars: boolean,
-  ): Promise<MetricFamily[]> {
+  ): { read: Promise<MetricFamily[]>; step: Step } {
     const now = performance.now();
     const current = this.reading.get(exemplars);
     // A read older than a scrape's timeout is stuck (a client that waits for ever): not shared.
-    if (current && now - current.since < this.options.timeoutMs) return current.read;
-    const entry = {
+    if (current && now - current.since < this.options.timeoutMs) return current;
+    const entry: { read: Promise<MetricFamily[]>; since: number; step: Step } = {
       since: now,
-      read: (async () => {
-        await this.options.beforeRead?.(freshBudgetMs);
-        return collector.collect({ exemplars });
-      })(),
+      step: this.options.beforeRead ? STEPS.fresh : STEPS.read,
+      read: Promise.resolve([]),
     };
+    entry.read = (async () => {
+      await this.options.beforeRead?.(freshBudgetMs);
+      entry.step = STEPS.read;
+      return collector.collect({ exemplars });
+    })();
     void entry.read
       .catch(() => undefined)
       .finally(() => {
         if (this.reading.get(exemplars) === entry) this.reading.delete(exemplars);
       });
     this.reading.set(exemplars, entry);
-    return entry.read;
+    return entry;
   }
 
   private timeoutMs(prometheusTimeout: string | undefined): number {
@@ -129,10 +149,13 @@ export class MetricsScrape {
     );
   }
 
-  private withTimeout<T>(work: Promise<T>, ms: number): Promise<T> {
+  private withTimeout<T>(work: Promise<T>, ms: number, step: () => Step): Promise<T> {
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new ScrapeTimeoutError(`no answer within ${ms} ms`)), ms);
+      timer = setTimeout(
+        () => reject(new ScrapeTimeoutError(`no answer within ${ms} ms, ${step()}`)),
+        ms,
+      );
     });
     return Promise.race([work, timeout]).finally(() => clearTimeout(timer));
   }

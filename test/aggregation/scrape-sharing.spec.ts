@@ -53,10 +53,31 @@ describe('scrapes share a read in progress, but not one that is stuck', () => {
 
     expect(first.status).toBe(503);
     expect(first.body).toBe(
-      'the metrics of every process could not be read from Redis: no answer within 300 ms\n',
+      'the metrics of every process could not be read from Redis: no answer within 300 ms, while asking every process to flush now (fresh scrape)\n',
     );
     expect(second.status).toBe(200);
     expect(second.body).toContain('\njobs_total 7\n');
     expect(reads()).toBe(2);
+  });
+
+  it('names the storage set-up when a scrape timed out waiting for it', async () => {
+    const scrape = new MetricsScrape({
+      collector: new RedisMultiProcessCollector({ client: redis.client, keyPrefix: prefix }),
+      registry: new Registry(),
+      timeoutMs: 200,
+      fallback: 'none',
+      logger: { warn: () => undefined, log: () => undefined },
+      onLostData: () => undefined,
+      // A set-up that neither connects nor gives up (before the text, only the time was named).
+      whenReady: () => new Promise(() => undefined),
+    });
+
+    const response = await scrape.respond();
+
+    expect(response).toEqual({
+      status: 503,
+      contentType: 'text/plain; charset=utf-8',
+      body: "the metrics of every process could not be read from Redis: no answer within 200 ms, while the storage set-up connected to Redis and wrote this process's first values\n",
+    });
   });
 });

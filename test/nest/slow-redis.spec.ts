@@ -102,8 +102,10 @@ describe('a slow or silent Redis never holds up probes, scrapes or bootstrap', (
     expect(healthEarly.status).toBe(200);
     expect(healthEarly.ms).toBeLessThan(1000);
     expect(scrape.status).toBe(503);
-    // Answered by the scrape timeout, not by Redis.
-    expect(scrape.text).toContain('no answer within 1000 ms');
+    // Answered by the scrape timeout, not by Redis, naming the call that was stuck.
+    expect(scrape.text).toBe(
+      'the metrics of every process could not be read from Redis: no answer within 1000 ms, while asking every process to flush now (fresh scrape)\n',
+    );
     expect(scrape.ms).toBeLessThan(2500);
     expect(degradedAfter).toBeGreaterThanOrEqual(1900);
     expect(degradedAfter).toBeLessThan(3500);
@@ -141,6 +143,35 @@ describe('a slow or silent Redis never holds up probes, scrapes or bootstrap', (
     // 1000 ms before (and QUIT as long as the client's command timeout): now all of them together.
     expect(closeMs).toBeGreaterThanOrEqual(1000);
     expect(closeMs).toBeLessThan(1800);
+  });
+
+  it('names the read of every process when a scrape without fresh scrapes times out on a paused Redis', async () => {
+    const dir = await makeTempDir('read-pause');
+    cleanups.push(() => removeTempDir(dir));
+    const server = await startRedisProcess({
+      dir,
+      port: await freePort(),
+      args: (port: number) => ['--port', String(port), '--bind', '127.0.0.1', '--save', ''],
+    });
+    cleanups.push(() => server.kill());
+    const app = await startApp({
+      url: `redis://127.0.0.1:${server.port}`,
+      keyPrefix: 'read-paused',
+      scrapeTimeoutMs: 500,
+      freshScrapeWaitMs: 0,
+    });
+    cleanups.push(() => app.close());
+    expect(await app.get(RedisStorageManager).setup()).toBe(true);
+    const admin = new Redis({ port: server.port, host: '127.0.0.1' });
+    cleanups.push(() => admin.disconnect());
+    await admin.call('CLIENT', 'PAUSE', '1500', 'ALL');
+
+    const scrape = await request(app.getHttpServer()).get('/metrics');
+
+    expect(scrape.status).toBe(503);
+    expect(scrape.text).toBe(
+      "the metrics of every process could not be read from Redis: no answer within 500 ms, while reading every process's metrics from Redis\n",
+    );
   });
 
   it('boots at once against a Redis that accepts connections and never answers', async () => {
