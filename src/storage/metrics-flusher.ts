@@ -206,6 +206,11 @@ export class MetricsFlusher {
   /** Set by {@link abandon}: not even a flush under way writes again. */
   private abandoned = false;
   private failing = false;
+  /**
+   * A failure of the flush that was running when the stop came, left for the stop's own flush to
+   * tell; until that flush reports. {@link abandon} tells it when that flush has not.
+   */
+  private withheld: FlushResult | undefined;
   /** Set by {@link stop} and {@link abandon}: a failed flush is no longer retried. */
   private stopping = false;
   private last: FlushResult | undefined;
@@ -347,6 +352,7 @@ export class MetricsFlusher {
   /**
    * Stops for good without ending the process in the store (when that cannot be done in time): no
    * timer, and no flush writes again. Its counts are in the totals; its gauges stay until reaped.
+   * A failure left for the stop's own flush to tell, which has not ended, is logged now.
    */
   abandon(): void {
     this.ended = true;
@@ -356,6 +362,10 @@ export class MetricsFlusher {
     this.timer = undefined;
     // The registry would otherwise keep the reader, and every series it read, for good.
     this.reader.close();
+    // The stop's flush that was to tell of the failure before it has not ended (Redis stalled): the
+    // process may exit before it does, and its failure, if it comes, is the shutdown's disconnect.
+    const withheld = this.withheld;
+    if (withheld) this.report(withheld);
   }
 
   /** The result of the last flush, if any. */
@@ -922,11 +932,16 @@ export class MetricsFlusher {
   /**
    * Logs when flushing starts failing and when it recovers, not on every failed tick. A first failure
    * once stopping (the last flush, or one that ends after the shutdown gave up on it) is not retried.
-   * A flush that was running when the stop came is followed by the stop's own flush: that one tells.
+   * A flush that was running when the stop came is followed by the stop's own flush: that one tells
+   * (or {@link abandon}, when the shutdown gives up on that flush before it ends).
    */
   private report(result: FlushResult): void {
     const logger = this.options.logger;
-    if (!result.ok && this.stopping && this.queued !== undefined && !this.ended) return;
+    this.withheld = undefined;
+    if (!result.ok && this.stopping && this.queued !== undefined && !this.ended) {
+      this.withheld = result;
+      return;
+    }
     if (!result.ok && !this.failing) {
       this.failing = true;
       const where = this.options.store.description;

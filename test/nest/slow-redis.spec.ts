@@ -145,6 +145,55 @@ describe('a slow or silent Redis never holds up probes, scrapes or bootstrap', (
     expect(closeMs).toBeLessThan(1800);
   });
 
+  it('logs why the flush under way at a shutdown failed when the last flush is still stuck as the shutdown gives up', async () => {
+    const dir = await makeTempDir('stop-pause');
+    cleanups.push(() => removeTempDir(dir));
+    const server = await startRedisProcess({
+      dir,
+      port: await freePort(),
+      args: (port: number) => ['--port', String(port), '--bind', '127.0.0.1', '--save', ''],
+    });
+    cleanups.push(() => server.kill());
+    const warnings: string[] = [];
+    const logger = {
+      warn: (line: string) => warnings.push(line),
+      log: () => undefined,
+      error: () => undefined,
+    };
+    // An allowance longer than the client's 5 s command timeout: the flush under way fails within it.
+    const manager = new RedisStorageManager(
+      {
+        url: `redis://127.0.0.1:${server.port}`,
+        keyPrefix: 'stop-paused',
+        registry: new Registry(),
+        defaultMetrics: false,
+        httpMetrics: false,
+        flushIntervalMs: 200,
+        scrapeTimeoutMs: 6500,
+      },
+      logger,
+    );
+    cleanups.push(() => manager.teardown());
+    expect(await manager.setup()).toBe(true);
+    const admin = new Redis({ port: server.port, host: '127.0.0.1' });
+    cleanups.push(() => admin.disconnect());
+    await admin.call('CLIENT', 'PAUSE', '15000', 'ALL');
+    const running = manager.flush();
+    await new Promise((resolve) => setTimeout(resolve, 50));
+
+    // The flush under way times out after 5 s; the last flush, queued behind it, is stuck until
+    // the allowance is over, and only the shutdown's disconnect ends it.
+    await manager.teardown();
+    const atTeardown = [...warnings];
+    await new Promise((resolve) => setTimeout(resolve, 300));
+
+    expect((await running)?.ok).toBe(false);
+    const line = `Flushing metrics to Redis under prefix "stop-paused" failed while this process stopped flushing, and is not retried: no answer from 127.0.0.1:${server.port} within the command timeout (is Redis overloaded or paused?)`;
+    // Before, it said nothing by the end of the teardown, then blamed the teardown's own disconnect.
+    expect(atTeardown).toEqual([line]);
+    expect(warnings).toEqual([line]);
+  });
+
   it('names the read of every process when a scrape without fresh scrapes times out on a paused Redis', async () => {
     const dir = await makeTempDir('read-pause');
     cleanups.push(() => removeTempDir(dir));
