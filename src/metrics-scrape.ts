@@ -51,9 +51,9 @@ class ScrapeTimeoutError extends Error {}
 
 /** What a scrape waits on, named in its timeout's text: a 503 then says which call was stuck. */
 const STEPS = {
-  ready: "while the storage set-up connected to Redis and wrote this process's first values",
+  ready: "while the storage set-up connected and wrote this process's first values",
   fresh: 'while asking every process to flush now (fresh scrape)',
-  read: "while reading every process's metrics from Redis",
+  read: "while reading every process's metrics",
 } as const;
 type Step = (typeof STEPS)[keyof typeof STEPS];
 
@@ -176,7 +176,9 @@ export class MetricsScrape {
           error.retryAfterMs === undefined ? undefined : Math.ceil(error.retryAfterMs / 1000),
       };
     }
-    const reason = `the metrics of every process could not be read from Redis: ${(error as Error)?.message ?? String(error)}`;
+    // The store's own words: Redis under its prefix, or the cluster primary for an IpcMetricsStore.
+    const where = this.options.collector?.storeDescription ?? 'the store';
+    const reason = `the metrics of every process could not be read from ${where}: ${(error as Error)?.message ?? String(error)}`;
     const local = this.options.fallback === 'local';
     if (!this.failing) {
       this.options.logger.warn(

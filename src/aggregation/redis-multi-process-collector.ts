@@ -119,6 +119,11 @@ export class RedisMultiProcessCollector {
       );
   }
 
+  /** Where the collector reads, for messages: `Redis under prefix "..."`, or the store's own words. */
+  get storeDescription(): string {
+    return this.store.description;
+  }
+
   /**
    * The merged metric families of every process. Rejects when the store cannot be read, and with a
    * {@link MergedScrapeUnavailableError} when Redis lost data and the totals are not whole yet.

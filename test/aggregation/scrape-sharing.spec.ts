@@ -1,6 +1,6 @@
 import { Counter, Registry } from 'prom-client';
 
-import { MetricsScrape, RedisMultiProcessCollector } from '../../src/index.js';
+import { MemoryMetricsStore, MetricsScrape, RedisMultiProcessCollector } from '../../src/index.js';
 import { testFlusher } from '../harness/test-flusher.js';
 import { useTestRedis } from '../harness/test-redis.js';
 
@@ -53,7 +53,7 @@ describe('scrapes share a read in progress, but not one that is stuck', () => {
 
     expect(first.status).toBe(503);
     expect(first.body).toBe(
-      'the metrics of every process could not be read from Redis: no answer within 300 ms, while asking every process to flush now (fresh scrape)\n',
+      `the metrics of every process could not be read from Redis under prefix "${prefix}": no answer within 300 ms, while asking every process to flush now (fresh scrape)\n`,
     );
     expect(second.status).toBe(200);
     expect(second.body).toContain('\njobs_total 7\n');
@@ -77,7 +77,26 @@ describe('scrapes share a read in progress, but not one that is stuck', () => {
     expect(response).toEqual({
       status: 503,
       contentType: 'text/plain; charset=utf-8',
-      body: "the metrics of every process could not be read from Redis: no answer within 200 ms, while the storage set-up connected to Redis and wrote this process's first values\n",
+      body: `the metrics of every process could not be read from Redis under prefix "${prefix}": no answer within 200 ms, while the storage set-up connected and wrote this process's first values\n`,
     });
+  });
+
+  it('names the store it reads when that is not Redis', async () => {
+    const scrape = new MetricsScrape({
+      collector: new RedisMultiProcessCollector({ store: new MemoryMetricsStore() }),
+      registry: new Registry(),
+      timeoutMs: 200,
+      fallback: 'none',
+      logger: { warn: () => undefined, log: () => undefined },
+      onLostData: () => undefined,
+      whenReady: () => new Promise(() => undefined),
+    });
+
+    const response = await scrape.respond();
+
+    // It said "from Redis" whatever the store, a cluster primary's over IPC included.
+    expect(response.body).toBe(
+      "the metrics of every process could not be read from this process's memory: no answer within 200 ms, while the storage set-up connected and wrote this process's first values\n",
+    );
   });
 });

@@ -358,7 +358,7 @@ describe('lifecycle, configuration styles and Redis outages, on a private Redis'
       // Never this process's own value in place of the merged one: Prometheus would see a reset.
       expect(duringOutage.headers['content-type']).toBe('text/plain; charset=utf-8');
       expect(duringOutage.text).toMatch(
-        /^the metrics of every process could not be read from Redis: .+\n$/,
+        /^the metrics of every process could not be read from Redis under prefix "[^"]+": .+\n$/,
       );
       // fallback: 'local' serves that process's own 7, not the merged 10.
       expect(localDuringOutage.text).toContain('\noutage_total 7\n');

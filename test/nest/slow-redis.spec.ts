@@ -104,7 +104,7 @@ describe('a slow or silent Redis never holds up probes, scrapes or bootstrap', (
     expect(scrape.status).toBe(503);
     // Answered by the scrape timeout, not by Redis, naming the call that was stuck.
     expect(scrape.text).toBe(
-      'the metrics of every process could not be read from Redis: no answer within 1000 ms, while asking every process to flush now (fresh scrape)\n',
+      'the metrics of every process could not be read from Redis under prefix "slow": no answer within 1000 ms, while asking every process to flush now (fresh scrape)\n',
     );
     expect(scrape.ms).toBeLessThan(2500);
     expect(degradedAfter).toBeGreaterThanOrEqual(1900);
@@ -219,7 +219,7 @@ describe('a slow or silent Redis never holds up probes, scrapes or bootstrap', (
 
     expect(scrape.status).toBe(503);
     expect(scrape.text).toBe(
-      "the metrics of every process could not be read from Redis: no answer within 500 ms, while reading every process's metrics from Redis\n",
+      'the metrics of every process could not be read from Redis under prefix "read-paused": no answer within 500 ms, while reading every process\'s metrics\n',
     );
   });
 
