@@ -143,9 +143,11 @@ export class FlushRequests implements FlushRequestChannel {
     const [[listenersError, listeners], [publishError, published]] = replies ?? [];
     if (publishError) throw publishError;
     const got = Number(published);
-    if (listenersError) return got;
+    // A reply of another shape (a proxy in between, say) would make every scrape wait its whole bound.
+    const channelListeners = listenersError ? NaN : Number((listeners as unknown[])?.[1]);
+    if (!Number.isFinite(channelListeners)) return got;
     // A subscriber that came or went between the two: the smaller count (the wait ends on `>=`).
-    return Math.min(got, Number((listeners as [string, number])[1]));
+    return Math.min(got, channelListeners);
   }
 
   private async answer(requestId: string, flush: () => Promise<unknown>): Promise<void> {
