@@ -155,6 +155,14 @@ interface Explanation {
 function explain(error: unknown, client: RedisLikeClient | undefined): Explanation {
   if (!(error instanceof Error)) return { message: safe(String(error)) };
   const history = client ? connectionHistory(client) : undefined;
+  if (NOT_CONNECTED.test(error.message) && closedByThisProcess(client)) {
+    // Until its socket has closed, the client still says "ready": a command made right after a
+    // disconnect() (a shutdown's) was described as one to a client that keeps reconnecting.
+    return {
+      message: `not connected to Redis at ${where(client)}: this process closed the connection (disconnect() or quit()), and the client does not reconnect`,
+      kind: RedisConnectionError,
+    };
+  }
   if (NOT_CONNECTED.test(error.message) && isCluster(client)) {
     // Not one node answered the client (wrong addresses, or plain connections to TLS ports).
     if (client?.status !== 'ready') return { message: NO_CLUSTER_NODE, kind: RedisConnectionError };
@@ -198,6 +206,14 @@ function explain(error: unknown, client: RedisLikeClient | undefined): Explanati
     };
   }
   return explainCause(error, client, false);
+}
+
+/**
+ * Whether the client is being closed by this process: ioredis's own flag (set by `disconnect()` and
+ * `quit()`, cleared once the connection has closed, when the status says `end` instead).
+ */
+function closedByThisProcess(client: RedisLikeClient | undefined): boolean {
+  return (client as { manuallyClosing?: unknown } | undefined)?.manuallyClosing === true;
 }
 
 function explainCause(

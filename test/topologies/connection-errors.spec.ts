@@ -463,6 +463,30 @@ describe('a connection that cannot work names its cause', () => {
       `not connected to Redis at 127.0.0.1:${port}: the client has ended and does not reconnect (closed, or its retryStrategy stopped retrying)`,
     );
   });
+
+  it('a command right after this process disconnected: closed by this process, not reconnecting', async () => {
+    const client = new Redis({
+      port: authServer.port,
+      host: '127.0.0.1',
+      password: authServer.password,
+      enableOfflineQueue: false,
+      lazyConnect: true,
+    });
+    client.on('error', () => undefined);
+    await client.connect();
+
+    // A shutdown's disconnect: until the socket has closed, ioredis still says "ready".
+    client.disconnect();
+    const error = await client.ping().then(
+      () => undefined,
+      (failure: unknown) => failure,
+    );
+
+    // It said "(ready); the client keeps reconnecting".
+    expect(describeRedisError(error, client)).toBe(
+      `not connected to Redis at 127.0.0.1:${authServer.port}: this process closed the connection (disconnect() or quit()), and the client does not reconnect`,
+    );
+  });
 });
 
 describe('a Sentinel setup that cannot be used names its cause', () => {
