@@ -199,6 +199,13 @@ function explain(error: unknown, client: RedisLikeClient | undefined): Explanati
         kind: RedisConnectionError,
       };
     }
+    if (client?.status === 'ready') {
+      // Its socket closed a moment ago and ioredis has not heard of it yet: it still says "ready".
+      return {
+        message: `not connected to Redis at ${where(client)}: the connection closed as the command was sent; the client reconnects`,
+        kind: RedisConnectionError,
+      };
+    }
     const status = client?.status ? ` (${client.status})` : '';
     return {
       message: `not connected to Redis at ${where(client)}${status}; the client keeps reconnecting`,

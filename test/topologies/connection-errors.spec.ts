@@ -487,6 +487,32 @@ describe('a connection that cannot work names its cause', () => {
       `not connected to Redis at 127.0.0.1:${authServer.port}: this process closed the connection (disconnect() or quit()), and the client does not reconnect`,
     );
   });
+
+  it('a command as the connection drops, before ioredis heard of it: closed as it was sent', async () => {
+    const client = new Redis({
+      port: authServer.port,
+      host: '127.0.0.1',
+      password: authServer.password,
+      enableOfflineQueue: false,
+      lazyConnect: true,
+    });
+    client.on('error', () => undefined);
+    await client.connect();
+
+    // The socket is gone; ioredis learns it at the socket's 'close' event, after this command.
+    client.stream.destroy();
+    const error = await client.ping().then(
+      () => undefined,
+      (failure: unknown) => failure,
+    );
+    const described = describeRedisError(error, client);
+    client.disconnect();
+
+    // It said "(ready); the client keeps reconnecting".
+    expect(described).toBe(
+      `not connected to Redis at 127.0.0.1:${authServer.port}: the connection closed as the command was sent; the client reconnects`,
+    );
+  });
 });
 
 describe('a Sentinel setup that cannot be used names its cause', () => {
