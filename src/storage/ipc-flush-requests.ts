@@ -5,8 +5,11 @@ import type { FlushRequestChannel, FlushRequestOutcome } from './metrics-store.j
 
 /** Messages between a worker's {@link IpcFlushRequests} and its primary ({@link serveFlushRequests}). */
 type FlushMessage =
-  | { nrmFlush: 'listen' }
-  | { nrmFlush: 'unlisten' }
+  // `channel`: the listening channel's id (a worker of an older version sends none).
+  | { nrmFlush: 'listen'; channel?: string }
+  | { nrmFlush: 'unlisten'; channel?: string }
+  // The primary began to serve: a worker that listened before says so again.
+  | { nrmFlush: 'hello' }
   | { nrmFlush: 'request'; id: string; waitMs: number }
   | { nrmFlush: 'flush'; key: string }
   | { nrmFlush: 'flushed'; key: string }
@@ -30,11 +33,15 @@ const PRIMARY_MARGIN_MS = 100;
 export class IpcFlushRequests implements FlushRequestChannel {
   private flush: (() => Promise<unknown>) | undefined;
   private readonly waiting = new Map<string, (outcome: FlushRequestOutcome) => void>();
+  /** Names this channel to the primary, which may hear its `listen` twice (see `hello`). */
+  private readonly id = randomBytes(6).toString('hex');
 
   constructor(private readonly channel: NodeJS.Process = process) {}
 
   private readonly onMessage = (message: FlushMessage) => {
     if (message?.nrmFlush === 'flush') void this.answer(message.key);
+    // A primary that began to serve after this channel said it listens never heard it.
+    else if (message?.nrmFlush === 'hello') this.send({ nrmFlush: 'listen', channel: this.id });
     else if (message?.nrmFlush === 'done') {
       this.waiting.get(message.id)?.({ asked: message.asked, answered: message.answered });
     }
@@ -44,7 +51,7 @@ export class IpcFlushRequests implements FlushRequestChannel {
     if (this.flush) return Promise.resolve();
     this.flush = flush;
     this.channel.on('message', this.onMessage);
-    this.send({ nrmFlush: 'listen' });
+    this.send({ nrmFlush: 'listen', channel: this.id });
     return Promise.resolve();
   }
 
@@ -67,7 +74,7 @@ export class IpcFlushRequests implements FlushRequestChannel {
   close(): void {
     if (!this.flush) return;
     this.flush = undefined;
-    this.send({ nrmFlush: 'unlisten' });
+    this.send({ nrmFlush: 'unlisten', channel: this.id });
     this.channel.off('message', this.onMessage);
     for (const finish of [...this.waiting.values()]) finish(NOBODY);
   }
@@ -89,6 +96,28 @@ export class IpcFlushRequests implements FlushRequestChannel {
 export interface ClusterMessages {
   on(event: 'message', listener: (worker: Worker, message: unknown) => void): unknown;
   on(event: 'disconnect', listener: (worker: Worker) => void): unknown;
+  /** The workers forked so far (node:cluster's `cluster.workers`): asked to say again that they listen. */
+  readonly workers?: NodeJS.Dict<Worker>;
+}
+
+/** The listening channels of one worker: by id, and those of a worker of an older version by count. */
+class WorkerChannels {
+  private readonly ids = new Set<string>();
+  private unnamed = 0;
+
+  get size(): number {
+    return this.ids.size + this.unnamed;
+  }
+
+  add(id: string | undefined): void {
+    if (id === undefined) this.unnamed += 1;
+    else this.ids.add(id);
+  }
+
+  delete(id: string | undefined): void {
+    if (id === undefined) this.unnamed = Math.max(0, this.unnamed - 1);
+    else this.ids.delete(id);
+  }
 }
 
 /** A request the primary relays: the answers it still waits for, by worker, and how many came. */
@@ -101,11 +130,12 @@ interface Relayed {
 /**
  * Relays fresh-scrape requests between the workers of a node:cluster primary (called by
  * `serveMetricsStore`): to every worker that listens, the requester included, and answers the
- * requester when all have flushed or `waitMs` passed.
+ * requester when all have flushed or `waitMs` passed. Workers forked before this call are asked to
+ * say again that they listen: their first word reached a primary that did not listen yet.
  */
 export function serveFlushRequests(cluster: ClusterMessages): void {
   /** Listening channels by worker (a worker may run more than one manager). */
-  const listening = new Map<Worker, number>();
+  const listening = new Map<Worker, WorkerChannels>();
   const relayed = new Map<string, Relayed>();
   let lastKey = 0;
 
@@ -118,9 +148,13 @@ export function serveFlushRequests(cluster: ClusterMessages): void {
     forgetGone();
     const key = String((lastKey += 1));
     let asked = 0;
-    for (const channels of listening.values()) asked += channels;
+    const waitingFor = new Map<Worker, number>();
+    for (const [worker, channels] of listening) {
+      asked += channels.size;
+      waitingFor.set(worker, channels.size);
+    }
     const entry: Relayed = {
-      waitingFor: new Map(listening),
+      waitingFor,
       answered: 0,
       finish: () => {
         clearTimeout(timer);
@@ -155,13 +189,17 @@ export function serveFlushRequests(cluster: ClusterMessages): void {
   cluster.on('message', (worker, message) => {
     const flush = message as FlushMessage;
     switch (flush?.nrmFlush) {
-      case 'listen':
+      case 'listen': {
         forgetGone();
-        listening.set(worker, (listening.get(worker) ?? 0) + 1);
+        const channels = listening.get(worker) ?? new WorkerChannels();
+        channels.add(flush.channel);
+        listening.set(worker, channels);
         return;
+      }
       case 'unlisten': {
-        const channels = (listening.get(worker) ?? 0) - 1;
-        if (channels > 0) return void listening.set(worker, channels);
+        const channels = listening.get(worker);
+        channels?.delete(flush.channel);
+        if (channels && channels.size > 0) return;
         listening.delete(worker);
         return stopWaitingFor(worker);
       }
@@ -179,4 +217,10 @@ export function serveFlushRequests(cluster: ClusterMessages): void {
       }
     }
   });
+
+  // Workers forked before this call said they listen to nobody: they are asked to say it again.
+  const hello: FlushMessage = { nrmFlush: 'hello' };
+  for (const worker of Object.values(cluster.workers ?? {})) {
+    if (worker?.isConnected()) worker.send(hello, undefined, {}, ignore);
+  }
 }

@@ -9,13 +9,17 @@ import { IpcFlushRequests, serveFlushRequests } from '../../src/storage/ipc-flus
  * primary-side `Worker` pass messages to each other asynchronously, copied as IPC copies them. (The
  * sample's own test runs the real thing: test/sample/embedded-fresh-scrapes.spec.ts.)
  */
-function fakeCluster() {
-  const cluster = new EventEmitter();
-  serveFlushRequests(cluster as Parameters<typeof serveFlushRequests>[0]);
+function fakeCluster({ served = true } = {}) {
+  const cluster = Object.assign(new EventEmitter(), { workers: {} as Record<string, Worker> });
+  /** The primary begins to serve (at once unless `served: false`). */
+  const serve = () => serveFlushRequests(cluster as Parameters<typeof serveFlushRequests>[0]);
+  if (served) serve();
   const deliver = (emit: () => void) => setImmediate(emit);
   const copy = (message: unknown) => JSON.parse(JSON.stringify(message)) as unknown;
+  let forked = 0;
   return {
     cluster,
+    serve,
     worker() {
       const channel = new EventEmitter() as EventEmitter & { connected: boolean; send: unknown };
       const worker = {
@@ -26,6 +30,7 @@ function fakeCluster() {
           return true;
         },
       } as unknown as Worker;
+      cluster.workers[String((forked += 1))] = worker;
       channel.connected = true;
       channel.send = (message: unknown, _handle: unknown, _options: unknown, done: () => void) => {
         deliver(() => cluster.emit('message', worker, copy(message)));
@@ -148,5 +153,61 @@ describe('fresh scrapes through the cluster primary (IpcFlushRequests and serveF
       asked: 0,
       answered: 0,
     });
+  });
+
+  it('asks workers that listened before the primary served, once it does', async () => {
+    const { worker, serve } = fakeCluster({ served: false });
+    const early = await worker().listener();
+    const other = await worker().listener();
+    // Their "listen" reached a primary that did not serve yet: nobody heard it.
+    await settle();
+    serve();
+    await settle();
+
+    const outcome = await within2s(early.requests.request(60_000));
+
+    // They were never asked: { asked: 0, answered: 0 }, and no flush.
+    expect(outcome).toEqual({ asked: 2, answered: 2 });
+    expect([early.flushes.count, other.flushes.count]).toEqual([1, 1]);
+  });
+
+  it('counts a channel once when its "listen" and its answer to the primary\'s hello both arrive', async () => {
+    const { worker, serve } = fakeCluster({ served: false });
+    const requester = await worker().listener();
+    // Served before the worker's "listen" is delivered: that "listen" arrives, then the one answering
+    // the hello; waiting for two answers from one channel would wait out the whole request.
+    serve();
+    await settle();
+
+    const outcome = await within2s(requester.requests.request(60_000));
+
+    expect(outcome).toEqual({ asked: 1, answered: 1 });
+  });
+
+  it('counts the channels of a worker of an older version, whose messages name none', async () => {
+    const { worker } = fakeCluster();
+    const requester = await worker().listener();
+    const older = worker();
+    const send = older.channel.send as (
+      message: unknown,
+      h: unknown,
+      o: unknown,
+      done: () => void,
+    ) => void;
+    // Two channels listen and one stops, as an older worker says it: no channel id.
+    let flushes = 0;
+    older.channel.on('message', (message: { nrmFlush?: string; key?: string }) => {
+      if (message.nrmFlush !== 'flush') return;
+      flushes += 1;
+      send({ nrmFlush: 'flushed', key: message.key }, undefined, {}, () => undefined);
+    });
+    for (const nrmFlush of ['listen', 'listen', 'unlisten'])
+      send({ nrmFlush }, undefined, {}, () => undefined);
+    await settle();
+
+    const outcome = await within2s(requester.requests.request(60_000));
+
+    expect(outcome).toEqual({ asked: 2, answered: 2 });
+    expect(flushes).toBe(1);
   });
 });
