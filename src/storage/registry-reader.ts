@@ -251,7 +251,7 @@ export class RegistryReader {
     if (!this.generic.has(metric))
       this.generic.set(metric, { gauges: new Set(), counters: new Set() });
     const withDefaults =
-      item.values && Object.keys(defaults).length > 0
+      Array.isArray(item.values) && Object.keys(defaults).length > 0
         ? item.values.map((value) => ({
             ...value,
             labels: applyDefaultLabels(value.labels, defaults),

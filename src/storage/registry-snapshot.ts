@@ -58,12 +58,16 @@ export function addSeries(
   type: MetricMeta['type'],
 ): void {
   const name = metric.name;
+  // As prom-client's exposition reads them (`metric.values || []`, a sample's `labels = {}`): a metric
+  // of the app's own whose `get()` leaves out its values, or a sample its labels, is a metric without
+  // series or an unlabelled series, and never fails the read (and with it every flush of the process).
+  const values: readonly MetricValue<string>[] = Array.isArray(metric.values) ? metric.values : [];
   // Two of prom-client's series can show one label set (a default label filling a falsy value, or
   // given by one and left out by the other): a counter-like field then holds what both counted, as
   // prom-client's AggregatorRegistry adds them; a gauge keeps the last.
   if (type === 'counter' || type === 'gauge') {
     const counts = new Map<string, number>();
-    for (const sample of metric.values) {
+    for (const sample of values) {
       const field = seriesField(name, stringLabels(sample.labels));
       const value = Number(sample.value);
       if (type === 'gauge') snapshot.gauges.set(field, value);
@@ -74,7 +78,7 @@ export function addSeries(
   }
   // Histograms and summaries: gather each label set's samples into one series.
   const groups = new Map<string, { slots: Map<string, number>; count: number; sum: number }>();
-  for (const sample of metric.values as Sample[]) {
+  for (const sample of values as Sample[]) {
     const sampleName = sample.metricName ?? name;
     // Summary quantiles are not counter-like: a sum of quantiles is no quantile.
     if (sampleName === name) continue;
@@ -110,9 +114,13 @@ export function applyDefaultLabels(
   return merged;
 }
 
-/** Label values as strings, undefined ones left out (prom-client's JSON may hold numbers). */
-export function stringLabels(labels: object): Labels {
+/**
+ * Label values as strings, undefined ones left out (prom-client's JSON may hold numbers). A sample
+ * without a labels object (a metric of the app's own) has none, as prom-client prints it.
+ */
+export function stringLabels(labels: object | null | undefined): Labels {
   const result: Labels = {};
+  if (typeof labels !== 'object' || labels === null) return result;
   for (const [name, value] of Object.entries(labels)) {
     if (value !== undefined) result[name] = String(value);
   }

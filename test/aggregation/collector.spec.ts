@@ -1,5 +1,5 @@
 import type { Redis } from 'ioredis';
-import { Counter, Gauge, Histogram, Registry, Summary } from 'prom-client';
+import { Counter, Gauge, Histogram, Registry, Summary, type Metric } from 'prom-client';
 
 import {
   OPENMETRICS_CONTENT_TYPE,
@@ -389,6 +389,55 @@ describe('RedisMultiProcessCollector', () => {
         'wait_seconds_bucket{region="eu",le="+Inf"} 2',
         'wait_seconds_sum{region="eu"} 2.5',
         'wait_seconds_count{region="eu"} 2',
+        '',
+      ].join('\n'),
+    );
+    expect(promtoolCheck(text)).toBe('');
+  });
+
+  it("stores an app's own metric whose samples have no labels object, or which has no values, as prom-client prints it, and its other metrics with it", async () => {
+    const registry = new Registry();
+    new Counter({ name: 'orders_total', help: 'Orders', registers: [registry] }).inc(3);
+    /** A hand-written collector, as prom-client's exposition reads it: `get()` is all it needs. */
+    const custom = (name: string, type: string, values?: object[]) =>
+      ({
+        name,
+        help: name,
+        type,
+        aggregator: 'sum',
+        get: async () => ({ name, help: name, type, aggregator: 'sum', values }),
+        reset: () => undefined,
+      }) as unknown as Metric;
+    registry.registerMetric(custom('queue_depth', 'gauge', [{ value: 7 }]));
+    registry.registerMetric(custom('retries_total', 'counter', [{ value: 2 }, { value: 5 }]));
+    registry.registerMetric(custom('nothing_yet', 'gauge'));
+    const customPrefix = redis.prefix('custom-metrics');
+    const flusher = testFlusher(redis.client, customPrefix, registry, {
+      gaugeModeOf: () => 'sum',
+    });
+
+    // It failed before, every time: "Cannot convert undefined or null to object" for the samples
+    // without labels, "metric.values is not iterable" for the metric without values.
+    const flushed = await flusher.flush();
+    expect(flushed.ok ? undefined : flushed.error?.message).toBeUndefined();
+    const text = await new RedisMultiProcessCollector({
+      client: redis.client,
+      keyPrefix: customPrefix,
+    }).metrics();
+
+    expect(text).toBe(
+      [
+        '# HELP orders_total Orders',
+        '# TYPE orders_total counter',
+        'orders_total 3',
+        '',
+        '# HELP queue_depth queue_depth',
+        '# TYPE queue_depth gauge',
+        'queue_depth 7',
+        '',
+        '# HELP retries_total retries_total',
+        '# TYPE retries_total counter',
+        'retries_total 7',
         '',
       ].join('\n'),
     );
