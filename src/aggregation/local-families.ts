@@ -14,7 +14,9 @@ export async function localFamilies(
     name: metric.name,
     help: metric.help,
     type: String(metric.type) as MetricMeta['type'],
-    samples: metric.values.map((sample) => {
+    // As prom-client's exposition reads a metric of the app's own: no values is no series, and a
+    // sample without a labels object is unlabelled.
+    samples: (Array.isArray(metric.values) ? metric.values : []).map((sample) => {
       const local: MetricSample = {
         name: (sample as { metricName?: string }).metricName ?? metric.name,
         labels: stringLabels(sample.labels),
@@ -27,7 +29,8 @@ export async function localFamilies(
   }));
 }
 
-function stringLabels(labels: object): Record<string, string> {
+function stringLabels(labels: unknown): Record<string, string> {
+  if (typeof labels !== 'object' || labels === null) return {};
   return Object.fromEntries(
     Object.entries(labels)
       .filter(([, value]) => value !== undefined)

@@ -2,6 +2,7 @@ import type { Redis } from 'ioredis';
 import { Counter, Gauge, Histogram, Registry, Summary, type Metric } from 'prom-client';
 
 import {
+  localFamilies,
   OPENMETRICS_CONTENT_TYPE,
   PrefixKeys,
   ProcessIdentity,
@@ -9,6 +10,7 @@ import {
   RedisMetricsConfigError,
   RedisMetricsStore,
   RedisMultiProcessCollector,
+  renderFamilies,
   seriesField,
   type GaugeMode,
 } from '../../src/index.js';
@@ -442,6 +444,28 @@ describe('RedisMultiProcessCollector', () => {
       ].join('\n'),
     );
     expect(promtoolCheck(text)).toBe('');
+  });
+
+  it("serves such metrics of the app's own as prom-client does when it serves this process's registry (storage off, or the local fallback)", async () => {
+    const registry = new Registry();
+    new Counter({ name: 'orders_total', help: 'Orders', registers: [registry] }).inc(3);
+    const custom = (name: string, type: string, values?: object[]) =>
+      ({
+        name,
+        help: name,
+        type,
+        aggregator: 'sum',
+        get: async () => ({ name, help: name, type, aggregator: 'sum', values }),
+        reset: () => undefined,
+      }) as unknown as Metric;
+    registry.registerMetric(custom('queue_depth', 'gauge', [{ value: 7 }]));
+    registry.registerMetric(custom('nothing_yet', 'gauge'));
+
+    // It threw before ("Cannot convert undefined or null to object"), so every such scrape failed.
+    const text = await renderFamilies(await localFamilies(registry));
+
+    expect(text).toBe(await registry.metrics());
+    expect(text).toContain('\nqueue_depth 7\n');
   });
 
   it('leaves out, and names, totals of a metric that another version stored as another type', async () => {
