@@ -1,6 +1,7 @@
 import type { Registry, RegistryContentType } from 'prom-client';
 
 import type { MetricMeta } from '../storage/keys.js';
+import { stringLabels } from '../storage/registry-snapshot.js';
 import type { MetricFamily, MetricSample, SampleExemplar } from './metric-family.js';
 
 /**
@@ -27,15 +28,6 @@ export async function localFamilies(
       return local;
     }),
   }));
-}
-
-function stringLabels(labels: unknown): Record<string, string> {
-  if (typeof labels !== 'object' || labels === null) return {};
-  return Object.fromEntries(
-    Object.entries(labels)
-      .filter(([, value]) => value !== undefined)
-      .map(([name, value]) => [name, String(value)]),
-  );
 }
 
 /** prom-client's exemplar of a sample (timestamp in seconds), if it holds one. */
