@@ -60,17 +60,24 @@ describe('scrapes share a read in progress, but not one that is stuck', () => {
     expect(reads()).toBe(2);
   });
 
-  it('names the storage set-up when a scrape timed out waiting for it', async () => {
-    const scrape = new MetricsScrape({
-      collector: new RedisMultiProcessCollector({ client: redis.client, keyPrefix: prefix }),
+  /** A scrape (200 ms timeout) whose storage set-up neither connects nor gives up. */
+  function scrapeNeverReady(collector: RedisMultiProcessCollector) {
+    return new MetricsScrape({
+      collector,
       registry: new Registry(),
       timeoutMs: 200,
       fallback: 'none',
       logger: { warn: () => undefined, log: () => undefined },
       onLostData: () => undefined,
-      // A set-up that neither connects nor gives up (before the text, only the time was named).
       whenReady: () => new Promise(() => undefined),
     });
+  }
+
+  it('names the storage set-up when a scrape timed out waiting for it', async () => {
+    // Before, the text named only the time.
+    const scrape = scrapeNeverReady(
+      new RedisMultiProcessCollector({ client: redis.client, keyPrefix: prefix }),
+    );
 
     const response = await scrape.respond();
 
@@ -82,15 +89,9 @@ describe('scrapes share a read in progress, but not one that is stuck', () => {
   });
 
   it('names the store it reads when that is not Redis', async () => {
-    const scrape = new MetricsScrape({
-      collector: new RedisMultiProcessCollector({ store: new MemoryMetricsStore() }),
-      registry: new Registry(),
-      timeoutMs: 200,
-      fallback: 'none',
-      logger: { warn: () => undefined, log: () => undefined },
-      onLostData: () => undefined,
-      whenReady: () => new Promise(() => undefined),
-    });
+    const scrape = scrapeNeverReady(
+      new RedisMultiProcessCollector({ store: new MemoryMetricsStore() }),
+    );
 
     const response = await scrape.respond();
 

@@ -52,6 +52,19 @@ describe('a slow or silent Redis never holds up probes, scrapes or bootstrap', (
     for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
   });
 
+  /** A private redis-server on a port of its own, stopped and removed after the test. */
+  async function plainRedis(name: string) {
+    const dir = await makeTempDir(name);
+    cleanups.push(() => removeTempDir(dir));
+    const server = await startRedisProcess({
+      dir,
+      port: await freePort(),
+      args: (port: number) => ['--port', String(port), '--bind', '127.0.0.1', '--save', ''],
+    });
+    cleanups.push(() => server.kill());
+    return server;
+  }
+
   it('answers /metrics/health at once and /metrics within its timeout while Redis sleeps for 5 s', async () => {
     const dir = await makeTempDir('debug-sleep');
     cleanups.push(() => removeTempDir(dir));
@@ -117,14 +130,7 @@ describe('a slow or silent Redis never holds up probes, scrapes or bootstrap', (
   });
 
   it('closes within scrapeTimeoutMs in all while Redis is paused: the waits of a shutdown share one allowance', async () => {
-    const dir = await makeTempDir('client-pause');
-    cleanups.push(() => removeTempDir(dir));
-    const server = await startRedisProcess({
-      dir,
-      port: await freePort(),
-      args: (port: number) => ['--port', String(port), '--bind', '127.0.0.1', '--save', ''],
-    });
-    cleanups.push(() => server.kill());
+    const server = await plainRedis('client-pause');
     const app = await startApp({
       url: `redis://127.0.0.1:${server.port}`,
       keyPrefix: 'paused',
@@ -146,14 +152,7 @@ describe('a slow or silent Redis never holds up probes, scrapes or bootstrap', (
   });
 
   it('logs why the flush under way at a shutdown failed when the last flush is still stuck as the shutdown gives up', async () => {
-    const dir = await makeTempDir('stop-pause');
-    cleanups.push(() => removeTempDir(dir));
-    const server = await startRedisProcess({
-      dir,
-      port: await freePort(),
-      args: (port: number) => ['--port', String(port), '--bind', '127.0.0.1', '--save', ''],
-    });
-    cleanups.push(() => server.kill());
+    const server = await plainRedis('stop-pause');
     const warnings: string[] = [];
     const logger = {
       warn: (line: string) => warnings.push(line),
@@ -195,14 +194,7 @@ describe('a slow or silent Redis never holds up probes, scrapes or bootstrap', (
   });
 
   it('names the read of every process when a scrape without fresh scrapes times out on a paused Redis', async () => {
-    const dir = await makeTempDir('read-pause');
-    cleanups.push(() => removeTempDir(dir));
-    const server = await startRedisProcess({
-      dir,
-      port: await freePort(),
-      args: (port: number) => ['--port', String(port), '--bind', '127.0.0.1', '--save', ''],
-    });
-    cleanups.push(() => server.kill());
+    const server = await plainRedis('read-pause');
     const app = await startApp({
       url: `redis://127.0.0.1:${server.port}`,
       keyPrefix: 'read-paused',

@@ -464,7 +464,8 @@ describe('a connection that cannot work names its cause', () => {
     );
   });
 
-  it('a command right after this process disconnected: closed by this process, not reconnecting', async () => {
+  /** A client of the user's on the password-protected server, connected, without an offline queue. */
+  async function connectedWithoutQueue(): Promise<Redis> {
     const client = new Redis({
       port: authServer.port,
       host: '127.0.0.1',
@@ -474,6 +475,11 @@ describe('a connection that cannot work names its cause', () => {
     });
     client.on('error', () => undefined);
     await client.connect();
+    return client;
+  }
+
+  it('a command right after this process disconnected: closed by this process, not reconnecting', async () => {
+    const client = await connectedWithoutQueue();
 
     // A shutdown's disconnect: until the socket has closed, ioredis still says "ready".
     client.disconnect();
@@ -489,15 +495,7 @@ describe('a connection that cannot work names its cause', () => {
   });
 
   it('a command as the connection drops, before ioredis heard of it: closed as it was sent', async () => {
-    const client = new Redis({
-      port: authServer.port,
-      host: '127.0.0.1',
-      password: authServer.password,
-      enableOfflineQueue: false,
-      lazyConnect: true,
-    });
-    client.on('error', () => undefined);
-    await client.connect();
+    const client = await connectedWithoutQueue();
 
     // The socket is gone; ioredis learns it at the socket's 'close' event, after this command.
     client.stream.destroy();
