@@ -32,13 +32,39 @@ export interface ExpressApp {
   router?: { stack?: { handle?: unknown }[] };
 }
 
-/** Express routes as `method route` pairs, for {@link RequestMetrics.expectRoute}. */
+/**
+ * The not-found handlers {@link markExpressNotFound} handed to Nest. With a global prefix, Nest's
+ * Express adapter also mounts its handler on the path of every route excluded from the prefix, with
+ * `app.all()`, which Express 5 spells as one route per method it knows (34 of them).
+ */
+const notFoundHandlers = new WeakSet<object>();
+
+/** Whether every handler of an Express route is Nest's not-found handler: no route of the app. */
+function answersNotFound(route: { stack?: { handle?: unknown }[] }): boolean {
+  const stack = route.stack ?? [];
+  return (
+    stack.length > 0 &&
+    stack.every(({ handle }) => typeof handle === 'function' && notFoundHandlers.has(handle))
+  );
+}
+
+/**
+ * Express routes as `method route` pairs, for {@link RequestMetrics.expectRoute}: the routes of the
+ * app, not the not-found handler Nest mounts on the paths excluded from the global prefix.
+ */
 export function expressRoutes(app: ExpressApp): [method: string, route: string][] {
   const routes: [string, string][] = [];
   for (const layer of app.router?.stack ?? []) {
-    const route = (layer as { route?: { path?: unknown; methods?: Record<string, boolean> } })
-      .route;
-    if (typeof route?.path !== 'string') continue;
+    const route = (
+      layer as {
+        route?: {
+          path?: unknown;
+          methods?: Record<string, boolean>;
+          stack?: { handle?: unknown }[];
+        };
+      }
+    ).route;
+    if (typeof route?.path !== 'string' || answersNotFound(route)) continue;
     for (const method of Object.keys(route.methods ?? {})) {
       if (method !== '_all') routes.push([method.toUpperCase(), route.path]);
     }
@@ -68,6 +94,7 @@ export function markExpressNotFound(adapter: NotFoundHandlerHost): void {
       request[NOT_FOUND] = true;
       return handler(request, ...args);
     };
+    notFoundHandlers.add(marking);
     return setNotFoundHandler(marking, ...rest);
   };
 }

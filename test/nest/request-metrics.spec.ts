@@ -150,6 +150,8 @@ interface AppShape {
   headerVersioned?: { globalPrefix: string };
   /** Controllers besides `ItemsController`. */
   controllers?: Type<unknown>[];
+  /** The global prefix `api`, with these routes excluded from it. */
+  excludedFromPrefix?: NonNullable<Parameters<INestApplication['setGlobalPrefix']>[1]>['exclude'];
 }
 
 /** The lines of one metric family in exposition text, sorted. */
@@ -202,6 +204,9 @@ describe.each<Adapter>(['express', 'fastify'])('HTTP request metrics on %s', (ad
         ? moduleRef.createNestApplication(new FastifyAdapter(), { logger: false })
         : moduleRef.createNestApplication({ logger: false });
     if (shape.globalGuard) app.useGlobalGuards(shape.globalGuard);
+    if (shape.excludedFromPrefix) {
+      app.setGlobalPrefix('api', { exclude: shape.excludedFromPrefix });
+    }
     if (shape.headerVersioned) {
       const { globalPrefix } = shape.headerVersioned;
       if (globalPrefix) {
@@ -325,6 +330,41 @@ describe.each<Adapter>(['express', 'fastify'])('HTTP request metrics on %s', (ad
         'http_requests_failed_total{method="POST",route="/items",status_code="500"} 0',
       ]);
       expect(family(text, 'http_requests_total')).toEqual([]);
+    } finally {
+      await app.close();
+    }
+  });
+
+  it('has failure series for the routes excluded from the global prefix, not for every method Nest answers 404 to there', async () => {
+    // Nest's Express adapter mounts its not-found handler on each excluded path with app.all(),
+    // which Express 5 registers as a route of each of its 34 methods: they are not routes of the app.
+    const app = await startApp({
+      excludedFromPrefix: [
+        'metrics',
+        'metrics/health',
+        { path: 'items', method: RequestMethod.POST },
+      ],
+    });
+    try {
+      const http = () => request(app.getHttpServer());
+      await http().post('/items').expect(201);
+      await http().delete('/items').expect(404);
+      await http().post('/metrics').expect(404);
+
+      const text = await scrape(app);
+
+      expect(family(text, 'http_requests_failed_total')).toEqual([
+        'http_requests_failed_total{method="GET",route="/api/items/:id",status_code="500"} 0',
+        'http_requests_failed_total{method="GET",route="/api/items/:id/fail",status_code="500"} 0',
+        'http_requests_failed_total{method="GET",route="/api/items/:id/slow",status_code="500"} 0',
+        'http_requests_failed_total{method="GET",route="/api/items/:id/unavailable",status_code="500"} 0',
+        'http_requests_failed_total{method="POST",route="/items",status_code="500"} 0',
+      ]);
+      expect(family(text, 'http_requests_total')).toEqual([
+        'http_requests_total{method="DELETE",route="<unmatched>",status_code="404"} 1',
+        'http_requests_total{method="POST",route="/items",status_code="201"} 1',
+        'http_requests_total{method="POST",route="<unmatched>",status_code="404"} 1',
+      ]);
     } finally {
       await app.close();
     }
