@@ -25,13 +25,22 @@ interface FastifyReply {
   elapsedTime: number;
 }
 
+/** What the `onRequest` hook reads of a Fastify reply: Node's response. */
+interface FastifyStartingReply {
+  raw: {
+    /** Whether the whole response was handed to the operating system. */
+    writableFinished: boolean;
+    once(event: 'close', listener: () => void): unknown;
+  };
+}
+
 type Done = () => void;
 
 /** The parts of a Fastify instance the installation uses. */
 export interface FastifyApp {
   addHook(
     name: 'onRequest',
-    hook: (request: FastifyRequest, reply: object, done: Done) => void,
+    hook: (request: FastifyRequest, reply: FastifyStartingReply, done: Done) => void,
   ): unknown;
   addHook(
     name: 'onResponse',
@@ -46,18 +55,27 @@ export interface FastifyApp {
 
 /**
  * Counts every request the app answers with hooks on the root instance, which every route and the
- * not-found handler inherit: `onRequest`, `onResponse`, and `onRequestAbort` for a connection that
- * closed first, by the client or by a server that cut the response short (Fastify then never runs
- * `onResponse`). Returns the routes declared after it (method and template), as they are declared,
- * for {@link RequestMetrics.expectRoute}.
+ * not-found handler inherit: `onRequest`, `onResponse`, and, for a connection that closed first (by
+ * the client or by a server that cut the response short, when Fastify never runs `onResponse`), the
+ * `close` of the response and `onRequestAbort`. Returns the routes declared after it (method and
+ * template), as they are declared, for {@link RequestMetrics.expectRoute}.
  */
 export function installFastifyRequestMetrics(
   fastify: FastifyApp,
   metrics: RequestMetrics,
 ): [method: string, route: string][] {
-  fastify.addHook('onRequest', (request, _reply, done) => {
-    request[STARTED_AT] = performance.now();
+  fastify.addHook('onRequest', (request, reply, done) => {
+    const startedAt = performance.now();
+    request[STARTED_AT] = startedAt;
     metrics.started(request.method);
+    // Fastify runs onRequestAbort only for a request whose body was never read (Node's req.aborted):
+    // a client that sent a body and went away while the handler ran got neither hook, and its request
+    // stayed in flight for good. The response's close tells, whatever was read.
+    reply.raw.once('close', () => {
+      if (reply.raw.writableFinished) return; // finished: onResponse counts it
+      const seconds = (performance.now() - startedAt) / 1000;
+      ended(request, unfinishedStatus(request.raw.socket), seconds);
+    });
     done();
   });
   // A request this hook saw has its start time: that is what says it entered.

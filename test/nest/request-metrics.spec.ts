@@ -1,10 +1,11 @@
 import 'reflect-metadata';
 
-import { get } from 'node:http';
+import { get, request as httpRequest } from 'node:http';
 import { createRequire } from 'node:module';
 import { Readable } from 'node:stream';
 
 import {
+  Body,
   Controller,
   Get,
   Module,
@@ -86,6 +87,17 @@ class DownloadsController {
       },
     });
     return new StreamableFile(source);
+  }
+}
+
+@Controller('uploads')
+class UploadsController {
+  /** Reads the request's body, then answers when the test lets it (see `slowRoute`). */
+  @Post(':id')
+  async upload(@Body() body: unknown): Promise<unknown> {
+    slowRoute.entered();
+    await slowRoute.released;
+    return body;
   }
 }
 
@@ -471,6 +483,43 @@ describe.each<Adapter>(['express', 'fastify'])('HTTP request metrics on %s', (ad
       ]);
       expect(family(text, 'http_requests_in_flight')).toEqual([
         'http_requests_in_flight{method="GET"} 0',
+      ]);
+    } finally {
+      await app.close();
+    }
+  });
+
+  it('counts a request whose body was read and whose client went away before the answer once, as 499, and no longer in flight', async () => {
+    const app = await startApp({ controllers: [UploadsController] });
+    try {
+      await app.listen(0, '127.0.0.1');
+      const { port } = app.getHttpServer().address() as { port: number };
+      let release!: () => void;
+      slowRoute.released = new Promise<void>((resolve) => (release = resolve));
+      const entered = new Promise<void>((resolve) => (slowRoute.entered = resolve));
+      const client = httpRequest({
+        host: '127.0.0.1',
+        port,
+        path: '/uploads/1',
+        method: 'POST',
+        headers: { 'Content-Type': 'application/json' },
+      });
+      client.on('error', () => undefined);
+      client.end('{"size":1}');
+      await entered; // the body has been parsed: Node no longer calls the request aborted
+      client.destroy();
+      expect(await inFlightBackToZero(app)).toBe(0);
+      release(); // the handler answers now, to nobody
+      await new Promise((resolve) => setTimeout(resolve, 50));
+
+      const text = await scrape(app);
+
+      expect(family(text, 'http_requests_total')).toEqual([
+        'http_requests_total{method="POST",route="/uploads/:id",status_code="499"} 1',
+      ]);
+      expect(family(text, 'http_requests_in_flight')).toEqual([
+        'http_requests_in_flight{method="GET"} 0',
+        'http_requests_in_flight{method="POST"} 0',
       ]);
     } finally {
       await app.close();
