@@ -1,5 +1,7 @@
 import type { Counter, Gauge, Histogram } from 'prom-client';
 
+import { RedisMetricsConfigError } from '../errors.js';
+import { MetricClashError } from '../metrics/existing-metric.js';
 import type { RedisMetricsService } from '../redis-metrics.service.js';
 
 /**
@@ -29,6 +31,22 @@ const statusTexts: string[] = [];
 const statusText = (code: number): string => (statusTexts[code] ??= String(code));
 
 /**
+ * The metric `make` returns. The registry may already hold its name as another metric, the app's own
+ * `http_requests_total` say: the error then says the name is the module's, and how to have both.
+ */
+function moduleMetric<M>(make: () => M): M {
+  try {
+    return make();
+  } catch (error) {
+    if (!(error instanceof MetricClashError)) throw error;
+    throw new RedisMetricsConfigError(
+      error.setting,
+      `is one of the module's HTTP request metrics (a ${error.asked}), but the registry already holds a ${error.exists} of that name, made by the app or another library: give that one another name, or set the option httpMetrics: false to count requests your own way`,
+    );
+  }
+}
+
+/**
  * The four request metrics, by method, route template and status code: `http_requests_total`,
  * `http_requests_failed_total` (status 500 and above), `http_request_duration_seconds` and
  * `http_requests_in_flight` (by method; a `livesum` gauge). The Express and Fastify hooks feed it.
@@ -39,29 +57,41 @@ export class RequestMetrics {
   private readonly duration: Histogram<RequestLabel>;
   private readonly inFlight: Gauge<'method'>;
 
+  /**
+   * @throws RedisMetricsConfigError when the registry already holds one of the four names as another
+   * metric (the app's own `http_requests_total`, say), naming it and the `httpMetrics` option.
+   */
   constructor(metrics: RedisMetricsService) {
-    this.requests = metrics.counter({
-      name: 'http_requests_total',
-      help: 'HTTP requests answered',
-      labelNames: LABELS,
-    });
-    this.failures = metrics.counter({
-      name: 'http_requests_failed_total',
-      help: 'HTTP requests answered with a status of 500 or above',
-      labelNames: LABELS,
-    });
-    this.duration = metrics.histogram({
-      name: 'http_request_duration_seconds',
-      help: 'Time from receiving an HTTP request to finishing its response',
-      labelNames: LABELS,
-      buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
-    });
-    this.inFlight = metrics.gauge({
-      name: 'http_requests_in_flight',
-      help: 'HTTP requests being handled, over live processes',
-      labelNames: ['method'],
-      multiprocessMode: 'livesum',
-    });
+    this.requests = moduleMetric(() =>
+      metrics.counter({
+        name: 'http_requests_total',
+        help: 'HTTP requests answered',
+        labelNames: LABELS,
+      }),
+    );
+    this.failures = moduleMetric(() =>
+      metrics.counter({
+        name: 'http_requests_failed_total',
+        help: 'HTTP requests answered with a status of 500 or above',
+        labelNames: LABELS,
+      }),
+    );
+    this.duration = moduleMetric(() =>
+      metrics.histogram({
+        name: 'http_request_duration_seconds',
+        help: 'Time from receiving an HTTP request to finishing its response',
+        labelNames: LABELS,
+        buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+      }),
+    );
+    this.inFlight = moduleMetric(() =>
+      metrics.gauge({
+        name: 'http_requests_in_flight',
+        help: 'HTTP requests being handled, over live processes',
+        labelNames: ['method'],
+        multiprocessMode: 'livesum',
+      }),
+    );
   }
 
   /** A request is being handled. */

@@ -27,6 +27,23 @@ function kindOf(metric: Metric): MetricKind | undefined {
   return undefined;
 }
 
+/**
+ * @internal The error of {@link existingMetric}, with what the registry holds and what was asked for
+ * apart, so that a caller that made the metric for the module can say so in its own error.
+ */
+export class MetricClashError extends RedisMetricsConfigError {
+  constructor(
+    setting: string,
+    problem: string,
+    /** What the registry holds: `counter with labelNames [...]`. */
+    readonly exists: string,
+    /** What was asked for, in the same words. */
+    readonly asked: string,
+  ) {
+    super(setting, problem);
+  }
+}
+
 /** Label names as a message shows them, sorted (prom-client takes labels by name, not position). */
 function shownLabels(labelNames: readonly string[] | undefined): string {
   return JSON.stringify([...(labelNames ?? [])].sort());
@@ -36,7 +53,7 @@ function shownLabels(labelNames: readonly string[] | undefined): string {
  * The metric the registry already holds under `name`, if it is the kind and has the label names asked
  * for: feature modules share a metric by asking for it by name. Another kind or other label names would
  * fail later, at the first `inc()` or `set()`, with an error that names neither metric; it fails here.
- * @throws RedisMetricsConfigError naming the metric, what exists and what was asked.
+ * @throws MetricClashError (a RedisMetricsConfigError) naming the metric, what exists and what was asked.
  */
 export function existingMetric<M extends Metric>(
   registry: Registry<RegistryContentType>,
@@ -52,8 +69,10 @@ export function existingMetric<M extends Metric>(
   }
   const exists = `${kind === undefined ? 'metric of another kind' : kind} with labelNames ${shownLabels(labelNames)}`;
   const asked = `${wanted.kind} with labelNames ${shownLabels(wanted.labelNames)}`;
-  throw new RedisMetricsConfigError(
+  throw new MetricClashError(
     `metric "${name}"`,
     `is a ${exists} in the registry, but was asked for as a ${asked}: ask with the same type and labelNames to share it, or give the other metric its own name`,
+    exists,
+    asked,
   );
 }

@@ -307,6 +307,44 @@ describe('one metric name asked for twice', () => {
     expect([refused('gauge', 'counter'), refused('counter', 'gauge')]).toContain(error);
   });
 
+  it("stops start-up naming the module's HTTP metric and the httpMetrics option when the app made a metric of its name", async () => {
+    // Counted the willsoto way, by an interceptor of the app's own.
+    @Injectable()
+    class OwnRequestCounter {
+      readonly requests: Counter<string>;
+      constructor(metrics: RedisMetricsService) {
+        this.requests = metrics.counter({
+          name: 'http_requests_total',
+          help: 'Requests',
+          labelNames: ['path', 'status'],
+        });
+      }
+    }
+    @Module({
+      imports: [
+        RedisMetricsModule.forRoot({
+          url: testRedisUrl(),
+          keyPrefix: prefix,
+          registry: new Registry(),
+          defaultMetrics: false,
+        }),
+      ],
+      providers: [OwnRequestCounter],
+    })
+    class OwnHttpMetricsAppModule {}
+    const moduleRef = await Test.createTestingModule({
+      imports: [OwnHttpMetricsAppModule],
+    }).compile();
+    const app = moduleRef.createNestApplication({ logger: false });
+    try {
+      await expect(app.init()).rejects.toThrow(
+        `nestjs-redis-metrics: metric "http_requests_total" is one of the module's HTTP request metrics (a counter with labelNames ["method","route","status_code"]), but the registry already holds a counter with labelNames ["path","status"] of that name, made by the app or another library: give that one another name, or set the option httpMetrics: false to count requests your own way`,
+      );
+    } finally {
+      await app.close();
+    }
+  });
+
   it('shares a gauge asked for again with its mode or none, and refuses it with another mode', async () => {
     const app = await startApp();
     try {
