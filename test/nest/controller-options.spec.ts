@@ -72,3 +72,55 @@ describe.each<Adapter>(['express', 'fastify'])(
     });
   },
 );
+
+describe.each<Adapter>(['express', 'fastify'])(
+  "the module's own controller under the app's versioning on %s",
+  (adapter) => {
+    const redis = useTestRedis();
+
+    async function startVersionedApp(
+      versioning: Parameters<INestApplication['enableVersioning']>[0],
+    ): Promise<INestApplication> {
+      @Module({
+        imports: [
+          RedisMetricsModule.forRoot({
+            url: testRedisUrl(),
+            keyPrefix: redis.prefix(`controller-versioning-${adapter}`),
+            registry: new Registry(),
+            defaultMetrics: false,
+          }),
+        ],
+      })
+      class AppModule {}
+      const moduleRef = await Test.createTestingModule({ imports: [AppModule] }).compile();
+      const app =
+        adapter === 'fastify'
+          ? moduleRef.createNestApplication(new FastifyAdapter(), { logger: false })
+          : moduleRef.createNestApplication({ logger: false });
+      app.enableVersioning(versioning);
+      await app.init();
+      if (adapter === 'fastify') await app.getHttpAdapter().getInstance().ready();
+      return app;
+    }
+
+    it.each([
+      [
+        'a version header with a default version',
+        { type: VersioningType.HEADER, header: 'X-Api-Version', defaultVersion: '1' },
+      ],
+      ['URI versioning with a default version', { type: VersioningType.URI, defaultVersion: '1' }],
+    ] as const)(
+      'serves /metrics and its health route with no version: %s',
+      async (_, versioning) => {
+        const app = await startVersionedApp(versioning);
+        try {
+          // Before, 404 (and /v1/metrics with URI versioning): a scraper sends no version.
+          await request(app.getHttpServer()).get('/metrics').expect(200);
+          await request(app.getHttpServer()).get('/metrics/health').expect(200);
+        } finally {
+          await app.close();
+        }
+      },
+    );
+  },
+);
