@@ -14,7 +14,7 @@ import {
 
 import { RedisMetricsConfigError } from './errors.js';
 import { checkGaugeMode } from './gauge-mode-check.js';
-import { existingMetric, type MetricKind } from './metrics/existing-metric.js';
+import { existingMetric, type WantedMetric } from './metrics/existing-metric.js';
 import type { GaugeMode } from './redis-metrics.options.js';
 import type { RedisStorageManager } from './redis-storage-manager.js';
 import type { FlushResult } from './storage/metrics-flusher.js';
@@ -51,7 +51,7 @@ export class RedisMetricsService {
    */
   counter<T extends string>(config: Omit<CounterConfiguration<T>, 'registers'>): Counter<T> {
     const name = this.fullName(config.name);
-    return this.getOrCreate(name, 'counter', config.labelNames, () =>
+    return this.getOrCreate(name, { kind: 'counter', labelNames: config.labelNames }, () =>
       this.registered(config, (registers) => new Counter({ ...config, name, registers })),
     );
   }
@@ -72,8 +72,7 @@ export class RedisMetricsService {
     }
     const gauge = this.getOrCreate<Gauge<T>>(
       name,
-      'gauge',
-      config.labelNames,
+      { kind: 'gauge', labelNames: config.labelNames },
       () => new Gauge({ ...gaugeConfig, name, registers: [this.manager.registry] }),
     );
     if (multiprocessMode !== undefined) {
@@ -90,8 +89,10 @@ export class RedisMetricsService {
    */
   histogram<T extends string>(config: Omit<HistogramConfiguration<T>, 'registers'>): Histogram<T> {
     const name = this.fullName(config.name);
-    return this.getOrCreate(name, 'histogram', config.labelNames, () =>
-      this.registered(config, (registers) => new Histogram({ ...config, name, registers })),
+    return this.getOrCreate(
+      name,
+      { kind: 'histogram', labelNames: config.labelNames, buckets: config.buckets },
+      () => this.registered(config, (registers) => new Histogram({ ...config, name, registers })),
     );
   }
 
@@ -103,8 +104,7 @@ export class RedisMetricsService {
     const name = this.fullName(config.name);
     return this.getOrCreate(
       name,
-      'summary',
-      config.labelNames,
+      { kind: 'summary', labelNames: config.labelNames, percentiles: config.percentiles },
       () => new Summary({ ...config, name, registers: [this.manager.registry] }),
     );
   }
@@ -140,12 +140,7 @@ export class RedisMetricsService {
     return metric;
   }
 
-  private getOrCreate<M extends Metric>(
-    name: string,
-    kind: MetricKind,
-    labelNames: readonly string[] | undefined,
-    create: () => M,
-  ): M {
-    return existingMetric<M>(this.manager.registry, name, { kind, labelNames }) ?? create();
+  private getOrCreate<M extends Metric>(name: string, wanted: WantedMetric, create: () => M): M {
+    return existingMetric<M>(this.manager.registry, name, wanted) ?? create();
   }
 }

@@ -17,6 +17,10 @@ export type MetricKind = 'counter' | 'gauge' | 'histogram' | 'summary';
 export interface WantedMetric {
   kind: MetricKind;
   labelNames?: readonly string[];
+  /** A histogram's buckets, when the caller gave them (none: whatever the shared one has). */
+  buckets?: readonly number[];
+  /** A summary's percentiles, when the caller gave them. */
+  percentiles?: readonly number[];
 }
 
 function kindOf(metric: Metric): MetricKind | undefined {
@@ -50,9 +54,44 @@ function shownLabels(labelNames: readonly string[] | undefined): string {
 }
 
 /**
+ * What a shared histogram or summary was made with that the caller asked otherwise: prom-client would
+ * silently keep the first, observing into buckets (or serving percentiles) the caller did not ask for.
+ */
+function otherShape(
+  name: string,
+  metric: Metric,
+  wanted: WantedMetric,
+): MetricClashError | undefined {
+  const shapes = {
+    histogram: [
+      'buckets',
+      (metric as { upperBounds?: readonly number[] }).upperBounds,
+      wanted.buckets,
+    ],
+    summary: [
+      'percentiles',
+      (metric as { percentiles?: readonly number[] }).percentiles,
+      wanted.percentiles,
+    ],
+  } as const;
+  if (wanted.kind !== 'histogram' && wanted.kind !== 'summary') return undefined;
+  const [setting, held, asked] = shapes[wanted.kind];
+  if (asked === undefined || held === undefined) return undefined;
+  if (JSON.stringify(held) === JSON.stringify(asked)) return undefined;
+  const exists = `${wanted.kind} with ${setting} ${JSON.stringify(held)}`;
+  return new MetricClashError(
+    `metric "${name}"`,
+    `is a ${exists} in the registry, but was asked for with ${setting} ${JSON.stringify(asked)}: ask with the same ${setting} (or none) to share it, or give the other metric its own name`,
+    exists,
+    `${wanted.kind} with ${setting} ${JSON.stringify(asked)}`,
+  );
+}
+
+/**
  * The metric the registry already holds under `name`, if it is the kind and has the label names asked
  * for: feature modules share a metric by asking for it by name. Another kind or other label names would
- * fail later, at the first `inc()` or `set()`, with an error that names neither metric; it fails here.
+ * fail later, at the first `inc()` or `set()`, with an error that names neither metric; it fails here,
+ * and so do a histogram's other buckets or a summary's other percentiles, which would never fail.
  * @throws MetricClashError (a RedisMetricsConfigError) naming the metric, what exists and what was asked.
  */
 export function existingMetric<M extends Metric>(
@@ -65,6 +104,8 @@ export function existingMetric<M extends Metric>(
   const kind = kindOf(metric);
   const labelNames = (metric as { labelNames?: readonly string[] }).labelNames;
   if (kind === wanted.kind && shownLabels(labelNames) === shownLabels(wanted.labelNames)) {
+    const clash = otherShape(name, metric, wanted);
+    if (clash !== undefined) throw clash;
     return metric as M;
   }
   const exists = `${kind === undefined ? 'metric of another kind' : kind} with labelNames ${shownLabels(labelNames)}`;

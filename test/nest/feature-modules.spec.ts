@@ -278,6 +278,27 @@ describe('one metric name asked for twice', () => {
     }
   });
 
+  it('shares a histogram or summary asked for with the same buckets or percentiles, or none, and refuses others', async () => {
+    const app = await startApp();
+    try {
+      const metrics = app.get(RedisMetricsService);
+      const took = metrics.histogram({ name: 'took', help: 'h', buckets: [0.1, 1] });
+      expect(metrics.histogram({ name: 'took', help: 'h', buckets: [0.1, 1] })).toBe(took);
+      expect(metrics.histogram({ name: 'took', help: 'h' })).toBe(took);
+      // Before, the second call got the first histogram, observing into buckets it did not ask for.
+      expect(() => metrics.histogram({ name: 'took', help: 'h', buckets: [0.5, 5] })).toThrow(
+        'nestjs-redis-metrics: metric "shop_took" is a histogram with buckets [0.1,1] in the registry, but was asked for with buckets [0.5,5]: ask with the same buckets (or none) to share it, or give the other metric its own name',
+      );
+      const size = metrics.summary({ name: 'size', help: 's', percentiles: [0.5] });
+      expect(metrics.summary({ name: 'size', help: 's' })).toBe(size);
+      expect(() => metrics.summary({ name: 'size', help: 's', percentiles: [0.9, 0.99] })).toThrow(
+        'nestjs-redis-metrics: metric "shop_size" is a summary with percentiles [0.5] in the registry, but was asked for with percentiles [0.9,0.99]: ask with the same percentiles (or none) to share it, or give the other metric its own name',
+      );
+    } finally {
+      await app.close();
+    }
+  });
+
   it('refuses make*Provider metrics of one name and two types when the app starts', async () => {
     @Injectable()
     class JobsDone {
