@@ -5,7 +5,6 @@ import {
   Inject,
   Res,
   UseGuards,
-  VERSION_NEUTRAL,
   type CanActivate,
   type Type,
 } from '@nestjs/common';
@@ -136,11 +135,7 @@ export function createRedisMetricsController(paths: RedisMetricsPaths): Type<unk
   // to this subclass through inherited metadata: Controller() here would write them all again, the
   // ones not given as undefined. '__controller__' is Nest's CONTROLLER_WATERMARK (not exported from
   // the package root of NestJS 11 and 12 alike).
-  // Else the routes are version-neutral: with the app's versioning on (a default version, a version
-  // header) a scraper asking /metrics with no version got 404, and URI versioning moved it to /v1.
-  if (Reflect.getMetadata('__controller__', Base) !== true) {
-    Controller({ version: VERSION_NEUTRAL })(RedisMetricsRoutes);
-  }
+  if (Reflect.getMetadata('__controller__', Base) !== true) Controller()(RedisMetricsRoutes);
   UseGuards(MetricsAuthGuard, ...(paths.guards ?? []))(RedisMetricsRoutes);
   skipRequestMetrics(RedisMetricsRoutes);
   return RedisMetricsRoutes;
