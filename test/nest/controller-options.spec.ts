@@ -1,6 +1,12 @@
 import 'reflect-metadata';
 
-import { Controller, Module, VersioningType, type INestApplication } from '@nestjs/common';
+import {
+  Controller,
+  Module,
+  VERSION_NEUTRAL,
+  VersioningType,
+  type INestApplication,
+} from '@nestjs/common';
 import { FastifyAdapter } from '@nestjs/platform-fastify';
 import { Test } from '@nestjs/testing';
 import { Registry } from 'prom-client';
@@ -70,5 +76,80 @@ describe.each<Adapter>(['express', 'fastify'])(
         await app.close();
       }
     });
+  },
+);
+
+/** The README's way to serve the routes with no version whatever the app's versioning. */
+@Controller({ version: VERSION_NEUTRAL })
+class NeutralMetricsController extends RedisMetricsController {}
+
+describe.each<Adapter>(['express', 'fastify'])(
+  "the module's routes under the app's versioning on %s",
+  (adapter) => {
+    const redis = useTestRedis();
+
+    async function startVersionedApp(
+      versioning: Parameters<INestApplication['enableVersioning']>[0],
+      controller?: typeof NeutralMetricsController,
+    ): Promise<INestApplication> {
+      @Module({
+        imports: [
+          RedisMetricsModule.forRoot({
+            url: testRedisUrl(),
+            keyPrefix: redis.prefix(`controller-versioning-${adapter}`),
+            registry: new Registry(),
+            defaultMetrics: false,
+            ...(controller ? { controller } : {}),
+          }),
+        ],
+      })
+      class AppModule {}
+      const moduleRef = await Test.createTestingModule({ imports: [AppModule] }).compile();
+      const app =
+        adapter === 'fastify'
+          ? moduleRef.createNestApplication(new FastifyAdapter(), { logger: false })
+          : moduleRef.createNestApplication({ logger: false });
+      app.enableVersioning(versioning);
+      await app.init();
+      if (adapter === 'fastify') await app.getHttpAdapter().getInstance().ready();
+      return app;
+    }
+
+    const byHeader = {
+      type: VersioningType.HEADER,
+      header: 'X-Api-Version',
+      defaultVersion: '1',
+    } as const;
+    const byUri = { type: VersioningType.URI, defaultVersion: '1' } as const;
+
+    it('are versioned as every route: /v1/metrics by URI, the version header by header', async () => {
+      const uri = await startVersionedApp(byUri);
+      const header = await startVersionedApp(byHeader);
+      try {
+        await request(uri.getHttpServer()).get('/v1/metrics').expect(200);
+        await request(uri.getHttpServer()).get('/metrics').expect(404);
+        await request(header.getHttpServer()).get('/metrics').set('X-Api-Version', '1').expect(200);
+        await request(header.getHttpServer()).get('/metrics').expect(404);
+      } finally {
+        await uri.close();
+        await header.close();
+      }
+    });
+
+    it.each([
+      ['a version header', byHeader],
+      ['URI versioning', byUri],
+    ] as const)(
+      'with a VERSION_NEUTRAL subclass, answer with no version under %s',
+      async (_, versioning) => {
+        const app = await startVersionedApp(versioning, NeutralMetricsController);
+        try {
+          await request(app.getHttpServer()).get('/metrics').expect(200);
+          await request(app.getHttpServer()).get('/metrics/health').expect(200);
+        } finally {
+          await app.close();
+        }
+      },
+    );
   },
 );
