@@ -30,6 +30,8 @@ interface FastifyStartingReply {
   raw: {
     /** Whether the whole response was handed to the operating system. */
     writableFinished: boolean;
+    /** Whether the response has closed already (its `close` has been emitted). */
+    closed?: boolean;
     once(event: 'close', listener: () => void): unknown;
   };
 }
@@ -65,6 +67,13 @@ export function installFastifyRequestMetrics(
   metrics: RequestMetrics,
 ): [method: string, route: string][] {
   fastify.addHook('onRequest', (request, reply, done) => {
+    // A client that went away while an onRequest hook of the app's ran before this one (an async one):
+    // onRequestAbort counted it already, or its response closed and no close is to come. It never
+    // entered: started here, it stayed in flight for good.
+    if (request[ENDED] === true || reply.raw.closed === true) {
+      ended(request, unfinishedStatus(request.raw.socket), 0);
+      return done();
+    }
     const startedAt = performance.now();
     request[STARTED_AT] = startedAt;
     metrics.started(request.method);

@@ -164,6 +164,11 @@ interface AppShape {
   controllers?: Type<unknown>[];
   /** The global prefix `api`, with these routes excluded from it. */
   excludedFromPrefix?: NonNullable<Parameters<INestApplication['setGlobalPrefix']>[1]>['exclude'];
+  /**
+   * A hook of the app's own that every request waits for, added before the module's: an async
+   * `onRequest` hook on Fastify, a middleware on Express.
+   */
+  appHook?: () => Promise<void>;
 }
 
 /** The lines of one metric family in exposition text, sorted. */
@@ -216,6 +221,13 @@ describe.each<Adapter>(['express', 'fastify'])('HTTP request metrics on %s', (ad
         ? moduleRef.createNestApplication(new FastifyAdapter(), { logger: false })
         : moduleRef.createNestApplication({ logger: false });
     if (shape.globalGuard) app.useGlobalGuards(shape.globalGuard);
+    const appHook = shape.appHook;
+    if (appHook && adapter === 'fastify') {
+      type Fastify = { addHook(name: 'onRequest', hook: () => Promise<void>): void };
+      (app.getHttpAdapter().getInstance() as Fastify).addHook('onRequest', appHook);
+    } else if (appHook) {
+      app.use((_req: unknown, _res: unknown, next: () => void) => void appHook().then(next));
+    }
     if (shape.excludedFromPrefix) {
       app.setGlobalPrefix('api', { exclude: shape.excludedFromPrefix });
     }
@@ -485,6 +497,59 @@ describe.each<Adapter>(['express', 'fastify'])('HTTP request metrics on %s', (ad
         'http_requests_in_flight{method="GET"} 0',
       ]);
     } finally {
+      await app.close();
+    }
+  });
+
+  it("counts a request whose client went away while a hook of the app's ran first once, as 499, and never in flight", async () => {
+    let entered!: () => void;
+    const inAppHook = new Promise<void>((resolve) => (entered = resolve));
+    let release!: () => void;
+    const released = new Promise<void>((resolve) => (release = resolve));
+    const app = await startApp({
+      appHook: async () => {
+        entered();
+        await released;
+      },
+    });
+    try {
+      await app.listen(0, '127.0.0.1');
+      const { port } = app.getHttpServer().address() as { port: number };
+      const client = httpRequest({ host: '127.0.0.1', port, path: '/items/1', method: 'GET' });
+      client.on('error', () => undefined);
+      client.end();
+      await inAppHook;
+      client.destroy();
+      const registry = app.get(RedisStorageManager).registry;
+      const values = async (name: string) =>
+        (await registry.getSingleMetric(name)!.get()).values.map(({ labels, value }) => ({
+          ...labels,
+          value,
+        }));
+      // The server has seen the connection close: the request is counted.
+      for (let waited = 0; (await values('http_requests_total')).length === 0 && waited < 2000;) {
+        await new Promise((resolve) => setTimeout(resolve, 10));
+        waited += 10;
+      }
+      release(); // the hooks after the app's run now, for a client that has gone
+      await new Promise((resolve) => setTimeout(resolve, 100));
+
+      // On Fastify the module's onRequest hook ran after the client had gone and counted the request
+      // in flight, for good: [{ method: 'GET', value: 1 }].
+      expect(await values('http_requests_in_flight')).toEqual(
+        adapter === 'fastify' ? [] : [{ method: 'GET', value: 0 }],
+      );
+      expect(await values('http_requests_total')).toEqual([
+        {
+          method: 'GET',
+          // Express's router had not matched the request yet when it closed.
+          route: adapter === 'fastify' ? '/items/:id' : '<unmatched>',
+          status_code: '499',
+          value: 1,
+        },
+      ]);
+    } finally {
+      release();
       await app.close();
     }
   });
