@@ -6,6 +6,7 @@ import {
   VERSION_NEUTRAL,
   VersioningType,
   type INestApplication,
+  type Type,
 } from '@nestjs/common';
 import { FastifyAdapter } from '@nestjs/platform-fastify';
 import { Test } from '@nestjs/testing';
@@ -20,35 +21,50 @@ import { testRedisUrl, useTestRedis } from '../harness/test-redis.js';
 class OpsMetricsController extends RedisMetricsController {}
 
 type Adapter = 'express' | 'fastify';
+type Versioning = Parameters<INestApplication['enableVersioning']>[0];
+
+/** An app of the module on `adapter`, with the app's versioning and, if given, a replaced controller. */
+async function startVersionedApp(
+  adapter: Adapter,
+  keyPrefix: string,
+  versioning: Versioning,
+  controller?: Type<RedisMetricsController>,
+): Promise<INestApplication> {
+  @Module({
+    imports: [
+      RedisMetricsModule.forRoot({
+        url: testRedisUrl(),
+        keyPrefix,
+        registry: new Registry(),
+        defaultMetrics: false,
+        ...(controller ? { controller } : {}),
+      }),
+    ],
+  })
+  class AppModule {}
+  const moduleRef = await Test.createTestingModule({ imports: [AppModule] }).compile();
+  const app =
+    adapter === 'fastify'
+      ? moduleRef.createNestApplication(new FastifyAdapter(), { logger: false })
+      : moduleRef.createNestApplication({ logger: false });
+  app.enableVersioning(versioning);
+  await app.init();
+  if (adapter === 'fastify') await app.getHttpAdapter().getInstance().ready();
+  return app;
+}
 
 describe.each<Adapter>(['express', 'fastify'])(
   'options of a replaced controller on %s',
   (adapter) => {
     const redis = useTestRedis();
 
-    async function startApp(): Promise<INestApplication> {
-      @Module({
-        imports: [
-          RedisMetricsModule.forRoot({
-            url: testRedisUrl(),
-            keyPrefix: redis.prefix(`controller-options-${adapter}`),
-            registry: new Registry(),
-            defaultMetrics: false,
-            controller: OpsMetricsController,
-          }),
-        ],
-      })
-      class AppModule {}
-      const moduleRef = await Test.createTestingModule({ imports: [AppModule] }).compile();
-      const app =
-        adapter === 'fastify'
-          ? moduleRef.createNestApplication(new FastifyAdapter(), { logger: false })
-          : moduleRef.createNestApplication({ logger: false });
-      app.enableVersioning({ type: VersioningType.HEADER, header: 'X-Api-Version' });
-      await app.init();
-      if (adapter === 'fastify') await app.getHttpAdapter().getInstance().ready();
-      return app;
-    }
+    const startApp = () =>
+      startVersionedApp(
+        adapter,
+        redis.prefix(`controller-options-${adapter}`),
+        { type: VersioningType.HEADER, header: 'X-Api-Version' },
+        OpsMetricsController,
+      );
 
     it('keeps the path, host and version of its @Controller() on the inherited routes', async () => {
       const app = await startApp();
@@ -88,32 +104,13 @@ describe.each<Adapter>(['express', 'fastify'])(
   (adapter) => {
     const redis = useTestRedis();
 
-    async function startVersionedApp(
-      versioning: Parameters<INestApplication['enableVersioning']>[0],
-      controller?: typeof NeutralMetricsController,
-    ): Promise<INestApplication> {
-      @Module({
-        imports: [
-          RedisMetricsModule.forRoot({
-            url: testRedisUrl(),
-            keyPrefix: redis.prefix(`controller-versioning-${adapter}`),
-            registry: new Registry(),
-            defaultMetrics: false,
-            ...(controller ? { controller } : {}),
-          }),
-        ],
-      })
-      class AppModule {}
-      const moduleRef = await Test.createTestingModule({ imports: [AppModule] }).compile();
-      const app =
-        adapter === 'fastify'
-          ? moduleRef.createNestApplication(new FastifyAdapter(), { logger: false })
-          : moduleRef.createNestApplication({ logger: false });
-      app.enableVersioning(versioning);
-      await app.init();
-      if (adapter === 'fastify') await app.getHttpAdapter().getInstance().ready();
-      return app;
-    }
+    const startApp = (versioning: Versioning, controller?: typeof NeutralMetricsController) =>
+      startVersionedApp(
+        adapter,
+        redis.prefix(`controller-versioning-${adapter}`),
+        versioning,
+        controller,
+      );
 
     const byHeader = {
       type: VersioningType.HEADER,
@@ -123,8 +120,8 @@ describe.each<Adapter>(['express', 'fastify'])(
     const byUri = { type: VersioningType.URI, defaultVersion: '1' } as const;
 
     it('are versioned as every route: /v1/metrics by URI, the version header by header', async () => {
-      const uri = await startVersionedApp(byUri);
-      const header = await startVersionedApp(byHeader);
+      const uri = await startApp(byUri);
+      const header = await startApp(byHeader);
       try {
         await request(uri.getHttpServer()).get('/v1/metrics').expect(200);
         await request(uri.getHttpServer()).get('/metrics').expect(404);
@@ -142,7 +139,7 @@ describe.each<Adapter>(['express', 'fastify'])(
     ] as const)(
       'with a VERSION_NEUTRAL subclass, answer with no version under %s',
       async (_, versioning) => {
-        const app = await startVersionedApp(versioning, NeutralMetricsController);
+        const app = await startApp(versioning, NeutralMetricsController);
         try {
           await request(app.getHttpServer()).get('/metrics').expect(200);
           await request(app.getHttpServer()).get('/metrics/health').expect(200);
