@@ -106,10 +106,15 @@ describe('fresh scrapes over Redis pub/sub (FlushRequests), on a private Redis',
     expect((await askUntil(requests, 1)).asked).toBe(1);
     const admin = new Redis(redis.url);
     cleanups.push(() => admin.disconnect());
+    const subscriber = (requests as unknown as { subscriber: RedisClient }).subscriber;
+    const dropped = new Promise((resolve) => subscriber.once('close', resolve));
 
     await admin.call('CLIENT', 'KILL', 'TYPE', 'pubsub');
+    await dropped;
+    // Connected again (within a reconnection delay): from then on a request is heard through the
+    // subscriber, not counted for this process flushing itself while it reconnects.
+    await new Promise((resolve) => subscriber.once('ready', resolve));
 
-    // Once connected again (within a reconnection delay), its subscriber hears requests again.
     expect((await askUntil(requests, 1)).asked).toBe(1);
   });
 
