@@ -397,19 +397,20 @@ describe('RedisMultiProcessCollector', () => {
     expect(promtoolCheck(text)).toBe('');
   });
 
+  /** A hand-written collector, as prom-client's exposition reads it: `get()` is all it needs. */
+  const custom = (name: string, type: string, values?: object[]) =>
+    ({
+      name,
+      help: name,
+      type,
+      aggregator: 'sum',
+      get: async () => ({ name, help: name, type, aggregator: 'sum', values }),
+      reset: () => undefined,
+    }) as unknown as Metric;
+
   it("stores an app's own metric whose samples have no labels object, or which has no values, as prom-client prints it, and its other metrics with it", async () => {
     const registry = new Registry();
     new Counter({ name: 'orders_total', help: 'Orders', registers: [registry] }).inc(3);
-    /** A hand-written collector, as prom-client's exposition reads it: `get()` is all it needs. */
-    const custom = (name: string, type: string, values?: object[]) =>
-      ({
-        name,
-        help: name,
-        type,
-        aggregator: 'sum',
-        get: async () => ({ name, help: name, type, aggregator: 'sum', values }),
-        reset: () => undefined,
-      }) as unknown as Metric;
     registry.registerMetric(custom('queue_depth', 'gauge', [{ value: 7 }]));
     registry.registerMetric(custom('retries_total', 'counter', [{ value: 2 }, { value: 5 }]));
     registry.registerMetric(custom('nothing_yet', 'gauge'));
@@ -449,15 +450,6 @@ describe('RedisMultiProcessCollector', () => {
   it("serves such metrics of the app's own as prom-client does when it serves this process's registry (storage off, or the local fallback)", async () => {
     const registry = new Registry();
     new Counter({ name: 'orders_total', help: 'Orders', registers: [registry] }).inc(3);
-    const custom = (name: string, type: string, values?: object[]) =>
-      ({
-        name,
-        help: name,
-        type,
-        aggregator: 'sum',
-        get: async () => ({ name, help: name, type, aggregator: 'sum', values }),
-        reset: () => undefined,
-      }) as unknown as Metric;
     registry.registerMetric(custom('queue_depth', 'gauge', [{ value: 7 }]));
     registry.registerMetric(custom('nothing_yet', 'gauge'));
 
