@@ -1,6 +1,7 @@
 import type { Labels, MetricMeta } from '../storage/keys.js';
 import { isBucketSlot, type PackedSlots } from '../storage/packed-values.js';
 import type { Centroid } from '../storage/window-digest.js';
+import { declaredGaugeModes } from './declared-gauge-modes.js';
 import { gaugeModeRule, type TimedValue } from './gauge-modes.js';
 import { mergedQuantiles } from './merge-quantiles.js';
 import {
@@ -40,7 +41,7 @@ interface Extras {
 /**
  * Merges what every process stored under a prefix into one family per metric, with the multiprocess
  * semantics of Prometheus: counters, histograms and summary count/sum come summed from the totals;
- * gauges are merged by their mode. A summary's quantiles come from the union of the windows of the
+ * gauges are merged by their mode (the one its live writers declared last). A summary's quantiles come from the union of the windows of the
  * processes that still hold one (live, or not past the time prom-client would have rotated it out);
  * counters and histogram buckets carry the latest exemplar any process recorded, when the data holds
  * exemplars. Families and samples come out in a stable order. Series that cannot be served right (bad
@@ -67,6 +68,7 @@ export function mergeMetrics(
     }
   }
 
+  const modes = declaredGaugeModes(data, live);
   const windowsByMetric = countedWindows(data, live);
   const exemplarsByMetric = exemplarsOf(data.exemplars, problems);
 
@@ -92,7 +94,7 @@ export function mergeMetrics(
       meta.type === 'gauge'
         ? mergeGauge(
             name,
-            meta.mode ?? 'all',
+            modes.get(name) ?? meta.mode ?? 'all',
             usable(gauges, (g) => g.series, reserved, name, problems),
             live,
             problems,

@@ -1,4 +1,10 @@
-import { isMarkerField, MARKER, type Labels, type MetricMeta } from '../storage/keys.js';
+import {
+  GAUGE_MODE_MARKER,
+  isMarkerField,
+  MARKER,
+  type Labels,
+  type MetricMeta,
+} from '../storage/keys.js';
 import type { MetricsStore, ReadOptions, StoreSnapshot } from '../storage/metrics-store.js';
 import { decodePacked, type PackedSlots } from '../storage/packed-values.js';
 import { parseProcessInfo } from '../storage/process-identity.js';
@@ -54,6 +60,13 @@ export interface ExemplarSeries extends SeriesIdentity {
   exemplar: StoredExemplar;
 }
 
+/** The mode a process declared for one of its gauges. */
+export interface DeclaredMode {
+  mode: string;
+  /** When it was written: the store's clock, ms. */
+  at: number;
+}
+
 /** The bookkeeping a scrape checks before it trusts the totals. */
 export interface PrefixMarkers {
   /** Process id -> its last write the totals include. */
@@ -75,6 +88,8 @@ export interface PrefixData {
   gauges: Map<string, GaugeSeries[]>;
   /** Process id -> the quantile windows of its summary series. */
   windows: Map<string, WindowSeries[]>;
+  /** Process id -> metric name -> the mode it declared for that gauge (none from older versions). */
+  gaugeModes: Map<string, Map<string, DeclaredMode>>;
   /** The shared exemplars, when the read asked for them. */
   exemplars: ExemplarSeries[] | undefined;
   markers: PrefixMarkers;
@@ -119,6 +134,7 @@ export function parseSnapshot(
     totals: readTotals(snapshot.totals, markers, problems, fields),
     gauges: new Map(),
     windows: new Map(),
+    gaugeModes: new Map(),
     exemplars:
       snapshot.exemplars === undefined
         ? undefined
@@ -147,19 +163,17 @@ export function parseSnapshot(
     });
     const gauges: GaugeSeries[] = [];
     const windows: WindowSeries[] = [];
+    const modes = new Map<string, DeclaredMode>();
     if (partialGauges.has(id)) {
       problems.push(
         `process ${id}: its gauges were deleted, evicted or expired while they were read; left out`,
       );
     } else {
-      const marked = readGauges(
-        snapshot.gauges[i / 2] ?? [],
-        id,
-        problems,
-        fields,
+      const marked = readGauges(snapshot.gauges[i / 2] ?? [], id, problems, fields, {
         gauges,
         windows,
-      );
+        modes,
+      });
       someProcessWrote ||= marked;
       // Every write of a process that has not ended sets both markers: its gauges hash went.
       if (!marked && markers.totals.has(id)) {
@@ -170,6 +184,7 @@ export function parseSnapshot(
     }
     data.gauges.set(id, gauges);
     data.windows.set(id, windows);
+    if (modes.size > 0) data.gaugeModes.set(id, modes);
   }
   // A totals key of another type cannot be read whoever wrote: with every process ended, its counts
   // are all there is, and a scrape without them would show the counters gone.
@@ -263,22 +278,32 @@ function readTotals(
 }
 
 /**
- * A process's gauges hash: its gauge values, and the quantile windows of its summaries. Returns
- * whether the hash holds the write marker (`#seq`) the module's writes set.
+ * A process's gauges hash: its gauge values, the quantile windows of its summaries and the modes it
+ * declared for its gauges. Returns whether the hash holds the write marker (`#seq`) the module's
+ * writes set.
  */
 function readGauges(
   pairs: string[],
   processId: string,
   problems: string[],
   fields: SeriesFieldCache,
-  gauges: GaugeSeries[],
-  windows: WindowSeries[],
+  into: { gauges: GaugeSeries[]; windows: WindowSeries[]; modes: Map<string, DeclaredMode> },
 ): boolean {
+  const { gauges, windows, modes } = into;
   let marked = false;
   for (let i = 0; i < pairs.length; i += 2) {
     const [field, text] = [pairs[i], pairs[i + 1]];
     if (isMarkerField(field)) {
       if (field === MARKER.seq) marked = true;
+      else if (field.startsWith(GAUGE_MODE_MARKER)) {
+        const declared = readDeclaredMode(text);
+        const metricName = field.slice(GAUGE_MODE_MARKER.length);
+        if (declared) modes.set(metricName, declared);
+        else
+          problems.push(
+            `process ${processId}: the mode it declared for "${metricName}" is not readable`,
+          );
+      }
       continue;
     }
     const series = fields.get(field);
@@ -300,6 +325,16 @@ function readGauges(
     }
   }
   return marked;
+}
+
+/** `"<mode> <ms>"`, as the stores write it. */
+function readDeclaredMode(text: string): DeclaredMode | undefined {
+  const [mode, at, ...rest] = text.split(' ');
+  const time = Number(at);
+  if (mode === '' || rest.length > 0 || at === undefined || at === '' || !Number.isFinite(time)) {
+    return undefined;
+  }
+  return { mode, at: time };
 }
 
 function readExemplars(

@@ -75,7 +75,31 @@ export const MARKER = {
   processSeq: (processId: string) => `#p:${processId}`,
   /** In the totals hash: Redis server time (ms) when a writer found that Redis had lost data. */
   lostAt: '#lost-at',
+  /**
+   * In a process's gauges hash: the mode it merges a gauge in, `"<mode> <ms>"` (the store's clock when
+   * it was written). Kept per process so that a mode goes with the processes that declared it.
+   */
+  gaugeMode: (metricName: string) => `#mode:${metricName}`,
 } as const;
+
+/** The prefix of {@link MARKER.gaugeMode} fields. */
+export const GAUGE_MODE_MARKER = MARKER.gaugeMode('');
+
+/**
+ * The gauge modes a write's metadata declares, as fields of the writer's gauges hash (see
+ * {@link MARKER.gaugeMode}) and the mode, which the store stamps with its clock.
+ */
+export function declaredGaugeModes(
+  metadata: readonly (readonly [string, MetricMeta])[] | undefined,
+): [string, string][] {
+  const declared: [string, string][] = [];
+  for (const [name, meta] of metadata ?? []) {
+    if (meta.type === 'gauge' && typeof meta.mode === 'string') {
+      declared.push([MARKER.gaugeMode(name), meta.mode]);
+    }
+  }
+  return declared;
+}
 
 /** Whether a hash field is bookkeeping rather than a series. */
 export function isMarkerField(field: string): boolean {
@@ -130,7 +154,8 @@ export class PrefixKeys {
 
   /**
    * Hash of one process's gauges, read by every scrape: series field -> `"<value> <timestamp ms>"`;
-   * a summary series' field -> its current quantile window (see `window-digest.ts`).
+   * a summary series' field -> its current quantile window (see `window-digest.ts`); plus `#seq` and
+   * the mode the process declared for each of its gauges ({@link MARKER.gaugeMode}).
    */
   gauges(processId: string): string {
     return `{${this.prefix}}:gauges:${processId}`;

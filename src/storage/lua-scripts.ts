@@ -241,7 +241,7 @@ end
  *       5 stale age ms ('' = do not look), 6 'count' | 'base', 7 liveness window ms ('' = do not
  *       count), then six lists, each one argument of lines (see LINES): 8 metadata (name, JSON),
  *       9 the process's gauges hash (field, "value" | "value timestamp" | a summary window, which
- *       always holds spaces), 10 its fields to delete, 11 counters (field, packed), 12 counter fields
+ *       always holds spaces | a gauge's declared mode, stamped as a value is), 10 its fields to delete, 11 counters (field, packed), 12 counter fields
  *       to delete, 13 exemplars (field, "timestamp value labels"): each kept only if its timestamp is
  *       later than the stored one's, so the exemplars hold the latest any process recorded
  * Returns: { 'applied' | 'mismatch', now, stale ids, wrong-type keys, markers, live processes }

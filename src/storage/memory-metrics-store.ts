@@ -1,4 +1,4 @@
-import { MARKER } from './keys.js';
+import { declaredGaugeModes, MARKER } from './keys.js';
 import type {
   MetricsStore,
   ProcessIndex,
@@ -73,6 +73,8 @@ export class MemoryMetricsStore implements MetricsStore {
       gauges.set(field, `${encodeNumber(value)} ${encodeNumber(timestamp ?? now)}`);
     }
     for (const [field, text] of batch.windows ?? []) gauges.set(field, text);
+    for (const [field, mode] of declaredGaugeModes(batch.metadata))
+      gauges.set(field, `${mode} ${now}`);
     // As the script: one hash, its deletions (either list) after all its values.
     for (const field of batch.gaugeDeletes ?? []) gauges.delete(field);
     for (const field of batch.windowDeletes ?? []) gauges.delete(field);

@@ -1,7 +1,7 @@
 import { hideCommandCredentials } from '../command-credentials.js';
 import { connectionHistory } from './connection-history.js';
 import { scanHash, type ScannedHash } from './hash-scan.js';
-import { MARKER, PrefixKeys } from './keys.js';
+import { declaredGaugeModes, MARKER, PrefixKeys } from './keys.js';
 import { withScripts, type RedisClient, type WriteScriptReply } from './lua-scripts.js';
 import type {
   IndexedProcess,
@@ -51,6 +51,8 @@ export class RedisMetricsStore implements MetricsStore {
           : `${encodeNumber(value)} ${encodeNumber(timestamp)}`,
       ),
       lines(batch.windows ?? [], (text) => text),
+      // The script stamps each with its clock, as a gauge sent without a time.
+      lines(declaredGaugeModes(batch.metadata), (mode) => mode),
     ]
       .filter((list) => list !== '')
       .join('\n');

@@ -204,9 +204,9 @@ describe('aggregation over real writer processes', () => {
     // TTL, still has all its series.
     expect(text).toContain('jobs_total{kind="mail"} 3\n');
     expect(Date.now() - idleSince).toBeGreaterThan(ttlMs);
-    // 11 gauges and the summary's quantile window, and a counter, a histogram and a summary; each hash
-    // also holds its write number.
-    expect(idleSeriesAtStart).toEqual([11 + 1 + 1, 3 + 1]);
+    // 11 gauges, the mode declared for each and the summary's quantile window, and a counter, a
+    // histogram and a summary; each hash also holds its write number.
+    expect(idleSeriesAtStart).toEqual([11 + 11 + 1 + 1, 3 + 1]);
     expect(await idleSeries()).toEqual(idleSeriesAtStart);
     expect(await gaugeLines('g_all_mode')).toEqual([
       expect.stringMatching(/^g_all_mode\{pid="201",hostname=".*"\} 1$/),

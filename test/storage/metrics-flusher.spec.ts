@@ -2,7 +2,7 @@ import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry, Summary } f
 
 import {
   decodePacked,
-  MARKER,
+  isMarkerField,
   PrefixKeys,
   ProcessIdentity,
   RedisMetricsStore,
@@ -35,7 +35,7 @@ describe('MetricsFlusher against a real Redis', () => {
     const raw = await redis.client.hgetall(keys.gauges(identity.id));
     return Object.fromEntries(
       Object.entries(raw)
-        .filter(([field]) => field !== MARKER.seq)
+        .filter(([field]) => !isMarkerField(field))
         .map(([f, v]) => [f, Number(v.split(' ')[0])]),
     );
   }

@@ -141,7 +141,7 @@ describe.each(STORES)('the %s store keeps the write protocol', (kind) => {
     const many = 9000;
     const job = (i: number) => seriesField('jobs_total', { queue: `q${i}` });
     const gauge = (i: number) => seriesField('busy', { slot: `s${i}` });
-    await store.write(a, {
+    const first = await store.write(a, {
       expectedSeq: 0,
       seq: 1,
       metadata: [counterMeta, gaugeMeta],
@@ -189,7 +189,11 @@ describe.each(STORES)('the %s store keeps the write protocol', (kind) => {
     expect(totals[job(many - 1)]).toEqual({ v: many });
     expect(Object.keys(totals)).toHaveLength(many + 1); // and the write marker
     const gaugesOfA = pairsOf(snapshot.gauges[snapshot.processes.indexOf(a.id) / 2]);
-    expect(gaugesOfA).toEqual({ [gauge(0)]: '40 2000', [MARKER.seq]: '2' });
+    expect(gaugesOfA).toEqual({
+      [gauge(0)]: '40 2000',
+      [MARKER.gaugeMode('busy')]: `all ${first.now}`,
+      [MARKER.seq]: '2',
+    });
     expect(pairsOf((await store.read({ exemplars: true })).exemplars!)).toEqual({
       [job(2)]: '5000 2 {"trace_id":"later"}',
     });
@@ -460,6 +464,50 @@ describe.each(STORES)('the %s store keeps the write protocol', (kind) => {
     });
   });
 
+  it("keeps the mode a process declares for each gauge in its gauges hash, stamped with the store's clock, until a rebase or its end", async () => {
+    const store = newStore();
+    const a = writer(1);
+    const b = writer(2);
+    const queued: [string, { type: 'gauge'; help: string; mode: string }] = [
+      'queued',
+      { type: 'gauge', help: 'Queued', mode: 'livesum' },
+    ];
+    const declared = (snapshot: StoreSnapshot, id: string) => {
+      const hash = pairsOf(snapshot.gauges[snapshot.processes.indexOf(id) / 2]);
+      return Object.fromEntries(
+        Object.entries(hash).filter(([field]) => field.startsWith('#mode:')),
+      );
+    };
+    // Only a gauge's metadata declares a mode; a write without metadata leaves what was declared.
+    const first = await store.write(a, {
+      expectedSeq: 0,
+      seq: 1,
+      metadata: [counterMeta, gaugeMeta, queued],
+      gauges: [[busy, { value: 1 }]],
+    });
+    await store.write(a, { expectedSeq: 1, seq: 2, gauges: [[busy, { value: 2 }]] });
+    const written = await store.read();
+    const second = await store.write(b, {
+      expectedSeq: 0,
+      seq: 1,
+      metadata: [['busy', { type: 'gauge', help: 'Busy', mode: 'max' }]],
+    });
+    const both = await store.read();
+    await store.rebase(a, { seq: 3, keepCounters: true, markLost: false });
+    const afterRebase = await store.read();
+    await store.end(b.id);
+    const afterEnd = await store.read();
+
+    expect(declared(written, a.id)).toEqual({
+      [MARKER.gaugeMode('busy')]: `all ${first.now}`,
+      [MARKER.gaugeMode('queued')]: `livesum ${first.now}`,
+    });
+    expect(declared(both, b.id)).toEqual({ [MARKER.gaugeMode('busy')]: `max ${second.now}` });
+    expect(declared(both, a.id)).toEqual(declared(written, a.id));
+    expect(declared(afterRebase, a.id)).toEqual({});
+    expect(afterEnd.processes.filter((_, i) => i % 2 === 0)).toEqual([a.id]);
+  });
+
   it("applies a write's deletions of the gauges hash after its values, gauges and windows alike", async () => {
     const store = newStore();
     const a = writer(1);
@@ -569,6 +617,8 @@ describe.each(STORES)('the %s store keeps the write protocol', (kind) => {
       [last]: 'NaN 1732412345678.125',
       [sum]: '-2.5e-300 1001',
       [fresh]: `0.30000000000000004 ${gauges[fresh].split(' ')[1]}`,
+      [MARKER.gaugeMode('last')]: `mostrecent ${reply.now}`,
+      [MARKER.gaugeMode('sum')]: `livesum ${reply.now}`,
       [MARKER.seq]: '2',
     });
     // Stamped with the store's clock at the write, which its reply gives.

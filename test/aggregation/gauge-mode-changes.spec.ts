@@ -1,0 +1,127 @@
+import { Gauge, Registry } from 'prom-client';
+
+import {
+  MARKER,
+  MemoryMetricsStore,
+  PrefixKeys,
+  ProcessIdentity,
+  RedisMetricsStore,
+  RedisMultiProcessCollector,
+  type GaugeMode,
+  type MetricsStore,
+} from '../../src/index.js';
+import { storeFlusher } from '../harness/test-flusher.js';
+import { useTestRedis } from '../harness/test-redis.js';
+
+/**
+ * A deployment that changes a gauge's mode (the `gaugeModes` option) runs both versions for a while: a
+ * canary, a rolling update, a rollback. The mode a scrape merges in is the one its live writers
+ * declared, the newest declaration first; a process that ended takes its declaration with it, so the
+ * gauge does not keep the mode of a version that no longer runs.
+ */
+describe.each(['redis', 'memory'] as const)(
+  'a gauge whose mode changed between versions (%s store)',
+  (kind) => {
+    const redis = useTestRedis();
+
+    function setUp(label: string, livenessWindowMs = 60_000) {
+      const store: MetricsStore =
+        kind === 'redis'
+          ? new RedisMetricsStore(redis.client, redis.prefix(label))
+          : new MemoryMetricsStore();
+      const collector = new RedisMultiProcessCollector({ store, livenessWindowMs });
+      /** A process of the version that merges `queue_depth` in `mode`, its gauge set to `value`. */
+      const start = async (pid: number, mode: GaugeMode, value: number) => {
+        const registry = new Registry();
+        const flusher = storeFlusher(store, registry, {
+          identity: ProcessIdentity.create({ hostname: 'h', pid }),
+          gaugeModeOf: () => mode,
+        });
+        new Gauge({ name: 'queue_depth', help: 'Jobs queued', registers: [registry] }).set(value);
+        await flusher.flush();
+        return flusher;
+      };
+      /** The merged `queue_depth` lines of a scrape. */
+      const scrape = async () =>
+        (await collector.metrics()).split('\n').filter((line) => line.startsWith('queue_depth'));
+      return { start, scrape };
+    }
+
+    it('a canary in another mode that ended leaves the mode of the processes still running', async () => {
+      const { start, scrape } = setUp('canary-ended');
+      await start(1, 'sum', 5);
+      await start(2, 'sum', 7);
+      const canary = await start(3, 'max', 1);
+      // While it runs, the newest declaration is the canary's.
+      expect(await scrape()).toEqual(['queue_depth 7']);
+
+      await canary.end();
+      expect(await scrape()).toEqual(['queue_depth 12']);
+    });
+
+    it('a writer that is no longer live does not impose its mode on live ones', async () => {
+      const { start, scrape } = setUp('canary-silent', 1000);
+      const running = await start(1, 'sum', 5);
+      // The canary declares `max` last, then stops writing without ending (killed, not yet reaped).
+      await start(2, 'max', 1);
+      await new Promise((resolve) => setTimeout(resolve, 1100));
+      await running.flush();
+      // `sum` counts every stored process, the silent one too: 5 + 1.
+      expect(await scrape()).toEqual(['queue_depth 6']);
+    });
+
+    it('a rollback that ends leaves the mode of the newer processes still running', async () => {
+      const { start, scrape } = setUp('rollback');
+      await start(1, 'max', 5);
+      await start(2, 'max', 7);
+      const rolledBack = await start(3, 'sum', 4);
+      expect(await scrape()).toEqual(['queue_depth 16']);
+      await rolledBack.end();
+      expect(await scrape()).toEqual(['queue_depth 7']);
+    });
+  },
+);
+
+describe('gauges of processes that declared no mode, or one this version does not know', () => {
+  const redis = useTestRedis();
+
+  it("follow a declaring process's mode, and the metadata's when none declared one", async () => {
+    const prefix = redis.prefix('undeclared');
+    const keys = new PrefixKeys(prefix);
+    const store = new RedisMetricsStore(redis.client, prefix);
+    const collector = new RedisMultiProcessCollector({ store, livenessWindowMs: 60_000 });
+    const scrape = async () =>
+      (await collector.metrics()).split('\n').filter((line) => line.startsWith('queue_depth'));
+    const start = async (pid: number, mode: GaugeMode, value: number) => {
+      const registry = new Registry();
+      const identity = ProcessIdentity.create({ hostname: 'h', pid });
+      const flusher = storeFlusher(store, registry, { identity, gaugeModeOf: () => mode });
+      new Gauge({ name: 'queue_depth', help: 'Jobs queued', registers: [registry] }).set(value);
+      await flusher.flush();
+      return { flusher, gauges: keys.gauges(identity.id) };
+    };
+    const mode = MARKER.gaugeMode('queue_depth');
+
+    // Two processes of an older version (their declarations removed) that wrote `max` last.
+    const old1 = await start(1, 'max', 5);
+    const old2 = await start(2, 'max', 7);
+    await redis.client.hdel(old1.gauges, mode);
+    await redis.client.hdel(old2.gauges, mode);
+    expect(await scrape()).toEqual(['queue_depth 7']);
+
+    // A process of a newer version declares a mode this one cannot merge in: not taken.
+    const newest = await start(3, 'max', 1);
+    await redis.client.hset(newest.gauges, mode, 'median 99999999999999');
+    expect(await scrape()).toEqual(['queue_depth 7']);
+
+    // A process of this version declares `sum`, though the metadata says `max` (written before).
+    await start(4, 'sum', 2);
+    // An older process writes the metadata again after it.
+    await redis.client.hset(
+      keys.metadata,
+      'queue_depth',
+      '{"type":"gauge","help":"Jobs queued","mode":"max"}',
+    );
+    expect(await scrape()).toEqual(['queue_depth 15']);
+  });
+});
