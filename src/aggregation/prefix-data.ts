@@ -169,7 +169,9 @@ export function parseSnapshot(
         `process ${id}: its gauges were deleted, evicted or expired while they were read; left out`,
       );
     } else {
-      const marked = readGauges(snapshot.gauges[i / 2] ?? [], id, problems, fields, {
+      const pairs = snapshot.gauges[i / 2] ?? [];
+      if (pairs.length === 0 && !markers.metadata.has(id)) problems.push(unknownWriter(id));
+      const marked = readGauges(pairs, id, problems, fields, {
         gauges,
         windows,
         modes,
@@ -196,6 +198,16 @@ export function parseSnapshot(
   }
   fields.endScrape();
   return data;
+}
+
+/**
+ * An indexed process that left no trace of this version's writes: every write sets its marker in the
+ * metadata, and a `RedisStorageDict` write its values. Processes of 0.1.0 index themselves in the same
+ * sorted set but keep their series in `{prefix}:values:<id>`, which no scrape reads now: their counts
+ * are missing from every scrape, which only this says.
+ */
+function unknownWriter(id: string): string {
+  return `process ${id} is indexed but holds nothing this version reads: a process of nestjs-redis-metrics 0.1.0 writing under the same prefix (its series are not merged; give each version its own keyPrefix), or its keys were evicted or deleted`;
 }
 
 function pairsToMap(pairs: string[]): Map<string, string> {

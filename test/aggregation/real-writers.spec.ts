@@ -430,7 +430,7 @@ describe('aggregation over real writer processes', () => {
     );
     expect(warnings).toHaveLength(2);
     expect(warnings[0]).toBe(
-      `Skipped 13 unreadable entries in Redis under prefix "${prefix}": key {${prefix}}:gauges:ghost is of the wrong type; metadata of "broken" is not valid; metadata of "odd" is not valid; ...`,
+      `Skipped 14 unreadable entries in Redis under prefix "${prefix}": key {${prefix}}:gauges:ghost is of the wrong type; metadata of "broken" is not valid; metadata of "odd" is not valid; ...`,
     );
     expect(promtoolCheck(text)).toBe('');
   });
