@@ -89,7 +89,7 @@ export const GAUGE_MODE_MARKER = MARKER.gaugeMode('');
  * The gauge modes a write's metadata declares, as fields of the writer's gauges hash (see
  * {@link MARKER.gaugeMode}) and the mode, which the store stamps with its clock.
  */
-export function declaredGaugeModes(
+export function gaugeModeDeclarations(
   metadata: readonly (readonly [string, MetricMeta])[] | undefined,
 ): [string, string][] {
   const declared: [string, string][] = [];

@@ -1,4 +1,4 @@
-import { declaredGaugeModes, MARKER } from './keys.js';
+import { gaugeModeDeclarations, MARKER } from './keys.js';
 import type {
   MetricsStore,
   ProcessIndex,
@@ -73,7 +73,7 @@ export class MemoryMetricsStore implements MetricsStore {
       gauges.set(field, `${encodeNumber(value)} ${encodeNumber(timestamp ?? now)}`);
     }
     for (const [field, text] of batch.windows ?? []) gauges.set(field, text);
-    for (const [field, mode] of declaredGaugeModes(batch.metadata))
+    for (const [field, mode] of gaugeModeDeclarations(batch.metadata))
       gauges.set(field, `${mode} ${now}`);
     // As the script: one hash, its deletions (either list) after all its values.
     for (const field of batch.gaugeDeletes ?? []) gauges.delete(field);

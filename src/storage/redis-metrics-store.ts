@@ -1,7 +1,7 @@
 import { hideCommandCredentials } from '../command-credentials.js';
 import { connectionHistory } from './connection-history.js';
 import { scanHash, type ScannedHash } from './hash-scan.js';
-import { declaredGaugeModes, MARKER, PrefixKeys } from './keys.js';
+import { gaugeModeDeclarations, MARKER, PrefixKeys } from './keys.js';
 import { withScripts, type RedisClient, type WriteScriptReply } from './lua-scripts.js';
 import type {
   IndexedProcess,
@@ -52,7 +52,7 @@ export class RedisMetricsStore implements MetricsStore {
       ),
       lines(batch.windows ?? [], (text) => text),
       // The script stamps each with its clock, as a gauge sent without a time.
-      lines(declaredGaugeModes(batch.metadata), (mode) => mode),
+      lines(gaugeModeDeclarations(batch.metadata), (mode) => mode),
     ]
       .filter((list) => list !== '')
       .join('\n');
