@@ -101,7 +101,8 @@ export class MetricsScrape {
         () => step(),
       );
       this.recovered();
-      return { status: 200, contentType, body: await renderFamilies(families, contentType) };
+      const body = await this.render(families, contentType, collector.storeDescription);
+      return { status: 200, contentType, body };
     } catch (error) {
       return this.failed(error, contentType);
     }
@@ -200,6 +201,20 @@ export class MetricsScrape {
 
   private async local(contentType: ExpositionContentType): Promise<ScrapeResponse> {
     const families = await localFamilies(this.options.registry);
-    return { status: 200, contentType, body: await renderFamilies(families, contentType) };
+    const body = await this.render(families, contentType, "this process's registry");
+    return { status: 200, contentType, body };
+  }
+
+  /** The exposition text; what the format cannot serve is logged (see `openMetricsFamilies`). */
+  private async render(
+    families: MetricFamily[],
+    contentType: ExpositionContentType,
+    source: string,
+  ): Promise<string> {
+    const problems: string[] = [];
+    const body = await renderFamilies(families, contentType, problems);
+    if (problems.length > 0)
+      this.options.logger.warn(`Scrape of ${source}: ${problems.join('; ')}`);
+    return body;
   }
 }

@@ -1,6 +1,7 @@
 import { Registry, type Metric } from 'prom-client';
 
 import type { MetricFamily } from './metric-family.js';
+import { openMetricsFamilies } from './openmetrics-families.js';
 import { escapeQuotesInHelp } from './openmetrics-help.js';
 import { renderTextFormat } from './text-format.js';
 
@@ -16,10 +17,23 @@ export type ExpositionContentType =
 /**
  * A prom-client registry that serves merged families, so the text comes from prom-client's own
  * formatter (escaping, `# TYPE`/`# HELP`, OpenMetrics `_total` and `# EOF`) rather than one of ours.
+ * For OpenMetrics, counters that are one family there are served as one (see
+ * {@link openMetricsFamilies}); what cannot be served is said in `problems`.
  */
 export function familiesToRegistry(
   families: MetricFamily[],
   contentType: ExpositionContentType = PROMETHEUS_CONTENT_TYPE,
+  problems: string[] = [],
+): Registry<ExpositionContentType> {
+  return registryOf(
+    contentType === OPENMETRICS_CONTENT_TYPE ? openMetricsFamilies(families, problems) : families,
+    contentType,
+  );
+}
+
+function registryOf(
+  families: MetricFamily[],
+  contentType: ExpositionContentType,
 ): Registry<ExpositionContentType> {
   const registry = new Registry<ExpositionContentType>();
   registry.setContentType(contentType);
@@ -30,17 +44,21 @@ export function familiesToRegistry(
 /**
  * Renders merged families as exposition text: the text format 0.0.4 by {@link renderTextFormat} (the
  * same bytes as prom-client, faster), OpenMetrics by prom-client's registry, with the quotes of help
- * texts escaped as OpenMetrics requires (prom-client leaves them bare).
+ * texts escaped as OpenMetrics requires (prom-client leaves them bare), and counters that are one
+ * family there served as one (see {@link openMetricsFamilies}); what cannot be served is said in
+ * `problems`.
  */
 export async function renderFamilies(
   families: MetricFamily[],
   contentType: ExpositionContentType = PROMETHEUS_CONTENT_TYPE,
+  problems: string[] = [],
 ): Promise<string> {
   if (contentType === PROMETHEUS_CONTENT_TYPE) return renderTextFormat(families);
+  const served = openMetricsFamilies(families, problems);
   // prom-client writes no family as a blank line before `# EOF`, which OpenMetrics forbids: Prometheus
   // marks such a target down ("\n" is not a valid start token) until some series has a value.
-  if (families.length === 0) return '# EOF\n';
-  return escapeQuotesInHelp(await familiesToRegistry(families, contentType).metrics(), families);
+  if (served.length === 0) return '# EOF\n';
+  return escapeQuotesInHelp(await registryOf(served, contentType).metrics(), served);
 }
 
 /** A read-only stand-in with the shape prom-client's registry reads from a metric. */

@@ -3,17 +3,12 @@ import 'reflect-metadata';
 import { jest } from '@jest/globals';
 import { Controller, Module, Post } from '@nestjs/common';
 import { Test } from '@nestjs/testing';
-import type { Redis } from 'ioredis';
-import { Registry } from 'prom-client';
+import { Counter, Registry } from 'prom-client';
 
 import { RedisMetricsModule, RedisMetricsService } from '../../src/index.js';
 import { startPrometheus } from '../harness/prometheus-server.js';
-import {
-  connectTestRedis,
-  deletePrefix,
-  testRedisUrl,
-  uniquePrefix,
-} from '../harness/test-redis.js';
+import { testFlusher } from '../harness/test-flusher.js';
+import { testRedisUrl, useTestRedis } from '../harness/test-redis.js';
 import { settledReading } from '../harness/writer-processes.js';
 
 @Controller()
@@ -30,18 +25,13 @@ class OrdersController {
 jest.setTimeout(60_000);
 
 describe('a real Prometheus scraping the module', () => {
-  let client: Redis;
-  const prefix = uniquePrefix('prometheus');
+  const redis = useTestRedis();
 
-  beforeAll(() => {
-    client = connectTestRedis();
-  });
-  afterAll(async () => {
-    await deletePrefix(client, prefix);
-    await client.quit();
-  });
-
-  it('negotiates OpenMetrics, parses every scrape and stores the merged counter', async () => {
+  /**
+   * The app, writing under `prefix`, under a real Prometheus: five orders placed and flushed, the
+   * `Accept` of each scrape kept.
+   */
+  async function startScrapedApp(prefix: string) {
     @Module({
       imports: [
         RedisMetricsModule.forRoot({
@@ -68,9 +58,22 @@ describe('a real Prometheus scraping the module', () => {
     for (let i = 0; i < 5; i += 1) await fetch(`${appUrl}/orders`, { method: 'POST' });
     await app.get(RedisMetricsService).flush();
     const prometheus = await startPrometheus(`${appUrl}/metrics`);
+    const value = async (promql: string) =>
+      (await prometheus.query(promql)).map((sample) => sample.value[1]);
+    const targets = async () =>
+      (await prometheus.targets()).map(({ health, lastError }) => ({ health, lastError }));
+    const stop = async () => {
+      await prometheus.stop();
+      await app.close();
+    };
+    return { acceptHeaders, value, targets, stop };
+  }
+
+  it('negotiates OpenMetrics, parses every scrape and stores the merged counter', async () => {
+    const { acceptHeaders, value, targets, stop } = await startScrapedApp(
+      redis.prefix('prometheus'),
+    );
     try {
-      const value = async (promql: string) =>
-        (await prometheus.query(promql)).map((sample) => sample.value[1]);
       const expected = {
         targets: [{ health: 'up', lastError: '' }],
         orders: ['5'],
@@ -78,10 +81,7 @@ describe('a real Prometheus scraping the module', () => {
       };
       const reading = await settledReading(
         async () => ({
-          targets: (await prometheus.targets()).map(({ health, lastError }) => ({
-            health,
-            lastError,
-          })),
+          targets: await targets(),
           orders: await value('orders_placed_total'),
           requests: await value('sum(http_requests_total{route="/orders"})'),
         }),
@@ -90,8 +90,26 @@ describe('a real Prometheus scraping the module', () => {
       expect(reading).toEqual(expected);
       expect(acceptHeaders[0]).toMatch(/^application\/openmetrics-text/);
     } finally {
-      await prometheus.stop();
-      await app.close();
+      await stop();
+    }
+  });
+
+  it('takes a counter renamed to `_total` since an older process counted as one series, summed', async () => {
+    // A process of the version before the rename counted 7 orders as `orders_placed`.
+    const prefix = redis.prefix('prometheus-renamed');
+    const older = new Registry();
+    new Counter({ name: 'orders_placed', help: 'Orders placed', registers: [older] }).inc(7);
+    await testFlusher(redis.client, prefix, older).flush();
+    const { value, targets, stop } = await startScrapedApp(prefix);
+    try {
+      const expected = { targets: [{ health: 'up', lastError: '' }], orders: ['12'] };
+      const reading = await settledReading(
+        async () => ({ targets: await targets(), orders: await value('orders_placed_total') }),
+        expected,
+      );
+      expect(reading).toEqual(expected);
+    } finally {
+      await stop();
     }
   });
 });
