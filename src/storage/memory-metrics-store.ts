@@ -78,6 +78,7 @@ export class MemoryMetricsStore implements MetricsStore {
     // As the script: one hash, its deletions (either list) after all its values.
     for (const field of batch.gaugeDeletes ?? []) gauges.delete(field);
     for (const field of batch.windowDeletes ?? []) gauges.delete(field);
+    for (const name of batch.withdrawnMetrics ?? []) gauges.delete(MARKER.gaugeMode(name));
     const counters = this.ownHash(this.counters, identity.id);
     const counting = (batch.counterMode ?? 'count') === 'count';
     for (const [field, packed] of batch.counters ?? []) {

@@ -508,6 +508,12 @@ export class MetricsFlusher {
       if (this.ackedMetadata.get(name) !== JSON.stringify(meta))
         changes.metadata.push([name, meta]);
     }
+    // A metric that left the registry takes this process's declaration of its mode with it: a gauge
+    // this process no longer writes must not keep its mode on the processes that still do. Should it
+    // come back, its metadata is sent (and its mode declared) again.
+    for (const name of this.ackedMetadata.keys()) {
+      if (!view.metadata.has(name)) changes.withdrawnMetrics.push(name);
+    }
     if (this.windowChanges(changes)) held = true;
     if (this.exemplarChanges(changes)) held = true;
     const gauge = (field: string, value: number) => {
@@ -746,6 +752,7 @@ export class MetricsFlusher {
     this.unanswered = [];
     for (const [name, meta] of content.metadata ?? [])
       this.ackedMetadata.set(name, JSON.stringify(meta));
+    for (const name of content.withdrawnMetrics ?? []) this.ackedMetadata.delete(name);
     for (const [field, { value, setAt }] of content.gauges ?? []) {
       this.ackedGauges.set(field, { value, setAt });
     }
@@ -979,6 +986,7 @@ function heldValues(writes: WriteHistory, held: number | undefined): Map<string,
 function noChanges(): SeriesChanges {
   return {
     metadata: [],
+    withdrawnMetrics: [],
     gauges: [],
     gaugeDeletes: [],
     counters: [],

@@ -17,6 +17,13 @@ export interface SeriesBatch {
   /** Metric name -> metadata to store. */
   metadata?: [string, MetricMeta][];
   /**
+   * Metrics that left the process's registry since it wrote their metadata: the modes it declared for
+   * them (see `MARKER.gaugeMode`) go from its gauges hash, so that it no longer takes part in choosing
+   * the mode their other writers are merged in. The shared metadata stays: other processes may still
+   * write them.
+   */
+  withdrawnMetrics?: string[];
+  /**
    * Gauge series field -> value, and the time it was set (Redis clock, ms; default: the write's).
    * `setAt` is the writer's own bookkeeping (the time on its local clock); stores ignore it.
    */

@@ -56,7 +56,11 @@ export class RedisMetricsStore implements MetricsStore {
     ]
       .filter((list) => list !== '')
       .join('\n');
-    const gaugeDeletes = [...(batch.gaugeDeletes ?? []), ...(batch.windowDeletes ?? [])].join('\n');
+    const gaugeDeletes = [
+      ...(batch.gaugeDeletes ?? []),
+      ...(batch.windowDeletes ?? []),
+      ...(batch.withdrawnMetrics ?? []).map(MARKER.gaugeMode),
+    ].join('\n');
     const counters = lines(batch.counters ?? [], (packed) => packed);
     const exemplars = lines(batch.exemplars ?? [], (text) => text);
 

@@ -4,6 +4,7 @@ import type { SeriesBatch } from './metrics-store.js';
 /** What one flush sends: the difference between the registry and what the store acknowledged. */
 export interface SeriesChanges {
   metadata: [string, MetricMeta][];
+  withdrawnMetrics: string[];
   gauges: NonNullable<SeriesBatch['gauges']>;
   gaugeDeletes: string[];
   counters: [string, string][];
@@ -40,15 +41,16 @@ function windowWeight(text: string): number {
 const EXEMPLAR_WEIGHT = 2;
 
 /**
- * Splits changes into batches of bounded weight. The first carries the metadata and the deletions, so
- * a series never arrives before its metric's metadata. Always at least one batch: an empty one still
- * refreshes the heartbeat.
+ * Splits changes into batches of bounded weight. The first carries the metadata, the metrics withdrawn
+ * and the deletions, so a series never arrives before its metric's metadata. Always at least one
+ * batch: an empty one still refreshes the heartbeat.
  */
 export function splitIntoBatches(changes: SeriesChanges, maxWeight = BATCH_WEIGHT): BatchContent[] {
   const batches: BatchContent[] = [];
   type Lists = Required<Pick<BatchContent, 'gauges' | 'counters' | 'windows' | 'exemplars'>>;
   let current: Lists & BatchContent = {
     metadata: changes.metadata,
+    withdrawnMetrics: changes.withdrawnMetrics,
     gaugeDeletes: changes.gaugeDeletes,
     counterDeletes: changes.counterDeletes,
     windowDeletes: changes.windowDeletes,
@@ -59,6 +61,7 @@ export function splitIntoBatches(changes: SeriesChanges, maxWeight = BATCH_WEIGH
   };
   let weight =
     changes.metadata.length +
+    changes.withdrawnMetrics.length +
     changes.gaugeDeletes.length +
     changes.counterDeletes.length +
     changes.windowDeletes.length;

@@ -30,9 +30,16 @@ describe.each(['redis', 'memory'] as const)(
           ? new RedisMetricsStore(redis.client, redis.prefix(label))
           : new MemoryMetricsStore();
       const collector = new RedisMultiProcessCollector({ store, livenessWindowMs });
-      /** A process of the version that merges `queue_depth` in `mode`, its gauge set to `value`. */
-      const start = async (pid: number, mode: GaugeMode, value: number) => {
-        const registry = new Registry();
+      /**
+       * A process of the version that merges `queue_depth` in `mode`, its gauge (in `registry`) set to
+       * `value`.
+       */
+      const start = async (
+        pid: number,
+        mode: GaugeMode,
+        value: number,
+        registry = new Registry(),
+      ) => {
         const flusher = storeFlusher(store, registry, {
           identity: ProcessIdentity.create({ hostname: 'h', pid }),
           gaugeModeOf: () => mode,
@@ -57,6 +64,25 @@ describe.each(['redis', 'memory'] as const)(
 
       await canary.end();
       expect(await scrape()).toEqual(['queue_depth 12']);
+    });
+
+    it('a process whose gauge left its registry no longer declares its mode, until the gauge comes back', async () => {
+      const { start, scrape } = setUp('gauge-removed');
+      await start(1, 'sum', 5);
+      await start(2, 'sum', 7);
+      const registry = new Registry();
+      const canary = await start(3, 'max', 1, registry);
+      expect(await scrape()).toEqual(['queue_depth 7']);
+
+      // The canary drops the gauge and goes on running: its series go, and its mode with them.
+      registry.removeSingleMetric('queue_depth');
+      await canary.flush();
+      expect(await scrape()).toEqual(['queue_depth 12']);
+
+      // Made again in the same mode, it is declared again.
+      new Gauge({ name: 'queue_depth', help: 'Jobs queued', registers: [registry] }).set(9);
+      await canary.flush();
+      expect(await scrape()).toEqual(['queue_depth 9']);
     });
 
     it('a writer that is no longer live does not impose its mode on live ones', async () => {

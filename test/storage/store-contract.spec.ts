@@ -508,6 +508,41 @@ describe.each(STORES)('the %s store keeps the write protocol', (kind) => {
     expect(afterEnd.processes.filter((_, i) => i % 2 === 0)).toEqual([a.id]);
   });
 
+  it('drops the modes a process declared for the metrics it withdraws, and only its own', async () => {
+    const store = newStore();
+    const a = writer(1);
+    const b = writer(2);
+    const queued: [string, { type: 'gauge'; help: string; mode: string }] = [
+      'queued',
+      { type: 'gauge', help: 'Queued', mode: 'max' },
+    ];
+    const declared = (snapshot: StoreSnapshot, id: string) => {
+      const hash = pairsOf(snapshot.gauges[snapshot.processes.indexOf(id) / 2]);
+      return Object.keys(hash)
+        .filter((field) => field.startsWith('#mode:'))
+        .sort();
+    };
+    await store.write(a, { expectedSeq: 0, seq: 1, metadata: [gaugeMeta, queued] });
+    await store.write(b, { expectedSeq: 0, seq: 1, metadata: [gaugeMeta, queued] });
+    // A metric withdrawn that was never declared (a counter) is no error.
+    await store.write(a, {
+      expectedSeq: 1,
+      seq: 2,
+      withdrawnMetrics: ['queued', 'jobs_total'],
+      gauges: [[busy, { value: 3 }]],
+    });
+    const snapshot = await store.read();
+
+    expect(declared(snapshot, a.id)).toEqual([MARKER.gaugeMode('busy')]);
+    expect(declared(snapshot, b.id)).toEqual([
+      MARKER.gaugeMode('busy'),
+      MARKER.gaugeMode('queued'),
+    ]);
+    // The shared metadata stays: the other process still writes the metric.
+    expect(JSON.parse(pairsOf(snapshot.metadata).queued)).toEqual(queued[1]);
+    expect(pairsOf(snapshot.gauges[snapshot.processes.indexOf(a.id) / 2])[busy]).toMatch(/^3 /);
+  });
+
   it("applies a write's deletions of the gauges hash after its values, gauges and windows alike", async () => {
     const store = newStore();
     const a = writer(1);
