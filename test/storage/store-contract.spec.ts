@@ -79,6 +79,29 @@ describe.each(STORES)('the %s store keeps the write protocol', (kind) => {
     return map;
   }
 
+  /**
+   * A process's gauges hash as read, with the time of each declared mode as JavaScript prints the
+   * number (Redis writes three decimals: `1000.000`), to compare with a reply's `now`.
+   */
+  function gaugesHashOf(snapshot: StoreSnapshot, processId: string): Record<string, string> {
+    const hash = pairsOf(snapshot.gauges[snapshot.processes.indexOf(processId) / 2]);
+    for (const [field, text] of Object.entries(hash)) {
+      if (!field.startsWith(MARKER.gaugeMode(''))) continue;
+      const [mode, time] = text.split(' ');
+      hash[field] = `${mode} ${Number(time)}`;
+    }
+    return hash;
+  }
+
+  /** The modes a process declared: the `#mode:` fields of its gauges hash, as {@link gaugesHashOf}. */
+  function declaredModes(snapshot: StoreSnapshot, processId: string): Record<string, string> {
+    return Object.fromEntries(
+      Object.entries(gaugesHashOf(snapshot, processId)).filter(([field]) =>
+        field.startsWith(MARKER.gaugeMode('')),
+      ),
+    );
+  }
+
   function totalsOf(snapshot: StoreSnapshot): Record<string, Record<string, number> | string> {
     const totals: Record<string, Record<string, number> | string> = {};
     for (let i = 0; i < snapshot.totals.length; i += 2) {
@@ -188,8 +211,7 @@ describe.each(STORES)('the %s store keeps the write protocol', (kind) => {
     expect(totals[job(10)]).toEqual({ v: 11 });
     expect(totals[job(many - 1)]).toEqual({ v: many });
     expect(Object.keys(totals)).toHaveLength(many + 1); // and the write marker
-    const gaugesOfA = pairsOf(snapshot.gauges[snapshot.processes.indexOf(a.id) / 2]);
-    expect(gaugesOfA).toEqual({
+    expect(gaugesHashOf(snapshot, a.id)).toEqual({
       [gauge(0)]: '40 2000',
       [MARKER.gaugeMode('busy')]: `all ${first.now}`,
       [MARKER.seq]: '2',
@@ -472,12 +494,6 @@ describe.each(STORES)('the %s store keeps the write protocol', (kind) => {
       'queued',
       { type: 'gauge', help: 'Queued', mode: 'livesum' },
     ];
-    const declared = (snapshot: StoreSnapshot, id: string) => {
-      const hash = pairsOf(snapshot.gauges[snapshot.processes.indexOf(id) / 2]);
-      return Object.fromEntries(
-        Object.entries(hash).filter(([field]) => field.startsWith('#mode:')),
-      );
-    };
     // Only a gauge's metadata declares a mode; a write without metadata leaves what was declared.
     const first = await store.write(a, {
       expectedSeq: 0,
@@ -498,13 +514,13 @@ describe.each(STORES)('the %s store keeps the write protocol', (kind) => {
     await store.end(b.id);
     const afterEnd = await store.read();
 
-    expect(declared(written, a.id)).toEqual({
+    expect(declaredModes(written, a.id)).toEqual({
       [MARKER.gaugeMode('busy')]: `all ${first.now}`,
       [MARKER.gaugeMode('queued')]: `livesum ${first.now}`,
     });
-    expect(declared(both, b.id)).toEqual({ [MARKER.gaugeMode('busy')]: `max ${second.now}` });
-    expect(declared(both, a.id)).toEqual(declared(written, a.id));
-    expect(declared(afterRebase, a.id)).toEqual({});
+    expect(declaredModes(both, b.id)).toEqual({ [MARKER.gaugeMode('busy')]: `max ${second.now}` });
+    expect(declaredModes(both, a.id)).toEqual(declaredModes(written, a.id));
+    expect(declaredModes(afterRebase, a.id)).toEqual({});
     expect(afterEnd.processes.filter((_, i) => i % 2 === 0)).toEqual([a.id]);
   });
 
@@ -516,12 +532,8 @@ describe.each(STORES)('the %s store keeps the write protocol', (kind) => {
       'queued',
       { type: 'gauge', help: 'Queued', mode: 'max' },
     ];
-    const declared = (snapshot: StoreSnapshot, id: string) => {
-      const hash = pairsOf(snapshot.gauges[snapshot.processes.indexOf(id) / 2]);
-      return Object.keys(hash)
-        .filter((field) => field.startsWith('#mode:'))
-        .sort();
-    };
+    const declared = (snapshot: StoreSnapshot, id: string) =>
+      Object.keys(declaredModes(snapshot, id)).sort();
     await store.write(a, { expectedSeq: 0, seq: 1, metadata: [gaugeMeta, queued] });
     await store.write(b, { expectedSeq: 0, seq: 1, metadata: [gaugeMeta, queued] });
     // A metric withdrawn that was never declared (a counter) is no error.
@@ -647,7 +659,7 @@ describe.each(STORES)('the %s store keeps the write protocol', (kind) => {
     });
 
     const snapshot = await store.read();
-    const gauges = pairsOf(snapshot.gauges[snapshot.processes.indexOf(a.id) / 2]);
+    const gauges = gaugesHashOf(snapshot, a.id);
     expect(gauges).toEqual({
       [last]: 'NaN 1732412345678.125',
       [sum]: '-2.5e-300 1001',
