@@ -11,8 +11,12 @@ interface Choice extends DeclaredMode {
  * process's before one that is not, then the newest declaration (the process id breaks a tie, so the
  * answer does not depend on read order). The shared metadata holds only the last declaration, which
  * would outlive the process that made it: a canary in another mode that ended would keep its mode on
- * the processes still running. A gauge no process declared a known mode for (written by a version
- * that did not declare) is left out; its metadata's mode applies.
+ * the processes still running.
+ *
+ * A gauge is left out, and its metadata's mode applies, when no process declared a mode this version
+ * knows for it (its writers are of a version that did not declare), and when no live process declared
+ * one but a live process writes it without declaring: those live writers of an older version wrote the
+ * metadata, a killed process's declaration is older news.
  */
 export function declaredGaugeModes(data: PrefixData, live: Set<string>): Map<string, string> {
   const chosen = new Map<string, Choice>();
@@ -26,11 +30,29 @@ export function declaredGaugeModes(data: PrefixData, live: Set<string>): Map<str
       if (!current || preferred(candidate, current)) chosen.set(metricName, candidate);
     }
   }
-  return new Map([...chosen].map(([metricName, choice]) => [metricName, choice.mode]));
+  const undeclaredLive = liveUndeclaredWriters(data, live);
+  const modes = new Map<string, string>();
+  for (const [metricName, choice] of chosen) {
+    if (choice.live || !undeclaredLive.has(metricName)) modes.set(metricName, choice.mode);
+  }
+  return modes;
 }
 
 function preferred(a: Choice, b: Choice): boolean {
   if (a.live !== b.live) return a.live;
   if (a.at !== b.at) return a.at > b.at;
   return a.processId > b.processId;
+}
+
+/** The gauges that a live process writes without declaring a mode for them. */
+function liveUndeclaredWriters(data: PrefixData, live: Set<string>): Set<string> {
+  const names = new Set<string>();
+  for (const process of data.processes) {
+    if (!live.has(process.id)) continue;
+    const declared = data.gaugeModes.get(process.id);
+    for (const series of data.gauges.get(process.id) ?? []) {
+      if (!declared?.has(series.metricName)) names.add(series.metricName);
+    }
+  }
+  return names;
 }

@@ -110,29 +110,35 @@ describe.each(['redis', 'memory'] as const)(
 
 describe('gauges of processes that declared no mode, or one this version does not know', () => {
   const redis = useTestRedis();
+  const mode = MARKER.gaugeMode('queue_depth');
 
-  it("follow a declaring process's mode, and the metadata's when none declared one", async () => {
-    const prefix = redis.prefix('undeclared');
+  function setUp(label: string, livenessWindowMs = 60_000) {
+    const prefix = redis.prefix(label);
     const keys = new PrefixKeys(prefix);
     const store = new RedisMetricsStore(redis.client, prefix);
-    const collector = new RedisMultiProcessCollector({ store, livenessWindowMs: 60_000 });
+    const collector = new RedisMultiProcessCollector({ store, livenessWindowMs });
     const scrape = async () =>
       (await collector.metrics()).split('\n').filter((line) => line.startsWith('queue_depth'));
-    const start = async (pid: number, mode: GaugeMode, value: number) => {
+    /** A process that merges `queue_depth` in `mode`; its declaration removed, one of an older version. */
+    const start = async (pid: number, mode: GaugeMode, value: number, older = false) => {
       const registry = new Registry();
       const identity = ProcessIdentity.create({ hostname: 'h', pid });
       const flusher = storeFlusher(store, registry, { identity, gaugeModeOf: () => mode });
       new Gauge({ name: 'queue_depth', help: 'Jobs queued', registers: [registry] }).set(value);
       await flusher.flush();
-      return { flusher, gauges: keys.gauges(identity.id) };
+      const gauges = keys.gauges(identity.id);
+      if (older) await redis.client.hdel(gauges, MARKER.gaugeMode('queue_depth'));
+      return { flusher, gauges };
     };
-    const mode = MARKER.gaugeMode('queue_depth');
+    return { keys, scrape, start };
+  }
 
-    // Two processes of an older version (their declarations removed) that wrote `max` last.
-    const old1 = await start(1, 'max', 5);
-    const old2 = await start(2, 'max', 7);
-    await redis.client.hdel(old1.gauges, mode);
-    await redis.client.hdel(old2.gauges, mode);
+  it("follow a declaring process's mode, and the metadata's when none declared one", async () => {
+    const { keys, scrape, start } = setUp('undeclared');
+
+    // Two processes of an older version that wrote `max` last.
+    await start(1, 'max', 5, true);
+    await start(2, 'max', 7, true);
     expect(await scrape()).toEqual(['queue_depth 7']);
 
     // A process of a newer version declares a mode this one cannot merge in: not taken.
@@ -149,5 +155,17 @@ describe('gauges of processes that declared no mode, or one this version does no
       '{"type":"gauge","help":"Jobs queued","mode":"max"}',
     );
     expect(await scrape()).toEqual(['queue_depth 15']);
+  });
+
+  it('follow the metadata of live processes of an older version before a declaration of one no longer live', async () => {
+    const { scrape, start } = setUp('undeclared-live', 1000);
+    // A canary of this version declares `max`, then is killed (not yet reaped).
+    await start(1, 'max', 1);
+    await new Promise((resolve) => setTimeout(resolve, 1100));
+    // Processes of the older version write `sum` into the metadata after it, and declare nothing.
+    await start(2, 'sum', 5, true);
+    await start(3, 'sum', 7, true);
+    // `sum` counts every stored process, the killed one too: 1 + 5 + 7.
+    expect(await scrape()).toEqual(['queue_depth 13']);
   });
 });
