@@ -1,3 +1,4 @@
+import cluster from 'node:cluster';
 import { randomBytes } from 'node:crypto';
 
 import { RedisAuthenticationError, RedisConnectionError, RedisTimeoutError } from '../errors.js';
@@ -92,7 +93,7 @@ const TIMEOUT_MS = COMMAND_TIMEOUT_MS + 1000;
  * primary's store rejects is rejected with that error's message and name, the module's Redis errors
  * ({@link RedisConnectionError} and the like) as their own class, and its `cause` chain as errors of
  * the same names and messages (nothing else of them crosses: a failed command's arguments may hold a
- * password).
+ * password). Cannot be made in a worker of PM2's cluster mode, whose primary is PM2's daemon.
  */
 export class IpcMetricsStore implements MetricsStore {
   readonly description = 'the cluster primary, over IPC';
@@ -111,6 +112,11 @@ export class IpcMetricsStore implements MetricsStore {
   constructor(readonly channel: NodeJS.Process = process) {
     if (typeof channel.send !== 'function') {
       throw new Error('IpcMetricsStore needs an IPC channel: run it in a node:cluster worker');
+    }
+    if (channel === process && isPm2ClusterWorker()) {
+      throw new Error(
+        "IpcMetricsStore cannot work in a PM2 cluster-mode worker: its cluster primary is PM2's daemon, which serves no store and answers nothing (every flush and scrape would wait 6 s and fail). Store the metrics in Redis (url or client), which every PM2 worker shares",
+      );
     }
   }
 
@@ -259,6 +265,18 @@ export class IpcMetricsStore implements MetricsStore {
       );
     });
   }
+}
+
+/**
+ * Whether this process is a worker of PM2's cluster mode (`pm2 start app.js -i 2`): PM2 forks it with
+ * node:cluster from its own daemon and gives it its `pm_id` and `exec_mode` in the environment. A
+ * node:cluster worker of an app's own primary that PM2 runs in fork mode inherits `pm_id` too, but
+ * `exec_mode` is `fork_mode` there, and that primary can serve the store.
+ */
+function isPm2ClusterWorker(): boolean {
+  return (
+    cluster.isWorker && process.env.pm_id !== undefined && process.env.exec_mode === 'cluster_mode'
+  );
 }
 
 /**

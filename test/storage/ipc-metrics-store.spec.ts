@@ -361,6 +361,29 @@ describe('IpcMetricsStore over a real IPC channel', () => {
     expect([channel.listenerCount('message'), channel.listenerCount('disconnect')]).toEqual([0, 0]);
   });
 
+  it("refuses to be made in a worker of PM2's cluster mode, whose primary is PM2's daemon, and works in a worker of an app's own primary that PM2 runs in fork mode", async () => {
+    const run = (role: 'pm2' | 'fork-mode') =>
+      new Promise<unknown>((resolve, reject) =>
+        execFile(
+          process.execPath,
+          [fixture('ipc-pm2-worker.mjs'), role],
+          { timeout: 20_000 },
+          (error, out) => (error ? reject(error) : resolve(JSON.parse(out.trim()))),
+        ),
+      );
+    const [pm2, forkMode] = await Promise.all([run('pm2'), run('fork-mode')]);
+
+    // At once, not after the 6 s of a read that PM2's daemon never answers.
+    expect(pm2).toEqual({
+      made: {
+        name: 'Error',
+        message:
+          "IpcMetricsStore cannot work in a PM2 cluster-mode worker: its cluster primary is PM2's daemon, which serves no store and answers nothing (every flush and scrape would wait 6 s and fail). Store the metrics in Redis (url or client), which every PM2 worker shares",
+      },
+    });
+    expect(forkMode).toEqual({ read: { totals: [] } });
+  }, 30_000);
+
   it('says what to check when the primary does not answer', async () => {
     const report = await runFixture<{ read: unknown }>('ipc-unserved.mjs', undefined);
 
