@@ -16,16 +16,22 @@ function familyNameOf(family: MetricFamily): string {
  * renamed to end in `_total` between two versions, and lasts, since the totals keep the old name's
  * counts. Such counters are served as one family, each series the sum of both (the renamed counter
  * goes on from where it was), with the help text and the later exemplar of the `_total` one first.
- * A counter whose family or sample name is the name of another type's family there is left out, and
- * said in `problems`: the text format serves both.
+ * A counter whose family there is named like another type's, or whose samples like a gauge's or a
+ * summary's quantiles, is left out, and said in `problems`: the text format serves both. Beside a
+ * histogram `a_total` a counter `a` shares no name, and is served.
  */
 export function openMetricsFamilies(
   families: MetricFamily[],
   problems: string[] = [],
 ): MetricFamily[] {
-  const otherTypes = new Map<string, MetricFamily>();
+  // What a counter there must not share with another type: its family's name, and its samples' name,
+  // which a gauge's samples and a summary's quantiles bear as their family's (a histogram's never).
+  const familyNames = new Map<string, MetricFamily>();
+  const sampleNames = new Map<string, MetricFamily>();
   for (const family of families) {
-    if (family.type !== 'counter') otherTypes.set(family.name, family);
+    if (family.type === 'counter') continue;
+    familyNames.set(family.name, family);
+    if (family.type !== 'histogram') sampleNames.set(family.name, family);
   }
   const counters = new Map<string, MetricFamily[]>();
   const served: (MetricFamily | string)[] = [];
@@ -35,7 +41,7 @@ export function openMetricsFamilies(
       continue;
     }
     const name = familyNameOf(family);
-    const taken = otherTypes.get(name) ?? otherTypes.get(name + TOTAL);
+    const taken = familyNames.get(name) ?? sampleNames.get(name + TOTAL);
     if (taken) {
       problems.push(
         `counter "${family.name}" is left out of OpenMetrics scrapes: its name there (family "${name}", samples "${name}${TOTAL}") is the ${taken.type} "${taken.name}"'s, and Prometheus would reject the scrape; rename one of them (the text format serves both)`,

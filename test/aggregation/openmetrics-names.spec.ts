@@ -1,4 +1,4 @@
-import { Counter, Gauge, Registry } from 'prom-client';
+import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 
 import {
   OPENMETRICS_CONTENT_TYPE,
@@ -97,6 +97,44 @@ describe('counters whose OpenMetrics names meet', () => {
         '# HELP queue_total Queued ever',
         '# TYPE queue_total counter',
         'queue_total 9',
+        '',
+      ].join('\n'),
+    );
+    expect(warnings).toEqual([]);
+  });
+
+  it('serves a counter `a` beside a histogram `a_total`: no name of one is a name of the other there', async () => {
+    const prefix = redis.prefix('om-histogram-total');
+    // Counter `payments` has family `payments` and samples `payments_total`; histogram
+    // `payments_total` has family `payments_total` and samples `payments_total_bucket`, `_sum` and
+    // `_count`.
+    const registry = new Registry();
+    new Counter({ name: 'payments', help: 'Payments', registers: [registry] }).inc(3);
+    new Histogram({
+      name: 'payments_total',
+      help: 'Payment amounts',
+      buckets: [10],
+      registers: [registry],
+    }).observe(4);
+    await testFlusher(redis.client, prefix, registry).flush();
+    const warnings: string[] = [];
+    const collector = new RedisMultiProcessCollector({
+      store: new RedisMetricsStore(redis.client, prefix),
+      logger: { warn: (message) => warnings.push(message) },
+    });
+
+    expect(await collector.metrics(OPENMETRICS_CONTENT_TYPE)).toBe(
+      [
+        '# HELP payments Payments',
+        '# TYPE payments counter',
+        'payments_total 3',
+        '# HELP payments_total Payment amounts',
+        '# TYPE payments_total histogram',
+        'payments_total_bucket{le="10"} 1',
+        'payments_total_bucket{le="+Inf"} 1',
+        'payments_total_sum 4',
+        'payments_total_count 1',
+        '# EOF',
         '',
       ].join('\n'),
     );
