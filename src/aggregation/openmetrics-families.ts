@@ -11,10 +11,11 @@ function familyNameOf(family: MetricFamily): string {
 
 /**
  * The families as OpenMetrics can carry them. There a counter `a` and a counter `a_total` are one
- * family, `a`, whose samples are `a_total`: served as two, the scrape repeats `# TYPE a counter` and
- * Prometheus rejects all of it. Under storage shared by many processes that happens when a counter is
- * renamed to end in `_total` between two versions, and lasts, since the totals keep the old name's
- * counts. Such counters are served as one family, each series the sum of both (the renamed counter
+ * family, `a`, whose samples are `a_total`: served as two, the scrape repeats `# TYPE a counter`, which
+ * OpenMetrics does not allow, and Prometheus keeps the first `a_total` of each label set and drops the
+ * other as a duplicate, so it stores one counter's count, not their sum (its target stays up, without
+ * a word). Under storage shared by many processes that happens when a counter is renamed to end in
+ * `_total` between two versions, and lasts, since the totals keep the old name's counts. Such counters are served as one family, each series the sum of both (the renamed counter
  * goes on from where it was), with the help text and the later exemplar of the `_total` one first.
  * A counter whose family there is named like another type's, or whose samples like a gauge's or a
  * summary's quantiles, is left out, and said in `problems`: the text format serves both. Beside a
@@ -44,7 +45,7 @@ export function openMetricsFamilies(
     const taken = familyNames.get(name) ?? sampleNames.get(name + TOTAL);
     if (taken) {
       problems.push(
-        `counter "${family.name}" is left out of OpenMetrics scrapes: its name there (family "${name}", samples "${name}${TOTAL}") is the ${taken.type} "${taken.name}"'s, and Prometheus would reject the scrape; rename one of them (the text format serves both)`,
+        `counter "${family.name}" is left out of OpenMetrics scrapes: its name there (family "${name}", samples "${name}${TOTAL}") is the ${taken.type} "${taken.name}"'s, and OpenMetrics allows one family a name; rename one of them (the text format serves both)`,
       );
       continue;
     }

@@ -13,7 +13,7 @@ import { useTestRedis } from '../harness/test-redis.js';
  * In OpenMetrics a counter `a` and a counter `a_total` are one family, `a`, and a counter `a_total`'s
  * family is named like a gauge `a`. Processes of two versions (a counter renamed to end in `_total`)
  * store both names, and the totals keep the old one's counts: served as they are, every OpenMetrics
- * scrape would repeat a `# TYPE` line, and Prometheus would reject all of it.
+ * scrape would repeat a `# TYPE` line, and Prometheus would store one of the two counts, not their sum.
  */
 describe('counters whose OpenMetrics names meet', () => {
   const redis = useTestRedis();
@@ -75,7 +75,7 @@ describe('counters whose OpenMetrics names meet', () => {
       ].join('\n'),
     );
     expect(warned).toEqual([
-      `Scrape of Redis under prefix "${prefix}": counter "queue_total" is left out of OpenMetrics scrapes: its name there (family "queue", samples "queue_total") is the gauge "queue"'s, and Prometheus would reject the scrape; rename one of them (the text format serves both)`,
+      `Scrape of Redis under prefix "${prefix}": counter "queue_total" is left out of OpenMetrics scrapes: its name there (family "queue", samples "queue_total") is the gauge "queue"'s, and OpenMetrics allows one family a name; rename one of them (the text format serves both)`,
     ]);
     // The text format names them apart, and serves each as stored.
     expect(text).toBe(
