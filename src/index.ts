@@ -124,6 +124,7 @@ export {
 export {
   parseSnapshot,
   readPrefix,
+  type DeclaredMode,
   type GaugeSeries,
   type PrefixData,
   type PrefixMarkers,

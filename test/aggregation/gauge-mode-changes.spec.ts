@@ -6,7 +6,9 @@ import {
   PrefixKeys,
   ProcessIdentity,
   RedisMetricsStore,
+  parseSnapshot,
   RedisMultiProcessCollector,
+  type DeclaredMode,
   type GaugeMode,
   type MetricsStore,
 } from '../../src/index.js';
@@ -167,5 +169,43 @@ describe('gauges of processes that declared no mode, or one this version does no
     await start(3, 'sum', 7, true);
     // `sum` counts every stored process, the killed one too: 1 + 5 + 7.
     expect(await scrape()).toEqual(['queue_depth 13']);
+  });
+});
+
+describe('the modes a snapshot holds', () => {
+  it("are read per process, each with the store's time of its declaration, from the package's API", async () => {
+    let now = 1000;
+    const store = new MemoryMetricsStore(() => now);
+    const identity = ProcessIdentity.create({ hostname: 'h', pid: 1 });
+    await store.write(identity, {
+      expectedSeq: 0,
+      seq: 1,
+      metadata: [
+        ['queue_depth', { type: 'gauge', help: 'Jobs queued', mode: 'max' }],
+        ['jobs_total', { type: 'counter', help: 'Jobs' }],
+      ],
+    });
+    now = 2000;
+    await store.write(identity, {
+      expectedSeq: 1,
+      seq: 2,
+      metadata: [['busy', { type: 'gauge', help: 'Busy', mode: 'livesum' }]],
+    });
+
+    const declared: Map<string, Map<string, DeclaredMode>> = parseSnapshot(
+      await store.read(),
+    ).gaugeModes;
+
+    expect(declared).toEqual(
+      new Map([
+        [
+          identity.id,
+          new Map([
+            ['queue_depth', { mode: 'max', at: 1000 }],
+            ['busy', { mode: 'livesum', at: 2000 }],
+          ]),
+        ],
+      ]),
+    );
   });
 });
