@@ -101,8 +101,7 @@ export class MetricsScrape {
         () => step(),
       );
       this.recovered();
-      const body = await this.render(families, contentType, collector.storeDescription);
-      return { status: 200, contentType, body };
+      return { status: 200, contentType, body: await renderFamilies(families, contentType) };
     } catch (error) {
       return this.failed(error, contentType);
     }
@@ -201,20 +200,6 @@ export class MetricsScrape {
 
   private async local(contentType: ExpositionContentType): Promise<ScrapeResponse> {
     const families = await localFamilies(this.options.registry);
-    const body = await this.render(families, contentType, "this process's registry");
-    return { status: 200, contentType, body };
-  }
-
-  /** The exposition text; what the format cannot serve is logged (see `openMetricsFamilies`). */
-  private async render(
-    families: MetricFamily[],
-    contentType: ExpositionContentType,
-    source: string,
-  ): Promise<string> {
-    const problems: string[] = [];
-    const body = await renderFamilies(families, contentType, problems);
-    if (problems.length > 0)
-      this.options.logger.warn(`Scrape of ${source}: ${problems.join('; ')}`);
-    return body;
+    return { status: 200, contentType, body: await renderFamilies(families, contentType) };
   }
 }

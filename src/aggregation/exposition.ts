@@ -18,15 +18,14 @@ export type ExpositionContentType =
  * A prom-client registry that serves merged families, so the text comes from prom-client's own
  * formatter (escaping, `# TYPE`/`# HELP`, OpenMetrics `_total` and `# EOF`) rather than one of ours.
  * For OpenMetrics, counters that are one family there are served as one (see
- * {@link openMetricsFamilies}); what cannot be served is said in `problems`.
+ * {@link openMetricsFamilies}).
  */
 export function familiesToRegistry(
   families: MetricFamily[],
   contentType: ExpositionContentType = PROMETHEUS_CONTENT_TYPE,
-  problems: string[] = [],
 ): Registry<ExpositionContentType> {
   return registryOf(
-    contentType === OPENMETRICS_CONTENT_TYPE ? openMetricsFamilies(families, problems) : families,
+    contentType === OPENMETRICS_CONTENT_TYPE ? openMetricsFamilies(families) : families,
     contentType,
   );
 }
@@ -45,16 +44,14 @@ function registryOf(
  * Renders merged families as exposition text: the text format 0.0.4 by {@link renderTextFormat} (the
  * same bytes as prom-client, faster), OpenMetrics by prom-client's registry, with the quotes of help
  * texts escaped as OpenMetrics requires (prom-client leaves them bare), and counters that are one
- * family there served as one (see {@link openMetricsFamilies}); what cannot be served is said in
- * `problems`.
+ * family there served as one (see {@link openMetricsFamilies}).
  */
 export async function renderFamilies(
   families: MetricFamily[],
   contentType: ExpositionContentType = PROMETHEUS_CONTENT_TYPE,
-  problems: string[] = [],
 ): Promise<string> {
   if (contentType === PROMETHEUS_CONTENT_TYPE) return renderTextFormat(families);
-  const served = openMetricsFamilies(families, problems);
+  const served = openMetricsFamilies(families);
   // prom-client writes no family as a blank line before `# EOF`, which OpenMetrics forbids: Prometheus
   // marks such a target down ("\n" is not a valid start token) until some series has a value.
   if (served.length === 0) return '# EOF\n';

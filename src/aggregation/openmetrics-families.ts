@@ -15,25 +15,15 @@ function familyNameOf(family: MetricFamily): string {
  * OpenMetrics does not allow, and Prometheus keeps the first `a_total` of each label set and drops the
  * other as a duplicate, so it stores one counter's count, not their sum (its target stays up, without
  * a word). Under storage shared by many processes that happens when a counter is renamed to end in
- * `_total` between two versions, and lasts, since the totals keep the old name's counts. Such counters are served as one family, each series the sum of both (the renamed counter
- * goes on from where it was), with the help text and the later exemplar of the `_total` one first.
- * A counter whose family there is named like another type's, or whose samples like a gauge's or a
- * summary's quantiles, is left out, and said in `problems`: the text format serves both. Beside a
- * histogram `a_total` a counter `a` shares no name, and is served.
+ * `_total` between two versions, and lasts, since the totals keep the old name's counts. Such counters
+ * are served as one family, each series the sum of both (the renamed counter goes on from where it
+ * was), with the help text and the later exemplar of the `_total` one first.
+ *
+ * A counter whose OpenMetrics family is named like a family of another type (counter `a_total` beside
+ * gauge `a`) is served as prom-client serves it: that is not valid OpenMetrics either, but Prometheus
+ * stores both, and leaving one out would lose a metric that plain prom-client serves.
  */
-export function openMetricsFamilies(
-  families: MetricFamily[],
-  problems: string[] = [],
-): MetricFamily[] {
-  // What a counter there must not share with another type: its family's name, and its samples' name,
-  // which a gauge's samples and a summary's quantiles bear as their family's (a histogram's never).
-  const familyNames = new Map<string, MetricFamily>();
-  const sampleNames = new Map<string, MetricFamily>();
-  for (const family of families) {
-    if (family.type === 'counter') continue;
-    familyNames.set(family.name, family);
-    if (family.type !== 'histogram') sampleNames.set(family.name, family);
-  }
+export function openMetricsFamilies(families: MetricFamily[]): MetricFamily[] {
   const counters = new Map<string, MetricFamily[]>();
   const served: (MetricFamily | string)[] = [];
   for (const family of families) {
@@ -42,13 +32,6 @@ export function openMetricsFamilies(
       continue;
     }
     const name = familyNameOf(family);
-    const taken = familyNames.get(name) ?? sampleNames.get(name + TOTAL);
-    if (taken) {
-      problems.push(
-        `counter "${family.name}" is left out of OpenMetrics scrapes: its name there (family "${name}", samples "${name}${TOTAL}") is the ${taken.type} "${taken.name}"'s, and OpenMetrics allows one family a name; rename one of them (the text format serves both)`,
-      );
-      continue;
-    }
     const group = counters.get(name);
     if (group) group.push(family);
     else {

@@ -155,25 +155,13 @@ export class RedisMultiProcessCollector {
     contentType: ExpositionContentType = PROMETHEUS_CONTENT_TYPE,
   ): Promise<Registry<ExpositionContentType>> {
     const exemplars = contentType === OPENMETRICS_CONTENT_TYPE;
-    const problems: string[] = [];
-    const registry = familiesToRegistry(await this.collect({ exemplars }), contentType, problems);
-    this.warnUnserved(problems);
-    return registry;
+    return familiesToRegistry(await this.collect({ exemplars }), contentType);
   }
 
   /** The merged metrics as exposition text (Prometheus 0.0.4 or OpenMetrics 1.0). */
   async metrics(contentType: ExpositionContentType = PROMETHEUS_CONTENT_TYPE): Promise<string> {
     const exemplars = contentType === OPENMETRICS_CONTENT_TYPE;
-    const problems: string[] = [];
-    const text = await renderFamilies(await this.collect({ exemplars }), contentType, problems);
-    this.warnUnserved(problems);
-    return text;
-  }
-
-  /** Says what the exposition format could not serve (see `openMetricsFamilies`). */
-  private warnUnserved(problems: string[]): void {
-    if (problems.length === 0) return;
-    this.options.logger?.warn(`Scrape of ${this.store.description}: ${problems.join('; ')}`);
+    return renderFamilies(await this.collect({ exemplars }), contentType);
   }
 
   /** Closes the client if the collector made it. */

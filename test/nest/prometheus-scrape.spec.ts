@@ -3,9 +3,9 @@ import 'reflect-metadata';
 import { jest } from '@jest/globals';
 import { Controller, Module, Post } from '@nestjs/common';
 import { Test } from '@nestjs/testing';
-import { Counter, Registry } from 'prom-client';
+import { Counter, Gauge, Registry } from 'prom-client';
 
-import { RedisMetricsModule, RedisMetricsService } from '../../src/index.js';
+import { ProcessIdentity, RedisMetricsModule, RedisMetricsService } from '../../src/index.js';
 import { startPrometheus } from '../harness/prometheus-server.js';
 import { testFlusher } from '../harness/test-flusher.js';
 import { testRedisUrl, useTestRedis } from '../harness/test-redis.js';
@@ -94,17 +94,33 @@ describe('a real Prometheus scraping the module', () => {
     }
   });
 
-  it('takes a counter renamed to `_total` since an older process counted as one series, summed', async () => {
+  it('takes a counter renamed to `_total` since an older process counted as one series, summed, and a counter beside a gauge of its family name as two', async () => {
     // A process of the version before the rename counted 7 orders as `orders_placed`.
     const prefix = redis.prefix('prometheus-renamed');
     const older = new Registry();
     new Counter({ name: 'orders_placed', help: 'Orders placed', registers: [older] }).inc(7);
-    await testFlusher(redis.client, prefix, older).flush();
+    // A gauge beside a counter of its OpenMetrics family name: two `# TYPE orders_open` families, as
+    // prom-client writes them, which Prometheus stores both of.
+    new Gauge({ name: 'orders_open', help: 'Orders open', registers: [older] }).set(2);
+    new Counter({ name: 'orders_open_total', help: 'Orders opened', registers: [older] }).inc(3);
+    await testFlusher(redis.client, prefix, older, {
+      identity: ProcessIdentity.create({ hostname: 'old', pid: 7 }),
+    }).flush();
     const { value, targets, stop } = await startScrapedApp(prefix);
     try {
-      const expected = { targets: [{ health: 'up', lastError: '' }], orders: ['12'] };
+      const expected = {
+        targets: [{ health: 'up', lastError: '' }],
+        orders: ['12'],
+        open: ['2'],
+        opened: ['3'],
+      };
       const reading = await settledReading(
-        async () => ({ targets: await targets(), orders: await value('orders_placed_total') }),
+        async () => ({
+          targets: await targets(),
+          orders: await value('orders_placed_total'),
+          open: await value('orders_open{hostname="old",pid="7"}'),
+          opened: await value('orders_open_total'),
+        }),
         expected,
       );
       expect(reading).toEqual(expected);
