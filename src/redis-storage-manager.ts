@@ -554,6 +554,33 @@ export class RedisStorageManager
   }
 
   /**
+   * Deletes counts from the shared totals: every series of a counter, histogram or summary (by its name
+   * in the registry), or the one of `labels` (all of its labels, default labels included, as a scrape
+   * shows them). The totals keep a series' count for as long as Redis keeps them, across restarts and
+   * deploys: a metric taken out of the code, or a label value no longer used, is otherwise served with
+   * its last count by every scrape. A process that still counts a series goes on from about zero,
+   * which Prometheus reads as a counter reset. Gauges are each process's own and go with it.
+   * @returns how many series were deleted (0 with storage off).
+   * @throws when the store cannot delete counts (a store of your own without `deleteSeries`, or an
+   *   `IpcMetricsStore` whose cluster primary runs an earlier version).
+   */
+  async deleteCounts(
+    metricName: string,
+    labels?: Record<string, string | number>,
+  ): Promise<number> {
+    const store = await this.reachableStore();
+    if (!store) return 0;
+    if (!store.deleteSeries) {
+      throw new Error(`${store.description} cannot delete counts: its store has no deleteSeries()`);
+    }
+    const stored =
+      labels === undefined
+        ? undefined
+        : Object.fromEntries(Object.entries(labels).map(([name, value]) => [name, String(value)]));
+    return this.described(() => store.deleteSeries!(metricName, stored));
+  }
+
+  /**
    * The store, once the module's own client has connected (within a bounded wait): a call such as
    * {@link markProcessDead} may come before {@link setup}, from a cluster primary that flushes nothing.
    */

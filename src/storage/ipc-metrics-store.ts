@@ -8,6 +8,7 @@ import {
   serveFlushRequests,
   type ClusterMessages,
 } from './ipc-flush-requests.js';
+import type { Labels } from './keys.js';
 import type {
   FlushRequestChannel,
   MetricsStore,
@@ -33,7 +34,8 @@ type StoreRequest =
   | { op: 'end'; processId: string; staleAfterMs?: string }
   | { op: 'read'; options?: ReadOptions }
   | { op: 'processIndex' }
-  | { op: 'heldWrite'; processId: string };
+  | { op: 'heldWrite'; processId: string }
+  | { op: 'deleteSeries'; metricName: string; labels?: Labels };
 
 type WireBatch = Omit<SeriesBatch, 'gauges' | 'staleAfterMs' | 'livenessWindowMs'> & {
   gauges: [string, string, number | string | null][];
@@ -221,6 +223,11 @@ export class IpcMetricsStore implements MetricsStore {
     return typeof held === 'number' || held === null ? held : undefined;
   }
 
+  /** Deletes in the primary's store (see {@link MetricsStore.deleteSeries}). */
+  deleteSeries(metricName: string, labels?: Labels): Promise<number> {
+    return this.call({ op: 'deleteSeries', metricName, labels }) as Promise<number>;
+  }
+
   /** Fresh scrapes among the primary's workers, relayed by the primary: a new channel each call. */
   flushRequests(): FlushRequestChannel {
     return new IpcFlushRequests(this.channel);
@@ -340,6 +347,11 @@ async function answer(store: MetricsStore, request: StoreRequest): Promise<unkno
     case 'heldWrite':
       // A store without it cannot tell: `undefined`, which JSON leaves out of the reply.
       return store.heldWrite?.(request.processId);
+    case 'deleteSeries':
+      if (!store.deleteSeries) {
+        throw new Error(`the cluster primary's store (${store.description}) cannot delete series`);
+      }
+      return store.deleteSeries(request.metricName, request.labels);
     default:
       // A worker of another version (forked after the code on disk changed) would otherwise get
       // `undefined` for an answer and fail on it, far from the cause.

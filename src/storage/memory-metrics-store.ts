@@ -1,4 +1,4 @@
-import { gaugeModeDeclarations, MARKER } from './keys.js';
+import { gaugeModeDeclarations, MARKER, type Labels } from './keys.js';
 import type {
   MetricsStore,
   ProcessIndex,
@@ -19,6 +19,7 @@ import {
   packedDelta,
 } from './packed-values.js';
 import { parseProcessInfo } from './process-identity.js';
+import { SeriesSelection } from './series-selection.js';
 
 const DAY_MS = 86_400_000;
 
@@ -144,6 +145,18 @@ export class MemoryMetricsStore implements MetricsStore {
     };
     if (options.exemplars) snapshot.exemplars = pairs(this.exemplars);
     return snapshot;
+  }
+
+  async deleteSeries(metricName: string, labels?: Labels): Promise<number> {
+    const selection = new SeriesSelection(metricName, labels);
+    let deleted = 0;
+    for (const field of [...this.totals.keys()]) {
+      if (selection.holdsSeries(field) && this.totals.delete(field)) deleted += 1;
+    }
+    for (const field of [...this.exemplars.keys()]) {
+      if (selection.holdsExemplar(field)) this.exemplars.delete(field);
+    }
+    return deleted;
   }
 
   async processIndex(): Promise<ProcessIndex> {

@@ -1,4 +1,4 @@
-import type { MetricMeta, ProcessInfo } from './keys.js';
+import type { Labels, MetricMeta, ProcessInfo } from './keys.js';
 import type { ProcessIdentity } from './process-identity.js';
 
 /** Who writes: the id of a process and what is recorded about it. */
@@ -192,6 +192,15 @@ export interface MetricsStore {
    * primary is of an earlier version, or serves a store without it).
    */
   heldWrite?(processId: string): Promise<number | null | undefined>;
+  /**
+   * Deletes the counts of a metric's series from the shared totals, with their exemplars: every series
+   * of the metric, or the one of `labels` (every label, default labels included, as a scrape shows
+   * it). A process that still counts a series goes on from its own count at the time, so the series
+   * comes back counting from about zero, which Prometheus reads as a counter reset. Gauges and summary
+   * quantile windows are the processes' own and stay. A store without it cannot delete counts.
+   * @returns how many series were deleted.
+   */
+  deleteSeries?(metricName: string, labels?: Labels): Promise<number>;
   /** A short description for logs: where the metrics go. Never a secret. */
   readonly description: string;
   /**

@@ -1,7 +1,7 @@
 import { hideCommandCredentials } from '../command-credentials.js';
 import { connectionHistory } from './connection-history.js';
-import { scanHash, type ScannedHash } from './hash-scan.js';
-import { gaugeModeDeclarations, MARKER, PrefixKeys } from './keys.js';
+import { HSCAN_COUNT, scanHash, type ScannedHash } from './hash-scan.js';
+import { gaugeModeDeclarations, MARKER, PrefixKeys, type Labels } from './keys.js';
 import { withScripts, type RedisClient, type WriteScriptReply } from './lua-scripts.js';
 import type {
   IndexedProcess,
@@ -17,6 +17,7 @@ import type {
 } from './metrics-store.js';
 import { encodeNumber } from './packed-values.js';
 import { parseProcessInfo } from './process-identity.js';
+import { SeriesSelection } from './series-selection.js';
 
 /** Words ioredis uses for a command it cannot send (described as no node answering). */
 const CLUSTER_NOT_READY = 'Connection is closed.';
@@ -126,6 +127,45 @@ export class RedisMetricsStore implements MetricsStore {
 
   read(options: ReadOptions = {}): Promise<StoreSnapshot> {
     return withoutCredentials(this.readSnapshot(options));
+  }
+
+  deleteSeries(metricName: string, labels?: Labels): Promise<number> {
+    const selection = new SeriesSelection(metricName, labels);
+    const field = selection.seriesField;
+    return withoutCredentials(
+      Promise.all([
+        field === undefined
+          ? this.deleteMatching(this.keys.totals, selection, (f) => selection.holdsSeries(f))
+          : this.writer().hdel(this.keys.totals, field),
+        this.deleteMatching(this.keys.exemplars, selection, (f) => selection.holdsExemplar(f)),
+      ]).then(([deleted]) => deleted),
+    );
+  }
+
+  /** Deletes the fields of a hash that `holds`, found in bounded HSCAN calls, so no call stops Redis. */
+  private async deleteMatching(
+    key: string,
+    selection: SeriesSelection,
+    holds: (field: string) => boolean,
+  ): Promise<number> {
+    const client = this.writer();
+    let deleted = 0;
+    let cursor = '0';
+    do {
+      const [next, flat] = await client.hscan(
+        key,
+        cursor,
+        'MATCH',
+        selection.matchPattern,
+        'COUNT',
+        HSCAN_COUNT,
+      );
+      const fields: string[] = [];
+      for (let i = 0; i < flat.length; i += 2) if (holds(flat[i])) fields.push(flat[i]);
+      if (fields.length > 0) deleted += await client.hdel(key, ...fields);
+      cursor = next;
+    } while (cursor !== '0');
+    return deleted;
   }
 
   private async readSnapshot(options: ReadOptions): Promise<StoreSnapshot> {

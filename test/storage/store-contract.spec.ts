@@ -322,6 +322,59 @@ describe.each(STORES)('the %s store keeps the write protocol', (kind) => {
     expect((await store.processIndex()).processes).toEqual([]);
   });
 
+  it("deletes a metric's counts, or one series', with their exemplars, and a process counts on from its own", async () => {
+    const store = newStore();
+    const a = writer(1);
+    const b = writer(2);
+    // A label value with the characters of a Redis glob: deleting it must not take the others.
+    const odd = seriesField('jobs_total', { queue: 'a*[b]?' });
+    const plain = seriesField('jobs_total', { queue: 'a' });
+    const longer = seriesField('jobs_total_extra', {});
+    const bucket = seriesField('job_seconds', {});
+    await store.write(a, {
+      expectedSeq: 0,
+      seq: 1,
+      metadata: [counterMeta, histogramMeta, ['jobs_total_extra', { type: 'counter', help: 'x' }]],
+      counters: [
+        [jobs, 'v 5'],
+        [odd, 'v 2'],
+        [plain, 'v 3'],
+        [longer, 'v 4'],
+        [seconds, 'c 1 s 0.5 0.5 1 +Inf 1'],
+      ],
+      exemplars: [
+        [jobs, '1000 1 {"trace_id":"j"}'],
+        [odd, '1000 1 {"trace_id":"o"}'],
+        [longer, '1000 1 {"trace_id":"l"}'],
+        [`${bucket} 0.5`, '1000 0.5 {"trace_id":"b"}'],
+      ],
+    });
+    await store.write(b, { expectedSeq: 0, seq: 1, counters: [[jobs, 'v 1']] });
+
+    const one = await store.deleteSeries!('jobs_total', { queue: 'a*[b]?' });
+    const afterOne = await store.read({ exemplars: true });
+    const rest = await store.deleteSeries!('jobs_total');
+    const none = await store.deleteSeries!('jobs_total');
+    const histogram = await store.deleteSeries!('job_seconds');
+    // Process a counts on: 5 -> 8 adds 3 to a series that starts again from nothing.
+    await store.write(a, { expectedSeq: 1, seq: 2, counters: [[jobs, 'v 8']] });
+    const after = await store.read({ exemplars: true });
+
+    expect([one, rest, none, histogram]).toEqual([1, 2, 0, 1]);
+    expect(totalsOf(afterOne)).toMatchObject({ [jobs]: { v: 6 }, [plain]: { v: 3 } });
+    expect(totalsOf(afterOne)[odd]).toBeUndefined();
+    expect(Object.keys(pairsOf(afterOne.exemplars!)).sort()).toEqual(
+      [jobs, longer, `${bucket} 0.5`].sort(),
+    );
+    expect(totalsOf(after)).toEqual({
+      [jobs]: { v: 3 },
+      [longer]: { v: 4 },
+      [MARKER.processSeq(a.id)]: '2',
+      [MARKER.processSeq(b.id)]: '1',
+    });
+    expect(Object.keys(pairsOf(after.exemplars!))).toEqual([longer]);
+  });
+
   it('tells the last write of a process the totals hold, indexed or ended', async () => {
     const store = newStore();
     const a = writer(1);
