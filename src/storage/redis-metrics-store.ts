@@ -129,17 +129,24 @@ export class RedisMetricsStore implements MetricsStore {
     return withoutCredentials(this.readSnapshot(options));
   }
 
-  deleteSeries(metricName: string, labels?: Labels): Promise<number> {
+  /**
+   * Deletes in bounded HSCAN calls and HDEL (see {@link MetricsStore.deleteSeries}). Rejects, never
+   * throws, as every call of a store: a Redis Cluster client that is not ready fails each command.
+   */
+  async deleteSeries(metricName: string, labels?: Labels): Promise<number> {
     const selection = new SeriesSelection(metricName, labels);
     const field = selection.seriesField;
-    return withoutCredentials(
+    const totals = async () =>
+      field === undefined
+        ? this.deleteMatching(this.keys.totals, selection, (f) => selection.holdsSeries(f))
+        : this.writer().hdel(this.keys.totals, field);
+    const [deleted] = await withoutCredentials(
       Promise.all([
-        field === undefined
-          ? this.deleteMatching(this.keys.totals, selection, (f) => selection.holdsSeries(f))
-          : this.writer().hdel(this.keys.totals, field),
+        totals(),
         this.deleteMatching(this.keys.exemplars, selection, (f) => selection.holdsExemplar(f)),
-      ]).then(([deleted]) => deleted),
+      ]),
     );
+    return deleted;
   }
 
   /** Deletes the fields of a hash that `holds`, found in bounded HSCAN calls, so no call stops Redis. */

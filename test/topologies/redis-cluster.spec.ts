@@ -10,9 +10,13 @@ import request from 'supertest';
 
 import {
   describeRedisError,
+  MARKER,
+  ProcessIdentity,
   RedisMetricsModule,
   RedisMetricsService,
+  RedisMetricsStore,
   RedisStorageManager,
+  seriesField,
   type FlushResult,
 } from '../../src/index.js';
 import { startRedisCluster, type RedisClusterHandle } from '../harness/redis-cluster.mjs';
@@ -462,6 +466,69 @@ describe('Redis Cluster whose nodes require a password the client lacks', () => 
       ]);
     } finally {
       client.disconnect();
+    }
+  });
+
+  it("deletes counts on the master of the prefix's slot, and a deletion through a Cluster client the nodes refuse rejects, never throws", async () => {
+    const client = new Cluster(cluster.startupNodes, { redisOptions: { password: SECRET } });
+    const refused = new Cluster(cluster.startupNodes, {
+      clusterRetryStrategy: () => 100,
+      redisOptions: { password: 'not-the-password' },
+    });
+    const refusals: Error[] = [];
+    refused.on('error', (error: Error) => refusals.push(error));
+    try {
+      await new Promise((resolve) => client.once('ready', resolve));
+      const prefix = uniquePrefix('cluster-delete');
+      const store = new RedisMetricsStore(client, prefix);
+      const writer = ProcessIdentity.create({ hostname: 'h', pid: 1 });
+      const glob = seriesField('orders_total', { shop: 'a*' });
+      const other = seriesField('orders_total', { shop: 'b' });
+      const longer = seriesField('orders_total_x', {});
+      await store.write(writer, {
+        expectedSeq: 0,
+        seq: 1,
+        metadata: [
+          ['orders_total', { type: 'counter', help: 'Orders' }],
+          ['orders_total_x', { type: 'counter', help: 'Other' }],
+        ],
+        counters: [
+          [glob, 'v 2'],
+          [other, 'v 3'],
+          [longer, 'v 4'],
+        ],
+        exemplars: [[other, '1000 1 {"trace_id":"b"}']],
+      });
+
+      const deleted = [
+        await store.deleteSeries('orders_total', { shop: 'a*' }),
+        await store.deleteSeries('orders_total'),
+      ];
+
+      expect(deleted).toEqual([1, 1]);
+      expect(await client.hgetall(store.keys.totals)).toEqual({
+        [longer]: 'v 4',
+        [MARKER.processSeq(writer.id)]: '1',
+      });
+      expect(await client.exists(store.keys.exemplars)).toBe(0);
+
+      // Refused, so not ready: its commands cannot be sent, and each deletion says so as a rejection.
+      await waitFor('the nodes to refuse the client', async () => refusals.length > 0);
+      const refusedStore = new RedisMetricsStore(refused, prefix);
+      const calls: Promise<number>[] = [];
+      let thrown: unknown;
+      for (const labels of [{ shop: 'b' }, undefined]) {
+        try {
+          calls.push(refusedStore.deleteSeries('orders_total', labels));
+        } catch (error) {
+          thrown = error;
+        }
+      }
+      expect(thrown).toBeUndefined();
+      for (const call of calls) await expect(call).rejects.toThrow('Connection is closed.');
+    } finally {
+      client.disconnect();
+      refused.disconnect();
     }
   });
 
