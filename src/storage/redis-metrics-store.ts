@@ -140,12 +140,15 @@ export class RedisMetricsStore implements MetricsStore {
       field === undefined
         ? this.deleteMatching(this.keys.totals, selection, (f) => selection.holdsSeries(f))
         : this.writer().hdel(this.keys.totals, field);
-    const [deleted] = await withoutCredentials(
-      Promise.all([
-        totals(),
-        this.deleteMatching(this.keys.exemplars, selection, (f) => selection.holdsExemplar(f)),
-      ]),
-    );
+    // An exemplars key of another type holds none of the module's (the next write deletes it, and
+    // scrapes read it as none): the counts are deleted all the same.
+    const exemplars = this.deleteMatching(this.keys.exemplars, selection, (f) =>
+      selection.holdsExemplar(f),
+    ).catch((error: unknown) => {
+      if (isWrongType(error)) return 0;
+      throw error;
+    });
+    const [deleted] = await withoutCredentials(Promise.all([totals(), exemplars]));
     return deleted;
   }
 
@@ -318,6 +321,11 @@ function leaveOut(snapshot: StoreSnapshot, ended: Set<string>): void {
   }
   snapshot.processes = processes;
   snapshot.gauges = gauges;
+}
+
+/** Whether a command failed because its key holds another type than the command works on. */
+function isWrongType(error: unknown): boolean {
+  return /^WRONGTYPE /.test(String((error as Error)?.message));
 }
 
 /** What `work` resolves with, or its rejection with the password of a refused handshake hidden. */

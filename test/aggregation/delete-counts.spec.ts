@@ -1,6 +1,11 @@
 import { Counter, Registry } from 'prom-client';
 
-import { MemoryMetricsStore, RedisStorageManager, type MetricsStore } from '../../src/index.js';
+import {
+  MemoryMetricsStore,
+  PrefixKeys,
+  RedisStorageManager,
+  type MetricsStore,
+} from '../../src/index.js';
 import { testRedisUrl, useTestRedis } from '../harness/test-redis.js';
 
 const quiet = { log: () => undefined, warn: () => undefined, error: () => undefined };
@@ -62,6 +67,35 @@ describe('RedisStorageManager.deleteCounts', () => {
       refunds.inc(1);
       await storage.flush();
       expect(await lines()).toEqual(['orders_total{shop="north"} 4', 'refunds_total 1']);
+    } finally {
+      await storage.teardown();
+    }
+  });
+
+  it('deletes counts when the exemplars key holds another type, which holds no exemplar of the module', async () => {
+    const registry = new Registry();
+    const orders = new Counter({
+      name: 'orders_total',
+      help: 'Orders',
+      labelNames: ['shop'],
+      registers: [registry],
+    });
+    orders.inc({ shop: 'north' }, 4);
+    orders.inc({ shop: 'closed' }, 9);
+    const storage = manager(registry);
+    const keys = new PrefixKeys(storage.options.keyPrefix);
+    try {
+      expect(await storage.setup()).toBe(true);
+      // Something else wrote the key; the next write of a process deletes it.
+      await redis.client.set(keys.exemplars, 'not a hash');
+      orders.remove({ shop: 'closed' });
+
+      expect(await storage.deleteCounts('orders_total', { shop: 'closed' })).toBe(1);
+      expect(await storage.deleteCounts('orders_total')).toBe(1);
+      expect(await redis.client.get(keys.exemplars)).toBe('not a hash');
+      expect(await redis.client.hkeys(keys.totals)).toEqual([
+        expect.stringMatching(/^#p:/) as unknown as string,
+      ]);
     } finally {
       await storage.teardown();
     }
