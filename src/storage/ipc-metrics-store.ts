@@ -223,9 +223,19 @@ export class IpcMetricsStore implements MetricsStore {
     return typeof held === 'number' || held === null ? held : undefined;
   }
 
-  /** Deletes in the primary's store (see {@link MetricsStore.deleteSeries}). */
-  deleteSeries(metricName: string, labels?: Labels): Promise<number> {
-    return this.call({ op: 'deleteSeries', metricName, labels }) as Promise<number>;
+  /**
+   * Deletes in the primary's store (see {@link MetricsStore.deleteSeries}). Rejects when the primary
+   * cannot: one of an earlier version refuses the operation as unknown, or (older still) answers
+   * without a count, which would otherwise resolve `undefined` as if something had been deleted.
+   */
+  async deleteSeries(metricName: string, labels?: Labels): Promise<number> {
+    const deleted = await this.call({ op: 'deleteSeries', metricName, labels });
+    if (typeof deleted !== 'number') {
+      throw new Error(
+        'the cluster primary answered a deleteSeries without a count of deleted series: it runs an earlier version of nestjs-redis-metrics than its workers, which cannot delete series',
+      );
+    }
+    return deleted;
   }
 
   /** Fresh scrapes among the primary's workers, relayed by the primary: a new channel each call. */

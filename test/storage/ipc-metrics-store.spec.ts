@@ -281,6 +281,39 @@ describe('IpcMetricsStore over a real IPC channel', () => {
     }
   });
 
+  it('rejects a deletion that a primary of an earlier version, or one whose store has no deleteSeries, cannot make, and never resolves without a count', async () => {
+    const primaries = (['current', 'refuses', 'silent', 'store-without'] as const).map((kind) => ({
+      kind,
+      child: fork(fixture(kind === 'current' ? 'ipc-primary.mjs' : 'ipc-older-primary.mjs'), [], {
+        env: { ...process.env, PRIMARY: kind },
+        stdio: 'inherit',
+      }),
+    }));
+    try {
+      const outcomes: Record<string, unknown> = {};
+      for (const { kind, child } of primaries) {
+        const store = new IpcMetricsStore(child as unknown as NodeJS.Process);
+        const writer = ProcessIdentity.create({ hostname: 'h', pid: 1 });
+        await store.write(writer, { expectedSeq: 0, seq: 1, counters: [['["a",{}]', 'v 1']] });
+        outcomes[kind] = await store.deleteSeries('a').then(
+          (deleted) => ({ deleted }),
+          (error: Error) => error.message,
+        );
+      }
+
+      expect(outcomes).toEqual({
+        current: { deleted: 1 },
+        refuses:
+          'the cluster primary does not know the operation "deleteSeries" (are the primary and its workers running the same version of nestjs-redis-metrics?)',
+        silent:
+          'the cluster primary answered a deleteSeries without a count of deleted series: it runs an earlier version of nestjs-redis-metrics than its workers, which cannot delete series',
+        'store-without': "the cluster primary's store (this process's memory) cannot delete series",
+      });
+    } finally {
+      for (const { child } of primaries) child.kill();
+    }
+  });
+
   it('goes on from what an earlier flusher of the registry delivered with a primary of an earlier version, the flusher never stopped by the unknown operation', async () => {
     const primary = fork(fixture('ipc-older-primary.mjs'), [], {
       env: { ...process.env, PRIMARY: 'refuses' },
