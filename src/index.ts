@@ -163,6 +163,7 @@ export {
 export { REDIS_METRICS_MODULE_OPTIONS } from './redis-metrics.constants.js';
 export {
   cleanupRedisKeys,
+  deleteCounts,
   getRedisClient,
   getRedisCollector,
   getRedisStorageManager,

@@ -57,6 +57,20 @@ export function markProcessDead(process: { pid: number; hostname?: string }): Pr
   return getRedisStorageManager().markProcessDead(process);
 }
 
+/**
+ * Deletes counts from the shared totals: every series of a counter, histogram or summary (by its name
+ * in the registry), or the one of `labels` (every label, default labels included). For a script or a
+ * cluster primary that retires a metric or a label value; see
+ * {@link RedisStorageManager.deleteCounts}, which it calls on the process-wide manager.
+ * @returns how many series were deleted (0 with storage off).
+ */
+export function deleteCounts(
+  metricName: string,
+  labels?: Record<string, string | number>,
+): Promise<number> {
+  return getRedisStorageManager().deleteCounts(metricName, labels);
+}
+
 /** The process-wide manager's collector, if Redis storage is enabled. */
 export function getRedisCollector(): RedisMultiProcessCollector | undefined {
   return getRedisStorageManager().getCollector();

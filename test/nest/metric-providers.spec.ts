@@ -7,6 +7,7 @@ import { Registry, type Counter, type Gauge } from 'prom-client';
 
 import {
   cleanupRedisKeys,
+  deleteCounts,
   getRedisClient,
   getRedisCollector,
   getRedisStorageManager,
@@ -159,7 +160,7 @@ describe('functions for code outside dependency injection', () => {
     expect(await client.zcard(`${keys}:processes`)).toBe(0);
   });
 
-  it('answers markProcessDead and cleanupRedisKeys before setupRedisMetrics, as a primary that flushes nothing calls them, and teardownRedisMetrics closes the connection they opened', async () => {
+  it('answers markProcessDead, cleanupRedisKeys and deleteCounts before setupRedisMetrics, as a primary that flushes nothing calls them, and teardownRedisMetrics closes the connection they opened', async () => {
     useTestRedisFromEnv();
     const keys = `{${prefix}}`;
     await client.zadd(`${keys}:processes`, Date.now(), 'web-8/77/abc');
@@ -168,10 +169,22 @@ describe('functions for code outside dependency injection', () => {
       'web-8/77/abc',
       JSON.stringify({ pid: 77, hostname: 'web-8', startedAt: 1 }),
     );
+    // Counts of a shop that closed, and of a metric the code no longer has.
+    await client.hset(
+      `${keys}:totals`,
+      '["shop_orders_total",{"shop":"closed"}]',
+      'v 9',
+      '["shop_orders_total",{"shop":"north"}]',
+      'v 4',
+      '["retired_total",{}]',
+      'v 2',
+    );
     const manager = getRedisStorageManager();
     try {
       expect(await markProcessDead({ pid: 77, hostname: 'web-8' })).toEqual(['web-8/77/abc']);
       expect(await cleanupRedisKeys()).toBe(0);
+      expect(await deleteCounts('shop_orders_total', { shop: 'closed' })).toBe(1);
+      expect(await deleteCounts('retired_total')).toBe(1);
       expect(manager.getClient()!.status).toBe('ready');
     } finally {
       await teardownRedisMetrics();
@@ -179,6 +192,13 @@ describe('functions for code outside dependency injection', () => {
     // Closed, so the primary can exit: the connection ends right after QUIT's reply.
     await ended(manager.getClient()!);
     expect(await client.zscore(`${keys}:processes`, 'web-8/77/abc')).toBeNull();
+    expect(await client.hgetall(`${keys}:totals`)).toMatchObject({
+      '["shop_orders_total",{"shop":"north"}]': 'v 4',
+    });
+    expect(await client.hexists(`${keys}:totals`, '["shop_orders_total",{"shop":"closed"}]')).toBe(
+      0,
+    );
+    expect(await client.hexists(`${keys}:totals`, '["retired_total",{}]')).toBe(0);
   });
 
   it('describes why Redis cannot be reached when markProcessDead comes before setupRedisMetrics', async () => {
