@@ -559,7 +559,9 @@ export class RedisStorageManager
    * shows them). The totals keep a series' count for as long as Redis keeps them, across restarts and
    * deploys: a metric taken out of the code, or a label value no longer used, is otherwise served with
    * its last count by every scrape. A process that still counts a series goes on from about zero,
-   * which Prometheus reads as a counter reset. Gauges are each process's own and go with it.
+   * which Prometheus reads as a counter reset, but writes its whole count again should Redis lose the
+   * totals later: drop the series in every process first for a deletion that lasts. Gauges are each
+   * process's own and go with it.
    * @returns how many series were deleted (0 with storage off).
    * @throws when the store cannot delete counts (a store of your own without `deleteSeries`, or an
    *   `IpcMetricsStore` whose cluster primary runs an earlier version).
