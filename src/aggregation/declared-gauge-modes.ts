@@ -22,7 +22,7 @@ export function declaredGaugeModes(data: PrefixData, live: Set<string>): Map<str
   const chosen = new Map<string, Choice>();
   for (const process of data.processes) {
     const isLive = live.has(process.id);
-    for (const [metricName, declared] of data.gaugeModes.get(process.id) ?? []) {
+    for (const [metricName, declared] of data.gaugeModes?.get(process.id) ?? []) {
       // A mode of a newer version this one cannot merge in does not hide the others.
       if (!gaugeModeRule(declared.mode)) continue;
       const candidate = { ...declared, live: isLive, processId: process.id };
@@ -49,7 +49,7 @@ function liveUndeclaredWriters(data: PrefixData, live: Set<string>): Set<string>
   const names = new Set<string>();
   for (const process of data.processes) {
     if (!live.has(process.id)) continue;
-    const declared = data.gaugeModes.get(process.id);
+    const declared = data.gaugeModes?.get(process.id);
     for (const series of data.gauges.get(process.id) ?? []) {
       if (!declared?.has(series.metricName)) names.add(series.metricName);
     }

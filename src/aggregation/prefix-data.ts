@@ -88,8 +88,11 @@ export interface PrefixData {
   gauges: Map<string, GaugeSeries[]>;
   /** Process id -> the quantile windows of its summary series. */
   windows: Map<string, WindowSeries[]>;
-  /** Process id -> metric name -> the mode it declared for that gauge (none from older versions). */
-  gaugeModes: Map<string, Map<string, DeclaredMode>>;
+  /**
+   * Process id -> metric name -> the mode it declared for that gauge (none from older versions). Optional
+   * so that data made by hand without it still merges (by the metadata's modes).
+   */
+  gaugeModes?: Map<string, Map<string, DeclaredMode>>;
   /** The shared exemplars, when the read asked for them. */
   exemplars: ExemplarSeries[] | undefined;
   markers: PrefixMarkers;
@@ -127,6 +130,7 @@ export function parseSnapshot(
   const problems = snapshot.wrongType.map((key) => `key ${key} is of the wrong type`);
   const info = pairsToMap(snapshot.info);
   const markers: PrefixMarkers = { totals: new Map(), metadata: new Map(), lostAt: undefined };
+  const gaugeModes: NonNullable<PrefixData['gaugeModes']> = new Map();
   const data: PrefixData = {
     now: snapshot.now,
     processes: [],
@@ -134,7 +138,7 @@ export function parseSnapshot(
     totals: readTotals(snapshot.totals, markers, problems, fields),
     gauges: new Map(),
     windows: new Map(),
-    gaugeModes: new Map(),
+    gaugeModes,
     exemplars:
       snapshot.exemplars === undefined
         ? undefined
@@ -186,7 +190,7 @@ export function parseSnapshot(
     }
     data.gauges.set(id, gauges);
     data.windows.set(id, windows);
-    if (modes.size > 0) data.gaugeModes.set(id, modes);
+    if (modes.size > 0) gaugeModes.set(id, modes);
   }
   // A totals key of another type cannot be read whoever wrote: with every process ended, its counts
   // are all there is, and a scrape without them would show the counters gone.

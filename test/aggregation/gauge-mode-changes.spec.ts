@@ -3,11 +3,13 @@ import { Gauge, Registry } from 'prom-client';
 import {
   MARKER,
   MemoryMetricsStore,
+  mergeMetrics,
   PrefixKeys,
   ProcessIdentity,
   RedisMetricsStore,
   parseSnapshot,
   RedisMultiProcessCollector,
+  seriesField,
   type DeclaredMode,
   type GaugeMode,
   type MetricsStore,
@@ -192,7 +194,7 @@ describe('the modes a snapshot holds', () => {
       metadata: [['busy', { type: 'gauge', help: 'Busy', mode: 'livesum' }]],
     });
 
-    const declared: Map<string, Map<string, DeclaredMode>> = parseSnapshot(
+    const declared: Map<string, Map<string, DeclaredMode>> | undefined = parseSnapshot(
       await store.read(),
     ).gaugeModes;
 
@@ -207,5 +209,29 @@ describe('the modes a snapshot holds', () => {
         ],
       ]),
     );
+  });
+
+  it("leave a gauge to its metadata's mode when data made without them is merged", async () => {
+    const store = new MemoryMetricsStore(() => 1000);
+    for (const [pid, value] of [
+      [1, 5],
+      [2, 7],
+    ]) {
+      await store.write(ProcessIdentity.create({ hostname: 'h', pid }), {
+        expectedSeq: 0,
+        seq: 1,
+        metadata: [['queue_depth', { type: 'gauge', help: 'Jobs queued', mode: 'sum' }]],
+        gauges: [[seriesField('queue_depth', {}), { value }]],
+      });
+    }
+    // As a caller of an earlier version builds it: no `gaugeModes`.
+    const { gaugeModes, ...data } = parseSnapshot(await store.read());
+
+    const { families } = mergeMetrics(data, { livenessWindowMs: 60_000 });
+
+    expect(gaugeModes?.size).toBe(2);
+    expect(families.map(({ name, samples }) => [name, samples.map((s) => s.value)])).toEqual([
+      ['queue_depth', [12]],
+    ]);
   });
 });
