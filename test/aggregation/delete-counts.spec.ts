@@ -33,8 +33,8 @@ describe('RedisStorageManager.deleteCounts', () => {
     );
   }
 
-  it('deletes one series or a whole metric; a process still counting goes on from about zero', async () => {
-    const registry = new Registry();
+  /** `orders_total` of two shops: 4 orders in `north`, 9 in `closed`. */
+  function shopOrders(registry: Registry) {
     const orders = new Counter({
       name: 'orders_total',
       help: 'Orders',
@@ -43,6 +43,12 @@ describe('RedisStorageManager.deleteCounts', () => {
     });
     orders.inc({ shop: 'north' }, 4);
     orders.inc({ shop: 'closed' }, 9);
+    return orders;
+  }
+
+  it('deletes one series or a whole metric; a process still counting goes on from about zero', async () => {
+    const registry = new Registry();
+    const orders = shopOrders(registry);
     const refunds = new Counter({ name: 'refunds_total', help: 'Refunds', registers: [registry] });
     refunds.inc(2);
     const storage = manager(registry);
@@ -74,14 +80,7 @@ describe('RedisStorageManager.deleteCounts', () => {
 
   it('deletes counts when the exemplars key holds another type, which holds no exemplar of the module', async () => {
     const registry = new Registry();
-    const orders = new Counter({
-      name: 'orders_total',
-      help: 'Orders',
-      labelNames: ['shop'],
-      registers: [registry],
-    });
-    orders.inc({ shop: 'north' }, 4);
-    orders.inc({ shop: 'closed' }, 9);
+    const orders = shopOrders(registry);
     const storage = manager(registry);
     const keys = new PrefixKeys(storage.options.keyPrefix);
     try {
