@@ -251,16 +251,24 @@ describe('IpcMetricsStore over a real IPC channel', () => {
     }
   }, 30_000);
 
-  it("answers which write of a process the primary's store holds, and cannot tell (undefined, never null) with a primary of an earlier version or a store without it", async () => {
-    const writer = ProcessIdentity.create({ hostname: 'h', pid: 1 });
-    const other = ProcessIdentity.create({ hostname: 'h', pid: 2 });
-    const primaries = (['current', 'refuses', 'silent', 'store-without'] as const).map((kind) => ({
+  /**
+   * A primary of this version, and primaries of earlier versions: one that refuses an operation it does
+   * not know, one that answers it with nothing, and one whose store lacks the operation.
+   */
+  function primariesOfEachVersion() {
+    return (['current', 'refuses', 'silent', 'store-without'] as const).map((kind) => ({
       kind,
       child: fork(fixture(kind === 'current' ? 'ipc-primary.mjs' : 'ipc-older-primary.mjs'), [], {
         env: { ...process.env, PRIMARY: kind },
         stdio: 'inherit',
       }),
     }));
+  }
+
+  it("answers which write of a process the primary's store holds, and cannot tell (undefined, never null) with a primary of an earlier version or a store without it", async () => {
+    const writer = ProcessIdentity.create({ hostname: 'h', pid: 1 });
+    const other = ProcessIdentity.create({ hostname: 'h', pid: 2 });
+    const primaries = primariesOfEachVersion();
     try {
       const answers: Record<string, unknown[]> = {};
       for (const { kind, child } of primaries) {
@@ -282,13 +290,7 @@ describe('IpcMetricsStore over a real IPC channel', () => {
   });
 
   it('rejects a deletion that a primary of an earlier version, or one whose store has no deleteSeries, cannot make, and never resolves without a count', async () => {
-    const primaries = (['current', 'refuses', 'silent', 'store-without'] as const).map((kind) => ({
-      kind,
-      child: fork(fixture(kind === 'current' ? 'ipc-primary.mjs' : 'ipc-older-primary.mjs'), [], {
-        env: { ...process.env, PRIMARY: kind },
-        stdio: 'inherit',
-      }),
-    }));
+    const primaries = primariesOfEachVersion();
     try {
       const outcomes: Record<string, unknown> = {};
       for (const { kind, child } of primaries) {
