@@ -119,6 +119,16 @@ export class RedisMetricsService {
     return this.manager.countsHttp();
   }
 
+  /**
+   * Deletes the counts of a counter, histogram or summary from the shared totals, by the name it was
+   * made with here (`customMetricPrefix` is added): every series, or the one of `labels` (the module's
+   * `defaultLabels` are added). See {@link RedisStorageManager.deleteCounts}.
+   * @returns how many series were deleted (0 with storage off).
+   */
+  deleteCounts(name: string, labels?: Record<string, string | number>): Promise<number> {
+    return this.manager.deleteCounts(this.fullName(name), labels);
+  }
+
   /** Writes this process's metrics to Redis now. */
   flush(): Promise<FlushResult | undefined> {
     return this.manager.flush();

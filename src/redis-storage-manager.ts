@@ -555,8 +555,9 @@ export class RedisStorageManager
 
   /**
    * Deletes counts from the shared totals: every series of a counter, histogram or summary (by its name
-   * in the registry), or the one of `labels` (all of its labels, default labels included, as a scrape
-   * shows them). The totals keep a series' count for as long as Redis keeps them, across restarts and
+   * in the registry), or the one of `labels` (its labels as a scrape shows them; the module's
+   * `defaultLabels` are added unless `labels` gives them another value, as prom-client adds them; a
+   * default label set on the registry by other means must be given). The totals keep a series' count for as long as Redis keeps them, across restarts and
    * deploys: a metric taken out of the code, or a label value no longer used, is otherwise served with
    * its last count by every scrape. A process that still counts a series goes on from about zero,
    * which Prometheus reads as a counter reset, but writes its whole count again should Redis lose the
@@ -578,7 +579,11 @@ export class RedisStorageManager
     const stored =
       labels === undefined
         ? undefined
-        : Object.fromEntries(Object.entries(labels).map(([name, value]) => [name, String(value)]));
+        : Object.fromEntries(
+            Object.entries({ ...this.moduleOptions.defaultLabels, ...labels }).map(
+              ([name, value]) => [name, String(value)],
+            ),
+          );
     return this.described(() => store.deleteSeries!(metricName, stored));
   }
 

@@ -167,6 +167,32 @@ describe('metrics from feature modules of an app that imports forRoot() once', (
     }
   });
 
+  it('deletes counts through the service by the name a metric was made with, the prefix and default labels added', async () => {
+    const app = await startApp({ customMetricPrefix: 'shop', defaultLabels: { app: 'shop' } });
+    try {
+      const metrics = app.get(RedisMetricsService);
+      await request(app.getHttpServer()).post('/orders').expect(201);
+      await request(app.getHttpServer()).post('/orders').expect(201);
+      await metrics.flush();
+      const orders = async () =>
+        family(
+          (await request(app.getHttpServer()).get('/metrics').expect(200)).text,
+          'shop_orders_placed_total',
+        );
+      expect(await orders()).toEqual(['shop_orders_placed_total{app="shop",shop="north"} 2']);
+
+      expect(await metrics.deleteCounts('orders_placed_total', { shop: 'south' })).toBe(0);
+      expect(await metrics.deleteCounts('orders_placed_total', { shop: 'north' })).toBe(1);
+      expect(await orders()).toEqual([]);
+      // This process still counts the series: it comes back from about zero.
+      await request(app.getHttpServer()).post('/orders').expect(201);
+      await metrics.flush();
+      expect(await orders()).toEqual(['shop_orders_placed_total{app="shop",shop="north"} 1']);
+    } finally {
+      await app.close();
+    }
+  });
+
   it("merges a gauge in the mode the option gaugeModes gives it, over its mode in code, the module's own in-flight gauge too", async () => {
     const app = await startApp({
       identity: { hostname: 'web-1', pid: 41 },
