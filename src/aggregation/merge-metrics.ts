@@ -86,8 +86,15 @@ export function mergeMetrics(
     }
     const totals = totalsByMetric.get(name) ?? [];
     const gauges = gaugesByMetric.get(name) ?? [];
-    if (meta.type === 'gauge' ? totals.length > 0 : gauges.length > 0) {
-      problems.push(`"${name}" is a ${meta.type} but has series of another type`);
+    // Left by a version where the metric had another type: say what they are and when they go.
+    if (meta.type === 'gauge' && totals.length > 0) {
+      problems.push(
+        `"${name}" is a gauge but has counts of a counter, histogram or summary, left out (a version where it had another type wrote them; deleteCounts("${name}") deletes them)`,
+      );
+    } else if (meta.type !== 'gauge' && gauges.length > 0) {
+      problems.push(
+        `"${name}" is a ${meta.type} but processes hold it as a gauge, left out (processes of a version where it was a gauge; their gauges go when they end)`,
+      );
     }
     const reserved = RESERVED_LABELS[meta.type];
     const samples =

@@ -1,9 +1,10 @@
-import { Gauge, Registry } from 'prom-client';
+import { Counter, Gauge, Registry } from 'prom-client';
 
 import {
   MARKER,
   MemoryMetricsStore,
   mergeMetrics,
+  MetricsFlusher,
   PrefixKeys,
   ProcessIdentity,
   RedisMetricsStore,
@@ -232,6 +233,74 @@ describe('the modes a snapshot holds', () => {
     expect(gaugeModes?.size).toBe(2);
     expect(families.map(({ name, samples }) => [name, samples.map((s) => s.value)])).toEqual([
       ['queue_depth', [12]],
+    ]);
+  });
+});
+
+describe('a metric whose type changed between versions', () => {
+  const store = () => new MemoryMetricsStore();
+
+  async function writer(
+    target: MetricsStore,
+    pid: number,
+    make: (registry: Registry) => void,
+  ): Promise<MetricsFlusher> {
+    const registry = new Registry();
+    make(registry);
+    const flusher = storeFlusher(target, registry, {
+      identity: ProcessIdentity.create({ hostname: 'h', pid }),
+      gaugeModeOf: () => 'sum',
+    });
+    await flusher.flush();
+    return flusher;
+  }
+
+  function scraping(target: MetricsStore) {
+    const warnings: string[] = [];
+    const collector = new RedisMultiProcessCollector({
+      store: target,
+      logger: { warn: (message) => warnings.push(message) },
+    });
+    const scrape = async () =>
+      (await collector.metrics()).split('\n').filter((line) => line.startsWith('jobs'));
+    return { scrape, warnings };
+  }
+
+  it('says which counts of the old type are left out, and deleteCounts() takes them away', async () => {
+    const target = store();
+    // The old version counted `jobs` and ended; the new one has it as a gauge.
+    const old = await writer(target, 1, (registry) => {
+      new Counter({ name: 'jobs', help: 'Jobs', registers: [registry] }).inc(5);
+    });
+    await old.end();
+    await writer(target, 2, (registry) => {
+      new Gauge({ name: 'jobs', help: 'Jobs', registers: [registry] }).set(3);
+    });
+    const { scrape, warnings } = scraping(target);
+
+    expect(await scrape()).toEqual(['jobs 3']);
+    expect(await target.deleteSeries!('jobs')).toBe(1);
+    expect(await scrape()).toEqual(['jobs 3']);
+    expect(warnings).toEqual([
+      `Skipped 1 unreadable entry in this process's memory: "jobs" is a gauge but has counts of a counter, histogram or summary, left out (a version where it had another type wrote them; deleteCounts("jobs") deletes them)`,
+    ]);
+  });
+
+  it('says that gauges of processes of the old type are left out until they end', async () => {
+    const target = store();
+    const old = await writer(target, 1, (registry) => {
+      new Gauge({ name: 'jobs', help: 'Jobs', registers: [registry] }).set(3);
+    });
+    await writer(target, 2, (registry) => {
+      new Counter({ name: 'jobs', help: 'Jobs', registers: [registry] }).inc(5);
+    });
+    const { scrape, warnings } = scraping(target);
+
+    expect(await scrape()).toEqual(['jobs 5']);
+    await old.end();
+    expect(await scrape()).toEqual(['jobs 5']);
+    expect(warnings).toEqual([
+      `Skipped 1 unreadable entry in this process's memory: "jobs" is a counter but processes hold it as a gauge, left out (processes of a version where it was a gauge; their gauges go when they end)`,
     ]);
   });
 });
