@@ -121,6 +121,23 @@ const slowRoute = {
   released: Promise.resolve(),
 };
 
+/**
+ * Holds the slow routes' next answer: `entered` settles when a request reaches the handler, which
+ * answers once `release()` is called.
+ */
+function holdSlowRoute(): { entered: Promise<void>; release: () => void } {
+  let release!: () => void;
+  slowRoute.released = new Promise<void>((resolve) => (release = resolve));
+  const entered = new Promise<void>((resolve) => (slowRoute.entered = resolve));
+  return { entered, release };
+}
+
+/** Starts the app's server on a free loopback port and returns the port. */
+async function listenOnPort(app: INestApplication): Promise<number> {
+  await app.listen(0, '127.0.0.1');
+  return (app.getHttpServer().address() as { port: number }).port;
+}
+
 @Controller('users')
 class UsersController {
   @Get(':id')
@@ -475,11 +492,8 @@ describe.each<Adapter>(['express', 'fastify'])('HTTP request metrics on %s', (ad
   it('counts a request whose client went away before the answer once, as 499, and no longer in flight', async () => {
     const app = await startApp();
     try {
-      await app.listen(0, '127.0.0.1');
-      const { port } = app.getHttpServer().address() as { port: number };
-      let release!: () => void;
-      slowRoute.released = new Promise<void>((resolve) => (release = resolve));
-      const entered = new Promise<void>((resolve) => (slowRoute.entered = resolve));
+      const port = await listenOnPort(app);
+      const { entered, release } = holdSlowRoute();
       const client = get({ host: '127.0.0.1', port, path: '/items/1/slow' });
       client.on('error', () => undefined);
       await entered;
@@ -513,8 +527,7 @@ describe.each<Adapter>(['express', 'fastify'])('HTTP request metrics on %s', (ad
       },
     });
     try {
-      await app.listen(0, '127.0.0.1');
-      const { port } = app.getHttpServer().address() as { port: number };
+      const port = await listenOnPort(app);
       const client = httpRequest({ host: '127.0.0.1', port, path: '/items/1', method: 'GET' });
       client.on('error', () => undefined);
       client.end();
@@ -557,11 +570,8 @@ describe.each<Adapter>(['express', 'fastify'])('HTTP request metrics on %s', (ad
   it('counts a request whose body was read and whose client went away before the answer once, as 499, and no longer in flight', async () => {
     const app = await startApp({ controllers: [UploadsController] });
     try {
-      await app.listen(0, '127.0.0.1');
-      const { port } = app.getHttpServer().address() as { port: number };
-      let release!: () => void;
-      slowRoute.released = new Promise<void>((resolve) => (release = resolve));
-      const entered = new Promise<void>((resolve) => (slowRoute.entered = resolve));
+      const port = await listenOnPort(app);
+      const { entered, release } = holdSlowRoute();
       const client = httpRequest({
         host: '127.0.0.1',
         port,
@@ -594,12 +604,9 @@ describe.each<Adapter>(['express', 'fastify'])('HTTP request metrics on %s', (ad
   it('counts a response the server cut short as a failure with status 500, and one whose client reset the connection as 499', async () => {
     const app = await startApp({ controllers: [DownloadsController] });
     try {
-      await app.listen(0, '127.0.0.1');
-      const { port } = app.getHttpServer().address() as { port: number };
+      const port = await listenOnPort(app);
       // A client that goes away with a reset rather than closing its end of the connection.
-      let release!: () => void;
-      slowRoute.released = new Promise<void>((resolve) => (release = resolve));
-      const entered = new Promise<void>((resolve) => (slowRoute.entered = resolve));
+      const { entered, release } = holdSlowRoute();
       const resetting = get({ host: '127.0.0.1', port, path: '/items/1/slow' });
       resetting.on('error', () => undefined);
       await entered;
@@ -659,8 +666,7 @@ describe.each<Adapter>(['express', 'fastify'])('HTTP request metrics on %s', (ad
     };
     const app = await startApp({ globalGuard });
     try {
-      await app.listen(0, '127.0.0.1');
-      const { port } = app.getHttpServer().address() as { port: number };
+      const port = await listenOnPort(app);
       const client = get({ host: '127.0.0.1', port, path: '/metrics' });
       client.on('error', () => undefined);
       await holding;
