@@ -11,6 +11,11 @@ export type ScannedHash =
   | { pairs: string[]; wrongType: false; calls: number }
   | { pairs: []; wrongType: true; calls: number };
 
+/** Whether a command failed because its key holds another type than the command works on. */
+export function isWrongTypeError(error: unknown): boolean {
+  return /WRONGTYPE/.test(String((error as Error)?.message));
+}
+
 /**
  * Reads a whole hash with HSCAN, so no single call stops Redis for long however big the hash is.
  * Every field present for the whole scan is returned (HSCAN's guarantee); a field returned twice keeps
@@ -32,8 +37,7 @@ export async function scanHash(
     try {
       reply = await client.hscan(key, cursor, 'COUNT', count);
     } catch (error) {
-      if (/WRONGTYPE/.test(String((error as Error)?.message)))
-        return { pairs: [], wrongType: true, calls };
+      if (isWrongTypeError(error)) return { pairs: [], wrongType: true, calls };
       throw error;
     }
     const [next, flat] = reply;

@@ -1,6 +1,6 @@
 import { hideCommandCredentials } from '../command-credentials.js';
 import { connectionHistory } from './connection-history.js';
-import { HSCAN_COUNT, scanHash, type ScannedHash } from './hash-scan.js';
+import { HSCAN_COUNT, isWrongTypeError, scanHash, type ScannedHash } from './hash-scan.js';
 import { gaugeModeDeclarations, MARKER, PrefixKeys, type Labels } from './keys.js';
 import { withScripts, type RedisClient, type WriteScriptReply } from './lua-scripts.js';
 import type {
@@ -145,7 +145,7 @@ export class RedisMetricsStore implements MetricsStore {
     const exemplars = this.deleteMatching(this.keys.exemplars, selection, (f) =>
       selection.holdsExemplar(f),
     ).catch((error: unknown) => {
-      if (isWrongType(error)) return 0;
+      if (isWrongTypeError(error)) return 0;
       throw error;
     });
     const [deleted] = await withoutCredentials(Promise.all([totals(), exemplars]));
@@ -321,11 +321,6 @@ function leaveOut(snapshot: StoreSnapshot, ended: Set<string>): void {
   }
   snapshot.processes = processes;
   snapshot.gauges = gauges;
-}
-
-/** Whether a command failed because its key holds another type than the command works on. */
-function isWrongType(error: unknown): boolean {
-  return /^WRONGTYPE /.test(String((error as Error)?.message));
 }
 
 /** What `work` resolves with, or its rejection with the password of a refused handshake hidden. */
