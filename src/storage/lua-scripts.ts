@@ -6,9 +6,10 @@ export type RedisClient = Redis | Cluster;
 /**
  * Shared Lua: the clock, key types, and the arithmetic of packed values (see packed-values.ts).
  * A key of the wrong type under the prefix is one of ours that something else overwrote: it is deleted,
- * named in the reply, and the writer's markers then tell it to write everything again.
+ * named in the reply, and the writer's markers then tell it to write everything again. Exported for
+ * the tests that run its functions on their own (not part of the package's API).
  */
-const PRELUDE = `
+export const PRELUDE = `
 local time = redis.call('TIME')
 local nowMs = tonumber(time[1]) * 1000 + tonumber(time[2]) / 1000
 local now = string.format('%.3f', nowMs)
@@ -36,10 +37,14 @@ local function fmt(n)
   if n ~= n then return 'NaN' end
   if n == math.huge then return '+Inf' end
   if n == -math.huge then return '-Inf' end
+  -- An integer a double holds exactly prints the same digits with %d, at about half the cost.
+  if n % 1 == 0 and n ~= 0 and n > -9007199254740992 and n < 9007199254740992 then
+    return string.format('%d', n)
+  end
   return string.format('%.17g', n)
 end
 -- "slot number slot number ..." -> ordered slot names, slot -> number; nil when malformed.
-local function parsePacked(text)
+local function parsePackedStrictly(text)
   if not text then return nil end
   -- Single spaces between tokens, as decodePacked reads them.
   if string.find(text, '%c') or string.find(text, '  ', 1, true) then return nil end
@@ -57,6 +62,30 @@ local function parsePacked(text)
     end
   end
   if slot ~= nil or #names == 0 then return nil end
+  return names, values
+end
+-- parsePackedStrictly, at about two thirds of its cost (a histogram's three texts are most of the
+-- Redis time of its write). Each call from Lua costs about as much as a short number's own work, so a
+-- slot and its number are taken in one match, and a number is read by tonumber alone: it reads exactly
+-- the decimal grammar when the token holds no x (hexadecimal), space or control character (the match's
+-- class) and the number is finite. Any other text goes to parsePackedStrictly, whose answer it gives.
+local function parsePacked(text)
+  if not text then return nil end
+  local names, values, expected = {}, {}, 1
+  for at, slot, token, after in string.gmatch(text, '()([^%c%sxX]+) ([^%c%sxX]+) ?()') do
+    -- Each pair where the one before ended (its one space included): nothing was skipped.
+    if at ~= expected then return parsePackedStrictly(text) end
+    local n = tonumber(token)
+    if n == nil or n ~= n or n == math.huge or n == -math.huge then n = num(token) end
+    if n == nil then return nil end
+    if values[slot] == nil then names[#names + 1] = slot end
+    values[slot] = n
+    expected = after
+  end
+  -- The whole text read, something in it, and not ending with the space a next pair would follow.
+  if expected ~= #text + 1 or expected == 1 or string.byte(text, -1) == 32 then
+    return parsePackedStrictly(text)
+  end
   return names, values
 end
 local function pack(names, values)

@@ -5,6 +5,8 @@ import {
   RedisMetricsStore,
   seriesField,
 } from '../../src/index.js';
+import { PRELUDE } from '../../src/storage/lua-scripts.js';
+import { seededRandom } from '../harness/seeded-random.js';
 import { useTestRedis } from '../harness/test-redis.js';
 
 // The write script (Lua) and the embedded store (TypeScript) must read the same stored texts as the
@@ -128,4 +130,158 @@ describe('the write script and the embedded store read a stored total alike', ()
       expect(memory).toBe(expected);
     },
   );
+});
+
+// The write script reads a packed text the short way (one match per slot and its number, tonumber
+// alone) and leaves any text that way cannot read exactly to the strict reader: both must give the same
+// answer for every text, well formed or not.
+describe("the write script's short reading of a packed text", () => {
+  const testRedis = useTestRedis();
+
+  /** Each text as both readers give it: `slot=number ...` (numbers as %.17g, NaN as NaN) or `nil`. */
+  const BOTH_READINGS = `${PRELUDE}
+local function shown(names, values)
+  if not names then return 'nil' end
+  local parts = {}
+  for i = 1, #names do
+    local n = values[names[i]]
+    parts[i] = names[i] .. '=' .. (n ~= n and 'NaN' or string.format('%.17g', n))
+  end
+  return table.concat(parts, ' ')
+end
+local out = {}
+for i = 1, #ARGV do
+  out[#out + 1] = shown(parsePacked(ARGV[i]))
+  out[#out + 1] = shown(parsePackedStrictly(ARGV[i]))
+end
+return out`;
+
+  const SLOTS = ['v', 'c', 's', '0.5', '+Inf', '1e-7', 'x', 'X1', 'Inf', 'ü'];
+  const NUMBERS = [
+    '1',
+    '-2.5',
+    '.25',
+    '5.',
+    '+.5',
+    '1e5',
+    '1E+05',
+    '-0',
+    '1e999',
+    '-1e999',
+    '9007199254740993',
+    '+Inf',
+    '-Inf',
+    'Infinity',
+    '-Infinity',
+    'inf',
+    '-inf',
+    'NaN',
+    'nan',
+    '-nan',
+    'Inf',
+    '+inf',
+    'INF',
+    'infinity',
+    '0x1',
+    '0X1F',
+    '0x1p3',
+    '1e',
+    'e5',
+    '.',
+    '-',
+    '1,5',
+    '0b1',
+    '1_0',
+    '١',
+    '1\u0000zz',
+    '2\u007f',
+    'nan(1)',
+  ];
+  const SEPARATORS = [' ', ' ', ' ', ' ', '  ', '\t', '\n', '\u0001', ''];
+
+  /** A text of 1 to 4 slots, mostly well formed, from `random`. */
+  function randomText(random: () => number): string {
+    const pick = <T>(items: readonly T[]) => items[Math.floor(random() * items.length)];
+    if (random() < 0.02) return pick(['', ' ', '  ', 'v', 'v ']);
+    const well = random() < 0.5;
+    let text = random() < 0.05 ? ' ' : '';
+    const pairs = 1 + Math.floor(random() * 4);
+    for (let i = 0; i < pairs; i += 1) {
+      if (i > 0) text += well ? ' ' : pick(SEPARATORS);
+      text += `${pick(SLOTS)}${well ? ' ' : pick(SEPARATORS)}${well ? pick(NUMBERS.slice(0, 20)) : pick(NUMBERS)}`;
+    }
+    if (random() < 0.05) text += ' ';
+    if (random() < 0.05) text += ` ${pick(SLOTS)}`;
+    return text;
+  }
+
+  it('gives what the strict reading gives, for 4,000 texts', async () => {
+    const random = seededRandom(20261127);
+    const texts = Array.from({ length: 4000 }, () => randomText(random));
+
+    const readings = (await testRedis.client.eval(BOTH_READINGS, 0, ...texts)) as string[];
+
+    const differing = texts
+      .map((text, i) => ({ text, short: readings[2 * i], strict: readings[2 * i + 1] }))
+      .filter(({ short, strict }) => short !== strict);
+    expect(differing).toEqual([]);
+    // Both kinds are there: texts read as numbers, and texts refused.
+    const read = texts.filter((_, i) => readings[2 * i + 1] !== 'nil').length;
+    expect(read).toBeGreaterThan(1000);
+    expect(texts.length - read).toBeGreaterThan(1000);
+  });
+
+  it('writes an integer with the digits %.17g gives it, and every other number with %.17g', async () => {
+    const numbers = [
+      '0',
+      '-0',
+      '1',
+      '-1',
+      '7',
+      '20020',
+      '-123456789',
+      '1e15',
+      '9007199254740991',
+      '-9007199254740991',
+      '9007199254740992',
+      '9007199254740993',
+      '-9007199254740992',
+      '1e300',
+      '0.5',
+      '-2.5',
+      '1701.7001',
+      '1e-300',
+      '5e-324',
+      '123456789012345.6',
+    ];
+    const script = `${PRELUDE}
+local out = {}
+for i = 1, #ARGV do out[i] = fmt(tonumber(ARGV[i])) end
+return out`;
+
+    const written = (await testRedis.client.eval(script, 0, ...numbers)) as string[];
+
+    expect(written).toEqual([
+      '0',
+      '-0',
+      '1',
+      '-1',
+      '7',
+      '20020',
+      '-123456789',
+      '1000000000000000',
+      '9007199254740991',
+      '-9007199254740991',
+      '9007199254740992',
+      '9007199254740992',
+      '-9007199254740992',
+      '1.0000000000000001e+300',
+      '0.5',
+      '-2.5',
+      '1701.7001',
+      '1e-300',
+      '4.9406564584124654e-324',
+      '123456789012345.59',
+    ]);
+  });
 });
