@@ -16,6 +16,7 @@ import {
 import type { ScrapeResult } from './scrape.js';
 import type { StalenessResult } from './staleness.js';
 import type { StallResult } from './stall.js';
+import type { WriteCost } from './write-cost.js';
 
 /** Everything one `npm run bench` measured. */
 export interface BenchResults {
@@ -39,6 +40,7 @@ export interface BenchResults {
   staleness: StalenessResult[];
   quantiles: QuantilesResult;
   churn: ChurnResult;
+  writeCost: WriteCost[];
   chartFile: string;
   /** Which run wrote the sections, when they were rewritten alone (`--only`). */
   origin?: string;
@@ -388,6 +390,26 @@ export function renderReport(results: BenchResults): string {
     '',
     churnSection(results.churn, results.flush),
     '',
+    writeCostSection(results.writeCost),
+    '',
+  ].join('\n');
+}
+
+function writeCostSection(costs: WriteCost[]): string {
+  const counter = costs.find((row) => row.type === 'counter');
+  const first = costs[0];
+  const rows = costs.map((row) => [
+    row.type === 'histogram' ? 'histogram (11 buckets)' : row.type,
+    fixed(row.medianUs, 1),
+    `${fixed(row.spread * 100, 0)}%`,
+    counter ? `×${fixed(row.medianUs / counter.medianUs, 1)}` : '',
+  ]);
+  return [
+    '## 9. What a write costs Redis, by series type',
+    '',
+    `One process flushing ${first.series} series of one type to the private redis-server, every series changed before each of ${first.rounds} flushes (a counter incremented, a gauge set, a histogram observed once); the write script's own time by Redis' clock (\`INFO commandstats\`, the microseconds of its \`EVALSHA\` calls) per changed series, the median of the flushes, and their spread ((third quartile − first quartile) ÷ median). A counter-like series is written as its absolute value: the script reads three texts (the new value, the process's previous one, the shared total) and writes the new total, so a histogram's cost grows with its buckets; a gauge is only stored (docs/decisions.md, "A flush costs what changed").`,
+    '',
+    table(['series type', 'Redis µs per changed series', 'spread', 'against a counter'], rows),
   ].join('\n');
 }
 
@@ -412,6 +434,10 @@ export const SECTIONS = {
   churn: {
     heading: '## 8. ',
     render: (results: BenchResults) => churnSection(results.churn, results.flush),
+  },
+  'write-cost': {
+    heading: '## 9. ',
+    render: (results: BenchResults) => writeCostSection(results.writeCost),
   },
 } as const;
 

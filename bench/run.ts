@@ -1,7 +1,7 @@
 // `npm run bench [-- --quick] [--out DIR] [--only SECTION,...] [--modes MODE,...] [--rounds N]
 // [--epochs N] [--seconds S]`: runs the benchmarks against a private redis-server and rewrites
 // docs/benchmarks.md and its chart (or writes them to DIR). With --only, runs just the named sections
-// (hot-path, redis-load, scrape, flush, stall, staleness, quantiles, churn) and replaces just them in the report already there. --modes,
+// (hot-path, redis-load, scrape, flush, stall, staleness, quantiles, churn, write-cost) and replaces just them in the report already there. --modes,
 // --rounds, --epochs and --seconds change the hot path's designs, rounds, server restarts and window,
 // for a closer look. Progress goes to the console.
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
@@ -26,6 +26,7 @@ import { benchQuantiles } from './quantiles.js';
 import { benchScrape } from './scrape.js';
 import { benchStaleness } from './staleness.js';
 import { benchStall } from './stall.js';
+import { benchWriteCost } from './write-cost.js';
 
 const quick = process.argv.includes('--quick');
 /** The value after a flag, if given. */
@@ -66,6 +67,7 @@ const plan = quick
       staleness: { trials: 10, processes: 3, flushIntervalMs: 250 },
       quantiles: { processes: 4, observations: 20_000, series: 4, repeats: 3 },
       churn: { kills: 3 },
+      writeCost: { series: 500, rounds: 5 },
     }
   : {
       flush: { sizes: [1000, 10_000, 100_000], repeats: 9 },
@@ -82,6 +84,7 @@ const plan = quick
       staleness: { trials: 50, processes: 3, flushIntervalMs: 250 },
       quantiles: { processes: 8, observations: 100_000, series: 10, repeats: 5 },
       churn: { kills: 30 },
+      writeCost: { series: 2000, rounds: 25 },
     };
 
 /** The command line that reproduces this run, for the report. */
@@ -175,6 +178,10 @@ async function main(): Promise<void> {
     if (runs('churn')) {
       console.log('SIGKILL churn');
       results.churn = await benchChurn(redis.url, plan.churn);
+    }
+    if (runs('write-cost')) {
+      console.log('Redis cost of a write, by series type');
+      results.writeCost = await benchWriteCost(redis.url, plan.writeCost);
     }
     results.durationS = (Date.now() - startedAt.getTime()) / 1000;
     if (only) {
