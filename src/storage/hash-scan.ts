@@ -18,7 +18,9 @@ export function isWrongTypeError(error: unknown): boolean {
 
 /**
  * Reads a whole hash with HSCAN, so no single call stops Redis for long however big the hash is.
- * Every field present for the whole scan is returned (HSCAN's guarantee); a field returned twice keeps
+ * Every field present for the whole scan is returned (HSCAN's guarantee) when one server process
+ * answers every call: a cursor continued on another (a failover or a restart between two calls) skips
+ * part of the hash, which RedisMetricsStore checks with the server's run id. A field returned twice keeps
  * its later value. A small hash comes back in one call. A key deleted (or evicted, or expired) between
  * two calls ends the scan with what the earlier calls returned: a caller that needs the whole hash
  * checks that the key still exists when `calls` is more than one.

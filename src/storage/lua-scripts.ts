@@ -462,7 +462,20 @@ return #ARGV / 2 - 1
  * KEYS: processes, process-info, metadata
  * Returns: { now, wrong-type keys, [id, heartbeat, ...], info pairs, metadata pairs }
  */
-const READ_HEAD = `
+/**
+ * The run id of the server process running the script: another one after a restart, and on every other
+ * node (a replica promoted). An HSCAN cursor holds only on the process that returned it. Empty when
+ * INFO is refused (an ACL user without it): the reader cannot tell, as before.
+ */
+const SERVER_ID = `
+local function serverId()
+  local info = redis.pcall('INFO', 'server')
+  if type(info) ~= 'string' then return '' end
+  return string.match(info, 'run_id:(%x+)') or ''
+end
+`;
+
+const READ_HEAD = `${SERVER_ID}
 local time = redis.call('TIME')
 local now = string.format('%.3f', tonumber(time[1]) * 1000 + tonumber(time[2]) / 1000)
 local wrongType = {}
@@ -475,7 +488,12 @@ local function read(command, key, ...)
   return reply
 end
 local processes = read('ZRANGE', KEYS[1], 0, -1, 'WITHSCORES')
-return { now, wrongType, processes, read('HGETALL', KEYS[2]), read('HGETALL', KEYS[3]) }
+return { now, wrongType, processes, read('HGETALL', KEYS[2]), read('HGETALL', KEYS[3]), serverId() }
+`;
+
+/** The server id alone, run on the node serving KEYS[1] (the same as the reads of its slot). */
+const READ_SERVER_ID = `${SERVER_ID}
+return serverId()
 `;
 
 type ScriptArg = string | number | string[];
@@ -490,7 +508,8 @@ interface ScriptCommands {
   nrmDictSet(...keysAndArgs: ScriptArg[]): Promise<number>;
   nrmReadHead(
     ...keysAndArgs: ScriptArg[]
-  ): Promise<[string, string[], string[], string[], string[]]>;
+  ): Promise<[string, string[], string[], string[], string[], string]>;
+  nrmServerId(key: string): Promise<string>;
 }
 
 /** A client on which this module's scripts are defined (EVALSHA, falling back to EVAL once). */
@@ -506,6 +525,7 @@ export function withScripts(client: RedisClient): ScriptedClient {
     client.defineCommand('nrmEnd', { numberOfKeys: 9, lua: END });
     client.defineCommand('nrmDictSet', { numberOfKeys: 3, lua: DICT_SET });
     client.defineCommand('nrmReadHead', { numberOfKeys: 3, lua: READ_HEAD });
+    client.defineCommand('nrmServerId', { numberOfKeys: 1, lua: READ_SERVER_ID });
     defined.add(client);
   }
   return client as ScriptedClient;

@@ -19,6 +19,9 @@ import { encodeNumber } from './packed-values.js';
 import { parseProcessInfo } from './process-identity.js';
 import { SeriesSelection } from './series-selection.js';
 
+/** Reads made before a scrape fails when each had part answered by another server process. */
+const MAX_READ_ATTEMPTS = 3;
+
 /** Words ioredis uses for a command it cannot send (described as no node answering). */
 const CLUSTER_NOT_READY = 'Connection is closed.';
 
@@ -178,9 +181,27 @@ export class RedisMetricsStore implements MetricsStore {
     return deleted;
   }
 
+  /**
+   * A read of which every hash read in several HSCAN calls was read on one server process. A cursor
+   * carried to another (a failover or a restart between two calls) skips part of the hash there, and
+   * the scrape would serve a total without those series; the read is then made again, from the start.
+   */
   private async readSnapshot(options: ReadOptions): Promise<StoreSnapshot> {
+    for (let attempt = 1; ; attempt += 1) {
+      const snapshot = await this.readOnce(options);
+      if (snapshot) return snapshot;
+      if (attempt === MAX_READ_ATTEMPTS) {
+        throw new Error(
+          `${this.description}: another Redis server answered part of each of ${MAX_READ_ATTEMPTS} reads (a failover or a restart)`,
+        );
+      }
+    }
+  }
+
+  /** One read; `undefined` when another server process answered part of it. */
+  private async readOnce(options: ReadOptions): Promise<StoreSnapshot | undefined> {
     const { processes, processInfo, metadata, totals, exemplars } = this.keys;
-    const [now, wrongType, processList, info, metadataPairs] = await withScripts(
+    const [now, wrongType, processList, info, metadataPairs, serverId] = await withScripts(
       this.client,
     ).nrmReadHead(processes, processInfo, metadata);
     const ids = processList.filter((_, i) => i % 2 === 0);
@@ -206,7 +227,11 @@ export class RedisMetricsStore implements MetricsStore {
     };
     if (totalsScan!.wrongType) snapshot.totalsWrongType = true;
     if (exemplarScan) snapshot.exemplars = exemplarScan.pairs;
-    const cut = await this.cutScans(totalsScan!, gaugeScans as ScannedHash[], ids);
+    const scans = [totalsScan!, ...(exemplarScan ? [exemplarScan] : [])];
+    const cut = await this.cutScans(scans, gaugeScans as ScannedHash[], ids);
+    // Another server answered the end of the read than its head: some scan may have spanned both.
+    const moved = cut.serverId !== undefined && serverId !== '' && cut.serverId !== serverId;
+    if (moved) return undefined;
     if (cut.ended.size > 0) leaveOut(snapshot, cut.ended);
     if (cut.totals || cut.gauges.length > 0) {
       snapshot.partial = { totals: cut.totals, gauges: cut.gauges };
@@ -218,23 +243,30 @@ export class RedisMetricsStore implements MetricsStore {
    * Which hashes read in several HSCAN calls were deleted (evicted, expired) before the read ended, so
    * that only part of them was read; a process whose gauges went so and that is no longer indexed ended
    * meanwhile (the end script deletes both), which is no loss. One pipelined EXISTS (and ZSCORE for
-   * processes), sent only when some hash took more than one call. (Totals deleted and made again by a
-   * repair before the read ended hold its `#lost-at`, which fails the scrape when the read saw it.)
+   * processes), sent only when some hash took more than one call, with the id of the server process
+   * that answers it (`undefined` when none was asked: every hash was read in one call, which is whole
+   * wherever it ran). (Totals deleted and made again by a repair before the read ended hold its
+   * `#lost-at`, which fails the scrape when the read saw it.)
    */
   private async cutScans(
-    totals: ScannedHash,
+    shared: ScannedHash[],
     gauges: ScannedHash[],
     ids: string[],
-  ): Promise<{ totals: boolean; gauges: string[]; ended: Set<string> }> {
+  ): Promise<{ totals: boolean; gauges: string[]; ended: Set<string>; serverId?: string }> {
+    const [totals] = shared;
     const scanned = ids.filter((_, i) => gauges[i].calls > 1);
     const checked = [
       ...(totals.calls > 1 ? [this.keys.totals] : []),
       ...scanned.map((id) => this.keys.gauges(id)),
     ];
-    if (checked.length === 0) return { totals: false, gauges: [], ended: new Set() };
+    if (checked.length === 0 && shared.every((scan) => scan.calls === 1)) {
+      return { totals: false, gauges: [], ended: new Set() };
+    }
     const pipeline = this.client.pipeline();
     for (const key of checked) pipeline.exists(key);
     for (const id of scanned) pipeline.zscore(this.keys.processes, id);
+    // Run on the node serving the prefix's slot, as every read of the scan was.
+    (pipeline as unknown as { nrmServerId(key: string): unknown }).nrmServerId(this.keys.totals);
     const replies = (await pipeline.exec()) ?? [];
     const failed = replies.find(([error]) => error);
     if (failed) throw failed[0];
@@ -245,6 +277,7 @@ export class RedisMetricsStore implements MetricsStore {
       totals: gone.has(this.keys.totals),
       gauges: cut.filter((id) => indexed.has(id)),
       ended: new Set(cut.filter((id) => !indexed.has(id))),
+      serverId: String(replies[replies.length - 1][1]),
     };
   }
 
