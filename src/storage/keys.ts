@@ -76,6 +76,13 @@ export const MARKER = {
   /** In the totals hash: Redis server time (ms) when a writer found that Redis had lost data. */
   lostAt: '#lost-at',
   /**
+   * In the totals hash: when and by which process the hash was made (`"<ms> <id>"`), set by the first
+   * write into a totals key that lacks it. A scrape reading the totals in several calls compares it
+   * before and after: a key deleted and made again meanwhile (its fields read partly from each) has
+   * another.
+   */
+  born: '#born',
+  /**
    * In a process's gauges hash: the mode it merges a gauge in, `"<mode> <ms>"` (the store's clock when
    * it was written). Kept per process so that a mode goes with the processes that declared it.
    */

@@ -246,6 +246,8 @@ local function setMarkers(id, seq)
   redis.call('HSET', KEYS[6], '#seq', seq)
   redis.call('HSET', KEYS[5], '#seq', seq)
   redis.call('HSET', KEYS[4], '#p:' .. id, seq)
+  -- The totals' stamp (MARKER.born): a key made again gets another one.
+  redis.call('HSETNX', KEYS[4], '#born', now .. ' ' .. id)
   redis.call('HSET', KEYS[3], '#p:' .. id, seq)
 end
 local function register(id, info)
@@ -459,8 +461,9 @@ return #ARGV / 2 - 1
  * Redis server time, the process index, process info and metadata. Small: its size grows with
  * processes and metric families, not with series. A key of the wrong type is read as empty and named.
  *
- * KEYS: processes, process-info, metadata
- * Returns: { now, wrong-type keys, [id, heartbeat, ...], info pairs, metadata pairs }
+ * KEYS: processes, process-info, metadata, totals (only its stamp is read here)
+ * Returns: { now, wrong-type keys, [id, heartbeat, ...], info pairs, metadata pairs, server run id,
+ *   the totals' stamp ('' = none) }
  */
 /**
  * The run id of the server process running the script: another one after a restart, and on every other
@@ -488,7 +491,10 @@ local function read(command, key, ...)
   return reply
 end
 local processes = read('ZRANGE', KEYS[1], 0, -1, 'WITHSCORES')
-return { now, wrongType, processes, read('HGETALL', KEYS[2]), read('HGETALL', KEYS[3]), serverId() }
+-- The totals' stamp; a key of another type is named by the scan of the totals.
+local born = redis.pcall('HGET', KEYS[4], '#born')
+if type(born) ~= 'string' then born = '' end
+return { now, wrongType, processes, read('HGETALL', KEYS[2]), read('HGETALL', KEYS[3]), serverId(), born }
 `;
 
 /** The server id alone, run on the node serving KEYS[1] (the same as the reads of its slot). */
@@ -508,7 +514,7 @@ interface ScriptCommands {
   nrmDictSet(...keysAndArgs: ScriptArg[]): Promise<number>;
   nrmReadHead(
     ...keysAndArgs: ScriptArg[]
-  ): Promise<[string, string[], string[], string[], string[], string]>;
+  ): Promise<[string, string[], string[], string[], string[], string, string]>;
   nrmServerId(key: string): Promise<string>;
 }
 
@@ -524,7 +530,7 @@ export function withScripts(client: RedisClient): ScriptedClient {
     client.defineCommand('nrmRebase', { numberOfKeys: 9, lua: REBASE });
     client.defineCommand('nrmEnd', { numberOfKeys: 9, lua: END });
     client.defineCommand('nrmDictSet', { numberOfKeys: 3, lua: DICT_SET });
-    client.defineCommand('nrmReadHead', { numberOfKeys: 3, lua: READ_HEAD });
+    client.defineCommand('nrmReadHead', { numberOfKeys: 4, lua: READ_HEAD });
     client.defineCommand('nrmServerId', { numberOfKeys: 1, lua: READ_SERVER_ID });
     defined.add(client);
   }

@@ -201,9 +201,9 @@ export class RedisMetricsStore implements MetricsStore {
   /** One read; `undefined` when another server process answered part of it. */
   private async readOnce(options: ReadOptions): Promise<StoreSnapshot | undefined> {
     const { processes, processInfo, metadata, totals, exemplars } = this.keys;
-    const [now, wrongType, processList, info, metadataPairs, serverId] = await withScripts(
+    const [now, wrongType, processList, info, metadataPairs, serverId, born] = await withScripts(
       this.client,
-    ).nrmReadHead(processes, processInfo, metadata);
+    ).nrmReadHead(processes, processInfo, metadata, totals);
     const ids = processList.filter((_, i) => i % 2 === 0);
     // The totals and every process's gauges are read in bounded HSCAN calls, all at once: ioredis
     // pipelines them on the connection.
@@ -228,7 +228,7 @@ export class RedisMetricsStore implements MetricsStore {
     if (totalsScan!.wrongType) snapshot.totalsWrongType = true;
     if (exemplarScan) snapshot.exemplars = exemplarScan.pairs;
     const scans = [totalsScan!, ...(exemplarScan ? [exemplarScan] : [])];
-    const cut = await this.cutScans(scans, gaugeScans as ScannedHash[], ids);
+    const cut = await this.cutScans(scans, gaugeScans as ScannedHash[], ids, born);
     // Another server answered the end of the read than its head: some scan may have spanned both.
     const moved = cut.serverId !== undefined && serverId !== '' && cut.serverId !== serverId;
     if (moved) return undefined;
@@ -245,13 +245,15 @@ export class RedisMetricsStore implements MetricsStore {
    * meanwhile (the end script deletes both), which is no loss. One pipelined EXISTS (and ZSCORE for
    * processes), sent only when some hash took more than one call, with the id of the server process
    * that answers it (`undefined` when none was asked: every hash was read in one call, which is whole
-   * wherever it ran). (Totals deleted and made again by a repair before the read ended hold its
-   * `#lost-at`, which fails the scrape when the read saw it.)
+   * wherever it ran). Totals deleted and made again before the read ended (by any process's write,
+   * a first write too, which records no loss) hold another stamp than the read head saw, and count
+   * as cut as well.
    */
   private async cutScans(
     shared: ScannedHash[],
     gauges: ScannedHash[],
     ids: string[],
+    born: string,
   ): Promise<{ totals: boolean; gauges: string[]; ended: Set<string>; serverId?: string }> {
     const [totals] = shared;
     const scanned = ids.filter((_, i) => gauges[i].calls > 1);
@@ -265,6 +267,7 @@ export class RedisMetricsStore implements MetricsStore {
     const pipeline = this.client.pipeline();
     for (const key of checked) pipeline.exists(key);
     for (const id of scanned) pipeline.zscore(this.keys.processes, id);
+    if (totals.calls > 1) pipeline.hget(this.keys.totals, MARKER.born);
     // Run on the node serving the prefix's slot, as every read of the scan was.
     (pipeline as unknown as { nrmServerId(key: string): unknown }).nrmServerId(this.keys.totals);
     const replies = (await pipeline.exec()) ?? [];
@@ -273,8 +276,9 @@ export class RedisMetricsStore implements MetricsStore {
     const gone = new Set(checked.filter((_, i) => replies[i][1] === 0));
     const indexed = new Set(scanned.filter((_, i) => replies[checked.length + i][1] !== null));
     const cut = scanned.filter((id) => gone.has(this.keys.gauges(id)));
+    const bornAfter = totals.calls > 1 ? replies[checked.length + scanned.length][1] : born;
     return {
-      totals: gone.has(this.keys.totals),
+      totals: gone.has(this.keys.totals) || (bornAfter ?? '') !== born,
       gauges: cut.filter((id) => indexed.has(id)),
       ended: new Set(cut.filter((id) => !indexed.has(id))),
       serverId: String(replies[replies.length - 1][1]),

@@ -7,6 +7,7 @@ import {
   ProcessIdentity,
   RedisMetricsStore,
   RedisMultiProcessCollector,
+  seriesField,
 } from '../../src/index.js';
 import { promtoolCheck } from '../harness/promtool.js';
 import { testFlusher } from '../harness/test-flusher.js';
@@ -81,6 +82,30 @@ describe('keys under the prefix that are gone before a scrape or go during it', 
     await expect(scrape).rejects.toThrow(
       `Redis under prefix "${prefix}" lost its totals while this scrape read them (deleted, evicted or expired); live processes write their counts again at their next flush`,
     );
+  });
+
+  it('fails the scrape when the totals are deleted during it and made again by a first write, rather than serving part of each', async () => {
+    const prefix = redis.prefix('totals-made-again');
+    const keys = new PrefixKeys(prefix);
+    await manySeries(prefix);
+    // A process that starts meanwhile: its first write expects no markers, so it records no loss.
+    const registry = new Registry();
+    new Counter({ name: 'orders_total', help: 'Orders', registers: [registry] }).inc(3);
+    const starting = testFlusher(redis.client, prefix, registry);
+    const client = clientThatInterrupts(keys.totals, async () => {
+      await redis.client.del(keys.totals);
+      expect((await starting.flush()).ok).toBe(true);
+    });
+    clients.push(client);
+    const collector = new RedisMultiProcessCollector({ client, keyPrefix: prefix });
+
+    // Served, it held about 2,000 of the 5,000 series (those of the first call) and not the new one.
+    await expect(collector.metrics()).rejects.toThrow(
+      new MergedScrapeUnavailableError(
+        `Redis under prefix "${prefix}" lost its totals while this scrape read them (deleted, evicted or expired); live processes write their counts again at their next flush`,
+      ),
+    );
+    expect(await redis.client.hget(keys.totals, seriesField('orders_total', {}))).toBe('v 3');
   });
 
   it('fails the scrape when the totals are gone though a live process wrote, rather than serving none of its counts', async () => {

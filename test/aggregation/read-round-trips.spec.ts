@@ -47,12 +47,13 @@ describe('scrape cost in Redis commands, on a private Redis', () => {
       [...info.matchAll(/^cmdstat_([^:]+):calls=(\d+)/gm)].map((m) => [m[1], Number(m[2])]),
     );
     // One EVALSHA (TIME, ZRANGE of the index, HGETALL of process info and metadata ran inside it,
-    // and INFO server for the server's run id), one HSCAN of the totals (900 series and 8 markers fit
+    // INFO server for the server's run id and HGET of the totals' stamp), one HSCAN of the totals (900 series and 8 markers fit
     // one call of 2,000) and one of each process's gauges hash. Nothing reads a process's counters.
     expect(calls).toEqual({
       'config|resetstat': 1,
       evalsha: 1,
       info: 1,
+      hget: 1,
       time: 1,
       zrange: 1,
       hgetall: 2,

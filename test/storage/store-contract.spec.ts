@@ -106,6 +106,8 @@ describe.each(STORES)('the %s store keeps the write protocol', (kind) => {
     const totals: Record<string, Record<string, number> | string> = {};
     for (let i = 0; i < snapshot.totals.length; i += 2) {
       const [field, text] = [snapshot.totals[i], snapshot.totals[i + 1]];
+      // The Redis store's stamp of its totals key (for reads in several calls), not the protocol's.
+      if (field === MARKER.born) continue;
       totals[field] = field.startsWith('#') ? text : Object.fromEntries(decodePacked(text)!);
     }
     return totals;

@@ -509,6 +509,7 @@ describe('Redis Cluster whose nodes require a password the client lacks', () => 
       expect(await client.hgetall(store.keys.totals)).toEqual({
         [longer]: 'v 4',
         [MARKER.processSeq(writer.id)]: '1',
+        [MARKER.born]: expect.any(String),
       });
       expect(await client.exists(store.keys.exemplars)).toBe(0);
 
