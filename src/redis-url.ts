@@ -24,6 +24,15 @@ const FAMILIES = ['0', '4', '6'];
  *   credential.
  */
 export function readRedisUrl(raw: string): RedisUrlSettings | string {
+  // `localhost:6379` or `redis:6379` (a Compose service) is a common way to write an address, which the
+  // URL parser reads as a scheme (`localhost:`) or as a URL without a host: say how to write it.
+  if (!raw.includes('://')) {
+    const expected = '(expected redis://[user:password@]host[:port][/db])';
+    // Echoed only when it cannot hold a credential: a host name or address and a port, nothing more.
+    return /^[A-Za-z0-9.-]+(:\d{1,5})?$/.test(raw)
+      ? `must start with redis:// or rediss://: write "${raw}" as redis://${raw}`
+      : `must start with redis:// or rediss:// ${expected}`;
+  }
   let url: URL;
   try {
     url = new URL(raw);

@@ -56,7 +56,21 @@ describe('configuration through @nestjs/config', () => {
     ],
     [
       { PROMETHEUS_REDIS_URL: `redis//:${SECRET}@nowhere` },
-      'nestjs-redis-metrics: PROMETHEUS_REDIS_URL is not a valid URL (expected redis://[user:password@]host[:port][/db])',
+      'nestjs-redis-metrics: PROMETHEUS_REDIS_URL must start with redis:// or rediss:// (expected redis://[user:password@]host[:port][/db])',
+    ],
+    // An address written as a host and port, as in a Compose file: the URL parser read `localhost:` as
+    // the scheme ('got "localhost://"') and `redis:6379` as a URL without a host ("has no host").
+    [
+      { REDIS_URL: 'localhost:6379' },
+      'nestjs-redis-metrics: REDIS_URL must start with redis:// or rediss://: write "localhost:6379" as redis://localhost:6379',
+    ],
+    [
+      { REDIS_URL: 'redis:6379' },
+      'nestjs-redis-metrics: REDIS_URL must start with redis:// or rediss://: write "redis:6379" as redis://redis:6379',
+    ],
+    [
+      { REDIS_URL: `metrics:${SECRET}@redis:6379` },
+      'nestjs-redis-metrics: REDIS_URL must start with redis:// or rediss:// (expected redis://[user:password@]host[:port][/db])',
     ],
   ])('stops start-up on %j with an error naming it, without the password', async (env, message) => {
     // Everything printed while the app fails to start, to check that no password is in it.

@@ -305,6 +305,10 @@ describe('options from the environment', () => {
     ],
     [
       { PROMETHEUS_REDIS_URL: `not a url with ${SECRET}` },
+      'nestjs-redis-metrics: PROMETHEUS_REDIS_URL must start with redis:// or rediss:// (expected redis://[user:password@]host[:port][/db])',
+    ],
+    [
+      { PROMETHEUS_REDIS_URL: `redis://not a url with ${SECRET}` },
       'nestjs-redis-metrics: PROMETHEUS_REDIS_URL is not a valid URL (expected redis://[user:password@]host[:port][/db])',
     ],
     [
