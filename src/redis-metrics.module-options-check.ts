@@ -430,4 +430,17 @@ export function checkModuleExtras(extras: Record<string, unknown>): void {
     fail('isGlobal', `must be true or false; got ${shown(isGlobal)}`);
   }
   if (guards !== undefined && !Array.isArray(guards)) fail('guards', 'must be an array of guards');
+  // The module's own controller maps both paths: one path for both answered with one of the two routes
+  // on Express, without a word, and stopped Fastify with its own "already declared" error.
+  const samePath = (path: string) => path.replace(/^\/+|\/+$/g, '');
+  if (
+    (controller === undefined || controller === true) &&
+    typeof healthPath === 'string' &&
+    samePath(healthPath) === samePath(typeof metricsPath === 'string' ? metricsPath : 'metrics')
+  ) {
+    fail(
+      'healthPath',
+      `is the path of the metrics route too ("${samePath(healthPath)}"): one route would hide the other; give it another path, or false for none`,
+    );
+  }
 }

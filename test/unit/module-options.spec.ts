@@ -234,6 +234,13 @@ describe('options given in code, checked as JavaScript or an untyped factory may
     expect(extraError({ guards: {} })).toBe(
       'nestjs-redis-metrics: extra "guards" must be an array of guards',
     );
+    // One path for both routes: Express answered with one of them, Fastify stopped with its own error.
+    expect(extraError({ healthPath: '/metrics' })).toBe(
+      'nestjs-redis-metrics: extra "healthPath" is the path of the metrics route too ("metrics"): one route would hide the other; give it another path, or false for none',
+    );
+    expect(extraError({ metricsPath: 'internal/metrics/', healthPath: 'internal/metrics' })).toBe(
+      'nestjs-redis-metrics: extra "healthPath" is the path of the metrics route too ("internal/metrics"): one route would hide the other; give it another path, or false for none',
+    );
     expect(extraError({ metricsPath: 5n })).toBe(
       'nestjs-redis-metrics: extra "metricsPath" must be a path such as "metrics"; got 5n',
     );
