@@ -19,6 +19,14 @@ const CONNECTION_VARIABLES = [
   'REDIS_TLS_SERVERNAME',
 ];
 
+// What a URL gives itself: with one, these variables are not read. The TLS files apply to a rediss:// URL.
+const URL_SETTINGS = ['REDIS_HOST', 'REDIS_PORT', 'REDIS_DB', 'REDIS_PASSWORD', 'REDIS_SSL'];
+
+/** Names as a sentence lists them: `A`, `A and B`, `A, B and C`. */
+function listed(names: readonly string[]): string {
+  return names.length === 1 ? names[0] : `${names.slice(0, -1).join(', ')} and ${names.at(-1)}`;
+}
+
 const TRUE_WORDS = new Set(['1', 'true', 'yes', 'on']);
 const FALSE_WORDS = new Set(['0', 'false', 'no', 'off']);
 
@@ -69,11 +77,21 @@ export function describeRedisMetricsEnv(
     (source?.variable === 'PROMETHEUS_REDIS_URL' && setting(env, 'REDIS_URL') !== undefined)
       ? ' (REDIS_URL is set too and left alone)'
       : '';
+  // A REDIS_PASSWORD beside a URL without one (as platforms set both) was dropped without a word here,
+  // and the server's NOAUTH was the first sign of it.
+  const settingsLeftAlone = URL_SETTINGS.filter((variable) => setting(env, variable) !== undefined);
+  const leftAlone = [...(ignored ? ['REDIS_URL'] : []), ...settingsLeftAlone];
+  const why =
+    settingsLeftAlone.length > 0 ? ': the URL names the server, database, credentials and TLS' : '';
+  const besideUrl =
+    leftAlone.length === 0
+      ? ''
+      : ` (${listed(leftAlone)} ${leftAlone.length === 1 ? 'is' : 'are'} set too and left alone${why})`;
   if (enabled !== undefined && FALSE_WORDS.has(enabled)) {
     const although = source ? source.variable : sentinels ? 'REDIS_SENTINELS' : undefined;
     return `Redis metrics storage off: REDIS_ENABLED=${enabled}${although ? `, although ${although} is set` : ''}.`;
   }
-  if (source) return `Redis metrics storage on: the URL of ${source.variable}${ignored}.`;
+  if (source) return `Redis metrics storage on: the URL of ${source.variable}${besideUrl}.`;
   const on = enabled !== undefined && TRUE_WORDS.has(enabled);
   if (sentinels) {
     return on
@@ -85,9 +103,7 @@ export function describeRedisMetricsEnv(
   }
   const unused = CONNECTION_VARIABLES.filter((variable) => setting(env, variable) !== undefined);
   if (unused.length > 0) {
-    const names =
-      unused.length === 1 ? unused[0] : `${unused.slice(0, -1).join(', ')} and ${unused.at(-1)}`;
-    return `Redis metrics storage off: ${names} ${unused.length === 1 ? 'is' : 'are'} set but ignored without REDIS_ENABLED=true (or a URL in PROMETHEUS_REDIS_URL or REDIS_URL, which turns storage on by itself).`;
+    return `Redis metrics storage off: ${listed(unused)} ${unused.length === 1 ? 'is' : 'are'} set but ignored without REDIS_ENABLED=true (or a URL in PROMETHEUS_REDIS_URL or REDIS_URL, which turns storage on by itself).`;
   }
   // The environment's part only: options in code (the sample's IpcMetricsStore, say) may still turn it on.
   return 'Redis metrics storage off in the environment: neither PROMETHEUS_REDIS_URL, REDIS_URL nor REDIS_ENABLED is set (a client, url or store given in code turns it on).';

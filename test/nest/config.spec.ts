@@ -1,7 +1,7 @@
 import 'reflect-metadata';
 
 import { jest } from '@jest/globals';
-import { Module } from '@nestjs/common';
+import { Logger, Module } from '@nestjs/common';
 import { ConfigModule } from '@nestjs/config';
 import { Test } from '@nestjs/testing';
 import { Registry } from 'prom-client';
@@ -46,6 +46,30 @@ describe('configuration through @nestjs/config', () => {
     const manager = moduleRef.get(RedisStorageManager);
     expect(manager.options).toMatchObject({ enabled: true, keyPrefix: prefix, ttlSeconds: 60 });
     await moduleRef.close();
+  });
+
+  it('says at start-up that a URL leaves REDIS_PASSWORD alone, and connects without it', async () => {
+    // Platforms set REDIS_PASSWORD beside a URL that holds none: the line said nothing of it.
+    const lines: string[] = [];
+    const log = jest
+      .spyOn(Logger.prototype, 'log')
+      .mockImplementation((message: unknown) => void lines.push(String(message)));
+    const prefix = uniquePrefix('config:left-alone');
+    const moduleRef = await compileWithEnv({
+      PROMETHEUS_REDIS_URL: testRedisUrl(),
+      REDIS_URL: testRedisUrl(),
+      REDIS_PASSWORD: SECRET,
+      REDIS_KEY_PREFIX: prefix,
+    }).finally(() => log.mockRestore());
+    try {
+      expect(lines.filter((line) => line.startsWith('Redis metrics storage'))).toEqual([
+        'Redis metrics storage on: the URL of PROMETHEUS_REDIS_URL (REDIS_URL and REDIS_PASSWORD are set too and left alone: the URL names the server, database, credentials and TLS).',
+      ]);
+      // The test server has no password: an AUTH with one would fail the first write.
+      expect(await moduleRef.get(RedisStorageManager).setup()).toBe(true);
+    } finally {
+      await moduleRef.close();
+    }
   });
 
   it.each([

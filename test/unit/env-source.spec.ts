@@ -71,6 +71,22 @@ describe('which environment variable turns Redis storage on', () => {
       { PROMETHEUS_REDIS_URL: `redis://:${SECRET}@m`, REDIS_URL: 'redis://cache' },
       'Redis metrics storage on: the URL of PROMETHEUS_REDIS_URL (REDIS_URL is set too and left alone).',
     ],
+    // Platforms set REDIS_PASSWORD (and REDIS_HOST, REDIS_PORT) beside a REDIS_URL: the line said
+    // nothing of the password it dropped, and the server's NOAUTH was the first sign of it.
+    [
+      { REDIS_URL: 'redis://cache', REDIS_PASSWORD: SECRET },
+      'Redis metrics storage on: the URL of REDIS_URL (REDIS_PASSWORD is set too and left alone: the URL names the server, database, credentials and TLS).',
+    ],
+    [
+      {
+        PROMETHEUS_REDIS_URL: 'redis://m',
+        REDIS_URL: 'redis://cache',
+        REDIS_HOST: 'cache',
+        REDIS_DB: '3',
+        REDIS_SSL: 'true',
+      },
+      'Redis metrics storage on: the URL of PROMETHEUS_REDIS_URL (REDIS_URL, REDIS_HOST, REDIS_DB and REDIS_SSL are set too and left alone: the URL names the server, database, credentials and TLS).',
+    ],
     [
       { REDIS_URL: 'redis://cache', REDIS_ENABLED: 'false' },
       'Redis metrics storage off: REDIS_ENABLED=false, although REDIS_URL is set.',
@@ -102,6 +118,12 @@ describe('which environment variable turns Redis storage on', () => {
     const options = readRedisMetricsOptionsFromEnv(env);
     expect(options.enabled).toBe(line.startsWith('Redis metrics storage on'));
     if (line.includes('REDIS_SENTINELS name')) expect(options.sentinelMaster).toBe('mymaster');
+    // What the line says is left alone is: the options hold the URL's server, none of those settings.
+    if (line.includes('names the server')) {
+      expect(options).toMatchObject({ port: 6379, db: 0, ssl: false });
+      expect(options.host).toMatch(/^(cache|m)$/);
+      expect(options.password).toBeUndefined();
+    }
   });
 });
 
