@@ -41,6 +41,7 @@ import { ProcessIdentity } from './storage/process-identity.js';
 import { storageHealth, type RedisMetricsHealth } from './storage-health.js';
 import { settingNamesOf } from './setting-names.js';
 import { storageOffMessage } from './storage-off-message.js';
+import { urlOverriddenMessage } from './url-overridden-options.js';
 
 /** How long set-up waits for the module's own client to be ready before its first flush. */
 const CONNECT_WAIT_MS = 3000;
@@ -348,6 +349,8 @@ export class RedisStorageManager
       else this.logger.log(off.text);
       return false;
     }
+    const overridden = urlOverriddenMessage(this.moduleOptions, this.options);
+    if (overridden) this.logger.warn(overridden);
     this.state = 'running';
     this.claimFlushing();
     // An earlier manager of this registry in this process delivered its counts already.

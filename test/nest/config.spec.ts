@@ -11,6 +11,7 @@ import {
   RedisMetricsConfigError,
   RedisMetricsModule,
   RedisStorageManager,
+  type RedisMetricsModuleOptions,
 } from '../../src/index.js';
 import { testRedisUrl, uniquePrefix } from '../harness/test-redis.js';
 
@@ -179,6 +180,53 @@ describe('configuration through @nestjs/config', () => {
     } finally {
       await app.close();
     }
+  });
+
+  it('warns at start-up of connection options given beside a url that the URL overrides', async () => {
+    const warned: string[] = [];
+    const logger = {
+      log: () => undefined,
+      error: () => undefined,
+      warn: (message: unknown) => void warned.push(String(message)),
+      debug: () => undefined,
+      verbose: () => undefined,
+    };
+    const url = new URL(testRedisUrl());
+    const start = async (options: RedisMetricsModuleOptions) => {
+      @Module({
+        imports: [
+          RedisMetricsModule.forRoot({
+            ...options,
+            keyPrefix: uniquePrefix('config:beside-url'),
+            registry: new Registry(),
+            defaultMetrics: false,
+            httpMetrics: false,
+          }),
+        ],
+      })
+      class AppModule {}
+      const moduleRef = await Test.createTestingModule({ imports: [AppModule] }).compile();
+      const app = moduleRef.createNestApplication({ logger });
+      await app.init();
+      try {
+        return await app.get(RedisStorageManager).setup();
+      } finally {
+        await app.close();
+      }
+    };
+    // A password beside a URL that holds none was dropped without a word: the server's NOAUTH said it.
+    // The test server has no password: the first write succeeds only if none is sent.
+    expect(await start({ url: url.href, password: SECRET, db: 3 })).toBe(true);
+    expect(warned).toEqual([
+      "The options db and password were given beside url and are ignored: the client connects with the URL's host, port, database, credentials and TLS. Put them in the URL (redis://user:password@host:6379/0, or rediss://), or give them without url.",
+    ]);
+    expect(warned.join('\n')).not.toContain(SECRET);
+    // The URL's own settings given again (options read from the environment and spread) are not named.
+    warned.length = 0;
+    expect(
+      await start({ url: url.href, host: url.hostname, port: Number(url.port), db: 0, ssl: false }),
+    ).toBe(true);
+    expect(warned).toEqual([]);
   });
 
   it('takes a registry and options in code through forRoot', async () => {
