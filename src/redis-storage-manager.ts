@@ -26,7 +26,11 @@ import {
 } from './redis-metrics.options.js';
 import { createRedisClient } from './storage/create-redis-client.js';
 import { connectionHistory, trackConnectionHistory } from './storage/connection-history.js';
-import { describeRedisError, explainRedisError } from './storage/describe-redis-error.js';
+import {
+  describeRedisError,
+  explainRedisError,
+  nameKeyPrefix,
+} from './storage/describe-redis-error.js';
 import { evictingPolicy } from './storage/eviction-policy.js';
 import { FlushRequests } from './storage/flush-requests.js';
 import { IpcMetricsStore } from './storage/ipc-metrics-store.js';
@@ -183,6 +187,7 @@ export class RedisStorageManager
       // A client of the user's is watched too, so its failures name their cause in logs and health.
       if (client instanceof Redis || client instanceof Cluster) trackConnectionHistory(client);
       if (this.ownsClient) this.client.on('error', () => undefined); // reported by flush results, once
+      nameKeyPrefix(this.client, this.options.keyPrefix);
       this.store = new RedisMetricsStore(this.client, this.options.keyPrefix);
       if (this.options.freshScrapeWaitMs > 0) {
         this.flushRequests = new FlushRequests(

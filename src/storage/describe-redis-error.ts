@@ -52,6 +52,16 @@ export function nameSettings(client: object, names: SettingNames | undefined): v
   if (names) settingNames.set(client, names);
 }
 
+const keyPrefixes = new WeakMap<object, string>();
+
+/**
+ * @internal Names the key prefix the module's commands use on a client, so that a NOPERM on a key
+ * says which keys the ACL user needs rather than only to check its rules.
+ */
+export function nameKeyPrefix(client: object, keyPrefix: string): void {
+  keyPrefixes.set(client, keyPrefix);
+}
+
 /** @internal The setting names of a client, for a copy of it. */
 export function namedSettingsOf(client: object): SettingNames | undefined {
   return settingNames.get(client);
@@ -250,7 +260,7 @@ function explainCause(
   }
   if (/^NOPERM/.test(text)) {
     return {
-      message: `NOPERM: user "${userOf(client)}" may not do this at ${at}: ${firstLine(text)} (check the user's ACL rules)`,
+      message: `NOPERM: user "${userOf(client)}" may not do this at ${at}: ${firstLine(text)} (${aclHint(client, text)})`,
       kind: RedisAuthenticationError,
     };
   }
@@ -491,4 +501,15 @@ function firstLine(text: string): string {
  */
 function safe(text: string): string {
   return text.replace(/(\w+:\/\/)\S*@/g, '$1***@').replace(/([?&]password=)[^&\s]*/gi, '$1***');
+}
+
+/**
+ * What a NOPERM asks of the ACL rules. Redis does not say which key it refused (Redis 7.0: "one of the
+ * keys used as arguments"; 7.2: "a key"): every key of the module is under its prefix's hash tag.
+ */
+function aclHint(client: RedisLikeClient | undefined, text: string): string {
+  const prefix = client ? keyPrefixes.get(client) : undefined;
+  if (prefix === undefined || !/\bkeys?\b/i.test(firstLine(text)))
+    return "check the user's ACL rules";
+  return `check the user's ACL rules: it needs the keys {${prefix}}:* (ACL ~{${prefix}}:*)`;
 }

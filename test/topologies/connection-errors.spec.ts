@@ -248,6 +248,42 @@ describe('a connection that cannot work names its cause', () => {
     );
   });
 
+  it("a user whose ACL rules leave out the prefix's keys: NOPERM naming the keys it needs", async () => {
+    const admin = new Redis({ port: authServer.port, password: authServer.password });
+    await admin.call(
+      'ACL',
+      'SETUSER',
+      'otherkeys',
+      'on',
+      '>otherkeys-pw',
+      '~cache:*',
+      '&*',
+      '+@all',
+    );
+    admin.disconnect();
+    const keyPrefix = uniquePrefix('other-keys');
+    const failure = await reportedFailure({
+      url: `redis://otherkeys:otherkeys-pw@127.0.0.1:${authServer.port}`,
+      keyPrefix,
+    });
+    expect(failure.connected).toBe(false);
+    // Redis names no key (7.0 and 7.2 say it in other words): the hint said only to check the rules.
+    const keys = `{${keyPrefix}}:*`.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+    expect(failure.health.error).toMatch(
+      new RegExp(
+        `^NOPERM: user "otherkeys" may not do this at 127\\.0\\.0\\.1:${authServer.port}: ` +
+          `NOPERM (this user has no permissions to access one of the keys used as arguments|No permissions to access a key) ` +
+          `\\(check the user's ACL rules: it needs the keys ${keys} \\(ACL ~${keys}\\)\\)$`,
+      ),
+    );
+    expect(failure.logged.filter((line) => line.startsWith('Flushing metrics to '))).toEqual([
+      `Flushing metrics to Redis under prefix "${keyPrefix}" failed; counting goes on in memory and is retried every 250 ms: ${failure.health.error}`,
+    ]);
+    expect(JSON.stringify(failure.logged) + JSON.stringify(failure.health)).not.toContain(
+      'otherkeys-pw',
+    );
+  });
+
   it('a server out of memory (maxmemory, noeviction): OOM at host:port, not the script line Redis names', async () => {
     const admin = new Redis({ port: authServer.port, password: authServer.password });
     // A write of the module's needs more than is left: the limit is what is used now.
