@@ -37,8 +37,12 @@ export function readRedisUrl(raw: string): RedisUrlSettings | string {
   try {
     url = new URL(raw);
   } catch {
-    // The URL is not echoed: it may carry a password.
-    return 'is not a valid URL (expected redis://[user:password@]host[:port][/db])';
+    // The URL is not echoed: it may carry a password. One with credentials mostly fails on a generated
+    // password holding a character the URL parser reads as the end of the host.
+    const encoding = raw.includes('@')
+      ? '; in a password, write "/" as %2F, "?" as %3F, "#" as %23 and "%" as %25'
+      : '';
+    return `is not a valid URL (expected redis://[user:password@]host[:port][/db])${encoding}`;
   }
   if (url.protocol !== 'redis:' && url.protocol !== 'rediss:') {
     return `must start with redis:// or rediss://; got "${url.protocol}//"`;

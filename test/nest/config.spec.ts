@@ -93,6 +93,11 @@ describe('configuration through @nestjs/config', () => {
       { REDIS_URL: 'redis:6379' },
       'nestjs-redis-metrics: REDIS_URL must start with redis:// or rediss://: write "redis:6379" as redis://redis:6379',
     ],
+    // A generated password with a "/" or "?" unencoded: the parser took it for the end of the host.
+    [
+      { REDIS_URL: `redis://:a/${SECRET}@127.0.0.1:6379` },
+      'nestjs-redis-metrics: REDIS_URL is not a valid URL (expected redis://[user:password@]host[:port][/db]); in a password, write "/" as %2F, "?" as %3F, "#" as %23 and "%" as %25',
+    ],
     [
       { REDIS_URL: `metrics:${SECRET}@redis:6379` },
       'nestjs-redis-metrics: REDIS_URL must start with redis:// or rediss:// (expected redis://[user:password@]host[:port][/db])',
