@@ -1,3 +1,5 @@
+import { FALSE_WORDS, listedNames as listed, TRUE_WORDS } from './sentence-words.js';
+
 /** Where the environment names a Redis server for metrics: the variable that won and its value. */
 export interface RedisUrlSource {
   /** `PROMETHEUS_REDIS_URL` or `REDIS_URL`. */
@@ -21,14 +23,6 @@ const CONNECTION_VARIABLES = [
 
 // What a URL gives itself: with one, these variables are not read. The TLS files apply to a rediss:// URL.
 const URL_SETTINGS = ['REDIS_HOST', 'REDIS_PORT', 'REDIS_DB', 'REDIS_PASSWORD', 'REDIS_SSL'];
-
-/** Names as a sentence lists them: `A`, `A and B`, `A, B and C`. */
-function listed(names: readonly string[]): string {
-  return names.length === 1 ? names[0] : `${names.slice(0, -1).join(', ')} and ${names.at(-1)}`;
-}
-
-const TRUE_WORDS = new Set(['1', 'true', 'yes', 'on']);
-const FALSE_WORDS = new Set(['0', 'false', 'no', 'off']);
 
 function setting(env: Record<string, string | undefined>, name: string): string | undefined {
   const value = env[name]?.trim();

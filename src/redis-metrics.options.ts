@@ -2,6 +2,7 @@ import { RedisMetricsConfigError } from './errors.js';
 import { redisUrlFromEnv } from './redis-metrics.env-source.js';
 import { readRedisUrl, redactRedisUrl } from './redis-url.js';
 import { parseSentinelAddresses, type RedisSentinelAddress } from './sentinel-addresses.js';
+import { FALSE_WORDS, TRUE_WORDS } from './sentence-words.js';
 import { rememberEnvRead } from './setting-names.js';
 import { checkKeyFile, checkPemFile } from './tls-files.js';
 
@@ -209,9 +210,6 @@ type OptionSource = (option: keyof RedisMetricsOptions) => string;
  * which made a scrape timeout of 3,000,000,000 ms answer every scrape with 503 at once.
  */
 const MAX_TIMER_MS = 2_147_483_647;
-
-const TRUE_WORDS = new Set(['1', 'true', 'yes', 'on']);
-const FALSE_WORDS = new Set(['0', 'false', 'no', 'off']);
 
 /**
  * Reads the module's options from environment variables (see {@link REDIS_METRICS_ENV}), fills in the

@@ -1,4 +1,5 @@
 import type { RedisMetricsOptions } from './redis-metrics.options.js';
+import { listedNames as listed } from './sentence-words.js';
 
 /** The options that say where Redis is, but do not turn storage on by themselves. */
 const CONNECTION_OPTIONS = [
@@ -13,11 +14,6 @@ const CONNECTION_OPTIONS = [
   'tlsKeyFile',
   'tlsServername',
 ] as const satisfies readonly (keyof RedisMetricsOptions)[];
-
-/** Names as a sentence lists them: `host`, `host and port`, `host, port and db`. */
-function listed(names: readonly string[]): string {
-  return names.length === 1 ? names[0] : `${names.slice(0, -1).join(', ')} and ${names.at(-1)}`;
-}
 
 /** The start-up line of a manager whose Redis storage is off, and whether it is a warning. */
 export interface StorageOffMessage {

@@ -1,9 +1,8 @@
 import type { RedisMetricsOptions } from './redis-metrics.options.js';
+import { listedNames, TRUE_WORDS } from './sentence-words.js';
 
 /** The options a URL gives itself, in the order a message lists them. */
 const URL_OPTIONS = ['host', 'port', 'db', 'username', 'password', 'ssl'] as const;
-
-const TRUE_WORDS = new Set(['1', 'true', 'yes', 'on']);
 
 /** A value as the options resolve it: a number or a word from a config file may stand for it. */
 function sameValue(given: unknown, resolved: unknown): boolean {
@@ -36,10 +35,7 @@ export function urlOverriddenMessage(
     (option) => given[option] !== undefined && !sameValue(given[option], resolved[option]),
   );
   if (overridden.length === 0) return undefined;
-  const names =
-    overridden.length === 1
-      ? overridden[0]
-      : `${overridden.slice(0, -1).join(', ')} and ${overridden.at(-1)}`;
+  const names = listedNames(overridden);
   const one = overridden.length === 1;
   return (
     `The ${one ? 'option' : 'options'} ${names} ${one ? 'was' : 'were'} given beside url and ${one ? 'is' : 'are'} ignored: ` +
