@@ -123,13 +123,15 @@ function readQuery(params: URLSearchParams): UrlQuery | string {
     if (values.length > 1) return `has the query parameter ${name} ${values.length} times`;
     const [value] = values;
     if (value === '') return `has an empty query parameter ${name}`;
+    // The values of db and family are not echoed: a password given as ?password= with an unencoded
+    // "&" (or one before the host with an unencoded "?") puts its rest there, "...&db=<rest>".
     if (name === 'db') {
-      const db = databaseNumber(value, `?db=${value}`);
-      if (typeof db === 'string') return db;
+      const db = databaseNumber(value, '?db=');
+      if (typeof db === 'string') return `${db} ${UNSHOWN_QUERY_VALUE}`;
       query.db = db;
     } else if (name === 'family') {
       if (!FAMILIES.includes(value)) {
-        return `has ?family=${value}; ioredis takes 4 (IPv4), 6 (IPv6) or 0 (both)`;
+        return `has a ?family= other than 4 (IPv4), 6 (IPv6) or 0 (both), the values ioredis takes ${UNSHOWN_QUERY_VALUE}`;
       }
     } else {
       query[name as 'username' | 'password'] = value;
@@ -137,6 +139,10 @@ function readQuery(params: URLSearchParams): UrlQuery | string {
   }
   return query;
 }
+
+/** Why a refused query value is not in the message. */
+const UNSHOWN_QUERY_VALUE =
+  '(its value is not shown: an unencoded "&" in a password puts the rest of it there; write "&" as %26)';
 
 function databaseNumber(text: string, shown: string): number | string {
   if (!/^\d+$/.test(text)) return `has a database part that is not a whole number: ${shown}`;

@@ -12,6 +12,9 @@ import {
 } from '../../src/index.js';
 
 const SECRET = 's3cr3t-pa55';
+/** Why a refused query value is not shown. */
+const UNSHOWN =
+  '(its value is not shown: an unencoded "&" in a password puts the rest of it there; write "&" as %26)';
 
 function errorOf(env: Record<string, string>): RedisMetricsConfigError {
   try {
@@ -245,8 +248,28 @@ describe('options from the environment', () => {
       'has the query parameter password 2 times',
     ],
     ['redis://cache:6379?password=', 'has an empty query parameter password'],
-    ['redis://cache:6379?db=three', 'has a database part that is not a whole number: ?db=three'],
-    ['redis://cache:6379?family=5', 'has ?family=5; ioredis takes 4 (IPv4), 6 (IPv6) or 0 (both)'],
+    [
+      'redis://cache:6379?db=three',
+      `has a database part that is not a whole number: ?db= ${UNSHOWN}`,
+    ],
+    [
+      'redis://cache:6379?family=5',
+      `has a ?family= other than 4 (IPv4), 6 (IPv6) or 0 (both), the values ioredis takes ${UNSHOWN}`,
+    ],
+    [
+      // A password with an unencoded "&": its rest is the value of another parameter.
+      `redis://cache:6379?password=abc&db=${SECRET}`,
+      `has a database part that is not a whole number: ?db= ${UNSHOWN}`,
+    ],
+    [
+      `redis://cache:6379?password=abc&family=${SECRET}`,
+      `has a ?family= other than 4 (IPv4), 6 (IPv6) or 0 (both), the values ioredis takes ${UNSHOWN}`,
+    ],
+    [
+      // An unencoded "?" in a password before the host: the URL ends its port there.
+      `redis://metrics:12?db=${SECRET}@cache:6379`,
+      `has a database part that is not a whole number: ?db= ${UNSHOWN}`,
+    ],
   ])('refuses %s, naming the problem and no credential', (url, problem) => {
     const error = errorOf({ PROMETHEUS_REDIS_URL: url });
     expect(error.message).toBe(`nestjs-redis-metrics: PROMETHEUS_REDIS_URL ${problem}`);
