@@ -55,8 +55,9 @@ local function parsePackedStrictly(text)
       slot = token
     else
       local n = num(token)
-      if n == nil then return nil end
-      if values[slot] == nil then names[#names + 1] = slot end
+      -- A slot given twice is malformed too, as decodePacked reads it.
+      if n == nil or values[slot] ~= nil then return nil end
+      names[#names + 1] = slot
       values[slot] = n
       slot = nil
     end

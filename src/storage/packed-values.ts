@@ -43,7 +43,7 @@ export function encodePacked(slots: Iterable<[string, number]>): string {
   return text;
 }
 
-/** Unpacks a stored value; `undefined` when it is not well formed. */
+/** Unpacks a stored value; `undefined` when it is not well formed (a slot twice included). */
 export function decodePacked(text: string): PackedSlots | undefined {
   if (CONTROL.test(text)) return undefined;
   // Most series are counters: one slot, no split.
@@ -56,7 +56,8 @@ export function decodePacked(text: string): PackedSlots | undefined {
   const slots: PackedSlots = new Map();
   for (let i = 0; i < tokens.length; i += 2) {
     const value = decodeNumber(tokens[i + 1]);
-    if (tokens[i] === '' || value === undefined) return undefined;
+    // A slot given twice holds two numbers, neither of which is the value: not well formed either.
+    if (tokens[i] === '' || value === undefined || slots.has(tokens[i])) return undefined;
     slots.set(tokens[i], value);
   }
   return slots;

@@ -56,6 +56,7 @@ describe('the write script and the embedded store read a stored total alike', ()
     ['a leading space', ' c 1 s 0.25 0.5 1 +Inf 1', 'c 2 s 1 0.5 1 +Inf 2'],
     ['a slot without its number', 'c 1 s 0.25 0.5 1 +Inf', 'c 2 s 1 0.5 1 +Inf 2'],
     ['nothing at all', '', 'c 2 s 1 0.5 1 +Inf 2'],
+    ['a slot given twice', 'c 1 s 0.25 c 7 0.5 1 +Inf 1', 'c 2 s 1 0.5 1 +Inf 2'],
   ])('%s: both stores end with the same total', async (_, stored, expected) => {
     const [redis, memory] = await totalsAfterWrite(stored);
 

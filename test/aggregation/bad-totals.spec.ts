@@ -1,0 +1,74 @@
+import {
+  PrefixKeys,
+  ProcessIdentity,
+  RedisMetricsStore,
+  RedisMultiProcessCollector,
+  seriesField,
+} from '../../src/index.js';
+import { useTestRedis } from '../harness/test-redis.js';
+
+// Totals no writer of this module makes, written under the prefix by something else: a scrape leaves
+// out each such series, says which and why, and serves every other series exactly.
+describe('a scrape of totals no writer could have made', () => {
+  const redis = useTestRedis();
+
+  /**
+   * A prefix where one process counted `jobs_total{kind="ok"} 5` and observed `wait_seconds` (buckets
+   * 0.1 and 1) three times, then `totals` (field -> text) written into its totals hash by hand.
+   * @returns the scrape's text and the warnings it logged.
+   */
+  async function scrapeWith(totals: Record<string, string>) {
+    const prefix = redis.prefix('bad-totals');
+    const store = new RedisMetricsStore(redis.client, prefix);
+    await store.write(ProcessIdentity.create({ hostname: 'h', pid: 7 }), {
+      expectedSeq: 0,
+      seq: 1,
+      metadata: [
+        ['jobs_total', { type: 'counter', help: 'Jobs' }],
+        ['wait_seconds', { type: 'histogram', help: 'Wait' }],
+        ['size_bytes', { type: 'summary', help: 'Size' }],
+      ],
+      counters: [
+        [seriesField('jobs_total', { kind: 'ok' }), 'v 5'],
+        [seriesField('wait_seconds', { kind: 'ok' }), 'c 3 s 2.5 0.1 1 1 2 +Inf 3'],
+      ],
+    });
+    for (const [field, text] of Object.entries(totals)) {
+      await redis.client.hset(new PrefixKeys(prefix).totals, field, text);
+    }
+    const warnings: string[] = [];
+    const collector = new RedisMultiProcessCollector({
+      client: redis.client,
+      keyPrefix: prefix,
+      logger: { warn: (message) => warnings.push(message) },
+    });
+    return { text: await collector.metrics(), warnings, prefix };
+  }
+
+  /** The exposition of the two series the process wrote, and nothing else. */
+  const GOOD = [
+    '# HELP jobs_total Jobs',
+    '# TYPE jobs_total counter',
+    'jobs_total{kind="ok"} 5',
+    '',
+    '# HELP wait_seconds Wait',
+    '# TYPE wait_seconds histogram',
+    'wait_seconds_bucket{kind="ok",le="0.1"} 1',
+    'wait_seconds_bucket{kind="ok",le="1"} 2',
+    'wait_seconds_bucket{kind="ok",le="+Inf"} 3',
+    'wait_seconds_sum{kind="ok"} 2.5',
+    'wait_seconds_count{kind="ok"} 3',
+    '',
+  ].join('\n');
+
+  it('leaves out a total that gives a slot twice, which holds two numbers for one', async () => {
+    const twice = seriesField('jobs_total', { kind: 'twice' });
+
+    const { text, warnings, prefix } = await scrapeWith({ [twice]: 'v 1 v 2' });
+
+    expect(text).toBe(GOOD);
+    expect(warnings).toEqual([
+      `Skipped 1 unreadable entry in Redis under prefix "${prefix}": totals: value of ${twice} is not readable`,
+    ]);
+  });
+});
