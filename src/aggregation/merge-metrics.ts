@@ -1,5 +1,5 @@
 import type { Labels, MetricMeta } from '../storage/keys.js';
-import { isBucketSlot, type PackedSlots } from '../storage/packed-values.js';
+import { decodeNumber, isBucketSlot, type PackedSlots } from '../storage/packed-values.js';
 import type { Centroid } from '../storage/window-digest.js';
 import { declaredGaugeModes } from './declared-gauge-modes.js';
 import { gaugeModeRule, type TimedValue } from './gauge-modes.js';
@@ -12,6 +12,7 @@ import {
 } from './metric-family.js';
 import type { ExemplarSeries, PrefixData, TotalSeries } from './prefix-data.js';
 import { withProcessLabels } from './process-labels.js';
+import { totalProblem } from './total-problem.js';
 import { validLabelName, validMetricName } from '../prometheus-names.js';
 import { latestOfEachPid, type SourcedGauge } from './reused-pids.js';
 
@@ -213,15 +214,9 @@ function mergeTotals(
   const samples: MetricSample[] = [];
   for (const series of totals.sort(byKey)) {
     const { slots, labels } = series;
-    const bad = nonFinite(slots);
-    if (bad) {
-      problems.push(`"${name}" ${series.key}: ${bad[0]} is ${bad[1]}, not a finite number`);
-      continue;
-    }
-    if (!holdsNumbersOf(meta.type, slots)) {
-      problems.push(
-        `"${name}" ${series.key}: the stored value is not a ${meta.type}'s (${[...slots.keys()].join(' ')}); was the metric another type in another version?`,
-      );
+    const problem = totalProblem(meta.type, slots);
+    if (problem !== undefined) {
+      problems.push(`"${name}" ${series.key}: ${problem}`);
       continue;
     }
     const exemplars = extras.exemplars?.get(series.key);
@@ -243,24 +238,6 @@ function mergeTotals(
 }
 
 const byKey = (a: { key: string }, b: { key: string }) => compare(a.key, b.key);
-
-/** The first slot that is not a finite number, if any. */
-function nonFinite(slots: PackedSlots): [string, number] | undefined {
-  for (const entry of slots) if (!Number.isFinite(entry[1])) return entry;
-  return undefined;
-}
-
-/**
- * Whether a total holds the numbers of its metric's type (see packed-values.ts), and no others: a
- * counter `v`; a summary `c` and `s`; a histogram `c`, `s` and its buckets up to `+Inf`. A total of
- * another shape was written by a version where the metric had another type (or by both, into one
- * field); read as this type, its missing numbers would be served as 0.
- */
-function holdsNumbersOf(type: MetricMeta['type'], slots: PackedSlots): boolean {
-  if (type === 'counter') return slots.size === 1 && slots.has('v');
-  if (!slots.has('c') || !slots.has('s') || slots.has('v')) return false;
-  return type === 'summary' ? slots.size === 2 : slots.has('+Inf');
-}
 
 /** A sample with its exemplar, if it has one. */
 function withExemplar(sample: MetricSample, exemplar: SampleExemplar | undefined): MetricSample {
@@ -291,9 +268,8 @@ function histogramSamples(
   accumulate: boolean,
   exemplars: Map<string, SampleExemplar> | undefined,
 ): MetricSample[] {
-  const bounds = [...slots.keys()]
-    .filter((slot) => isBucketSlot(slot) && !Number.isNaN(bound(slot)))
-    .sort((a, b) => bound(a) - bound(b));
+  // Every bound is a number (see totalProblem).
+  const bounds = [...slots.keys()].filter(isBucketSlot).sort((a, b) => bound(a) - bound(b));
   const samples: MetricSample[] = [];
   let previous = 0;
   for (const le of bounds) {
@@ -317,7 +293,7 @@ function histogramSamples(
 }
 
 function bound(le: string): number {
-  return le === '+Inf' ? Infinity : Number(le);
+  return decodeNumber(le)!;
 }
 
 function mergeGauge(

@@ -71,4 +71,50 @@ describe('a scrape of totals no writer could have made', () => {
       `Skipped 1 unreadable entry in Redis under prefix "${prefix}": totals: value of ${twice} is not readable`,
     ]);
   });
+
+  it.each([
+    ['jobs_total', 'v -5', 'v is -5, a count below 0'],
+    ['size_bytes', 'c -2 s 3', 'c is -2, a count below 0'],
+    ['wait_seconds', 'c 3 s 2.5 0.1 -1 1 2 +Inf 3', '0.1 is -1, a count below 0'],
+    [
+      'wait_seconds',
+      'c 3 s 2.5 0.1 5 1 2 +Inf 3',
+      'buckets are not cumulative: le="1" holds 2, le="0.1" below it 5',
+    ],
+    ['wait_seconds', 'c 3 s 2.5 0.1 1 1 2 +Inf 5', 'bucket le="+Inf" holds 5 but the count is 3'],
+    ['wait_seconds', 'c 3 s 2.5 abc 1 +Inf 3', 'bucket le="abc" is not a number'],
+    ['wait_seconds', 'c 3 s 2.5 0x10 1 +Inf 3', 'bucket le="0x10" is not a number'],
+    [
+      'wait_seconds',
+      'c 3 s 2.5 0.1 1 .1 1 +Inf 3',
+      'buckets le="0.1" and le=".1" are the same bound',
+    ],
+  ])('leaves out a %s total %s, saying why', async (metric, stored, problem) => {
+    const field = seriesField(metric, { kind: 'bad' });
+
+    const { text, warnings, prefix } = await scrapeWith({ [field]: stored });
+
+    expect(text).toBe(GOOD);
+    expect(warnings).toEqual([
+      `Skipped 1 unreadable entry in Redis under prefix "${prefix}": "${metric}" [["kind","bad"]]: ${problem}`,
+    ]);
+  });
+
+  it('serves a summary whose sum is below 0, which negative observations make', async () => {
+    const field = seriesField('size_bytes', { kind: 'credit' });
+
+    const { text, warnings } = await scrapeWith({ [field]: 'c 2 s -3.5' });
+
+    // Families come in order of their names: between jobs_total and wait_seconds.
+    const summary = [
+      '# HELP size_bytes Size',
+      '# TYPE size_bytes summary',
+      'size_bytes_sum{kind="credit"} -3.5',
+      'size_bytes_count{kind="credit"} 2',
+      '',
+      '',
+    ].join('\n');
+    expect(text).toBe(GOOD.replace('# HELP wait_seconds', `${summary}# HELP wait_seconds`));
+    expect(warnings).toEqual([]);
+  });
 });
