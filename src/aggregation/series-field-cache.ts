@@ -1,9 +1,9 @@
-import { parseSeriesField } from '../storage/keys.js';
+import { parseSeriesField, seriesField } from '../storage/keys.js';
 import { labelsKey } from './metric-family.js';
 import { validLabelName } from '../prometheus-names.js';
 import type { SeriesIdentity } from './prefix-data.js';
 
-/** A parsed series field; `null` when the field is not one. */
+/** A parsed series field; `null` when the field is not one, as writers spell it. */
 export type ParsedField = (SeriesIdentity & { badLabel: string | undefined }) | null;
 
 /**
@@ -34,7 +34,9 @@ export class SeriesFieldCache {
 
 function parse(field: string): ParsedField {
   const parts = parseSeriesField(field);
-  if (!parts) return null;
+  // Writers spell a series one way only (`seriesField`); another spelling of it (labels in another
+  // order, spaces) is a field of its own, which would be served as a second series of the same labels.
+  if (!parts || seriesField(parts.metricName, parts.labels) !== field) return null;
   const badLabel = Object.keys(parts.labels).find((name) => !validLabelName(name));
   return { ...parts, key: labelsKey(parts.labels), badLabel };
 }

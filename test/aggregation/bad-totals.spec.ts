@@ -117,4 +117,39 @@ describe('a scrape of totals no writer could have made', () => {
     expect(text).toBe(GOOD.replace('# HELP wait_seconds', `${summary}# HELP wait_seconds`));
     expect(warnings).toEqual([]);
   });
+
+  it('leaves out another spelling of a series field, which would serve its series twice', async () => {
+    const zoned = seriesField('wait_seconds', { zone: 'a', kind: 'ok' });
+    // The labels in another order, and a space: read as the series of `zoned` and jobs_total{kind="ok"}.
+    const reordered = '["wait_seconds",{"zone":"a","kind":"ok"}]';
+    const spaced = '["jobs_total", {"kind":"ok"}]';
+
+    const { text, warnings, prefix } = await scrapeWith({
+      [zoned]: 'c 1 s 0.5 0.1 0 1 1 +Inf 1',
+      [reordered]: 'c 7 s 9 0.1 7 1 7 +Inf 7',
+      [spaced]: 'v 9',
+    });
+
+    expect(zoned).toBe('["wait_seconds",{"kind":"ok","zone":"a"}]');
+    expect(text).toBe(
+      // Series come in order of their labels: {kind="ok",zone="a"} before {kind="ok"}.
+      GOOD.replace(
+        'wait_seconds_bucket{kind="ok",le="0.1"}',
+        [
+          'wait_seconds_bucket{kind="ok",zone="a",le="0.1"} 0',
+          'wait_seconds_bucket{kind="ok",zone="a",le="1"} 1',
+          'wait_seconds_bucket{kind="ok",zone="a",le="+Inf"} 1',
+          'wait_seconds_sum{kind="ok",zone="a"} 0.5',
+          'wait_seconds_count{kind="ok",zone="a"} 1',
+          'wait_seconds_bucket{kind="ok",le="0.1"}',
+        ].join('\n'),
+      ),
+    );
+    // A small hash is scanned in the order its fields were written.
+    expect(warnings).toEqual([
+      `Skipped 2 unreadable entries in Redis under prefix "${prefix}": ` +
+        `totals: field ${JSON.stringify(reordered)} is not a series; ` +
+        `totals: field ${JSON.stringify(spaced)} is not a series`,
+    ]);
+  });
 });
