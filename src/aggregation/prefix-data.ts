@@ -128,6 +128,11 @@ export function parseSnapshot(
   fields = new SeriesFieldCache(),
 ): PrefixData {
   const problems = snapshot.wrongType.map((key) => `key ${key} is of the wrong type`);
+  for (const [key, count] of snapshot.notUtf8 ?? []) {
+    problems.push(
+      `key ${key}: ${count === 1 ? '1 field' : `${count} fields`} whose name or value is not valid UTF-8, left out`,
+    );
+  }
   const info = pairsToMap(snapshot.info);
   const markers: PrefixMarkers = { totals: new Map(), metadata: new Map(), lostAt: undefined };
   const gaugeModes: NonNullable<PrefixData['gaugeModes']> = new Map();

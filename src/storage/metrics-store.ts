@@ -138,6 +138,11 @@ export interface StoreSnapshot {
    * process that ended meanwhile, which deletes its gauges, is left out of the snapshot instead).
    */
   partial?: { totals: boolean; gauges: string[] };
+  /**
+   * Hashes that hold fields whose name or value is not valid UTF-8, left out of the snapshot (no
+   * writer of this module writes one): the key and how many fields.
+   */
+  notUtf8?: [key: string, fields: number][];
 }
 
 /** What a read should include beyond what every scrape needs. */

@@ -232,6 +232,16 @@ export class RedisMetricsStore implements MetricsStore {
     // Another server answered the end of the read than its head: some scan may have spanned both.
     const moved = cut.serverId !== undefined && serverId !== '' && cut.serverId !== serverId;
     if (moved) return undefined;
+    const notUtf8: [string, number][] = [
+      [totals, totalsScan!.notUtf8],
+      [exemplars, exemplarScan?.notUtf8 ?? 0],
+      ...ids
+        .map((id, i): [string, number] => [this.keys.gauges(id), gaugeScans[i]!.notUtf8])
+        .filter((_, i) => !cut.ended.has(ids[i])),
+    ];
+    if (notUtf8.some(([, fields]) => fields > 0)) {
+      snapshot.notUtf8 = notUtf8.filter(([, fields]) => fields > 0);
+    }
     if (cut.ended.size > 0) leaveOut(snapshot, cut.ended);
     if (cut.totals || cut.gauges.length > 0) {
       snapshot.partial = { totals: cut.totals, gauges: cut.gauges };

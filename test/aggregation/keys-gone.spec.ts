@@ -19,10 +19,13 @@ import { connectTestRedis, useTestRedis } from '../harness/test-redis.js';
  */
 function clientThatInterrupts(key: string, after: () => Promise<unknown>): Redis {
   const client = connectTestRedis();
-  const hscan = client.hscan.bind(client) as (...args: unknown[]) => Promise<[string, string[]]>;
+  // A scrape reads hashes as bytes (scanHash).
+  const hscan = client.hscanBuffer.bind(client) as (
+    ...args: unknown[]
+  ) => Promise<[Buffer, Buffer[]]>;
   let interrupted = false;
   Object.assign(client, {
-    hscan: async (...args: unknown[]) => {
+    hscanBuffer: async (...args: unknown[]) => {
       const reply = await hscan(...args);
       if (args[0] === key && !interrupted) {
         interrupted = true;
