@@ -1,11 +1,13 @@
 import { MergedScrapeUnavailableError } from './merged-scrape-error.js';
+import { MARKER } from '../storage/keys.js';
 import type { PrefixData } from './prefix-data.js';
 
 /**
  * Fails a merge whose totals the data itself shows may be partial: they were lost before or during
  * the read, or a writer found that the store had lost data less than `lostDataGraceMs` ago (the live
  * processes may not have written their counts again yet). Every merge asks this; a collector that
- * keeps state between scrapes asks more (its own last write, the writes earlier scrapes showed).
+ * keeps state between scrapes asks more (its own last write, the writes earlier scrapes showed). A
+ * `#lost-at` that cannot be the time of a loss is ignored and named in `data.problems`.
  * @param description the store, as its `description` names it.
  */
 export function checkTotalsWhole(
@@ -28,7 +30,19 @@ export function checkTotalsWhole(
     );
   }
   const { lostAt } = data.markers;
-  if (lostAt !== undefined && data.now - lostAt < lostDataGraceMs) {
+  if (lostAt === undefined) return;
+  // Written by Redis' own clock, which the read also reads: a text that is no time, or a time later
+  // than the grace ahead (a clock stepped back stays within it), is not a loss that was found, and
+  // waiting for it would fail every scrape, for good or until that time.
+  if (Number.isNaN(lostAt) || lostAt - data.now > lostDataGraceMs) {
+    data.problems.push(
+      Number.isNaN(lostAt)
+        ? `totals: ${MARKER.lostAt} is not a time; ignored`
+        : `totals: ${MARKER.lostAt} is ${Math.round(lostAt - data.now)} ms ahead of the store's clock, not the time of a loss; ignored`,
+    );
+    return;
+  }
+  if (data.now - lostAt < lostDataGraceMs) {
     const left = Math.ceil(lostDataGraceMs - (data.now - lostAt));
     throw new MergedScrapeUnavailableError(
       `${description} lost data ${Math.round(data.now - lostAt)} ms ago; live processes are writing their counts again (ready in ${left} ms)`,

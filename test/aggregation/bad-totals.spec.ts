@@ -1,4 +1,5 @@
 import {
+  MergedScrapeUnavailableError,
   PrefixKeys,
   ProcessIdentity,
   RedisMetricsStore,
@@ -151,5 +152,36 @@ describe('a scrape of totals no writer could have made', () => {
         `totals: field ${JSON.stringify(reordered)} is not a series; ` +
         `totals: field ${JSON.stringify(spaced)} is not a series`,
     ]);
+  });
+
+  /** Redis' clock, in ms. */
+  async function redisNowMs(): Promise<number> {
+    const [seconds, micros] = await redis.client.time();
+    return Number(seconds) * 1000 + Math.floor(Number(micros) / 1000);
+  }
+
+  it('ignores a #lost-at that is no time, or a day ahead of the clock, which would fail every scrape till then', async () => {
+    const dayAhead = String((await redisNowMs()) + 86_400_000);
+
+    const notATime = await scrapeWith({ '#lost-at': 'yesterday' });
+    const ahead = await scrapeWith({ '#lost-at': dayAhead });
+
+    expect(notATime.text).toBe(GOOD);
+    expect(notATime.warnings).toEqual([
+      `Skipped 1 unreadable entry in Redis under prefix "${notATime.prefix}": totals: #lost-at is not a time; ignored`,
+    ]);
+    expect(ahead.text).toBe(GOOD);
+    expect(ahead.warnings).toHaveLength(1);
+    expect(ahead.warnings[0]).toMatch(
+      new RegExp(
+        `^Skipped 1 unreadable entry in Redis under prefix "${ahead.prefix}": totals: #lost-at is 8639\\d{4} ms ahead of the store's clock, not the time of a loss; ignored$`,
+      ),
+    );
+  });
+
+  it('still waits for a #lost-at a little ahead, as a clock that stepped back since the loss leaves it', async () => {
+    const ahead = String((await redisNowMs()) + 100);
+
+    await expect(scrapeWith({ '#lost-at': ahead })).rejects.toThrow(MergedScrapeUnavailableError);
   });
 });
