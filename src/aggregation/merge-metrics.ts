@@ -120,7 +120,27 @@ export function mergeMetrics(
       families.push({ name, help: meta.help, type: meta.type, samples });
     }
   }
+  problems.push(...windowsOfOtherTypes(data, windowsByMetric));
   return { families, problems };
+}
+
+/**
+ * Quantile windows only a summary's series use: one of another metric (written by a version where it
+ * was a summary, or in the field of a gauge, whose value it then took) is left out and named here.
+ */
+function windowsOfOtherTypes(
+  data: PrefixData,
+  windowsByMetric: Map<string, ByKey<Centroid[][]>>,
+): string[] {
+  const problems: string[] = [];
+  for (const [name, byKey] of windowsByMetric) {
+    const type = data.metadata.get(name)?.type;
+    if (type === undefined || type === 'summary') continue;
+    problems.push(
+      `"${name}" is a ${type} but processes hold quantile windows of it (${byKey.size} series), left out (written by processes of a version where it was a summary, which take them along when they end, or by something else)`,
+    );
+  }
+  return problems;
 }
 
 /**
