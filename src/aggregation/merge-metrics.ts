@@ -332,8 +332,17 @@ function mergeGauge(
 
   if (rule.perProcess) {
     // One series per process: a reused pid's series are its latest process's (latestOfEachPid).
+    const shown = latestOfEachPid(candidates);
+    const hidden = candidates.length - shown.length;
+    const unknown = hidden === 0 ? 0 : candidates.filter((g) => g.process.infoMissing).length;
+    const shownUnknown = hidden === 0 ? 0 : shown.filter((g) => g.process.infoMissing).length;
+    if (unknown > shownUnknown) {
+      problems.push(
+        `gauge "${name}": ${unknown - shownUnknown} series of processes without process info left out (each would show pid="0" and hostname="unknown", as the one of the latest heartbeat does)`,
+      );
+    }
     return sortSamples(
-      latestOfEachPid(candidates).map(({ series, process }) => ({
+      shown.map(({ series, process }) => ({
         name,
         labels: withProcessLabels(series.labels, String(process.pid), process.hostname),
         value: series.value,

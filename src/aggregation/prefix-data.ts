@@ -24,6 +24,11 @@ export interface ProcessRecord {
   hostname: string;
   /** Last heartbeat, the store's clock in ms. */
   heartbeat: number;
+  /**
+   * Its process info is missing or not valid, so `pid` and `hostname` are placeholders (0 and
+   * `unknown`), shared by every such process: no pid of another process it could be reusing.
+   */
+  infoMissing?: boolean;
 }
 
 /** Where a series belongs: its metric and label set. */
@@ -169,6 +174,7 @@ export function parseSnapshot(
       pid: processInfo?.pid ?? 0,
       hostname: processInfo?.hostname ?? 'unknown',
       heartbeat: Number(list[i + 1]),
+      ...(processInfo ? {} : { infoMissing: true }),
     });
     const gauges: GaugeSeries[] = [];
     const windows: WindowSeries[] = [];

@@ -15,8 +15,9 @@ export interface SourcedGauge {
  * and `min` until its process was reaped.
  *
  * @param live when given, a live process is never replaced: two live processes named alike (the
- *   `identity` option naming replicas by their service) both count in a reducing mode. Per-process
- *   modes leave it out, as they cannot serve two series of one label set.
+ *   `identity` option naming replicas by their service) both count in a reducing mode, and so does a
+ *   process whose info is missing. Per-process modes leave it out, as they cannot serve two series of
+ *   one label set.
  */
 export function latestOfEachPid(
   gauges: readonly SourcedGauge[],
@@ -28,7 +29,12 @@ export function latestOfEachPid(
   const processesIn = new Map<string, number>();
   for (const { process } of gauges) {
     if (slotOf.has(process)) continue;
-    const slot = JSON.stringify([process.hostname, process.pid]);
+    // Without its info a process's pid is unknown, not reused: in a reducing mode it counts on its
+    // own. A per-process mode can show only one series of the placeholder labels, the newest.
+    const slot =
+      process.infoMissing && live
+        ? JSON.stringify([process.id])
+        : JSON.stringify([process.hostname, process.pid]);
     slotOf.set(process, slot);
     processesIn.set(slot, (processesIn.get(slot) ?? 0) + 1);
   }
