@@ -78,8 +78,9 @@ local function parsePacked(text)
     if at ~= expected then return parsePackedStrictly(text) end
     local n = tonumber(token)
     if n == nil or n ~= n or n == math.huge or n == -math.huge then n = num(token) end
-    if n == nil then return nil end
-    if values[slot] == nil then names[#names + 1] = slot end
+    -- A slot given twice is malformed too, as decodePacked reads it.
+    if n == nil or values[slot] ~= nil then return nil end
+    names[#names + 1] = slot
     values[slot] = n
     expected = after
   end
