@@ -28,8 +28,9 @@ type Client = Redis | Cluster;
 type SendCommand = (command: { name: string; args: unknown[] }, ...rest: unknown[]) => unknown;
 
 /**
- * Runs `fault` once the first command that reads `key` (HSCAN, or a script given it) has answered,
- * before that answer reaches the caller: the scan's later calls are sent after the fault.
+ * Runs `fault` once the first HSCAN call of `key` has answered, before that answer reaches the caller:
+ * the scan's later calls are sent after the fault. Only HSCAN: the read head script is given the totals
+ * key too, and a fault after it would move the whole scan to the other server, which reads it whole.
  */
 function faultAfterFirstRead(
   client: Client,
@@ -41,7 +42,7 @@ function faultAfterFirstRead(
   let armed = true;
   target.sendCommand = (command, ...rest) => {
     const reply = send(command, ...rest);
-    if (!armed || !command.args.some((arg) => String(arg) === key)) return reply;
+    if (!armed || command.name !== 'hscan' || String(command.args[0]) !== key) return reply;
     armed = false;
     return (reply as Promise<unknown>).then(async (value) => {
       await fault();
