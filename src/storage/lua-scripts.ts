@@ -464,6 +464,7 @@ return #ARGV / 2 - 1
  * processes and metric families, not with series. A key of the wrong type is read as empty and named.
  *
  * KEYS: processes, process-info, metadata, totals (only its stamp is read here)
+ * ARGV: '1' to ask the server's run id, '0' not to (INFO was refused before)
  * Returns: { now, wrong-type keys, [id, heartbeat, ...], info pairs, metadata pairs, server run id,
  *   the totals' stamp ('' = none) }
  */
@@ -496,7 +497,9 @@ local processes = read('ZRANGE', KEYS[1], 0, -1, 'WITHSCORES')
 -- The totals' stamp; a key of another type is named by the scan of the totals.
 local born = redis.pcall('HGET', KEYS[4], '#born')
 if type(born) ~= 'string' then born = '' end
-return { now, wrongType, processes, read('HGETALL', KEYS[2]), read('HGETALL', KEYS[3]), serverId(), born }
+-- A refused INFO is an ACL denial, logged (ACL LOG) and counted by the server: asked once only.
+local id = ARGV[1] == '1' and serverId() or ''
+return { now, wrongType, processes, read('HGETALL', KEYS[2]), read('HGETALL', KEYS[3]), id, born }
 `;
 
 /** The server id alone, run on the node serving KEYS[1] (the same as the reads of its slot). */

@@ -33,6 +33,11 @@ const CLUSTER_NOT_READY = 'Connection is closed.';
 export class RedisMetricsStore implements MetricsStore {
   readonly keys: PrefixKeys;
   readonly description: string;
+  /**
+   * Whether the server refused INFO to the read head (an ACL user without it): reads then no longer
+   * ask, since every refusal is an entry in the server's ACL LOG and its count of denied commands.
+   */
+  private serverIdRefused = false;
 
   constructor(
     readonly client: RedisClient,
@@ -203,7 +208,8 @@ export class RedisMetricsStore implements MetricsStore {
     const { processes, processInfo, metadata, totals, exemplars } = this.keys;
     const [now, wrongType, processList, info, metadataPairs, serverId, born] = await withScripts(
       this.client,
-    ).nrmReadHead(processes, processInfo, metadata, totals);
+    ).nrmReadHead(processes, processInfo, metadata, totals, this.serverIdRefused ? '0' : '1');
+    if (serverId === '') this.serverIdRefused = true;
     const ids = processList.filter((_, i) => i % 2 === 0);
     // The totals and every process's gauges are read in bounded HSCAN calls, all at once: ioredis
     // pipelines them on the connection.
@@ -228,9 +234,9 @@ export class RedisMetricsStore implements MetricsStore {
     if (totalsScan!.wrongType) snapshot.totalsWrongType = true;
     if (exemplarScan) snapshot.exemplars = exemplarScan.pairs;
     const scans = [totalsScan!, ...(exemplarScan ? [exemplarScan] : [])];
-    const cut = await this.cutScans(scans, gaugeScans as ScannedHash[], ids, born);
+    const cut = await this.cutScans(scans, gaugeScans as ScannedHash[], ids, born, serverId !== '');
     // Another server answered the end of the read than its head: some scan may have spanned both.
-    const moved = cut.serverId !== undefined && serverId !== '' && cut.serverId !== serverId;
+    const moved = cut.serverId !== undefined && cut.serverId !== serverId;
     if (moved) return undefined;
     const notUtf8: [string, number][] = [
       [totals, totalsScan!.notUtf8],
@@ -264,6 +270,7 @@ export class RedisMetricsStore implements MetricsStore {
     gauges: ScannedHash[],
     ids: string[],
     born: string,
+    askServerId: boolean,
   ): Promise<{ totals: boolean; gauges: string[]; ended: Set<string>; serverId?: string }> {
     const [totals] = shared;
     const scanned = ids.filter((_, i) => gauges[i].calls > 1);
@@ -271,15 +278,18 @@ export class RedisMetricsStore implements MetricsStore {
       ...(totals.calls > 1 ? [this.keys.totals] : []),
       ...scanned.map((id) => this.keys.gauges(id)),
     ];
-    if (checked.length === 0 && shared.every((scan) => scan.calls === 1)) {
+    if (checked.length === 0 && (!askServerId || shared.every((scan) => scan.calls === 1))) {
       return { totals: false, gauges: [], ended: new Set() };
     }
     const pipeline = this.client.pipeline();
     for (const key of checked) pipeline.exists(key);
     for (const id of scanned) pipeline.zscore(this.keys.processes, id);
     if (totals.calls > 1) pipeline.hget(this.keys.totals, MARKER.born);
-    // Run on the node serving the prefix's slot, as every read of the scan was.
-    (pipeline as unknown as { nrmServerId(key: string): unknown }).nrmServerId(this.keys.totals);
+    // Run on the node serving the prefix's slot, as every read of the scan was. Not asked when the
+    // read head had no run id to compare it with (INFO refused).
+    if (askServerId) {
+      (pipeline as unknown as { nrmServerId(key: string): unknown }).nrmServerId(this.keys.totals);
+    }
     const replies = (await pipeline.exec()) ?? [];
     const failed = replies.find(([error]) => error);
     if (failed) throw failed[0];
@@ -291,7 +301,7 @@ export class RedisMetricsStore implements MetricsStore {
       totals: gone.has(this.keys.totals) || (bornAfter ?? '') !== born,
       gauges: cut.filter((id) => indexed.has(id)),
       ended: new Set(cut.filter((id) => !indexed.has(id))),
-      serverId: String(replies[replies.length - 1][1]),
+      serverId: askServerId ? String(replies[replies.length - 1][1]) : undefined,
     };
   }
 

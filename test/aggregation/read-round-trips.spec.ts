@@ -1,7 +1,9 @@
 import { Redis } from 'ioredis';
+import { Counter, Registry } from 'prom-client';
 
-import { RedisMultiProcessCollector } from '../../src/index.js';
+import { RedisMetricsStore, RedisMultiProcessCollector } from '../../src/index.js';
 import { startPrivateRedis } from '../harness/redis-server.mjs';
+import { storeFlusher } from '../harness/test-flusher.js';
 import { startWriter, type Writer } from '../harness/writer-processes.js';
 
 describe('scrape cost in Redis commands, on a private Redis', () => {
@@ -62,5 +64,54 @@ describe('scrape cost in Redis commands, on a private Redis', () => {
     expect(families).toHaveLength(1);
     expect(families[0].samples).toHaveLength(900);
     expect(families[0].samples.every((s) => s.value === 8)).toBe(true);
+  });
+
+  // Every refused command is an entry in the ACL LOG and a count in acl_access_denied_cmd, which
+  // operators watch: a scrape by a user without INFO must not add one each time.
+  it('asks an ACL user without INFO for the run id once, not at each scrape', async () => {
+    await client.call(
+      'ACL',
+      'SETUSER',
+      'no-info',
+      'on',
+      '>no-info-pw',
+      '~*',
+      '&*',
+      '+@all',
+      '-info',
+    );
+    const url = new URL(redis.url);
+    url.username = 'no-info';
+    url.password = 'no-info-pw';
+    const limited = new Redis(url.toString(), { enableReadyCheck: false });
+    try {
+      // 3,000 series: the totals take two HSCAN calls, after which a read checks its server.
+      const registry = new Registry();
+      const counter = new Counter({
+        name: 'acl_total',
+        help: 'Many series',
+        labelNames: ['i'],
+        registers: [registry],
+      });
+      for (let i = 0; i < 3000; i += 1) counter.inc({ i: String(i) }, 1);
+      const flusher = storeFlusher(new RedisMetricsStore(limited, 'acl-info'), registry);
+      expect((await flusher.flush())?.ok).toBe(true);
+      await flusher.stop();
+      await client.call('ACL', 'LOG', 'RESET');
+      const collector = new RedisMultiProcessCollector({ client: limited, keyPrefix: 'acl-info' });
+
+      const scrapes = [await collector.collect(), await collector.collect()];
+
+      const log = (await client.call('ACL', 'LOG')) as unknown[][];
+      const entries = log.map((entry) => {
+        const fields = new Map<unknown, unknown>();
+        for (let i = 0; i < entry.length; i += 2) fields.set(entry[i], entry[i + 1]);
+        return [fields.get('object'), fields.get('username'), fields.get('count')];
+      });
+      expect(entries).toEqual([['info', 'no-info', 1]]);
+      expect(scrapes.map((families) => families[0].samples.length)).toEqual([3000, 3000]);
+    } finally {
+      limited.disconnect();
+    }
   });
 });
