@@ -9,6 +9,7 @@ import {
 } from '../errors.js';
 import type { SettingNames } from '../setting-names.js';
 import { connectionHistory, formatAddress } from './connection-history.js';
+import { SCRIPT_COMMANDS } from './lua-scripts.js';
 
 /** What ioredis says when a command fails because the client is not connected, whatever the cause. */
 const NOT_CONNECTED =
@@ -255,6 +256,17 @@ function explainCause(
   if (/^NOAUTH/.test(text)) {
     return {
       message: `NOAUTH: ${at} requires a password (${hint.setPassword})`,
+      kind: RedisAuthenticationError,
+    };
+  }
+  // A command refused inside a script: Redis 7.0 says neither which nor that the user's rules refused
+  // it ("ERR The user executing the script can't run this command or subcommand script: ..."), 7.2 says
+  // "ACL failure in script". The user needs every command the scripts run.
+  if (/can't run this command or subcommand|ACL failure in script/.test(text)) {
+    return {
+      message:
+        `NOPERM: user "${userOf(client)}" may not run a command of the module's Lua scripts at ${at}: ` +
+        `${firstLine(text).replace(/\s*script: \w+, on @user_script:\d+\.?$/, '')} (check the user's ACL rules: the scripts run ${SCRIPT_COMMANDS.map((name) => `+${name}`).join(' ')})`,
       kind: RedisAuthenticationError,
     };
   }

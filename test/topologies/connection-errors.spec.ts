@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { inspect } from 'node:util';
 
 import { jest } from '@jest/globals';
@@ -13,6 +14,7 @@ import {
   RedisStorageManager,
   type RedisMetricsModuleOptions,
 } from '../../src/index.js';
+import { SCRIPT_COMMANDS } from '../../src/storage/lua-scripts.js';
 import { startRedisWithAuth, type AuthRedisServer } from '../harness/redis-auth-server.mjs';
 import { startRedisSentinel, type RedisSentinelHandle } from '../harness/redis-sentinel.mjs';
 import { makeTempDir, removeTempDir, startRedisProcess } from '../harness/redis-processes.mjs';
@@ -282,6 +284,47 @@ describe('a connection that cannot work names its cause', () => {
     expect(JSON.stringify(failure.logged) + JSON.stringify(failure.health)).not.toContain(
       'otherkeys-pw',
     );
+  });
+
+  it("a user whose ACL rules refuse a command the module's scripts run: NOPERM naming the user and every such command", async () => {
+    const admin = new Redis({ port: authServer.port, password: authServer.password });
+    // Redis 7.0 names neither the command nor the ACL ("The user executing the script can't run this
+    // command or subcommand script: <sha>, on @user_script:2."): that was all the health route said.
+    await admin.call('ACL', 'SETUSER', 'notime', 'on', '>notime-pw', '~*', '&*', '+@all', '-time');
+    admin.disconnect();
+    const keyPrefix = uniquePrefix('no-time');
+    const failure = await reportedFailure({
+      url: `redis://notime:notime-pw@127.0.0.1:${authServer.port}`,
+      keyPrefix,
+    });
+    expect(failure.connected).toBe(false);
+    expect(failure.health.error).toBe(
+      `NOPERM: user "notime" may not run a command of the module's Lua scripts at 127.0.0.1:${authServer.port}: ` +
+        `ERR The user executing the script can't run this command or subcommand (check the user's ACL rules: ` +
+        `the scripts run +time +type +del +hset +hsetnx +hmget +hget +hdel +hgetall +zadd +zrem +zrange ` +
+        `+zrangebyscore +zcount +zscore +info)`,
+    );
+    expect(failure.logged.filter((line) => line.startsWith('Flushing metrics to '))).toEqual([
+      `Flushing metrics to Redis under prefix "${keyPrefix}" failed; counting goes on in memory and is retried every 250 ms: ${failure.health.error}`,
+    ]);
+    expect(JSON.stringify(failure.logged) + JSON.stringify(failure.health)).not.toContain(
+      'notime-pw',
+    );
+  });
+
+  it("lists every command of the module's scripts in that hint", () => {
+    // The commands the Lua source calls by name: redis.call / redis.pcall, and the first argument of its
+    // helpers callMany and read.
+    const source = readFileSync(
+      new URL('../../src/storage/lua-scripts.ts', import.meta.url),
+      'utf8',
+    );
+    const called = new Set(
+      [...source.matchAll(/(?:redis\.p?call|callMany|read)\('(\w+)'/g)].map((match) =>
+        match[1].toLowerCase(),
+      ),
+    );
+    expect([...SCRIPT_COMMANDS].sort()).toEqual([...called].sort());
   });
 
   it('a server out of memory (maxmemory, noeviction): OOM at host:port, not the script line Redis names', async () => {
