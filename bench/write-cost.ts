@@ -55,7 +55,11 @@ async function writeMicroseconds(
   series: number,
 ): Promise<number> {
   await redis.config('RESETSTAT');
-  await flusher.flush();
+  const result = await flusher.flush();
+  // A failed flush, or one that wrote fewer series, would be timed per series it did not write.
+  if (!result.ok || result.sent !== series) {
+    throw new Error(`a flush of ${series} changed series sent ${result.sent} (ok: ${result.ok})`);
+  }
   const stats = /cmdstat_evalsha:calls=\d+,usec=(\d+)/.exec(await redis.info('commandstats'));
   if (!stats) throw new Error('INFO commandstats shows no EVALSHA after a flush');
   return Number(stats[1]) / series;
