@@ -3,10 +3,10 @@ import {
   PrefixKeys,
   ProcessIdentity,
   RedisMetricsStore,
-  RedisMultiProcessCollector,
   seriesField,
 } from '../../src/index.js';
 import { useTestRedis } from '../harness/test-redis.js';
+import { collectorKeepingWarnings } from '../harness/warning-collector.js';
 
 // Totals no writer of this module makes, written under the prefix by something else: a scrape leaves
 // out each such series, says which and why, and serves every other series exactly.
@@ -37,11 +37,9 @@ describe('a scrape of totals no writer could have made', () => {
     for (const [field, text] of Object.entries(totals)) {
       await redis.client.hset(new PrefixKeys(prefix).totals, field, text);
     }
-    const warnings: string[] = [];
-    const collector = new RedisMultiProcessCollector({
+    const { collector, warnings } = collectorKeepingWarnings({
       client: redis.client,
       keyPrefix: prefix,
-      logger: { warn: (message) => warnings.push(message) },
     });
     return { text: await collector.metrics(), warnings, prefix };
   }

@@ -17,6 +17,7 @@ import {
 import { promtoolCheck } from '../harness/promtool.js';
 import { testFlusher } from '../harness/test-flusher.js';
 import { testRedisUrl, useTestRedis } from '../harness/test-redis.js';
+import { collectorKeepingWarnings } from '../harness/warning-collector.js';
 
 const MODES: GaugeMode[] = [
   'all',
@@ -483,11 +484,9 @@ describe('RedisMultiProcessCollector', () => {
     }).observe({ kind: 'mail' }, 0.5);
     await testFlusher(redis.client, skewPrefix, oldRegistry).flush();
     await testFlusher(redis.client, skewPrefix, newRegistry).flush();
-    const warnings: string[] = [];
-    const collector = new RedisMultiProcessCollector({
+    const { collector, warnings } = collectorKeepingWarnings({
       client: redis.client,
       keyPrefix: skewPrefix,
-      logger: { warn: (message) => warnings.push(message) },
     });
 
     const text = await collector.metrics();
@@ -521,11 +520,9 @@ describe('RedisMultiProcessCollector', () => {
     await testFlusher(redis.client, longPrefix, registry).flush();
     const field = `["long_total",{"v":"${value}"}]`;
     await redis.client.hset(longKeys.totals, field, 'v abc');
-    const warnings: string[] = [];
-    const collector = new RedisMultiProcessCollector({
+    const { collector, warnings } = collectorKeepingWarnings({
       client: redis.client,
       keyPrefix: longPrefix,
-      logger: { warn: (message) => warnings.push(message) },
     });
 
     expect(await collector.metrics()).toBe('\n');
@@ -561,11 +558,9 @@ describe('RedisMultiProcessCollector', () => {
       ],
     });
     const keys = new PrefixKeys(prefix);
-    const warnings: string[] = [];
-    const collector = new RedisMultiProcessCollector({
+    const { collector, warnings } = collectorKeepingWarnings({
       client: redis.client,
       keyPrefix: prefix,
-      logger: { warn: (message) => warnings.push(message) },
     });
 
     const scraped = await collector.metrics();

@@ -17,6 +17,7 @@ import {
 } from '../../src/index.js';
 import { storeFlusher } from '../harness/test-flusher.js';
 import { useTestRedis } from '../harness/test-redis.js';
+import { collectorKeepingWarnings } from '../harness/warning-collector.js';
 
 /**
  * A deployment that changes a gauge's mode (the `gaugeModes` option) runs both versions for a while: a
@@ -256,10 +257,8 @@ describe('a metric whose type changed between versions', () => {
   }
 
   function scraping(target: MetricsStore) {
-    const warnings: string[] = [];
-    const collector = new RedisMultiProcessCollector({
+    const { collector, warnings } = collectorKeepingWarnings({
       store: target,
-      logger: { warn: (message) => warnings.push(message) },
     });
     const scrape = async () =>
       (await collector.metrics()).split('\n').filter((line) => line.startsWith('jobs'));

@@ -12,6 +12,7 @@ import {
 import { promtoolCheck } from '../harness/promtool.js';
 import { testFlusher } from '../harness/test-flusher.js';
 import { connectTestRedis, useTestRedis } from '../harness/test-redis.js';
+import { collectorKeepingWarnings } from '../harness/warning-collector.js';
 
 /**
  * A client of the run's Redis that runs `after` (real commands, on another client) once the first
@@ -268,11 +269,9 @@ describe('keys under the prefix that are gone before a scrape or go during it', 
     const gone = keys.gauges(identities[1].id);
     const client = clientThatInterrupts(gone, () => redis.client.del(gone));
     clients.push(client);
-    const warnings: string[] = [];
-    const collector = new RedisMultiProcessCollector({
+    const { collector, warnings } = collectorKeepingWarnings({
       client,
       keyPrefix: prefix,
-      logger: { warn: (message) => warnings.push(message) },
     });
 
     const text = await collector.metrics();
@@ -296,11 +295,9 @@ describe('keys under the prefix that are gone before a scrape or go during it', 
       new RedisMetricsStore(redis.client, prefix).end(ending),
     );
     clients.push(client);
-    const warnings: string[] = [];
-    const collector = new RedisMultiProcessCollector({
+    const { collector, warnings } = collectorKeepingWarnings({
       client,
       keyPrefix: prefix,
-      logger: { warn: (message) => warnings.push(message) },
     });
 
     const text = await collector.metrics();
@@ -324,11 +321,9 @@ describe('keys under the prefix that are gone before a scrape or go during it', 
       }).flush();
     }
     await redis.client.del(keys.gauges(identities[1].id));
-    const warnings: string[] = [];
-    const collector = new RedisMultiProcessCollector({
+    const { collector, warnings } = collectorKeepingWarnings({
       client: redis.client,
       keyPrefix: prefix,
-      logger: { warn: (message) => warnings.push(message) },
     });
 
     const text = await collector.metrics();
@@ -347,11 +342,9 @@ describe('keys under the prefix that are gone before a scrape or go during it', 
     new Gauge({ name: 'heap_bytes', help: 'Heap', registers: [registry] }).set(5);
     await testFlusher(redis.client, prefix, registry, { identity }).flush();
     await redis.client.del(keys.processInfo);
-    const warnings: string[] = [];
-    const collector = new RedisMultiProcessCollector({
+    const { collector, warnings } = collectorKeepingWarnings({
       client: redis.client,
       keyPrefix: prefix,
-      logger: { warn: (message) => warnings.push(message) },
     });
 
     const text = await collector.metrics();

@@ -1,11 +1,6 @@
-import {
-  PrefixKeys,
-  ProcessIdentity,
-  RedisMetricsStore,
-  RedisMultiProcessCollector,
-  seriesField,
-} from '../../src/index.js';
+import { PrefixKeys, ProcessIdentity, RedisMetricsStore, seriesField } from '../../src/index.js';
 import { useTestRedis } from '../harness/test-redis.js';
+import { collectorKeepingWarnings } from '../harness/warning-collector.js';
 
 // A quantile window (`q <expires at> <centroids>`) serves only a summary series: in the field of a
 // gauge it takes the place of the gauge's value, and no series of another type reads it.
@@ -37,11 +32,9 @@ describe('quantile windows of a metric that is not a summary', () => {
       seriesField('jobs_total', {}),
       'q +Inf 4',
     );
-    const warnings: string[] = [];
-    const collector = new RedisMultiProcessCollector({
+    const { collector, warnings } = collectorKeepingWarnings({
       client: redis.client,
       keyPrefix: prefix,
-      logger: { warn: (message) => warnings.push(message) },
     });
 
     expect(await collector.metrics()).toBe(

@@ -1,11 +1,6 @@
-import {
-  PrefixKeys,
-  ProcessIdentity,
-  RedisMetricsStore,
-  RedisMultiProcessCollector,
-  seriesField,
-} from '../../src/index.js';
+import { PrefixKeys, ProcessIdentity, RedisMetricsStore, seriesField } from '../../src/index.js';
 import { useTestRedis } from '../harness/test-redis.js';
+import { collectorKeepingWarnings } from '../harness/warning-collector.js';
 
 /** A series field of `metric` whose only label value is `bytes`, as raw bytes. */
 function fieldWithBytes(metric: string, label: string, bytes: number[]): Buffer {
@@ -48,11 +43,9 @@ describe('a scrape of fields that are not valid UTF-8', () => {
       fieldWithBytes('queue_depth', 'kind', [0xc3]),
       '9 1000',
     );
-    const warnings: string[] = [];
-    const collector = new RedisMultiProcessCollector({
+    const { collector, warnings } = collectorKeepingWarnings({
       client: redis.client,
       keyPrefix: prefix,
-      logger: { warn: (message) => warnings.push(message) },
     });
 
     expect(await collector.metrics()).toBe(
@@ -88,11 +81,9 @@ describe('a scrape of fields that are not valid UTF-8', () => {
       counters,
     });
     await redis.client.hset(keys.totals, fieldWithBytes('jobs_total', 'n', [0xff]), 'v 3');
-    const warnings: string[] = [];
-    const collector = new RedisMultiProcessCollector({
+    const { collector, warnings } = collectorKeepingWarnings({
       client: redis.client,
       keyPrefix: prefix,
-      logger: { warn: (message) => warnings.push(message) },
     });
 
     const text = await collector.metrics();

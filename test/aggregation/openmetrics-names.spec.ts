@@ -1,13 +1,9 @@
 import { Counter, Gauge, Registry } from 'prom-client';
 
-import {
-  OPENMETRICS_CONTENT_TYPE,
-  ProcessIdentity,
-  RedisMetricsStore,
-  RedisMultiProcessCollector,
-} from '../../src/index.js';
+import { OPENMETRICS_CONTENT_TYPE, ProcessIdentity, RedisMetricsStore } from '../../src/index.js';
 import { testFlusher } from '../harness/test-flusher.js';
 import { useTestRedis } from '../harness/test-redis.js';
+import { collectorKeepingWarnings } from '../harness/warning-collector.js';
 
 /**
  * In OpenMetrics a counter `a` and a counter `a_total` are one family, `a`, and a counter `a_total`'s
@@ -50,10 +46,8 @@ describe('counters whose OpenMetrics names meet', () => {
         gaugeModeOf: () => 'sum',
       }).flush();
     }
-    const warnings: string[] = [];
-    const collector = new RedisMultiProcessCollector({
+    const { collector, warnings } = collectorKeepingWarnings({
       store: new RedisMetricsStore(redis.client, prefix),
-      logger: { warn: (message) => warnings.push(message) },
     });
 
     const openMetrics = await collector.metrics(OPENMETRICS_CONTENT_TYPE);

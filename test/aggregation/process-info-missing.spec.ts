@@ -1,11 +1,6 @@
-import {
-  PrefixKeys,
-  ProcessIdentity,
-  RedisMetricsStore,
-  RedisMultiProcessCollector,
-  seriesField,
-} from '../../src/index.js';
+import { PrefixKeys, ProcessIdentity, RedisMetricsStore, seriesField } from '../../src/index.js';
 import { useTestRedis } from '../harness/test-redis.js';
+import { collectorKeepingWarnings } from '../harness/warning-collector.js';
 
 // A process whose process info is missing (the hash deleted or evicted; its next write sets it again)
 // shows pid="0" and hostname="unknown". Two such processes are not one pid reused: a reducing mode
@@ -35,11 +30,9 @@ describe('processes whose process info is missing', () => {
     await redis.client.del(keys.processInfo);
     // web-7 died long ago: its heartbeat is older than the liveness window, its gauges stay.
     await redis.client.zadd(keys.processes, 1000, writers[0].id);
-    const warnings: string[] = [];
-    const collector = new RedisMultiProcessCollector({
+    const { collector, warnings } = collectorKeepingWarnings({
       client: redis.client,
       keyPrefix: prefix,
-      logger: { warn: (message) => warnings.push(message) },
     });
 
     expect(await collector.metrics()).toBe(

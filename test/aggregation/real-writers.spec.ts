@@ -11,6 +11,7 @@ import {
   uniquePrefix,
 } from '../harness/test-redis.js';
 import { startWriter, waitFor, type Writer, type WriterPlan } from '../harness/writer-processes.js';
+import { collectorKeepingWarnings } from '../harness/warning-collector.js';
 
 const MODES = [
   'all',
@@ -401,11 +402,9 @@ describe('aggregation over real writer processes', () => {
     await client.hset(keys.gauges(good.id), '["good_level",{"bad label":"x"}]', '1 2');
     await client.zadd(keys.processes, 1, 'ghost');
     await client.set(keys.gauges('ghost'), 'a string where a hash belongs');
-    const warnings: string[] = [];
-    const collector = new RedisMultiProcessCollector({
+    const { collector, warnings } = collectorKeepingWarnings({
       client,
       keyPrefix: prefix,
-      logger: { warn: (message) => warnings.push(message) },
     });
 
     const text = await collector.metrics();

@@ -1,13 +1,9 @@
 import { Counter, Registry } from 'prom-client';
 
-import {
-  PrefixKeys,
-  ProcessIdentity,
-  RedisMetricsStore,
-  RedisMultiProcessCollector,
-} from '../../src/index.js';
+import { PrefixKeys, ProcessIdentity, RedisMetricsStore } from '../../src/index.js';
 import { testFlusher } from '../harness/test-flusher.js';
 import { useTestRedis } from '../harness/test-redis.js';
+import { collectorKeepingWarnings } from '../harness/warning-collector.js';
 
 /**
  * Version 0.1.0 indexed its processes in the same sorted set as this version but kept their series in
@@ -40,10 +36,8 @@ describe('a process of version 0.1.0 under the same prefix', () => {
     await testFlusher(redis.client, prefix, registry, {
       identity: ProcessIdentity.create({ hostname: 'web-2', pid: 8 }),
     }).flush();
-    const warnings: string[] = [];
-    const collector = new RedisMultiProcessCollector({
+    const { collector, warnings } = collectorKeepingWarnings({
       store: new RedisMetricsStore(redis.client, prefix),
-      logger: { warn: (message) => warnings.push(message) },
     });
 
     const lines = (await collector.metrics()).split('\n').filter((l) => l.startsWith('jobs'));
