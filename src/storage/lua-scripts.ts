@@ -461,7 +461,8 @@ return #ARGV / 2 - 1
 /**
  * Reads what a scrape needs besides the totals and the gauges (which are read in bounded HSCAN calls):
  * Redis server time, the process index, process info and metadata. Small: its size grows with
- * processes and metric families, not with series. A key of the wrong type is read as empty and named.
+ * processes and metric families, not with series. A key of the wrong type is read as empty and named;
+ * any other error (an ACL refusal) fails the script.
  *
  * KEYS: processes, process-info, metadata, totals (only its stamp is read here)
  * ARGV: '1' to ask the server's run id, '0' not to (INFO was refused before)
@@ -485,9 +486,16 @@ const READ_HEAD = `${SERVER_ID}
 local time = redis.call('TIME')
 local now = string.format('%.3f', tonumber(time[1]) * 1000 + tonumber(time[2]) / 1000)
 local wrongType = {}
+-- Only WRONGTYPE is a key of another type; any other error (an ACL refusal) fails the read as
+-- redis.call would, and is explained as one.
+local function failed(reply)
+  if type(reply) ~= 'table' or not reply.err then return false end
+  if string.sub(reply.err, 1, 9) ~= 'WRONGTYPE' then error(reply) end
+  return true
+end
 local function read(command, key, ...)
   local reply = redis.pcall(command, key, ...)
-  if type(reply) == 'table' and reply.err then
+  if failed(reply) then
     wrongType[#wrongType + 1] = key
     return {}
   end
@@ -496,7 +504,7 @@ end
 local processes = read('ZRANGE', KEYS[1], 0, -1, 'WITHSCORES')
 -- The totals' stamp; a key of another type is named by the scan of the totals.
 local born = redis.pcall('HGET', KEYS[4], '#born')
-if type(born) ~= 'string' then born = '' end
+if failed(born) or not born then born = '' end
 -- A refused INFO is an ACL denial, logged (ACL LOG) and counted by the server: asked once only.
 local id = ARGV[1] == '1' and serverId() or ''
 return { now, wrongType, processes, read('HGETALL', KEYS[2]), read('HGETALL', KEYS[3]), id, born }

@@ -312,6 +312,47 @@ describe('a connection that cannot work names its cause', () => {
     );
   });
 
+  it("a user whose ACL rules refuse HGETALL: the scrape's 503 names the refusal, not a loss or a key of the wrong type", async () => {
+    const admin = new Redis({ port: authServer.port, password: authServer.password });
+    // The read head ran its reads with pcall and took any error for a key of another type: the
+    // metadata read as empty, and the 503 said the totals no longer held this process's last write.
+    await admin.call('ACL', 'SETUSER', 'nohgetall', 'on', '>nohgetall-pw', '~*', '&*', '+@all');
+    await admin.call('ACL', 'SETUSER', 'nohgetall', '-hgetall');
+    admin.disconnect();
+    const keyPrefix = uniquePrefix('no-hgetall');
+    const logged: string[] = [];
+    const manager = new RedisStorageManager(
+      {
+        url: `redis://nohgetall:nohgetall-pw@127.0.0.1:${authServer.port}`,
+        keyPrefix,
+        registry: new Registry(),
+        defaultMetrics: false,
+        httpMetrics: false,
+        freshScrapeWaitMs: 0,
+      },
+      {
+        log: () => undefined,
+        warn: (message: string) => void logged.push(message),
+        error: (message: string) => void logged.push(message),
+      },
+    );
+    try {
+      expect(await manager.setup()).toBe(true);
+      const scrape = await manager.metrics();
+      const reason =
+        `the metrics of every process could not be read from Redis under prefix "${keyPrefix}": ` +
+        `NOPERM: user "nohgetall" may not run a command of the module's Lua scripts at 127.0.0.1:${authServer.port}: ` +
+        `ERR The user executing the script can't run this command or subcommand (check the user's ACL rules: ` +
+        `the scripts run ${SCRIPT_COMMANDS.map((name) => `+${name}`).join(' ')})`;
+      expect(scrape.status).toBe(503);
+      expect(scrape.body).toBe(`${reason}\n`);
+      expect(logged).toEqual([`Scrapes answer 503 while ${reason}`]);
+      expect(JSON.stringify(logged) + scrape.body).not.toContain('nohgetall-pw');
+    } finally {
+      await manager.teardown();
+    }
+  });
+
   it("lists every command of the module's scripts in that hint", () => {
     // The commands the Lua source calls by name: redis.call / redis.pcall, and the first argument of its
     // helpers callMany and read.
