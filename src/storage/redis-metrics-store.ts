@@ -1,5 +1,6 @@
 import { hideCommandCredentials } from '../command-credentials.js';
 import { connectionHistory } from './connection-history.js';
+import { explainRedisError } from './describe-redis-error.js';
 import { HSCAN_COUNT, isWrongTypeError, scanHash, type ScannedHash } from './hash-scan.js';
 import { gaugeModeDeclarations, MARKER, PrefixKeys, type Labels } from './keys.js';
 import { withScripts, type RedisClient, type WriteScriptReply } from './lua-scripts.js';
@@ -291,8 +292,9 @@ export class RedisMetricsStore implements MetricsStore {
       (pipeline as unknown as { nrmServerId(key: string): unknown }).nrmServerId(this.keys.totals);
     }
     const replies = (await pipeline.exec()) ?? [];
+    // A pipeline's replies never pass through the client's own explanation of a failed command.
     const failed = replies.find(([error]) => error);
-    if (failed) throw failed[0];
+    if (failed) throw explainRedisError(failed[0], this.client);
     const gone = new Set(checked.filter((_, i) => replies[i][1] === 0));
     const indexed = new Set(scanned.filter((_, i) => replies[checked.length + i][1] !== null));
     const cut = scanned.filter((id) => gone.has(this.keys.gauges(id)));
@@ -318,7 +320,7 @@ export class RedisMetricsStore implements MetricsStore {
       .exec();
     const [[timeError, time], [indexError, list], [infoError, info]] = reply ?? [];
     const error = timeError ?? indexError ?? infoError;
-    if (error) throw error;
+    if (error) throw explainRedisError(error, this.client);
     const [seconds, micros] = time as [string, string];
     const infoById = info as Record<string, string>;
     const entries = list as string[];

@@ -3,7 +3,7 @@ import { inspect } from 'node:util';
 
 import { jest } from '@jest/globals';
 import { Redis } from 'ioredis';
-import { Registry } from 'prom-client';
+import { Counter, Registry } from 'prom-client';
 
 import {
   describeRedisError,
@@ -348,6 +348,54 @@ describe('a connection that cannot work names its cause', () => {
       expect(scrape.body).toBe(`${reason}\n`);
       expect(logged).toEqual([`Scrapes answer 503 while ${reason}`]);
       expect(JSON.stringify(logged) + scrape.body).not.toContain('nohgetall-pw');
+    } finally {
+      await manager.teardown();
+    }
+  });
+
+  it('a user whose ACL rules refuse EXISTS: a scrape of a hash read in several calls names the user and host', async () => {
+    const admin = new Redis({ port: authServer.port, password: authServer.password });
+    // The check after a read in several HSCAN calls is a pipeline, whose errors gave Redis's bare
+    // NOPERM text: no user, no host.
+    await admin.call('ACL', 'SETUSER', 'noexists', 'on', '>noexists-pw', '~*', '&*', '+@all');
+    await admin.call('ACL', 'SETUSER', 'noexists', '-exists');
+    admin.disconnect();
+    const keyPrefix = uniquePrefix('no-exists');
+    const registry = new Registry();
+    // More series than one HSCAN call reads (HSCAN_COUNT).
+    const bulk = new Counter({
+      name: 'bulk_total',
+      help: 'Many',
+      labelNames: ['n'],
+      registers: [registry],
+    });
+    for (let n = 0; n < 2500; n += 1) bulk.inc({ n });
+    const logged: string[] = [];
+    const manager = new RedisStorageManager(
+      {
+        url: `redis://noexists:noexists-pw@127.0.0.1:${authServer.port}`,
+        keyPrefix,
+        registry,
+        defaultMetrics: false,
+        httpMetrics: false,
+        freshScrapeWaitMs: 0,
+      },
+      {
+        log: () => undefined,
+        warn: (message: string) => void logged.push(message),
+        error: (message: string) => void logged.push(message),
+      },
+    );
+    try {
+      expect(await manager.setup()).toBe(true);
+      const scrape = await manager.metrics();
+      const reason =
+        `the metrics of every process could not be read from Redis under prefix "${keyPrefix}": ` +
+        `NOPERM: user "noexists" may not do this at 127.0.0.1:${authServer.port}: ` +
+        `NOPERM this user has no permissions to run the 'exists' command (check the user's ACL rules)`;
+      expect(scrape.status).toBe(503);
+      expect(scrape.body).toBe(`${reason}\n`);
+      expect(logged).toEqual([`Scrapes answer 503 while ${reason}`]);
     } finally {
       await manager.teardown();
     }
