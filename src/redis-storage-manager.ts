@@ -195,6 +195,7 @@ export class RedisStorageManager
           this.options.keyPrefix,
           this.identity.id,
           () => this.flusher?.liveProcesses,
+          (message) => this.logger.warn(message),
         );
       }
     }
@@ -453,10 +454,31 @@ export class RedisStorageManager
     // Read before end(), which forgets it: the registry keeps its counts for a next manager.
     const delivered = this.flusher.delivered();
     if (delivered) leaveDelivered(this.registry, this.storePlace(), delivered);
-    const ended = last?.ok ? await this.duringShutdown(this.flusher.end().then(() => true)) : false;
+    const ended = last?.ok
+      ? await this.duringShutdown(
+          this.flusher.end().then(
+            () => true,
+            (error: unknown) => {
+              this.warnNotEnded(error);
+              return false;
+            },
+          ),
+        )
+      : false;
     // Not ended in the store: its gauges stay until it is reaped; its counts are in the totals anyway.
     if (!ended) this.flusher.abandon();
     await this.closeOwnedClient();
+  }
+
+  /** Says why this process could not be ended in the store at shutdown, and what that leaves. */
+  private warnNotEnded(error: unknown): void {
+    const cause = this.client
+      ? describeRedisError(error, this.client)
+      : ((error as Error)?.message ?? String(error));
+    this.logger.warn(
+      `Ending this process (${this.identity.id}) in ${this.store!.description} at shutdown failed (${cause}); ` +
+        `its counts are in the totals, and its gauges stay until a live process ends it (ttlSeconds).`,
+    );
   }
 
   /**

@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 
 import { Cluster } from 'ioredis';
 
+import { describeRedisError } from './describe-redis-error.js';
 import type { RedisClient } from './lua-scripts.js';
 import type { FlushRequestChannel, FlushRequestOutcome } from './metrics-store.js';
 
@@ -31,15 +32,21 @@ export class FlushRequests implements FlushRequestChannel {
     { answered: number; answeredSelf: boolean; wake: () => void; stop: () => void }
   >();
 
+  /** The PUBLISHes failing now, each said once until one of its kind succeeds again. */
+  private readonly failing = new Set<'request' | 'answer'>();
+
   /**
    * @param liveNow how many processes the store counted live at this process's last write (its flush
    *   for a request updates it before it answers); read on Redis Cluster only.
+   * @param warn where a PUBLISH that fails is said, once until it works again: without it fresh scrapes
+   *   stop (or wait their whole bound) without a word.
    */
   constructor(
     private readonly client: RedisClient,
     keyPrefix: string,
     private readonly processId: string,
     private readonly liveNow: () => number | undefined = () => undefined,
+    private readonly warn: (message: string) => void = () => undefined,
   ) {
     this.requestChannel = `{${keyPrefix}}:flush-requests`;
     this.replyChannel = `{${keyPrefix}}:flushed`;
@@ -110,7 +117,13 @@ export class FlushRequests implements FlushRequestChannel {
         });
       }
       return { asked: asked(), answered: entry.answered };
-    } catch {
+    } catch (error) {
+      this.failed(
+        'request',
+        error,
+        `Fresh scrapes cannot ask the other processes to flush: PUBLISH on ${this.requestChannel} failed`,
+        'scrapes show what each process flushed last',
+      );
       return { asked: 0, answered: 0 };
     } finally {
       this.waiting.delete(id);
@@ -134,7 +147,11 @@ export class FlushRequests implements FlushRequestChannel {
    * gets PUBLISH's count. On a Cluster both count one node's subscribers only, so PUBLISH's is kept.
    */
   private async publishRequest(id: string, cluster: boolean): Promise<number> {
-    if (cluster) return Number(await this.client.publish(this.requestChannel, id));
+    if (cluster) {
+      const published = Number(await this.client.publish(this.requestChannel, id));
+      this.failing.delete('request');
+      return published;
+    }
     const replies = await this.client
       .pipeline()
       .pubsub('NUMSUB', this.requestChannel)
@@ -142,6 +159,7 @@ export class FlushRequests implements FlushRequestChannel {
       .exec();
     const [[listenersError, listeners], [publishError, published]] = replies ?? [];
     if (publishError) throw publishError;
+    this.failing.delete('request');
     const got = Number(published);
     // A reply of another shape (a proxy in between, say) would make every scrape wait its whole bound.
     const channelListeners = listenersError ? NaN : Number((listeners as unknown[])?.[1]);
@@ -151,8 +169,26 @@ export class FlushRequests implements FlushRequestChannel {
   }
 
   private async answer(requestId: string, flush: () => Promise<unknown>): Promise<void> {
+    // A failed flush is the flusher's to tell.
     await flush().catch(() => undefined);
-    await this.client.publish(this.replyChannel, `${requestId} ${this.processId}`).catch(() => 0);
+    try {
+      await this.client.publish(this.replyChannel, `${requestId} ${this.processId}`);
+      this.failing.delete('answer');
+    } catch (error) {
+      this.failed(
+        'answer',
+        error,
+        `This process cannot answer fresh-scrape requests: PUBLISH on ${this.replyChannel} failed`,
+        'a fresh scrape waits for it until its bound',
+      );
+    }
+  }
+
+  /** Says a failed PUBLISH, with its cause, once until one of its kind succeeds again. */
+  private failed(kind: 'request' | 'answer', error: unknown, what: string, effect: string): void {
+    if (this.failing.has(kind)) return;
+    this.failing.add(kind);
+    this.warn(`${what} (${describeRedisError(error, this.client)}); ${effect}.`);
   }
 
   private count(message: string): void {

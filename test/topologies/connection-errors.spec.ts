@@ -401,6 +401,92 @@ describe('a connection that cannot work names its cause', () => {
     }
   });
 
+  it('a user whose ACL rules refuse DEL: the end at shutdown fails, and the log says why, once', async () => {
+    const admin = new Redis({ port: authServer.port, password: authServer.password });
+    await admin.call('ACL', 'SETUSER', 'nodel', 'on', '>nodel-pw', '~*', '&*', '+@all');
+    await admin.call('ACL', 'SETUSER', 'nodel', '-del');
+    const keyPrefix = uniquePrefix('no-del');
+    const logged: string[] = [];
+    const manager = new RedisStorageManager(
+      {
+        url: `redis://nodel:nodel-pw@127.0.0.1:${authServer.port}`,
+        keyPrefix,
+        registry: new Registry(),
+        defaultMetrics: false,
+        httpMetrics: false,
+        freshScrapeWaitMs: 0,
+      },
+      {
+        log: () => undefined,
+        warn: (message: string) => void logged.push(message),
+        error: (message: string) => void logged.push(message),
+      },
+    );
+    try {
+      expect(await manager.setup()).toBe(true);
+      const id = (await admin.zrange(`{${keyPrefix}}:processes`, '0', '-1'))[0];
+      await manager.teardown();
+      expect(logged).toEqual([
+        `Ending this process (${id}) in Redis under prefix "${keyPrefix}" at shutdown failed (` +
+          `NOPERM: user "nodel" may not run a command of the module's Lua scripts at 127.0.0.1:${authServer.port}: ` +
+          `ERR The user executing the script can't run this command or subcommand (check the user's ACL rules: ` +
+          `the scripts run ${SCRIPT_COMMANDS.map((name) => `+${name}`).join(' ')})); ` +
+          `its counts are in the totals, and its gauges stay until a live process ends it (ttlSeconds).`,
+      ]);
+      expect(JSON.stringify(logged)).not.toContain('nodel-pw');
+    } finally {
+      await manager.teardown();
+      admin.disconnect();
+    }
+  });
+
+  it('a user whose ACL rules refuse PUBLISH: fresh-scrape requests and answers fail, and the log says why, once each', async () => {
+    const admin = new Redis({ port: authServer.port, password: authServer.password });
+    await admin.call('ACL', 'SETUSER', 'nopublish', 'on', '>nopublish-pw', '~*', '&*', '+@all');
+    await admin.call('ACL', 'SETUSER', 'nopublish', '-publish');
+    admin.disconnect();
+    const keyPrefix = uniquePrefix('no-publish');
+    const logs: string[][] = [[], []];
+    // The first process may not publish; the second, a user with every command, asks it to flush.
+    const managers = [
+      'nopublish:nopublish-pw',
+      `${authServer.username}:${authServer.userPassword}`,
+    ].map(
+      (user, i) =>
+        new RedisStorageManager(
+          {
+            url: `redis://${user}@127.0.0.1:${authServer.port}`,
+            keyPrefix,
+            registry: new Registry(),
+            defaultMetrics: false,
+            httpMetrics: false,
+            freshScrapeWaitMs: 300,
+          },
+          {
+            log: () => undefined,
+            warn: (message: string) => void logs[i].push(message),
+            error: (message: string) => void logs[i].push(message),
+          },
+        ),
+    );
+    try {
+      for (const manager of managers) expect(await manager.setup()).toBe(true);
+      const refused = `(NOPERM: user "nopublish" may not do this at 127.0.0.1:${authServer.port}: NOPERM this user has no permissions to run the 'publish' command (check the user's ACL rules))`;
+      for (let i = 0; i < 2; i += 1) {
+        expect((await managers[0].metrics()).status).toBe(200);
+        expect((await managers[1].metrics()).status).toBe(200);
+      }
+      expect(logs[0]).toEqual([
+        `Fresh scrapes cannot ask the other processes to flush: PUBLISH on {${keyPrefix}}:flush-requests failed ${refused}; scrapes show what each process flushed last.`,
+        `This process cannot answer fresh-scrape requests: PUBLISH on {${keyPrefix}}:flushed failed ${refused}; a fresh scrape waits for it until its bound.`,
+      ]);
+      expect(logs[1]).toEqual([]);
+      expect(JSON.stringify(logs)).not.toContain('nopublish-pw');
+    } finally {
+      await Promise.all(managers.map((manager) => manager.teardown()));
+    }
+  });
+
   it("lists every command of the module's scripts in that hint", () => {
     // The commands the Lua source calls by name: redis.call / redis.pcall, and the first argument of its
     // helpers callMany and read.
