@@ -33,6 +33,7 @@ import {
 } from './storage/describe-redis-error.js';
 import { evictingPolicy } from './storage/eviction-policy.js';
 import { FlushRequests } from './storage/flush-requests.js';
+import { isImpossibleHeartbeat } from './storage/heartbeat-bound.js';
 import { IpcMetricsStore } from './storage/ipc-metrics-store.js';
 import { PrefixKeys } from './storage/keys.js';
 import { claimRegistry } from './storage/registry-claims.js';
@@ -555,7 +556,8 @@ export class RedisStorageManager
       const { now, processes } = await store.processIndex();
       let ended = 0;
       for (const { id, heartbeat } of processes) {
-        if (heartbeat < now - ttlMs && (await store.end(id, ttlMs)) === 'ended') ended += 1;
+        const stale = heartbeat < now - ttlMs || isImpossibleHeartbeat(heartbeat, now);
+        if (stale && (await store.end(id, ttlMs)) === 'ended') ended += 1;
       }
       return ended;
     });

@@ -1,4 +1,5 @@
 import type { Labels, MetricMeta } from '../storage/keys.js';
+import { isImpossibleHeartbeat, MAX_HEARTBEAT_AHEAD_MS } from '../storage/heartbeat-bound.js';
 import { decodeNumber, isBucketSlot, type PackedSlots } from '../storage/packed-values.js';
 import type { Centroid } from '../storage/window-digest.js';
 import { declaredGaugeModes } from './declared-gauge-modes.js';
@@ -53,9 +54,20 @@ export function mergeMetrics(
   options: MergeOptions,
 ): { families: MetricFamily[]; problems: string[] } {
   const problems = [...data.problems];
+  for (const p of data.processes) {
+    if (isImpossibleHeartbeat(p.heartbeat, data.now)) {
+      problems.push(
+        `process ${p.id}: its heartbeat ${p.heartbeat} is more than ${MAX_HEARTBEAT_AHEAD_MS} ms ahead of the store's clock, not a time of it; counted as not live, and ended at a next write`,
+      );
+    }
+  }
   const live = new Set(
     data.processes
-      .filter((p) => data.now - p.heartbeat < options.livenessWindowMs)
+      .filter(
+        (p) =>
+          data.now - p.heartbeat < options.livenessWindowMs &&
+          !isImpossibleHeartbeat(p.heartbeat, data.now),
+      )
       .map((p) => p.id),
   );
 

@@ -6,7 +6,7 @@ import {
   type MetricMeta,
 } from '../storage/keys.js';
 import type { MetricsStore, ReadOptions, StoreSnapshot } from '../storage/metrics-store.js';
-import { decodePacked, type PackedSlots } from '../storage/packed-values.js';
+import { decodeNumber, decodePacked, type PackedSlots } from '../storage/packed-values.js';
 import { parseProcessInfo } from '../storage/process-identity.js';
 import {
   decodeExemplar,
@@ -173,7 +173,8 @@ export function parseSnapshot(
       id,
       pid: processInfo?.pid ?? 0,
       hostname: processInfo?.hostname ?? 'unknown',
-      heartbeat: Number(list[i + 1]),
+      // Redis writes an infinite score as 'inf', which Number() reads as NaN.
+      heartbeat: decodeNumber(list[i + 1]) ?? NaN,
       ...(processInfo ? {} : { infoMissing: true }),
     });
     const gauges: GaugeSeries[] = [];

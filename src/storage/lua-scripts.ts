@@ -1,5 +1,7 @@
 import type { Cluster, Redis } from 'ioredis';
 
+import { MAX_HEARTBEAT_AHEAD_MS } from './heartbeat-bound.js';
+
 /** A connected ioredis client: a single server, a Sentinel-backed one or a Cluster. */
 export type RedisClient = Redis | Cluster;
 
@@ -13,6 +15,8 @@ export const PRELUDE = `
 local time = redis.call('TIME')
 local nowMs = tonumber(time[1]) * 1000 + tonumber(time[2]) / 1000
 local now = string.format('%.3f', nowMs)
+-- A heartbeat further ahead than this cannot be one (see heartbeat-bound.ts): stale, and reaped.
+local ahead = string.format('%.3f', nowMs + ${MAX_HEARTBEAT_AHEAD_MS})
 local KEY_TYPES = { 'zset', 'hash', 'hash', 'hash', 'hash', 'hash', 'zset', 'hash', 'hash' }
 local wrongType = {}
 local function repairTypes()
@@ -279,7 +283,8 @@ end
  *       later than the stored one's, so the exemplars hold the latest any process recorded
  * Returns: { 'applied' | 'mismatch', now, stale ids, wrong-type keys, markers, live processes }
  *   markers: { counters #seq, gauges #seq, totals #p, metadata #p, ended seq } ('' = absent);
- *   live processes: heartbeats within the liveness window after this write (-1 = not counted)
+ *   live processes: heartbeats within the liveness window after this write (-1 = not counted);
+ *   stale ids include those whose heartbeat is too far ahead to be one (see heartbeat-bound.ts)
  */
 const WRITE = `${PRELUDE}
 repairTypes()
@@ -287,6 +292,8 @@ local id, marker = ARGV[1], '#p:' .. ARGV[1]
 local stale = {}
 if ARGV[5] ~= '' then
   stale = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', '(' .. string.format('%.3f', nowMs - tonumber(ARGV[5])), 'LIMIT', 0, 16)
+  local impossible = redis.call('ZRANGEBYSCORE', KEYS[1], '(' .. ahead, '+inf', 'LIMIT', 0, 16)
+  for i = 1, #impossible do stale[#stale + 1] = impossible[i] end
 end
 local markers = {
   redis.call('HGET', KEYS[6], '#seq') or '',
@@ -297,7 +304,7 @@ local markers = {
 }
 local function live()
   if ARGV[7] == '' then return -1 end
-  return redis.call('ZCOUNT', KEYS[1], '(' .. string.format('%.3f', nowMs - tonumber(ARGV[7])), '+inf')
+  return redis.call('ZCOUNT', KEYS[1], '(' .. string.format('%.3f', nowMs - tonumber(ARGV[7])), ahead)
 end
 local expected = ARGV[3] == '0' and '' or ARGV[3]
 for i = 1, 4 do
@@ -408,13 +415,15 @@ return { 'applied', now, {}, wrongType, {}, -1 }
  * KEYS (every script of one process): 1 processes, 2 process-info, 3 metadata, 4 totals,
  *   5 gauges of the process, 6 counters of the process, 7 ended, 8 ended-seq, 9 exemplars
  * ARGV: 1 id, 2 stale age in ms ('' = end it whatever its heartbeat; else only if it is older)
- * Returns: 1 when the process was indexed, 0 when it was not, -1 when it was alive after all
+ * Returns: 1 when the process was indexed, 0 when it was not, -1 when it was alive after all (a
+ *   heartbeat too far ahead of the clock to be one is not: see heartbeat-bound.ts)
  */
 const END = `${PRELUDE}
 repairTypes()
 local id, marker = ARGV[1], '#p:' .. ARGV[1]
 local heartbeat = redis.call('ZSCORE', KEYS[1], id)
-if ARGV[2] ~= '' and heartbeat and tonumber(heartbeat) >= nowMs - tonumber(ARGV[2]) then
+if ARGV[2] ~= '' and heartbeat and tonumber(heartbeat) >= nowMs - tonumber(ARGV[2])
+  and tonumber(heartbeat) <= tonumber(ahead) then
   return -1
 end
 local seq = redis.call('HGET', KEYS[4], marker)

@@ -16,7 +16,7 @@ import type {
   WriteReply,
   WriterIdentity,
 } from './metrics-store.js';
-import { encodeNumber } from './packed-values.js';
+import { decodeNumber, encodeNumber } from './packed-values.js';
 import { parseProcessInfo } from './process-identity.js';
 import { SeriesSelection } from './series-selection.js';
 
@@ -328,7 +328,8 @@ export class RedisMetricsStore implements MetricsStore {
     for (let i = 0; i < entries.length; i += 2) {
       processes.push({
         id: entries[i],
-        heartbeat: Number(entries[i + 1]),
+        // Redis writes an infinite score as 'inf', which Number() reads as NaN.
+        heartbeat: decodeNumber(entries[i + 1]) ?? NaN,
         info: parseProcessInfo(infoById[entries[i]]),
       });
     }
