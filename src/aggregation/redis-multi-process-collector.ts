@@ -28,9 +28,22 @@ import { checkTotalsWhole } from './whole-totals.js';
 const PROBLEM_SHOWN_CHARS = 300;
 
 function shortened(problem: string): string {
-  return problem.length <= PROBLEM_SHOWN_CHARS
-    ? problem
-    : `${problem.slice(0, PROBLEM_SHOWN_CHARS)}... (${problem.length} characters)`;
+  const line = withControlsEscaped(problem);
+  return line.length <= PROBLEM_SHOWN_CHARS
+    ? line
+    : `${line.slice(0, PROBLEM_SHOWN_CHARS)}... (${line.length} characters)`;
+}
+
+/**
+ * A problem names what it read under the prefix (metric names, label values, process ids), which
+ * something else may have written: a newline in one would start a line of its own in a plain-text
+ * log, one that could pass for another entry. Control characters are written as JSON escapes.
+ */
+function withControlsEscaped(text: string): string {
+  // eslint-disable-next-line no-control-regex -- control characters are exactly what it looks for
+  return text.replace(/[\x00-\x1f\x7f\u2028\u2029]/g, (character) =>
+    character === '\n' ? '\\n' : `\\u${character.charCodeAt(0).toString(16).padStart(4, '0')}`,
+  );
 }
 
 /** Options of a {@link RedisMultiProcessCollector}. */

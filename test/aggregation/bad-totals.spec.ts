@@ -177,6 +177,36 @@ describe('a scrape of totals no writer could have made', () => {
     );
   });
 
+  it('names what it left out on one line, whatever control characters the names hold', async () => {
+    // A metric name is a hash field of the metadata, read as it is.
+    const forged = 'x\n[Nest] 1  - 11/27/2026, 9:00:00 PM     LOG all is well\u0007';
+    const prefix = redis.prefix('bad-names');
+    await new RedisMetricsStore(redis.client, prefix).write(
+      ProcessIdentity.create({ hostname: 'h', pid: 7 }),
+      {
+        expectedSeq: 0,
+        seq: 1,
+        metadata: [['jobs_total', { type: 'counter', help: 'Jobs' }]],
+        counters: [[seriesField('jobs_total', {}), 'v 5']],
+      },
+    );
+    const keys = new PrefixKeys(prefix);
+    await redis.client.hset(keys.metadata, forged, JSON.stringify({ type: 'counter', help: 'F' }));
+    await redis.client.hset(keys.totals, seriesField(forged, {}), 'v 1');
+    const { collector, warnings } = collectorKeepingWarnings({
+      client: redis.client,
+      keyPrefix: prefix,
+    });
+
+    expect(await collector.metrics()).toBe(
+      ['# HELP jobs_total Jobs', '# TYPE jobs_total counter', 'jobs_total 5', ''].join('\n'),
+    );
+    expect(warnings).toEqual([
+      `Skipped 1 unreadable entry in Redis under prefix "${prefix}": ` +
+        '"x\\n[Nest] 1  - 11/27/2026, 9:00:00 PM     LOG all is well\\u0007" is not a valid Prometheus metric name',
+    ]);
+  });
+
   it('still waits for a #lost-at a little ahead, as a clock that stepped back since the loss leaves it', async () => {
     const ahead = String((await redisNowMs()) + 100);
 
