@@ -210,6 +210,7 @@ export class RedisStorageManager
       livenessWindowMs: this.options.livenessWindowMs,
       collectIntervalMs: this.options.collectIntervalMs,
       describeError: (error) => (this.client ? explainRedisError(error, this.client) : error),
+      describeWait: () => this.connectionError(),
       logger: this.logger,
     });
     this.collector = new RedisMultiProcessCollector({
@@ -655,15 +656,19 @@ export class RedisStorageManager
     const flusher = this.state === 'running' ? this.flusher : undefined;
     // Until the first flush has failed (set-up waits up to 3 s for the client), the client's last
     // connection error is all that tells why nothing was written.
-    const lastError = this.client && connectionHistory(this.client)?.lastError;
-    const connectionError = lastError && describeRedisError(lastError, this.client);
     return storageHealth(
       flusher,
       this.identity,
       this.options.flushIntervalMs,
       Date.now(),
-      connectionError,
+      this.connectionError(),
     );
+  }
+
+  /** The client's last connection error since it was last ready, described (never a secret). */
+  private connectionError(): string | undefined {
+    const lastError = this.client && connectionHistory(this.client)?.lastError;
+    return lastError ? describeRedisError(lastError, this.client) : undefined;
   }
 
   /** @internal NestJS lifecycle: set up once the app is bootstrapped, without holding it up. */

@@ -1,4 +1,4 @@
-import type { MetricsFlusher } from './storage/metrics-flusher.js';
+import { stallAfterMs, type MetricsFlusher } from './storage/metrics-flusher.js';
 import type { ProcessIdentity } from './storage/process-identity.js';
 
 /** What the health route reports. Never contains a secret. */
@@ -20,13 +20,7 @@ export interface RedisMetricsHealth {
   error?: string;
 }
 
-/**
- * How long without an acknowledged write counts as degraded: three flush intervals, and never less
- * than two seconds more than one (a slow but working Redis is not an outage).
- */
-export function stallAfterMs(flushIntervalMs: number): number {
-  return Math.max(3 * flushIntervalMs, flushIntervalMs + 2000);
-}
+export { stallAfterMs };
 
 /**
  * The health of this process's metrics storage, from what its flusher already knows: it never waits
@@ -63,13 +57,14 @@ export function storageHealth(
   const quietMs = now - lastSuccess;
   if (quietMs > stallAfterMs(flushIntervalMs)) {
     const running = flusher.runningSince;
+    const quiet = `no write acknowledged for ${Math.round(quietMs)} ms`;
+    if (running === undefined) return { ...base, status: 'degraded', error: quiet };
+    const waited = `${quiet}: a flush has waited ${Math.round(now - running)} ms for Redis`;
     return {
       ...base,
       status: 'degraded',
-      error:
-        running === undefined
-          ? `no write acknowledged for ${Math.round(quietMs)} ms`
-          : `no write acknowledged for ${Math.round(quietMs)} ms: a flush has waited ${Math.round(now - running)} ms for Redis (slow or unreachable)`,
+      // A client with an offline queue holds the write while it reconnects: say why.
+      error: connectionError ? `${waited}: ${connectionError}` : `${waited} (slow or unreachable)`,
     };
   }
   return { ...base, status: 'up' };

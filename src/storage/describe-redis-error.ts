@@ -1,3 +1,4 @@
+import { types } from 'node:util';
 import type { Cluster, Redis } from 'ioredis';
 
 import { hideCommandCredentials } from '../command-credentials.js';
@@ -164,7 +165,10 @@ interface Explanation {
 }
 
 function explain(error: unknown, client: RedisLikeClient | undefined): Explanation {
-  if (!(error instanceof Error)) return { message: safe(String(error)) };
+  // Node's own socket errors come from another realm where code runs in a VM context (Jest).
+  if (!(error instanceof Error) && !types.isNativeError(error)) {
+    return { message: safe(String(error)) };
+  }
   const history = client ? connectionHistory(client) : undefined;
   if (NOT_CONNECTED.test(error.message) && closedByThisProcess(client)) {
     // Until its socket has closed, the client still says "ready": a command made right after a

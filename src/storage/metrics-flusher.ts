@@ -49,6 +49,15 @@ const MAX_LOADS_KEPT = 16;
  */
 export const BATCHES_IN_FLIGHT = 8;
 
+/**
+ * How long without an acknowledged write counts as a stall, and how long a flush may wait for the
+ * store before it is logged as waiting: three flush intervals, and never less than two seconds more
+ * than one (a slow but working Redis is not an outage).
+ */
+export function stallAfterMs(flushIntervalMs: number): number {
+  return Math.max(3 * flushIntervalMs, flushIntervalMs + 2000);
+}
+
 /** A flush that wrote nothing. */
 const failedFlush = (error: Error): FlushResult => ({
   ok: false,
@@ -88,6 +97,12 @@ export interface MetricsFlusherOptions {
   collectIntervalMs?: number;
   /** Turns a failed write's error into one that names its cause (a client's connection history). */
   describeError?: (error: unknown) => unknown;
+  /**
+   * Why the store has not answered yet, as health names it (never a secret), for the line logged when
+   * a flush has waited longer than {@link stallAfterMs}: the client's last connection error, say.
+   * `undefined` when nothing is known (connected, and no answer).
+   */
+  describeWait?: () => string | undefined;
   /** Largest weight of one script call (see `write-batches.ts`); tests lower it. */
   batchWeight?: number;
   logger?: FlushLogger;
@@ -205,7 +220,11 @@ export class MetricsFlusher {
   private ended = false;
   /** Set by {@link abandon}: not even a flush under way writes again. */
   private abandoned = false;
-  private failing = false;
+  /**
+   * Whether the logs said flushing is in trouble, and how: `failed` (a flush failed) or `waiting` (a
+   * flush waited longer than {@link stallAfterMs}); a success says it works again.
+   */
+  private failing: false | 'waiting' | 'failed' = false;
   /**
    * A failure of the flush that was running when the stop came, left for the stop's own flush to
    * tell; until that flush reports. {@link abandon} tells it when that flush has not.
@@ -398,10 +417,16 @@ export class MetricsFlusher {
 
   private async flushOnce(): Promise<FlushResult> {
     this.runningSinceAt = Date.now();
+    // A client with an offline queue (a user's ioredis, by default) holds a write while Redis is away,
+    // for up to minutes, where the module's own fails it at once: the logs say so all the same.
+    const waitMs = stallAfterMs(this.options.intervalMs);
+    const watch = setTimeout(() => this.reportWaiting(waitMs), waitMs);
+    watch.unref();
     const result = await this.writeChanges().catch((failure: unknown): FlushResult => {
       const error = this.options.describeError?.(failure) ?? failure;
       return failedFlush(error instanceof Error ? error : new Error(String(error)));
     });
+    clearTimeout(watch);
     this.runningSinceAt = undefined;
     this.report(result);
     this.last = result;
@@ -949,8 +974,11 @@ export class MetricsFlusher {
       this.withheld = result;
       return;
     }
-    if (!result.ok && !this.failing) {
-      this.failing = true;
+    if (!result.ok && this.failing !== 'failed') {
+      const waited = this.failing === 'waiting';
+      this.failing = 'failed';
+      // The line about the wait named the trouble already; a stop's "not retried" is news.
+      if (waited && !this.stopping) return;
       const where = this.options.store.description;
       logger?.warn(
         this.stopping
@@ -961,6 +989,21 @@ export class MetricsFlusher {
       this.failing = false;
       logger?.log(`Flushing metrics to ${this.options.store.description} works again.`);
     }
+  }
+
+  /**
+   * Logs once that a flush has waited `waitMs` for the store, while it still waits: later flushes
+   * share one follow-up behind it (see {@link flush}), so nothing piles up. Not once stopping: the
+   * shutdown's own lines tell what became of the last flush.
+   */
+  private reportWaiting(waitMs: number): void {
+    if (this.failing || this.stopping || this.runningSinceAt === undefined) return;
+    this.failing = 'waiting';
+    const cause =
+      this.options.describeWait?.() ?? 'no answer yet (Redis slow, paused or out of reach)';
+    this.options.logger?.warn(
+      `Flushing metrics to ${this.options.store.description} has waited over ${waitMs} ms for an answer; counting goes on in memory, and one flush at a time waits until it comes: ${cause}`,
+    );
   }
 }
 
