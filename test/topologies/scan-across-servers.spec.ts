@@ -4,14 +4,9 @@ import { Counter, Registry } from 'prom-client';
 
 import { RedisMetricsStore, RedisMultiProcessCollector } from '../../src/index.js';
 import { startRedisCluster } from '../harness/redis-cluster.mjs';
-import {
-  makeTempDir,
-  removeTempDir,
-  startRedisProcess,
-  waitFor,
-} from '../harness/redis-processes.mjs';
-import { freePort } from '../harness/redis-server.mjs';
+import { waitFor } from '../harness/redis-processes.mjs';
 import { respCall } from '../harness/resp-call.mjs';
+import { faultAfterFirstScan, startAofRedis } from '../harness/scan-fault.js';
 import { storeFlusher } from '../harness/test-flusher.js';
 
 // A scrape reads the totals in several HSCAN calls once they hold more than 2,000 series. An HSCAN
@@ -25,33 +20,6 @@ const SERIES = 3000;
 jest.setTimeout(90_000);
 
 type Client = Redis | Cluster;
-type SendCommand = (command: { name: string; args: unknown[] }, ...rest: unknown[]) => unknown;
-
-/**
- * Runs `fault` once the first HSCAN call of `key` has answered, before that answer reaches the caller:
- * the scan's later calls are sent after the fault. Only HSCAN: the read head script is given the totals
- * key too, and a fault after it would move the whole scan to the other server, which reads it whole.
- */
-function faultAfterFirstRead(
-  client: Client,
-  key: string,
-  fault: () => Promise<void>,
-): { fired: () => boolean } {
-  const target = client as unknown as { sendCommand: SendCommand };
-  const send = target.sendCommand.bind(client) as SendCommand;
-  let armed = true;
-  target.sendCommand = (command, ...rest) => {
-    const reply = send(command, ...rest);
-    if (!armed || command.name !== 'hscan' || String(command.args[0]) !== key) return reply;
-    armed = false;
-    return (reply as Promise<unknown>).then(async (value) => {
-      await fault();
-      return value;
-    });
-  };
-  return { fired: () => !armed };
-}
-
 /** One process's flush of `SERIES` counter series, series `i` at `i + 1`. */
 async function writeWideTotals(client: Client, prefix: string): Promise<void> {
   const registry = new Registry();
@@ -110,7 +78,7 @@ describe('a scrape whose HSCAN calls span two server processes serves every seri
     const [replica] = await cluster.replicasOf(master);
     await cluster.waitUntilReplicated(master);
 
-    const failover = faultAfterFirstRead(reader, `{${prefix}}:totals`, async () => {
+    const failover = faultAfterFirstScan(reader, `{${prefix}}:totals`, async () => {
       // A graceful failover: the replica has every write before it takes over.
       await respCall({ port: replica.port }, 'CLUSTER', 'FAILOVER');
       await waitFor('the replica to serve the slot', async () => {
@@ -126,17 +94,7 @@ describe('a scrape whose HSCAN calls span two server processes serves every seri
   });
 
   it('a single Redis restarted from its AOF (nothing lost) between two calls', async () => {
-    const dir = await makeTempDir('scan-restart');
-    cleanups.push(() => removeTempDir(dir));
-    const server = await startRedisProcess({
-      dir,
-      port: await freePort(),
-      args: (port: number) => [
-        ...['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--save', ''],
-        ...['--appendonly', 'yes', '--appendfsync', 'always'],
-      ],
-    });
-    cleanups.push(() => server.kill());
+    const server = await startAofRedis('scan-restart', cleanups);
     const options = { port: server.port, host: '127.0.0.1', retryStrategy: () => 100 };
     const writer = new Redis({ ...options, maxRetriesPerRequest: 1 });
     const reader = new Redis({ ...options, maxRetriesPerRequest: 5, commandTimeout: 5000 });
@@ -147,7 +105,7 @@ describe('a scrape whose HSCAN calls span two server processes serves every seri
     const prefix = 'scan-restart';
     await writeWideTotals(writer, prefix);
 
-    const restart = faultAfterFirstRead(reader, `{${prefix}}:totals`, async () => {
+    const restart = faultAfterFirstScan(reader, `{${prefix}}:totals`, async () => {
       await server.kill();
       await server.restart();
     });
