@@ -598,7 +598,9 @@ export class RedisStorageManager
    * process's own and go with it.
    * @returns how many series were deleted (0 with storage off).
    * @throws when the store cannot delete counts (a store of your own without `deleteSeries`, or an
-   *   `IpcMetricsStore` whose cluster primary runs an earlier version).
+   *   `IpcMetricsStore` whose cluster primary runs an earlier version), and when Redis failed over or
+   *   restarted during each of three scans of the totals (part may be deleted; a call again deletes the
+   *   rest). A single failover or restart is scanned past: the count is then still exact.
    */
   async deleteCounts(
     metricName: string,

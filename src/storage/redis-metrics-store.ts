@@ -19,6 +19,7 @@ import type {
 import { decodeNumber, encodeNumber } from './packed-values.js';
 import { parseProcessInfo } from './process-identity.js';
 import { SeriesSelection } from './series-selection.js';
+import { scanWholeHash } from './whole-hash-scan.js';
 
 /** Reads made before a scrape fails when each had part answered by another server process. */
 const MAX_READ_ATTEMPTS = 3;
@@ -161,30 +162,42 @@ export class RedisMetricsStore implements MetricsStore {
     return deleted;
   }
 
-  /** Deletes the fields of a hash that `holds`, found in bounded HSCAN calls, so no call stops Redis. */
+  /**
+   * Deletes the fields of a hash that `holds`, found in bounded HSCAN calls, so no call stops Redis.
+   * The scan starts again when another server process answered part of it (a failover or a restart,
+   * see {@link scanWholeHash}): a cursor carried over would leave part of the selection undeleted. Each
+   * field is deleted by a command of its own, so a field found again (its deletion lost with the old
+   * server) counts once.
+   */
   private async deleteMatching(
     key: string,
     selection: SeriesSelection,
     holds: (field: string) => boolean,
   ): Promise<number> {
     const client = this.writer();
-    let deleted = 0;
-    let cursor = '0';
-    do {
-      const [next, flat] = await client.hscan(
-        key,
-        cursor,
-        'MATCH',
-        selection.matchPattern,
-        'COUNT',
-        HSCAN_COUNT,
-      );
+    const deleted = new Set<string>();
+    const batches = scanWholeHash(client, key, {
+      args: ['MATCH', selection.matchPattern, 'COUNT', HSCAN_COUNT],
+      askServerId: !this.serverIdRefused,
+      onServerIdRefused: () => (this.serverIdRefused = true),
+      description: `${this.description}: deleting from "${key}"`,
+      hint: 'part of the series may be deleted; deleting again deletes the rest',
+    });
+    for await (const flat of batches) {
+      const pipeline = client.pipeline();
       const fields: string[] = [];
-      for (let i = 0; i < flat.length; i += 2) if (holds(flat[i])) fields.push(flat[i]);
-      if (fields.length > 0) deleted += await client.hdel(key, ...fields);
-      cursor = next;
-    } while (cursor !== '0');
-    return deleted;
+      for (let i = 0; i < flat.length; i += 2) {
+        if (!holds(flat[i])) continue;
+        fields.push(flat[i]);
+        pipeline.hdel(key, flat[i]);
+      }
+      if (fields.length === 0) continue;
+      const replies = (await pipeline.exec()) ?? [];
+      const failed = replies.find(([error]) => error);
+      if (failed) throw failed[0];
+      replies.forEach(([, removed], i) => removed === 1 && deleted.add(fields[i]));
+    }
+    return deleted.size;
   }
 
   /**
