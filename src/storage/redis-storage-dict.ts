@@ -4,6 +4,7 @@ import { encodeNumber } from './packed-values.js';
 import { ProcessIdentity } from './process-identity.js';
 import { RedisMetricsStore } from './redis-metrics-store.js';
 import { decodeStoredValue, type StoredValue } from './stored-value.js';
+import { scanWholeHash } from './whole-hash-scan.js';
 
 /** Options of a {@link RedisStorageDict}. */
 export interface RedisStorageDictOptions {
@@ -33,6 +34,8 @@ export class RedisStorageDict implements AsyncIterable<string> {
   /** The process whose series this dictionary holds. */
   readonly identity: ProcessIdentity;
   private readonly valuesKey: string;
+  /** Whether INFO was refused (an ACL user without it): each refusal is an entry in the ACL LOG. */
+  private serverIdRefused = false;
 
   constructor(
     private readonly client: RedisClient,
@@ -89,7 +92,12 @@ export class RedisStorageDict implements AsyncIterable<string> {
     return this.client.hlen(this.valuesKey);
   }
 
-  /** Iterates over the series fields in batches (HSCAN), without loading all of them at once. */
+  /**
+   * Iterates over the series fields in batches (HSCAN), without loading their values all at once (the
+   * fields yielded are kept, to yield each once). When another Redis server process answered part of
+   * the scan (a failover or a restart between two calls) the scan is made again and only fields not yet
+   * yielded come; the iteration rejects after three such scans.
+   */
   async *[Symbol.asyncIterator](): AsyncIterator<string> {
     for await (const [key] of this.scanEntries()) yield key;
   }
@@ -156,15 +164,28 @@ export class RedisStorageDict implements AsyncIterable<string> {
     );
   }
 
+  /**
+   * Each series once. The scan starts again from its beginning when another server process answered
+   * part of it (a failover or a restart, see {@link scanWholeHash}); series already yielded are then
+   * skipped, as are those HSCAN returns twice.
+   */
   private async *scanEntries(): AsyncGenerator<[string, StoredValue]> {
-    let cursor = '0';
-    do {
-      const [next, flat] = await this.client.hscan(this.valuesKey, cursor, 'COUNT', 500);
-      cursor = next;
+    const yielded = new Set<string>();
+    const batches = scanWholeHash(this.client, this.valuesKey, {
+      args: ['COUNT', 500],
+      askServerId: !this.serverIdRefused,
+      onServerIdRefused: () => (this.serverIdRefused = true),
+      description: `Redis under prefix "${this.prefixKeys.prefix}": listing "${this.valuesKey}"`,
+    });
+    for await (const flat of batches) {
       const pairs: [string, string][] = [];
-      for (let i = 0; i < flat.length; i += 2) pairs.push([flat[i], flat[i + 1]]);
+      for (let i = 0; i < flat.length; i += 2) {
+        if (yielded.has(flat[i])) continue;
+        yielded.add(flat[i]);
+        pairs.push([flat[i], flat[i + 1]]);
+      }
       yield* decodeEntries(pairs);
-    } while (cursor !== '0');
+    }
   }
 }
 

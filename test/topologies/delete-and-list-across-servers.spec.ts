@@ -2,7 +2,7 @@ import { jest } from '@jest/globals';
 import { Redis } from 'ioredis';
 import { Counter, Registry } from 'prom-client';
 
-import { PrefixKeys, RedisMetricsStore } from '../../src/index.js';
+import { PrefixKeys, RedisMetricsStore, RedisStorageDict } from '../../src/index.js';
 import { faultAfterFirstScan, startAofRedis } from '../harness/scan-fault.js';
 import { storeFlusher } from '../harness/test-flusher.js';
 
@@ -60,6 +60,24 @@ describe('deletions and listings whose HSCAN calls span a restart of Redis see e
       (field) => !field.startsWith('#'),
     );
     expect({ deleted, left }).toEqual({ deleted: SERIES, left: ['["kept_total",{}]'] });
+    expect(fired.fired()).toBe(true);
+  });
+
+  it("RedisStorageDict's iteration yields every series once", async () => {
+    const { client, restart } = await restartableRedis('dict-restart');
+    const dict = new RedisStorageDict(client, { keyPrefix: 'dict-restart' });
+    await dict.update(Array.from({ length: SERIES }, (_, i) => [`s${i}`, i] as const));
+    const fired = faultAfterFirstScan(
+      client,
+      new PrefixKeys('dict-restart').gauges(dict.identity.id),
+      restart,
+    );
+
+    const keys: string[] = [];
+    for await (const key of dict) keys.push(key);
+
+    const expected = Array.from({ length: SERIES }, (_, i) => `s${i}`);
+    expect(keys.sort()).toEqual(expected.sort());
     expect(fired.fired()).toBe(true);
   });
 });
