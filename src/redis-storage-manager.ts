@@ -30,6 +30,8 @@ import {
   describeRedisError,
   explainRedisError,
   nameKeyPrefix,
+  nameSettings,
+  namedSettingsOf,
 } from './storage/describe-redis-error.js';
 import { evictingPolicy } from './storage/eviction-policy.js';
 import { FlushRequests } from './storage/flush-requests.js';
@@ -44,7 +46,7 @@ import { RedisMetricsStore } from './storage/redis-metrics-store.js';
 import { MetricsFlusher, type FlushResult } from './storage/metrics-flusher.js';
 import { ProcessIdentity } from './storage/process-identity.js';
 import { storageHealth, type RedisMetricsHealth } from './storage-health.js';
-import { settingNamesOf } from './setting-names.js';
+import { clientSettingNames, settingNamesOf } from './setting-names.js';
 import { storageOffMessage } from './storage-off-message.js';
 import { urlOverriddenMessage } from './url-overridden-options.js';
 
@@ -187,6 +189,11 @@ export class RedisStorageManager
       this.client = client ?? createRedisClient(this.options, settingNamesOf(settings));
       // A client of the user's is watched too, so its failures name their cause in logs and health.
       if (client instanceof Redis || client instanceof Cluster) trackConnectionHistory(client);
+      // Its hints name its own options, which the user set (a Cluster's name its redisOptions); one
+      // made by createRedisClient() keeps the names it was made with.
+      if (client instanceof Redis && !namedSettingsOf(client)) {
+        nameSettings(client, clientSettingNames());
+      }
       if (this.ownsClient) this.client.on('error', () => undefined); // reported by flush results, once
       nameKeyPrefix(this.client, this.options.keyPrefix);
       this.store = new RedisMetricsStore(this.client, this.options.keyPrefix);

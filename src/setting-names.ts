@@ -16,6 +16,31 @@ export interface SettingNames {
    * when it cannot be set that way (no variable holds a username).
    */
   of(option: Option): string | undefined;
+  /** Whether they are the options of an ioredis client of the user's (the `client` option). */
+  client?: boolean;
+}
+
+/** The ioredis option that holds a setting where the module's option of the same use has another name. */
+const IOREDIS_OPTION: Partial<Record<Option, string>> = {
+  ssl: 'tls',
+  tlsCaFile: 'tls.ca',
+  tlsCertFile: 'tls.cert',
+  tlsKeyFile: 'tls.key',
+  tlsServername: 'tls.servername',
+  sentinelMaster: 'name',
+};
+
+/**
+ * The names of the settings of an ioredis `Redis` client the user made and passed in: its own options
+ * (`the client's host / port options`), which the user set, not the module's or the environment's.
+ */
+export function clientSettingNames(): SettingNames {
+  return {
+    fromEnv: false,
+    url: false,
+    client: true,
+    of: (option) => `the client's ${IOREDIS_OPTION[option] ?? option} option`,
+  };
 }
 
 /**

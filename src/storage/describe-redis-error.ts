@@ -48,7 +48,7 @@ const settingNames = new WeakMap<object, SettingNames>();
 
 /**
  * @internal Makes the hints of a client's errors name its settings as the user set them (`the url
- * option`, `REDIS_URL`). A client without them (one of the user's) gets the environment's names.
+ * option`, `REDIS_URL`, `the client's host option`). A client without them gets the environment's names.
  */
 export function nameSettings(client: object, names: SettingNames | undefined): void {
   if (names) settingNames.set(client, names);
@@ -71,17 +71,23 @@ export function namedSettingsOf(client: object): SettingNames | undefined {
 
 /**
  * The hints of a client's errors: what to check for each kind of failure. Without setting names (a
- * client of the user's) they name the environment variables, and the URL as a possibility.
+ * client not given to the module) they name the environment variables, and the URL as a possibility.
  */
 function hintsFor(client: RedisLikeClient | undefined) {
   const names = client ? settingNames.get(client) : undefined;
   const of = (option: Parameters<SettingNames['of']>[0], variable: string) =>
     names ? (names.of(option) ?? variable) : variable;
   const turnOn = (option: 'ssl', variable: string) =>
-    names?.fromEnv === false ? `${option}: true` : `${of(option, variable)}=true`;
-  // Two settings at once: `REDIS_HOST / REDIS_PORT`, or `the host / port options`.
+    names?.client
+      ? `set ${of(option, variable)}`
+      : names?.fromEnv === false
+        ? `${option}: true`
+        : `${of(option, variable)}=true`;
+  // Two settings at once: `REDIS_HOST / REDIS_PORT`, `the host / port options`, or a client's own.
   const both = (a: 'host' | 'username', b: 'port' | 'password', variables: string) =>
-    names?.fromEnv === false ? `the ${a} / ${b} options` : variables;
+    names?.fromEnv === false
+      ? `${names.client ? "the client's" : 'the'} ${a} / ${b} options`
+      : variables;
   const url = names?.url ? of('url', 'the URL') : undefined;
   // A Cluster client is always the user's: its credentials are its redisOptions.
   const cluster = !names && isCluster(client);

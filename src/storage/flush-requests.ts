@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 
 import { Cluster } from 'ioredis';
 
-import { describeRedisError } from './describe-redis-error.js';
+import { describeRedisError, nameSettings, namedSettingsOf } from './describe-redis-error.js';
 import type { RedisClient } from './lua-scripts.js';
 import type { FlushRequestChannel, FlushRequestOutcome } from './metrics-store.js';
 
@@ -209,7 +209,7 @@ export class FlushRequests implements FlushRequestChannel {
  */
 function duplicate(client: RedisClient): RedisClient {
   if (client instanceof Cluster) return client.duplicate(undefined, { enableOfflineQueue: true });
-  return client.duplicate({
+  const copy = client.duplicate({
     enableOfflineQueue: true,
     lazyConnect: false,
     maxRetriesPerRequest: null,
@@ -217,4 +217,7 @@ function duplicate(client: RedisClient): RedisClient {
     // after a reconnection, and the process no longer hears requests without a word.
     autoResubscribe: true,
   });
+  // A plain ioredis copy of a client of the user's: its hints name the same settings.
+  nameSettings(copy, namedSettingsOf(client));
+  return copy;
 }

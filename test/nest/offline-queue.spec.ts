@@ -133,7 +133,7 @@ describe("a flush that waits in a client's offline queue is logged once, and its
     await manager.flush();
     const scrape = await manager.metrics();
 
-    const cause = `connection refused at 127.0.0.1:${server.port} (is Redis running there? check REDIS_HOST / REDIS_PORT)`;
+    const cause = `connection refused at 127.0.0.1:${server.port} (is Redis running there? check the client's host / port options)`;
     expect(warningsWhileDown).toEqual([waiting('queued', cause)]);
     // Logged after WAIT_MS of one flush, which started at most an interval before the kill; before,
     // the first line came when ioredis gave the write up, 76 s after the kill at the default interval.

@@ -606,7 +606,7 @@ describe('a connection that cannot work names its cause', () => {
     });
     try {
       const failure = await reportedFailure({ client });
-      const message = `connection refused at 127.0.0.1:${port} (is Redis running there? check REDIS_HOST / REDIS_PORT)`;
+      const message = `connection refused at 127.0.0.1:${port} (is Redis running there? check the client's host / port options)`;
       expect(failure.connected).toBe(false);
       expect(failure.health.error).toBe(message);
       expect(failure.logged.filter((line) => line.includes(message))).toHaveLength(1);
@@ -639,7 +639,7 @@ describe('a connection that cannot work names its cause', () => {
       );
       expect(error).toBeInstanceOf(RedisAuthenticationError);
       expect(error?.message).toBe(
-        `WRONGPASS: wrong password or user "default" at 127.0.0.1:${authServer.port} (check REDIS_PASSWORD / the URL's user)`,
+        `WRONGPASS: wrong password or user "default" at 127.0.0.1:${authServer.port} (check the client's username / password options)`,
       );
       expect(inspect(error, { depth: 10 })).not.toContain(SECRET);
     } finally {
