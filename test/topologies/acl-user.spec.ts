@@ -21,6 +21,7 @@ import {
   RedisMetricsService,
   RedisStorageDict,
   RedisStorageManager,
+  type RedisMetricsModuleOptions,
 } from '../../src/index.js';
 import { startRedisWithAuth, type AuthRedisServer } from '../harness/redis-auth-server.mjs';
 import { startRedisCluster, type RedisClusterHandle } from '../harness/redis-cluster.mjs';
@@ -84,6 +85,35 @@ class OrdersController {
 
 jest.setTimeout(60_000);
 
+/**
+ * An app of the orders controller on `connection`, listening, its storage set up. No background flush
+ * during the test: only a fresh scrape can show a new count.
+ */
+async function startOrdersApp(
+  connection: Pick<RedisMetricsModuleOptions, 'url' | 'client' | 'keyPrefix'>,
+  logger: LoggerService,
+): Promise<INestApplication> {
+  @Module({
+    imports: [
+      RedisMetricsModule.forRoot({
+        ...connection,
+        registry: new Registry(),
+        defaultMetrics: false,
+        httpMetrics: false,
+        flushIntervalMs: 60_000,
+        freshScrapeWaitMs: 5000,
+      }),
+    ],
+    controllers: [OrdersController],
+  })
+  class AppModule {}
+  const moduleRef = await Test.createTestingModule({ imports: [AppModule] }).compile();
+  const app = moduleRef.createNestApplication({ logger });
+  await app.listen(0, '127.0.0.1');
+  expect(await app.get(RedisStorageManager).setup()).toBe(true);
+  return app;
+}
+
 let server: AuthRedisServer;
 let admin: Redis;
 beforeAll(async () => {
@@ -125,27 +155,8 @@ describe('a Redis user with exactly the ACL rules the README gives', () => {
     try {
       // Two processes: a fresh scrape of one asks the other, over pub/sub, to flush first.
       for (let i = 0; i < 2; i += 1) {
-        @Module({
-          imports: [
-            RedisMetricsModule.forRoot({
-              url: `redis://restricted:${password}@127.0.0.1:${server.port}`,
-              keyPrefix,
-              registry: new Registry(),
-              defaultMetrics: false,
-              httpMetrics: false,
-              // No background flush during the test: only a fresh scrape can show a new count.
-              flushIntervalMs: 60_000,
-              freshScrapeWaitMs: 5000,
-            }),
-          ],
-          controllers: [OrdersController],
-        })
-        class AppModule {}
-        const moduleRef = await Test.createTestingModule({ imports: [AppModule] }).compile();
-        const app = moduleRef.createNestApplication({ logger: capture });
-        await app.listen(0, '127.0.0.1');
-        expect(await app.get(RedisStorageManager).setup()).toBe(true);
-        apps.push(app);
+        const url = `redis://restricted:${password}@127.0.0.1:${server.port}`;
+        apps.push(await startOrdersApp({ url, keyPrefix }, capture));
       }
       const [first, second] = await Promise.all(apps.map((app) => app.getUrl()));
 
@@ -229,26 +240,7 @@ async function freshScrapeAsUser(
     for (let i = 0; i < 2; i += 1) {
       const client = connect();
       clients.push(client);
-      @Module({
-        imports: [
-          RedisMetricsModule.forRoot({
-            client,
-            keyPrefix,
-            registry: new Registry(),
-            defaultMetrics: false,
-            httpMetrics: false,
-            flushIntervalMs: 60_000,
-            freshScrapeWaitMs: 5000,
-          }),
-        ],
-        controllers: [OrdersController],
-      })
-      class AppModule {}
-      const moduleRef = await Test.createTestingModule({ imports: [AppModule] }).compile();
-      const app = moduleRef.createNestApplication({ logger: capture });
-      await app.listen(0, '127.0.0.1');
-      apps.push(app);
-      expect(await app.get(RedisStorageManager).setup()).toBe(true);
+      apps.push(await startOrdersApp({ client, keyPrefix }, capture));
     }
     const [first, second] = await Promise.all(apps.map((app) => app.getUrl()));
     for (let i = 0; i < 3; i += 1) await fetch(`${second}/north`, { method: 'POST' });
