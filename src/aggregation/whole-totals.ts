@@ -42,10 +42,13 @@ export function checkTotalsWhole(
     );
     return;
   }
-  if (data.now - lostAt < lostDataGraceMs) {
-    const left = Math.ceil(lostDataGraceMs - (data.now - lostAt));
+  const ago = data.now - lostAt;
+  if (ago < lostDataGraceMs) {
+    const left = Math.ceil(lostDataGraceMs - ago);
+    // A writer may record the loss after this read took the store's time: "-28 ms ago" would puzzle.
+    const when = ago < 0 ? 'just now' : `${Math.round(ago)} ms ago`;
     throw new MergedScrapeUnavailableError(
-      `${description} lost data ${Math.round(data.now - lostAt)} ms ago; live processes are writing their counts again (ready in ${left} ms)`,
+      `${description} lost data ${when}; live processes are writing their counts again (ready in ${left} ms)`,
       left,
     );
   }
