@@ -80,6 +80,35 @@ async function reportedFailure(options: RedisMetricsModuleOptions) {
   return { connected, logged, health, commandError, client, events };
 }
 
+/**
+ * The URL of a new ACL user of the auth server (password `<name>-pw`) with every command but
+ * `refused`, on every key and channel.
+ */
+async function userRefusing(name: string, ...refused: string[]): Promise<string> {
+  const admin = new Redis({ port: authServer.port, password: authServer.password });
+  try {
+    const rules = ['on', `>${name}-pw`, '~*', '&*', '+@all', ...refused.map((c) => `-${c}`)];
+    await admin.call('ACL', 'SETUSER', name, ...rules);
+  } finally {
+    admin.disconnect();
+  }
+  return `redis://${name}:${name}-pw@127.0.0.1:${authServer.port}`;
+}
+
+/** A manager on `url` without fresh scrapes, whose warnings and errors are kept in order. */
+function managerKeepingLogs(url: string, keyPrefix: string, registry = new Registry()) {
+  const logged: string[] = [];
+  const manager = new RedisStorageManager(
+    { url, keyPrefix, registry, defaultMetrics: false, httpMetrics: false, freshScrapeWaitMs: 0 },
+    {
+      log: () => undefined,
+      warn: (message: string) => void logged.push(message),
+      error: (message: string) => void logged.push(message),
+    },
+  );
+  return { manager, logged };
+}
+
 /** Checks that the failure is reported with exactly this message everywhere, and no secret. */
 function expectReported(
   failure: Awaited<ReturnType<typeof reportedFailure>>,
@@ -287,16 +316,11 @@ describe('a connection that cannot work names its cause', () => {
   });
 
   it("a user whose ACL rules refuse a command the module's scripts run: NOPERM naming the user and every such command", async () => {
-    const admin = new Redis({ port: authServer.port, password: authServer.password });
     // Redis 7.0 names neither the command nor the ACL ("The user executing the script can't run this
     // command or subcommand script: <sha>, on @user_script:2."): that was all the health route said.
-    await admin.call('ACL', 'SETUSER', 'notime', 'on', '>notime-pw', '~*', '&*', '+@all', '-time');
-    admin.disconnect();
+    const url = await userRefusing('notime', 'time');
     const keyPrefix = uniquePrefix('no-time');
-    const failure = await reportedFailure({
-      url: `redis://notime:notime-pw@127.0.0.1:${authServer.port}`,
-      keyPrefix,
-    });
+    const failure = await reportedFailure({ url, keyPrefix });
     expect(failure.connected).toBe(false);
     expect(failure.health.error).toBe(
       `NOPERM: user "notime" may not run a command of the module's Lua scripts at 127.0.0.1:${authServer.port}: ` +
@@ -313,28 +337,12 @@ describe('a connection that cannot work names its cause', () => {
   });
 
   it("a user whose ACL rules refuse HGETALL: the scrape's 503 names the refusal, not a loss or a key of the wrong type", async () => {
-    const admin = new Redis({ port: authServer.port, password: authServer.password });
     // The read head ran its reads with pcall and took any error for a key of another type: the
     // metadata read as empty, and the 503 said the totals no longer held this process's last write.
-    await admin.call('ACL', 'SETUSER', 'nohgetall', 'on', '>nohgetall-pw', '~*', '&*', '+@all');
-    await admin.call('ACL', 'SETUSER', 'nohgetall', '-hgetall');
-    admin.disconnect();
     const keyPrefix = uniquePrefix('no-hgetall');
-    const logged: string[] = [];
-    const manager = new RedisStorageManager(
-      {
-        url: `redis://nohgetall:nohgetall-pw@127.0.0.1:${authServer.port}`,
-        keyPrefix,
-        registry: new Registry(),
-        defaultMetrics: false,
-        httpMetrics: false,
-        freshScrapeWaitMs: 0,
-      },
-      {
-        log: () => undefined,
-        warn: (message: string) => void logged.push(message),
-        error: (message: string) => void logged.push(message),
-      },
+    const { manager, logged } = managerKeepingLogs(
+      await userRefusing('nohgetall', 'hgetall'),
+      keyPrefix,
     );
     try {
       expect(await manager.setup()).toBe(true);
@@ -354,12 +362,9 @@ describe('a connection that cannot work names its cause', () => {
   });
 
   it('a user whose ACL rules refuse EXISTS: a scrape of a hash read in several calls names the user and host', async () => {
-    const admin = new Redis({ port: authServer.port, password: authServer.password });
     // The check after a read in several HSCAN calls is a pipeline, whose errors gave Redis's bare
     // NOPERM text: no user, no host.
-    await admin.call('ACL', 'SETUSER', 'noexists', 'on', '>noexists-pw', '~*', '&*', '+@all');
-    await admin.call('ACL', 'SETUSER', 'noexists', '-exists');
-    admin.disconnect();
+    const url = await userRefusing('noexists', 'exists');
     const keyPrefix = uniquePrefix('no-exists');
     const registry = new Registry();
     // More series than one HSCAN call reads (HSCAN_COUNT).
@@ -370,22 +375,7 @@ describe('a connection that cannot work names its cause', () => {
       registers: [registry],
     });
     for (let n = 0; n < 2500; n += 1) bulk.inc({ n });
-    const logged: string[] = [];
-    const manager = new RedisStorageManager(
-      {
-        url: `redis://noexists:noexists-pw@127.0.0.1:${authServer.port}`,
-        keyPrefix,
-        registry,
-        defaultMetrics: false,
-        httpMetrics: false,
-        freshScrapeWaitMs: 0,
-      },
-      {
-        log: () => undefined,
-        warn: (message: string) => void logged.push(message),
-        error: (message: string) => void logged.push(message),
-      },
-    );
+    const { manager, logged } = managerKeepingLogs(url, keyPrefix, registry);
     try {
       expect(await manager.setup()).toBe(true);
       const scrape = await manager.metrics();
@@ -402,26 +392,9 @@ describe('a connection that cannot work names its cause', () => {
   });
 
   it('a user whose ACL rules refuse DEL: the end at shutdown fails, and the log says why, once', async () => {
-    const admin = new Redis({ port: authServer.port, password: authServer.password });
-    await admin.call('ACL', 'SETUSER', 'nodel', 'on', '>nodel-pw', '~*', '&*', '+@all');
-    await admin.call('ACL', 'SETUSER', 'nodel', '-del');
     const keyPrefix = uniquePrefix('no-del');
-    const logged: string[] = [];
-    const manager = new RedisStorageManager(
-      {
-        url: `redis://nodel:nodel-pw@127.0.0.1:${authServer.port}`,
-        keyPrefix,
-        registry: new Registry(),
-        defaultMetrics: false,
-        httpMetrics: false,
-        freshScrapeWaitMs: 0,
-      },
-      {
-        log: () => undefined,
-        warn: (message: string) => void logged.push(message),
-        error: (message: string) => void logged.push(message),
-      },
-    );
+    const { manager, logged } = managerKeepingLogs(await userRefusing('nodel', 'del'), keyPrefix);
+    const admin = new Redis({ port: authServer.port, password: authServer.password });
     try {
       expect(await manager.setup()).toBe(true);
       const id = (await admin.zrange(`{${keyPrefix}}:processes`, '0', '-1'))[0];
@@ -441,10 +414,7 @@ describe('a connection that cannot work names its cause', () => {
   });
 
   it('a user whose ACL rules refuse PUBLISH: fresh-scrape requests and answers fail, and the log says why, once each', async () => {
-    const admin = new Redis({ port: authServer.port, password: authServer.password });
-    await admin.call('ACL', 'SETUSER', 'nopublish', 'on', '>nopublish-pw', '~*', '&*', '+@all');
-    await admin.call('ACL', 'SETUSER', 'nopublish', '-publish');
-    admin.disconnect();
+    await userRefusing('nopublish', 'publish');
     const keyPrefix = uniquePrefix('no-publish');
     const logs: string[][] = [[], []];
     // The first process may not publish; the second, a user with every command, asks it to flush.
