@@ -3,15 +3,10 @@ import { Redis } from 'ioredis';
 import { Counter, Registry } from 'prom-client';
 
 import { RedisStorageManager } from '../../src/index.js';
-import {
-  makeTempDir,
-  removeTempDir,
-  startRedisProcess,
-  waitFor,
-} from '../harness/redis-processes.mjs';
-import { freePort } from '../harness/redis-server.mjs';
+import { startAofRedis } from '../harness/aof-redis.js';
+import { waitFor } from '../harness/redis-processes.mjs';
 
-type RedisProcess = Awaited<ReturnType<typeof startRedisProcess>>;
+type RedisProcess = Awaited<ReturnType<typeof startAofRedis>>;
 
 // Outages of several seconds, and a reconnection after them, on a loaded machine.
 jest.setTimeout(60_000);
@@ -36,32 +31,6 @@ describe("a flush that waits in a client's offline queue is logged once, and its
   afterEach(async () => {
     for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
   });
-
-  /** A redis-server that keeps every acknowledged write across a kill (so nothing is repaired). */
-  async function durableRedis(name: string): Promise<RedisProcess> {
-    const dir = await makeTempDir(name);
-    cleanups.push(() => removeTempDir(dir));
-    const server = await startRedisProcess({
-      dir,
-      port: await freePort(),
-      args: (port: number) => [
-        '--port',
-        String(port),
-        '--bind',
-        '127.0.0.1',
-        '--dir',
-        dir,
-        '--save',
-        '',
-        '--appendonly',
-        'yes',
-        '--appendfsync',
-        'always',
-      ],
-    });
-    cleanups.push(() => server.kill());
-    return server;
-  }
 
   /** A manager on a client of the user's with ioredis' defaults, and what it logs. */
   async function managerOnUsersClient(server: RedisProcess, keyPrefix: string) {
@@ -107,7 +76,7 @@ describe("a flush that waits in a client's offline queue is logged once, and its
     `Flushing metrics to Redis under prefix "${keyPrefix}" works again.`;
 
   it('Redis killed: the wait is logged within a few intervals with the refused connection, and the recovery once, every count kept', async () => {
-    const server = await durableRedis('offline-queue-kill');
+    const server = await startAofRedis('offline-queue-kill', cleanups);
     const { client, manager, orders, warnings, logs } = await managerOnUsersClient(
       server,
       'queued',
@@ -157,7 +126,7 @@ describe("a flush that waits in a client's offline queue is logged once, and its
   });
 
   it('Redis paused (CLIENT PAUSE): the wait is logged as no answer on a live connection, and the recovery once', async () => {
-    const server = await durableRedis('offline-queue-pause');
+    const server = await startAofRedis('offline-queue-pause', cleanups);
     const { manager, orders, warnings, logs } = await managerOnUsersClient(server, 'paused-queue');
     orders.inc();
     await manager.flush();

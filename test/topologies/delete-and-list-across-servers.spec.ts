@@ -3,7 +3,8 @@ import { Redis } from 'ioredis';
 import { Counter, Registry } from 'prom-client';
 
 import { PrefixKeys, RedisMetricsStore, RedisStorageDict } from '../../src/index.js';
-import { faultAfterFirstScan, startAofRedis } from '../harness/scan-fault.js';
+import { startAofRedis } from '../harness/aof-redis.js';
+import { faultAfterFirstScan } from '../harness/scan-fault.js';
 import { storeFlusher } from '../harness/test-flusher.js';
 
 // deleteCounts and RedisStorageDict's iteration walk a hash in several HSCAN calls too. A cursor

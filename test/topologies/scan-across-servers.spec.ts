@@ -6,7 +6,8 @@ import { RedisMetricsStore, RedisMultiProcessCollector } from '../../src/index.j
 import { startRedisCluster } from '../harness/redis-cluster.mjs';
 import { waitFor } from '../harness/redis-processes.mjs';
 import { respCall } from '../harness/resp-call.mjs';
-import { faultAfterFirstScan, startAofRedis } from '../harness/scan-fault.js';
+import { startAofRedis } from '../harness/aof-redis.js';
+import { faultAfterFirstScan } from '../harness/scan-fault.js';
 import { storeFlusher } from '../harness/test-flusher.js';
 
 // A scrape reads the totals in several HSCAN calls once they hold more than 2,000 series. An HSCAN
