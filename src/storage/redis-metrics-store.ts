@@ -19,10 +19,7 @@ import type {
 import { decodeNumber, encodeNumber } from './packed-values.js';
 import { parseProcessInfo } from './process-identity.js';
 import { SeriesSelection } from './series-selection.js';
-import { scanWholeHash } from './whole-hash-scan.js';
-
-/** Reads made before a scrape fails when each had part answered by another server process. */
-const MAX_READ_ATTEMPTS = 3;
+import { MAX_SCAN_ATTEMPTS, scanWholeHash } from './whole-hash-scan.js';
 
 /** Words ioredis uses for a command it cannot send (described as no node answering). */
 const CLUSTER_NOT_READY = 'Connection is closed.';
@@ -209,9 +206,9 @@ export class RedisMetricsStore implements MetricsStore {
     for (let attempt = 1; ; attempt += 1) {
       const snapshot = await this.readOnce(options);
       if (snapshot) return snapshot;
-      if (attempt === MAX_READ_ATTEMPTS) {
+      if (attempt === MAX_SCAN_ATTEMPTS) {
         throw new Error(
-          `${this.description}: another Redis server answered part of each of ${MAX_READ_ATTEMPTS} reads (a failover or a restart)`,
+          `${this.description}: another Redis server answered part of each of ${MAX_SCAN_ATTEMPTS} reads (a failover or a restart)`,
         );
       }
     }

@@ -1,6 +1,9 @@
 import { withScripts, type RedisClient } from './lua-scripts.js';
 
-/** Scans of one hash made before giving up when another server process answered part of each. */
+/**
+ * Scans of one hash (or reads of a scrape) made before giving up when another server process answered
+ * part of each.
+ */
 export const MAX_SCAN_ATTEMPTS = 3;
 
 /** Options of {@link scanWholeHash}. */
