@@ -224,10 +224,12 @@ export class RedisMultiProcessCollector {
    * collector's scrape does, with a {@link MergedScrapeUnavailableError} while the totals may be
    * partial: lost before or during the read, or less than `lostDataGraceMs` after a writer found
    * that Redis had lost data (default: {@link lostDataGraceMs} of the default flush interval, 2.5 s).
+   * @param keyPrefix default: `REDIS_KEY_PREFIX`, else `nestjs`, as the constructor and the module
+   *   read it (Python's `redis_key_prefix=None` reads `config.redis_key_prefix` too).
    */
   static async mergeFromRedis(
     client: RedisClient,
-    keyPrefix: string = DEFAULT_REDIS_METRICS_OPTIONS.keyPrefix,
+    keyPrefix: string = keyPrefixFromEnv() ?? DEFAULT_REDIS_METRICS_OPTIONS.keyPrefix,
     accumulate = true,
     livenessWindowMs: number = DEFAULT_REDIS_METRICS_OPTIONS.livenessWindowMs,
     graceMs: number = lostDataGraceMs(DEFAULT_REDIS_METRICS_OPTIONS.flushIntervalMs),

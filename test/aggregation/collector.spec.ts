@@ -581,7 +581,7 @@ describe('RedisMultiProcessCollector', () => {
     ]);
   });
 
-  it('reads REDIS_KEY_PREFIX as the module does: trimmed, and empty as unset', async () => {
+  it('reads REDIS_KEY_PREFIX as the module does, in the constructor and mergeFromRedis: trimmed, and empty as unset', async () => {
     const registry = new Registry();
     new Counter({ name: 'env_prefix_total', help: 'Counted', registers: [registry] }).inc(4);
     const envPrefix = redis.prefix('env-prefix');
@@ -594,6 +594,15 @@ describe('RedisMultiProcessCollector', () => {
       expect(await collector.metrics()).toBe(
         '# HELP env_prefix_total Counted\n# TYPE env_prefix_total counter\nenv_prefix_total 4\n',
       );
+      // mergeFromRedis without a prefix (or with undefined, Python's None) reads the same one.
+      for (const merged of [
+        await RedisMultiProcessCollector.mergeFromRedis(redis.client),
+        await RedisMultiProcessCollector.mergeFromRedis(redis.client, undefined, false),
+      ]) {
+        expect(await renderFamilies(merged)).toBe(
+          '# HELP env_prefix_total Counted\n# TYPE env_prefix_total counter\nenv_prefix_total 4\n',
+        );
+      }
       process.env.REDIS_KEY_PREFIX = '';
       expect(new RedisMultiProcessCollector({ client: redis.client })).toBeInstanceOf(
         RedisMultiProcessCollector,
