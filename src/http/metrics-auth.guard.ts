@@ -34,6 +34,11 @@ export class MetricsAuthGuard implements CanActivate {
     this.auth = auth?.bearerToken !== undefined || auth?.basic !== undefined ? auth : undefined;
   }
 
+  /**
+   * Whether an HTTP request may reach the route: `true` without an `auth` option, for a context that
+   * is not HTTP, or with accepted credentials.
+   * @throws UnauthorizedException (401, with a `WWW-Authenticate` challenge) otherwise.
+   */
   canActivate(context: ExecutionContext): boolean {
     const auth = this.auth;
     if (!auth || context.getType() !== 'http') return true;

@@ -145,7 +145,11 @@ export class PrefixKeys {
    */
   readonly exemplars: string;
 
-  constructor(readonly prefix: string) {
+  /** @param prefix the key prefix, which may contain `:` but not `{` or `}` (the hash tag's braces). */
+  constructor(
+    /** The key prefix these keys belong to, without its hash-tag braces. */
+    readonly prefix: string,
+  ) {
     if (prefix === '' || /[{}]/.test(prefix)) {
       throw new TypeError(`Redis key prefix must be non-empty without "{" or "}"; got "${prefix}"`);
     }

@@ -12,9 +12,13 @@ export class ProcessIdentity {
   readonly id: string;
 
   private constructor(
+    /** The host name (the `hostname` label of `all`/`liveall` gauges). */
     readonly hostname: string,
+    /** The process id (the `pid` label of `all`/`liveall` gauges). */
     readonly pid: number,
+    /** Random hex drawn at start, so a reused host name and pid never give the same id. */
     readonly nonce: string,
+    /** When this identity was made, ms since the epoch on the local clock. */
     readonly startedAt: number,
   ) {
     this.id = `${hostname}/${pid}/${nonce}`;

@@ -30,6 +30,7 @@ const CLUSTER_NOT_READY = 'Connection is closed.';
  * the server rejects the commands queued behind its handshake with the handshake's own error.
  */
 export class RedisMetricsStore implements MetricsStore {
+  /** The Redis keys of the store's prefix (see docs/redis-layout.md). */
   readonly keys: PrefixKeys;
   readonly description: string;
   /**
@@ -39,6 +40,7 @@ export class RedisMetricsStore implements MetricsStore {
   private serverIdRefused = false;
 
   constructor(
+    /** The Redis client every call goes through. */
     readonly client: RedisClient,
     keyPrefix: string,
   ) {
