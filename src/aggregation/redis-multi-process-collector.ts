@@ -5,6 +5,7 @@ import { RedisMetricsConfigError } from '../errors.js';
 import { keyPrefixFromEnv } from '../redis-metrics.env-source.js';
 import { DEFAULT_REDIS_METRICS_OPTIONS, lostDataGraceMs } from '../redis-metrics.options.js';
 import { readRedisUrl } from '../redis-url.js';
+import { COMMAND_TIMEOUT_MS } from '../storage/create-redis-client.js';
 import type { RedisClient } from '../storage/lua-scripts.js';
 import type { AcknowledgedWrite } from '../storage/metrics-flusher.js';
 import type { MetricsStore } from '../storage/metrics-store.js';
@@ -52,7 +53,8 @@ export interface RedisMultiProcessCollectorOptions {
   store?: MetricsStore;
   /**
    * The Redis client; default: one made from `PROMETHEUS_REDIS_URL` (closed by {@link close}), whose
-   * query is read as the module's options read a URL (a `RedisMetricsConfigError` names what is wrong).
+   * query is read as the module's options read a URL (a `RedisMetricsConfigError` names what is wrong),
+   * with the module's client's 2 s connect and 5 s command timeouts.
    */
   client?: RedisClient;
   /** Key prefix; default `REDIS_KEY_PREFIX` or `nestjs`. */
@@ -116,7 +118,14 @@ export class RedisMultiProcessCollector {
       if (typeof problem === 'string') {
         throw new RedisMetricsConfigError('PROMETHEUS_REDIS_URL', problem);
       }
-      const client = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 1 });
+      // The module's client's timeouts (Python's default client has socket timeouts of 5 s too): a
+      // Redis that accepts connections but never answers would otherwise hold a scrape forever.
+      const client = new Redis(url, {
+        lazyConnect: true,
+        maxRetriesPerRequest: 1,
+        connectTimeout: 2000,
+        commandTimeout: COMMAND_TIMEOUT_MS,
+      });
       // Its failures reach the caller as the scrape's rejection; without a listener ioredis would also
       // print every failed connection as an "Unhandled error event", stack and all.
       client.on('error', () => undefined);

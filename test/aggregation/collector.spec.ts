@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import { Redis } from 'ioredis';
 import { Counter, Gauge, Histogram, Registry, Summary, type Metric } from 'prom-client';
 
 import {
@@ -15,6 +15,12 @@ import {
   type GaugeMode,
 } from '../../src/index.js';
 import { promtoolCheck } from '../harness/promtool.js';
+import {
+  freshPort,
+  makeTempDir,
+  removeTempDir,
+  startRedisProcess,
+} from '../harness/redis-processes.mjs';
 import { testFlusher } from '../harness/test-flusher.js';
 import { testRedisUrl, useTestRedis } from '../harness/test-redis.js';
 import { collectorKeepingWarnings } from '../harness/warning-collector.js';
@@ -641,6 +647,35 @@ describe('RedisMultiProcessCollector', () => {
       else process.env.PROMETHEUS_REDIS_URL = before;
     }
   });
+
+  it("gives up on a PROMETHEUS_REDIS_URL server that does not answer after the 5 s command timeout, as Python's socket_timeout", async () => {
+    const dir = await makeTempDir('collector-paused');
+    const server = await startRedisProcess({
+      dir,
+      port: await freshPort(),
+      args: (port: number) => ['--port', String(port), '--bind', '127.0.0.1', '--save', ''],
+    });
+    const admin = new Redis({ port: server.port, host: '127.0.0.1' });
+    const before = process.env.PROMETHEUS_REDIS_URL;
+    process.env.PROMETHEUS_REDIS_URL = `redis://127.0.0.1:${server.port}`;
+    const collector = new RedisMultiProcessCollector({ keyPrefix: redis.prefix('paused') });
+    try {
+      await admin.call('CLIENT', 'PAUSE', '15000', 'ALL');
+      const started = Date.now();
+      await expect(collector.collect()).rejects.toThrow('Command timed out');
+      const waited = Date.now() - started;
+      expect(waited).toBeGreaterThanOrEqual(4900);
+      expect(waited).toBeLessThan(8000);
+    } finally {
+      if (before === undefined) delete process.env.PROMETHEUS_REDIS_URL;
+      else process.env.PROMETHEUS_REDIS_URL = before;
+      // Stopped before the collector's QUIT, which the pause would hold.
+      admin.disconnect();
+      await server.kill();
+      await collector.close();
+      await removeTempDir(dir);
+    }
+  }, 30_000);
 
   it('refuses a liveness window or a grace that is NaN or negative, which would turn its check off', async () => {
     const { client } = redis;
