@@ -619,7 +619,7 @@ describe('RedisMultiProcessCollector', () => {
     }
   });
 
-  it('reads PROMETHEUS_REDIS_URL as the module does: its query db, or a clear refusal', async () => {
+  it('reads PROMETHEUS_REDIS_URL as the module does: its query db, or a clear refusal, and refuses to start without it or a client', async () => {
     const registry = new Registry();
     new Counter({ name: 'url_query_total', help: 'Counted', registers: [registry] }).inc(2);
     const prefix = redis.prefix('url-query');
@@ -640,6 +640,13 @@ describe('RedisMultiProcessCollector', () => {
         new RedisMetricsConfigError(
           'PROMETHEUS_REDIS_URL',
           "has a query parameter the module does not take: only db, username, password, family are read from a URL (ioredis would take any other as a client setting over the module's own)",
+        ),
+      );
+      // Neither a client nor the variable (the seed: one of them is required).
+      delete process.env.PROMETHEUS_REDIS_URL;
+      expect(() => new RedisMultiProcessCollector({ keyPrefix: prefix })).toThrow(
+        new TypeError(
+          'RedisMultiProcessCollector needs a Redis client: pass options.client or set PROMETHEUS_REDIS_URL',
         ),
       );
     } finally {
