@@ -1,11 +1,13 @@
-import { Redis } from 'ioredis';
 import type { Registry } from 'prom-client';
 
 import { RedisMetricsConfigError } from '../errors.js';
 import { keyPrefixFromEnv } from '../redis-metrics.env-source.js';
-import { DEFAULT_REDIS_METRICS_OPTIONS, lostDataGraceMs } from '../redis-metrics.options.js';
-import { readRedisUrl } from '../redis-url.js';
-import { COMMAND_TIMEOUT_MS } from '../storage/create-redis-client.js';
+import {
+  DEFAULT_REDIS_METRICS_OPTIONS,
+  lostDataGraceMs,
+  readRedisMetricsOptionsFromEnv,
+} from '../redis-metrics.options.js';
+import { createRedisClient } from '../storage/create-redis-client.js';
 import type { RedisClient } from '../storage/lua-scripts.js';
 import type { AcknowledgedWrite } from '../storage/metrics-flusher.js';
 import type { MetricsStore } from '../storage/metrics-store.js';
@@ -52,9 +54,11 @@ export interface RedisMultiProcessCollectorOptions {
   /** Where the series are; default: Redis through `client`. */
   store?: MetricsStore;
   /**
-   * The Redis client; default: one made from `PROMETHEUS_REDIS_URL` (closed by {@link close}), whose
-   * query is read as the module's options read a URL (a `RedisMetricsConfigError` names what is wrong),
-   * with the module's client's 2 s connect and 5 s command timeouts.
+   * The Redis client; default: one made from `PROMETHEUS_REDIS_URL` (closed by {@link close}) as the
+   * module makes its own from the environment: the URL's query read the same way (a
+   * `RedisMetricsConfigError` names what is wrong), TLS with the `REDIS_TLS_*` files, the 2 s connect
+   * and 5 s command timeouts, no offline queue (a scrape fails at once while Redis is away), and errors
+   * that name their cause.
    */
   client?: RedisClient;
   /** Key prefix; default `REDIS_KEY_PREFIX` or `nestjs`. */
@@ -84,6 +88,8 @@ export interface RedisMultiProcessCollectorOptions {
 export class RedisMultiProcessCollector {
   private readonly client: RedisClient | undefined;
   private readonly ownsClient: boolean;
+  /** The first connection attempt of the client made here, settled either way. */
+  private connecting: Promise<unknown> | undefined;
   private readonly store: MetricsStore;
   private readonly livenessWindowMs: number;
   private readonly lostDataGraceMs: number;
@@ -113,23 +119,10 @@ export class RedisMultiProcessCollector {
           'RedisMultiProcessCollector needs a Redis client: pass options.client or set PROMETHEUS_REDIS_URL',
         );
       }
-      // Read as the module reads it: ioredis would take any other query parameter as a client option.
-      const problem = readRedisUrl(url);
-      if (typeof problem === 'string') {
-        throw new RedisMetricsConfigError('PROMETHEUS_REDIS_URL', problem);
-      }
-      // The module's client's timeouts (Python's default client has socket timeouts of 5 s too): a
-      // Redis that accepts connections but never answers would otherwise hold a scrape forever.
-      const client = new Redis(url, {
-        lazyConnect: true,
-        maxRetriesPerRequest: 1,
-        connectTimeout: 2000,
-        commandTimeout: COMMAND_TIMEOUT_MS,
-      });
-      // Its failures reach the caller as the scrape's rejection; without a listener ioredis would also
-      // print every failed connection as an "Unhandled error event", stack and all.
-      client.on('error', () => undefined);
-      this.client = client;
+      // The module's own client, from the same environment: a private CA in REDIS_TLS_CA_FILE, say,
+      // holds for both. Its timeouts also bound a scrape of a Redis that accepts connections but never
+      // answers (Python's default client gives up after its 5 s socket timeout too).
+      this.client = createRedisClient(readRedisMetricsOptionsFromEnv());
       this.ownsClient = true;
     }
     this.store =
@@ -153,6 +146,8 @@ export class RedisMultiProcessCollector {
    *   OpenMetrics can serve them, so a text-format scrape leaves them unread).
    */
   async collect(options: { exemplars?: boolean } = {}): Promise<MetricFamily[]> {
+    // Without an offline queue, the client made here fails commands until it has connected once.
+    if (this.ownsClient) await (this.connecting ??= this.client!.connect().catch(() => undefined));
     const ownWrite = this.options.acknowledged?.();
     const shownBefore = this.shownWrites.snapshot();
     const data = await readPrefix(this.store, this.fields, { exemplars: options.exemplars });
@@ -188,7 +183,12 @@ export class RedisMultiProcessCollector {
 
   /** Closes the client if the collector made it. */
   async close(): Promise<void> {
-    if (this.ownsClient) await this.client?.quit().catch(() => undefined);
+    const { client } = this;
+    if (!this.ownsClient || !client) return;
+    // QUIT lets a command under way finish; a client that is not connected has none, and after a
+    // refused QUIT it would go on reconnecting and keep the process alive.
+    if (client.status === 'ready') await client.quit().catch(() => undefined);
+    client.disconnect();
   }
 
   /**

@@ -4,6 +4,7 @@ import { readFileSync } from 'node:fs';
 
 import { Controller, Injectable, Module, Post } from '@nestjs/common';
 import { Test } from '@nestjs/testing';
+import { Redis } from 'ioredis';
 import { Counter, Registry } from 'prom-client';
 import request from 'supertest';
 
@@ -11,12 +12,14 @@ import {
   readRedisMetricsOptionsFromEnv,
   RedisMetricsModule,
   RedisMetricsService,
+  RedisMultiProcessCollector,
   RedisStorageManager,
   type RedisMetricsModuleOptions,
 } from '../../src/index.js';
 import { startTlsRedis, type TlsRedisServer } from '../harness/redis-tls-server.mjs';
 import { respCall } from '../harness/resp-call.mjs';
 import { makeTestCertificates, type TestCertificates } from '../harness/tls-certificates.mjs';
+import { testFlusher } from '../harness/test-flusher.js';
 import { uniquePrefix } from '../harness/test-redis.js';
 import { sampleValue } from './exposition-sample.js';
 
@@ -195,5 +198,31 @@ describe('the module over TLS', () => {
       `TLS: ${at} requires a client certificate (set REDIS_TLS_CERT_FILE and REDIS_TLS_KEY_FILE)`,
       `server closed the connection during TLS set-up at ${at} (does it require a client certificate? set REDIS_TLS_CERT_FILE and REDIS_TLS_KEY_FILE)`,
     ]).toContain(refused.health.error);
+  });
+
+  it('gives a RedisMultiProcessCollector made from PROMETHEUS_REDIS_URL the CA of REDIS_TLS_CA_FILE, as the module', async () => {
+    const registry = new Registry();
+    new Counter({ name: 'collected_total', help: 'Counted', registers: [registry] }).inc(4);
+    const prefix = uniquePrefix('tls-collector');
+    const writer = new Redis(server.port, '127.0.0.1', {
+      tls: { ca: readFileSync(certificates.caFile) },
+    });
+    const saved = { ...process.env };
+    try {
+      await testFlusher(writer, prefix, registry).flush();
+      process.env.PROMETHEUS_REDIS_URL = server.url;
+      process.env.REDIS_TLS_CA_FILE = certificates.caFile;
+      const collector = new RedisMultiProcessCollector({ keyPrefix: prefix });
+      try {
+        expect(await collector.metrics()).toBe(
+          '# HELP collected_total Counted\n# TYPE collected_total counter\ncollected_total 4\n',
+        );
+      } finally {
+        await collector.close();
+      }
+    } finally {
+      process.env = saved;
+      writer.disconnect();
+    }
   });
 });
