@@ -45,6 +45,8 @@ interface TimeWindow {
 interface SummaryEntry {
   labels: unknown;
   td?: unknown;
+  /** Observations since the entry was made, each once. */
+  count?: unknown;
 }
 
 /** What a window was made from, to tell at the next read whether it changed. */
@@ -95,9 +97,10 @@ function isDigest(digest: unknown): digest is Digest {
  * prom-client fills a new ring with one digest object in every slot (`Array(n).fill(new TDigest())`),
  * so until each slot has been rotated once an observation counts in the digest served once per slot
  * holding it. Its own quantiles do not change (every observation counts the same), but merged with
- * another process's window it would weigh several times too much; the weights are therefore divided by
- * the number of slots holding the digest served. Exact until the first rotation and after the first
- * whole window, close in between.
+ * another process's window it would weigh several times too much; the weights of that first digest are
+ * therefore divided by how many times it counts each observation on average (its `n` over the entry's
+ * `count`), so that it weighs as many observations as the process made. The number of slots holding it
+ * would do only until the first rotation: an observation pushed before it counts in every slot.
  */
 export class SummaryWindowReader {
   /** Series field -> its current window; series with nothing in their window are left out. */
@@ -140,7 +143,7 @@ export class SummaryWindowReader {
         // the window holds the observations of both.
         let reads = seen.get(field);
         if (!reads) seen.set(field, (reads = []));
-        const read = this.readWindow(entry.td, this.seen.get(field)?.[reads.length]);
+        const read = this.readWindow(entry.td, entry.count, this.seen.get(field)?.[reads.length]);
         if (read) reads.push(read);
       }
     }
@@ -166,13 +169,18 @@ export class SummaryWindowReader {
   }
 
   /** The window a series serves now; `undefined` when it holds nothing. */
-  private readWindow(td: TimeWindow, before: Seen | undefined): Seen | undefined {
+  private readWindow(td: TimeWindow, count: unknown, before: Seen | undefined): Seen | undefined {
     // Rotates the ring as prom-client does before it serves quantiles.
     if (td.size() === 0) return undefined;
     const digest = td.ringBuffer[td.currentBuffer];
     if (!isDigest(digest)) return undefined;
     let share = 0;
     for (const slot of td.ringBuffer) if (slot === digest) share += 1;
+    // A digest counting more observations than the entry has is the ring's first one, which holds every
+    // observation since the entry was made, each `n / count` times on average. Dividing by the slots
+    // that still hold it understates that once some rotated: an observation pushed before the first
+    // rotation counts in every slot, and weighed up to `ageBuckets` times too much.
+    if (typeof count === 'number' && count > 0 && digest.n > count) share = digest.n / count;
     const rotatedAt = td.lastRotateTimestampMillis;
     if (
       before !== undefined &&

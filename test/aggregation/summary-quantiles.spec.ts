@@ -240,6 +240,46 @@ describe('summary quantiles merged across processes', () => {
     expect(Math.abs(median - 1000.5)).toBeLessThanOrEqual(2000 * 0.01);
   });
 
+  it('weighs a new process by its observations after some slots of its ring rotated', async () => {
+    // Each observation before the first rotation counts once in every slot of the first digest; two
+    // of five slots still holding it after three rotations, the slots would put its weight at 2.5 each.
+    const prefix = redis.prefix('quantiles-ring-rotated');
+    const make = (pid: number, config: { maxAgeSeconds?: number; ageBuckets?: number }) => {
+      const registry = new Registry();
+      const summary = new Summary({
+        name: 'work_seconds',
+        help: 'Work',
+        percentiles: [0.5],
+        registers: [registry],
+        ...config,
+      });
+      return { summary, flusher: writer(prefix, registry, pid) };
+    };
+    const young = make(1, { maxAgeSeconds: 600, ageBuckets: 5 });
+    const plain = make(2, {});
+    for (let i = 1; i <= 1000; i += 1) {
+      young.summary.observe(i);
+      plain.summary.observe(1000 + i);
+    }
+    // Three slots of 120 s passed: the next read rotates the ring three times.
+    const ring = (young.summary as unknown as { hashMap: Record<string, { td: TimeWindowState }> })
+      .hashMap[''].td as TimeWindowState & { lastRotateTimestampMillis: number };
+    ring.lastRotateTimestampMillis -= 3 * 120_000 + 1000;
+    await young.flusher.flush();
+    await plain.flusher.flush();
+    expect(ring.currentBuffer).toBe(3);
+
+    const families = await new RedisMultiProcessCollector({
+      client: redis.client,
+      keyPrefix: prefix,
+    }).collect();
+    const median = samplesOf(families, 'work_seconds')['work_seconds{quantile="0.5"}'];
+
+    // Values 1 to 2000, one each: the median is 1000.5; weighed 2.5 times, the young process's values
+    // would put it at 700.
+    expect(Math.abs(median - 1000.5)).toBeLessThanOrEqual(2000 * 0.01);
+  });
+
   it('a window older than maxAgeSeconds leaves the quantiles, from a live process and from one that stopped writing', async () => {
     const prefix = redis.prefix('quantiles-age');
     const percentiles = [0.5, 0.9];
