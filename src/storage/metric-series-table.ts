@@ -141,6 +141,7 @@ export class MetricSeriesTable {
 
   /**
    * Brings the sink up to date with the metric.
+   * @param name the name its fields begin with (the reader's: see `RegistryReader`).
    * @param sink where the series are kept, and the changed fields noted.
    * @param defaults the registry's default labels (a new object whenever they changed).
    * @param times timed gauges: prom-client's series key -> local time of the last setting call.
@@ -148,6 +149,7 @@ export class MetricSeriesTable {
    *   when the read must be resumed (see {@link resume}).
    */
   read(
+    name: string,
     sink: SeriesSink,
     defaults: Readonly<Record<string, unknown>>,
     times: ReadonlyMap<string, number> | undefined,
@@ -158,10 +160,10 @@ export class MetricSeriesTable {
     this.compareFrom = 0;
     const { metric } = this;
     if (this.kind === 'histogram' && Object.hasOwn(defaults, 'le')) return 'unreadable';
-    if (this.builder?.metricName !== metric.name || this.defaults !== defaults) {
+    if (this.builder?.metricName !== name || this.defaults !== defaults) {
       this.defaults = defaults;
       this.builder = new SeriesFieldBuilder(
-        metric.name,
+        name,
         metric.labelNames ?? [],
         defaults,
         this.kind === 'histogram' ? 'le' : undefined,

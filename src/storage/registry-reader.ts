@@ -94,6 +94,8 @@ export class RegistryReader {
   };
   private readonly tables = new Map<object, MetricSeriesTable>();
   private readonly generic = new Map<object, GenericRead>();
+  /** The name each metric was first read with (see {@link storedName}). */
+  private readonly names = new WeakMap<object, string>();
   /** The default labels as last read, and the object handed to tables (new when they changed). */
   private defaultsSeen: Record<string, unknown> = {};
   private defaults: Readonly<Record<string, unknown>> = {};
@@ -193,10 +195,11 @@ export class RegistryReader {
       this.tables.delete(metric);
       return this.readGeneric(metric, defaults, sink);
     }
+    const name = this.storedName(metric, kind, metric.name);
     const meta: MetricMeta = { type: kind, help: metric.help };
-    const mode = kind === 'gauge' ? this.gaugeModeOf(metric.name) : undefined;
+    const mode = kind === 'gauge' ? this.gaugeModeOf(name) : undefined;
     if (mode !== undefined) meta.mode = mode;
-    this.view.metadata.set(metric.name, meta);
+    this.view.metadata.set(name, meta);
 
     // As get() does: the metric's collect callback first (unless this read skips them).
     const collect = (metric as { collect?: () => unknown }).collect;
@@ -212,7 +215,7 @@ export class RegistryReader {
     const times = isTimedGaugeMode(mode)
       ? gaugeCallTimes(metric as unknown as ObservedGauge)
       : undefined;
-    let outcome = table.read(sink, defaults, times);
+    let outcome = table.read(name, sink, defaults, times);
     while (outcome === 'unfinished') {
       // A large read (a first one, one after a reset, one with many changes) lets requests in between
       // its turns. The promise form of setImmediate: a test's fake timers, which replace the global
@@ -225,7 +228,7 @@ export class RegistryReader {
     table.drop(sink);
     this.tables.delete(metric);
     this.generic.set(metric, { gauges: new Set(), counters: new Set() });
-    const converted = this.convert(metric, defaults, await metric.get());
+    const converted = this.convert(metric, defaults, { ...(await metric.get()), name });
     this.showGeneric(metric, converted, sink);
   }
 
@@ -237,10 +240,24 @@ export class RegistryReader {
   ): Promise<void> {
     const item = await metric.get();
     const type = String(item.type) as MetricMeta['type'];
+    const name = this.storedName(metric, type, item.name);
     const meta: MetricMeta = { type, help: item.help };
-    if (type === 'gauge') meta.mode = this.gaugeModeOf(item.name);
-    this.view.metadata.set(item.name, meta);
-    this.showGeneric(metric, this.convert(metric, defaults, item), sink);
+    if (type === 'gauge') meta.mode = this.gaugeModeOf(name);
+    this.view.metadata.set(name, meta);
+    this.showGeneric(metric, this.convert(metric, defaults, { ...item, name }), sink);
+  }
+
+  /**
+   * The name a metric's series are stored under: its name, except that a counter keeps the name it was
+   * first read with when that name is its name and `_total`. prom-client's `metrics()` of an OpenMetrics
+   * registry strips `_total` from the Counter object itself, for good: the same series under a second
+   * name would count again from zero what the first name's totals already hold.
+   */
+  private storedName(metric: object, type: string, name: string): string {
+    const first = this.names.get(metric);
+    if (type === 'counter' && first === `${name}_total`) return first;
+    this.names.set(metric, name);
+    return name;
   }
 
   private convert(

@@ -1,5 +1,12 @@
 import { Redis } from 'ioredis';
-import { Counter, Gauge, Histogram, Registry, Summary } from 'prom-client';
+import {
+  Counter,
+  Gauge,
+  Histogram,
+  Registry,
+  Summary,
+  type OpenMetricsContentType,
+} from 'prom-client';
 
 import {
   decodeWindowDigest,
@@ -26,7 +33,10 @@ describe('a flush stores exactly what prom-client shows, reading only what chang
   const prefix = redis.prefix('what-changed');
   const keys = new PrefixKeys(prefix);
 
-  function makeFlusher(registry: Registry, options: Partial<MetricsFlusherOptions> = {}) {
+  function makeFlusher(
+    registry: MetricsFlusherOptions['registry'],
+    options: Partial<MetricsFlusherOptions> = {},
+  ) {
     const identity = ProcessIdentity.create();
     const flusher = testFlusher(redis.client, prefix, registry, { identity, ...options });
     return { identity, flusher };
@@ -120,6 +130,24 @@ describe('a flush stores exactly what prom-client shows, reading only what chang
       gauges: {},
     });
     expect(await stored(identity)).toEqual(await expected(registry));
+  });
+
+  it("keeps a counter's series when prom-client's OpenMetrics metrics() strips _total from its name, and counts it once", async () => {
+    const registry = new Registry<OpenMetricsContentType>();
+    registry.setContentType(Registry.OPENMETRICS_CONTENT_TYPE);
+    const orders = new Counter({ name: 'renamed_total', help: 'Orders', registers: [registry] });
+    const { identity, flusher } = makeFlusher(registry);
+    orders.inc();
+    expect((await flusher.flush()).ok).toBe(true);
+    await registry.metrics();
+    // What prom-client does to the Counter object itself, for good.
+    expect((orders as unknown as { name: string }).name).toBe('renamed');
+    orders.inc();
+    expect((await flusher.flush()).ok).toBe(true);
+    const field = seriesField('renamed_total', {});
+    expect(await stored(identity)).toEqual({ counters: { [field]: 'v 2' }, gauges: {} });
+    const totals = await redis.client.hmget(keys.totals, field, seriesField('renamed', {}));
+    expect(totals).toEqual(['v 2', null]);
   });
 
   it('flushes metrics added after start-up, plain new Counter() and friends included', async () => {
