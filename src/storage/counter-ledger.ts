@@ -10,6 +10,11 @@ export interface CounterSeries {
   acked: string | undefined;
   /** Whether it is in the ledger's list of changed series. */
   listed: boolean;
+  /**
+   * Values to write before its field's delete or its next `shown`, oldest first, until the store
+   * acknowledges them: the last value of a series that was removed (see {@link CounterLedger.end}).
+   */
+  ends: string[] | undefined;
 }
 
 /**
@@ -66,7 +71,7 @@ export class CounterLedger implements Iterable<[string, string]> {
   show(field: string, packed: string): CounterSeries {
     let series = this.byField.get(field);
     if (series === undefined) {
-      series = { field, shown: undefined, acked: undefined, listed: false };
+      series = { field, shown: undefined, acked: undefined, listed: false, ends: undefined };
       this.byField.set(field, series);
     }
     if (series.shown === undefined) this.shownCount += 1;
@@ -77,6 +82,16 @@ export class CounterLedger implements Iterable<[string, string]> {
   /** A new value of a series that is shown. */
   update(series: CounterSeries, packed: string): void {
     series.shown = packed;
+    this.list(series);
+  }
+
+  /**
+   * The series was removed from prom-client at `last`, which may be more than the store acknowledged
+   * (it counted since the last flush, or during an outage): `last` is written before the field is
+   * deleted, so that the totals keep all it counted. Forgotten by a repair that starts over.
+   */
+  end(series: CounterSeries, last: string): void {
+    (series.ends ??= []).push(last);
     this.list(series);
   }
 
@@ -109,6 +124,11 @@ export class CounterLedger implements Iterable<[string, string]> {
    */
   acknowledgeSeries(series: CounterSeries, packed: string): void {
     series.acked = packed;
+    // Acknowledged in the order sent: an end's value comes first.
+    if (series.ends?.[0] === packed) {
+      series.ends.shift();
+      if (series.ends.length === 0) series.ends = undefined;
+    }
   }
 
   /** The store acknowledged `packed` as the series' previous value (`undefined`: it deleted it). */
@@ -117,19 +137,30 @@ export class CounterLedger implements Iterable<[string, string]> {
     if (packed === undefined) {
       if (series === undefined) return;
       series.acked = undefined;
-      if (series.shown === undefined) this.byField.delete(field);
+      if (series.shown === undefined && series.ends === undefined) this.byField.delete(field);
     } else if (series === undefined) {
       // The store holds a field the registry does not show (a repair's base): its delete is due.
-      this.byField.set(field, { field, shown: undefined, acked: packed, listed: false });
+      this.byField.set(field, {
+        field,
+        shown: undefined,
+        acked: packed,
+        listed: false,
+        ends: undefined,
+      });
     } else {
       series.acked = packed;
     }
   }
 
-  /** The store forgot this process: nothing is acknowledged any more. */
+  /**
+   * The store forgot this process: nothing is acknowledged any more. The last values of removed series
+   * not acknowledged yet are dropped too: the repair starts over from what the totals hold, which holds
+   * them if the write that carried them was applied, and counting them again could count them twice.
+   */
   forgetAcknowledged(): void {
     for (const series of this.byField.values()) {
       series.acked = undefined;
+      series.ends = undefined;
       if (series.shown === undefined) this.byField.delete(series.field);
     }
   }

@@ -278,6 +278,7 @@ export class MetricSeriesTable {
         entry = undefined;
       }
       if (entry === undefined || again.has(key)) {
+        if (entry === undefined) this.removed(i);
         this.hide(i);
         continue;
       }
@@ -408,6 +409,22 @@ export class MetricSeriesTable {
     }
     this.compareFrom = i;
     return i < entries.length ? 'unfinished' : 'done';
+  }
+
+  /**
+   * Series `i`'s entry was removed from prom-client's map (`remove()`, or a summary's empty window):
+   * its numbers as it left, which may be more than the store acknowledged (counted since the last read,
+   * or through an outage), are written before its field is deleted (see `CounterLedger.end`).
+   */
+  private removed(i: number): void {
+    if (this.kind === 'gauge' || (this.flags[i] & SHOWN) === 0) return;
+    const entry = this.entries[i];
+    const last =
+      this.kind === 'counter'
+        ? `v ${encodeNumber(entry.value!)}`
+        : this.pack(entry, entry.count!, entry.sum!);
+    const record = this.records[i]!;
+    if (last !== record.acked) this.sink.counters.end(record, last);
   }
 
   /** A histogram's or summary's packed value (see packed-values.ts), as the reference builds it. */

@@ -552,7 +552,22 @@ export class MetricsFlusher {
     // A shown value the store lacks is sent; a series no longer shown that the store holds is deleted
     // (so is what it held of a metric made again with another type: its series left the ledger).
     const counter = (series: CounterSeries) => {
-      const { field, shown, acked } = series;
+      const { field, shown, acked, ends } = series;
+      if (ends !== undefined) {
+        // The last values of a removed series, then its delete, or what shows its field again (sent
+        // even when it equals what was acknowledged: the store holds the last value now).
+        for (const value of ends) {
+          changes.counters.push([field, value]);
+          sentSeries.push(series);
+        }
+        if (shown === undefined) {
+          changes.counterDeletes.push(field);
+        } else {
+          changes.counters.push([field, shown]);
+          sentSeries.push(series);
+        }
+        return;
+      }
       if (shown !== undefined) {
         if (shown !== acked) {
           changes.counters.push([field, shown]);

@@ -42,8 +42,10 @@ const EXEMPLAR_WEIGHT = 2;
 
 /**
  * Splits changes into batches of bounded weight. The first carries the metadata, the metrics withdrawn
- * and the deletions, so a series never arrives before its metric's metadata. Always at least one
- * batch: an empty one still refreshes the heartbeat.
+ * and the deletions of gauges and windows, so a series never arrives before its metric's metadata; the
+ * last carries the deletions of counters, after every counter value (a removed series has its last
+ * value written before its field is deleted: see `CounterLedger.end`). Always at least one batch: an
+ * empty one still refreshes the heartbeat.
  */
 export function splitIntoBatches(changes: SeriesChanges, maxWeight = BATCH_WEIGHT): BatchContent[] {
   const batches: BatchContent[] = [];
@@ -52,7 +54,6 @@ export function splitIntoBatches(changes: SeriesChanges, maxWeight = BATCH_WEIGH
     metadata: changes.metadata,
     withdrawnMetrics: changes.withdrawnMetrics,
     gaugeDeletes: changes.gaugeDeletes,
-    counterDeletes: changes.counterDeletes,
     windowDeletes: changes.windowDeletes,
     gauges: [],
     counters: [],
@@ -63,7 +64,6 @@ export function splitIntoBatches(changes: SeriesChanges, maxWeight = BATCH_WEIGH
     changes.metadata.length +
     changes.withdrawnMetrics.length +
     changes.gaugeDeletes.length +
-    changes.counterDeletes.length +
     changes.windowDeletes.length;
   let items = 0;
   const next = (cost: number) => {
@@ -91,6 +91,10 @@ export function splitIntoBatches(changes: SeriesChanges, maxWeight = BATCH_WEIGH
   for (const exemplar of changes.exemplars) {
     next(EXEMPLAR_WEIGHT);
     current.exemplars.push(exemplar);
+  }
+  if (changes.counterDeletes.length > 0) {
+    next(changes.counterDeletes.length);
+    current.counterDeletes = changes.counterDeletes;
   }
   batches.push(current);
   return batches;

@@ -318,6 +318,51 @@ describe('MetricsFlusher against a real Redis', () => {
     expect(await total(seriesField('queries_g', { db: 'a' }))).toEqual({ v: 1 });
   });
 
+  it('counts what a removed series counted since the last flush, or through a failed flush, before its field goes', async () => {
+    const registry = new Registry();
+    const counter = new Counter({
+      name: 'jobs_r',
+      help: 'J',
+      labelNames: ['queue'],
+      registers: [registry],
+    });
+    const histogram = new Histogram({
+      name: 'wait_r',
+      help: 'W',
+      labelNames: ['queue'],
+      buckets: [1],
+      registers: [registry],
+    });
+    const store = new FailingStore(new RedisMetricsStore(redis.client, prefix));
+    const identity = ProcessIdentity.create();
+    const flusher = storeFlusher(store, registry, { identity });
+    const a = { queue: 'a' };
+    const b = { queue: 'b' };
+    counter.inc(a, 8);
+    histogram.observe(a, 0.5);
+    counter.inc(b, 3);
+    expect((await flusher.flush()).ok).toBe(true);
+
+    // Counted after the last flush, then removed before the next.
+    counter.inc(a);
+    histogram.observe(a, 2);
+    counter.remove(a);
+    histogram.remove(a);
+    // Counted, the flush that carried it failed, then removed before the next.
+    counter.inc(b, 4);
+    store.plan.push({ call: 'write', failure: 'before' });
+    expect((await flusher.flush()).ok).toBe(false);
+    counter.remove(b);
+    expect(await flusher.flush()).toMatchObject({ ok: true, removed: 3 });
+
+    expect(await total(seriesField('jobs_r', a))).toEqual({ v: 9 });
+    expect(await total(seriesField('wait_r', a))).toEqual({ c: 2, s: 2.5, '1': 1, '+Inf': 2 });
+    expect(await total(seriesField('jobs_r', b))).toEqual({ v: 7 });
+    // Their fields went from the process's previous values all the same.
+    const own = await redis.client.hgetall(keys.counters(identity.id));
+    expect(Object.keys(own).filter((field) => !isMarkerField(field))).toEqual([]);
+  });
+
   it('runs collect callbacks at most every collectIntervalMs, and whenever a flush asks for them', async () => {
     const registry = new Registry();
     let calls = 0;
