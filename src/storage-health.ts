@@ -59,12 +59,16 @@ export function storageHealth(
     const running = flusher.runningSince;
     const quiet = `no write acknowledged for ${Math.round(quietMs)} ms`;
     if (running === undefined) return { ...base, status: 'degraded', error: quiet };
-    const waited = `${quiet}: a flush has waited ${Math.round(now - running)} ms for Redis`;
+    const silence = flusher.silenceCause;
+    // A store that is no Redis (an IpcMetricsStore) names what it waits on instead.
+    const waited = `${quiet}: a flush has waited ${Math.round(now - running)} ms for ${silence ? 'an answer' : 'Redis'}`;
     return {
       ...base,
       status: 'degraded',
       // A client with an offline queue holds the write while it reconnects: say why.
-      error: connectionError ? `${waited}: ${connectionError}` : `${waited} (slow or unreachable)`,
+      error: connectionError
+        ? `${waited}: ${connectionError}`
+        : `${waited} (${silence ?? 'slow or unreachable'})`,
     };
   }
   return { ...base, status: 'up' };

@@ -99,6 +99,9 @@ const TIMEOUT_MS = COMMAND_TIMEOUT_MS + 1000;
  */
 export class IpcMetricsStore implements MetricsStore {
   readonly description = 'the cluster primary, over IPC';
+  // There is no Redis here: a primary that answers nothing is blocked, stopped, or serves no store.
+  readonly silenceCause =
+    'the cluster primary blocked or stopped, or it does not serve the store with serveMetricsStore(store, cluster)';
   /** Tells this store's replies from those of another in the same worker (whose seq runs alike). */
   private readonly caller = randomBytes(8).toString('hex');
   private seq = 0;

@@ -402,6 +402,14 @@ export class MetricsFlusher {
     return this.runningSinceAt;
   }
 
+  /**
+   * What a write that waits long on the store most likely waits on ({@link MetricsStore.silenceCause});
+   * `undefined` for a Redis store.
+   */
+  get silenceCause(): string | undefined {
+    return this.options.store.silenceCause;
+  }
+
   /** Live processes the store counted at the last successful write, if asked to count them. */
   get liveProcesses(): number | undefined {
     return this.lastLive;
@@ -1015,7 +1023,8 @@ export class MetricsFlusher {
     if (this.failing || this.stopping || this.runningSinceAt === undefined) return;
     this.failing = 'waiting';
     const cause =
-      this.options.describeWait?.() ?? 'no answer yet (Redis slow, paused or out of reach)';
+      this.options.describeWait?.() ??
+      `no answer yet (${this.options.store.silenceCause ?? 'Redis slow, paused or out of reach'})`;
     this.options.logger?.warn(
       `Flushing metrics to ${this.options.store.description} has waited over ${waitMs} ms for an answer; counting goes on in memory, and one flush at a time waits until it comes: ${cause}`,
     );

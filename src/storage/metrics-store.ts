@@ -209,6 +209,11 @@ export interface MetricsStore {
   /** A short description for logs: where the metrics go. Never a secret. */
   readonly description: string;
   /**
+   * What a write that has waited long for this store's answer most likely waits on, for the line a
+   * flush logs then (`no answer yet (...)`). Without it the line names Redis, as for a Redis store.
+   */
+  readonly silenceCause?: string;
+  /**
    * A new channel for fresh scrapes, for a store that has one of its own (an `IpcMetricsStore`: the
    * cluster primary relays a request to every worker). The module uses it for a store passed as
    * `store`; with a Redis client (its own or `client`) it uses Redis pub/sub. A store passed without

@@ -428,4 +428,40 @@ describe('IpcMetricsStore over a real IPC channel', () => {
         'the cluster primary did not answer a read within 6000 ms (does it serve the store with serveMetricsStore(store, cluster)? is it blocked?)',
     });
   }, 20_000);
+
+  it('names the cluster primary, not Redis, in the log line and the health of a flush that waits long for its answer', async () => {
+    const memory = new MemoryMetricsStore();
+    let writes = 0;
+    // The second write is answered after 3 s, as by a primary blocked that long.
+    const store: MetricsStore = {
+      description: memory.description,
+      write: async (identity, batch) => {
+        writes += 1;
+        if (writes === 2) await new Promise((resolve) => setTimeout(resolve, 3000));
+        return memory.write(identity, batch);
+      },
+      rebase: (identity, request) => memory.rebase(identity, request),
+      end: (processId, staleAfterMs) => memory.end(processId, staleAfterMs),
+      read: (options) => memory.read(options),
+      processIndex: () => memory.processIndex(),
+    };
+
+    const report = await runFixture<{ warnings: string[]; health: string; ok: boolean }>(
+      'ipc-waiting.mjs',
+      store,
+      { HEALTH_AFTER_MS: '2600' },
+    );
+
+    const silence =
+      'the cluster primary blocked or stopped, or it does not serve the store with serveMetricsStore(store, cluster)';
+    expect(report.ok).toBe(true);
+    expect(report.warnings).toEqual([
+      `Flushing metrics to the cluster primary, over IPC has waited over 2250 ms for an answer; counting goes on in memory, and one flush at a time waits until it comes: no answer yet (${silence})`,
+    ]);
+    expect(report.health).toMatch(
+      new RegExp(
+        `^no write acknowledged for \\d+ ms: a flush has waited \\d+ ms for an answer \\(${silence.replace(/[().?]/g, '\\$&')}\\)$`,
+      ),
+    );
+  }, 20_000);
 });
