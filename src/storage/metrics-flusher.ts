@@ -58,6 +58,12 @@ export function stallAfterMs(flushIntervalMs: number): number {
   return Math.max(3 * flushIntervalMs, flushIntervalMs + 2000);
 }
 
+/**
+ * How late the timer that watches a flush's wait may fire before the lateness is taken for this
+ * process's own event loop blocked (a long synchronous task) rather than a slow store.
+ */
+const BLOCKED_LOOP_MS = 1000;
+
 /** A flush that wrote nothing. */
 const failedFlush = (error: Error): FlushResult => ({
   ok: false,
@@ -428,13 +434,22 @@ export class MetricsFlusher {
     // A client with an offline queue (a user's ioredis, by default) holds a write while Redis is away,
     // for up to minutes, where the module's own fails it at once: the logs say so all the same.
     const waitMs = stallAfterMs(this.options.intervalMs);
-    const watch = setTimeout(() => this.reportWaiting(waitMs), waitMs);
-    watch.unref();
+    let watch: NodeJS.Timeout;
+    const watchFrom = (from: number) => {
+      watch = setTimeout(() => {
+        // Late by over a second: this process's own event loop was blocked, and the store's answer
+        // may be waiting unread. The store gets the whole wait again rather than the blame.
+        if (Date.now() - from - waitMs > BLOCKED_LOOP_MS) watchFrom(Date.now());
+        else this.reportWaiting(waitMs);
+      }, waitMs);
+      watch.unref();
+    };
+    watchFrom(this.runningSinceAt);
     const result = await this.writeChanges().catch((failure: unknown): FlushResult => {
       const error = this.options.describeError?.(failure) ?? failure;
       return failedFlush(error instanceof Error ? error : new Error(String(error)));
     });
-    clearTimeout(watch);
+    clearTimeout(watch!);
     this.runningSinceAt = undefined;
     this.report(result);
     this.last = result;

@@ -429,6 +429,18 @@ describe('IpcMetricsStore over a real IPC channel', () => {
     });
   }, 20_000);
 
+  it("logs no wait for the primary's answer when the worker's own event loop was blocked while the flush waited", async () => {
+    // The primary answers at once; the worker blocks for 4 s right after its flush began, so the
+    // timer that watches the wait (2,250 ms) fires 1,750 ms late, before the answer is read.
+    const report = await runFixture<{ warnings: string[]; health?: string; ok: boolean }>(
+      'ipc-waiting.mjs',
+      new MemoryMetricsStore(),
+      { BLOCK_MS: '4000', HEALTH_AFTER_MS: '500' },
+    );
+
+    expect(report).toEqual({ done: true, warnings: [], ok: true });
+  }, 20_000);
+
   it('names the cluster primary, not Redis, in the log line and the health of a flush that waits long for its answer', async () => {
     const memory = new MemoryMetricsStore();
     let writes = 0;
