@@ -1,4 +1,4 @@
-import cluster from 'node:cluster';
+import cluster, { type Worker } from 'node:cluster';
 import { randomBytes } from 'node:crypto';
 
 import { RedisAuthenticationError, RedisConnectionError, RedisTimeoutError } from '../errors.js';
@@ -301,13 +301,29 @@ function isPm2ClusterWorker(): boolean {
 
 /**
  * Serves a store to the workers of a node:cluster primary: call it in the primary with the cluster
- * module; each worker uses an {@link IpcMetricsStore}. It relays the workers' fresh scrapes too.
+ * module; each worker uses an {@link IpcMetricsStore}. It relays the workers' fresh scrapes too. When
+ * a worker goes away (killed, crashed, or stopped), the processes it wrote are ended in the store, as
+ * `markProcessDead()` ends them: their gauges leave the next scrape, their counts stay.
  */
 export function serveMetricsStore(store: MetricsStore, cluster: ClusterMessages): void {
   serveFlushRequests(cluster);
+  /** The processes each worker wrote, to end when its channel closes. */
+  const writers = new Map<Worker, Set<string>>();
+  // After 'disconnect' no message of the worker is left unread, so no write of it can come after the end.
+  cluster.on('disconnect', (worker) => {
+    const ids = writers.get(worker);
+    writers.delete(worker);
+    for (const id of ids ?? []) void store.end(id).catch(() => undefined);
+  });
   cluster.on('message', (worker, message) => {
     const envelope = message as Envelope;
     if (envelope?.nrmStore !== 'request' || !envelope.request) return;
+    const { request } = envelope;
+    if (request.op === 'write' || request.op === 'rebase') {
+      // A worker whose channel already closed (a message read late) is not kept: it would stay.
+      if (worker.isConnected())
+        writers.set(worker, (writers.get(worker) ?? new Set()).add(request.id));
+    }
     // With a callback, a worker that died since the request cannot make the send throw or emit an
     // 'error' that nobody listens to (which would end the primary).
     const reply = (body: Pick<Envelope, 'result' | 'error' | 'errorName' | 'errorCauses'>) =>

@@ -109,6 +109,37 @@ describe('IpcMetricsStore over a real IPC channel', () => {
     expect(total).toBe(report.counted);
   }, 60_000);
 
+  it('ends the processes of a worker killed with SIGKILL in the store, its counts kept', async () => {
+    const store = new MemoryMetricsStore();
+    const cluster = new EventEmitter();
+    serveMetricsStore(store, cluster as Parameters<typeof serveMetricsStore>[1]);
+    const child = fork(fixture('ipc-writer.mjs'), [], {
+      env: { ...process.env, SERIES: '3', ROUNDS: '2' },
+      stdio: 'inherit',
+    });
+    const worker = { isConnected: () => child.connected, send: child.send.bind(child) };
+    child.on('message', (message: { done?: boolean }) => {
+      if (message?.done) child.kill('SIGKILL');
+      else cluster.emit('message', worker, message);
+    });
+    // node:cluster says 'disconnect' once the worker's channel closed.
+    await new Promise<void>((resolve) =>
+      child.on('disconnect', () => {
+        cluster.emit('disconnect', worker);
+        resolve();
+      }),
+    );
+    await new Promise((resolve) => setImmediate(resolve));
+
+    const snapshot = await store.read();
+    expect(snapshot.processes).toEqual([]);
+    let total = 0;
+    for (let i = 0; i < snapshot.totals.length; i += 2) {
+      if (snapshot.totals[i].startsWith('[')) total += Number(snapshot.totals[i + 1].split(' ')[1]);
+    }
+    expect(total).toBe(6);
+  });
+
   it('two stores in one worker each get the answer to their own call', async () => {
     const report = await runFixture<{ read: string[]; processIndex: string[] }>(
       'ipc-two-stores.mjs',
