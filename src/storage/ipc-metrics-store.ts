@@ -116,7 +116,10 @@ export class IpcMetricsStore implements MetricsStore {
    */
   constructor(readonly channel: NodeJS.Process = process) {
     if (typeof channel.send !== 'function') {
-      throw new Error('IpcMetricsStore needs an IPC channel: run it in a node:cluster worker');
+      // Most often made where the module file is imported, which the primary does too.
+      throw new Error(
+        'IpcMetricsStore needs an IPC channel to a cluster primary, and this process has none (it is the primary, or was not forked): make it in the workers only, in a forRootAsync() factory rather than in forRoot() (the module file runs in the primary too), and serve a MemoryMetricsStore in the primary with serveMetricsStore(store, cluster)',
+      );
     }
     if (channel === process && isPm2ClusterWorker()) {
       throw new Error(

@@ -450,6 +450,15 @@ describe('IpcMetricsStore over a real IPC channel', () => {
     expect(forkMode).toEqual({ read: { totals: [] } });
   }, 30_000);
 
+  it('says where to make it, and what the primary serves, when made in a process without an IPC channel', () => {
+    // A cluster primary's `process` has no `send`.
+    expect(() => new IpcMetricsStore({} as NodeJS.Process)).toThrow(
+      new Error(
+        'IpcMetricsStore needs an IPC channel to a cluster primary, and this process has none (it is the primary, or was not forked): make it in the workers only, in a forRootAsync() factory rather than in forRoot() (the module file runs in the primary too), and serve a MemoryMetricsStore in the primary with serveMetricsStore(store, cluster)',
+      ),
+    );
+  });
+
   it('says what to check when the primary does not answer', async () => {
     const report = await runFixture<{ read: unknown }>('ipc-unserved.mjs', undefined);
 
