@@ -76,8 +76,11 @@ async function runPrimary(): Promise<void> {
     const reason = restartReason(code, signal);
     restarts.inc({ reason });
     // The dead worker's live* gauges leave at once instead of after its heartbeat expires; its counts
-    // stay (as gunicorn's child_exit hook calls mark_process_dead).
-    void manager.markProcessDead({ pid: worker.process.pid! }).catch(() => undefined);
+    // stay (as gunicorn's child_exit hook calls mark_process_dead). Without Redis, serveMetricsStore()
+    // does it once the worker's channel closed: 'exit' can come before its last writes were read,
+    // which an end would then refuse.
+    if (!embedded)
+      void manager.markProcessDead({ pid: worker.process.pid! }).catch(() => undefined);
     void manager.flush();
     console.log(
       `Worker ${worker.process.pid} ended (${signal ?? `exit ${code}`}); starting another`,
