@@ -7,6 +7,7 @@ import {
   lostDataGraceMs,
   readRedisMetricsOptionsFromEnv,
 } from '../redis-metrics.options.js';
+import { settingNamesOf } from '../setting-names.js';
 import { createRedisClient } from '../storage/create-redis-client.js';
 import type { RedisClient } from '../storage/lua-scripts.js';
 import type { AcknowledgedWrite } from '../storage/metrics-flusher.js';
@@ -122,7 +123,9 @@ export class RedisMultiProcessCollector {
       // The module's own client, from the same environment: a private CA in REDIS_TLS_CA_FILE, say,
       // holds for both. Its timeouts also bound a scrape of a Redis that accepts connections but never
       // answers (Python's default client gives up after its 5 s socket timeout too).
-      this.client = createRedisClient(readRedisMetricsOptionsFromEnv());
+      const settings = readRedisMetricsOptionsFromEnv();
+      // Hints then name the variables: "the user and password in PROMETHEUS_REDIS_URL".
+      this.client = createRedisClient(settings, settingNamesOf(settings));
       this.ownsClient = true;
     }
     this.store =
