@@ -80,6 +80,13 @@ export interface PrefixMarkers {
   metadata: Map<string, number>;
   /** When a writer last found that the store had lost data (the store's clock, ms). */
   lostAt: number | undefined;
+  /**
+   * The totals' stamp (`#born`: when and by which process the hash was made), if they hold one: a
+   * Redis store's totals do once a process of this version wrote; a memory store's never (they live
+   * as long as the process that scrapes them). Another one than an earlier scrape read means the
+   * totals were made anew since.
+   */
+  born?: string;
 }
 
 /** Everything stored under one prefix, read at one moment. */
@@ -289,6 +296,7 @@ function readTotals(
     const [field, text] = [pairs[i], pairs[i + 1]];
     if (isMarkerField(field)) {
       if (field === MARKER.lostAt) markers.lostAt = Number(text);
+      else if (field === MARKER.born) markers.born = text;
       else readProcessMarker(field, text, markers.totals);
       continue;
     }

@@ -26,6 +26,7 @@ import type { MetricFamily } from './metric-family.js';
 import { readPrefix, type PrefixData } from './prefix-data.js';
 import { SeriesFieldCache } from './series-field-cache.js';
 import { ShownWrites } from './shown-writes.js';
+import { TotalsBorn } from './totals-born.js';
 import { checkTotalsWhole } from './whole-totals.js';
 
 /** The most of one problem a warning shows: it may quote a series field, of any length. */
@@ -67,8 +68,10 @@ export interface RedisMultiProcessCollectorOptions {
   /** A process is live while its heartbeat is younger than this (ms); default 5000. */
   livenessWindowMs?: number;
   /**
-   * After a writer found that Redis had lost data, scrapes fail for this long (ms) while the live
-   * processes write their counts again, so no scrape shows a partial total. Default:
+   * After a writer found that Redis had lost data, or after this collector first found the totals
+   * made anew since its last scrape (their `#born` stamp changed or went: Redis restarted empty or
+   * was flushed), scrapes fail for this long (ms) while the live processes write their counts again,
+   * so no scrape shows a partial total. Default:
    * {@link lostDataGraceMs} of the default flush interval (2.5 s); the module passes its own.
    */
   lostDataGraceMs?: number;
@@ -96,6 +99,7 @@ export class RedisMultiProcessCollector {
   private readonly lostDataGraceMs: number;
   private readonly fields = new SeriesFieldCache();
   private readonly shownWrites = new ShownWrites();
+  private readonly totalsBorn = new TotalsBorn();
 
   constructor(private readonly options: RedisMultiProcessCollectorOptions = {}) {
     // Checked before a client is made for it.
@@ -197,13 +201,17 @@ export class RedisMultiProcessCollector {
   /**
    * Fails the scrape while the totals may be partial: when the data shows it ({@link checkTotalsWhole}),
    * when the totals no longer hold this process's own acknowledged write (a loss nobody has repaired
-   * yet), or hold an older write of a process than an earlier scrape showed.
+   * yet), were made anew (or went) since an earlier scrape, or hold an older write of a process than
+   * an earlier scrape showed.
    */
   private checkWhole(
     data: PrefixData,
     ownWrite: AcknowledgedWrite | undefined,
     shownBefore: ReadonlyMap<string, number>,
   ): void {
+    // Compared first, so that its grace counts from when the change was first read, even by a scrape
+    // that fails for another reason (a writer's #lost-at).
+    const anew = this.totalsBorn.check(data.markers.born, this.lostDataGraceMs);
     checkTotalsWhole(data, this.store.description, this.lostDataGraceMs);
     const inTotals = ownWrite && data.markers.totals.get(ownWrite.processId);
     const inMetadata = ownWrite && data.markers.metadata.get(ownWrite.processId);
@@ -217,6 +225,16 @@ export class RedisMultiProcessCollector {
       throw new MergedScrapeUnavailableError(
         `${this.store.description} no longer holds this process's last write (Redis restarted empty, went back in time, or keys were evicted or deleted); it is being written again`,
         this.lostDataGraceMs,
+      );
+    }
+    // Redis restarted empty or was flushed, and no process that wrote before has found it yet (none
+    // recorded #lost-at): the totals hold nothing, or only what processes started since wrote.
+    if (anew) {
+      throw new MergedScrapeUnavailableError(
+        anew.how === 'made'
+          ? `${this.store.description} made its totals anew since the last scrape (Redis restarted empty or was flushed, or their key was deleted); live processes write their counts again at their next flush`
+          : `${this.store.description} lost its totals since the last scrape (Redis restarted empty or was flushed, or their key was deleted, evicted or expired); live processes write their counts again at their next flush`,
+        Math.ceil(anew.retryAfterMs),
       );
     }
     // Another process's last write lost: only that process finds it, at its next write.
