@@ -277,8 +277,9 @@ export class MetricSeriesTable {
         delete map[key];
         entry = undefined;
       }
+      // An entry gone, made again or replaced (a histogram's zero()) leaves with its last numbers.
+      if (entry !== entries[i]) this.removed(i);
       if (entry === undefined || again.has(key)) {
-        if (entry === undefined) this.removed(i);
         this.hide(i);
         continue;
       }
@@ -412,9 +413,10 @@ export class MetricSeriesTable {
   }
 
   /**
-   * Series `i`'s entry was removed from prom-client's map (`remove()`, or a summary's empty window):
-   * its numbers as it left, which may be more than the store acknowledged (counted since the last read,
-   * or through an outage), are written before its field is deleted (see `CounterLedger.end`).
+   * Series `i`'s entry left prom-client's map (`remove()`, a summary's empty window, or replaced: made
+   * again after a removal, a histogram's `zero()`): its numbers as it left, which may be more than the
+   * store acknowledged (counted since the last read, or through an outage), are written before its
+   * field is deleted or its new entry's numbers (see `CounterLedger.end`).
    */
   private removed(i: number): void {
     if (this.kind === 'gauge' || (this.flags[i] & SHOWN) === 0) return;
@@ -424,7 +426,8 @@ export class MetricSeriesTable {
         ? `v ${encodeNumber(entry.value!)}`
         : this.pack(entry, entry.count!, entry.sum!);
     const record = this.records[i]!;
-    if (last !== record.acked) this.sink.counters.end(record, last);
+    // With last values still to write, the store will hold the latest of them, not `acked`.
+    if (last !== (record.ends?.at(-1) ?? record.acked)) this.sink.counters.end(record, last);
   }
 
   /** A histogram's or summary's packed value (see packed-values.ts), as the reference builds it. */

@@ -363,6 +363,57 @@ describe('MetricsFlusher against a real Redis', () => {
     expect(Object.keys(own).filter((field) => !isMarkerField(field))).toEqual([]);
   });
 
+  it('counts what a series counted before it was removed and made again, or zeroed, between two flushes', async () => {
+    const registry = new Registry();
+    const counter = new Counter({
+      name: 'jobs_m',
+      help: 'J',
+      labelNames: ['queue'],
+      registers: [registry],
+    });
+    const histogram = new Histogram({
+      name: 'wait_m',
+      help: 'W',
+      labelNames: ['queue'],
+      buckets: [1],
+      registers: [registry],
+    });
+    const summary = new Summary({
+      name: 'size_m',
+      help: 'S',
+      labelNames: ['queue'],
+      registers: [registry],
+    });
+    const { flusher } = makeFlusher(registry);
+    const a = { queue: 'a' };
+    const b = { queue: 'b' };
+    counter.inc(a, 3);
+    histogram.observe(a, 0.5);
+    histogram.observe(b, 0.5);
+    summary.observe(a, 4);
+    expect((await flusher.flush()).ok).toBe(true);
+
+    // Counted after the last flush, then removed and made again before the next.
+    counter.inc(a, 2);
+    counter.remove(a);
+    counter.inc(a);
+    histogram.observe(a, 2);
+    histogram.remove(a);
+    histogram.observe(a, 0.5);
+    summary.observe(a, 5);
+    summary.remove(a);
+    summary.observe(a, 1);
+    // Counted after the last flush, then zeroed.
+    histogram.observe(b, 2);
+    histogram.zero(b);
+    expect((await flusher.flush()).ok).toBe(true);
+
+    expect(await total(seriesField('jobs_m', a))).toEqual({ v: 6 });
+    expect(await total(seriesField('wait_m', a))).toEqual({ c: 3, s: 3, '1': 2, '+Inf': 3 });
+    expect(await total(seriesField('wait_m', b))).toEqual({ c: 2, s: 2.5, '1': 1, '+Inf': 2 });
+    expect(await total(seriesField('size_m', a))).toEqual({ c: 3, s: 10 });
+  });
+
   it('runs collect callbacks at most every collectIntervalMs, and whenever a flush asks for them', async () => {
     const registry = new Registry();
     let calls = 0;

@@ -125,8 +125,8 @@ describe('the totals under random failures and removals of series not flushed ye
       const flusher = testFlusher(redis.client, prefix, registry, { store, batchWeight: 12 });
       const counted = new Map<string, number>();
       const observed = new Map<string, number>();
-      // A removed series is never made again here: made again before a flush, it would count from
-      // where the old one was acknowledged (docs/decisions.md).
+      // A removed series is never made again here: made again and counted past the old one's last
+      // value before a flush, it would add only the difference (docs/decisions.md).
       const removed = new Set<string>();
       const live = () => [...counted.keys()].filter((k) => !removed.has(k));
 
