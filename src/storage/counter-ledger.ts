@@ -88,7 +88,7 @@ export class CounterLedger implements Iterable<[string, string]> {
   /**
    * The series was removed from prom-client at `last`, which may be more than the store acknowledged
    * (it counted since the last flush, or during an outage): `last` is written before the field is
-   * deleted, so that the totals keep all it counted. Forgotten by a repair that starts over.
+   * deleted, so that the totals keep all it counted. A repair keeps those the totals lack.
    */
   end(series: CounterSeries, last: string): void {
     (series.ends ??= []).push(last);
@@ -154,14 +154,31 @@ export class CounterLedger implements Iterable<[string, string]> {
 
   /**
    * The store forgot this process: nothing is acknowledged any more. The last values of removed series
-   * not acknowledged yet are dropped too: the repair starts over from what the totals hold, which holds
-   * them if the write that carried them was applied, and counting them again could count them twice.
+   * not acknowledged yet stay, to be written over what the totals hold (see {@link keepEndsAfter}).
    */
   forgetAcknowledged(): void {
     for (const series of this.byField.values()) {
       series.acked = undefined;
-      series.ends = undefined;
-      if (series.shown === undefined) this.byField.delete(series.field);
+      if (series.shown === undefined && series.ends === undefined) {
+        this.byField.delete(series.field);
+      }
+    }
+  }
+
+  /**
+   * A repair starts over from `base`, what the totals hold of this process. A removed series' last
+   * values up to the one the totals hold are in them (a write that carried them was applied); the
+   * others are not, and are still to be written. A field the totals hold nothing of holds none of them:
+   * a field's delete is sent only once its last values were acknowledged.
+   */
+  keepEndsAfter(base: ReadonlyMap<string, string>): void {
+    for (const series of this.byField.values()) {
+      if (series.ends === undefined) continue;
+      const held = base.get(series.field);
+      const at = held === undefined ? -1 : series.ends.lastIndexOf(held);
+      if (at >= 0)
+        series.ends = at + 1 < series.ends.length ? series.ends.slice(at + 1) : undefined;
+      this.list(series);
     }
   }
 

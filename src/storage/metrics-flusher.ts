@@ -488,12 +488,13 @@ export class MetricsFlusher {
           counterMode: 'base',
         });
       } else {
-        const { changes, held, sentSeries } = this.changesSince(view);
+        const { changes, held, deletesLeft, sentSeries } = this.changesSince(view);
         sent = await this.sendAll(changes, stats, { counterMode: 'count', series: sentSeries });
         if (sent !== 'again' && sent.status === 'applied') {
           reply = sent;
-          // Timed gauges wait for the first reply to know the store's clock: one more round.
-          if (held && this.clock.known) continue;
+          // Timed gauges wait for the first reply to know the store's clock, and removed series' deletes
+          // for their last values to be acknowledged: one more round.
+          if ((held && this.clock.known) || deletesLeft) continue;
           break;
         }
       }
@@ -545,12 +546,14 @@ export class MetricsFlusher {
   private changesSince(view: RegistryView): {
     changes: SeriesChanges;
     held: boolean;
+    deletesLeft: boolean;
     sentSeries: CounterSeries[];
   } {
     const changes = noChanges();
     // The record of each of `changes.counters`, in order.
     const sentSeries: CounterSeries[] = [];
     let held = false;
+    let deletesLeft = false;
     for (const [name, readMeta] of view.metadata) {
       const meta = this.withPercentiles(name, readMeta);
       if (this.ackedMetadata.get(name) !== JSON.stringify(meta))
@@ -577,15 +580,15 @@ export class MetricsFlusher {
     const counter = (series: CounterSeries) => {
       const { field, shown, acked, ends } = series;
       if (ends !== undefined) {
-        // The last values of a removed series, then its delete, or what shows its field again (sent
-        // even when it equals what was acknowledged: the store holds the last value now).
+        // The last values of a removed series, then what shows its field again (sent even when it
+        // equals what was acknowledged: the store holds the last value now). Its delete waits for a
+        // round after they were acknowledged, so that a repair can tell which of them the totals hold.
         for (const value of ends) {
           changes.counters.push([field, value]);
           sentSeries.push(series);
         }
-        if (shown === undefined) {
-          changes.counterDeletes.push(field);
-        } else {
+        if (shown === undefined) deletesLeft = true;
+        else {
           changes.counters.push([field, shown]);
           sentSeries.push(series);
         }
@@ -606,7 +609,7 @@ export class MetricsFlusher {
         if (!view.gauges.has(field)) changes.gaugeDeletes.push(field);
       }
       for (const series of this.ledger.series()) counter(series);
-      return { changes, held, sentSeries };
+      return { changes, held, deletesLeft, sentSeries };
     }
     for (const field of this.pending) {
       const value = view.gauges.get(field);
@@ -614,7 +617,7 @@ export class MetricsFlusher {
       else if (this.ackedGauges.has(field)) changes.gaugeDeletes.push(field);
     }
     for (const series of this.ledger.changed) counter(series);
-    return { changes, held, sentSeries };
+    return { changes, held, deletesLeft, sentSeries };
   }
 
   /** A summary's metadata names the quantiles it serves. */
@@ -844,6 +847,7 @@ export class MetricsFlusher {
    */
   private acknowledgeRebase(seq: number, rebase: NonNullable<Attempt['rebase']>): void {
     this.forget();
+    this.ledger.keepEndsAfter(rebase.base);
     this.ackedSeq = seq;
     this.endLoad(seq);
     if (rebase.keepCounters) {

@@ -43,8 +43,8 @@ const EXEMPLAR_WEIGHT = 2;
 /**
  * Splits changes into batches of bounded weight. The first carries the metadata, the metrics withdrawn
  * and the deletions of gauges and windows, so a series never arrives before its metric's metadata; the
- * last carries the deletions of counters, after every counter value (a removed series has its last
- * value written before its field is deleted: see `CounterLedger.end`). Always at least one batch: an
+ * last carries the deletions of counters, after every counter value (a removed series' delete waits
+ * for its last values to be acknowledged: see `CounterLedger.end`). Always at least one batch: an
  * empty one still refreshes the heartbeat.
  */
 export function splitIntoBatches(changes: SeriesChanges, maxWeight = BATCH_WEIGHT): BatchContent[] {

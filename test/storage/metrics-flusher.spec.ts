@@ -414,6 +414,53 @@ describe('MetricsFlusher against a real Redis', () => {
     expect(await total(seriesField('size_m', a))).toEqual({ c: 3, s: 10 });
   });
 
+  it('counts what a removed series counted through a failed flush once when a repair follows before its delete', async () => {
+    const registry = new Registry();
+    const counter = new Counter({
+      name: 'jobs_q',
+      help: 'J',
+      labelNames: ['queue'],
+      registers: [registry],
+    });
+    const store = new FailingStore(new RedisMetricsStore(redis.client, prefix));
+    const identity = ProcessIdentity.create();
+    const flusher = storeFlusher(store, registry, { identity });
+    const [a, b, c, d] = ['a', 'b', 'c', 'd'].map((queue) => ({ queue }));
+    counter.inc(a, 3);
+    counter.inc(c, 3);
+    expect((await flusher.flush()).ok).toBe(true);
+
+    // Counted, the flush that carried it never reached Redis, then removed.
+    counter.inc(a, 2);
+    counter.inc(b, 4);
+    store.plan.push({ call: 'write', failure: 'before' });
+    expect((await flusher.flush()).ok).toBe(false);
+    counter.remove(a);
+    counter.remove(b);
+    // Redis lost this process's gauges meanwhile: the next flush repairs before it writes.
+    await redis.client.del(keys.gauges(identity.id));
+    expect((await flusher.flush()).ok).toBe(true);
+    expect(await total(seriesField('jobs_q', a))).toEqual({ v: 5 });
+    expect(await total(seriesField('jobs_q', b))).toEqual({ v: 4 });
+
+    // Counted, not flushed, removed: the flush that carried the last values was applied and its
+    // reply lost.
+    counter.inc(c, 2);
+    counter.inc(d, 6);
+    store.plan.push({ call: 'write', failure: 'before' });
+    expect((await flusher.flush()).ok).toBe(false);
+    counter.remove(c);
+    counter.remove(d);
+    store.plan.push({ call: 'write', failure: 'after' });
+    expect((await flusher.flush()).ok).toBe(false);
+    await redis.client.del(keys.gauges(identity.id));
+    expect((await flusher.flush()).ok).toBe(true);
+    expect(await total(seriesField('jobs_q', c))).toEqual({ v: 5 });
+    expect(await total(seriesField('jobs_q', d))).toEqual({ v: 6 });
+    const own = await redis.client.hgetall(keys.counters(identity.id));
+    expect(Object.keys(own).filter((field) => !isMarkerField(field))).toEqual([]);
+  });
+
   it('runs collect callbacks at most every collectIntervalMs, and whenever a flush asks for them', async () => {
     const registry = new Registry();
     let calls = 0;

@@ -1,6 +1,12 @@
 import { Counter, Histogram, Registry } from 'prom-client';
 
-import { decodePacked, PrefixKeys, RedisMetricsStore, seriesField } from '../../src/index.js';
+import {
+  decodePacked,
+  PrefixKeys,
+  ProcessIdentity,
+  RedisMetricsStore,
+  seriesField,
+} from '../../src/index.js';
 import { FailingStore, type Failure } from '../harness/failing-store.js';
 import { testFlusher } from '../harness/test-flusher.js';
 import { useTestRedis } from '../harness/test-redis.js';
@@ -122,7 +128,12 @@ describe('the totals under random failures and removals of series not flushed ye
         registers: [registry],
       });
       const store = new FailingStore(new RedisMetricsStore(redis.client, prefix));
-      const flusher = testFlusher(redis.client, prefix, registry, { store, batchWeight: 12 });
+      const identity = ProcessIdentity.create();
+      const flusher = testFlusher(redis.client, prefix, registry, {
+        store,
+        identity,
+        batchWeight: 12,
+      });
       const counted = new Map<string, number>();
       const observed = new Map<string, number>();
       // A removed series is never made again here: made again and counted past the old one's last
@@ -144,6 +155,9 @@ describe('the totals under random failures and removals of series not flushed ye
         for (let j = pick(3); j > 0; j -= 1) {
           store.plan.push({ call: 'write', failure: FAILURES[pick(FAILURES.length)] });
         }
+        // Redis loses this process's gauges now and then: the flush repairs before it writes, perhaps
+        // with last values of removed series not acknowledged yet.
+        if (pick(4) === 0) await redis.client.del(new PrefixKeys(prefix).gauges(identity.id));
         // Whatever became of its writes, the flush read every series: then some go, their last
         // counts perhaps not in the store yet.
         await flusher.flush();
