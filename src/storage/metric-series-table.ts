@@ -214,6 +214,8 @@ export class MetricSeriesTable {
     const map = this.metric.hashMap;
     const log = this.log;
     if (map !== this.hashMap || log === undefined || log.cuts !== this.logCuts) {
+      // A map replaced (`reset()`): its series leave with their last numbers, as removed ones do.
+      if (map !== this.hashMap) for (let i = 0; i < this.keys.length; i += 1) this.removed(i);
       this.listAll(map);
       return this.keys.length;
     }

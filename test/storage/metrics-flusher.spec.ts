@@ -461,6 +461,38 @@ describe('MetricsFlusher against a real Redis', () => {
     expect(Object.keys(own).filter((field) => !isMarkerField(field))).toEqual([]);
   });
 
+  it('counts what a series counted since the last flush before reset() replaced it', async () => {
+    const registry = new Registry();
+    const counter = new Counter({
+      name: 'jobs_x',
+      help: 'J',
+      labelNames: ['queue'],
+      registers: [registry],
+    });
+    const histogram = new Histogram({
+      name: 'wait_x',
+      help: 'W',
+      labelNames: ['queue'],
+      buckets: [1],
+      registers: [registry],
+    });
+    const { flusher } = makeFlusher(registry);
+    const a = { queue: 'a' };
+    counter.inc(a, 3);
+    histogram.observe(a, 0.5);
+    expect((await flusher.flush()).ok).toBe(true);
+
+    counter.inc(a, 2);
+    histogram.observe(a, 2);
+    registry.resetMetrics();
+    counter.inc(a);
+    histogram.observe(a, 0.5);
+    expect((await flusher.flush()).ok).toBe(true);
+
+    expect(await total(seriesField('jobs_x', a))).toEqual({ v: 6 });
+    expect(await total(seriesField('wait_x', a))).toEqual({ c: 3, s: 3, '1': 2, '+Inf': 3 });
+  });
+
   it('runs collect callbacks at most every collectIntervalMs, and whenever a flush asks for them', async () => {
     const registry = new Registry();
     let calls = 0;
