@@ -95,9 +95,16 @@ export class CounterLedger implements Iterable<[string, string]> {
     this.list(series);
   }
 
-  /** The registry no longer shows the series. */
-  hide(series: CounterSeries): void {
+  /**
+   * The registry no longer shows the series. A value it showed that the store has not acknowledged (a
+   * failed flush carried it) is still written before its delete, unless it left with a later one or
+   * `keepShown` is false (the value shown was not the series', as when two series showed one field).
+   */
+  hide(series: CounterSeries, keepShown = true): void {
     if (series.shown === undefined) return;
+    if (keepShown && series.shown !== series.acked && series.ends === undefined) {
+      series.ends = [series.shown];
+    }
     series.shown = undefined;
     this.shownCount -= 1;
     this.list(series);

@@ -192,10 +192,14 @@ export class MetricSeriesTable {
     return this.shared ? 'unreadable' : 'read';
   }
 
-  /** Takes every series of this table out of the sink (the metric left the registry). */
-  drop(sink: SeriesSink): void {
+  /**
+   * Takes every series of this table out of the sink (the metric left the registry).
+   * @param keepShown false when what the table showed may not be its series' values (a read found it
+   *   unreadable: two series on one field, say), so that no value it showed is written again.
+   */
+  drop(sink: SeriesSink, keepShown = true): void {
     this.sink = sink;
-    for (let i = 0; i < this.keys.length; i += 1) this.hide(i);
+    for (let i = 0; i < this.keys.length; i += 1) this.hide(i, keepShown);
     this.keys = [];
     this.entries = [];
     this.fields = [];
@@ -489,8 +493,8 @@ export class MetricSeriesTable {
     if (sizeAfter === sizeBefore) this.shared = true;
   }
 
-  /** Takes a series' field out of the sink, if it shows it. */
-  private hide(i: number): void {
+  /** Takes a series' field out of the sink, if it shows it (see `CounterLedger.hide`). */
+  private hide(i: number, keepShown = true): void {
     if ((this.flags[i] & SHOWN) === 0) return;
     const { sink } = this;
     if (this.kind === 'gauge') {
@@ -499,7 +503,7 @@ export class MetricSeriesTable {
       sink.gaugeTimes.delete(field);
       if (!sink.all) sink.touched.add(field);
     } else {
-      sink.counters.hide(this.records[i]!);
+      sink.counters.hide(this.records[i]!, keepShown);
       this.records[i] = undefined;
     }
     this.flags[i] &= ~SHOWN;

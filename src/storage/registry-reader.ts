@@ -224,8 +224,9 @@ export class RegistryReader {
       outcome = table.resume();
     }
     if (outcome === 'read') return;
-    // Not readable from its state (see MetricSeriesTable): through get() from now on.
-    table.drop(sink);
+    // Not readable from its state (see MetricSeriesTable): through get() from now on. What the table
+    // showed may be one of two series on a field: get() shows the field again, nothing of it is kept.
+    table.drop(sink, false);
     this.tables.delete(metric);
     this.generic.set(metric, { gauges: new Set(), counters: new Set() });
     const converted = this.convert(metric, defaults, { ...(await metric.get()), name });
