@@ -193,7 +193,18 @@ export class MetricSeriesTable {
   }
 
   /**
-   * Takes every series of this table out of the sink (the metric left the registry).
+   * The metric left the registry: its series leave with their numbers as they are now, which may be
+   * more than the last read showed (see {@link removed}).
+   */
+  retire(sink: SeriesSink): void {
+    this.sink = sink;
+    for (let i = 0; i < this.keys.length; i += 1) this.removed(i);
+    this.drop(sink);
+  }
+
+  /**
+   * Takes every series of this table out of the sink (the metric left the registry, or is read another
+   * way from now on).
    * @param keepShown false when what the table showed may not be its series' values (a read found it
    *   unreadable: two series on one field, say), so that no value it showed is written again.
    */

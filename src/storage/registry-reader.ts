@@ -133,7 +133,7 @@ export class RegistryReader {
     const present = new Set<object>(metrics);
     for (const [metric, table] of this.tables) {
       if (present.has(metric)) continue;
-      table.drop(sink);
+      table.retire(sink);
       this.tables.delete(metric);
     }
     for (const metric of this.generic.keys()) {

@@ -516,6 +516,26 @@ describe('MetricsFlusher against a real Redis', () => {
     expect(await total(seriesField('jobs_u', a))).toEqual({ v: 5 });
   });
 
+  it('counts what a metric counted since the last read when it is unregistered', async () => {
+    const registry = new Registry();
+    const counter = new Counter({
+      name: 'jobs_v',
+      help: 'J',
+      labelNames: ['queue'],
+      registers: [registry],
+    });
+    const { flusher } = makeFlusher(registry);
+    const a = { queue: 'a' };
+    counter.inc(a, 3);
+    expect((await flusher.flush()).ok).toBe(true);
+
+    counter.inc(a, 2);
+    registry.removeSingleMetric('jobs_v');
+    expect((await flusher.flush()).ok).toBe(true);
+
+    expect(await total(seriesField('jobs_v', a))).toEqual({ v: 5 });
+  });
+
   it('runs collect callbacks at most every collectIntervalMs, and whenever a flush asks for them', async () => {
     const registry = new Registry();
     let calls = 0;
