@@ -205,10 +205,11 @@ describe('summary quantiles merged across processes', () => {
     ]);
   });
 
-  it('weighs a new process by its observations, not by the slots of its ring', async () => {
-    // prom-client's ring starts as one digest in every slot, which then counts each observation once
-    // per slot: a new process with ageBuckets 5 would weigh five times too much.
-    const prefix = redis.prefix('quantiles-ring');
+  /**
+   * Two processes of one summary: a young one whose ring has `ageBuckets` 5 (`maxAgeSeconds` 600),
+   * which observed 1 to 1000, and one without a window, which observed 1001 to 2000.
+   */
+  function youngAndPlain(prefix: string) {
     const make = (pid: number, config: { maxAgeSeconds?: number; ageBuckets?: number }) => {
       const registry = new Registry();
       const summary = new Summary({
@@ -226,14 +227,27 @@ describe('summary quantiles merged across processes', () => {
       young.summary.observe(i);
       plain.summary.observe(1000 + i);
     }
-    await young.flusher.flush();
-    await plain.flusher.flush();
+    return { young, plain };
+  }
 
+  /** The merged median of `work_seconds` under `prefix`. */
+  async function mergedMedian(prefix: string): Promise<number> {
     const families = await new RedisMultiProcessCollector({
       client: redis.client,
       keyPrefix: prefix,
     }).collect();
-    const median = samplesOf(families, 'work_seconds')['work_seconds{quantile="0.5"}'];
+    return samplesOf(families, 'work_seconds')['work_seconds{quantile="0.5"}'];
+  }
+
+  it('weighs a new process by its observations, not by the slots of its ring', async () => {
+    // prom-client's ring starts as one digest in every slot, which then counts each observation once
+    // per slot: a new process with ageBuckets 5 would weigh five times too much.
+    const prefix = redis.prefix('quantiles-ring');
+    const { young, plain } = youngAndPlain(prefix);
+    await young.flusher.flush();
+    await plain.flusher.flush();
+
+    const median = await mergedMedian(prefix);
 
     // Values 1 to 2000, one each: the median is 1000.5; an observation counted five times would put
     // it near 600.
@@ -244,23 +258,7 @@ describe('summary quantiles merged across processes', () => {
     // Each observation before the first rotation counts once in every slot of the first digest; two
     // of five slots still holding it after three rotations, the slots would put its weight at 2.5 each.
     const prefix = redis.prefix('quantiles-ring-rotated');
-    const make = (pid: number, config: { maxAgeSeconds?: number; ageBuckets?: number }) => {
-      const registry = new Registry();
-      const summary = new Summary({
-        name: 'work_seconds',
-        help: 'Work',
-        percentiles: [0.5],
-        registers: [registry],
-        ...config,
-      });
-      return { summary, flusher: writer(prefix, registry, pid) };
-    };
-    const young = make(1, { maxAgeSeconds: 600, ageBuckets: 5 });
-    const plain = make(2, {});
-    for (let i = 1; i <= 1000; i += 1) {
-      young.summary.observe(i);
-      plain.summary.observe(1000 + i);
-    }
+    const { young, plain } = youngAndPlain(prefix);
     // Three slots of 120 s passed: the next read rotates the ring three times.
     const ring = (young.summary as unknown as { hashMap: Record<string, { td: TimeWindowState }> })
       .hashMap[''].td as TimeWindowState & { lastRotateTimestampMillis: number };
@@ -269,11 +267,7 @@ describe('summary quantiles merged across processes', () => {
     await plain.flusher.flush();
     expect(ring.currentBuffer).toBe(3);
 
-    const families = await new RedisMultiProcessCollector({
-      client: redis.client,
-      keyPrefix: prefix,
-    }).collect();
-    const median = samplesOf(families, 'work_seconds')['work_seconds{quantile="0.5"}'];
+    const median = await mergedMedian(prefix);
 
     // Values 1 to 2000, one each: the median is 1000.5; weighed 2.5 times, the young process's values
     // would put it at 700.
