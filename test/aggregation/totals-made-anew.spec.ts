@@ -84,9 +84,8 @@ describe('totals made anew (Redis restarted empty or flushed) before any old wri
     }
   }
 
-  it('answers 503 after a restart, when a process started since wrote first, rather than only its counts; then the exact total', async () => {
-    const { server, client } = await startServer('totals-anew');
-    const prefix = 'anew';
+  /** Two processes that wrote 3 and 4 orders, and a collector whose scrape served their 7. */
+  async function scrapedOnce(client: Redis, prefix: string) {
     const old = [writer(client, prefix, 1, 3), writer(client, prefix, 2, 4)];
     for (const flusher of old) expect((await flusher.flush()).ok).toBe(true);
     const collector = new RedisMultiProcessCollector({
@@ -96,6 +95,13 @@ describe('totals made anew (Redis restarted empty or flushed) before any old wri
       livenessWindowMs: 60_000,
     });
     expect(orders(await collector.metrics())).toEqual(['orders_total 7']);
+    return { old, collector };
+  }
+
+  it('answers 503 after a restart, when a process started since wrote first, rather than only its counts; then the exact total', async () => {
+    const { server, client } = await startServer('totals-anew');
+    const prefix = 'anew';
+    const { old, collector } = await scrapedOnce(client, prefix);
 
     await server.kill();
     await server.restart();
@@ -122,15 +128,7 @@ describe('totals made anew (Redis restarted empty or flushed) before any old wri
   it('answers 503 after FLUSHALL before anyone wrote again, rather than no series at all; then the exact total', async () => {
     const { client } = await startServer('totals-flushed');
     const prefix = 'flushed';
-    const old = [writer(client, prefix, 1, 3), writer(client, prefix, 2, 4)];
-    for (const flusher of old) expect((await flusher.flush()).ok).toBe(true);
-    const collector = new RedisMultiProcessCollector({
-      client,
-      keyPrefix: prefix,
-      lostDataGraceMs: GRACE_MS,
-      livenessWindowMs: 60_000,
-    });
-    expect(orders(await collector.metrics())).toEqual(['orders_total 7']);
+    const { old, collector } = await scrapedOnce(client, prefix);
 
     await client.flushall();
     const seen = performance.now();
