@@ -7,12 +7,7 @@ import {
   RedisMultiProcessCollector,
   type MetricsFlusher,
 } from '../../src/index.js';
-import {
-  freshPort,
-  makeTempDir,
-  removeTempDir,
-  startRedisProcess,
-} from '../harness/redis-processes.mjs';
+import { startPrivateRedis } from '../harness/aof-redis.js';
 import { testFlusher } from '../harness/test-flusher.js';
 
 const GRACE_MS = 1000;
@@ -29,26 +24,8 @@ describe('totals made anew (Redis restarted empty or flushed) before any old wri
   });
 
   async function startServer(label: string) {
-    const dir = await makeTempDir(label);
-    const server = await startRedisProcess({
-      dir,
-      port: await freshPort(),
-      // Persistence off: a restart starts empty.
-      args: (port: number) => [
-        '--port',
-        String(port),
-        '--bind',
-        '127.0.0.1',
-        '--dir',
-        dir,
-        '--save',
-        '',
-        '--appendonly',
-        'no',
-      ],
-    });
-    cleanups.push(() => removeTempDir(dir));
-    cleanups.push(() => server.kill());
+    // Persistence off: a restart starts empty.
+    const server = await startPrivateRedis(label, cleanups, ['--appendonly', 'no']);
     const client = new Redis({ port: server.port, host: '127.0.0.1', retryStrategy: () => 50 });
     client.on('error', () => undefined);
     cleanups.push(() => client.disconnect());

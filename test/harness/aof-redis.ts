@@ -2,11 +2,14 @@ import { makeTempDir, removeTempDir, startRedisProcess } from './redis-processes
 import { freePort } from './redis-server.mjs';
 
 /**
- * A single redis-server that writes every command to its AOF before answering (`appendfsync always`),
- * so a SIGKILL and restart loses nothing but changes its run id and its hash seed. `cleanups` gets
- * what stops it and removes its dir.
+ * A private redis-server on a free loopback port, in a temp dir of its own, with the given persistence
+ * arguments (RDB snapshots always off). `cleanups` gets what stops it and removes its dir.
  */
-export async function startAofRedis(label: string, cleanups: (() => unknown)[]) {
+export async function startPrivateRedis(
+  label: string,
+  cleanups: (() => unknown)[],
+  persistence: string[],
+) {
   const dir = await makeTempDir(label);
   cleanups.push(() => removeTempDir(dir));
   const server = await startRedisProcess({
@@ -14,9 +17,17 @@ export async function startAofRedis(label: string, cleanups: (() => unknown)[]) 
     port: await freePort(),
     args: (port: number) => [
       ...['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--save', ''],
-      ...['--appendonly', 'yes', '--appendfsync', 'always'],
+      ...persistence,
     ],
   });
   cleanups.push(() => server.kill());
   return server;
+}
+
+/**
+ * A single redis-server that writes every command to its AOF before answering (`appendfsync always`),
+ * so a SIGKILL and restart loses nothing but changes its run id and its hash seed.
+ */
+export function startAofRedis(label: string, cleanups: (() => unknown)[]) {
+  return startPrivateRedis(label, cleanups, ['--appendonly', 'yes', '--appendfsync', 'always']);
 }

@@ -1,13 +1,8 @@
 import { jest } from '@jest/globals';
 import { Cluster, Redis } from 'ioredis';
 
-import {
-  makeTempDir,
-  removeTempDir,
-  startRedisProcess,
-  waitFor,
-} from '../harness/redis-processes.mjs';
-import { freePort } from '../harness/redis-server.mjs';
+import { startPrivateRedis } from '../harness/aof-redis.js';
+import { startRedisProcess, waitFor } from '../harness/redis-processes.mjs';
 import { decreases, startAppFleet, type AppFleet } from '../harness/app-fleet.js';
 import { startRedisCluster, type RedisClusterHandle } from '../harness/redis-cluster.mjs';
 import { startRedisSentinel } from '../harness/redis-sentinel.mjs';
@@ -53,26 +48,8 @@ describe('outages of a single Redis under load: exact counts, no scrape lower th
     for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
   });
 
-  async function startServer(label: string, persistence: string[]): Promise<RedisProcess> {
-    const dir = await makeTempDir(label);
-    cleanups.push(() => removeTempDir(dir));
-    const server = await startRedisProcess({
-      dir,
-      port: await freePort(),
-      args: (port: number) => [
-        '--port',
-        String(port),
-        '--bind',
-        '127.0.0.1',
-        '--dir',
-        dir,
-        '--save',
-        '',
-        ...persistence,
-      ],
-    });
-    cleanups.push(() => server.kill());
-    return server;
+  function startServer(label: string, persistence: string[]): Promise<RedisProcess> {
+    return startPrivateRedis(label, cleanups, persistence);
   }
 
   async function fleetOn(server: RedisProcess, prefix: string): Promise<AppFleet> {
