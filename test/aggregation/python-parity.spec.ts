@@ -33,13 +33,77 @@ import { useTestRedis } from '../harness/test-redis.js';
 const PYTHON = '/usr/bin/python3';
 const DRIVER = join(import.meta.dirname, '..', 'fixtures', 'python-parity.py');
 const HOSTNAME = 'h';
-const LABELS = ['a', 'b', 'x"y\\z\n', 'ü'];
 const BUCKETS = [0.25, 1, 4];
-/** Values that are exact in binary, so any order of addition gives the same double on both sides. */
-const AMOUNTS = [0.25, 0.5, 1, 2, 3, 16];
-const GAUGE_VALUES = [-2, -0.5, 0, 0.25, 1, 3, 7.5, 100, Infinity, -Infinity, 1e300, 1e-300];
-const OBSERVATIONS = [0.125, 0.25, 0.5, 1, 2.5, 4, 8];
 const TIMED: GaugeMode[] = ['mostrecent', 'livemostrecent'];
+
+/** What the operations of a seed draw from. */
+interface Pools {
+  labels: readonly string[];
+  /** Counter increments, and gauge increments and decrements. */
+  amounts: readonly number[];
+  gaugeValues: readonly number[];
+  /**
+   * Amounts and values for gauges of the modes that do not add (their sums depend on the order of
+   * addition, as 1.7e308 + 1 - 1.7e308: Python adds in its directory's order, the module in its own).
+   */
+  unsummedAmounts: readonly number[];
+  unsummedValues: readonly number[];
+  observations: readonly number[];
+  /** No more processes than this run at once. */
+  maxProcesses: number;
+}
+
+/** Values that are exact in binary, so any order of addition gives the same double on both sides. */
+const PLAIN: Pools = {
+  labels: ['a', 'b', 'x"y\\z\n', 'ü'],
+  amounts: [0.25, 0.5, 1, 2, 3, 16],
+  gaugeValues: [-2, -0.5, 0, 0.25, 1, 3, 7.5, 100, Infinity, -Infinity, 1e300, 1e-300],
+  unsummedAmounts: [],
+  unsummedValues: [],
+  observations: [0.125, 0.25, 0.5, 1, 2.5, 4, 8],
+  maxProcesses: 4,
+};
+
+/**
+ * The edges: label values that need escaping or are not ASCII (a control character, NUL, a line or
+ * paragraph separator, a combining mark, a byte-order mark, the empty string, text that looks like
+ * the format), NaN, -0, subnormal and the largest doubles, negative observations, increments by 0,
+ * and more processes. Left out where the two sides may differ by design rather than by mistake:
+ * non-finite observations (prom-client refuses them; Python's go into `_sum` and no bucket); NaN
+ * in the max and min modes (Python's answer depends on which process's file it reads first: NaN
+ * read first wins, read later is skipped; the module's is NaN); counts past 1.8e308 (docs/decisions.md,
+ * "Counts stay finite"); and sums whose double depends on the order of addition (see
+ * {@link Pools.unsummedValues}).
+ */
+const EDGES: Pools = {
+  labels: [
+    ...PLAIN.labels,
+    '',
+    ' ',
+    '\\',
+    '\\n',
+    '\\"',
+    '"',
+    'a\tb',
+    'new\nline',
+    '\r',
+    '\u0000',
+    '\u007f',
+    '\u2028',
+    '\ufeff',
+    'e\u0301',
+    '😀',
+    '{}',
+    'a=b,c',
+    'k="v"',
+  ],
+  amounts: [0, ...PLAIN.amounts],
+  gaugeValues: [...PLAIN.gaugeValues, NaN, -0],
+  unsummedAmounts: [1e308],
+  unsummedValues: [5e-324, -1e-320, 2 ** 53 + 2, Number.MAX_VALUE, -Number.MAX_VALUE],
+  observations: [...PLAIN.observations, -2.5, -1, -0, 0, 1e300],
+  maxProcesses: 7,
+};
 
 type Op =
   | { op: 'start'; pid: number }
@@ -58,10 +122,21 @@ type Op =
   | { op: 'observe'; pid: number; name: string; label?: string; value: number };
 
 /** The operations of one seed: three processes at first, some ending and new ones starting. */
-function operations(seed: number, count: number): Op[] {
+function operations(seed: number, count: number, pools: Pools): Op[] {
   const random = seededRandom(seed);
   const pick = <T>(items: readonly T[]): T => items[Math.floor(random() * items.length)];
-  const label = () => (random() < 0.5 ? pick(LABELS) : undefined);
+  const label = () => (random() < 0.5 ? pick(pools.labels) : undefined);
+  /** What a gauge of `mode` may be set to, or changed by; see {@link EDGES} for what is left out. */
+  const adds = (mode: GaugeMode) => mode === 'sum' || mode === 'livesum';
+  const gaugeValue = (mode: GaugeMode): number => {
+    const values = adds(mode) ? pools.gaugeValues : [...pools.gaugeValues, ...pools.unsummedValues];
+    for (;;) {
+      const value = pick(values);
+      if (!(Number.isNaN(value) && /max|min/.test(mode))) return value;
+    }
+  };
+  const gaugeAmount = (mode: GaugeMode): number =>
+    pick(adds(mode) ? pools.amounts : [...pools.amounts, ...pools.unsummedAmounts]);
   let nextPid = 101;
   const live: number[] = [];
   const ops: Op[] = [];
@@ -91,9 +166,9 @@ function operations(seed: number, count: number): Op[] {
       ops.push({
         op: 'inc',
         pid,
-        name: k ? 'c_lab_total' : 'c_plain_total',
+        name: k !== undefined ? 'c_lab_total' : 'c_plain_total',
         label: k,
-        value: pick(AMOUNTS),
+        value: pick(pools.amounts),
       });
     } else if (roll < 0.6) {
       const mode = pick(GAUGE_MODES);
@@ -102,11 +177,11 @@ function operations(seed: number, count: number): Op[] {
       ops.push({
         op: 'gauge',
         pid,
-        name: `${k ? 'gl' : 'g'}_${mode}`,
+        name: `${k !== undefined ? 'gl' : 'g'}_${mode}`,
         mode,
         action,
         label: k,
-        value: action === 'set' ? pick(GAUGE_VALUES) : pick(AMOUNTS),
+        value: action === 'set' ? gaugeValue(mode) : gaugeAmount(mode),
       });
     } else if (roll < 0.82) {
       const k = label();
@@ -114,9 +189,9 @@ function operations(seed: number, count: number): Op[] {
       ops.push({
         op: 'observe',
         pid,
-        name: `${type}_${k ? 'lab' : 'plain'}`,
+        name: `${type}_${k !== undefined ? 'lab' : 'plain'}`,
         label: k,
-        value: pick(OBSERVATIONS),
+        value: pick(pools.observations),
       });
     } else if (roll < 0.92) {
       ops.push({ op: 'flush', pid });
@@ -127,7 +202,7 @@ function operations(seed: number, count: number): Op[] {
         if (how === 'graceful' || how === 'marked') ended.push(pid);
         ops.push({ op: 'end', pid, how });
       }
-    } else if (live.length < 4) {
+    } else if (live.length < pools.maxProcesses) {
       start();
     }
   }
@@ -145,9 +220,16 @@ function pythonScrape(ops: Op[]): { served: Sample[]; raw: Sample[] } {
   const dir = mkdtempSync(join(tmpdir(), 'python-parity-'));
   try {
     const result = spawnSync(PYTHON, [DRIVER], {
-      // JSON has no Infinity: such values go as text, which Python's float() reads.
+      // JSON has no Infinity or NaN and writes -0 as 0: such values go as text, which Python's float()
+      // reads.
       input: JSON.stringify({ dir, modes: GAUGE_MODES, ops }, (_key, value: unknown) =>
-        typeof value === 'number' && !Number.isFinite(value) ? String(value) : value,
+        typeof value !== 'number'
+          ? value
+          : Object.is(value, -0)
+            ? '-0'
+            : Number.isFinite(value)
+              ? value
+              : String(value),
       ),
       encoding: 'utf8',
       env: { PATH: process.env.PATH, PROMETHEUS_MULTIPROC_DIR: dir },
@@ -231,7 +313,8 @@ function parseExposition(text: string): Sample[] {
   const out: Sample[] = [];
   for (const line of text.split('\n')) {
     if (line === '' || line.startsWith('#')) continue;
-    const match = /^([a-zA-Z_:][\w:]*)(?:\{(.*)\})? (\S+)$/.exec(line);
+    // A label value may hold a carriage return or a line separator, which `.` matches only with /s.
+    const match = /^([a-zA-Z_:][\w:]*)(?:\{(.*)\})? ([^ ]+)$/s.exec(line);
     if (!match) throw new Error(`not a sample line: ${line}`);
     const [, name, labelText = '', valueText] = match;
     const labels: Record<string, string> = {};
@@ -264,7 +347,9 @@ function normalised(samples: Sample[]): Record<string, number> {
       .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
     const key = `${name}${JSON.stringify(Object.fromEntries(kept))}`;
     if (key in out) throw new Error(`sample ${key} appears twice`);
-    out[key] = value;
+    // Python writes -0.0, prom-client's format (and the module's, docs/decisions.md, "The text format
+    // written here") 0.
+    out[key] = Object.is(value, -0) ? 0 : value;
   }
   return out;
 }
@@ -366,8 +451,16 @@ describe('the merge against Python prometheus_client multiprocess mode', () => {
   }
 
   it.each([1, 2, 3, 4])('seed %d: the same merged samples', async (seed) => {
-    const ops = operations(seed, 200);
+    const ops = operations(seed, 200, PLAIN);
     const ours = await moduleScrape(`python-${seed}`, ops);
+    const python = pythonScrape(ops);
+    expect(normalised(ours.served)).toEqual(normalised(python.served));
+    expect(normalised(ours.raw)).toEqual(normalised(python.raw));
+  });
+
+  it.each([11, 12, 13, 14])('seed %d, at the edges: the same merged samples', async (seed) => {
+    const ops = operations(seed, 300, EDGES);
+    const ours = await moduleScrape(`python-edges-${seed}`, ops);
     const python = pythonScrape(ops);
     expect(normalised(ours.served)).toEqual(normalised(python.served));
     expect(normalised(ours.raw)).toEqual(normalised(python.raw));
