@@ -84,7 +84,15 @@ export interface HotPathResult {
   mode: HotPathMode;
   description: string;
   windows: HotPathWindow[];
+  /**
+   * The server's CPU (user + system, every thread) per second of a window with no request at all,
+   * ms, one per epoch: what its background work costs (timers, the module's flushes, collecting
+   * default metrics), which a loaded server pays too, spread over its requests.
+   */
+  idleCpuMsPerSecond: number[];
 }
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /**
  * Requests per second and server CPU per request of one worker per design, under 10 connections.
@@ -102,16 +110,19 @@ export async function benchHotPath(
     rounds,
     epochs,
     warmUpSeconds,
+    idleSeconds,
     modes = DEFAULT_HOT_PATH_MODES,
   }: {
     seconds: number;
     rounds: number;
     epochs: number;
     warmUpSeconds: number;
+    idleSeconds: number;
     modes?: HotPathMode[];
   },
 ): Promise<HotPathResult[]> {
   const windows = new Map<HotPathMode, HotPathWindow[]>(modes.map((mode) => [mode, []]));
+  const idle = new Map<HotPathMode, number[]>(modes.map((mode) => [mode, []]));
   let round = 0;
   for (let epoch = 0; epoch < epochs; epoch += 1) {
     const servers = new Map<HotPathMode, Awaited<ReturnType<typeof startServer>>>();
@@ -134,6 +145,17 @@ export async function benchHotPath(
           );
         }
       }
+      // Every server idle at once, after a second for the last load's flushes to settle.
+      await sleep(1000);
+      const before = await Promise.all(modes.map((mode) => servers.get(mode)!.cpuMicros()));
+      const idleFrom = performance.now();
+      await sleep(idleSeconds * 1000);
+      const after = await Promise.all(modes.map((mode) => servers.get(mode)!.cpuMicros()));
+      const idleS = (performance.now() - idleFrom) / 1000;
+      modes.forEach((mode, i) => idle.get(mode)!.push((after[i] - before[i]) / 1000 / idleS));
+      console.log(
+        `  hot path idle, epoch ${epoch + 1}/${epochs}: ${modes.map((mode) => `${mode} ${idle.get(mode)!.at(-1)!.toFixed(1)}`).join(', ')} ms CPU/s`,
+      );
     } finally {
       await Promise.all([...servers.values()].map((running) => running.stop()));
     }
@@ -142,6 +164,7 @@ export async function benchHotPath(
     mode,
     description: HOT_PATH_MODES[mode],
     windows: windows.get(mode)!,
+    idleCpuMsPerSecond: idle.get(mode)!,
   }));
 }
 

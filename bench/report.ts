@@ -31,6 +31,7 @@ export interface BenchResults {
       epochs: number;
       seconds: number;
       warmUpSeconds: number;
+      idleSeconds: number;
     };
   };
   redisLoad: RedisLoadResult[];
@@ -115,6 +116,7 @@ function hotPathSection(results: BenchResults): string {
       `${fixed(interquartileSpread(cpu) * 100)}% / ${fixed(rangeSpread(cpu) * 100)}%`,
       ms(median(r.windows.map((w) => w.p50Ms))),
       ms(median(r.windows.map((w) => w.p99Ms))),
+      fixed(median(r.idleCpuMsPerSecond)),
     ];
   });
   const comparisons = HOT_PATH_COMPARISONS.filter(
@@ -129,7 +131,17 @@ function hotPathSection(results: BenchResults): string {
       tolerance === undefined ? '' : verdict(c.cpuRatio, tolerance),
     ];
   });
-  const { rounds, epochs, seconds, warmUpSeconds } = hotPath.plan;
+  const { rounds, epochs, seconds, warmUpSeconds, idleSeconds } = hotPath.plan;
+  const background = HOT_PATH_COMPARISONS.filter(
+    ({ design, baseline, tolerance }) =>
+      tolerance !== undefined && byMode.has(design) && byMode.has(baseline),
+  ).map(({ design, baseline }) => {
+    const ofDesign = byMode.get(design)!;
+    const extraMsPerS =
+      median(ofDesign.idleCpuMsPerSecond) - median(byMode.get(baseline)!.idleCpuMsPerSecond);
+    const rate = median(ofDesign.windows.map((w) => w.requestsPerSecond));
+    return `- ${design} against ${baseline}, idle: ${signed(extraMsPerS)} ms of CPU per second, ${signed((extraMsPerS * 1000) / rate, 2)} µs per request at ${fixed(rate, 0)} requests/s (the design's median), if a loaded server paid all of it.`;
+  });
   return [
     '## 1. Hot path',
     '',
@@ -145,9 +157,14 @@ function hotPathSection(results: BenchResults): string {
         'spread (IQR / range)',
         'p50 latency (ms)',
         'p99 latency (ms)',
+        'idle CPU, ms per second (median)',
       ],
       rows,
     ),
+    '',
+    `Idle CPU is each server's \`process.cpuUsage()\` (every thread) over ${idleSeconds} s with no request at all, once per epoch after its rounds (and a second for the last flushes to settle), every server idle at the same time: the background work of a design (timers, the module's flushes every 250 ms, collecting default metrics), which a server under load pays as well. Against the baselines of the goals, the difference of the medians:`,
+    '',
+    ...background,
     '',
     'Each comparison pairs every round of a design with the same round of its baseline, takes the median of each epoch, and gives the median of the epochs and, in brackets, its 95% confidence interval (sign test: order statistics of the epochs, which a few windows disturbed by other processes cannot drag along; at least 6 epochs). A goal is met when the whole interval is inside it.',
     '',
