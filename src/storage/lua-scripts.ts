@@ -519,6 +519,42 @@ local id = ARGV[1] == '1' and serverId() or ''
 return { now, wrongType, processes, read('HGETALL', KEYS[2]), read('HGETALL', KEYS[3]), id, born }
 `;
 
+/**
+ * Ends a read made in several HSCAN calls: which of its hashes are gone, whether each process is still
+ * indexed, the totals' stamp and the server's run id. One script rather than a pipeline of single-key
+ * commands: all its keys are read on the one node that holds every one of them. During a migration of
+ * the prefix's slot, Redis refuses a script whose keys are split between the two nodes (ASK, TRYAGAIN);
+ * a pipeline was redirected whole to the importing node, which answered for keys it did not hold yet
+ * (a gauges hash read as gone, its process left out of a scrape that answered 200).
+ *
+ * KEYS: totals, processes, then the gauges hash of each process in ARGV[3..]
+ * ARGV: '1' to ask the server's run id, '0' not to; '1' to check the totals, '0' not to; process ids
+ * Returns: { 1 when the totals are checked and gone, else 0; 1 or 0 per gauges hash (present);
+ *   each process's heartbeat ('' = not indexed); the totals' stamp ('' = none); server run id }
+ */
+const READ_END = `${SERVER_ID}
+local function present(key)
+  local reply = redis.pcall('TYPE', key)
+  if type(reply) == 'table' and reply.err then error(reply) end
+  return reply.ok ~= 'none'
+end
+local totalsGone = 0
+local born = ''
+if ARGV[2] == '1' then
+  if not present(KEYS[1]) then totalsGone = 1 end
+  local stamp = redis.pcall('HGET', KEYS[1], '#born')
+  if type(stamp) == 'string' then born = stamp end
+end
+local gauges = {}
+local heartbeats = {}
+for i = 3, #ARGV do
+  gauges[#gauges + 1] = present(KEYS[i]) and 1 or 0
+  heartbeats[#heartbeats + 1] = redis.call('ZSCORE', KEYS[2], ARGV[i]) or ''
+end
+local id = ARGV[1] == '1' and serverId() or ''
+return { totalsGone, gauges, heartbeats, born, id }
+`;
+
 /** The server id alone, run on the node serving KEYS[1] (the same as the reads of its slot). */
 const READ_SERVER_ID = `${SERVER_ID}
 return serverId()
@@ -562,6 +598,10 @@ interface ScriptCommands {
     ...keysAndArgs: ScriptArg[]
   ): Promise<[string, string[], string[], string[], string[], string, string]>;
   nrmServerId(key: string): Promise<string>;
+  nrmReadEnd(
+    numberOfKeys: number,
+    ...keysAndArgs: string[]
+  ): Promise<[number, number[], string[], string, string]>;
 }
 
 /** A client on which this module's scripts are defined (EVALSHA, falling back to EVAL once). */
@@ -578,6 +618,8 @@ export function withScripts(client: RedisClient): ScriptedClient {
     client.defineCommand('nrmDictSet', { numberOfKeys: 3, lua: DICT_SET });
     client.defineCommand('nrmReadHead', { numberOfKeys: 4, lua: READ_HEAD });
     client.defineCommand('nrmServerId', { numberOfKeys: 1, lua: READ_SERVER_ID });
+    // Its number of keys varies: the caller gives it first.
+    client.defineCommand('nrmReadEnd', { lua: READ_END });
     defined.add(client);
   }
   return client as ScriptedClient;

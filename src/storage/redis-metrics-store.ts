@@ -271,9 +271,9 @@ export class RedisMetricsStore implements MetricsStore {
   /**
    * Which hashes read in several HSCAN calls were deleted (evicted, expired) before the read ended, so
    * that only part of them was read; a process whose gauges went so and that is no longer indexed ended
-   * meanwhile (the end script deletes both), which is no loss. One pipelined EXISTS (and ZSCORE for
-   * processes), sent only when some hash took more than one call, with the id of the server process
-   * that answers it (`undefined` when none was asked: every hash was read in one call, which is whole
+   * meanwhile (the end script deletes both), which is no loss. One script call (see `READ_END`),
+   * made only when some hash took more than one call, with the id of the server process that answers
+   * it (`undefined` when none was asked: every hash was read in one call, which is whole
    * wherever it ran). Totals deleted and made again before the read ended (by any process's write,
    * a first write too, which records no loss) hold another stamp than the read head saw, and count
    * as cut as well.
@@ -294,28 +294,29 @@ export class RedisMetricsStore implements MetricsStore {
     if (checked.length === 0 && (!askServerId || shared.every((scan) => scan.calls === 1))) {
       return { totals: false, gauges: [], ended: new Set() };
     }
-    const pipeline = this.client.pipeline();
-    for (const key of checked) pipeline.exists(key);
-    for (const id of scanned) pipeline.zscore(this.keys.processes, id);
-    if (totals.calls > 1) pipeline.hget(this.keys.totals, MARKER.born);
-    // Run on the node serving the prefix's slot, as every read of the scan was. Not asked when the
-    // read head had no run id to compare it with (INFO refused).
-    if (askServerId) {
-      (pipeline as unknown as { nrmServerId(key: string): unknown }).nrmServerId(this.keys.totals);
-    }
-    const replies = (await pipeline.exec()) ?? [];
-    // A pipeline's replies never pass through the client's own explanation of a failed command.
-    const failed = replies.find(([error]) => error);
-    if (failed) throw explainRedisError(failed[0], this.client);
-    const gone = new Set(checked.filter((_, i) => replies[i][1] === 0));
-    const indexed = new Set(scanned.filter((_, i) => replies[checked.length + i][1] !== null));
-    const cut = scanned.filter((id) => gone.has(this.keys.gauges(id)));
-    const bornAfter = totals.calls > 1 ? replies[checked.length + scanned.length][1] : born;
+    // One script on the node holding every key, never a pipeline: see the read-end script.
+    const checkTotals = totals.calls > 1;
+    const [totalsGone, present, heartbeats, bornNow, serverIdNow] = await withScripts(this.client)
+      .nrmReadEnd(
+        2 + scanned.length,
+        this.keys.totals,
+        this.keys.processes,
+        ...scanned.map((id) => this.keys.gauges(id)),
+        askServerId ? '1' : '0',
+        checkTotals ? '1' : '0',
+        ...scanned,
+      )
+      .catch((error: unknown) => {
+        throw explainRedisError(error, this.client);
+      });
+    const cut = scanned.filter((_, i) => present[i] === 0);
+    const indexed = new Set(scanned.filter((_, i) => heartbeats[i] !== ''));
+    const bornAfter = checkTotals ? bornNow : born;
     return {
-      totals: gone.has(this.keys.totals) || (bornAfter ?? '') !== born,
+      totals: totalsGone === 1 || bornAfter !== born,
       gauges: cut.filter((id) => indexed.has(id)),
       ended: new Set(cut.filter((id) => !indexed.has(id))),
-      serverId: askServerId ? String(replies[replies.length - 1][1]) : undefined,
+      serverId: askServerId ? String(serverIdNow) : undefined,
     };
   }
 

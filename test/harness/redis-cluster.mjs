@@ -44,9 +44,25 @@ const run = promisify(execFile);
  * @property {(key: string) => Promise<{ killed: ClusterNode, replica: ClusterNode, promoted: ClusterNode }>}
  *   failOverMasterOf kills the master serving the key's slot once its replica has every write, and waits
  *   for the failover: the killed master, its replica before the kill, and the master serving the slot now
+ * @property {(key: string) => Promise<SlotMigration>} startSlotMigration starts moving the slot of
+ *   `key` to another master as `redis-cli --cluster reshard` does (IMPORTING on the target, then
+ *   MIGRATING on the source), moving no key yet: see {@link SlotMigration}
  * @property {() => Promise<void>} waitUntilHealthy waits until every running node says ok, agrees on who
  *   serves which slots, and every replica's link to its master is up
  * @property {() => Promise<void>} stop kills every node and deletes the temp dir
+ */
+
+/**
+ * A slot migration under way, which the test moves key by key (`MIGRATE ... KEYS`) to leave it
+ * half-way, as an operator's reshard interrupted or still running does.
+ * @typedef {object} SlotMigration
+ * @property {number} slot
+ * @property {ClusterNode} source the master that served the slot
+ * @property {ClusterNode} target the master it moves to
+ * @property {() => Promise<string[]>} keysLeft the slot's keys still on the source
+ * @property {(keys: string[]) => Promise<void>} move migrates these keys to the target
+ * @property {() => Promise<void>} finish moves every key left, gives the slot to the target on every
+ *   master (`CLUSTER SETSLOT <slot> NODE`) and waits until the cluster is healthy
  */
 
 const HOST = '127.0.0.1';
@@ -320,6 +336,40 @@ function clusterHandle(nodes, stopAll) {
     },
     async waitUntilHealthy() {
       await waitFor('the cluster to be healthy', isHealthy);
+    },
+    async startSlotMigration(key) {
+      const source = await this.masterOf(key);
+      const target = (await this.masters()).find((node) => node.id !== source.id);
+      if (!target) throw new Error('a slot migration needs a second master');
+      const slot = Number(await respCall({ port: source.port }, 'CLUSTER', 'KEYSLOT', key));
+      await respCall({ port: target.port }, 'CLUSTER', 'SETSLOT', slot, 'IMPORTING', source.id);
+      await respCall({ port: source.port }, 'CLUSTER', 'SETSLOT', slot, 'MIGRATING', target.id);
+      const keysLeft = async () =>
+        /** @type {string[]} */ (
+          await respCall({ port: source.port }, 'CLUSTER', 'GETKEYSINSLOT', slot, 1000)
+        );
+      const move = async (/** @type {string[]} */ keys) => {
+        if (keys.length === 0) return;
+        await respCall(
+          { port: source.port },
+          ...['MIGRATE', HOST, target.port, '', 0, 5000, 'KEYS', ...keys],
+        );
+      };
+      return {
+        slot,
+        source,
+        target,
+        keysLeft,
+        move,
+        finish: async () => {
+          for (let keys = await keysLeft(); keys.length > 0; keys = await keysLeft())
+            await move(keys);
+          for (const node of await this.masters()) {
+            await respCall({ port: node.port }, 'CLUSTER', 'SETSLOT', slot, 'NODE', target.id);
+          }
+          await this.waitUntilHealthy();
+        },
+      };
     },
     async failOverMasterOf(key) {
       const killed = await this.masterOf(key);
