@@ -41,6 +41,11 @@ export interface ScrapeOptions {
    * scrapes). Must not reject.
    */
   beforeRead?: (budgetMs: number) => Promise<unknown>;
+  /**
+   * Turns a failed read's error into one that names its cause, as a failed flush's is (a Redis Cluster
+   * client the user gave answers ioredis' own words: "Too many Cluster redirections", a bare ASK).
+   */
+  describeError?: (error: unknown) => unknown;
 }
 
 const TEXT = 'text/plain; charset=utf-8';
@@ -178,7 +183,8 @@ export class MetricsScrape {
     }
     // The store's own words: Redis under its prefix, or the cluster primary for an IpcMetricsStore.
     const where = this.options.collector?.storeDescription ?? 'the store';
-    const reason = `the metrics of every process could not be read from ${where}: ${(error as Error)?.message ?? String(error)}`;
+    const described = this.options.describeError?.(error) ?? error;
+    const reason = `the metrics of every process could not be read from ${where}: ${(described as Error)?.message ?? String(described)}`;
     const local = this.options.fallback === 'local';
     if (!this.failing) {
       this.options.logger.warn(

@@ -242,6 +242,7 @@ export class RedisStorageManager
       },
       // A scrape right after start waits (within its timeout) for the connection and first write.
       whenReady: () => this.started ?? Promise.resolve(false),
+      describeError: (error) => (this.client ? explainRedisError(error, this.client) : error),
       beforeRead: (budgetMs) =>
         this.flushRequests?.request(
           Math.min(this.options.freshScrapeWaitMs, budgetMs),

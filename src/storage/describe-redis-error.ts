@@ -395,6 +395,11 @@ function explainCause(
   const redirected = /Too many Cluster redirections.*\b(MOVED|ASK|TRYAGAIN)\b(?: \d+ (\S+))?/.exec(
     text,
   );
+  // A pipeline's command is not redirected by ioredis unless all of the pipeline can be: its reply
+  // error is Redis's own, ASK to the importing node or TRYAGAIN while the slot's keys are split.
+  if (!redirected && /^(ASK \d+ \S+|TRYAGAIN\b)/.test(text) && isCluster(client)) {
+    return { message: SLOT_MIGRATING, kind: RedisConnectionError };
+  }
   if (redirected) {
     const [, reply, address] = redirected;
     // MOVED to a master the client cannot reach: the slot's master is down and not failed over yet.

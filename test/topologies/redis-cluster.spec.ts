@@ -423,6 +423,53 @@ describe('Redis Cluster, 3 masters without replicas', () => {
       }
     }
   });
+  it("a scrape while the prefix's slot is split by a migration names the migration, not ioredis' redirections", async () => {
+    const splitPrefix = uniquePrefix('cluster-split');
+    const registry = new Registry();
+    new Counter({ name: 'jobs_total', help: 'Jobs', registers: [registry] }).inc(5);
+    const processClient = clusterClient(cluster);
+    const warned: string[] = [];
+    const manager = new RedisStorageManager(
+      {
+        client: processClient,
+        keyPrefix: splitPrefix,
+        registry,
+        defaultMetrics: false,
+        httpMetrics: false,
+        flushIntervalMs: 60_000,
+        freshScrapeWaitMs: 0,
+      },
+      {
+        log: () => undefined,
+        warn: (message: string) => warned.push(message),
+        error: () => undefined,
+      },
+    );
+    try {
+      expect(await manager.setup()).toBe(true);
+      const migration = await cluster.startSlotMigration(`{${splitPrefix}}`);
+      const keys = new RedisMetricsStore(processClient, splitPrefix).keys;
+      // The read head's keys are split: Redis answers its script TRYAGAIN until ioredis gives up.
+      await migration.move([keys.processes]);
+      const during = await manager.metrics();
+      // The process index is read in a pipeline, which ioredis does not redirect: Redis's bare ASK.
+      const marking = await manager.markProcessDead({ pid: 1 }).catch((error: Error) => error);
+      await migration.finish();
+      const after = await manager.metrics();
+
+      const reason = `the metrics of every process could not be read from Redis under prefix "${splitPrefix}": Redis Cluster: this prefix's slot is being migrated to another node, and its keys are split between the two (the nodes answer ASK, TRYAGAIN or MOVED); writes resume when the migration ends (one left half-way: redis-cli --cluster fix)`;
+      // It was "Too many Cluster redirections. Last error: ReplyError: TRYAGAIN Multiple keys request
+      // during rehashing of slot".
+      expect([during.status, during.body]).toEqual([503, `${reason}\n`]);
+      expect(warned).toEqual([`Scrapes answer 503 while ${reason}`]);
+      expect((marking as Error).message).toBe(reason.replace(/^.*?: /, ''));
+      expect(after.status).toBe(200);
+      expect(sampleValue(after.body, 'jobs_total')).toBe(5);
+    } finally {
+      await manager.teardown();
+      processClient.disconnect();
+    }
+  });
 });
 
 describe('Redis Cluster whose nodes require a password the client lacks', () => {
