@@ -34,7 +34,7 @@ import { uniquePrefix } from '../harness/test-redis.js';
 const DOCUMENTED =
   'ACL SETUSER metrics on >password ~{shop}:* &{shop}:* +evalsha +eval +time +type +del +hset ' +
   '+hsetnx +hmget +hget +hdel +hgetall +hscan +zadd +zrem +zrange +zrangebyscore +zcount +zscore ' +
-  '+exists +subscribe +publish +pubsub|numsub +info';
+  '+subscribe +publish +pubsub|numsub +info';
 // What the README adds on a Redis Cluster: ioredis's Cluster client reads the slots and the cluster's
 // state (its ready check), and names its connection that reads the slots.
 const DOCUMENTED_CLUSTER = 'ACL SETUSER metrics +cluster|slots +cluster|info +client|setname';
