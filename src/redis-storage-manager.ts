@@ -44,6 +44,7 @@ import type { RedisClient } from './storage/lua-scripts.js';
 import type { FlushRequestChannel, MetricsStore } from './storage/metrics-store.js';
 import { RedisMetricsStore } from './storage/redis-metrics-store.js';
 import { MetricsFlusher, type FlushResult } from './storage/metrics-flusher.js';
+import { isPassingRefusal } from './storage/passing-refusal.js';
 import { ProcessIdentity } from './storage/process-identity.js';
 import { storageHealth, type RedisMetricsHealth } from './storage-health.js';
 import { clientSettingNames, settingNamesOf } from './setting-names.js';
@@ -218,6 +219,7 @@ export class RedisStorageManager
       collectIntervalMs: this.options.collectIntervalMs,
       describeError: (error) => (this.client ? explainRedisError(error, this.client) : error),
       describeWait: () => this.connectionError(),
+      isPassing: isPassingRefusal,
       logger: this.logger,
     });
     this.collector = new RedisMultiProcessCollector({

@@ -64,6 +64,12 @@ export function stallAfterMs(flushIntervalMs: number): number {
  */
 const BLOCKED_LOOP_MS = 1000;
 
+/**
+ * The most a stop waits between two tries of a last flush refused for a moment (see `isPassing`):
+ * such a refusal passes in seconds, and the shutdown's allowance is a few of them.
+ */
+const STOP_RETRY_MS = 250;
+
 /** A flush that wrote nothing. */
 const failedFlush = (error: Error): FlushResult => ({
   ok: false,
@@ -103,6 +109,14 @@ export interface MetricsFlusherOptions {
   collectIntervalMs?: number;
   /** Turns a failed write's error into one that names its cause (a client's connection history). */
   describeError?: (error: unknown) => unknown;
+  /**
+   * Whether a failed flush's error is a refusal that passes on its own in seconds (a Redis Cluster
+   * slot being migrated, a failover under way: `isPassingRefusal`). The last flush of a {@link
+   * MetricsFlusher.stop} that fails so is tried again (every interval, at most 250 ms apart) until it
+   * is written or the caller gives up on it ({@link MetricsFlusher.abandon}); any other failure ends
+   * the stop at once.
+   */
+  isPassing?: (error: unknown) => boolean;
   /**
    * Why the store has not answered yet, as health names it (never a secret), for the line logged when
    * a flush has waited longer than {@link stallAfterMs}: the client's last connection error, say.
@@ -238,6 +252,9 @@ export class MetricsFlusher {
   private withheld: FlushResult | undefined;
   /** Set by {@link stop} and {@link abandon}: a failed flush is no longer retried. */
   private stopping = false;
+  /** Set while a stop tries its last flush again (see `isPassing`), with the wait between tries. */
+  private retryingStop = false;
+  private stopRetryWait: { timer: NodeJS.Timeout; done: () => void } | undefined;
   private last: FlushResult | undefined;
   private lastSuccessAt: number | undefined;
   private runningSinceAt: number | undefined;
@@ -332,12 +349,27 @@ export class MetricsFlusher {
     this.loads = [{ from: 0, base: new Map(values) }];
   }
 
-  /** Stops the timer and runs one last flush, so nothing counted before the stop is lost. */
+  /**
+   * Stops the timer and runs one last flush, so nothing counted before the stop is lost. A last flush
+   * refused for a moment (see `isPassing`) is tried again every interval until it is written or
+   * {@link abandon} is called: what the process counted since its last written flush would be lost.
+   */
   async stop(): Promise<FlushResult> {
     this.stopping = true;
     if (this.timer) clearInterval(this.timer);
     this.timer = undefined;
-    return this.flush({ collect: true });
+    let result = await this.flush({ collect: true });
+    while (!result.ok && !this.ended && this.options.isPassing?.(result.error)) {
+      this.retryingStop = true;
+      await new Promise<void>((done) => {
+        this.stopRetryWait = { timer: setTimeout(done, this.stopRetryMs), done };
+      });
+      this.stopRetryWait = undefined;
+      if (this.ended) break;
+      result = await this.flush();
+    }
+    this.retryingStop = false;
+    return result;
   }
 
   /**
@@ -385,12 +417,23 @@ export class MetricsFlusher {
     this.stopping = true;
     if (this.timer) clearInterval(this.timer);
     this.timer = undefined;
+    if (this.retryingStop) {
+      if (this.stopRetryWait) clearTimeout(this.stopRetryWait.timer);
+      this.stopRetryWait?.done();
+      this.options.logger?.warn(
+        `Gave up flushing metrics to ${this.options.store.description} at shutdown: what this process counted since its last written flush is lost.`,
+      );
+    }
     // The registry would otherwise keep the reader, and every series it read, for good.
     this.reader.close();
     // The stop's flush that was to tell of the failure before it has not ended (Redis stalled): the
     // process may exit before it does, and its failure, if it comes, is the shutdown's disconnect.
     const withheld = this.withheld;
     if (withheld) this.report(withheld);
+  }
+
+  private get stopRetryMs(): number {
+    return Math.min(this.options.intervalMs, STOP_RETRY_MS);
   }
 
   /** The result of the last flush, if any. */
@@ -1023,9 +1066,11 @@ export class MetricsFlusher {
       if (waited && !this.stopping) return;
       const where = this.options.store.description;
       logger?.warn(
-        this.stopping
-          ? `Flushing metrics to ${where} failed while this process stopped flushing, and is not retried: ${result.error?.message}`
-          : `Flushing metrics to ${where} failed; counting goes on in memory and is retried every ${this.options.intervalMs} ms: ${result.error?.message}`,
+        !this.stopping
+          ? `Flushing metrics to ${where} failed; counting goes on in memory and is retried every ${this.options.intervalMs} ms: ${result.error?.message}`
+          : this.options.isPassing?.(result.error) && !this.ended
+            ? `Flushing metrics to ${where} failed while this process stopped flushing; it is tried again every ${this.stopRetryMs} ms until it is written or the shutdown gives up: ${result.error?.message}`
+            : `Flushing metrics to ${where} failed while this process stopped flushing, and is not retried: ${result.error?.message}`,
       );
     } else if (result.ok && this.failing) {
       this.failing = false;

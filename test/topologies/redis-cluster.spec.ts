@@ -470,6 +470,53 @@ describe('Redis Cluster, 3 masters without replicas', () => {
       processClient.disconnect();
     }
   });
+  it("a shutdown while the prefix's slot is split tries its last flush again until the migration ends: nothing counted is lost", async () => {
+    const prefix = uniquePrefix('cluster-split-stop');
+    const registry = new Registry();
+    const jobs = new Counter({ name: 'jobs_total', help: 'Jobs', registers: [registry] });
+    jobs.inc(5);
+    const processClient = clusterClient(cluster);
+    const warned: string[] = [];
+    const manager = new RedisStorageManager(
+      {
+        client: processClient,
+        keyPrefix: prefix,
+        registry,
+        defaultMetrics: false,
+        httpMetrics: false,
+        flushIntervalMs: 60_000,
+        freshScrapeWaitMs: 0,
+      },
+      {
+        log: () => undefined,
+        warn: (message: string) => warned.push(message),
+        error: () => undefined,
+      },
+    );
+    try {
+      expect(await manager.setup()).toBe(true);
+      jobs.inc(3);
+      const migration = await cluster.startSlotMigration(`{${prefix}}`);
+      const keys = new RedisMetricsStore(processClient, prefix).keys;
+      await migration.move([keys.processes]);
+      const stopping = manager.teardown();
+      // Longer than ioredis' own TRYAGAIN retries (16 of them, about 1.6 s): the first try fails.
+      await new Promise((resolve) => setTimeout(resolve, 2500));
+      await migration.finish();
+      await stopping;
+
+      // Before: 'v 5', the 3 counted since the last flush lost ("failed ... and is not retried").
+      expect(await processClient.hget(keys.totals, '["jobs_total",{}]')).toBe('v 8');
+      expect(warned.filter((line) => line.startsWith('Flushing metrics'))).toEqual([
+        expect.stringContaining(
+          'failed while this process stopped flushing; it is tried again every 250 ms until it is written or the shutdown gives up: Redis Cluster: this prefix',
+        ),
+      ]);
+    } finally {
+      await manager.teardown();
+      processClient.disconnect();
+    }
+  });
 });
 
 describe('Redis Cluster whose nodes require a password the client lacks', () => {

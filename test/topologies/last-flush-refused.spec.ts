@@ -1,0 +1,99 @@
+import 'reflect-metadata';
+
+import { Module, type INestApplication, type LoggerService } from '@nestjs/common';
+import { Test } from '@nestjs/testing';
+import { Redis } from 'ioredis';
+import { Registry } from 'prom-client';
+
+import { RedisMetricsModule, RedisMetricsService } from '../../src/index.js';
+import { startPrivateRedis } from '../harness/aof-redis.js';
+import { freshPort } from '../harness/redis-processes.mjs';
+
+const FIELD = '["orders_total",{}]';
+
+/**
+ * A shutdown whose last flush Redis refuses for a moment (a slot migrating, a failover under way):
+ * the flush is tried again within the shutdown's allowance, so what the process counted since its
+ * last flush reaches the totals. Here the refusal is READONLY, from a server made a replica of a master
+ * that does not exist (it keeps its data and refuses writes) and then a master again.
+ */
+describe('the last flush at shutdown, refused by Redis for a moment', () => {
+  const cleanups: (() => Promise<unknown> | unknown)[] = [];
+  afterEach(async () => {
+    for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
+  });
+
+  /** An app counting orders into a private Redis, with 5 flushed and 3 more counted since. */
+  async function appWithUnflushedCounts(prefix: string, scrapeTimeoutMs: number) {
+    const server = await startPrivateRedis(prefix, cleanups, ['--appendonly', 'no']);
+    const admin = new Redis({ port: server.port, host: '127.0.0.1' });
+    cleanups.push(() => admin.disconnect());
+    const warnings: string[] = [];
+    const logger: LoggerService = {
+      log: () => undefined,
+      error: () => undefined,
+      warn: (message: unknown) => void warnings.push(String(message)),
+    };
+    @Module({
+      imports: [
+        RedisMetricsModule.forRoot({
+          enabled: true,
+          url: `redis://127.0.0.1:${server.port}`,
+          keyPrefix: prefix,
+          flushIntervalMs: 100,
+          scrapeTimeoutMs,
+          // Its own: the global registry would carry one test's counts into the next.
+          registry: new Registry(),
+          defaultMetrics: false,
+        }),
+      ],
+    })
+    class AppModule {}
+    const moduleRef = await Test.createTestingModule({ imports: [AppModule] }).compile();
+    const app: INestApplication = moduleRef.createNestApplication({ logger });
+    await app.init();
+    let closed = false;
+    cleanups.push(() => (closed ? undefined : app.close()));
+    const metrics = app.get(RedisMetricsService);
+    const orders = metrics.counter({ name: 'orders_total', help: 'Orders' });
+    orders.inc(5);
+    expect((await metrics.flush())?.ok).toBe(true);
+    orders.inc(3);
+    // Writes refused from now on: a replica of a master that is not there keeps its data.
+    await admin.call('REPLICAOF', '127.0.0.1', String(await freshPort()));
+    const close = async () => {
+      await app.close();
+      closed = true;
+    };
+    return { admin, warnings, close };
+  }
+
+  it('is tried again until Redis takes it: all 8 counts in the totals (5 before)', async () => {
+    const { admin, warnings, close } = await appWithUnflushedCounts('refused-then-taken', 5000);
+
+    const closing = close();
+    await new Promise((resolve) => setTimeout(resolve, 700));
+    await admin.call('REPLICAOF', 'NO', 'ONE');
+    await closing;
+
+    // Before: 'v 5', and "failed while this process stopped flushing, and is not retried".
+    expect(await admin.hget('{refused-then-taken}:totals', FIELD)).toBe('v 8');
+    expect(warnings.filter((line) => /not retried|Gave up/.test(line))).toEqual([]);
+  }, 30_000);
+
+  it('gives up when the shutdown allowance runs out, and says what is lost', async () => {
+    const { admin, warnings, close } = await appWithUnflushedCounts('refused-for-good', 1000);
+
+    const started = performance.now();
+    await close();
+    const closeMs = performance.now() - started;
+
+    expect(await admin.hget('{refused-for-good}:totals', FIELD)).toBe('v 5');
+    // The allowance (scrapeTimeoutMs) bounds the retries; the client's QUIT comes after.
+    expect(closeMs).toBeGreaterThanOrEqual(1000);
+    expect(closeMs).toBeLessThan(3000);
+    expect(warnings).toContain(
+      'Gave up flushing metrics to Redis under prefix "refused-for-good" at shutdown: what this process counted since its last written flush is lost.',
+    );
+  }, 30_000);
+});
