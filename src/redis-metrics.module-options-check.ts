@@ -61,6 +61,18 @@ const CODE_OPTIONS: Record<
  */
 const EXTRAS = ['isGlobal', 'controller', 'metricsPath', 'healthPath', 'guards'];
 const OPTION_NAMES = [...Object.keys(STORAGE_OPTIONS), ...Object.keys(CODE_OPTIONS)];
+/**
+ * The options of @willsoto/nestjs-prometheus that are named otherwise here, or have no counterpart, by
+ * what a migration that kept them is told (the closest name would mislead: `path` is 2 edits from `auth`).
+ */
+const WILLSOTO_OPTIONS: Record<string, string> = {
+  path: `is the name @willsoto/nestjs-prometheus gives the route; here it is the extra "metricsPath" (forRoot({ metricsPath: 'metrics' }), or beside useFactory in forRootAsync())`,
+  global:
+    'is the name @willsoto/nestjs-prometheus gives it; here it is the extra "isGlobal" (true by default)',
+  pushgateway:
+    'is not an option of RedisMetricsModule: Prometheus scrapes any process and gets every process, so nothing is pushed',
+};
+
 // The names of each nested object option, held by the compiler to the option's type; for the
 // `config` passed to prom-client, to the names prom-client's own type defines.
 const namesOf = <T>(names: Record<keyof T, true>): string[] => Object.keys(names);
@@ -142,6 +154,9 @@ export function checkModuleOptions(options: unknown): void {
       extra,
       'is an extra, which shapes the module before any factory runs: give it to forRootAsync() beside useFactory (or useClass), not in the options the factory returns',
     );
+  }
+  for (const [name, problem] of Object.entries(WILLSOTO_OPTIONS)) {
+    if (options[name] !== undefined) fail(name, problem);
   }
   checkNames(
     options,

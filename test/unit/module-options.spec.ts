@@ -41,6 +41,19 @@ describe('options given in code, checked as JavaScript or an untyped factory may
     expect(() => new RedisStorageManager({ tls: undefined } as never)).not.toThrow();
   });
 
+  it('names the option of this module that an option of @willsoto/nestjs-prometheus became', () => {
+    // A migration that kept its old options: `path` was suggested "auth", `global` nothing.
+    expect(errorOf({ path: '/metrics' })).toBe(
+      'nestjs-redis-metrics: option "path" is the name @willsoto/nestjs-prometheus gives the route; here it is the extra "metricsPath" (forRoot({ metricsPath: \'metrics\' }), or beside useFactory in forRootAsync())',
+    );
+    expect(errorOf({ global: true })).toBe(
+      'nestjs-redis-metrics: option "global" is the name @willsoto/nestjs-prometheus gives it; here it is the extra "isGlobal" (true by default)',
+    );
+    expect(errorOf({ pushgateway: { url: 'http://pushgateway:9091' } })).toBe(
+      'nestjs-redis-metrics: option "pushgateway" is not an option of RedisMetricsModule: Prometheus scrapes any process and gets every process, so nothing is pushed',
+    );
+  });
+
   it('names a nested option it does not know, at every depth, with the one it is closest to', () => {
     // Given one level up: prom-client's names belong in config.
     expect(errorOf({ url: 'redis://localhost', defaultMetrics: { prefix: 'x_' } })).toBe(
