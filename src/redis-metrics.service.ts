@@ -79,6 +79,7 @@ export class RedisMetricsService {
       this.manager.setGaugeMode(name, multiprocessMode);
       this.askedGaugeModes.set(name, multiprocessMode);
     }
+    this.manager.checkGaugeModeName(config.name, name);
     return gauge;
   }
 

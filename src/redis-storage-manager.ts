@@ -119,6 +119,8 @@ export class RedisStorageManager
   private readonly gaugeModes = new Map<string, GaugeMode>();
   /** Gauges whose mode in code the `gaugeModes` option overrides, once said so. */
   private readonly overriddenGaugeModes = new Set<string>();
+  /** Gauges that `gaugeModes` names by the name they were made with, not in the registry, once said so. */
+  private readonly misnamedGaugeModes = new Set<string>();
   private readonly client: RedisClient | undefined;
   private readonly ownsClient: boolean;
   private readonly store: MetricsStore | undefined;
@@ -295,6 +297,23 @@ export class RedisStorageManager
       return;
     }
     this.gaugeModes.set(metricName, checked);
+  }
+
+  /**
+   * Warns once when the `gaugeModes` option names a gauge by the name it was made with (`madeAs`) and
+   * not by its name in the registry (`metricName`, with `customMetricPrefix`): that entry gives it no
+   * mode, and the gauge is merged in the mode it was made with, or `defaultGaugeMode`.
+   */
+  checkGaugeModeName(madeAs: string, metricName: string): void {
+    const configured = this.moduleOptions.gaugeModes;
+    if (madeAs === metricName || !configured || this.misnamedGaugeModes.has(metricName)) return;
+    if (Object.hasOwn(configured, metricName) || !Object.hasOwn(configured, madeAs)) return;
+    const named = configured[madeAs];
+    if (named === undefined) return;
+    this.misnamedGaugeModes.add(metricName);
+    this.logger.warn(
+      `the module option gaugeModes names "${madeAs}", the name the gauge "${metricName}" was made with: gaugeModes takes the name in the registry, with customMetricPrefix, so the gauge is merged in the mode "${this.gaugeModeOf(metricName)}", not "${named}" (name it "${metricName}" in gaugeModes)`,
+    );
   }
 
   /** The multiprocess mode of a gauge. */

@@ -1,6 +1,7 @@
 import 'reflect-metadata';
 
-import { Controller, Get, Injectable, Module, Post, type Type } from '@nestjs/common';
+import { jest } from '@jest/globals';
+import { Controller, Get, Injectable, Logger, Module, Post, type Type } from '@nestjs/common';
 import { Test } from '@nestjs/testing';
 import type { Redis } from 'ioredis';
 import { Registry, type Counter, type Gauge } from 'prom-client';
@@ -235,6 +236,34 @@ describe('metrics from feature modules of an app that imports forRoot() once', (
     ]);
     expect(manager.gaugeModeOf('carts_open')).toBe('liveall');
     expect(manager.gaugeModeOf('constructor')).toBe('min');
+  });
+
+  it('warns once when gaugeModes names a gauge by the name it was made with, not its name with customMetricPrefix', async () => {
+    // The entry gives the gauge no mode: it was ignored without a word, and the gauge merged in its
+    // mode in code (here max, one series) where the deployment asked for one series per process.
+    const lines: string[] = [];
+    const warn = jest
+      .spyOn(Logger.prototype, 'warn')
+      .mockImplementation((message: unknown) => void lines.push(String(message)));
+    const app = await startApp({
+      identity: { hostname: 'web-1', pid: 42 },
+      customMetricPrefix: 'shop',
+      gaugeModes: { carts_open: 'liveall' },
+    });
+    try {
+      const metrics = app.get(RedisMetricsService);
+      metrics.gauge({ name: 'carts_open', help: 'Open carts', multiprocessMode: 'max' }).set(4);
+      metrics.gauge({ name: 'carts_open', help: 'Open carts' });
+      await metrics.flush();
+      const text = (await request(app.getHttpServer()).get('/metrics').expect(200)).text;
+      expect(family(text, 'shop_carts_open')).toEqual(['shop_carts_open 4']);
+      expect(lines.filter((line) => line.includes('gaugeModes'))).toEqual([
+        'the module option gaugeModes names "carts_open", the name the gauge "shop_carts_open" was made with: gaugeModes takes the name in the registry, with customMetricPrefix, so the gauge is merged in the mode "max", not "liveall" (name it "shop_carts_open" in gaugeModes)',
+      ]);
+    } finally {
+      warn.mockRestore();
+      await app.close();
+    }
   });
 
   it('collects no default metrics with defaultMetrics: { enabled: false }', async () => {
