@@ -5,8 +5,9 @@ import { RedisStorageManager } from '../redis-storage-manager.js';
 
 /**
  * A @nestjs/terminus health indicator of the metrics storage: `up` when Redis storage works or is off,
- * `down` when Redis is configured but unreachable, with what the module's health route reports
- * (`storage`, `liveProcesses`, `lastFlushAgeMs`, `error`) as its data. Never contains a secret.
+ * `down` whenever the module's health route answers 503 (Redis unreachable or too slow, or no write yet
+ * since start-up), with what that route reports (`storage`, `liveProcesses`, `lastFlushAgeMs`, `error`)
+ * as its data. Never contains a secret. For a readiness check, not a liveness one.
  *
  * Provide it in the module of your health controller, which imports `TerminusModule`.
  *
