@@ -89,7 +89,7 @@ export function describeRedisMetricsEnv(
   const on = enabled !== undefined && TRUE_WORDS.has(enabled);
   if (sentinels) {
     return on
-      ? `Redis metrics storage on: REDIS_ENABLED with the master REDIS_SENTINELS name${ignored}.`
+      ? `Redis metrics storage on: REDIS_ENABLED, through the sentinels of REDIS_SENTINELS${ignored}.`
       : `Redis metrics storage off: REDIS_SENTINELS is set, but not REDIS_ENABLED=true${ignored}.`;
   }
   if (on) {

@@ -97,7 +97,7 @@ describe('which environment variable turns Redis storage on', () => {
     ],
     [
       { REDIS_URL: `redis://:${SECRET}@cache`, ...SENTINELS, REDIS_ENABLED: 'true' },
-      'Redis metrics storage on: REDIS_ENABLED with the master REDIS_SENTINELS name (REDIS_URL is set too and left alone).',
+      'Redis metrics storage on: REDIS_ENABLED, through the sentinels of REDIS_SENTINELS (REDIS_URL is set too and left alone).',
     ],
     [
       { REDIS_URL: `redis://:${SECRET}@cache`, ...SENTINELS },
@@ -105,7 +105,7 @@ describe('which environment variable turns Redis storage on', () => {
     ],
     [
       { ...SENTINELS, REDIS_ENABLED: 'true' },
-      'Redis metrics storage on: REDIS_ENABLED with the master REDIS_SENTINELS name.',
+      'Redis metrics storage on: REDIS_ENABLED, through the sentinels of REDIS_SENTINELS.',
     ],
     [
       { ...SENTINELS, REDIS_ENABLED: 'off' },
