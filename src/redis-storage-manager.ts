@@ -497,8 +497,16 @@ export class RedisStorageManager
         )
       : false;
     // Not ended in the store: its gauges stay until it is reaped; its counts are in the totals anyway.
-    if (!ended) this.flusher.abandon();
+    if (!ended) this.flusher.abandon(last === undefined ? this.lastFlushUnanswered() : undefined);
     await this.closeOwnedClient();
+  }
+
+  /** What a shutdown that gave up on a last flush still waiting for the store costs. */
+  private lastFlushUnanswered(): string {
+    return (
+      `The last flush of this process (${this.identity.id}) to ${this.store!.description} got no answer within the shutdown's ${this.options.scrapeTimeoutMs} ms (scrapeTimeoutMs): ` +
+      'what it counted since its last acknowledged flush may never reach the totals, and its gauges stay until a live process ends it (ttlSeconds).'
+    );
   }
 
   /** Says why this process could not be ended in the store at shutdown, and what that leaves. */

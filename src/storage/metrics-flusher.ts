@@ -410,8 +410,10 @@ export class MetricsFlusher {
    * Stops for good without ending the process in the store (when that cannot be done in time): no
    * timer, and no flush writes again. Its counts are in the totals; its gauges stay until reaped.
    * A failure left for the stop's own flush to tell, which has not ended, is logged now.
+   * @param unanswered what to log when nothing is left to tell but a flush still waits for the store
+   *   (the shutdown gave up on it); a failure it meets later is then not logged again.
    */
-  abandon(): void {
+  abandon(unanswered?: string): void {
     this.ended = true;
     this.abandoned = true;
     this.stopping = true;
@@ -430,6 +432,11 @@ export class MetricsFlusher {
     // process may exit before it does, and its failure, if it comes, is the shutdown's disconnect.
     const withheld = this.withheld;
     if (withheld) this.report(withheld);
+    else if (unanswered !== undefined && this.running !== undefined) {
+      // Its failure, if it comes, is the shutdown's own disconnect: nothing the user needs to hear.
+      this.failing = 'failed';
+      this.options.logger?.warn(unanswered);
+    }
   }
 
   private get stopRetryMs(): number {

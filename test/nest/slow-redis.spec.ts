@@ -193,6 +193,51 @@ describe('a slow or silent Redis never holds up probes, scrapes or bootstrap', (
     expect(warnings).toEqual([line]);
   });
 
+  // PM2 stopping a worker while Redis was paused: the process exited after the 5 s allowance, 311 of
+  // the requests it answered never counted, and its last line was the flush's wait of 2250 ms.
+  it('says that the shutdown gave up on a last flush still waiting for a paused Redis, when nothing else tells of it', async () => {
+    const server = await plainRedis('gave-up');
+    const warnings: string[] = [];
+    const logger = {
+      warn: (line: string) => warnings.push(line),
+      log: () => undefined,
+      error: () => undefined,
+    };
+    // The allowance is over before the client's 5 s command timeout fails the flush under way.
+    const manager = new RedisStorageManager(
+      {
+        url: `redis://127.0.0.1:${server.port}`,
+        keyPrefix: 'gave-up',
+        registry: new Registry(),
+        defaultMetrics: false,
+        httpMetrics: false,
+        flushIntervalMs: 200,
+        scrapeTimeoutMs: 1000,
+      },
+      logger,
+    );
+    cleanups.push(() => manager.teardown());
+    expect(await manager.setup()).toBe(true);
+    const id = manager.identity.id;
+    const admin = new Redis({ port: server.port, host: '127.0.0.1' });
+    cleanups.push(() => admin.disconnect());
+    await admin.call('CLIENT', 'PAUSE', '8000', 'ALL');
+    const running = manager.flush();
+    await new Promise((resolve) => setTimeout(resolve, 50));
+
+    await manager.teardown();
+    const atTeardown = [...warnings];
+    await running;
+    await new Promise((resolve) => setTimeout(resolve, 300));
+
+    const line =
+      `The last flush of this process (${id}) to Redis under prefix "gave-up" got no answer within the shutdown's 1000 ms (scrapeTimeoutMs): ` +
+      'what it counted since its last acknowledged flush may never reach the totals, and its gauges stay until a live process ends it (ttlSeconds).';
+    // Before, it said nothing at all.
+    expect(atTeardown).toEqual([line]);
+    expect(warnings).toEqual([line]);
+  });
+
   it('names the read of every process when a scrape without fresh scrapes times out on a paused Redis', async () => {
     const server = await plainRedis('read-pause');
     const app = await startApp({
