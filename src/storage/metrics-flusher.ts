@@ -419,19 +419,20 @@ export class MetricsFlusher {
     this.stopping = true;
     if (this.timer) clearInterval(this.timer);
     this.timer = undefined;
-    if (this.retryingStop) {
-      if (this.stopRetryWait) clearTimeout(this.stopRetryWait.timer);
-      this.stopRetryWait?.done();
-      this.options.logger?.warn(
-        `Gave up flushing metrics to ${this.options.store.description} at shutdown: what this process counted since its last written flush is lost.`,
-      );
-    }
     // The registry would otherwise keep the reader, and every series it read, for good.
     this.reader.close();
     // The stop's flush that was to tell of the failure before it has not ended (Redis stalled): the
     // process may exit before it does, and its failure, if it comes, is the shutdown's disconnect.
     const withheld = this.withheld;
-    if (withheld) this.report(withheld);
+    if (this.retryingStop) {
+      // The refusal was told already; a try still under way fails by the shutdown's disconnect.
+      if (this.stopRetryWait) clearTimeout(this.stopRetryWait.timer);
+      this.stopRetryWait?.done();
+      this.failing = 'failed';
+      this.options.logger?.warn(
+        `Gave up flushing metrics to ${this.options.store.description} at shutdown: what this process counted since its last written flush is lost.`,
+      );
+    } else if (withheld) this.report(withheld);
     else if (unanswered !== undefined && this.running !== undefined) {
       // Its failure, if it comes, is the shutdown's own disconnect: nothing the user needs to hear.
       this.failing = 'failed';
