@@ -222,6 +222,7 @@ export class RedisStorageManager
       describeError: (error) => (this.client ? explainRedisError(error, this.client) : error),
       describeWait: () => this.connectionError(),
       isPassing: isPassingRefusal,
+      isReconnecting: () => this.client !== undefined && CONNECTING.has(this.client.status),
       logger: this.logger,
     });
     this.collector = new RedisMultiProcessCollector({

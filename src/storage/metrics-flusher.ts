@@ -118,6 +118,13 @@ export interface MetricsFlusherOptions {
    */
   isPassing?: (error: unknown) => boolean;
   /**
+   * Whether the store's client is on its way to a connection (reconnecting). Once a stop's last flush
+   * was refused for a moment (see `isPassing`), a failure while it reconnects is tried again as well: a
+   * failover closes the connections to the demoted master (Sentinel kills them), and the client's
+   * reconnect is part of the refusal that passes.
+   */
+  isReconnecting?: () => boolean;
+  /**
    * Why the store has not answered yet, as health names it (never a secret), for the line logged when
    * a flush has waited longer than {@link stallAfterMs}: the client's last connection error, say.
    * `undefined` when nothing is known (connected, and no answer).
@@ -359,7 +366,7 @@ export class MetricsFlusher {
     if (this.timer) clearInterval(this.timer);
     this.timer = undefined;
     let result = await this.flush({ collect: true });
-    while (!result.ok && !this.ended && this.options.isPassing?.(result.error)) {
+    while (!result.ok && !this.ended && this.passes(result.error)) {
       this.retryingStop = true;
       await new Promise<void>((done) => {
         this.stopRetryWait = { timer: setTimeout(done, this.stopRetryMs), done };
@@ -438,6 +445,14 @@ export class MetricsFlusher {
       this.failing = 'failed';
       this.options.logger?.warn(unanswered);
     }
+  }
+
+  /** Whether a stop's failed last flush is tried again (see `isPassing` and `isReconnecting`). */
+  private passes(error: Error | undefined): boolean {
+    const { isPassing, isReconnecting } = this.options;
+    if (isPassing?.(error)) return true;
+    // Without a refusal first, a client that reconnects is a Redis out of reach: not waited for.
+    return this.retryingStop && (isReconnecting?.() ?? false);
   }
 
   private get stopRetryMs(): number {
