@@ -375,6 +375,9 @@ export class MetricsFlusher {
       if (this.ended) break;
       result = await this.flush();
     }
+    // Its tries ended on a failure that does not pass (the first was told to be tried again): the
+    // report of that failure says nothing, flushing being in trouble already.
+    if (this.retryingStop && !result.ok && !this.ended) this.reportGivenUp(result.error);
     this.retryingStop = false;
     return result;
   }
@@ -436,15 +439,21 @@ export class MetricsFlusher {
       if (this.stopRetryWait) clearTimeout(this.stopRetryWait.timer);
       this.stopRetryWait?.done();
       this.failing = 'failed';
-      this.options.logger?.warn(
-        `Gave up flushing metrics to ${this.options.store.description} at shutdown: what this process counted since its last written flush is lost.`,
-      );
+      this.reportGivenUp();
     } else if (withheld) this.report(withheld);
     else if (unanswered !== undefined && this.running !== undefined) {
       // Its failure, if it comes, is the shutdown's own disconnect: nothing the user needs to hear.
       this.failing = 'failed';
       this.options.logger?.warn(unanswered);
     }
+  }
+
+  /** Logs that a stop's last flush, tried again, is given up (`error`: the failure it ended on). */
+  private reportGivenUp(error?: Error): void {
+    const cause = error ? ` (${error.message})` : '';
+    this.options.logger?.warn(
+      `Gave up flushing metrics to ${this.options.store.description} at shutdown${cause}: what this process counted since its last written flush is lost.`,
+    );
   }
 
   /** Whether a stop's failed last flush is tried again (see `isPassing` and `isReconnecting`). */

@@ -105,6 +105,24 @@ describe('the last flush at shutdown, refused by Redis for a moment', () => {
     expect(warnings.filter((line) => /not retried|Gave up/.test(line))).toEqual([]);
   }, 30_000);
 
+  it('says what is lost when a retry fails for a reason that does not pass', async () => {
+    const { admin, warnings, close } = await appWithUnflushedCounts('refused-then-full', 5000);
+
+    const closing = close();
+    await new Promise((resolve) => setTimeout(resolve, 700));
+    // A master again, but full: OOM is not retried.
+    await admin.multi().config('SET', 'maxmemory', '1').call('REPLICAOF', 'NO', 'ONE').exec();
+    await closing;
+
+    expect(await admin.hget('{refused-then-full}:totals', FIELD)).toBe('v 5');
+    // Before: only the warning that the flush is tried again until written or the shutdown gives up.
+    expect(warnings.filter((line) => line.startsWith('Gave up'))).toEqual([
+      expect.stringMatching(
+        /^Gave up flushing metrics to Redis under prefix "refused-then-full" at shutdown \(OOM: .*\): what this process counted since its last written flush is lost\.$/,
+      ),
+    ]);
+  }, 30_000);
+
   it('gives up when the shutdown allowance runs out, and says what is lost', async () => {
     const { admin, warnings, close } = await appWithUnflushedCounts('refused-for-good', 1000);
 
