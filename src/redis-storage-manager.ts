@@ -129,6 +129,8 @@ export class RedisStorageManager
   private readonly scrape: MetricsScrape;
   private readonly flushRequests: FlushRequestChannel | undefined;
   private state: 'idle' | 'running' | 'stopped' = 'idle';
+  /** The teardown of a running manager, once begun. */
+  private tearingDown: Promise<void> | undefined;
   private started: Promise<boolean> | undefined;
   /**
    * What is left of the time the shutdown may wait on Redis (`scrapeTimeoutMs` in all, not per step):
@@ -471,24 +473,33 @@ export class RedisStorageManager
    * in the totals), timers stopped and the client closed (if the module made it). Safe to call twice.
    */
   async teardown(): Promise<void> {
+    // A second call (a shutdown hook and the app's own, say) waits for the first, which may be trying
+    // the last flush again for a few seconds.
+    if (this.tearingDown) return this.tearingDown;
     if (this.state !== 'running' || !this.flusher) {
       // Never set up, but a call such as markProcessDead may have connected the client.
       if (this.state === 'idle') await this.closeOwnedClient();
       return;
     }
+    this.tearingDown = this.stopRunning(this.flusher);
+    return this.tearingDown;
+  }
+
+  /** {@link teardown} of a running manager. */
+  private async stopRunning(flusher: MetricsFlusher): Promise<void> {
     this.state = 'stopped';
     this.endSetupWaits();
     this.releaseRegistry?.();
     this.flushRequests?.close();
     // Bounded: a client of the user's may wait on a stalled Redis for as long as it stalls.
     await this.duringShutdown(this.untilConnected());
-    const last = await this.duringShutdown(this.flusher.stop());
+    const last = await this.duringShutdown(flusher.stop());
     // Read before end(), which forgets it: the registry keeps its counts for a next manager.
-    const delivered = this.flusher.delivered();
+    const delivered = flusher.delivered();
     if (delivered) leaveDelivered(this.registry, this.storePlace(), delivered);
     const ended = last?.ok
       ? await this.duringShutdown(
-          this.flusher.end().then(
+          flusher.end().then(
             () => true,
             (error: unknown) => {
               this.warnNotEnded(error);
@@ -498,7 +509,7 @@ export class RedisStorageManager
         )
       : false;
     // Not ended in the store: its gauges stay until it is reaped; its counts are in the totals anyway.
-    if (!ended) this.flusher.abandon(last === undefined ? this.lastFlushUnanswered() : undefined);
+    if (!ended) flusher.abandon(last === undefined ? this.lastFlushUnanswered() : undefined);
     await this.closeOwnedClient();
   }
 

@@ -5,7 +5,7 @@ import { Test } from '@nestjs/testing';
 import { Redis } from 'ioredis';
 import { Registry } from 'prom-client';
 
-import { RedisMetricsModule, RedisMetricsService } from '../../src/index.js';
+import { RedisMetricsModule, RedisMetricsService, RedisStorageManager } from '../../src/index.js';
 import { startPrivateRedis } from '../harness/aof-redis.js';
 import { freshPort } from '../harness/redis-processes.mjs';
 
@@ -65,7 +65,7 @@ describe('the last flush at shutdown, refused by Redis for a moment', () => {
       await app.close();
       closed = true;
     };
-    return { admin, warnings, close };
+    return { admin, warnings, close, manager: app.get(RedisStorageManager) };
   }
 
   it('is tried again until Redis takes it: all 8 counts in the totals (5 before)', async () => {
@@ -103,6 +103,23 @@ describe('the last flush at shutdown, refused by Redis for a moment', () => {
     // after a warning that promised them until the shutdown gives up, and no word of the loss.
     expect(await admin.hget('{refused-then-reconnected}:totals', FIELD)).toBe('v 8');
     expect(warnings.filter((line) => /not retried|Gave up/.test(line))).toEqual([]);
+  }, 30_000);
+
+  it('a second teardown() waits for the first, which is still trying the last flush again', async () => {
+    const { admin, manager, close } = await appWithUnflushedCounts('torn-down-twice', 5000);
+
+    const first = manager.teardown();
+    let secondDone = false;
+    const second = manager.teardown().then(() => (secondDone = true));
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    // Before: the second call returned at once, while the first still tried the last flush (a
+    // caller going on to close a client it gave the module would cut that flush short).
+    expect(secondDone).toBe(false);
+    await admin.call('REPLICAOF', 'NO', 'ONE');
+    await Promise.all([first, second]);
+
+    expect(await admin.hget('{torn-down-twice}:totals', FIELD)).toBe('v 8');
+    await close();
   }, 30_000);
 
   it('says what is lost when a retry fails for a reason that does not pass', async () => {
