@@ -543,6 +543,10 @@ local born = ''
 if ARGV[2] == '1' then
   if not present(KEYS[1]) then totalsGone = 1 end
   local stamp = redis.pcall('HGET', KEYS[1], '#born')
+  -- As the read head: a key of another type reads as no stamp, any other error fails the read.
+  if type(stamp) == 'table' and stamp.err and string.sub(stamp.err, 1, 9) ~= 'WRONGTYPE' then
+    error(stamp)
+  end
   if type(stamp) == 'string' then born = stamp end
 end
 local gauges = {}

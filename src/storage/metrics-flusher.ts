@@ -112,7 +112,7 @@ export interface MetricsFlusherOptions {
   /**
    * Whether a failed flush's error is a refusal that passes on its own in seconds (a Redis Cluster
    * slot being migrated, a failover under way: `isPassingRefusal`). The last flush of a {@link
-   * MetricsFlusher.stop} that fails so is tried again (every interval, at most 250 ms apart) until it
+   * MetricsFlusher.stop} that fails so is tried again (every interval or 250 ms, whichever is shorter) until it
    * is written or the caller gives up on it ({@link MetricsFlusher.abandon}); any other failure ends
    * the stop at once.
    */
@@ -358,8 +358,9 @@ export class MetricsFlusher {
 
   /**
    * Stops the timer and runs one last flush, so nothing counted before the stop is lost. A last flush
-   * refused for a moment (see `isPassing`) is tried again every interval until it is written or
-   * {@link abandon} is called: what the process counted since its last written flush would be lost.
+   * refused for a moment (see `isPassing`) is tried again every interval or 250 ms, whichever is
+   * shorter, until it is written or {@link abandon} is called: what the process counted since its
+   * last written flush would be lost.
    */
   async stop(): Promise<FlushResult> {
     this.stopping = true;
