@@ -151,29 +151,30 @@ describe('a slow or silent Redis never holds up probes, scrapes or bootstrap', (
     expect(closeMs).toBeLessThan(1800);
   });
 
-  it('logs why the flush under way at a shutdown failed when the last flush is still stuck as the shutdown gives up', async () => {
-    const server = await plainRedis('stop-pause');
+  /** A manager set up on the server at `port`, flushing every 200 ms, with the warnings it logs. */
+  async function runningManager(port: number, keyPrefix: string, scrapeTimeoutMs: number) {
     const warnings: string[] = [];
-    const logger = {
-      warn: (line: string) => warnings.push(line),
-      log: () => undefined,
-      error: () => undefined,
-    };
-    // An allowance longer than the client's 5 s command timeout: the flush under way fails within it.
     const manager = new RedisStorageManager(
       {
-        url: `redis://127.0.0.1:${server.port}`,
-        keyPrefix: 'stop-paused',
+        url: `redis://127.0.0.1:${port}`,
+        keyPrefix,
         registry: new Registry(),
         defaultMetrics: false,
         httpMetrics: false,
         flushIntervalMs: 200,
-        scrapeTimeoutMs: 6500,
+        scrapeTimeoutMs,
       },
-      logger,
+      { warn: (line: string) => warnings.push(line), log: () => undefined, error: () => undefined },
     );
     cleanups.push(() => manager.teardown());
     expect(await manager.setup()).toBe(true);
+    return { manager, warnings };
+  }
+
+  it('logs why the flush under way at a shutdown failed when the last flush is still stuck as the shutdown gives up', async () => {
+    const server = await plainRedis('stop-pause');
+    // An allowance longer than the client's 5 s command timeout: the flush under way fails within it.
+    const { manager, warnings } = await runningManager(server.port, 'stop-paused', 6500);
     const admin = new Redis({ port: server.port, host: '127.0.0.1' });
     cleanups.push(() => admin.disconnect());
     await admin.call('CLIENT', 'PAUSE', '15000', 'ALL');
@@ -197,27 +198,8 @@ describe('a slow or silent Redis never holds up probes, scrapes or bootstrap', (
   // the requests it answered never counted, and its last line was the flush's wait of 2250 ms.
   it('says that the shutdown gave up on a last flush still waiting for a paused Redis, when nothing else tells of it', async () => {
     const server = await plainRedis('gave-up');
-    const warnings: string[] = [];
-    const logger = {
-      warn: (line: string) => warnings.push(line),
-      log: () => undefined,
-      error: () => undefined,
-    };
     // The allowance is over before the client's 5 s command timeout fails the flush under way.
-    const manager = new RedisStorageManager(
-      {
-        url: `redis://127.0.0.1:${server.port}`,
-        keyPrefix: 'gave-up',
-        registry: new Registry(),
-        defaultMetrics: false,
-        httpMetrics: false,
-        flushIntervalMs: 200,
-        scrapeTimeoutMs: 1000,
-      },
-      logger,
-    );
-    cleanups.push(() => manager.teardown());
-    expect(await manager.setup()).toBe(true);
+    const { manager, warnings } = await runningManager(server.port, 'gave-up', 1000);
     const id = manager.identity.id;
     const admin = new Redis({ port: server.port, host: '127.0.0.1' });
     cleanups.push(() => admin.disconnect());

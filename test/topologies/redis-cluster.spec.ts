@@ -423,16 +423,20 @@ describe('Redis Cluster, 3 masters without replicas', () => {
       }
     }
   });
-  it("a scrape while the prefix's slot is split by a migration names the migration, not ioredis' redirections", async () => {
-    const splitPrefix = uniquePrefix('cluster-split');
+  /**
+   * A manager counting 5 jobs under its own prefix on a Cluster client of its own, flushing only when
+   * asked (and at its stop), with the warnings it logs.
+   */
+  function jobsManager(prefix: string) {
     const registry = new Registry();
-    new Counter({ name: 'jobs_total', help: 'Jobs', registers: [registry] }).inc(5);
+    const jobs = new Counter({ name: 'jobs_total', help: 'Jobs', registers: [registry] });
+    jobs.inc(5);
     const processClient = clusterClient(cluster);
     const warned: string[] = [];
     const manager = new RedisStorageManager(
       {
         client: processClient,
-        keyPrefix: splitPrefix,
+        keyPrefix: prefix,
         registry,
         defaultMetrics: false,
         httpMetrics: false,
@@ -445,6 +449,12 @@ describe('Redis Cluster, 3 masters without replicas', () => {
         error: () => undefined,
       },
     );
+    return { jobs, processClient, warned, manager };
+  }
+
+  it("a scrape while the prefix's slot is split by a migration names the migration, not ioredis' redirections", async () => {
+    const splitPrefix = uniquePrefix('cluster-split');
+    const { processClient, warned, manager } = jobsManager(splitPrefix);
     try {
       expect(await manager.setup()).toBe(true);
       const migration = await cluster.startSlotMigration(`{${splitPrefix}}`);
@@ -472,27 +482,7 @@ describe('Redis Cluster, 3 masters without replicas', () => {
   });
   it("a shutdown while the prefix's slot is split tries its last flush again until the migration ends: nothing counted is lost", async () => {
     const prefix = uniquePrefix('cluster-split-stop');
-    const registry = new Registry();
-    const jobs = new Counter({ name: 'jobs_total', help: 'Jobs', registers: [registry] });
-    jobs.inc(5);
-    const processClient = clusterClient(cluster);
-    const warned: string[] = [];
-    const manager = new RedisStorageManager(
-      {
-        client: processClient,
-        keyPrefix: prefix,
-        registry,
-        defaultMetrics: false,
-        httpMetrics: false,
-        flushIntervalMs: 60_000,
-        freshScrapeWaitMs: 0,
-      },
-      {
-        log: () => undefined,
-        warn: (message: string) => warned.push(message),
-        error: () => undefined,
-      },
-    );
+    const { jobs, processClient, warned, manager } = jobsManager(prefix);
     try {
       expect(await manager.setup()).toBe(true);
       jobs.inc(3);
