@@ -26,7 +26,7 @@ const NO_CLUSTER_NODE =
  * node, TRYAGAIN there, MOVED from the others) until the migration ends.
  */
 const SLOT_MIGRATING =
-  "Redis Cluster: this prefix's slot is being migrated to another node, and its keys are split between the two (the nodes answer ASK, TRYAGAIN or MOVED); writes resume when the migration ends (one left half-way: redis-cli --cluster fix)";
+  "Redis Cluster: this prefix's slot is being migrated to another node, and its keys are split between the two (the nodes answer ASK, TRYAGAIN or MOVED); writes and scrapes resume when the migration ends (one left half-way: redis-cli --cluster fix)";
 
 const UNTRUSTED_CERTIFICATE = new Set([
   'SELF_SIGNED_CERT_IN_CHAIN',

@@ -343,7 +343,7 @@ describe('Redis Cluster, 3 masters without replicas', () => {
       const failed = await manager.flush();
       expect(failed?.ok).toBe(false);
       expect(describeRedisError(failed?.error, client)).toBe(
-        "Redis Cluster: this prefix's slot is being migrated to another node, and its keys are split between the two (the nodes answer ASK, TRYAGAIN or MOVED); writes resume when the migration ends (one left half-way: redis-cli --cluster fix)",
+        "Redis Cluster: this prefix's slot is being migrated to another node, and its keys are split between the two (the nodes answer ASK, TRYAGAIN or MOVED); writes and scrapes resume when the migration ends (one left half-way: redis-cli --cluster fix)",
       );
     }
 
@@ -408,7 +408,7 @@ describe('Redis Cluster, 3 masters without replicas', () => {
 
       // A pipeline of single-key checks was redirected whole to the target, which held no gauges
       // hash yet: 200 without the 3,000 gauges.
-      const reason = `the metrics of every process could not be read from Redis under prefix "${migratedPrefix}": Redis Cluster: this prefix's slot is being migrated to another node, and its keys are split between the two (the nodes answer ASK, TRYAGAIN or MOVED); writes resume when the migration ends (one left half-way: redis-cli --cluster fix)\n`;
+      const reason = `the metrics of every process could not be read from Redis under prefix "${migratedPrefix}": Redis Cluster: this prefix's slot is being migrated to another node, and its keys are split between the two (the nodes answer ASK, TRYAGAIN or MOVED); writes and scrapes resume when the migration ends (one left half-way: redis-cli --cluster fix)\n`;
       expect(during).toEqual([
         [503, reason],
         [503, reason],
@@ -467,7 +467,7 @@ describe('Redis Cluster, 3 masters without replicas', () => {
       await migration.finish();
       const after = await manager.metrics();
 
-      const reason = `the metrics of every process could not be read from Redis under prefix "${splitPrefix}": Redis Cluster: this prefix's slot is being migrated to another node, and its keys are split between the two (the nodes answer ASK, TRYAGAIN or MOVED); writes resume when the migration ends (one left half-way: redis-cli --cluster fix)`;
+      const reason = `the metrics of every process could not be read from Redis under prefix "${splitPrefix}": Redis Cluster: this prefix's slot is being migrated to another node, and its keys are split between the two (the nodes answer ASK, TRYAGAIN or MOVED); writes and scrapes resume when the migration ends (one left half-way: redis-cli --cluster fix)`;
       // It was "Too many Cluster redirections. Last error: ReplyError: TRYAGAIN Multiple keys request
       // during rehashing of slot".
       expect([during.status, during.body]).toEqual([503, `${reason}\n`]);
