@@ -112,9 +112,9 @@ export interface MetricsFlusherOptions {
   /**
    * Whether a failed flush's error is a refusal that passes on its own in seconds (a Redis Cluster
    * slot being migrated, a failover under way: `isPassingRefusal`). The last flush of a {@link
-   * MetricsFlusher.stop} that fails so is tried again (every interval or 250 ms, whichever is shorter) until it
-   * is written or the caller gives up on it ({@link MetricsFlusher.abandon}); any other failure ends
-   * the stop at once.
+   * MetricsFlusher.stop} that fails so is tried again (every interval or 250 ms, whichever is
+   * shorter) until it is written or the caller gives up on it ({@link MetricsFlusher.abandon}); any
+   * other failure ends the stop at once.
    */
   isPassing?: (error: unknown) => boolean;
   /**
