@@ -18,6 +18,7 @@ export {
   redactRedisMetricsOptions,
   resolveRedisMetricsOptions,
   type GaugeMode,
+  type GivenRedisMetricsOptions,
   type RedisMetricsOptions,
 } from './redis-metrics.options.js';
 export { DEFAULT_SENTINEL_PORT, type RedisSentinelAddress } from './sentinel-addresses.js';

@@ -30,6 +30,15 @@ export type GaugeMode =
   | 'livesum'
   | 'livemostrecent';
 
+/**
+ * Settings of {@link RedisMetricsOptions} as given to {@link resolveRedisMetricsOptions} and
+ * `RedisMetricsModule.forRoot()`, each optional. A setting given as `undefined` counts as not given, so
+ * `{ url: process.env.REDIS_URL }` type-checks under `exactOptionalPropertyTypes` too.
+ */
+export type GivenRedisMetricsOptions = {
+  [Setting in keyof RedisMetricsOptions]?: RedisMetricsOptions[Setting] | undefined;
+};
+
 /** Every gauge mode, in the order of the docs. */
 export const GAUGE_MODES: readonly GaugeMode[] = [
   'all',
@@ -252,7 +261,7 @@ export function readRedisMetricsOptionsFromEnv(
  * @throws RedisMetricsConfigError naming the option and what is wrong with it.
  */
 export function resolveRedisMetricsOptions(
-  given: Partial<RedisMetricsOptions> = {},
+  given: GivenRedisMetricsOptions = {},
 ): RedisMetricsOptions {
   return resolveOptions(given, (option) => `option "${option}"`);
 }
