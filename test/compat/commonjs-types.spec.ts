@@ -3,6 +3,8 @@ import { join } from 'node:path';
 
 import ts from 'typescript';
 
+import { packageTypeErrors } from '../harness/package-types.js';
+
 const root = new URL('../../', import.meta.url).pathname;
 
 /** Each subpath used with the main entry: a type of one entry handed to the other must be the same. */
@@ -41,20 +43,7 @@ describe("the package's declarations in a CommonJS app", () => {
       // (no "type": "module"): its imports take the `require` condition.
       const app = join(dir, 'app.cts');
       writeFileSync(app, APP);
-      const program = ts.createProgram([app], {
-        target: ts.ScriptTarget.ES2022,
-        module: ts.ModuleKind.NodeNext,
-        moduleResolution: ts.ModuleResolutionKind.NodeNext,
-        strict: true,
-        skipLibCheck: true,
-        noEmit: true,
-        types: ['node'],
-      });
-      const diagnostics = ts.getPreEmitDiagnostics(program).map((d) => {
-        const where = d.file ? `${d.file.fileName.slice(dir.length + 1)}: ` : '';
-        return `${where}TS${d.code} ${ts.flattenDiagnosticMessageText(d.messageText, '\n')}`;
-      });
-      expect(diagnostics).toEqual([]);
+      expect(packageTypeErrors(app, { skipLibCheck: true })).toEqual([]);
     },
     TIMEOUT_MS,
   );
@@ -64,25 +53,9 @@ describe("the package's declarations in a CommonJS app", () => {
     () => {
       const app = join(dir, 'es2021-app.cts');
       writeFileSync(app, APP);
-      const program = ts.createProgram([app], {
-        target: ts.ScriptTarget.ES2021,
-        module: ts.ModuleKind.NodeNext,
-        moduleResolution: ts.ModuleResolutionKind.NodeNext,
-        strict: true,
-        skipLibCheck: false,
-        noEmit: true,
-        types: ['node'],
-      });
-      // The package's own declarations: those of its dependencies are theirs to answer for.
-      const dist = join(root, 'dist');
-      const diagnostics = ts
-        .getPreEmitDiagnostics(program)
-        .filter((d) => !d.file || d.file.fileName.startsWith(dist) || d.file.fileName === app)
-        .map((d) => {
-          const where = d.file ? `${d.file.fileName.slice(root.length)}: ` : '';
-          return `${where}TS${d.code} ${ts.flattenDiagnosticMessageText(d.messageText, '\n')}`;
-        });
-      expect(diagnostics).toEqual([]);
+      expect(
+        packageTypeErrors(app, { target: ts.ScriptTarget.ES2021, skipLibCheck: false }),
+      ).toEqual([]);
     },
     TIMEOUT_MS,
   );

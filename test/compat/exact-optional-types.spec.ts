@@ -1,7 +1,7 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
-import ts from 'typescript';
+import { packageTypeErrors } from '../harness/package-types.js';
 
 const root = new URL('../../', import.meta.url).pathname;
 
@@ -60,27 +60,13 @@ describe("the package's declarations in an app with exactOptionalPropertyTypes",
     () => {
       const app = join(dir, 'app.mts');
       writeFileSync(app, APP);
-      const program = ts.createProgram([app], {
-        target: ts.ScriptTarget.ES2022,
-        module: ts.ModuleKind.NodeNext,
-        moduleResolution: ts.ModuleResolutionKind.NodeNext,
-        strict: true,
-        exactOptionalPropertyTypes: true,
-        noUncheckedIndexedAccess: true,
-        skipLibCheck: false,
-        noEmit: true,
-        types: ['node'],
-      });
-      // The package's own declarations and the app: those of its dependencies are theirs to answer for.
-      const dist = join(root, 'dist');
-      const diagnostics = ts
-        .getPreEmitDiagnostics(program)
-        .filter((d) => !d.file || d.file.fileName.startsWith(dist) || d.file.fileName === app)
-        .map((d) => {
-          const where = d.file ? `${d.file.fileName.slice(root.length)}: ` : '';
-          return `${where}TS${d.code} ${ts.flattenDiagnosticMessageText(d.messageText, '\n')}`;
-        });
-      expect(diagnostics).toEqual([]);
+      expect(
+        packageTypeErrors(app, {
+          exactOptionalPropertyTypes: true,
+          noUncheckedIndexedAccess: true,
+          skipLibCheck: false,
+        }),
+      ).toEqual([]);
     },
     TIMEOUT_MS,
   );
