@@ -221,7 +221,7 @@ export class RedisStorageManager
       reapAfterMs: this.options.ttlSeconds * 1000,
       livenessWindowMs: this.options.livenessWindowMs,
       collectIntervalMs: this.options.collectIntervalMs,
-      describeError: (error) => (this.client ? explainRedisError(error, this.client) : error),
+      describeError: (error) => this.explained(error),
       describeWait: () => this.connectionError(),
       isPassing: isPassingRefusal,
       isReconnecting: () => this.client !== undefined && CONNECTING.has(this.client.status),
@@ -249,7 +249,7 @@ export class RedisStorageManager
       },
       // A scrape right after start waits (within its timeout) for the connection and first write.
       whenReady: () => this.started ?? Promise.resolve(false),
-      describeError: (error) => (this.client ? explainRedisError(error, this.client) : error),
+      describeError: (error) => this.explained(error),
       beforeRead: (budgetMs) =>
         this.flushRequests?.request(
           Math.min(this.options.freshScrapeWaitMs, budgetMs),
@@ -682,12 +682,17 @@ export class RedisStorageManager
     return this.store;
   }
 
+  /** A Redis error of the module's client described by its cause (see describe-redis-error.ts). */
+  private explained(error: unknown): unknown {
+    return this.client ? explainRedisError(error, this.client) : error;
+  }
+
   /** What `work` resolves with; its Redis error described by its cause (see describe-redis-error.ts). */
   private async described<T>(work: () => Promise<T>): Promise<T> {
     try {
       return await work();
     } catch (error) {
-      throw this.client ? explainRedisError(error, this.client) : error;
+      throw this.explained(error);
     }
   }
 

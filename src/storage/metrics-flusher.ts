@@ -1101,7 +1101,7 @@ export class MetricsFlusher {
       logger?.warn(
         !this.stopping
           ? `Flushing metrics to ${where} failed; counting goes on in memory and is retried every ${this.options.intervalMs} ms: ${result.error?.message}`
-          : this.options.isPassing?.(result.error) && !this.ended
+          : this.passes(result.error) && !this.ended
             ? `Flushing metrics to ${where} failed while this process stopped flushing; it is tried again every ${this.stopRetryMs} ms until it is written or the shutdown gives up: ${result.error?.message}`
             : `Flushing metrics to ${where} failed while this process stopped flushing, and is not retried: ${result.error?.message}`,
       );
