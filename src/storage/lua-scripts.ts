@@ -491,17 +491,23 @@ local function serverId()
 end
 `;
 
-const READ_HEAD = `${SERVER_ID}
-local time = redis.call('TIME')
-local now = string.format('%.3f', tonumber(time[1]) * 1000 + tonumber(time[2]) / 1000)
-local wrongType = {}
--- Only WRONGTYPE is a key of another type; any other error (an ACL refusal) fails the read as
--- redis.call would, and is explained as one.
+/**
+ * `failed(reply)` of a `redis.pcall`: whether it is WRONGTYPE, a key of another type, which a read
+ * takes as empty. Any other error (an ACL refusal) fails the read as redis.call would, and is
+ * explained as one.
+ */
+const WRONG_TYPE_ONLY = `
 local function failed(reply)
   if type(reply) ~= 'table' or not reply.err then return false end
   if string.sub(reply.err, 1, 9) ~= 'WRONGTYPE' then error(reply) end
   return true
 end
+`;
+
+const READ_HEAD = `${SERVER_ID}${WRONG_TYPE_ONLY}
+local time = redis.call('TIME')
+local now = string.format('%.3f', tonumber(time[1]) * 1000 + tonumber(time[2]) / 1000)
+local wrongType = {}
 local function read(command, key, ...)
   local reply = redis.pcall(command, key, ...)
   if failed(reply) then
@@ -532,7 +538,7 @@ return { now, wrongType, processes, read('HGETALL', KEYS[2]), read('HGETALL', KE
  * Returns: { 1 when the totals are checked and gone, else 0; 1 or 0 per gauges hash (present);
  *   each process's heartbeat ('' = not indexed); the totals' stamp ('' = none); server run id }
  */
-const READ_END = `${SERVER_ID}
+const READ_END = `${SERVER_ID}${WRONG_TYPE_ONLY}
 local function present(key)
   local reply = redis.pcall('TYPE', key)
   if type(reply) == 'table' and reply.err then error(reply) end
@@ -543,11 +549,7 @@ local born = ''
 if ARGV[2] == '1' then
   if not present(KEYS[1]) then totalsGone = 1 end
   local stamp = redis.pcall('HGET', KEYS[1], '#born')
-  -- As the read head: a key of another type reads as no stamp, any other error fails the read.
-  if type(stamp) == 'table' and stamp.err and string.sub(stamp.err, 1, 9) ~= 'WRONGTYPE' then
-    error(stamp)
-  end
-  if type(stamp) == 'string' then born = stamp end
+  if not failed(stamp) and stamp then born = stamp end
 end
 local gauges = {}
 local heartbeats = {}
