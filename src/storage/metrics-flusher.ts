@@ -179,7 +179,7 @@ interface Attempt {
    * is unanswered: records leave only when a delete of theirs is acknowledged, at `settle` (after a
    * fully acknowledged flush) or at `forget` (which drops unanswered writes too).
    */
-  series?: readonly CounterSeries[];
+  series?: readonly CounterSeries[] | undefined;
 }
 
 /**
@@ -560,9 +560,12 @@ export class MetricsFlusher {
       let sent: WriteReply | 'again';
       if (this.pendingBase.size > 0) {
         // A repair that did not finish loading what the totals hold: that first, counting nothing.
-        sent = await this.sendAll({ ...noChanges(), counters: [...this.pendingBase] }, stats, {
-          counterMode: 'base',
-        });
+        const base = {
+          ...noChanges(),
+          counterFields: [...this.pendingBase.keys()],
+          counterValues: [...this.pendingBase.values()],
+        };
+        sent = await this.sendAll(base, stats, { counterMode: 'base' });
       } else {
         const { changes, held, deletesLeft, sentSeries } = this.changesSince(view);
         sent = await this.sendAll(changes, stats, { counterMode: 'count', series: sentSeries });
@@ -626,7 +629,7 @@ export class MetricsFlusher {
     sentSeries: CounterSeries[];
   } {
     const changes = noChanges();
-    // The record of each of `changes.counters`, in order.
+    // The record of each of `changes.counterFields`, in order.
     const sentSeries: CounterSeries[] = [];
     let held = false;
     let deletesLeft = false;
@@ -651,6 +654,11 @@ export class MetricsFlusher {
       else if (!this.clock.known) held = true;
       else changes.gauges.push([field, { value, timestamp: this.clock.toStore(setAt), setAt }]);
     };
+    const send = (series: CounterSeries, value: string) => {
+      changes.counterFields.push(series.field);
+      changes.counterValues.push(value);
+      sentSeries.push(series);
+    };
     // A shown value the store lacks is sent; a series no longer shown that the store holds is deleted
     // (so is what it held of a metric made again with another type: its series left the ledger).
     const counter = (series: CounterSeries) => {
@@ -659,22 +667,13 @@ export class MetricsFlusher {
         // The last values of a removed series, then what shows its field again (sent even when it
         // equals what was acknowledged: the store holds the last value now). Its delete waits for a
         // round after they were acknowledged, so that a repair can tell which of them the totals hold.
-        for (const value of ends) {
-          changes.counters.push([field, value]);
-          sentSeries.push(series);
-        }
+        for (const value of ends) send(series, value);
         if (shown === undefined) deletesLeft = true;
-        else {
-          changes.counters.push([field, shown]);
-          sentSeries.push(series);
-        }
+        else send(series, shown);
         return;
       }
       if (shown !== undefined) {
-        if (shown !== acked) {
-          changes.counters.push([field, shown]);
-          sentSeries.push(series);
-        }
+        if (shown !== acked) send(series, shown);
       } else if (acked !== undefined) {
         changes.counterDeletes.push(field);
       }
@@ -787,10 +786,12 @@ export class MetricsFlusher {
     how: { counterMode: 'base' } | { counterMode: 'count'; series: readonly CounterSeries[] },
   ): Promise<WriteReply | 'again'> {
     const { counterMode } = how;
+    // Made one by one as they are sent: a first flush of 100,000 series is 201 batches.
     const batches = splitIntoBatches(changes, this.options.batchWeight);
+    let nextBatch = batches.next();
     const ackedBefore = this.ackedSeq;
     const chain: { attempt: Attempt; outcome: Promise<WriteReply | { error: unknown }> }[] = [];
-    // Batches keep the order of `changes.counters`: a counting batch's records are the next ones.
+    // Batches keep the order of `changes.counterFields`: a counting batch's records are the next ones.
     let offset = 0;
     let toLoad = this.pendingBase.size;
     let expectedSeq = this.ackedSeq;
@@ -813,8 +814,12 @@ export class MetricsFlusher {
     let known = 0;
     const acknowledgeThrough = (index: number) => {
       for (; known <= index; known += 1) {
-        this.acknowledge(chain[known].attempt);
-        this.countSent(chain[known].attempt, stats);
+        const { attempt } = chain[known];
+        this.acknowledge(attempt);
+        this.countSent(attempt, stats);
+        // Nothing reads an acknowledged write's lines again: let them go before the chain ends.
+        attempt.content = {};
+        attempt.series = undefined;
       }
     };
     /** The index of the write of this chain all of `markers` are at, or -1. */
@@ -828,8 +833,9 @@ export class MetricsFlusher {
     let answered = 0;
     do {
       const stop = refused !== undefined || failed.length > 0;
-      while (!stop && sent < batches.length && sent - answered < BATCHES_IN_FLIGHT) {
-        launch(batches[sent]);
+      while (!stop && !nextBatch.done && sent - answered < BATCHES_IN_FLIGHT) {
+        launch(nextBatch.value);
+        nextBatch = batches.next();
         sent += 1;
       }
       const index = answered;
@@ -861,7 +867,7 @@ export class MetricsFlusher {
       if (!explained) return refused.reply;
     }
     if (unknown.length > 0) throw unknown[0].error;
-    return refused === undefined && sent === batches.length ? reply! : 'again';
+    return refused === undefined && nextBatch.done === true ? reply! : 'again';
   }
 
   /** Counts the series an applied counting write sent and removed. */
@@ -1153,7 +1159,8 @@ function noChanges(): SeriesChanges {
     withdrawnMetrics: [],
     gauges: [],
     gaugeDeletes: [],
-    counters: [],
+    counterFields: [],
+    counterValues: [],
     counterDeletes: [],
     windows: [],
     windowDeletes: [],
