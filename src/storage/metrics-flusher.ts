@@ -366,6 +366,9 @@ export class MetricsFlusher {
     this.stopping = true;
     if (this.timer) clearInterval(this.timer);
     this.timer = undefined;
+    // Flushing failed already (Redis out of reach): the stop's own failure is not logged again, and the
+    // last line would say that counting goes on and is retried.
+    const failedBefore = this.failing === 'failed';
     let result = await this.flush({ collect: true });
     while (!result.ok && !this.ended && this.passes(result.error)) {
       this.retryingStop = true;
@@ -376,9 +379,12 @@ export class MetricsFlusher {
       if (this.ended) break;
       result = await this.flush();
     }
-    // Its tries ended on a failure that does not pass (the first was told to be tried again): the
-    // report of that failure says nothing, flushing being in trouble already.
-    if (this.retryingStop && !result.ok && !this.ended) this.reportGivenUp(result.error);
+    // Its tries ended on a failure that does not pass (the first was told to be tried again), or its
+    // only try failed as the flushes before it did: the report of that failure says nothing, flushing
+    // being in trouble already.
+    if ((this.retryingStop || failedBefore) && !result.ok && !this.ended) {
+      this.reportGivenUp(result.error);
+    }
     this.retryingStop = false;
     return result;
   }

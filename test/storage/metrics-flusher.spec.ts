@@ -577,7 +577,7 @@ describe('MetricsFlusher against a real Redis', () => {
     expect(await total(field)).toEqual({ v: 5 });
   });
 
-  it('says that a flush failed once, and without the promise of a retry when it was the last', async () => {
+  it('says that a flush failed once and, at a stop that fails too, what is lost; without the promise of a retry when it was the last', async () => {
     const registry = new Registry();
     new Counter({ name: 'stopping_total', help: 'Stopping', registers: [registry] }).inc();
     const warnings: string[] = [];
@@ -590,7 +590,8 @@ describe('MetricsFlusher against a real Redis', () => {
       ...Array.from({ length: 4 }, () => ({ call: 'write' as const, failure: 'before' as const })),
     );
 
-    // One that fails twice, then at its stop: one line, when it started failing.
+    // One that fails twice, then at its stop: a line when it started failing, and one at the stop (the
+    // first promised a retry, which the stop ends).
     expect((await failing.flush()).ok).toBe(false);
     expect((await failing.flush()).ok).toBe(false);
     expect((await failing.stop()).ok).toBe(false);
@@ -601,6 +602,7 @@ describe('MetricsFlusher against a real Redis', () => {
 
     expect(warnings).toEqual([
       `Flushing metrics to Redis under prefix "${prefix}" failed; counting goes on in memory and is retried every 60000 ms: injected: the write never reached Redis`,
+      `Gave up flushing metrics to Redis under prefix "${prefix}" at shutdown (injected: the write never reached Redis): what this process counted since its last written flush is lost.`,
       `Flushing metrics to Redis under prefix "${prefix}" failed while this process stopped flushing, and is not retried: injected: the write never reached Redis`,
     ]);
   });

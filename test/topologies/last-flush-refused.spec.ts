@@ -156,3 +156,60 @@ describe('the last flush at shutdown, refused by Redis for a moment', () => {
     );
   }, 30_000);
 });
+
+describe('the last flush at shutdown, with Redis out of reach since before it', () => {
+  const cleanups: (() => Promise<unknown> | unknown)[] = [];
+  afterEach(async () => {
+    for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
+  });
+
+  it('says at shutdown that what was counted since the last written flush is lost', async () => {
+    const prefix = 'gone-before-stop';
+    const server = await startPrivateRedis(prefix, cleanups, ['--appendonly', 'no']);
+    const warnings: string[] = [];
+    const logger: LoggerService = {
+      log: () => undefined,
+      error: () => undefined,
+      warn: (message: unknown) => void warnings.push(String(message)),
+    };
+    @Module({
+      imports: [
+        RedisMetricsModule.forRoot({
+          enabled: true,
+          url: `redis://127.0.0.1:${server.port}`,
+          keyPrefix: prefix,
+          flushIntervalMs: 100,
+          registry: new Registry(),
+          defaultMetrics: false,
+        }),
+      ],
+    })
+    class AppModule {}
+    const moduleRef = await Test.createTestingModule({ imports: [AppModule] }).compile();
+    const app: INestApplication = moduleRef.createNestApplication({ logger });
+    await app.init();
+    const metrics = app.get(RedisMetricsService);
+    const orders = metrics.counter({ name: 'orders_total', help: 'Orders' });
+    orders.inc(5);
+    expect((await metrics.flush())?.ok).toBe(true);
+    orders.inc(3);
+    await server.kill();
+    // A flush fails and says that counting goes on and is retried.
+    const deadline = Date.now() + 5000;
+    while (!warnings.some((w) => w.startsWith('Flushing metrics')) && Date.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    expect(warnings).toEqual([
+      expect.stringMatching(
+        /^Flushing metrics to Redis under prefix "gone-before-stop" failed; counting goes on in memory and is retried every 100 ms: /,
+      ),
+    ]);
+
+    await app.close();
+
+    // Before: nothing more, the last line saying the counts were still to be retried.
+    expect(warnings.slice(1)).toEqual([
+      `Gave up flushing metrics to Redis under prefix "gone-before-stop" at shutdown (connection refused at 127.0.0.1:${server.port} (is Redis running there? check the url option)): what this process counted since its last written flush is lost.`,
+    ]);
+  }, 30_000);
+});
