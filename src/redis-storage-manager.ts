@@ -716,7 +716,7 @@ export class RedisStorageManager
       flusher,
       this.identity,
       this.options.flushIntervalMs,
-      Date.now(),
+      performance.now(),
       this.connectionError(),
     );
   }

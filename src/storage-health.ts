@@ -30,7 +30,8 @@ export function storageHealth(
   flusher: MetricsFlusher | undefined,
   identity: ProcessIdentity,
   flushIntervalMs: number,
-  now = Date.now(),
+  /** Now on the monotonic clock (`performance.now()`, ms), which the flusher's times are on. */
+  now = performance.now(),
   /** Why the client last failed to connect, described, when known: named while no write succeeded. */
   connectionError?: string,
 ): RedisMetricsHealth {

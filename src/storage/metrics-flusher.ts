@@ -480,12 +480,18 @@ export class MetricsFlusher {
     return this.last;
   }
 
-  /** When the last successful flush ended (local clock, ms), if any. */
+  /**
+   * When the last successful flush ended, on this process's monotonic clock (`performance.now()`, ms),
+   * if any: a step of the wall clock must not age it.
+   */
   get lastSuccessTime(): number | undefined {
     return this.lastSuccessAt;
   }
 
-  /** When the flush that is running now started (local clock, ms); `undefined` when none runs. */
+  /**
+   * When the flush that is running now started, on the monotonic clock (`performance.now()`, ms);
+   * `undefined` when none runs.
+   */
   get runningSince(): number | undefined {
     return this.runningSinceAt;
   }
@@ -512,7 +518,7 @@ export class MetricsFlusher {
   }
 
   private async flushOnce(): Promise<FlushResult> {
-    this.runningSinceAt = Date.now();
+    this.runningSinceAt = performance.now();
     // A client with an offline queue (a user's ioredis, by default) holds a write while Redis is away,
     // for up to minutes, where the module's own fails it at once: the logs say so all the same.
     const waitMs = stallAfterMs(this.options.intervalMs);
@@ -521,7 +527,7 @@ export class MetricsFlusher {
       watch = setTimeout(() => {
         // Late by over a second: this process's own event loop was blocked, and the store's answer
         // may be waiting unread. The store gets the whole wait again rather than the blame.
-        if (Date.now() - from - waitMs > BLOCKED_LOOP_MS) watchFrom(Date.now());
+        if (performance.now() - from - waitMs > BLOCKED_LOOP_MS) watchFrom(performance.now());
         else this.reportWaiting(waitMs);
       }, waitMs);
       watch.unref();
@@ -612,7 +618,7 @@ export class MetricsFlusher {
     this.pending.clear();
     this.ledger.settle();
     this.resendAll = false;
-    this.lastSuccessAt = Date.now();
+    this.lastSuccessAt = performance.now();
     if (reply.live !== undefined) this.lastLive = reply.live;
     if (reply.wrongType.length > 0) {
       this.options.logger?.warn(
