@@ -8,7 +8,10 @@ export interface RecordedExemplar {
   /** The exemplar's labels, as strings. */
   labels: Record<string, string>;
   value: number;
-  /** When it was recorded, on this process's wall clock (`Date.now()`, ms). */
+  /**
+   * When it was recorded, on this process's monotonic clock (`performance.now()`, ms), converted from
+   * prom-client's wall-clock time when it was read.
+   */
   recordedAt: number;
   /**
    * Its stored text, set by the writer once the store's clock is known: kept with the exemplar so that
@@ -65,6 +68,7 @@ export class ExemplarReader {
   read(): void {
     const defaults = defaultLabelsOf(this.registry);
     const seen = new Map<string, Seen>();
+    const clocks: ReadClocks = { wall: Date.now(), local: performance.now() };
     for (const metric of this.registry.getMetricsAsArray() as object[]) {
       // Only prom-client's own classes, whose state is known (as the registry reader decides).
       const own = metric as Record<string, unknown>;
@@ -92,14 +96,14 @@ export class ExemplarReader {
         const series = fields.field(entry);
         if (series === undefined) continue;
         if (counter) {
-          this.take(seen, exemplarField(series), entry.exemplar);
+          this.take(seen, clocks, exemplarField(series), entry.exemplar);
           continue;
         }
         const buckets = entry.bucketExemplars;
         if (typeof buckets !== 'object' || buckets === null) continue;
         for (const bound of Object.keys(buckets)) {
           const le = bound === '-1' ? '+Inf' : bound;
-          this.take(seen, exemplarField(series, le), buckets[bound]);
+          this.take(seen, clocks, exemplarField(series, le), buckets[bound]);
         }
       }
     }
@@ -110,6 +114,7 @@ export class ExemplarReader {
 
   private take(
     seen: Map<string, Seen>,
+    clocks: ReadClocks,
     field: string,
     source: PromExemplar | null | undefined,
   ): void {
@@ -126,9 +131,17 @@ export class ExemplarReader {
       seen.set(field, before);
       return;
     }
-    const recorded = readExemplar(labelSet, value, timestamp);
+    const recorded = readExemplar(labelSet, value, timestamp, clocks);
     if (recorded) seen.set(field, { source, labelSet, value, timestamp, recorded });
   }
+}
+
+/** Both clocks of this process at one read. */
+interface ReadClocks {
+  /** `Date.now()`, ms. */
+  wall: number;
+  /** `performance.now()`, ms. */
+  local: number;
 }
 
 /** An exemplar as recorded; `undefined` when it holds nothing to serve (never set, no labels). */
@@ -136,6 +149,7 @@ function readExemplar(
   labelSet: unknown,
   value: unknown,
   timestamp: unknown,
+  clocks: ReadClocks,
 ): RecordedExemplar | undefined {
   if (typeof labelSet !== 'object' || labelSet === null) return undefined;
   if (typeof value !== 'number' || typeof timestamp !== 'number') return undefined;
@@ -145,6 +159,9 @@ function readExemplar(
     if (label !== undefined) labels[name] = String(label);
   }
   if (Object.keys(labels).length === 0) return undefined;
-  // prom-client's timestamp is in seconds (`Date.now() / 1000`).
-  return { labels, value, recordedAt: timestamp * 1000 };
+  // prom-client's timestamp is in seconds (`Date.now() / 1000`). It was recorded before this read:
+  // a wall clock stepped back since then would otherwise date it in the future, where it would win
+  // over every exemplar recorded later, by any process, for as long as the step.
+  const recordedAt = Math.min(clocks.local, clocks.local + (timestamp * 1000 - clocks.wall));
+  return { labels, value, recordedAt };
 }

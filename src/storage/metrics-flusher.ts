@@ -755,7 +755,7 @@ export class MetricsFlusher {
           continue;
         }
         exemplar.stored = encodeExemplar({
-          timestamp: Math.round(this.clock.toStore(localTimeOf(exemplar.recordedAt))!),
+          timestamp: Math.round(this.clock.toStore(exemplar.recordedAt)!),
           value: exemplar.value,
           labels: exemplar.labels,
         });
