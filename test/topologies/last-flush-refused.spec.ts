@@ -12,6 +12,58 @@ import { freshPort } from '../harness/redis-processes.mjs';
 const FIELD = '["orders_total",{}]';
 
 /**
+ * An app counting orders into a private Redis, with 5 flushed and 3 more counted since, after which
+ * `fault` does to its Redis what the test is about.
+ */
+async function appCountingOrders(
+  prefix: string,
+  scrapeTimeoutMs: number,
+  cleanups: (() => Promise<unknown> | unknown)[],
+  fault: (redis: { server: { kill(): Promise<unknown> }; admin: Redis }) => Promise<void>,
+) {
+  const server = await startPrivateRedis(prefix, cleanups, ['--appendonly', 'no']);
+  const admin = new Redis({ port: server.port, host: '127.0.0.1' });
+  cleanups.push(() => admin.disconnect());
+  const warnings: string[] = [];
+  const logger: LoggerService = {
+    log: () => undefined,
+    error: () => undefined,
+    warn: (message: unknown) => void warnings.push(String(message)),
+  };
+  @Module({
+    imports: [
+      RedisMetricsModule.forRoot({
+        enabled: true,
+        url: `redis://127.0.0.1:${server.port}`,
+        keyPrefix: prefix,
+        flushIntervalMs: 100,
+        scrapeTimeoutMs,
+        // Its own: the global registry would carry one test's counts into the next.
+        registry: new Registry(),
+        defaultMetrics: false,
+      }),
+    ],
+  })
+  class AppModule {}
+  const moduleRef = await Test.createTestingModule({ imports: [AppModule] }).compile();
+  const app: INestApplication = moduleRef.createNestApplication({ logger });
+  await app.init();
+  let closed = false;
+  cleanups.push(() => (closed ? undefined : app.close()));
+  const metrics = app.get(RedisMetricsService);
+  const orders = metrics.counter({ name: 'orders_total', help: 'Orders' });
+  orders.inc(5);
+  expect((await metrics.flush())?.ok).toBe(true);
+  orders.inc(3);
+  await fault({ server, admin });
+  const close = async () => {
+    await app.close();
+    closed = true;
+  };
+  return { server, admin, warnings, close, manager: app.get(RedisStorageManager) };
+}
+
+/**
  * A shutdown whose last flush Redis refuses for a moment (a slot migrating, a failover under way):
  * the flush is tried again within the shutdown's allowance, so what the process counted since its
  * last flush reaches the totals. Here the refusal is READONLY, from a server made a replica of a master
@@ -23,50 +75,12 @@ describe('the last flush at shutdown, refused by Redis for a moment', () => {
     for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
   });
 
-  /** An app counting orders into a private Redis, with 5 flushed and 3 more counted since. */
-  async function appWithUnflushedCounts(prefix: string, scrapeTimeoutMs: number) {
-    const server = await startPrivateRedis(prefix, cleanups, ['--appendonly', 'no']);
-    const admin = new Redis({ port: server.port, host: '127.0.0.1' });
-    cleanups.push(() => admin.disconnect());
-    const warnings: string[] = [];
-    const logger: LoggerService = {
-      log: () => undefined,
-      error: () => undefined,
-      warn: (message: unknown) => void warnings.push(String(message)),
-    };
-    @Module({
-      imports: [
-        RedisMetricsModule.forRoot({
-          enabled: true,
-          url: `redis://127.0.0.1:${server.port}`,
-          keyPrefix: prefix,
-          flushIntervalMs: 100,
-          scrapeTimeoutMs,
-          // Its own: the global registry would carry one test's counts into the next.
-          registry: new Registry(),
-          defaultMetrics: false,
-        }),
-      ],
-    })
-    class AppModule {}
-    const moduleRef = await Test.createTestingModule({ imports: [AppModule] }).compile();
-    const app: INestApplication = moduleRef.createNestApplication({ logger });
-    await app.init();
-    let closed = false;
-    cleanups.push(() => (closed ? undefined : app.close()));
-    const metrics = app.get(RedisMetricsService);
-    const orders = metrics.counter({ name: 'orders_total', help: 'Orders' });
-    orders.inc(5);
-    expect((await metrics.flush())?.ok).toBe(true);
-    orders.inc(3);
-    // Writes refused from now on: a replica of a master that is not there keeps its data.
-    await admin.call('REPLICAOF', '127.0.0.1', String(await freshPort()));
-    const close = async () => {
-      await app.close();
-      closed = true;
-    };
-    return { admin, warnings, close, manager: app.get(RedisStorageManager) };
-  }
+  /** An app with 5 counts flushed and 3 more counted since, whose Redis now refuses writes. */
+  const appWithUnflushedCounts = (prefix: string, scrapeTimeoutMs: number) =>
+    appCountingOrders(prefix, scrapeTimeoutMs, cleanups, async ({ admin }) => {
+      // Writes refused from now on: a replica of a master that is not there keeps its data.
+      await admin.call('REPLICAOF', '127.0.0.1', String(await freshPort()));
+    });
 
   it('is tried again until Redis takes it: all 8 counts in the totals (5 before)', async () => {
     const { admin, warnings, close } = await appWithUnflushedCounts('refused-then-taken', 5000);
@@ -164,36 +178,12 @@ describe('the last flush at shutdown, with Redis out of reach since before it', 
   });
 
   it('says at shutdown that what was counted since the last written flush is lost', async () => {
-    const prefix = 'gone-before-stop';
-    const server = await startPrivateRedis(prefix, cleanups, ['--appendonly', 'no']);
-    const warnings: string[] = [];
-    const logger: LoggerService = {
-      log: () => undefined,
-      error: () => undefined,
-      warn: (message: unknown) => void warnings.push(String(message)),
-    };
-    @Module({
-      imports: [
-        RedisMetricsModule.forRoot({
-          enabled: true,
-          url: `redis://127.0.0.1:${server.port}`,
-          keyPrefix: prefix,
-          flushIntervalMs: 100,
-          registry: new Registry(),
-          defaultMetrics: false,
-        }),
-      ],
-    })
-    class AppModule {}
-    const moduleRef = await Test.createTestingModule({ imports: [AppModule] }).compile();
-    const app: INestApplication = moduleRef.createNestApplication({ logger });
-    await app.init();
-    const metrics = app.get(RedisMetricsService);
-    const orders = metrics.counter({ name: 'orders_total', help: 'Orders' });
-    orders.inc(5);
-    expect((await metrics.flush())?.ok).toBe(true);
-    orders.inc(3);
-    await server.kill();
+    const { server, warnings, close } = await appCountingOrders(
+      'gone-before-stop',
+      5000,
+      cleanups,
+      ({ server: redis }) => redis.kill().then(() => undefined),
+    );
     // A flush fails and says that counting goes on and is retried.
     const deadline = Date.now() + 5000;
     while (!warnings.some((w) => w.startsWith('Flushing metrics')) && Date.now() < deadline) {
@@ -205,7 +195,7 @@ describe('the last flush at shutdown, with Redis out of reach since before it', 
       ),
     ]);
 
-    await app.close();
+    await close();
 
     // Before: nothing more, the last line saying the counts were still to be retried.
     expect(warnings.slice(1)).toEqual([
