@@ -1,3 +1,4 @@
+import { jest } from '@jest/globals';
 import type { Redis } from 'ioredis';
 import { Counter, Histogram, Registry, type OpenMetricsContentType } from 'prom-client';
 
@@ -155,5 +156,38 @@ describe('exemplars merged across processes', () => {
 
     expect(served).toBe(await registry.metrics());
     expect(served).toContain('# {trace_id="own"} 0.25 ');
+  });
+});
+
+// A host's wall clock stepped back (NTP, a resumed VM) between an exemplar and the flush that sends it.
+describe('an exemplar recorded before a step of the wall clock', () => {
+  const redis = useTestRedis();
+  const prefix = redis.prefix('exemplars-clock-step');
+
+  afterEach(() => jest.restoreAllMocks());
+
+  it('is dated no later than the flush that read it, so an exemplar recorded later wins', async () => {
+    const { client } = redis;
+    const [first, second] = [1, 2].map((pid) => makeProcess(client, prefix, pid));
+    const start = await redisNowMs(client);
+    const labels = { shop: 'north' };
+    first.orders.inc({ labels, value: 1, exemplarLabels: { trace_id: 'before-step' } });
+    const wallNow = Date.now.bind(Date);
+    jest.spyOn(Date, 'now').mockImplementation(() => wallNow() - 600_000);
+    expect((await first.flusher.flush()).ok).toBe(true);
+    await pause(100);
+    // Recorded and read on the stepped clock alike.
+    second.orders.inc({ labels, value: 2, exemplarLabels: { trace_id: 'after-step' } });
+    expect((await second.flusher.flush()).ok).toBe(true);
+    const end = await redisNowMs(client);
+
+    const collector = new RedisMultiProcessCollector({ client, keyPrefix: prefix });
+    const line = (await collector.metrics(OPENMETRICS_CONTENT_TYPE))
+      .split('\n')
+      .find((text) => text.startsWith('orders_total{'));
+    expect(line).toMatch(/^orders_total\{shop="north"\} 3 # \{trace_id="after-step"\} 2 \S+$/);
+    const at = Number(line!.split(' ').at(-1)) * 1000;
+    expect(at).toBeGreaterThanOrEqual(Math.floor(start));
+    expect(at).toBeLessThanOrEqual(Math.ceil(end));
   });
 });
