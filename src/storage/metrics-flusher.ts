@@ -257,6 +257,12 @@ export class MetricsFlusher {
    * tell; until that flush reports. {@link abandon} tells it when that flush has not.
    */
   private withheld: FlushResult | undefined;
+  /**
+   * Whether the last failed flush failed as the one before it had, so that its report logged nothing:
+   * a stop whose flush failed so says what is lost, where the last line promised a retry. Decided when
+   * that flush ends, not when the stop comes: a flush running then may work again first.
+   */
+  private failedAgain = false;
   /** Set by {@link stop} and {@link abandon}: a failed flush is no longer retried. */
   private stopping = false;
   /** Set while a stop tries its last flush again (see `isPassing`), with the wait between tries. */
@@ -366,9 +372,6 @@ export class MetricsFlusher {
     this.stopping = true;
     if (this.timer) clearInterval(this.timer);
     this.timer = undefined;
-    // Flushing failed already (Redis out of reach): the stop's own failure is not logged again, and the
-    // last line would say that counting goes on and is retried.
-    const failedBefore = this.failing === 'failed';
     let result = await this.flush({ collect: true });
     while (!result.ok && !this.ended && this.passes(result.error)) {
       this.retryingStop = true;
@@ -382,7 +385,7 @@ export class MetricsFlusher {
     // Its tries ended on a failure that does not pass (the first was told to be tried again), or its
     // only try failed as the flushes before it did: the report of that failure says nothing, flushing
     // being in trouble already.
-    if ((this.retryingStop || failedBefore) && !result.ok && !this.ended) {
+    if ((this.retryingStop || this.failedAgain) && !result.ok && !this.ended) {
       this.reportGivenUp(result.error);
     }
     this.retryingStop = false;
@@ -1106,6 +1109,7 @@ export class MetricsFlusher {
   private report(result: FlushResult): void {
     const logger = this.options.logger;
     this.withheld = undefined;
+    this.failedAgain = !result.ok && this.failing === 'failed';
     if (!result.ok && this.stopping && this.queued !== undefined && !this.ended) {
       this.withheld = result;
       return;

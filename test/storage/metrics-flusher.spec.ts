@@ -639,6 +639,43 @@ describe('MetricsFlusher against a real Redis', () => {
     ]);
   });
 
+  it('says once what became of a stop whose flush failed after the running one worked again', async () => {
+    const registry = new Registry();
+    const flapping = new Counter({
+      name: 'flapping_total',
+      help: 'Flapping',
+      registers: [registry],
+    });
+    flapping.inc();
+    const warnings: string[] = [];
+    const logs: string[] = [];
+    const logger = {
+      warn: (line: string) => warnings.push(line),
+      log: (line: string) => logs.push(line),
+    };
+    const store = new FailingStore(new RedisMetricsStore(redis.client, prefix));
+    const flusher = storeFlusher(store, registry, { logger });
+    store.plan.push({ call: 'write', failure: 'before' });
+    expect((await flusher.flush()).ok).toBe(false);
+
+    // A flush of the timer's works again as the stop comes; the stop's own flush then fails.
+    store.plan.push({ call: 'write', failure: 'pass' }, { call: 'write', failure: 'before' });
+    flapping.inc();
+    const running = flusher.flush();
+    const last = flusher.stop();
+    expect((await running).ok).toBe(true);
+    flapping.inc();
+    expect((await last).ok).toBe(false);
+    flusher.abandon();
+
+    expect(logs).toEqual([`Flushing metrics to Redis under prefix "${prefix}" works again.`]);
+    // The stop's failure is told once: the flush before it had written, so no earlier line stands.
+    expect(warnings).toEqual([
+      `Flushing metrics to Redis under prefix "${prefix}" failed; counting goes on in memory and is retried every 60000 ms: injected: the write never reached Redis`,
+      `Flushing metrics to Redis under prefix "${prefix}" failed while this process stopped flushing, and is not retried: injected: the write never reached Redis`,
+    ]);
+  });
+
   it('writes 100,000 series in bounded calls', async () => {
     const registry = new Registry();
     const counter = new Counter({
