@@ -430,8 +430,9 @@ export class MetricsFlusher {
    * Stops for good without ending the process in the store (when that cannot be done in time): no
    * timer, and no flush writes again. Its counts are in the totals; its gauges stay until reaped.
    * A failure left for the stop's own flush to tell, which has not ended, is logged now.
-   * @param unanswered what to log when nothing is left to tell but a flush still waits for the store
-   *   (the shutdown gave up on it); a failure it meets later is then not logged again.
+   * @param unanswered what to log when a flush still waits for the store (the shutdown gave up on it)
+   *   and no line tells of it (nothing was left to tell, or what was left failed as the flushes before
+   *   it had); a failure it meets later is then not logged again.
    */
   abandon(unanswered?: string): void {
     this.ended = true;
@@ -450,11 +451,16 @@ export class MetricsFlusher {
       this.stopRetryWait?.done();
       this.failing = 'failed';
       this.reportGivenUp();
-    } else if (withheld) this.report(withheld);
-    else if (unanswered !== undefined && this.running !== undefined) {
-      // Its failure, if it comes, is the shutdown's own disconnect: nothing the user needs to hear.
-      this.failing = 'failed';
-      this.options.logger?.warn(unanswered);
+    } else {
+      if (withheld) this.report(withheld);
+      // Told, unless it failed as the flushes before it had (its report says nothing then): the stop's
+      // flush still waits, and the last line would say that counting goes on.
+      const told = withheld !== undefined && !this.failedAgain;
+      if (!told && unanswered !== undefined && this.running !== undefined) {
+        // Its failure, if it comes, is the shutdown's own disconnect: nothing the user needs to hear.
+        this.failing = 'failed';
+        this.options.logger?.warn(unanswered);
+      }
     }
   }
 

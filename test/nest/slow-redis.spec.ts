@@ -220,6 +220,35 @@ describe('a slow or silent Redis never holds up probes, scrapes or bootstrap', (
     expect(warnings).toEqual([line]);
   });
 
+  // Redis paused for longer than the client's command timeout, then a stop: the flush under way times
+  // out as the one before it did, and the last flush is still stuck when the allowance is over.
+  it('says that the shutdown gave up on a last flush still waiting, when the flush under way failed as the one before it', async () => {
+    const server = await plainRedis('failed-then-gave-up');
+    // An allowance longer than the client's 5 s command timeout: the flush under way fails within it.
+    const { manager, warnings } = await runningManager(server.port, 'failed-gave-up', 6500);
+    const id = manager.identity.id;
+    const admin = new Redis({ port: server.port, host: '127.0.0.1' });
+    cleanups.push(() => admin.disconnect());
+    await admin.call('CLIENT', 'PAUSE', '20000', 'ALL');
+    // A first flush times out after 5 s: flushing has failed.
+    expect((await manager.flush())?.ok).toBe(false);
+    const running = manager.flush();
+    await new Promise((resolve) => setTimeout(resolve, 50));
+
+    await manager.teardown();
+    const atTeardown = [...warnings];
+    await running;
+    await new Promise((resolve) => setTimeout(resolve, 300));
+
+    const waited = `Flushing metrics to Redis under prefix "failed-gave-up" has waited over 2200 ms for an answer; counting goes on in memory, and one flush at a time waits until it comes: no answer yet (Redis slow, paused or out of reach)`;
+    const gaveUp =
+      `The last flush of this process (${id}) to Redis under prefix "failed-gave-up" got no answer within the shutdown's 6500 ms (scrapeTimeoutMs): ` +
+      'what it counted since its last acknowledged flush may never reach the totals, and its gauges stay until a live process ends it (ttlSeconds).';
+    // Before, the last line was the wait's: counting goes on, and one flush waits.
+    expect(atTeardown).toEqual([waited, gaveUp]);
+    expect(warnings).toEqual([waited, gaveUp]);
+  }, 30_000);
+
   it('names the read of every process when a scrape without fresh scrapes times out on a paused Redis', async () => {
     const server = await plainRedis('read-pause');
     const app = await startApp({
