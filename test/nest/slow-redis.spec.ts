@@ -171,24 +171,47 @@ describe('a slow or silent Redis never holds up probes, scrapes or bootstrap', (
     return { manager, warnings };
   }
 
-  it('logs why the flush under way at a shutdown failed when the last flush is still stuck as the shutdown gives up', async () => {
-    const server = await plainRedis('stop-pause');
-    // An allowance longer than the client's 5 s command timeout: the flush under way fails within it.
-    const { manager, warnings } = await runningManager(server.port, 'stop-paused', 6500);
+  /**
+   * A running manager torn down while its Redis is paused (`CLIENT PAUSE`) with a flush under way:
+   * what it had warned when the teardown returned, and a little after, once that flush settled.
+   * @param failedBefore a first flush times out (after the client's 5 s) before the one under way.
+   */
+  async function teardownWhilePaused(
+    label: string,
+    prefix: string,
+    allowanceMs: number,
+    pauseMs: number,
+    { failedBefore = false } = {},
+  ) {
+    const server = await plainRedis(label);
+    const { manager, warnings } = await runningManager(server.port, prefix, allowanceMs);
     const admin = new Redis({ port: server.port, host: '127.0.0.1' });
     cleanups.push(() => admin.disconnect());
-    await admin.call('CLIENT', 'PAUSE', '15000', 'ALL');
+    await admin.call('CLIENT', 'PAUSE', String(pauseMs), 'ALL');
+    if (failedBefore) expect((await manager.flush())?.ok).toBe(false);
     const running = manager.flush();
     await new Promise((resolve) => setTimeout(resolve, 50));
 
-    // The flush under way times out after 5 s; the last flush, queued behind it, is stuck until
-    // the allowance is over, and only the shutdown's disconnect ends it.
     await manager.teardown();
     const atTeardown = [...warnings];
+    const underWay = await running;
     await new Promise((resolve) => setTimeout(resolve, 300));
+    return { port: server.port, id: manager.identity.id, atTeardown, warnings, underWay };
+  }
 
-    expect((await running)?.ok).toBe(false);
-    const line = `Flushing metrics to Redis under prefix "stop-paused" failed while this process stopped flushing, and is not retried: no answer from 127.0.0.1:${server.port} within the command timeout (is Redis overloaded or paused?)`;
+  it('logs why the flush under way at a shutdown failed when the last flush is still stuck as the shutdown gives up', async () => {
+    // An allowance longer than the client's 5 s command timeout: the flush under way times out within
+    // it; the last flush, queued behind it, is stuck until the allowance is over, and only the
+    // shutdown's disconnect ends it.
+    const { port, atTeardown, warnings, underWay } = await teardownWhilePaused(
+      'stop-pause',
+      'stop-paused',
+      6500,
+      15000,
+    );
+
+    expect(underWay?.ok).toBe(false);
+    const line = `Flushing metrics to Redis under prefix "stop-paused" failed while this process stopped flushing, and is not retried: no answer from 127.0.0.1:${port} within the command timeout (is Redis overloaded or paused?)`;
     // Before, it said nothing by the end of the teardown, then blamed the teardown's own disconnect.
     expect(atTeardown).toEqual([line]);
     expect(warnings).toEqual([line]);
@@ -197,20 +220,13 @@ describe('a slow or silent Redis never holds up probes, scrapes or bootstrap', (
   // PM2 stopping a worker while Redis was paused: the process exited after the 5 s allowance, 311 of
   // the requests it answered never counted, and its last line was the flush's wait of 2250 ms.
   it('says that the shutdown gave up on a last flush still waiting for a paused Redis, when nothing else tells of it', async () => {
-    const server = await plainRedis('gave-up');
     // The allowance is over before the client's 5 s command timeout fails the flush under way.
-    const { manager, warnings } = await runningManager(server.port, 'gave-up', 1000);
-    const id = manager.identity.id;
-    const admin = new Redis({ port: server.port, host: '127.0.0.1' });
-    cleanups.push(() => admin.disconnect());
-    await admin.call('CLIENT', 'PAUSE', '8000', 'ALL');
-    const running = manager.flush();
-    await new Promise((resolve) => setTimeout(resolve, 50));
-
-    await manager.teardown();
-    const atTeardown = [...warnings];
-    await running;
-    await new Promise((resolve) => setTimeout(resolve, 300));
+    const { id, atTeardown, warnings } = await teardownWhilePaused(
+      'gave-up',
+      'gave-up',
+      1000,
+      8000,
+    );
 
     const line =
       `The last flush of this process (${id}) to Redis under prefix "gave-up" got no answer within the shutdown's 1000 ms (scrapeTimeoutMs): ` +
@@ -223,22 +239,14 @@ describe('a slow or silent Redis never holds up probes, scrapes or bootstrap', (
   // Redis paused for longer than the client's command timeout, then a stop: the flush under way times
   // out as the one before it did, and the last flush is still stuck when the allowance is over.
   it('says that the shutdown gave up on a last flush still waiting, when the flush under way failed as the one before it', async () => {
-    const server = await plainRedis('failed-then-gave-up');
     // An allowance longer than the client's 5 s command timeout: the flush under way fails within it.
-    const { manager, warnings } = await runningManager(server.port, 'failed-gave-up', 6500);
-    const id = manager.identity.id;
-    const admin = new Redis({ port: server.port, host: '127.0.0.1' });
-    cleanups.push(() => admin.disconnect());
-    await admin.call('CLIENT', 'PAUSE', '20000', 'ALL');
-    // A first flush times out after 5 s: flushing has failed.
-    expect((await manager.flush())?.ok).toBe(false);
-    const running = manager.flush();
-    await new Promise((resolve) => setTimeout(resolve, 50));
-
-    await manager.teardown();
-    const atTeardown = [...warnings];
-    await running;
-    await new Promise((resolve) => setTimeout(resolve, 300));
+    const { id, atTeardown, warnings } = await teardownWhilePaused(
+      'failed-then-gave-up',
+      'failed-gave-up',
+      6500,
+      20000,
+      { failedBefore: true },
+    );
 
     const waited = `Flushing metrics to Redis under prefix "failed-gave-up" has waited over 2200 ms for an answer; counting goes on in memory, and one flush at a time waits until it comes: no answer yet (Redis slow, paused or out of reach)`;
     const gaveUp =
