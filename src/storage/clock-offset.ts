@@ -1,3 +1,5 @@
+import { performance } from 'node:perf_hooks';
+
 /** How many recent replies the estimate is chosen from. */
 const SAMPLES = 8;
 /**
@@ -62,4 +64,23 @@ export class ClockOffset {
     }
     return best;
   }
+}
+
+/** This process's two clocks, read at one moment (ms). */
+export interface ClockReading {
+  /** `Date.now()`. */
+  wall: number;
+  /** `performance.now()`. */
+  local: number;
+}
+
+/** Both clocks of this process, now. */
+export const readClocks = (): ClockReading => ({ wall: Date.now(), local: performance.now() });
+
+/**
+ * A time of this process's wall clock (`Date.now()`, ms) on its monotonic clock (`performance.now()`),
+ * which the store's clock is measured against (see {@link ClockOffset}).
+ */
+export function monotonicTimeOf(wallTime: number, now: ClockReading = readClocks()): number {
+  return now.local + (wallTime - now.wall);
 }

@@ -1,5 +1,6 @@
 import { Counter, Histogram, type Registry, type RegistryContentType } from 'prom-client';
 
+import { monotonicTimeOf, readClocks, type ClockReading } from './clock-offset.js';
 import { defaultLabelsOf, EntryFields } from './entry-fields.js';
 import { exemplarField } from './stored-exemplar.js';
 
@@ -68,7 +69,7 @@ export class ExemplarReader {
   read(): void {
     const defaults = defaultLabelsOf(this.registry);
     const seen = new Map<string, Seen>();
-    const clocks: ReadClocks = { wall: Date.now(), local: performance.now() };
+    const clocks = readClocks();
     for (const metric of this.registry.getMetricsAsArray() as object[]) {
       // Only prom-client's own classes, whose state is known (as the registry reader decides).
       const own = metric as Record<string, unknown>;
@@ -114,7 +115,7 @@ export class ExemplarReader {
 
   private take(
     seen: Map<string, Seen>,
-    clocks: ReadClocks,
+    clocks: ClockReading,
     field: string,
     source: PromExemplar | null | undefined,
   ): void {
@@ -136,20 +137,12 @@ export class ExemplarReader {
   }
 }
 
-/** Both clocks of this process at one read. */
-interface ReadClocks {
-  /** `Date.now()`, ms. */
-  wall: number;
-  /** `performance.now()`, ms. */
-  local: number;
-}
-
 /** An exemplar as recorded; `undefined` when it holds nothing to serve (never set, no labels). */
 function readExemplar(
   labelSet: unknown,
   value: unknown,
   timestamp: unknown,
-  clocks: ReadClocks,
+  clocks: ClockReading,
 ): RecordedExemplar | undefined {
   if (typeof labelSet !== 'object' || labelSet === null) return undefined;
   if (typeof value !== 'number' || typeof timestamp !== 'number') return undefined;
@@ -162,6 +155,6 @@ function readExemplar(
   // prom-client's timestamp is in seconds (`Date.now() / 1000`). It was recorded before this read:
   // a wall clock stepped back since then would otherwise date it in the future, where it would win
   // over every exemplar recorded later, by any process, for as long as the step.
-  const recordedAt = Math.min(clocks.local, clocks.local + (timestamp * 1000 - clocks.wall));
+  const recordedAt = Math.min(clocks.local, monotonicTimeOf(timestamp * 1000, clocks));
   return { labels, value, recordedAt };
 }

@@ -2,7 +2,7 @@ import { performance } from 'node:perf_hooks';
 
 import type { Registry, RegistryContentType } from 'prom-client';
 
-import { ClockOffset } from './clock-offset.js';
+import { ClockOffset, monotonicTimeOf } from './clock-offset.js';
 import type { CounterLedger, CounterSeries } from './counter-ledger.js';
 import { ExemplarReader } from './exemplar-reader.js';
 import type { MetricMeta } from './keys.js';
@@ -734,7 +734,7 @@ export class MetricsFlusher {
         if (window.expiresAt === undefined) {
           window.stored = encodeWindowDigest(Infinity, window.centroids);
         } else if (this.clock.known) {
-          const expiresAt = this.clock.toStore(localTimeOf(window.expiresAt))!;
+          const expiresAt = this.clock.toStore(monotonicTimeOf(window.expiresAt))!;
           window.stored = encodeWindowDigest(Math.round(expiresAt), window.centroids);
         } else {
           held = true;
@@ -1188,9 +1188,4 @@ function noChanges(): SeriesChanges {
     windowDeletes: [],
     exemplars: [],
   };
-}
-
-/** A time of this process's wall clock (`Date.now()`, ms) on its monotonic clock, which the store's is measured against. */
-function localTimeOf(wallTime: number): number {
-  return performance.now() + (wallTime - Date.now());
 }
