@@ -15,12 +15,8 @@ import {
   type GaugeMode,
 } from '../../src/index.js';
 import { promtoolCheck } from '../harness/promtool.js';
-import {
-  freshPort,
-  makeTempDir,
-  removeTempDir,
-  startRedisProcess,
-} from '../harness/redis-processes.mjs';
+import { makeTempDir, removeTempDir, startRedisProcess } from '../harness/redis-processes.mjs';
+import { freePort } from '../harness/redis-server.mjs';
 import { testFlusher } from '../harness/test-flusher.js';
 import { testRedisUrl, useTestRedis } from '../harness/test-redis.js';
 import { collectorKeepingWarnings } from '../harness/warning-collector.js';
@@ -659,7 +655,7 @@ describe('RedisMultiProcessCollector', () => {
     const dir = await makeTempDir('collector-paused');
     const server = await startRedisProcess({
       dir,
-      port: await freshPort(),
+      port: await freePort(),
       args: (port: number) => ['--port', String(port), '--bind', '127.0.0.1', '--save', ''],
     });
     const admin = new Redis({ port: server.port, host: '127.0.0.1' });

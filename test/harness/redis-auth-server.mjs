@@ -2,7 +2,8 @@
 // A redis-server that requires a password for its default user and has one more ACL user.
 import { randomBytes } from 'node:crypto';
 
-import { freshPort, makeTempDir, removeTempDir, startRedisProcess } from './redis-processes.mjs';
+import { makeTempDir, removeTempDir, startRedisProcess } from './redis-processes.mjs';
+import { freePort } from './redis-server.mjs';
 
 /**
  * @typedef {object} AuthRedisServer
@@ -28,7 +29,7 @@ export async function startRedisWithAuth({ username = 'metrics' } = {}) {
   try {
     const process = await startRedisProcess({
       dir,
-      port: await freshPort(),
+      port: await freePort(),
       password,
       args: (port) => [
         '--port',

@@ -3,13 +3,8 @@
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 
-import {
-  freshPort,
-  makeTempDir,
-  removeTempDir,
-  startRedisProcess,
-  waitFor,
-} from './redis-processes.mjs';
+import { makeTempDir, removeTempDir, startRedisProcess, waitFor } from './redis-processes.mjs';
+import { freePort } from './redis-server.mjs';
 import { parseInfo, respCall } from './resp-call.mjs';
 
 const run = promisify(execFile);
@@ -138,8 +133,8 @@ export async function startRedisCluster({ replicas = 1, tls } = {}) {
  */
 async function startClusterNode(dir, tls) {
   // The bus port is chosen too, so a node restarts on exactly the ports its peers know.
-  const busPort = await freshPort();
-  const tlsPort = tls ? await freshPort() : undefined;
+  const busPort = await freePort();
+  const tlsPort = tls ? await freePort() : undefined;
   const tlsArgs = tls
     ? [
         ...['--tls-port', String(tlsPort), '--tls-cert-file', tls.certFile],
@@ -149,7 +144,7 @@ async function startClusterNode(dir, tls) {
     : [];
   const process = await startRedisProcess({
     dir,
-    port: await freshPort(),
+    port: await freePort(),
     args: (port) => [
       '--port',
       String(port),

@@ -35,23 +35,6 @@ import { respCall } from './resp-call.mjs';
 
 const PREFIX = 'nrm-redis-';
 
-/** Ports this process handed out already: two servers started at once must not get the same one. */
-const handedOut = new Set();
-
-/**
- * A free loopback port that this process has not handed out before.
- * @returns {Promise<number>}
- */
-export async function freshPort() {
-  for (;;) {
-    const port = await freePort();
-    if (!handedOut.has(port)) {
-      handedOut.add(port);
-      return port;
-    }
-  }
-}
-
 /**
  * A fresh temp dir for one topology; {@link removeTempDir} deletes it.
  * @param {string} label
@@ -76,7 +59,7 @@ export async function removeTempDir(dir) {
  */
 export async function startRedisProcess(spec) {
   for (let attempt = 1; ; attempt += 1) {
-    const port = attempt === 1 ? spec.port : await freshPort();
+    const port = attempt === 1 ? spec.port : await freePort();
     try {
       return await launch(spec, port);
     } catch (error) {

@@ -3,13 +3,8 @@
 import { randomBytes } from 'node:crypto';
 import { writeFile } from 'node:fs/promises';
 
-import {
-  freshPort,
-  makeTempDir,
-  removeTempDir,
-  startRedisProcess,
-  waitFor,
-} from './redis-processes.mjs';
+import { makeTempDir, removeTempDir, startRedisProcess, waitFor } from './redis-processes.mjs';
+import { freePort } from './redis-server.mjs';
 import { parseInfo, respCall } from './resp-call.mjs';
 
 /**
@@ -72,10 +67,10 @@ export async function startRedisSentinel({
     /** @type {number[]} */
     const announcedPorts = [];
     const dataServer = async (/** @type {string[]} */ extra) => {
-      const tlsPort = tls ? await freshPort() : undefined;
+      const tlsPort = tls ? await freePort() : undefined;
       const server = await startRedisProcess({
         dir,
-        port: await freshPort(),
+        port: await freePort(),
         args: (port) => [
           '--port',
           String(port),
@@ -110,7 +105,7 @@ export async function startRedisSentinel({
     });
     await respCall({ port: master.port }, 'DEL', 'nrm-harness:replicated');
 
-    const sentinelPorts = await Promise.all([freshPort(), freshPort(), freshPort()]);
+    const sentinelPorts = await Promise.all([freePort(), freePort(), freePort()]);
     const ids = sentinelPorts.map(() => randomBytes(20).toString('hex'));
     const sentinels = await Promise.all(
       sentinelPorts.map(async (port, index) => {

@@ -2,6 +2,7 @@
 // Where the tests get a real Redis server. Plain ESM JavaScript because jest's global set-up imports it
 // natively; checked by tsc through the JSDoc types.
 import { spawn, spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { connect, createServer } from 'node:net';
 
 /**
@@ -29,16 +30,50 @@ export function hasRedisServerBinary() {
   return spawnSync('redis-server', ['--version'], { stdio: 'ignore' }).status === 0;
 }
 
-/** @returns {Promise<number>} a TCP port that was free a moment ago on 127.0.0.1 */
-export function freePort() {
-  return new Promise((resolve, reject) => {
+/** The lowest port of the kernel's ephemeral range, which `connect()` and `listen(0)` draw from. */
+function firstEphemeralPort() {
+  try {
+    const [low] = readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8')
+      .trim()
+      .split(/\s+/);
+    return Number(low) || 32768;
+  } catch {
+    return 32768; // Linux's default; other systems start higher (macOS 49152)
+  }
+}
+
+/** Ports this process handed out already, so two servers of one test never get the same one. */
+const portsHandedOut = new Set();
+
+/**
+ * A TCP port that was free a moment ago on every interface, chosen at random below the kernel's
+ * ephemeral range. Not `listen(0)`: a port from that range can be taken, between this answer and the
+ * server's own bind, by any outgoing connection of the run (seen in CI: the sample's primary failed
+ * with EADDRINUSE on a port `listen(0)` had just given out).
+ * @returns {Promise<number>}
+ */
+export async function freePort() {
+  const first = 10_000;
+  const last = Math.max(first + 1000, firstEphemeralPort() - 1);
+  for (let attempt = 0; attempt < 200; attempt++) {
+    const port = first + Math.floor(Math.random() * (last - first + 1));
+    if (portsHandedOut.has(port) || !(await canListenOn(port))) continue;
+    portsHandedOut.add(port);
+    return port;
+  }
+  throw new Error(`found no free TCP port between ${first} and ${last} in 200 tries`);
+}
+
+/**
+ * @param {number} port
+ * @returns {Promise<boolean>} whether a server could listen on `port` on every interface just now
+ */
+function canListenOn(port) {
+  return new Promise((resolve) => {
     const server = createServer();
     server.unref();
-    server.on('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() => resolve(typeof address === 'object' && address ? address.port : 0));
-    });
+    server.once('error', () => resolve(false));
+    server.listen(port, () => server.close(() => resolve(true)));
   });
 }
 

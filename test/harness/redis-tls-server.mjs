@@ -2,7 +2,8 @@
 // A redis-server that speaks TLS only, with certificates from tls-certificates.mjs.
 import { readFileSync } from 'node:fs';
 
-import { freshPort, makeTempDir, removeTempDir, startRedisProcess } from './redis-processes.mjs';
+import { makeTempDir, removeTempDir, startRedisProcess } from './redis-processes.mjs';
+import { freePort } from './redis-server.mjs';
 
 /**
  * @typedef {object} TlsRedisServer
@@ -45,7 +46,7 @@ export async function startTlsRedis({
   try {
     const process = await startRedisProcess({
       dir,
-      port: await freshPort(),
+      port: await freePort(),
       tls,
       args: (port) => [
         '--port',

@@ -7,7 +7,7 @@ import { Registry } from 'prom-client';
 
 import { RedisMetricsModule, RedisMetricsService, RedisStorageManager } from '../../src/index.js';
 import { startPrivateRedis } from '../harness/aof-redis.js';
-import { freshPort } from '../harness/redis-processes.mjs';
+import { freePort } from '../harness/redis-server.mjs';
 
 const FIELD = '["orders_total",{}]';
 
@@ -79,7 +79,7 @@ describe('the last flush at shutdown, refused by Redis for a moment', () => {
   const appWithUnflushedCounts = (prefix: string, scrapeTimeoutMs: number) =>
     appCountingOrders(prefix, scrapeTimeoutMs, cleanups, async ({ admin }) => {
       // Writes refused from now on: a replica of a master that is not there keeps its data.
-      await admin.call('REPLICAOF', '127.0.0.1', String(await freshPort()));
+      await admin.call('REPLICAOF', '127.0.0.1', String(await freePort()));
     });
 
   it('is tried again until Redis takes it: all 8 counts in the totals (5 before)', async () => {

@@ -1,4 +1,4 @@
-import { freshPort } from '../harness/redis-processes.mjs';
+import { freePort } from '../harness/redis-server.mjs';
 import { respCall } from '../harness/resp-call.mjs';
 import { startRedisSentinel, type RedisSentinelHandle } from '../harness/redis-sentinel.mjs';
 import { startAppProcess } from '../harness/app-process.js';
@@ -56,7 +56,7 @@ describe('a process with a Sentinel client ends promptly after app.close()', () 
   it('no sentinel answers: no connection to a sentinel left for 2 s', async () => {
     const app = await startAppProcess({
       REDIS_ENABLED: 'true',
-      REDIS_SENTINELS: `127.0.0.1:${await freshPort()},127.0.0.1:${await freshPort()}`,
+      REDIS_SENTINELS: `127.0.0.1:${await freePort()},127.0.0.1:${await freePort()}`,
       REDIS_SENTINEL_MASTER: sentinel.masterName,
       REDIS_FRESH_SCRAPE_WAIT_MS: '0',
     });
