@@ -187,6 +187,55 @@ describe('configuration through @nestjs/config', () => {
     }
   });
 
+  it('warns when a url given from an unset environment variable leaves storage off, and not with enabled: false', async () => {
+    const startOff = async (options: RedisMetricsModuleOptions) => {
+      const logged: string[] = [];
+      const warned: string[] = [];
+      const logger = {
+        log: (message: unknown) => void logged.push(String(message)),
+        error: () => undefined,
+        warn: (message: unknown) => void warned.push(String(message)),
+        debug: () => undefined,
+        verbose: () => undefined,
+      };
+      @Module({ imports: [RedisMetricsModule.forRoot(options)] })
+      class AppModule {}
+      const moduleRef = await Test.createTestingModule({ imports: [AppModule] }).compile();
+      const app = moduleRef.createNestApplication({ logger });
+      await app.init();
+      try {
+        expect(await app.get(RedisStorageManager).setup()).toBe(false);
+      } finally {
+        await app.close();
+      }
+      const off = (line: string) => line.startsWith('Redis storage is disabled');
+      return { logged: logged.filter(off), warned: warned.filter(off) };
+    };
+    const common = { registry: new Registry(), defaultMetrics: false, httpMetrics: false } as const;
+    // As `url: process.env.REDIS_URL` gives it in a deployment without the variable.
+    const unsetVariable: string | undefined = undefined;
+    expect(await startOff({ ...common, url: unsetVariable })).toEqual({
+      logged: [],
+      warned: [
+        'Redis storage is disabled: /metrics serves this process only. The option url was given as undefined (an environment variable that is not set?): give a Redis URL, or enabled: false to run without Redis on purpose.',
+      ],
+    });
+    expect(await startOff({ ...common, url: unsetVariable, sentinels: undefined })).toEqual({
+      logged: [],
+      warned: [
+        'Redis storage is disabled: /metrics serves this process only. The options url and sentinels were given as undefined (an environment variable that is not set?): give a Redis URL, or enabled: false to run without Redis on purpose.',
+      ],
+    });
+    expect(await startOff({ ...common, url: unsetVariable, enabled: false })).toEqual({
+      logged: ['Redis storage is disabled: /metrics serves this process only.'],
+      warned: [],
+    });
+    expect(await startOff({ ...common })).toEqual({
+      logged: ['Redis storage is disabled: /metrics serves this process only.'],
+      warned: [],
+    });
+  });
+
   it('warns at start-up of connection options given beside a url that the URL overrides', async () => {
     const warned: string[] = [];
     const logger = {
