@@ -467,8 +467,14 @@ export class MetricsFlusher {
   /** Logs that a stop's last flush, tried again, is given up (`error`: the failure it ended on). */
   private reportGivenUp(error?: Error): void {
     const cause = error ? ` (${error.message})` : '';
+    // A process that never wrote a flush (Redis out of reach since start-up) has no "last" one; one
+    // that took over an earlier flusher's delivered counts has.
+    const lost =
+      this.lastSuccessAt === undefined && this.takingOver === undefined
+        ? 'everything this process counted is lost (none of its flushes was written)'
+        : 'what this process counted since its last written flush is lost';
     this.options.logger?.warn(
-      `Gave up flushing metrics to ${this.options.store.description} at shutdown${cause}: what this process counted since its last written flush is lost.`,
+      `Gave up flushing metrics to ${this.options.store.description} at shutdown${cause}: ${lost}.`,
     );
   }
 

@@ -619,8 +619,8 @@ describe('Redis Cluster whose nodes require a password the client lacks', () => 
         "NOAUTH: the Redis Cluster requires a password (set the Cluster client's redisOptions.password)";
       expect(logged).toEqual([
         `Flushing metrics to Redis under prefix "${manager.options.keyPrefix}" failed; counting goes on in memory and is retried every 250 ms: ${cause}`,
-        // The shutdown's own line: its last flush failed too, and what was counted is lost.
-        `Gave up flushing metrics to Redis under prefix "${manager.options.keyPrefix}" at shutdown (${cause}): what this process counted since its last written flush is lost.`,
+        // The shutdown's own line: its last flush failed too, and no flush was ever written.
+        `Gave up flushing metrics to Redis under prefix "${manager.options.keyPrefix}" at shutdown (${cause}): everything this process counted is lost (none of its flushes was written).`,
       ]);
     } finally {
       client.disconnect();
