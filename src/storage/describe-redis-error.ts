@@ -448,7 +448,14 @@ function explainSentinels(client: RedisLikeClient | undefined, text: string): Ex
       kind: RedisConnectionError,
     };
   }
-  if (last && /WRONGPASS|NOAUTH|invalid password/.test(last)) {
+  // NOAUTH: the client sent no password (a refused one is WRONGPASS), so ask for one.
+  if (last && /\bNOAUTH\b/.test(last)) {
+    return {
+      message: `Sentinel: the sentinels at ${sentinels} require a password (set ${hint.sentinelPassword})`,
+      kind: RedisAuthenticationError,
+    };
+  }
+  if (last && /WRONGPASS|invalid password/.test(last)) {
     return {
       message: `Sentinel: the sentinels at ${sentinels} refused the password (check ${hint.sentinelPassword})`,
       kind: RedisAuthenticationError,

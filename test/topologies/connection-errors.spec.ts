@@ -775,6 +775,22 @@ describe('a Sentinel setup that cannot be used names its cause', () => {
     expect(failure.commandError).toBeInstanceOf(RedisAuthenticationError);
   });
 
+  it('no sentinel password where the sentinels require one: asked for, not "refused"', async () => {
+    // ioredis sent no AUTH, and the sentinels answered "NOAUTH Authentication required": no password
+    // was refused, so the line asks for one, as NOAUTH from the master does.
+    const failure = await reportedFailure({
+      sentinels: sentinel.sentinels,
+      sentinelMaster: sentinel.masterName,
+      freshScrapeWaitMs: 0,
+    });
+    expectReported(
+      failure,
+      `Sentinel: the sentinels at ${addresses} require a password (set the sentinelPassword option)`,
+      [SENTINEL_SECRET],
+    );
+    expect(failure.commandError).toBeInstanceOf(RedisAuthenticationError);
+  });
+
   it('a master name no sentinel monitors: named, not "no sentinel answered"', async () => {
     const failure = await reportedFailure(
       readRedisMetricsOptionsFromEnv({
