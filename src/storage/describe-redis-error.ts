@@ -324,8 +324,13 @@ function explainCause(
     };
   }
   if (code === 'ECONNREFUSED') {
+    // Behind Sentinel the address is the master the sentinels named, not a host / port setting.
+    const sentinel = client?.options as { sentinels?: unknown[] | null; name?: string } | undefined;
+    const check = sentinel?.sentinels?.length
+      ? `the sentinels name it the master "${sentinel.name}" until they fail it over`
+      : `check ${hint.address}`;
     return {
-      message: `connection refused at ${at} (is Redis running there? check ${hint.address})`,
+      message: `connection refused at ${at} (is Redis running there? ${check})`,
       kind: RedisConnectionError,
     };
   }

@@ -791,6 +791,29 @@ describe('a Sentinel setup that cannot be used names its cause', () => {
     expect(failure.commandError).toBeInstanceOf(RedisAuthenticationError);
   });
 
+  it('a master the sentinels name that refuses connections: named as theirs, not the host / port options', async () => {
+    // The sentinels monitor a master on a port nothing listens on (down, and not failed over: it has
+    // no replica). Host and port options are not used with sentinels: the address is the sentinels'.
+    const masterName = 'refusing-master';
+    const port = await freePort();
+    for (const { host, port: sentinelPort } of sentinel.sentinels) {
+      const admin = new Redis({ host, port: sentinelPort, password: SENTINEL_SECRET });
+      await admin.call('SENTINEL', 'MONITOR', masterName, '127.0.0.1', String(port), '2');
+      admin.disconnect();
+    }
+    const failure = await reportedFailure({
+      sentinels: sentinel.sentinels,
+      sentinelMaster: masterName,
+      sentinelPassword: SENTINEL_SECRET,
+      freshScrapeWaitMs: 0,
+    });
+    expectReported(
+      failure,
+      `connection refused at 127.0.0.1:${port} (is Redis running there? the sentinels name it the master "${masterName}" until they fail it over)`,
+      [SENTINEL_SECRET],
+    );
+  });
+
   it('a master name no sentinel monitors: named, not "no sentinel answered"', async () => {
     const failure = await reportedFailure(
       readRedisMetricsOptionsFromEnv({
