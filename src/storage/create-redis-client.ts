@@ -179,6 +179,9 @@ export function createRedisClient(options: RedisMetricsOptions, names?: SettingN
         name: options.sentinelMaster,
         sentinelPassword: options.sentinelPassword,
         failoverDetector: true,
+        // The failover detector's connections to the sentinels: ioredis tries them again after a
+        // minute, so a failover in the minute after the sentinels restarted went unheard.
+        sentinelReconnectStrategy: (attempt: number) => Math.min(attempt * 200, 2000),
         enableTLSForSentinelMode: options.ssl,
         db: options.db,
         username: options.username,

@@ -24,6 +24,9 @@ import { parseInfo, respCall } from './resp-call.mjs';
  * @property {() => Promise<Address>} masterAddress the master as the first sentinel reports it now
  * @property {() => Promise<{ from: Address, to: Address }>} failover sends `SENTINEL FAILOVER` and
  *   waits until every sentinel reports the new master and it answers as master
+ * @property {() => Promise<void>} restartSentinels stops the three sentinels (SIGTERM: each has
+ *   rewritten its config file) and starts them again on their ports, waits until they agree on the
+ *   master again
  * @property {() => Promise<void>} stop kills every process and deletes the temp dir
  */
 
@@ -189,6 +192,14 @@ export async function startRedisSentinel({
           return info.role === 'master';
         });
         return { from, to };
+      },
+      async restartSentinels() {
+        const { port: masterPort } = await reported(sentinels[0].port);
+        await Promise.all(sentinels.map((process) => process.kill('SIGTERM')));
+        for (const process of sentinels) await process.restart();
+        await waitFor('the restarted sentinels to agree on the master', () =>
+          everySentinelSays((address) => address.port === masterPort),
+        );
       },
       stop,
     };

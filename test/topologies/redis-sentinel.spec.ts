@@ -177,3 +177,81 @@ describe('a Sentinel failover', () => {
     }
   });
 });
+
+describe('a failover after the sentinels were restarted', () => {
+  const prefix = uniquePrefix('sentinel-restarted');
+  let manager: RedisStorageManager | undefined;
+  afterAll(async () => {
+    await manager?.teardown();
+    // As above: the failover detector's cleanup arms a 2 s timer per sentinel connection.
+    await new Promise((resolve) => setTimeout(resolve, 2000));
+  });
+
+  /** Clients subscribed to a channel on each sentinel (`sub=1` in CLIENT LIST): failover detectors. */
+  async function subscribersOnEachSentinel() {
+    return Promise.all(
+      sentinel.sentinels.map(async ({ port }) => {
+        const list = String(await respCall({ port, password: SENTINEL_SECRET }, 'CLIENT', 'LIST'));
+        return list.split('\n').filter((line) => / sub=1 /.test(line)).length;
+      }),
+    );
+  }
+
+  it("still moves the module's own client to the new master at once", async () => {
+    const registry = new Registry();
+    const counter = new Counter({
+      name: 'restarted_writes_total',
+      help: 'W',
+      registers: [registry],
+    });
+    manager = new RedisStorageManager(
+      {
+        sentinels: sentinel.sentinels,
+        sentinelMaster: sentinel.masterName,
+        sentinelPassword: SENTINEL_SECRET,
+        keyPrefix: prefix,
+        flushIntervalMs: 100,
+        freshScrapeWaitMs: 0,
+        registry,
+        defaultMetrics: false,
+        httpMetrics: false,
+      },
+      QUIET,
+    );
+    expect(await manager.setup()).toBe(true);
+    await waitFor('the failover detector to subscribe on every sentinel', async () =>
+      (await subscribersOnEachSentinel()).every((count) => count === 1),
+    );
+
+    // A rolling restart of the sentinels (an upgrade, a config change) drops the failover detector's
+    // connections. ioredis reconnects them after a minute by default: a failover meanwhile went
+    // unheard, and the client wrote to the old master until it was demoted (11 s here).
+    await sentinel.restartSentinels();
+    await waitFor(
+      'the failover detector to subscribe on every restarted sentinel',
+      async () => (await subscribersOnEachSentinel()).every((count) => count === 1),
+      { timeoutMs: 5000, intervalMs: 50 },
+    );
+
+    counter.inc(4);
+    await manager.flush();
+    const { to } = await sentinel.failover();
+    const switched = Date.now();
+    const [seconds, micros] = (await respCall({ port: to.port }, 'TIME')) as string[];
+    const switchedAt = Number(seconds) * 1000 + Number(micros) / 1000;
+    const heartbeatsKey = new PrefixKeys(prefix).processes;
+    await waitFor(
+      'the process to write to the new master',
+      async () =>
+        Number(await respCall({ port: to.port }, 'ZSCORE', heartbeatsKey, manager!.identity.id)) >
+        switchedAt,
+      { timeoutMs: 5000, intervalMs: 10 },
+    );
+    expect(Date.now() - switched).toBeLessThan(2500);
+    const counts = await waitFor('the exact count on the new master', async () => {
+      const { status, body } = await manager!.metrics();
+      return status === 200 ? sampleValue(body, 'restarted_writes_total') : undefined;
+    });
+    expect(counts).toBe(4);
+  });
+});
