@@ -763,12 +763,13 @@ describe.each(STORES)('the %s store keeps the write protocol', (kind) => {
     const store = newStore();
     const [a, b, c] = [1, 2, 3].map(writer);
     await store.write(a, { expectedSeq: 0, seq: 1 });
-    await new Promise((resolve) => setTimeout(resolve, 300));
+    // a is out of a 1 s window; b's and c's writes below are inside it even on a loaded machine.
+    await new Promise((resolve) => setTimeout(resolve, 1500));
     await store.write(b, { expectedSeq: 0, seq: 1 });
 
-    const recent = await store.write(c, { expectedSeq: 0, seq: 1, livenessWindowMs: 200 });
+    const recent = await store.write(c, { expectedSeq: 0, seq: 1, livenessWindowMs: 1000 });
     const all = await store.write(c, { expectedSeq: 1, seq: 2, livenessWindowMs: 60_000 });
-    const refused = await store.write(b, { expectedSeq: 5, seq: 6, livenessWindowMs: 200 });
+    const refused = await store.write(b, { expectedSeq: 5, seq: 6, livenessWindowMs: 1000 });
     const notAsked = await store.write(c, { expectedSeq: 2, seq: 3 });
 
     expect(recent).toMatchObject({ status: 'applied', live: 2 });
