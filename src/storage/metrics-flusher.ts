@@ -467,10 +467,12 @@ export class MetricsFlusher {
   /** Logs that a stop's last flush, tried again, is given up (`error`: the failure it ended on). */
   private reportGivenUp(error?: Error): void {
     const cause = error ? ` (${error.message})` : '';
-    // A process that never wrote a flush (Redis out of reach since start-up) has no "last" one; one
-    // that took over an earlier flusher's delivered counts has.
+    // A process none of whose writes was acknowledged (Redis out of reach since start-up) has no
+    // "last" one; one that took over an earlier flusher's delivered counts has, and so has one whose
+    // first flush failed after some of its batches were written (no flush succeeded, yet the totals
+    // hold part of what it counted).
     const lost =
-      this.lastSuccessAt === undefined && this.takingOver === undefined
+      this.ackedSeq === 0 && this.takingOver === undefined
         ? 'everything this process counted is lost (none of its flushes was written)'
         : 'what this process counted since its last written flush is lost';
     this.options.logger?.warn(

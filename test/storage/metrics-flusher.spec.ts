@@ -608,6 +608,35 @@ describe('MetricsFlusher against a real Redis', () => {
     ]);
   });
 
+  it('at a stop that fails after part of a flush was written, does not say that none was', async () => {
+    const registry = new Registry();
+    for (const name of ['part_a_total', 'part_b_total', 'part_c_total']) {
+      new Counter({ name, help: 'Part', registers: [registry] }).inc();
+    }
+    const warnings: string[] = [];
+    const logger = { warn: (line: string) => warnings.push(line), log: () => undefined };
+    const store = new FailingStore(new RedisMetricsStore(redis.client, prefix));
+    const flusher = storeFlusher(store, registry, { logger, batchWeight: 1 });
+    // The first write of the first flush is applied and answered; every write after it fails.
+    store.plan.push(
+      { call: 'write', failure: 'pass' },
+      ...Array.from({ length: 20 }, () => ({ call: 'write' as const, failure: 'before' as const })),
+    );
+
+    expect((await flusher.flush()).ok).toBe(false);
+    expect((await flusher.stop()).ok).toBe(false);
+    flusher.abandon();
+
+    // Part of what it counted is in the totals: what was counted since that write is lost, not all.
+    const written = await Promise.all(
+      ['part_a_total', 'part_b_total', 'part_c_total'].map((name) => total(seriesField(name, {}))),
+    );
+    expect(written.filter((value) => value !== undefined)).toEqual([{ v: 1 }]);
+    expect(warnings.at(-1)).toBe(
+      `Gave up flushing metrics to Redis under prefix "${prefix}" at shutdown (injected: the write never reached Redis): what this process counted since its last written flush is lost.`,
+    );
+  });
+
   it("says nothing of a flush that failed as its process stopped when the stop's own flush then wrote", async () => {
     const registry = new Registry();
     new Counter({ name: 'stopped_total', help: 'Stopped', registers: [registry] }).inc();
