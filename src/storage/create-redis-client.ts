@@ -106,14 +106,22 @@ function guardSockets(client: Redis): void {
  * failover detector's) its default disconnectTimeout of 2 s, whatever the client's: a connection that
  * had already closed (refused, or closed twice) when it was told to close arms a timer nothing clears,
  * which keeps the process alive 2 s after the app closed. They get the client's own instead.
+ *
+ * ioredis gives the failover detector's connections no 'error' listener, so each try to reach a
+ * sentinel that is down printed "[ioredis] Unhandled error event" and a stack trace on stderr: with
+ * the detector's short `sentinelReconnectStrategy`, one per sentinel every 2 s for as long as it is
+ * gone. Their errors are ignored: the client's own connection and the flushes report what matters.
  */
-function closeSentinelConnectionsPromptly(client: Redis): void {
+function prepareSentinelConnections(client: Redis): void {
   const connector = connectorOf(client);
   const connectToSentinel = connector?.connectToSentinel?.bind(connector);
   if (!connector || !connectToSentinel) return;
   const { disconnectTimeout } = client.options;
-  connector.connectToSentinel = (endpoint, options) =>
-    connectToSentinel(endpoint, { disconnectTimeout, ...options });
+  connector.connectToSentinel = (endpoint, options) => {
+    const sentinel = connectToSentinel(endpoint, { disconnectTimeout, ...options });
+    sentinel.on('error', () => undefined);
+    return sentinel;
+  };
 }
 
 /** A SELECT of a database the server lacks (its `databases` setting, 16 by default). */
@@ -134,7 +142,7 @@ function prepare(client: ExplainingRedis, names: SettingNames | undefined): Redi
     client.disconnect();
   });
   if (client.options.sentinels) {
-    closeSentinelConnectionsPromptly(client);
+    prepareSentinelConnections(client);
     // ioredis' QUIT ends the connection to the master but not the failover detector's subscriptions
     // to the sentinels, which would keep the process alive after the app closed (ioredis#1362). Not
     // after disconnect(), which ended them: closing them twice leaves a 2 s timer per sentinel.
