@@ -473,7 +473,7 @@ export class MetricsFlusher {
     // hold part of what it counted).
     const lost =
       this.ackedSeq === 0 && this.takingOver === undefined
-        ? 'everything this process counted is lost (none of its flushes was written)'
+        ? 'everything this process counted is lost (Redis acknowledged none of its writes)'
         : 'what this process counted since its last written flush is lost';
     this.options.logger?.warn(
       `Gave up flushing metrics to ${this.options.store.description} at shutdown${cause}: ${lost}.`,

@@ -603,7 +603,7 @@ describe('MetricsFlusher against a real Redis', () => {
     expect(warnings).toEqual([
       `Flushing metrics to Redis under prefix "${prefix}" failed; counting goes on in memory and is retried every 60000 ms: injected: the write never reached Redis`,
       // None of its flushes was written: there is no "last written flush" to count from.
-      `Gave up flushing metrics to Redis under prefix "${prefix}" at shutdown (injected: the write never reached Redis): everything this process counted is lost (none of its flushes was written).`,
+      `Gave up flushing metrics to Redis under prefix "${prefix}" at shutdown (injected: the write never reached Redis): everything this process counted is lost (Redis acknowledged none of its writes).`,
       `Flushing metrics to Redis under prefix "${prefix}" failed while this process stopped flushing, and is not retried: injected: the write never reached Redis`,
     ]);
   });

@@ -620,7 +620,7 @@ describe('Redis Cluster whose nodes require a password the client lacks', () => 
       expect(logged).toEqual([
         `Flushing metrics to Redis under prefix "${manager.options.keyPrefix}" failed; counting goes on in memory and is retried every 250 ms: ${cause}`,
         // The shutdown's own line: its last flush failed too, and no flush was ever written.
-        `Gave up flushing metrics to Redis under prefix "${manager.options.keyPrefix}" at shutdown (${cause}): everything this process counted is lost (none of its flushes was written).`,
+        `Gave up flushing metrics to Redis under prefix "${manager.options.keyPrefix}" at shutdown (${cause}): everything this process counted is lost (Redis acknowledged none of its writes).`,
       ]);
     } finally {
       client.disconnect();
