@@ -31,6 +31,9 @@ export interface ConnectionHistory {
 
 const histories = new WeakMap<object, ConnectionHistory>();
 
+/** What ioredis rejects the commands of a connection with when it closes, whatever the cause. */
+const GAVE_UP_COMMANDS = /^Reached the max retries per request limit|^Connection is closed/;
+
 /**
  * Starts keeping the {@link ConnectionHistory} of a client. Adds an 'error' listener, which also keeps
  * ioredis from printing every failed reconnection to the console.
@@ -62,6 +65,9 @@ export function trackConnectionHistory(client: Redis | Cluster): void {
     history.ready = false;
   });
   client.on('error', (error: Error) => {
+    // ioredis 5 emits the error it rejected a connection's own commands with (AUTH, the ready check)
+    // when it gave them up as the connection closed: a consequence, never the cause it would replace.
+    if (GAVE_UP_COMMANDS.test(error.message)) return;
     history.lastError = error;
     history.lastErrorAfterConnect = history.connected && !history.ready;
   });
