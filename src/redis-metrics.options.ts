@@ -4,7 +4,7 @@ import { readRedisUrl, redactRedisUrl } from './redis-url.js';
 import { parseSentinelAddresses, type RedisSentinelAddress } from './sentinel-addresses.js';
 import { FALSE_WORDS, TRUE_WORDS } from './sentence-words.js';
 import { rememberEnvRead } from './setting-names.js';
-import { checkKeyFile, checkPemFile } from './tls-files.js';
+import { checkKeyFile, checkPemFile, keyMatchesCertificate } from './tls-files.js';
 
 /**
  * How a gauge is aggregated across processes at scrape time.
@@ -464,6 +464,16 @@ function applyTls(
   }
   if (options.tlsKeyFile !== undefined && options.tlsCertFile === undefined) {
     fail('tlsKeyFile', `needs ${nameOf('tlsCertFile')} too: the key of which certificate?`);
+  }
+  if (
+    options.tlsCertFile !== undefined &&
+    options.tlsKeyFile !== undefined &&
+    !keyMatchesCertificate(options.tlsCertFile, options.tlsKeyFile)
+  ) {
+    fail(
+      'tlsKeyFile',
+      `is not the key of the certificate in ${nameOf('tlsCertFile')}: ${options.tlsKeyFile} (give the key file made with ${options.tlsCertFile})`,
+    );
   }
 }
 

@@ -1,3 +1,4 @@
+import { createPrivateKey, X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import type { ConnectionOptions } from 'node:tls';
 
@@ -41,6 +42,24 @@ export function checkKeyFile(path: string): string | undefined {
     return `holds a private key encrypted with a passphrase, which the module cannot take: ${path} (write it out unencrypted, e.g. with openssl pkey, readable by the app only)`;
   }
   return undefined;
+}
+
+/**
+ * Whether the key file holds the private key of the certificate file's (first) certificate: `false`
+ * when both can be read and they are not a pair, which Node reports on every TLS connection as "key
+ * values mismatch" (naming neither file) and after which ioredis closes the client for good. A file
+ * Node cannot read is left to the connection to report.
+ */
+export function keyMatchesCertificate(certPath: string, keyPath: string): boolean {
+  let certificate: X509Certificate;
+  let key: ReturnType<typeof createPrivateKey>;
+  try {
+    certificate = new X509Certificate(readFileSync(certPath));
+    key = createPrivateKey(readFileSync(keyPath));
+  } catch {
+    return true;
+  }
+  return certificate.checkPrivateKey(key);
 }
 
 /**

@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -8,6 +8,7 @@ import {
   RedisMetricsConfigError,
   resolveRedisMetricsOptions,
 } from '../../src/index.js';
+import { makeTestCertificates } from '../harness/tls-certificates.mjs';
 
 // TLS files and Sentinel settings: read from the environment or given in code, and every bad value
 // stops start-up with an error naming the setting and the problem (and a file's path, never a secret).
@@ -136,6 +137,34 @@ describe('TLS options', () => {
       expect(error.setting).toBe('REDIS_TLS_KEY_FILE');
     },
   );
+
+  it("stops at start-up on a key that is not the client certificate's, naming the files, not their content", async () => {
+    // Without this, every TLS connection failed with Node's "key values mismatch", naming no setting,
+    // and ioredis closed the client for good: the app counted in memory until it was restarted.
+    const certificates = await makeTestCertificates();
+    try {
+      const error = errorOf({
+        REDIS_SSL: 'true',
+        REDIS_TLS_CERT_FILE: certificates.clientCertFile,
+        REDIS_TLS_KEY_FILE: certificates.serverKeyFile,
+      });
+      expect(error.message).toBe(
+        `nestjs-redis-metrics: REDIS_TLS_KEY_FILE is not the key of the certificate in REDIS_TLS_CERT_FILE: ${certificates.serverKeyFile} (give the key file made with ${certificates.clientCertFile})`,
+      );
+      expect(error.setting).toBe('REDIS_TLS_KEY_FILE');
+      const key = readFileSync(certificates.serverKeyFile, 'utf8').split('\n')[1]!;
+      expect(`${error.message} ${error.stack}`).not.toContain(key);
+      expect(
+        readRedisMetricsOptionsFromEnv({
+          REDIS_SSL: 'true',
+          REDIS_TLS_CERT_FILE: certificates.clientCertFile,
+          REDIS_TLS_KEY_FILE: certificates.clientKeyFile,
+        }).tlsKeyFile,
+      ).toBe(certificates.clientKeyFile);
+    } finally {
+      await certificates.remove();
+    }
+  });
 
   it('names the option, not a variable, for options given in code', () => {
     expect(() => resolveRedisMetricsOptions({ tlsCaFile: pem })).toThrow(
