@@ -219,17 +219,18 @@ export class RedisMetricsStore implements MetricsStore {
   /** One read; `undefined` when another server process answered part of it. */
   private async readOnce(options: ReadOptions): Promise<StoreSnapshot | undefined> {
     const { processes, processInfo, metadata, totals, exemplars } = this.keys;
+    const client = this.writer();
     const [now, wrongType, processList, info, metadataPairs, serverId, born] = await withScripts(
-      this.client,
+      client,
     ).nrmReadHead(processes, processInfo, metadata, totals, this.serverIdRefused ? '0' : '1');
     if (serverId === '') this.serverIdRefused = true;
     const ids = processList.filter((_, i) => i % 2 === 0);
     // The totals and every process's gauges are read in bounded HSCAN calls, all at once: ioredis
     // pipelines them on the connection.
     const [totalsScan, exemplarScan, ...gaugeScans] = await Promise.all([
-      scanHash(this.client, totals),
-      options.exemplars ? scanHash(this.client, exemplars) : undefined,
-      ...ids.map((id) => scanHash(this.client, this.keys.gauges(id))),
+      scanHash(client, totals),
+      options.exemplars ? scanHash(client, exemplars) : undefined,
+      ...ids.map((id) => scanHash(client, this.keys.gauges(id))),
     ]);
     const wrong = [...wrongType];
     if (totalsScan!.wrongType) wrong.push(totals);
@@ -350,11 +351,12 @@ export class RedisMetricsStore implements MetricsStore {
   }
 
   /**
-   * The client, for a write. A Redis Cluster client that is not ready (no node answered, or every node
-   * refused its password) keeps commands in its offline queue without failing them: a flush waited
-   * there for as long as the cluster stayed out of reach, and every later flush and the shutdown's
-   * behind it. Such a write fails at once, with the client's last connection error, as the module's own
-   * client's do (it has no offline queue); the flusher tries again on its timer.
+   * The client, for a write or a scrape's read. A Redis Cluster client that is not ready (no node
+   * answered, or every node refused its password) keeps commands in its offline queue without failing
+   * them: a flush waited there for as long as the cluster stayed out of reach, and every later flush
+   * and the shutdown's behind it; a scrape's read waited its whole timeout, and its 503 said "no
+   * answer" instead of why. Such a command fails at once, with the client's last connection error, as
+   * the module's own client's do (it has no offline queue); the flusher tries again on its timer.
    */
   private writer(): RedisClient {
     const { client } = this;

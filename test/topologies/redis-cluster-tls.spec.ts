@@ -120,6 +120,24 @@ describe('Redis Cluster with TLS', () => {
     expect(sampleValue((await manager.metrics()).body, COUNTER)).toBe(8);
   });
 
+  it('a Cluster client without TLS: a scrape answers 503 at once and names why, not after its timeout', async () => {
+    // ioredis keeps the commands of a Cluster that is not ready in its offline queue: the fresh-scrape
+    // request and the read waited there the whole scrapeTimeoutMs, and the 503 said "no answer".
+    const prefix = uniquePrefix('cluster-plain-scrape');
+    const { manager } = startProcess(prefix, { redisOptions: { disconnectTimeout: 50 } });
+    expect(await manager.setup()).toBe(false);
+
+    const started = performance.now();
+    const scrape = await manager.metrics();
+    const tookMs = performance.now() - started;
+
+    expect(scrape.status).toBe(503);
+    expect(scrape.body).toBe(
+      `the metrics of every process could not be read from Redis under prefix "${prefix}": Redis Cluster: no node answered to tell which master serves which slot (check the addresses given to the Cluster client; nodes that speak TLS need its redisOptions.tls)\n`,
+    );
+    expect(tookMs).toBeLessThan(1000);
+  });
+
   it('a Cluster client without TLS reaches no node, and the failed flush says so', async () => {
     const { manager, counter } = startProcess(uniquePrefix('cluster-plain'), {
       clusterRetryStrategy: () => null,
