@@ -295,7 +295,10 @@ function explainCause(
   }
   if (UNTRUSTED_CERTIFICATE.has(code)) {
     return {
-      message: `TLS: certificate not trusted at ${at} (${code}; set ${hint.caFile} to the CA that signed it)`,
+      // With a CA given, "set it" would read as if none were: it is the wrong one.
+      message: hasCa(client)
+        ? `TLS: certificate not trusted at ${at} (${code}; ${hint.caFile} does not hold the CA that signed it)`
+        : `TLS: certificate not trusted at ${at} (${code}; set ${hint.caFile} to the CA that signed it)`,
       kind: RedisConnectionError,
     };
   }
@@ -519,6 +522,11 @@ function hostOf(client: RedisLikeClient | undefined): string {
 function serverName(client: RedisLikeClient | undefined): string {
   const options = client?.options as { host?: string; tls?: { servername?: string } } | undefined;
   return options?.tls?.servername ?? options?.host ?? '?';
+}
+
+/** Whether the client was given a CA to trust (`tls.ca`), besides Node's own. */
+function hasCa(client: RedisLikeClient | undefined): boolean {
+  return Boolean((client?.options as { tls?: { ca?: unknown } } | undefined)?.tls?.ca);
 }
 
 function usesTls(client: RedisLikeClient | undefined): boolean {

@@ -192,6 +192,20 @@ describe('a connection that cannot work names its cause', () => {
     );
     expectReported(
       failure,
+      `TLS: certificate not trusted at 127.0.0.1:${tlsServer.port} (SELF_SIGNED_CERT_IN_CHAIN; REDIS_TLS_CA_FILE does not hold the CA that signed it)`,
+    );
+    expect(failure.commandError).toBeInstanceOf(RedisConnectionError);
+  });
+
+  it('a TLS server whose CA the client was not given at all: set the CA file', async () => {
+    const failure = await reportedFailure(
+      readRedisMetricsOptionsFromEnv({
+        REDIS_ENABLED: 'true',
+        PROMETHEUS_REDIS_URL: tlsServer.url,
+      }),
+    );
+    expectReported(
+      failure,
       `TLS: certificate not trusted at 127.0.0.1:${tlsServer.port} (SELF_SIGNED_CERT_IN_CHAIN; set REDIS_TLS_CA_FILE to the CA that signed it)`,
     );
     expect(failure.commandError).toBeInstanceOf(RedisConnectionError);
