@@ -396,7 +396,7 @@ function explainCause(
   if (/CLUSTERDOWN/.test(text)) {
     return {
       message:
-        'CLUSTERDOWN: the Redis Cluster is down (is a master without a replica unreachable?)',
+        'CLUSTERDOWN: the Redis Cluster is down (a failed master whose replica is being promoted, which takes about cluster-node-timeout; or a master without a replica unreachable)',
       kind: RedisConnectionError,
     };
   }

@@ -296,7 +296,7 @@ describe('Redis Cluster, 3 masters without replicas', () => {
     // Depending on whether the other masters have marked it failed yet, Redis answers CLUSTERDOWN,
     // or the client keeps being redirected to the dead master, or finds its connection closed.
     expect([
-      'CLUSTERDOWN: the Redis Cluster is down (is a master without a replica unreachable?)',
+      'CLUSTERDOWN: the Redis Cluster is down (a failed master whose replica is being promoted, which takes about cluster-node-timeout; or a master without a replica unreachable)',
       `Redis Cluster: the master at 127.0.0.1:${master.port} does not answer for this prefix's slot (is it down? the cluster has not failed it over yet)`,
       "Redis Cluster: the master of this prefix's slot does not answer (is it down? the cluster has not failed it over yet)",
     ]).toContain(describeRedisError(failed?.error, client));
