@@ -80,7 +80,11 @@ export interface RedisMultiProcessCollectorOptions {
    * longer hold it, Redis lost data that no writer has noticed yet, and the scrape fails.
    */
   acknowledged?: () => AcknowledgedWrite | undefined;
-  /** Where unreadable data under the prefix is reported, once per scrape. */
+  /**
+   * Where unreadable data under the prefix is reported: at a scrape that finds other entries to skip
+   * than the scrape before it, so entries that stay (counts of a metric's old type, kept until
+   * `deleteCounts()`) are named once, not at every scrape.
+   */
   logger?: { warn(message: string): void };
 }
 
@@ -100,6 +104,8 @@ export class RedisMultiProcessCollector {
   private readonly fields = new SeriesFieldCache();
   private readonly shownWrites = new ShownWrites();
   private readonly totalsBorn = new TotalsBorn();
+  /** The entries the last scrape skipped, none when it skipped none. */
+  private lastSkipped: string | undefined;
 
   constructor(private readonly options: RedisMultiProcessCollectorOptions = {}) {
     // Checked before a client is made for it.
@@ -163,11 +169,15 @@ export class RedisMultiProcessCollector {
       livenessWindowMs: this.livenessWindowMs,
       accumulate: true,
     });
-    if (problems.length > 0) {
+    // The same entries skipped again (a rolled-back type change leaves its counts in the totals for
+    // good) are not logged at every scrape again; other ones, or the same after a clean scrape, are.
+    const skipped = problems.length === 0 ? undefined : problems.join('\n');
+    if (skipped !== undefined && skipped !== this.lastSkipped) {
       this.options.logger?.warn(
         `Skipped ${problems.length} unreadable entr${problems.length === 1 ? 'y' : 'ies'} in ${this.store.description}: ${problems.slice(0, 3).map(shortened).join('; ')}${problems.length > 3 ? '; ...' : ''}`,
       );
     }
+    this.lastSkipped = skipped;
     return families;
   }
 

@@ -303,3 +303,52 @@ describe('a metric whose type changed between versions', () => {
     ]);
   });
 });
+
+describe("the warning about counts of a metric's old type (redis store)", () => {
+  const redis = useTestRedis();
+
+  it('is logged once while the same counts stay, and again when others join them', async () => {
+    const prefix = redis.prefix('old-type-warning');
+    const target = new RedisMetricsStore(redis.client, prefix);
+    const flusherOf = async (pid: number, make: (registry: Registry) => void) => {
+      const registry = new Registry();
+      make(registry);
+      const flusher = storeFlusher(target, registry, {
+        identity: ProcessIdentity.create({ hostname: 'h', pid }),
+        gaugeModeOf: () => 'sum',
+      });
+      await flusher.flush();
+      return flusher;
+    };
+    // A rollback: the counter version ended, the gauge version runs; the counts stay in the totals.
+    const old = await flusherOf(1, (registry) => {
+      new Counter({ name: 'jobs', help: 'Jobs', registers: [registry] }).inc(5);
+      new Counter({ name: 'runs', help: 'Runs', registers: [registry] }).inc(2);
+    });
+    await old.end();
+    await flusherOf(2, (registry) => {
+      new Gauge({ name: 'jobs', help: 'Jobs', registers: [registry] }).set(3);
+    });
+    const { collector, warnings } = collectorKeepingWarnings({ store: target });
+    const scrape = async () =>
+      (await collector.metrics()).split('\n').filter((line) => /^(jobs|runs)/.test(line));
+
+    for (let i = 0; i < 3; i += 1) expect(await scrape()).toEqual(['jobs 3', 'runs 2']);
+    // Another version turns `runs` into a gauge too: two entries now, named again.
+    await flusherOf(3, (registry) => {
+      new Gauge({ name: 'runs', help: 'Runs', registers: [registry] }).set(4);
+    });
+    for (let i = 0; i < 2; i += 1) expect(await scrape()).toEqual(['jobs 3', 'runs 4']);
+    expect(await target.deleteSeries!('jobs')).toBe(1);
+    expect(await target.deleteSeries!('runs')).toBe(1);
+    expect(await scrape()).toEqual(['jobs 3', 'runs 4']);
+
+    const jobs = `"jobs" is a gauge but has counts of a counter, histogram or summary, left out (a version where it had another type wrote them; deleteCounts("jobs") deletes them)`;
+    const runs = `"runs" is a gauge but has counts of a counter, histogram or summary, left out (a version where it had another type wrote them; deleteCounts("runs") deletes them)`;
+    const where = `in Redis under prefix "${prefix}"`;
+    expect(warnings).toEqual([
+      `Skipped 1 unreadable entry ${where}: ${jobs}`,
+      `Skipped 2 unreadable entries ${where}: ${jobs}; ${runs}`,
+    ]);
+  });
+});
