@@ -246,7 +246,7 @@ function mergeTotals(
   const samples: MetricSample[] = [];
   for (const series of totals.sort(byKey)) {
     const { slots, labels } = series;
-    const problem = totalProblem(meta.type, slots);
+    const problem = totalProblem(meta.type, slots, name);
     if (problem !== undefined) {
       problems.push(`"${name}" ${series.key}: ${problem}`);
       continue;

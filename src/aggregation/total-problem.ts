@@ -6,14 +6,19 @@ import { decodeNumber, isBucketSlot, type PackedSlots } from '../storage/packed-
  * be: its numbers must be the ones a writer of that type makes. The write script only ever adds
  * differences of what prom-client counted, so a total that breaks one of these rules was written by
  * something else (or by a version where the metric had another type); served, its numbers would be
- * wrong rather than missing.
+ * wrong rather than missing. `name` is the metric's, for the way out a message names.
  */
-export function totalProblem(type: MetricMeta['type'], slots: PackedSlots): string | undefined {
+export function totalProblem(
+  type: MetricMeta['type'],
+  slots: PackedSlots,
+  name: string,
+): string | undefined {
   for (const [slot, value] of slots) {
     if (!Number.isFinite(value)) return `${slot} is ${value}, not a finite number`;
   }
   if (!holdsNumbersOf(type, slots)) {
-    return `the stored value is not a ${type}'s (${[...slots.keys()].join(' ')}); was the metric another type in another version?`;
+    // Counts of another type stay in the totals for good: say how they go, as for a gauge's.
+    return `the stored value is not a ${type}'s (${[...slots.keys()].join(' ')}), left out (a version where the metric had another type wrote it; deleteCounts("${name}") deletes it)`;
   }
   // Counts only ever grow from 0 (a sum may be below 0: observations can be negative).
   for (const [slot, value] of slots) {

@@ -505,8 +505,8 @@ describe('RedisMultiProcessCollector', () => {
     );
     expect(warnings).toEqual([
       `Skipped 2 unreadable entries in Redis under prefix "${skewPrefix}": ` +
-        `"queue_jobs" [["kind","mail"]]: the stored value is not a histogram's (v c s); was the metric another type in another version?; ` +
-        `"queue_jobs" [["kind","sms"]]: the stored value is not a histogram's (v); was the metric another type in another version?`,
+        `"queue_jobs" [["kind","mail"]]: the stored value is not a histogram's (v c s), left out (a version where the metric had another type wrote it; deleteCounts("queue_jobs") deletes it); ` +
+        `"queue_jobs" [["kind","sms"]]: the stored value is not a histogram's (v), left out (a version where the metric had another type wrote it; deleteCounts("queue_jobs") deletes it)`,
     ]);
     expect(promtoolCheck(text)).toBe('');
   });

@@ -1,4 +1,4 @@
-import { Counter, Gauge, Registry } from 'prom-client';
+import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 
 import {
   MARKER,
@@ -349,6 +349,50 @@ describe("the warning about counts of a metric's old type (redis store)", () => 
     expect(warnings).toEqual([
       `Skipped 1 unreadable entry ${where}: ${jobs}`,
       `Skipped 2 unreadable entries ${where}: ${jobs}; ${runs}`,
+    ]);
+  });
+
+  it('names deleteCounts() for counts of a counter a histogram of the same name was written into, and serves the histogram after it', async () => {
+    const prefix = redis.prefix('counter-to-histogram');
+    const target = new RedisMetricsStore(redis.client, prefix);
+    const registryOf = (pid: number, registry: Registry) =>
+      storeFlusher(target, registry, {
+        identity: ProcessIdentity.create({ hostname: 'h', pid }),
+        gaugeModeOf: () => 'sum',
+      });
+    // The old version counted `tasks` and ended; the new one observes it as a histogram.
+    const oldRegistry = new Registry();
+    new Counter({ name: 'tasks', help: 'Tasks', registers: [oldRegistry] }).inc(5);
+    const old = registryOf(1, oldRegistry);
+    await old.flush();
+    await old.end();
+    const newRegistry = new Registry();
+    const tasks = new Histogram({
+      name: 'tasks',
+      help: 'Tasks',
+      buckets: [1],
+      registers: [newRegistry],
+    });
+    const writer = registryOf(2, newRegistry);
+    tasks.observe(0.5);
+    tasks.observe(2);
+    await writer.flush();
+    const { collector, warnings } = collectorKeepingWarnings({ store: target });
+    const scrape = async () =>
+      (await collector.metrics()).split('\n').filter((line) => line.startsWith('tasks'));
+
+    expect(await scrape()).toEqual([]);
+    expect(await target.deleteSeries!('tasks')).toBe(1);
+    tasks.observe(0.25);
+    await writer.flush();
+    expect(await scrape()).toEqual([
+      'tasks_bucket{le="1"} 1',
+      'tasks_bucket{le="+Inf"} 1',
+      'tasks_sum 0.25',
+      'tasks_count 1',
+    ]);
+    expect(warnings).toEqual([
+      `Skipped 1 unreadable entry in Redis under prefix "${prefix}": "tasks" []: the stored value is not a histogram's (v c s), left out (a version where the metric had another type wrote it; deleteCounts("tasks") deletes it)`,
     ]);
   });
 });
