@@ -238,23 +238,24 @@ describe('the modes a snapshot holds', () => {
   });
 });
 
+/** A process (pid `pid` on host `h`) whose registry `make` fills, flushed once to `target`. */
+async function writer(
+  target: MetricsStore,
+  pid: number,
+  make: (registry: Registry) => void,
+): Promise<MetricsFlusher> {
+  const registry = new Registry();
+  make(registry);
+  const flusher = storeFlusher(target, registry, {
+    identity: ProcessIdentity.create({ hostname: 'h', pid }),
+    gaugeModeOf: () => 'sum',
+  });
+  await flusher.flush();
+  return flusher;
+}
+
 describe('a metric whose type changed between versions', () => {
   const store = () => new MemoryMetricsStore();
-
-  async function writer(
-    target: MetricsStore,
-    pid: number,
-    make: (registry: Registry) => void,
-  ): Promise<MetricsFlusher> {
-    const registry = new Registry();
-    make(registry);
-    const flusher = storeFlusher(target, registry, {
-      identity: ProcessIdentity.create({ hostname: 'h', pid }),
-      gaugeModeOf: () => 'sum',
-    });
-    await flusher.flush();
-    return flusher;
-  }
 
   function scraping(target: MetricsStore) {
     const { collector, warnings } = collectorKeepingWarnings({
@@ -310,23 +311,13 @@ describe("the warning about counts of a metric's old type (redis store)", () => 
   it('is logged once while the same counts stay, and again when others join them', async () => {
     const prefix = redis.prefix('old-type-warning');
     const target = new RedisMetricsStore(redis.client, prefix);
-    const flusherOf = async (pid: number, make: (registry: Registry) => void) => {
-      const registry = new Registry();
-      make(registry);
-      const flusher = storeFlusher(target, registry, {
-        identity: ProcessIdentity.create({ hostname: 'h', pid }),
-        gaugeModeOf: () => 'sum',
-      });
-      await flusher.flush();
-      return flusher;
-    };
     // A rollback: the counter version ended, the gauge version runs; the counts stay in the totals.
-    const old = await flusherOf(1, (registry) => {
+    const old = await writer(target, 1, (registry) => {
       new Counter({ name: 'jobs', help: 'Jobs', registers: [registry] }).inc(5);
       new Counter({ name: 'runs', help: 'Runs', registers: [registry] }).inc(2);
     });
     await old.end();
-    await flusherOf(2, (registry) => {
+    await writer(target, 2, (registry) => {
       new Gauge({ name: 'jobs', help: 'Jobs', registers: [registry] }).set(3);
     });
     const { collector, warnings } = collectorKeepingWarnings({ store: target });
@@ -335,7 +326,7 @@ describe("the warning about counts of a metric's old type (redis store)", () => 
 
     for (let i = 0; i < 3; i += 1) expect(await scrape()).toEqual(['jobs 3', 'runs 2']);
     // Another version turns `runs` into a gauge too: two entries now, named again.
-    await flusherOf(3, (registry) => {
+    await writer(target, 3, (registry) => {
       new Gauge({ name: 'runs', help: 'Runs', registers: [registry] }).set(4);
     });
     for (let i = 0; i < 2; i += 1) expect(await scrape()).toEqual(['jobs 3', 'runs 4']);

@@ -35,6 +35,20 @@ async function compileWithEnv(env: Record<string, string>) {
   }
 }
 
+/** A Nest logger that keeps its log and warn lines. */
+function recordingLogger() {
+  const logged: string[] = [];
+  const warned: string[] = [];
+  const logger = {
+    log: (message: unknown) => void logged.push(String(message)),
+    error: () => undefined,
+    warn: (message: unknown) => void warned.push(String(message)),
+    debug: () => undefined,
+    verbose: () => undefined,
+  };
+  return { logged, warned, logger };
+}
+
 describe('configuration through @nestjs/config', () => {
   it('reads the seed variables into the module', async () => {
     const prefix = uniquePrefix('config:env');
@@ -146,15 +160,7 @@ describe('configuration through @nestjs/config', () => {
   });
 
   it('says which connection options it leaves unused when storage is off for want of enabled: true', async () => {
-    const logged: string[] = [];
-    const warned: string[] = [];
-    const logger = {
-      log: (message: unknown) => void logged.push(String(message)),
-      error: () => undefined,
-      warn: (message: unknown) => void warned.push(String(message)),
-      debug: () => undefined,
-      verbose: () => undefined,
-    };
+    const { logged, warned, logger } = recordingLogger();
     const { port } = new URL(testRedisUrl());
     @Module({
       imports: [
@@ -189,15 +195,7 @@ describe('configuration through @nestjs/config', () => {
 
   it('warns when a url given from an unset environment variable leaves storage off, and not with enabled: false', async () => {
     const startOff = async (options: RedisMetricsModuleOptions) => {
-      const logged: string[] = [];
-      const warned: string[] = [];
-      const logger = {
-        log: (message: unknown) => void logged.push(String(message)),
-        error: () => undefined,
-        warn: (message: unknown) => void warned.push(String(message)),
-        debug: () => undefined,
-        verbose: () => undefined,
-      };
+      const { logged, warned, logger } = recordingLogger();
       @Module({ imports: [RedisMetricsModule.forRoot(options)] })
       class AppModule {}
       const moduleRef = await Test.createTestingModule({ imports: [AppModule] }).compile();
