@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 
 import { Cluster } from 'ioredis';
 
-import { connectionHistory } from './connection-history.js';
+import { failUnlessClusterReady } from './cluster-readiness.js';
 import { describeRedisError, nameSettings, namedSettingsOf } from './describe-redis-error.js';
 import type { RedisClient } from './lua-scripts.js';
 import type { FlushRequestChannel, FlushRequestOutcome } from './metrics-store.js';
@@ -149,11 +149,8 @@ export class FlushRequests implements FlushRequestChannel {
    */
   private async publishRequest(id: string, cluster: boolean): Promise<number> {
     if (cluster) {
-      // A Cluster that is not ready would keep the PUBLISH in its offline queue for the scrape's
-      // whole timeout (see RedisMetricsStore's writer()): it fails at once, with the cause.
-      if (this.client.status !== 'ready') {
-        throw connectionHistory(this.client)?.lastError ?? new Error('Connection is closed.');
-      }
+      // Not kept in a Cluster's offline queue for the scrape's whole timeout: failed at once.
+      failUnlessClusterReady(this.client);
       const published = Number(await this.client.publish(this.requestChannel, id));
       this.failing.delete('request');
       return published;

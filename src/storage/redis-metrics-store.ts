@@ -1,5 +1,5 @@
 import { hideCommandCredentials } from '../command-credentials.js';
-import { connectionHistory } from './connection-history.js';
+import { failUnlessClusterReady } from './cluster-readiness.js';
 import { explainRedisError } from './describe-redis-error.js';
 import { HSCAN_COUNT, isWrongTypeError, scanHash, type ScannedHash } from './hash-scan.js';
 import { gaugeModeDeclarations, MARKER, PrefixKeys, type Labels } from './keys.js';
@@ -20,9 +20,6 @@ import { decodeNumber, encodeNumber } from './packed-values.js';
 import { parseProcessInfo } from './process-identity.js';
 import { SeriesSelection } from './series-selection.js';
 import { MAX_SCAN_ATTEMPTS, scanWholeHash } from './whole-hash-scan.js';
-
-/** Words ioredis uses for a command it cannot send (described as no node answering). */
-const CLUSTER_NOT_READY = 'Connection is closed.';
 
 /**
  * Series kept in Redis under one prefix, through the module's Lua scripts. A call rejects with the
@@ -351,22 +348,12 @@ export class RedisMetricsStore implements MetricsStore {
   }
 
   /**
-   * The client, for a write or a scrape's read. A Redis Cluster client that is not ready (no node
-   * answered, or every node refused its password) keeps commands in its offline queue without failing
-   * them: a flush waited there for as long as the cluster stayed out of reach, and every later flush
-   * and the shutdown's behind it; a scrape's read waited its whole timeout, and its 503 said "no
-   * answer" instead of why. Such a command fails at once, with the client's last connection error, as
-   * the module's own client's do (it has no offline queue); the flusher tries again on its timer.
+   * The client, for a write or a scrape's read; a Redis Cluster client that is not ready fails it at
+   * once (see {@link failUnlessClusterReady}), and the flusher tries again on its timer.
    */
   private writer(): RedisClient {
-    const { client } = this;
-    if (client.isCluster && client.status !== 'ready') {
-      const error = connectionHistory(client)?.lastError ?? new Error(CLUSTER_NOT_READY);
-      // A refused HELLO's error, its password among the arguments.
-      hideCommandCredentials(error);
-      throw error;
-    }
-    return client;
+    failUnlessClusterReady(this.client);
+    return this.client;
   }
 
   private processKeys(processId: string): string[] {
