@@ -35,8 +35,16 @@ async function compileWithEnv(env: Record<string, string>) {
   }
 }
 
-/** A Nest logger that keeps its log and warn lines. */
-function recordingLogger() {
+/** Whether a line is the start-up line of a manager whose Redis storage is off. */
+const storageOffLine = (line: string) => line.startsWith('Redis storage is disabled');
+
+/**
+ * Starts an app with `options`, checks that its storage stays off, closes it, and returns the log and
+ * warn lines it wrote.
+ */
+async function startWithStorageOff(
+  options: RedisMetricsModuleOptions,
+): Promise<{ logged: string[]; warned: string[] }> {
   const logged: string[] = [];
   const warned: string[] = [];
   const logger = {
@@ -46,7 +54,17 @@ function recordingLogger() {
     debug: () => undefined,
     verbose: () => undefined,
   };
-  return { logged, warned, logger };
+  @Module({ imports: [RedisMetricsModule.forRoot(options)] })
+  class AppModule {}
+  const moduleRef = await Test.createTestingModule({ imports: [AppModule] }).compile();
+  const app = moduleRef.createNestApplication({ logger });
+  await app.init();
+  try {
+    expect(await app.get(RedisStorageManager).setup()).toBe(false);
+  } finally {
+    await app.close();
+  }
+  return { logged, warned };
 }
 
 describe('configuration through @nestjs/config', () => {
@@ -160,54 +178,29 @@ describe('configuration through @nestjs/config', () => {
   });
 
   it('says which connection options it leaves unused when storage is off for want of enabled: true', async () => {
-    const { logged, warned, logger } = recordingLogger();
     const { port } = new URL(testRedisUrl());
-    @Module({
-      imports: [
-        RedisMetricsModule.forRoot({
-          host: '127.0.0.1',
-          port: Number(port),
-          db: 3,
-          password: SECRET,
-          registry: new Registry(),
-          defaultMetrics: false,
-          httpMetrics: false,
-        }),
-      ],
-    })
-    class AppModule {}
-    const moduleRef = await Test.createTestingModule({ imports: [AppModule] }).compile();
-    const app = moduleRef.createNestApplication({ logger });
-    await app.init();
-    try {
-      // Whether storage is on stays as documented: a host alone does not turn it on.
-      expect(await app.get(RedisStorageManager).setup()).toBe(false);
-      // A warning, as options given and ignored are a mistake: logs that show warnings only show it.
-      expect(warned.filter((line) => line.startsWith('Redis storage is disabled'))).toEqual([
-        'Redis storage is disabled: /metrics serves this process only. The options host, port, db and password were given and are ignored: set enabled: true to store metrics in that Redis (a url, a client or sentinels turn storage on by themselves).',
-      ]);
-      expect(logged.filter((line) => line.startsWith('Redis storage is disabled'))).toEqual([]);
-      expect([...logged, ...warned].join('\n')).not.toContain(SECRET);
-    } finally {
-      await app.close();
-    }
+    // Whether storage is on stays as documented: a host alone does not turn it on.
+    const { logged, warned } = await startWithStorageOff({
+      host: '127.0.0.1',
+      port: Number(port),
+      db: 3,
+      password: SECRET,
+      registry: new Registry(),
+      defaultMetrics: false,
+      httpMetrics: false,
+    });
+    // A warning, as options given and ignored are a mistake: logs that show warnings only show it.
+    expect(warned.filter(storageOffLine)).toEqual([
+      'Redis storage is disabled: /metrics serves this process only. The options host, port, db and password were given and are ignored: set enabled: true to store metrics in that Redis (a url, a client or sentinels turn storage on by themselves).',
+    ]);
+    expect(logged.filter(storageOffLine)).toEqual([]);
+    expect([...logged, ...warned].join('\n')).not.toContain(SECRET);
   });
 
   it('warns when a url given from an unset environment variable leaves storage off, and not with enabled: false', async () => {
     const startOff = async (options: RedisMetricsModuleOptions) => {
-      const { logged, warned, logger } = recordingLogger();
-      @Module({ imports: [RedisMetricsModule.forRoot(options)] })
-      class AppModule {}
-      const moduleRef = await Test.createTestingModule({ imports: [AppModule] }).compile();
-      const app = moduleRef.createNestApplication({ logger });
-      await app.init();
-      try {
-        expect(await app.get(RedisStorageManager).setup()).toBe(false);
-      } finally {
-        await app.close();
-      }
-      const off = (line: string) => line.startsWith('Redis storage is disabled');
-      return { logged: logged.filter(off), warned: warned.filter(off) };
+      const { logged, warned } = await startWithStorageOff(options);
+      return { logged: logged.filter(storageOffLine), warned: warned.filter(storageOffLine) };
     };
     const common = { registry: new Registry(), defaultMetrics: false, httpMetrics: false } as const;
     // As `url: process.env.REDIS_URL` gives it in a deployment without the variable.
