@@ -169,6 +169,25 @@ describe('mostrecent gauges: the value set last, by the time of the call', () =>
     expect(await scrape()).toEqual(['temperature 1', 'temperature_late 3']);
   });
 
+  it('a process that ends takes its value with it (unlike Python, as the README says)', async () => {
+    const { prefix, text, scrape } = setUp('recent-ended');
+    const a = startProcess(prefix, 1);
+    const b = startProcess(prefix, 2);
+    b.gauge().set(3);
+    await b.flusher.flush();
+    await tick();
+    a.gauge().set(5);
+    await a.flusher.flush();
+    expect(await scrape()).toEqual(['temperature 5']);
+    // A shuts down (its last flush ends it): the value set last among the processes left is B's.
+    await a.flusher.end();
+    expect(await scrape()).toEqual(['temperature 3']);
+    await b.flusher.end();
+    expect(
+      (await text()).split('\n').filter((line) => line !== '' && !line.startsWith('#')),
+    ).toEqual([]);
+  });
+
   it('writes the time of the call on the Redis clock, even when it comes before the first flush', async () => {
     const { prefix } = setUp('recent-clock');
     const keys = new PrefixKeys(prefix);
