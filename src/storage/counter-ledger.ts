@@ -15,6 +15,18 @@ export interface CounterSeries {
    * acknowledges them: the last value of a series that was removed (see {@link CounterLedger.end}).
    */
   ends: string[] | undefined;
+  /**
+   * Whether the prom-client series of the record counts on without a restart while its field comes
+   * and goes: it moved to another field (the default labels or the metric's name changed), or came
+   * back. Then the store's delete of its previous value here does not take what it counted here out of
+   * the totals, and is remembered (see {@link CounterLedger.showAgain}).
+   */
+  countsOn: boolean;
+  /**
+   * A series that moved away: what the store acknowledged last under this field when it deleted it,
+   * which the totals still hold of this process, as of the ledger's `generation` then.
+   */
+  left: { packed: string; generation: number } | undefined;
 }
 
 /**
@@ -35,6 +47,13 @@ export class CounterLedger implements Iterable<[string, string]> {
   private readonly byField = new Map<string, CounterSeries>();
   private shownCount = 0;
   private changedList: CounterSeries[] = [];
+  /**
+   * Counts up each time the store's state is forgotten: a value a series left behind under a field
+   * before that may no longer be in the totals.
+   */
+  private generation = 0;
+  /** Field -> packed value the store must hold as this process's previous value before it counts on. */
+  private returned = new Map<string, string>();
 
   /** How many fields the registry shows. */
   get size(): number {
@@ -71,12 +90,45 @@ export class CounterLedger implements Iterable<[string, string]> {
   show(field: string, packed: string): CounterSeries {
     let series = this.byField.get(field);
     if (series === undefined) {
-      series = { field, shown: undefined, acked: undefined, listed: false, ends: undefined };
+      series = newSeries(field, undefined);
       this.byField.set(field, series);
     }
     if (series.shown === undefined) this.shownCount += 1;
+    series.countsOn = false;
     this.update(series, packed);
     return series;
+  }
+
+  /**
+   * Shows `packed` under the field of `former`, a record of the same prom-client series from before it
+   * moved away (see {@link moveAway}). When the store deleted the series' previous value there
+   * meanwhile, the totals still hold what it counted under the field: that value is to be loaded as
+   * its previous value first ({@link takeReturned}), so that only what it counted since is added.
+   * Counted from zero instead, the totals would hold it twice.
+   */
+  showAgain(former: CounterSeries, packed: string): CounterSeries {
+    if (this.byField.get(former.field) === former) {
+      // Its delete may be on its way still: if the store applied it, the value is loaded then.
+      this.show(former.field, packed);
+      former.countsOn = true;
+      return former;
+    }
+    const series = this.show(former.field, packed);
+    const { left } = former;
+    if (left !== undefined && left.generation === this.generation && series.acked === undefined) {
+      this.returned.set(series.field, left.packed);
+    }
+    return series;
+  }
+
+  /**
+   * The previous values the store must hold before this process counts on (field -> packed value),
+   * since the last call: series back on a field whose previous value the store deleted.
+   */
+  takeReturned(): Map<string, string> {
+    const returned = this.returned;
+    if (returned.size > 0) this.returned = new Map();
+    return returned;
   }
 
   /** A new value of a series that is shown. */
@@ -106,8 +158,19 @@ export class CounterLedger implements Iterable<[string, string]> {
       series.ends = [series.shown];
     }
     series.shown = undefined;
+    series.countsOn = false;
     this.shownCount -= 1;
     this.list(series);
+  }
+
+  /**
+   * The registry shows the series under another field from now on, counting on from the same value
+   * (the default labels or the metric's name changed): hidden here, and remembered when deleted.
+   */
+  moveAway(series: CounterSeries): void {
+    if (series.shown === undefined) return;
+    this.hide(series);
+    series.countsOn = true;
   }
 
   hideField(field: string): void {
@@ -143,17 +206,20 @@ export class CounterLedger implements Iterable<[string, string]> {
     const series = this.byField.get(field);
     if (packed === undefined) {
       if (series === undefined) return;
+      if (series.countsOn && series.acked !== undefined) {
+        // The totals keep what the series counted here: remembered for its return, or, when it came
+        // back before the delete was known to be applied, loaded before it counts on.
+        if (series.shown === undefined) {
+          series.left = { packed: series.acked, generation: this.generation };
+        } else {
+          this.returned.set(field, series.acked);
+        }
+      }
       series.acked = undefined;
       if (series.shown === undefined && series.ends === undefined) this.byField.delete(field);
     } else if (series === undefined) {
       // The store holds a field the registry does not show (a repair's base): its delete is due.
-      this.byField.set(field, {
-        field,
-        shown: undefined,
-        acked: packed,
-        listed: false,
-        ends: undefined,
-      });
+      this.byField.set(field, newSeries(field, packed));
     } else {
       series.acked = packed;
     }
@@ -164,6 +230,8 @@ export class CounterLedger implements Iterable<[string, string]> {
    * not acknowledged yet stay, to be written over what the totals hold (see {@link keepEndsAfter}).
    */
   forgetAcknowledged(): void {
+    this.generation += 1;
+    this.returned = new Map();
     for (const series of this.byField.values()) {
       series.acked = undefined;
       if (series.shown === undefined && series.ends === undefined) {
@@ -221,4 +289,16 @@ export class CounterLedger implements Iterable<[string, string]> {
     series.listed = true;
     this.changedList.push(series);
   }
+}
+
+function newSeries(field: string, acked: string | undefined): CounterSeries {
+  return {
+    field,
+    shown: undefined,
+    acked,
+    listed: false,
+    ends: undefined,
+    countsOn: false,
+    left: undefined,
+  };
 }

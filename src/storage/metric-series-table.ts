@@ -64,6 +64,9 @@ export const SERIES_PER_TURN = 8192;
 export type TableReadOutcome = 'read' | 'unfinished' | 'unreadable';
 
 /** Flags of a series (see {@link MetricSeriesTable}). */
+/** How many fields a series that moved away remembers it left (see `formerRecords`). */
+const MAX_FORMER_FIELDS = 4;
+
 const WRITTEN = 1; // its numbers are what the sink shows under its field (not so for a new field)
 const SHOWN = 2; // the sink holds its field (a timed gauge never set is not shown)
 const FRESH = 4; // its entry object is new: its labels must be read again
@@ -112,6 +115,15 @@ export class MetricSeriesTable {
   private setAts: (number | undefined)[] = [];
   /** Counter-like series: its record in the ledger while it shows its field. */
   private records: (CounterSeries | undefined)[] = [];
+  /**
+   * Counter-like series that moved to another field and count on (see {@link renameAll}): prom-client's
+   * entry -> the records of the fields it left, so that one coming back is not counted from zero. Held
+   * by entry, so a series removed and made anew (a new entry, from zero) finds none, and a removed
+   * entry's records go with it.
+   */
+  private readonly formerRecords = new WeakMap<Entry, CounterSeries[]>();
+  /** Whether any series of this table moved away: a first read of 100,000 series looks up none. */
+  private moved = false;
   private flags: number[] = [];
   private builder: SeriesFieldBuilder | undefined;
   private defaults: Readonly<Record<string, unknown>> = {};
@@ -358,10 +370,21 @@ export class MetricSeriesTable {
     return 'done';
   }
 
-  /** Marks every field to be built again (the metric's name or the default labels changed). */
+  /**
+   * Marks every field to be built again (the metric's name or the default labels changed). Each series
+   * counts on from its value under its new field, and remembers the field it left.
+   */
   private renameAll(): void {
     for (let i = 0; i < this.keys.length; i += 1) {
-      this.hide(i);
+      const record = this.records[i];
+      if (record !== undefined) {
+        this.moved = true;
+        const formers = this.formerRecords.get(this.entries[i]);
+        // A few at most: one per set of default labels (or name) the series showed under.
+        if (formers === undefined) this.formerRecords.set(this.entries[i], [record]);
+        else if (formers.push(record) > MAX_FORMER_FIELDS) formers.shift();
+      }
+      this.hide(i, true, true);
       this.fields[i] = '';
       this.flags[i] = FRESH;
     }
@@ -468,7 +491,10 @@ export class MetricSeriesTable {
       sink.counters.update(record, packed);
     } else {
       const size = sink.counters.size;
-      this.records[i] = sink.counters.show(this.fields[i], packed);
+      const former = this.takeFormerRecord(i);
+      this.records[i] = former
+        ? sink.counters.showAgain(former, packed)
+        : sink.counters.show(this.fields[i], packed);
       this.claimed(sink.counters.size, size);
     }
     flags[i] |= SHOWN | WRITTEN;
@@ -504,8 +530,19 @@ export class MetricSeriesTable {
     if (sizeAfter === sizeBefore) this.shared = true;
   }
 
-  /** Takes a series' field out of the sink, if it shows it (see `CounterLedger.hide`). */
-  private hide(i: number, keepShown = true): void {
+  /** The record series `i` had under the field it shows now, before it moved away from it, if any. */
+  private takeFormerRecord(i: number): CounterSeries | undefined {
+    if (!this.moved) return undefined;
+    const formers = this.formerRecords.get(this.entries[i]);
+    const at = formers?.findIndex(({ field }) => field === this.fields[i]) ?? -1;
+    return at < 0 ? undefined : formers!.splice(at, 1)[0];
+  }
+
+  /**
+   * Takes a series' field out of the sink, if it shows it (see `CounterLedger.hide`); `movedAway`: the
+   * series counts on under another field (see `CounterLedger.moveAway`).
+   */
+  private hide(i: number, keepShown = true, movedAway = false): void {
     if ((this.flags[i] & SHOWN) === 0) return;
     const { sink } = this;
     if (this.kind === 'gauge') {
@@ -514,7 +551,9 @@ export class MetricSeriesTable {
       sink.gaugeTimes.delete(field);
       if (!sink.all) sink.touched.add(field);
     } else {
-      sink.counters.hide(this.records[i]!, keepShown);
+      const record = this.records[i]!;
+      if (movedAway) sink.counters.moveAway(record);
+      else sink.counters.hide(record, keepShown);
       this.records[i] = undefined;
     }
     this.flags[i] &= ~SHOWN;

@@ -586,6 +586,9 @@ export class MetricsFlusher {
     let reply: WriteReply | undefined;
 
     for (let mismatches = 0, again = 0; ;) {
+      // A series back on a field whose previous value the store deleted: the totals still hold what it
+      // counted there, loaded first as what they hold of this process (counting nothing).
+      for (const [field, packed] of this.ledger.takeReturned()) this.pendingBase.set(field, packed);
       let sent: WriteReply | 'again';
       if (this.pendingBase.size > 0) {
         // A repair that did not finish loading what the totals hold: that first, counting nothing.

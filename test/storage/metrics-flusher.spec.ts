@@ -11,6 +11,7 @@ import {
   type MetricsFlusherOptions,
 } from '../../src/index.js';
 import { FailingStore } from '../harness/failing-store.js';
+import { seededRandom } from '../harness/seeded-random.js';
 import { storeFlusher, testFlusher } from '../harness/test-flusher.js';
 import { useTestRedis } from '../harness/test-redis.js';
 
@@ -412,6 +413,145 @@ describe('MetricsFlusher against a real Redis', () => {
     expect(await total(seriesField('wait_m', a))).toEqual({ c: 3, s: 3, '1': 2, '+Inf': 3 });
     expect(await total(seriesField('wait_m', b))).toEqual({ c: 2, s: 2.5, '1': 1, '+Inf': 2 });
     expect(await total(seriesField('size_m', a))).toEqual({ c: 3, s: 10 });
+  });
+
+  it('counts a series that left its field and came back (default labels changed and changed back) once', async () => {
+    const registry = new Registry();
+    const counter = new Counter({
+      name: 'jobs_back',
+      help: 'J',
+      labelNames: ['queue'],
+      registers: [registry],
+    });
+    const histogram = new Histogram({
+      name: 'wait_back',
+      help: 'W',
+      labelNames: ['queue'],
+      buckets: [1],
+      registers: [registry],
+    });
+    const { flusher } = makeFlusher(registry);
+    const a = { queue: 'a' };
+    const b = { queue: 'b' };
+    counter.inc(a, 2);
+    counter.inc(b, 5);
+    histogram.observe(a, 0.5);
+    expect((await flusher.flush()).ok).toBe(true);
+
+    // Every series moves to a field with the default label, goes on counting there, and comes back.
+    registry.setDefaultLabels({ zone: 'z1' });
+    counter.inc(a);
+    histogram.observe(a, 2);
+    expect((await flusher.flush()).ok).toBe(true);
+    registry.setDefaultLabels({});
+    counter.inc(a, 4);
+    expect((await flusher.flush()).ok).toBe(true);
+
+    // Each field holds what was counted while the series showed it: as prom-client shows it now.
+    const atZ1 = { ...a, zone: 'z1' };
+    expect(await total(seriesField('jobs_back', a))).toEqual({ v: 7 });
+    expect(await total(seriesField('jobs_back', atZ1))).toEqual({ v: 3 });
+    expect(await total(seriesField('jobs_back', b))).toEqual({ v: 5 });
+    expect(await total(seriesField('jobs_back', { ...b, zone: 'z1' }))).toEqual({ v: 5 });
+    expect(await total(seriesField('wait_back', a))).toEqual({ c: 2, s: 2.5, '1': 1, '+Inf': 2 });
+    expect(await total(seriesField('wait_back', atZ1))).toEqual({
+      c: 2,
+      s: 2.5,
+      '1': 1,
+      '+Inf': 2,
+    });
+
+    // A series that ends while away (removed, and made anew from zero) counts in full on its return.
+    registry.setDefaultLabels({ zone: 'z1' });
+    expect((await flusher.flush()).ok).toBe(true);
+    counter.remove(a);
+    registry.setDefaultLabels({});
+    counter.inc(a, 9);
+    expect((await flusher.flush()).ok).toBe(true);
+    expect(await total(seriesField('jobs_back', a))).toEqual({ v: 16 });
+    expect(await total(seriesField('jobs_back', atZ1))).toEqual({ v: 7 });
+    // Another series of the metric, back once more, is still counted once.
+    expect(await total(seriesField('jobs_back', b))).toEqual({ v: 5 });
+  });
+
+  it('counts a series once that came back before the delete of its previous value was known to be applied', async () => {
+    const registry = new Registry();
+    const counter = new Counter({
+      name: 'jobs_lost',
+      help: 'J',
+      labelNames: ['queue'],
+      registers: [registry],
+    });
+    const store = new FailingStore(new RedisMetricsStore(redis.client, prefix));
+    const { flusher } = makeFlusher(registry, { store });
+    const a = { queue: 'a' };
+    counter.inc(a, 2);
+    expect((await flusher.flush()).ok).toBe(true);
+
+    // The write that moves the series and deletes its previous value is applied; its reply is lost.
+    registry.setDefaultLabels({ zone: 'z1' });
+    counter.inc(a);
+    store.plan.push({ call: 'write', failure: 'after' });
+    expect((await flusher.flush()).ok).toBe(false);
+    registry.setDefaultLabels({});
+    counter.inc(a, 4);
+    expect((await flusher.flush()).ok).toBe(true);
+
+    expect(await total(seriesField('jobs_lost', a))).toEqual({ v: 7 });
+    expect(await total(seriesField('jobs_lost', { ...a, zone: 'z1' }))).toEqual({ v: 3 });
+  });
+
+  it('keeps under each field the value last shown there while default labels change back and forth, through failed writes', async () => {
+    const random = seededRandom(11);
+    const pick = <T>(items: readonly T[]): T => items[Math.floor(random() * items.length)];
+    const registry = new Registry();
+    const counter = new Counter({
+      name: 'jobs_moving',
+      help: 'J',
+      labelNames: ['queue'],
+      registers: [registry],
+    });
+    const histogram = new Histogram({
+      name: 'wait_moving',
+      help: 'W',
+      labelNames: ['queue'],
+      buckets: [1],
+      registers: [registry],
+    });
+    const store = new FailingStore(new RedisMetricsStore(redis.client, prefix));
+    const { flusher } = makeFlusher(registry, { store });
+    const queues = ['a', 'b', 'c'];
+    const defaultLabels = [{}, { zone: 'z1' }, { zone: 'z2' }];
+    // Field -> the packed value the registry showed under it at the latest flush that showed it.
+    const lastShown = new Map<string, string>();
+    let failed = 0;
+    for (let step = 0; step < 60; step += 1) {
+      for (let i = 0; i < 3; i += 1) {
+        if (random() < 0.5) counter.inc({ queue: pick(queues) }, 1 + Math.floor(random() * 3));
+        // Quarters: their sums are exact, as the totals' additions must be to compare equal.
+        else histogram.observe({ queue: pick(queues) }, Math.floor(random() * 8) / 4);
+      }
+      if (random() < 0.3) registry.setDefaultLabels(pick(defaultLabels));
+      // Without a removal or reset, a series counts on: each field's total is what it showed there last.
+      const { counters } = await snapshotRegistry(registry, () => 'all');
+      for (const [field, packed] of counters) lastShown.set(field, packed);
+      const failure = random() < 0.25 ? pick(['before', 'after'] as const) : undefined;
+      if (failure !== undefined) {
+        store.plan.push({ call: 'write', failure });
+        failed += 1;
+      }
+      expect((await flusher.flush()).ok).toBe(failure === undefined);
+      if (failure !== undefined) continue;
+      const totals = await redis.client.hgetall(keys.totals);
+      const numbers = (entries: Iterable<[string, string]>) =>
+        Object.fromEntries(
+          [...entries]
+            .filter(([field]) => /^\["(jobs|wait)_moving"/.test(field))
+            .map(([field, packed]) => [field, Object.fromEntries(decodePacked(packed)!)]),
+        );
+      expect(numbers(Object.entries(totals))).toEqual(numbers(lastShown));
+    }
+    expect(failed).toBe(17);
   });
 
   it('counts what a removed series counted through a failed flush once when a repair follows before its delete', async () => {
