@@ -20,10 +20,13 @@ export interface TimedValue {
 const max = (values: TimedValue[]) => Math.max(...values.map((v) => v.value));
 const min = (values: TimedValue[]) => Math.min(...values.map((v) => v.value));
 const sum = (values: TimedValue[]) => values.reduce((total, v) => total + v.value, 0);
-/** The value written last; on a tie, the larger value, so the result does not depend on read order. */
+/** Whether `a` ranks above `b`: the larger, NaN above every number (as `max` gives NaN when one is). */
+const ranksAbove = (a: number, b: number) => a > b || (Number.isNaN(a) && !Number.isNaN(b));
+/** The value written last; on a tie, the one that ranks above, so the result does not depend on read order. */
 const mostRecent = (values: TimedValue[]) =>
   values.reduce((best, v) =>
-    v.timestamp > best.timestamp || (v.timestamp === best.timestamp && v.value > best.value)
+    v.timestamp > best.timestamp ||
+    (v.timestamp === best.timestamp && ranksAbove(v.value, best.value))
       ? v
       : best,
   ).value;
