@@ -7,7 +7,10 @@ import { RedisMetricsConfigError } from './errors.js';
 export interface MetricsAuthOptions {
   /** Accept `Authorization: Bearer <token>` (Prometheus `authorization: { credentials }`). */
   bearerToken?: string;
-  /** Accept `Authorization: Basic ...` with this user and password (Prometheus `basic_auth`). */
+  /**
+   * Accept `Authorization: Basic ...` with this user and password (Prometheus `basic_auth`). Neither may
+   * be empty: without a password the user name, rarely a secret, would be the only check.
+   */
   basic?: { username: string; password: string };
 }
 

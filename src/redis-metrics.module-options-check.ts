@@ -367,6 +367,12 @@ function checkAuth(auth: unknown): void {
     if (typeof username !== 'string' || username === '' || typeof password !== 'string') {
       fail('has basic credentials without a non-empty username and a password string');
     }
+    // The user name is rarely a secret (`prometheus`): with no password it would be the only check.
+    if (password === '') {
+      fail(
+        'has basic credentials with an empty password, which anyone who sends the user name would pass',
+      );
+    }
   }
   if (bearerToken === undefined && basic === undefined) {
     fail('has neither bearerToken nor basic: the routes would be open to anyone');

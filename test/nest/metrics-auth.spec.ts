@@ -189,6 +189,19 @@ describe('protection of the metrics and health routes', () => {
     });
   });
 
+  it('refuses at start-up basic credentials with an empty password, which would let in anyone who sends the user name', async () => {
+    let refusal: unknown;
+    try {
+      // Closed at once if it starts: with it, `Basic ${base64('prometheus:')}` got 200.
+      await (await startApp({ auth: { basic: { username: USER, password: '' } } })).close();
+    } catch (error) {
+      refusal = error;
+    }
+    expect((refusal as Error | undefined)?.message).toBe(
+      'nestjs-redis-metrics: option "auth" has basic credentials with an empty password, which anyone who sends the user name would pass',
+    );
+  });
+
   it('challenges for a bearer token when only a token is configured', async () => {
     const app = await startApp({ auth: { bearerToken: TOKEN } });
     try {

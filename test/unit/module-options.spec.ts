@@ -134,6 +134,9 @@ describe('options given in code, checked as JavaScript or an untyped factory may
     expect(basic).toBe(
       'nestjs-redis-metrics: option "auth" has basic credentials without a non-empty username and a password string',
     );
+    expect(errorOf({ auth: { basic: { username: SECRET, password: '' } } })).toBe(
+      'nestjs-redis-metrics: option "auth" has basic credentials with an empty password, which anyone who sends the user name would pass',
+    );
     expect(`${bearer}${basic}`).not.toContain(SECRET);
     expect(
       () => new RedisStorageManager({ auth: { basic: { username: 'p', password: SECRET } } }),
