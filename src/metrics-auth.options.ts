@@ -5,11 +5,15 @@ import { RedisMetricsConfigError } from './errors.js';
  * With both set, either one is accepted. Never logged, never in an error message.
  */
 export interface MetricsAuthOptions {
-  /** Accept `Authorization: Bearer <token>` (Prometheus `authorization: { credentials }`). */
+  /**
+   * Accept `Authorization: Bearer <token>` (Prometheus `authorization: { credentials }`). Printable
+   * ASCII, without whitespace at either end: a header carries no other token as it was written.
+   */
   bearerToken?: string;
   /**
    * Accept `Authorization: Basic ...` with this user and password (Prometheus `basic_auth`). Neither may
-   * be empty: without a password the user name, rarely a secret, would be the only check.
+   * be empty (without a password the user name, rarely a secret, would be the only check), and the
+   * username holds no `:`, which ends it in the header.
    */
   basic?: { username: string; password: string };
 }

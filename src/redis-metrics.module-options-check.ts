@@ -362,10 +362,22 @@ function checkAuth(auth: unknown): void {
       'has a bearerToken that starts or ends with whitespace, which no Authorization header carries',
     );
   }
+  // Node reads a header's bytes as Latin-1, and curl and Prometheus send a token's bytes as UTF-8.
+  if (typeof bearerToken === 'string' && /[^\x20-\x7e]/.test(bearerToken)) {
+    fail(
+      'has a bearerToken with a character outside printable ASCII: scrapers send it as UTF-8, which the routes read as Latin-1, so it would never match',
+    );
+  }
   if (basic !== undefined) {
     const { username, password } = isObject(basic) ? basic : {};
     if (typeof username !== 'string' || username === '' || typeof password !== 'string') {
       fail('has basic credentials without a non-empty username and a password string');
+    }
+    // `user:pass` is split at its first ":" (RFC 7617), so such a user could never be matched.
+    if ((username as string).includes(':')) {
+      fail(
+        'has a basic username with a ":", which Basic auth cannot carry (the first ":" ends the user name)',
+      );
     }
     // The user name is rarely a secret (`prometheus`): with no password it would be the only check.
     if (password === '') {

@@ -146,6 +146,16 @@ describe('protection of the metrics and health routes', () => {
     return app;
   }
 
+  /** The message of the error that stops an app with these options from starting, if any. */
+  async function refusalOf(options: RedisMetricsModuleOptions): Promise<string | undefined> {
+    try {
+      await (await startApp(options)).close();
+      return undefined;
+    } catch (error) {
+      return (error as Error).message;
+    }
+  }
+
   describe.each<Adapter>(['express', 'fastify'])('on %s', (adapter) => {
     it('answers 401 without or with wrong credentials and 200 with the bearer token or basic auth', async () => {
       const app = await startApp(
@@ -190,15 +200,22 @@ describe('protection of the metrics and health routes', () => {
   });
 
   it('refuses at start-up basic credentials with an empty password, which would let in anyone who sends the user name', async () => {
-    let refusal: unknown;
-    try {
-      // Closed at once if it starts: with it, `Basic ${base64('prometheus:')}` got 200.
-      await (await startApp({ auth: { basic: { username: USER, password: '' } } })).close();
-    } catch (error) {
-      refusal = error;
-    }
-    expect((refusal as Error | undefined)?.message).toBe(
+    // Before, the app started and `Basic ${base64('prometheus:')}` got 200.
+    expect(await refusalOf({ auth: { basic: { username: USER, password: '' } } })).toBe(
       'nestjs-redis-metrics: option "auth" has basic credentials with an empty password, which anyone who sends the user name would pass',
+    );
+  });
+
+  it('refuses at start-up credentials no scraper can send, which would turn every scrape away', async () => {
+    // Before, the app started and answered 401 to `Bearer tök-1` as curl and Prometheus send it (UTF-8)
+    // and to `Basic ${base64('scrape:er:' + PASSWORD)}`, where the first ":" ends the user name.
+    expect(await refusalOf({ auth: { bearerToken: 'tök-1' } })).toBe(
+      'nestjs-redis-metrics: option "auth" has a bearerToken with a character outside printable ASCII: scrapers send it as UTF-8, which the routes read as Latin-1, so it would never match',
+    );
+    expect(
+      await refusalOf({ auth: { basic: { username: 'scrape:er', password: PASSWORD } } }),
+    ).toBe(
+      'nestjs-redis-metrics: option "auth" has a basic username with a ":", which Basic auth cannot carry (the first ":" ends the user name)',
     );
   });
 

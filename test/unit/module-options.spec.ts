@@ -137,6 +137,12 @@ describe('options given in code, checked as JavaScript or an untyped factory may
     expect(errorOf({ auth: { basic: { username: SECRET, password: '' } } })).toBe(
       'nestjs-redis-metrics: option "auth" has basic credentials with an empty password, which anyone who sends the user name would pass',
     );
+    expect(errorOf({ auth: { bearerToken: `${SECRET}é` } })).toBe(
+      'nestjs-redis-metrics: option "auth" has a bearerToken with a character outside printable ASCII: scrapers send it as UTF-8, which the routes read as Latin-1, so it would never match',
+    );
+    expect(errorOf({ auth: { basic: { username: `a:${SECRET}`, password: SECRET } } })).toBe(
+      'nestjs-redis-metrics: option "auth" has a basic username with a ":", which Basic auth cannot carry (the first ":" ends the user name)',
+    );
     expect(`${bearer}${basic}`).not.toContain(SECRET);
     expect(
       () => new RedisStorageManager({ auth: { basic: { username: 'p', password: SECRET } } }),
