@@ -6,9 +6,30 @@
  */
 const REDACTED = '***';
 
-/** Replaces the password among the arguments of a failed HELLO or AUTH on `error` by `***`. */
+/**
+ * Replaces the password among the arguments of a failed HELLO or AUTH on `error` by `***`, and on the
+ * errors it holds: its `cause`, and a Cluster client's `lastNodeError` (ioredis' "Failed to refresh
+ * slots cache" keeps there the node's refusal of its AUTH).
+ */
 export function hideCommandCredentials(error: unknown): void {
-  const command = (error as { command?: { name?: unknown; args?: unknown } } | null)?.command;
+  const seen = new Set<object>();
+  let held: unknown[] = [error];
+  // ioredis and this module nest errors a few levels deep at most; `seen` ends a cycle.
+  for (let depth = 0; depth < 4 && held.length > 0; depth++) {
+    const next: unknown[] = [];
+    for (const each of held) {
+      if (each === null || typeof each !== 'object' || seen.has(each)) continue;
+      seen.add(each);
+      hideOwnCommandCredentials(each);
+      const { cause, lastNodeError } = each as { cause?: unknown; lastNodeError?: unknown };
+      next.push(cause, lastNodeError);
+    }
+    held = next;
+  }
+}
+
+function hideOwnCommandCredentials(error: object): void {
+  const command = (error as { command?: { name?: unknown; args?: unknown } }).command;
   if (!command || !Array.isArray(command.args)) return;
   const args: unknown[] = command.args;
   const name = String(command.name).toLowerCase();

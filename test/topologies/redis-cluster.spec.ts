@@ -1,5 +1,7 @@
 import 'reflect-metadata';
 
+import { inspect } from 'node:util';
+
 import { jest } from '@jest/globals';
 
 import { Controller, Injectable, Module, Post, type INestApplication } from '@nestjs/common';
@@ -575,6 +577,11 @@ describe('Redis Cluster whose nodes require a password the client lacks', () => 
         );
         expect(JSON.stringify(logged) + JSON.stringify(health)).not.toContain(SECRET);
         expect(JSON.stringify(health)).not.toContain('not-the-password');
+        // The flush's error, as a logger that prints causes shows it: ioredis' "Failed to refresh slots
+        // cache" keeps the refused node's AUTH, with the password, as its lastNodeError.
+        const shown = inspect(flushed.value?.error, { depth: Infinity });
+        expect(shown).toContain('Failed to refresh slots cache');
+        expect(shown).not.toContain('not-the-password');
       } finally {
         const closing = performance.now();
         await manager.teardown();

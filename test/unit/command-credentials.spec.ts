@@ -28,6 +28,17 @@ describe('hideCommandCredentials', () => {
     expect(sent).toEqual(args);
   });
 
+  it("hides it on the errors an error holds: a Cluster's lastNodeError, a cause, even in a cycle", () => {
+    const refused = failed('auth', ['pw']);
+    const slots = Object.assign(new Error('Failed to refresh slots cache.'), {
+      lastNodeError: refused,
+    });
+    const explained = new Error('WRONGPASS: ...', { cause: slots });
+    Object.assign(refused, { cause: explained });
+    hideCommandCredentials(explained);
+    expect(refused.command).toEqual({ name: 'auth', args: ['***'] });
+  });
+
   it('leaves anything without a command alone', () => {
     for (const value of [undefined, null, 'text', new Error('WRONGPASS'), { command: 'auth' }]) {
       expect(() => hideCommandCredentials(value)).not.toThrow();
