@@ -130,6 +130,15 @@ describe('which environment variable turns Redis storage on', () => {
 describe('protection of the routes from the environment', () => {
   it('reads a bearer token and basic credentials', () => {
     expect(readMetricsAuthFromEnv({})).toBeUndefined();
+    // Empty counts as unset, as the README says: the routes stay open.
+    expect(readMetricsAuthFromEnv({ METRICS_AUTH_TOKEN: '' })).toBeUndefined();
+    expect(
+      readMetricsAuthFromEnv({
+        METRICS_AUTH_TOKEN: '',
+        METRICS_AUTH_USERNAME: 'prom',
+        METRICS_AUTH_PASSWORD: 'pw',
+      }),
+    ).toEqual({ basic: { username: 'prom', password: 'pw' } });
     expect(readMetricsAuthFromEnv({ METRICS_AUTH_TOKEN: 't0k' })).toEqual({ bearerToken: 't0k' });
     expect(
       readMetricsAuthFromEnv({ METRICS_AUTH_USERNAME: 'prom', METRICS_AUTH_PASSWORD: SECRET }),
