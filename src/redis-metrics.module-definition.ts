@@ -1,4 +1,11 @@
-import { ConfigurableModuleBuilder, type CanActivate, type Type } from '@nestjs/common';
+import {
+  ConfigurableModuleBuilder,
+  type CanActivate,
+  type Provider,
+  type Type,
+} from '@nestjs/common';
+
+import { RedisMetricsConfigError } from './errors.js';
 
 import {
   createRedisMetricsController,
@@ -66,6 +73,22 @@ function controllersOf(extras: RedisMetricsModuleExtras): Type<unknown>[] {
   ];
 }
 
+/**
+ * With `controller: false` the module serves no route, so an `auth` option would guard nothing while
+ * its user believes the routes served with `RedisStorageManager` protected: start-up stops instead.
+ */
+const authWithoutRoutesCheck: Provider = {
+  provide: Symbol('redis-metrics-auth-without-routes-check'),
+  inject: [REDIS_METRICS_MODULE_OPTIONS],
+  useFactory: (options: RedisMetricsModuleOptions) => {
+    if (options.auth === undefined) return true;
+    throw new RedisMetricsConfigError(
+      'option "auth"',
+      "guards only the module's own routes, and controller: false serves none: guard the routes you serve with guards of your own, and leave auth out",
+    );
+  },
+};
+
 /** The module's base class and option types, built the idiomatic NestJS way. */
 export const {
   ConfigurableModuleClass: RedisMetricsConfigurableModule,
@@ -97,6 +120,7 @@ export const {
           ...(definition.providers ?? []),
           ...redisMetricsProviders,
           requestMetricsProvider,
+          ...(extras.controller === false ? [authWithoutRoutesCheck] : []),
         ],
         exports: [...(definition.exports ?? []), ...redisMetricsExports],
       };

@@ -147,9 +147,12 @@ describe('protection of the metrics and health routes', () => {
   }
 
   /** The message of the error that stops an app with these options from starting, if any. */
-  async function refusalOf(options: RedisMetricsModuleOptions): Promise<string | undefined> {
+  async function refusalOf(
+    options: RedisMetricsModuleOptions,
+    extras: RedisMetricsModuleExtras = {},
+  ): Promise<string | undefined> {
     try {
-      await (await startApp(options)).close();
+      await (await startApp(options, extras)).close();
       return undefined;
     } catch (error) {
       return (error as Error).message;
@@ -216,6 +219,14 @@ describe('protection of the metrics and health routes', () => {
       await refusalOf({ auth: { basic: { username: 'scrape:er', password: PASSWORD } } }),
     ).toBe(
       'nestjs-redis-metrics: option "auth" has a basic username with a ":", which Basic auth cannot carry (the first ":" ends the user name)',
+    );
+  });
+
+  it('refuses at start-up an auth option beside controller: false, where it would guard no route', async () => {
+    // Before, the app started: the routes served with RedisStorageManager were open, auth or not, and
+    // MetricsAuthGuard cannot be put on them (the module's options are not exported).
+    expect(await refusalOf({ auth: { bearerToken: TOKEN } }, { controller: false })).toBe(
+      'nestjs-redis-metrics: option "auth" guards only the module\'s own routes, and controller: false serves none: guard the routes you serve with guards of your own, and leave auth out',
     );
   });
 
