@@ -1,3 +1,5 @@
+import { METHODS } from 'node:http';
+
 import { UNMATCHED_ROUTE, type RequestMetrics } from './request-metrics.js';
 import { isUncounted, leftInFlight, trackInFlight } from './skip-request-metrics.js';
 import { unfinishedStatus, type Connection } from './unfinished-response.js';
@@ -49,8 +51,18 @@ function answersNotFound(route: { stack?: { handle?: unknown }[] }): boolean {
 }
 
 /**
+ * Whether an Express route answers every method Express knows: one made by `app.all()` (a controller's
+ * `@All()`), which Express 5 spells as one route of each of its methods (`M-SEARCH` and `UNSUBSCRIBE`
+ * among them), where Fastify makes one route of many methods.
+ */
+function answersEveryMethod(methods: Record<string, boolean>): boolean {
+  return METHODS.every((method) => methods[method.toLowerCase()] === true);
+}
+
+/**
  * Express routes as `method route` pairs, for {@link RequestMetrics.expectRoute}: the routes of the
- * app, not the not-found handler Nest mounts on the paths excluded from the global prefix.
+ * app of one method, as on Fastify; not the not-found handler Nest mounts on the paths excluded from
+ * the global prefix, and not a route of every method (`@All()`), which would start 34 series at 0 (HEAD aside).
  */
 export function expressRoutes(app: ExpressApp): [method: string, route: string][] {
   const routes: [string, string][] = [];
@@ -65,7 +77,9 @@ export function expressRoutes(app: ExpressApp): [method: string, route: string][
       }
     ).route;
     if (typeof route?.path !== 'string' || answersNotFound(route)) continue;
-    for (const method of Object.keys(route.methods ?? {})) {
+    const methods = route.methods ?? {};
+    if (answersEveryMethod(methods)) continue;
+    for (const method of Object.keys(methods)) {
       if (method !== '_all') routes.push([method.toUpperCase(), route.path]);
     }
   }
