@@ -86,6 +86,23 @@ export function expressRoutes(app: ExpressApp): [method: string, route: string][
   return routes;
 }
 
+/**
+ * The Express routes of the module's own GET routes (metrics, health), which are never counted: not
+ * even when a guard of the app's that runs before the module's (a global guard) answers them.
+ */
+const ownRoutes = new WeakSet<object>();
+
+/**
+ * Leaves the Express route that serves `handler` out of the request metrics. Call it right after the
+ * route is registered (with the handler Nest gave the adapter's `get()`).
+ */
+export function skipExpressRoute(app: ExpressApp, handler: unknown): void {
+  for (const layer of app.router?.stack ?? []) {
+    const route = (layer as { route?: { stack?: { handle?: unknown }[] } }).route;
+    if (route?.stack?.some(({ handle }) => handle === handler)) ownRoutes.add(route);
+  }
+}
+
 /** The part of Nest's HTTP adapter that registers the handler of requests no route took. */
 export interface NotFoundHandlerHost {
   setNotFoundHandler(
@@ -128,7 +145,7 @@ export function installExpressRequestMetrics(app: ExpressApp, metrics: RequestMe
     // the server cut the response short): one listener for both.
     response.on('close', () => {
       if (!leftInFlight(request)) metrics.stopped(method);
-      if (isUncounted(request)) return;
+      if (isUncounted(request) || (request.route && ownRoutes.has(request.route))) return;
       const path = request.route?.path;
       const route =
         path === undefined || request[NOT_FOUND]

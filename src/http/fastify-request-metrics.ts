@@ -4,6 +4,8 @@ import { unfinishedStatus, type Connection } from './unfinished-response.js';
 
 const STARTED_AT = Symbol('nestjs-redis-metrics: started at');
 const ENDED = Symbol('nestjs-redis-metrics: ended');
+/** In the `config` of a route the hooks leave out (Fastify copies it into the route's own). */
+const NOT_COUNTED = Symbol('nestjs-redis-metrics: not counted');
 
 /** What the hooks read of a Fastify request. */
 interface FastifyRequest {
@@ -11,7 +13,7 @@ interface FastifyRequest {
   /** Whether the not-found handler answers it. */
   is404: boolean;
   /** `url` is the template the route was declared with, prefix included. */
-  routeOptions: { url?: string };
+  routeOptions: { url?: string; config?: { [NOT_COUNTED]?: boolean } };
   /** Node's request. */
   raw: { socket?: Connection | null };
   [STARTED_AT]?: number;
@@ -51,8 +53,20 @@ export interface FastifyApp {
   addHook(name: 'onRequestAbort', hook: (request: FastifyRequest, done: Done) => void): unknown;
   addHook(
     name: 'onRoute',
-    hook: (route: { method: string | string[]; url: string }) => void,
+    hook: (route: { method: string | string[]; url: string; config?: object }) => void,
   ): unknown;
+}
+
+/** What {@link installFastifyRequestMetrics} returns. */
+export interface FastifyRequestMetrics {
+  /** The routes declared after the installation (method and template), as they are declared. */
+  routes: [method: string, route: string][];
+  /**
+   * Registers routes with `register` (which returns at once), leaving them out of the request
+   * metrics: the module's own metrics and health routes, never counted, not even when a guard of the
+   * app's that runs before the module's (a global guard) answers them.
+   */
+  skipRoutes<T>(register: () => T): T;
 }
 
 /**
@@ -60,12 +74,14 @@ export interface FastifyApp {
  * not-found handler inherit: `onRequest`, `onResponse`, and, for a connection that closed first (by
  * the client or by a server that cut the response short, when Fastify never runs `onResponse`), the
  * `close` of the response and `onRequestAbort`. Returns the routes declared after it (method and
- * template), as they are declared, for {@link RequestMetrics.expectRoute}.
+ * template), as they are declared, for {@link RequestMetrics.expectRoute}, and a way to declare
+ * routes that are not counted.
  */
 export function installFastifyRequestMetrics(
   fastify: FastifyApp,
   metrics: RequestMetrics,
-): [method: string, route: string][] {
+): FastifyRequestMetrics {
+  let skipping = false;
   fastify.addHook('onRequest', (request, reply, done) => {
     // A client that went away while an onRequest hook of the app's ran before this one (an async one):
     // onRequestAbort counted it already, or its response closed and no close is to come. It never
@@ -103,7 +119,9 @@ export function installFastifyRequestMetrics(
     // then it never entered.
     if (entered(request) && !leftInFlight(request)) metrics.stopped(request.method);
     if (isUncounted(request)) return;
-    const route = request.is404 ? UNMATCHED_ROUTE : (request.routeOptions.url ?? UNMATCHED_ROUTE);
+    const { url, config } = request.routeOptions;
+    if (config?.[NOT_COUNTED] === true) return;
+    const route = request.is404 ? UNMATCHED_ROUTE : (url ?? UNMATCHED_ROUTE);
     metrics.answered(request.method, route, status, seconds);
   };
   fastify.addHook('onResponse', (request, reply, done) => {
@@ -117,8 +135,19 @@ export function installFastifyRequestMetrics(
   });
   const routes: [string, string][] = [];
   // Routes of one method only, as on Express: `@All()` would make one per method Fastify knows.
-  fastify.addHook('onRoute', ({ method, url }) => {
-    if (typeof method === 'string') routes.push([method, url]);
+  fastify.addHook('onRoute', (route) => {
+    // Its HEAD route, declared from the same options, gets the mark too.
+    if (skipping) route.config = { ...route.config, [NOT_COUNTED]: true };
+    if (typeof route.method === 'string') routes.push([route.method, route.url]);
   });
-  return routes;
+  // Fastify runs onRoute hooks as a route is declared, inside fastify.route().
+  const skipRoutes = <T>(register: () => T): T => {
+    skipping = true;
+    try {
+      return register();
+    } finally {
+      skipping = false;
+    }
+  };
+  return { routes, skipRoutes };
 }

@@ -7,6 +7,7 @@ import {
   expressRoutes,
   installExpressRequestMetrics,
   markExpressNotFound,
+  skipExpressRoute,
   type ExpressApp,
 } from './express-request-metrics.js';
 import { installFastifyRequestMetrics, type FastifyApp } from './fastify-request-metrics.js';
@@ -28,6 +29,9 @@ const installedRegistries = new WeakMap<object, Set<Registry<RegistryContentType
 export class RequestMetricsInstaller implements OnApplicationBootstrap {
   private metrics: RequestMetrics | undefined;
   private declaredRoutes: () => [method: string, route: string][] = () => [];
+  /** Registers one of the module's own routes with `register`, so that it is never counted. */
+  private registerOwnRoute: (register: () => unknown, handler: unknown) => unknown = (register) =>
+    register();
   /** The paths of the module's own GET routes (metrics, health), which are never counted. */
   private readonly ownRoutes = new Set<unknown>();
 
@@ -57,9 +61,18 @@ export class RequestMetricsInstaller implements OnApplicationBootstrap {
       installExpressRequestMetrics(app, metrics);
       markExpressNotFound(adapter);
       this.declaredRoutes = () => expressRoutes(app);
+      this.registerOwnRoute = (register, handler) => {
+        const registered = register();
+        skipExpressRoute(app, handler);
+        return registered;
+      };
     } else if (type === 'fastify') {
-      const routes = installFastifyRequestMetrics(adapter.getInstance<FastifyApp>(), metrics);
+      const { routes, skipRoutes } = installFastifyRequestMetrics(
+        adapter.getInstance<FastifyApp>(),
+        metrics,
+      );
       this.declaredRoutes = () => routes;
+      this.registerOwnRoute = (register) => skipRoutes(register);
     } else {
       this.logger.warn(
         `HTTP request metrics are counted on Express and Fastify, not on "${type}".`,
@@ -69,11 +82,15 @@ export class RequestMetricsInstaller implements OnApplicationBootstrap {
     this.metrics = metrics;
     installedRegistries.set(server, registries.add(this.registry));
     // Nest registers each GET route with the adapter's get(path, handler), the path as the platform
-    // keeps it: the module's own routes are known exactly, whatever prefix, version or paths they got.
+    // keeps it: the module's own routes are known exactly, whatever prefix, version or paths they got,
+    // and so are the platform's routes that serve them, which the hooks leave out even when a guard
+    // of the app's that runs before the module's (a global guard) answers them.
     const get = adapter.get.bind(adapter) as (...args: unknown[]) => unknown;
     adapter.get = (...args: unknown[]) => {
-      if (args.length > 1 && isSkippedRoute(args.at(-1))) this.ownRoutes.add(args[0]);
-      return get(...args);
+      const handler = args.at(-1);
+      if (args.length < 2 || !isSkippedRoute(handler)) return get(...args);
+      this.ownRoutes.add(args[0]);
+      return this.registerOwnRoute(() => get(...args), handler);
     };
   }
 

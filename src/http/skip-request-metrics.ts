@@ -83,7 +83,8 @@ export function isSkippedRoute(handler: unknown): boolean {
 /**
  * Leaves the routes of `controller` out of the request metrics: the module's own metrics and health
  * routes. Its guard goes first among the controller's guards, inherited ones included, so a request
- * they turn away is not counted either; a global guard still runs before it.
+ * they turn away is not counted either. A global guard still runs before it: the request hooks leave
+ * the module's own metrics and health routes out of what that answers (see the installer).
  */
 export function skipRequestMetrics(controller: Type<unknown>): void {
   const guards = (Reflect.getMetadata(GUARDS_METADATA, controller) as unknown[] | undefined) ?? [];

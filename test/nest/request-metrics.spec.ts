@@ -15,6 +15,7 @@ import {
   RequestMethod,
   ServiceUnavailableException,
   StreamableFile,
+  UnauthorizedException,
   VersioningType,
   type CanActivate,
   type INestApplication,
@@ -680,6 +681,45 @@ describe.each<Adapter>(['express', 'fastify'])('HTTP request metrics on %s', (ad
         family(text, 'http_requests_failed_total').filter((line) => line.includes('/downloads')),
       ).toEqual([
         'http_requests_failed_total{method="GET",route="/downloads/:id",status_code="500"} 1',
+      ]);
+    } finally {
+      await app.close();
+    }
+  });
+
+  it("does not count its own routes when a global guard turns them away before the module's guard runs", async () => {
+    // An app-wide guard (an APP_GUARD of an auth library, say) runs before the module's own guard,
+    // which is what marked the module's routes: what it turned away there was counted.
+    const globalGuard: CanActivate = {
+      canActivate(context) {
+        const { headers } = context
+          .switchToHttp()
+          .getRequest<{ headers: Record<string, unknown> }>();
+        if (headers['x-user'] === undefined) throw new UnauthorizedException();
+        return true;
+      },
+    };
+    const app = await startApp({ globalGuard });
+    try {
+      const http = () => request(app.getHttpServer());
+      await http().get('/metrics').expect(401);
+      await http().head('/metrics').expect(401);
+      await http().get('/metrics/health').expect(401);
+      await http().get('/items/1').expect(401);
+      await new Promise((resolve) => setImmediate(resolve));
+      await app.get(RedisMetricsService).flush();
+
+      const text = (await http().get('/metrics').set('x-user', 'prometheus').expect(200)).text;
+
+      expect(family(text, 'http_requests_total')).toEqual([
+        'http_requests_total{method="GET",route="/items/:id",status_code="401"} 1',
+      ]);
+      expect(family(text, 'http_requests_failed_total')).toEqual([
+        'http_requests_failed_total{method="GET",route="/items/:id",status_code="500"} 0',
+        'http_requests_failed_total{method="GET",route="/items/:id/fail",status_code="500"} 0',
+        'http_requests_failed_total{method="GET",route="/items/:id/slow",status_code="500"} 0',
+        'http_requests_failed_total{method="GET",route="/items/:id/unavailable",status_code="500"} 0',
+        'http_requests_failed_total{method="POST",route="/items",status_code="500"} 0',
       ]);
     } finally {
       await app.close();
