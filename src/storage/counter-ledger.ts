@@ -235,7 +235,10 @@ export class CounterLedger implements Iterable<[string, string]> {
     for (const series of this.byField.values()) {
       series.acked = undefined;
       if (series.shown === undefined && series.ends === undefined) {
-        this.byField.delete(series.field);
+        // A series that moved away stays until a flush settles: a repair's base that holds what it
+        // counted here is loaded onto this record, so that the delete that follows is remembered.
+        if (series.countsOn) this.list(series);
+        else this.byField.delete(series.field);
       }
     }
   }

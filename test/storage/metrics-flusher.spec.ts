@@ -554,6 +554,34 @@ describe('MetricsFlusher against a real Redis', () => {
     expect(failed).toBe(17);
   });
 
+  it('counts a series once that left its field in a flush that repaired the store, and came back', async () => {
+    const registry = new Registry();
+    const counter = new Counter({
+      name: 'jobs_repaired_away',
+      help: 'J',
+      labelNames: ['queue'],
+      registers: [registry],
+    });
+    const identity = ProcessIdentity.create();
+    const flusher = testFlusher(redis.client, prefix, registry, { identity });
+    const a = { queue: 'a' };
+    counter.inc(a, 2);
+    expect((await flusher.flush()).ok).toBe(true);
+
+    // The series moves away; Redis lost this process's gauges, so that flush repairs before it
+    // deletes the previous value the series left.
+    registry.setDefaultLabels({ zone: 'z1' });
+    counter.inc(a);
+    await redis.client.del(keys.gauges(identity.id));
+    expect((await flusher.flush()).ok).toBe(true);
+    registry.setDefaultLabels({});
+    counter.inc(a, 4);
+    expect((await flusher.flush()).ok).toBe(true);
+
+    expect(await total(seriesField('jobs_repaired_away', a))).toEqual({ v: 7 });
+    expect(await total(seriesField('jobs_repaired_away', { ...a, zone: 'z1' }))).toEqual({ v: 3 });
+  });
+
   it('counts what a removed series counted through a failed flush once when a repair follows before its delete', async () => {
     const registry = new Registry();
     const counter = new Counter({
