@@ -29,6 +29,18 @@ export interface CounterSeries {
   left: { packed: string; generation: number } | undefined;
 }
 
+/** How many fields a series that moved away remembers it left (see {@link CounterLedger.leave}). */
+const MAX_FORMER_FIELDS = 4;
+
+/**
+ * What a ledger hands over to the next flusher of its registry (see `registry-handover.ts`): the
+ * records of the fields its series left, by prom-client entry, as of its `generation` then.
+ */
+export interface LeftBehind {
+  readonly records: WeakMap<object, CounterSeries[]>;
+  readonly generation: number;
+}
+
 /**
  * The counter-like series of this process, as the registry shows them and as the store acknowledged
  * them, with the list of series that changed since the last flush that fully succeeded.
@@ -54,6 +66,20 @@ export class CounterLedger implements Iterable<[string, string]> {
   private generation = 0;
   /** Field -> packed value the store must hold as this process's previous value before it counts on. */
   private returned = new Map<string, string>();
+  /**
+   * Counter-like series that moved to another field and count on: prom-client's entry -> the records
+   * of the fields it left, so that one coming back is not counted from zero. Held by entry, so a
+   * series removed and made anew (a new entry, from zero) finds none, and a removed entry's records
+   * go with it.
+   */
+  private readonly formerRecords = new WeakMap<object, CounterSeries[]>();
+  /** Whether any series moved away: a first read of 100,000 series looks up none. */
+  private moved = false;
+  /**
+   * What the earlier flusher of the registry left behind, while this ledger's `generation` is still
+   * `generation`: the totals hold what its series counted under the fields they left.
+   */
+  private inherited: { from: LeftBehind; generation: number } | undefined;
 
   /** How many fields the registry shows. */
   get size(): number {
@@ -97,6 +123,57 @@ export class CounterLedger implements Iterable<[string, string]> {
     series.countsOn = false;
     this.update(series, packed);
     return series;
+  }
+
+  /**
+   * Series `entry` (prom-client's object) moves away from the field of `record`, its record there,
+   * and counts on under another (see {@link moveAway}): remembered for its return.
+   */
+  leave(entry: object, record: CounterSeries): void {
+    this.moved = true;
+    const formers = this.formerRecords.get(entry);
+    // A few at most: one per set of default labels (or name) the series showed under.
+    if (formers === undefined) this.formerRecords.set(entry, [record]);
+    else if (formers.push(record) > MAX_FORMER_FIELDS) formers.shift();
+  }
+
+  /**
+   * Shows `packed` of series `entry` under `field` and returns its record: counting on from what the
+   * totals hold of it there when it showed the field before (see {@link showAgain}), here or under the
+   * earlier flusher of the registry.
+   */
+  showEntry(entry: object, field: string, packed: string): CounterSeries {
+    const former = this.moved ? takeFormer(this.formerRecords, entry, field) : undefined;
+    if (former !== undefined) return this.showAgain(former, packed);
+    const { inherited } = this;
+    if (inherited === undefined) return this.show(field, packed);
+    if (inherited.generation !== this.generation) {
+      this.inherited = undefined;
+      return this.show(field, packed);
+    }
+    const left = takeFormer(inherited.from.records, entry, field)?.left;
+    const series = this.show(field, packed);
+    if (left?.generation === inherited.from.generation && series.acked === undefined) {
+      this.returned.set(field, left.packed);
+    }
+    return series;
+  }
+
+  /** What this ledger hands over to the next flusher of its registry, if any series moved away. */
+  leftBehind(): LeftBehind | undefined {
+    if (!this.moved) {
+      const { inherited } = this;
+      return inherited?.generation === this.generation ? inherited.from : undefined;
+    }
+    return { records: this.formerRecords, generation: this.generation };
+  }
+
+  /**
+   * Goes on from what the earlier flusher of the registry left behind, when the totals hold what it
+   * acknowledged (until the store's state is forgotten here).
+   */
+  inherit(from: LeftBehind | undefined): void {
+    this.inherited = from === undefined ? undefined : { from, generation: this.generation };
   }
 
   /**
@@ -304,4 +381,15 @@ function newSeries(field: string, acked: string | undefined): CounterSeries {
     countsOn: false,
     left: undefined,
   };
+}
+
+/** Takes the record of `field` out of those `entry` left, if any. */
+function takeFormer(
+  records: WeakMap<object, CounterSeries[]>,
+  entry: object,
+  field: string,
+): CounterSeries | undefined {
+  const formers = records.get(entry);
+  const at = formers?.findIndex((record) => record.field === field) ?? -1;
+  return at < 0 ? undefined : formers!.splice(at, 1)[0];
 }

@@ -64,9 +64,6 @@ export const SERIES_PER_TURN = 8192;
 export type TableReadOutcome = 'read' | 'unfinished' | 'unreadable';
 
 /** Flags of a series (see {@link MetricSeriesTable}). */
-/** How many fields a series that moved away remembers it left (see `formerRecords`). */
-const MAX_FORMER_FIELDS = 4;
-
 const WRITTEN = 1; // its numbers are what the sink shows under its field (not so for a new field)
 const SHOWN = 2; // the sink holds its field (a timed gauge never set is not shown)
 const FRESH = 4; // its entry object is new: its labels must be read again
@@ -115,15 +112,6 @@ export class MetricSeriesTable {
   private setAts: (number | undefined)[] = [];
   /** Counter-like series: its record in the ledger while it shows its field. */
   private records: (CounterSeries | undefined)[] = [];
-  /**
-   * Counter-like series that moved to another field and count on (see {@link renameAll}): prom-client's
-   * entry -> the records of the fields it left, so that one coming back is not counted from zero. Held
-   * by entry, so a series removed and made anew (a new entry, from zero) finds none, and a removed
-   * entry's records go with it.
-   */
-  private readonly formerRecords = new WeakMap<Entry, CounterSeries[]>();
-  /** Whether any series of this table moved away: a first read of 100,000 series looks up none. */
-  private moved = false;
   private flags: number[] = [];
   private builder: SeriesFieldBuilder | undefined;
   private defaults: Readonly<Record<string, unknown>> = {};
@@ -377,13 +365,7 @@ export class MetricSeriesTable {
   private renameAll(): void {
     for (let i = 0; i < this.keys.length; i += 1) {
       const record = this.records[i];
-      if (record !== undefined) {
-        this.moved = true;
-        const formers = this.formerRecords.get(this.entries[i]);
-        // A few at most: one per set of default labels (or name) the series showed under.
-        if (formers === undefined) this.formerRecords.set(this.entries[i], [record]);
-        else if (formers.push(record) > MAX_FORMER_FIELDS) formers.shift();
-      }
+      if (record !== undefined) this.sink.counters.leave(this.entries[i], record);
       this.hide(i, true, true);
       this.fields[i] = '';
       this.flags[i] = FRESH;
@@ -491,10 +473,7 @@ export class MetricSeriesTable {
       sink.counters.update(record, packed);
     } else {
       const size = sink.counters.size;
-      const former = this.takeFormerRecord(i);
-      this.records[i] = former
-        ? sink.counters.showAgain(former, packed)
-        : sink.counters.show(this.fields[i], packed);
+      this.records[i] = sink.counters.showEntry(this.entries[i], this.fields[i], packed);
       this.claimed(sink.counters.size, size);
     }
     flags[i] |= SHOWN | WRITTEN;
@@ -528,14 +507,6 @@ export class MetricSeriesTable {
    */
   private claimed(sizeAfter: number, sizeBefore: number): void {
     if (sizeAfter === sizeBefore) this.shared = true;
-  }
-
-  /** The record series `i` had under the field it shows now, before it moved away from it, if any. */
-  private takeFormerRecord(i: number): CounterSeries | undefined {
-    if (!this.moved) return undefined;
-    const formers = this.formerRecords.get(this.entries[i]);
-    const at = formers?.findIndex(({ field }) => field === this.fields[i]) ?? -1;
-    return at < 0 ? undefined : formers!.splice(at, 1)[0];
   }
 
   /**

@@ -316,6 +316,7 @@ export class MetricsFlusher {
       writes: this.history({ unsettled: true }),
       // None of its writes may have been applied: the totals then hold what it took over.
       before: this.ackedSeq === 0 ? this.takingOver : undefined,
+      leftBehind: this.ledger.leftBehind(),
     };
   }
 
@@ -345,6 +346,11 @@ export class MetricsFlusher {
     }
     // Kept while nothing is acknowledged: until then it is what the totals hold of this registry.
     this.takeOverChecked = true;
+    // The totals hold what its series counted under the fields they left, as of its acknowledged
+    // write, unless they went back to an earlier one.
+    if (held !== null && (held === undefined || held >= delivered.writes.ackedSeq)) {
+      this.ledger.inherit(delivered.leftBehind);
+    }
     if (held === null) {
       this.takingOver = undefined;
       // Nothing acknowledged, and none of its unanswered writes held (or ever to be, once ended):

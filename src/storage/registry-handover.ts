@@ -1,5 +1,6 @@
 import type { Registry, RegistryContentType } from 'prom-client';
 
+import type { LeftBehind } from './counter-ledger.js';
 import { parseSeriesField } from './keys.js';
 import type { WriteHistory } from './repair-plan.js';
 
@@ -31,6 +32,11 @@ export interface DeliveredCounts {
    * hold of the registry when they hold nothing of `processId`.
    */
   before?: DeliveredCounts;
+  /**
+   * The fields its series left (the default labels or a metric's name changed) while the totals kept
+   * what they counted there: a series back on one counts on from that (see `CounterLedger.leave`).
+   */
+  leftBehind?: LeftBehind;
 }
 
 /** Whether a handover holds no value at all: nothing to go on from. */

@@ -5,7 +5,7 @@ import { ProcessIdentity, RedisMetricsStore } from '../../src/index.js';
 import { FailingStore, type Failure } from '../harness/failing-store.js';
 import { startPrivateRedis } from '../harness/redis-server.mjs';
 import { storeFlusher, testFlusher } from '../harness/test-flusher.js';
-import { useTestRedis } from '../harness/test-redis.js';
+import { deletePrefix, useTestRedis } from '../harness/test-redis.js';
 
 // Managers of one registry in turn in one process (an app closed and started again) hand over what
 // their flusher delivered: the next goes on from what the totals hold of the registry, counting it once.
@@ -47,6 +47,55 @@ describe('the handover between flushers of one registry', () => {
       expect(await total()).toBe('v 2');
     },
   );
+
+  it('counts a series once that left its field under the earlier flusher and comes back under the next', async () => {
+    const prefix = redis.prefix('handover-back');
+    const registry = new Registry();
+    const counter = new Counter({
+      name: 'handed_back_total',
+      help: 'Handed',
+      labelNames: ['queue'],
+      registers: [registry],
+    });
+    const flusher = () => testFlusher(redis.client, prefix, registry);
+    const total = (labels: string) =>
+      redis.client.hget(`{${prefix}}:totals`, `["handed_back_total",{${labels}}]`);
+
+    // The first app counts 2; the series moves to another field (default labels) and counts 1 more.
+    const first = flusher();
+    counter.inc({ queue: 'a' }, 2);
+    counter.inc({ queue: 'b' }, 5);
+    expect((await first.flush()).ok).toBe(true);
+    registry.setDefaultLabels({ zone: 'z1' });
+    counter.inc({ queue: 'a' });
+    expect((await first.flush()).ok).toBe(true);
+    const fromFirst = first.delivered();
+    await first.end();
+    // The next app on the registry: the series comes back and counts 4 more.
+    const second = flusher();
+    second.startFrom(fromFirst!);
+    expect((await second.flush()).ok).toBe(true);
+    registry.setDefaultLabels({});
+    counter.inc({ queue: 'a' }, 4);
+    expect((await second.flush()).ok).toBe(true);
+
+    expect(await total('"queue":"a"')).toBe('v 7');
+    expect(await total('"queue":"a","zone":"z1"')).toBe('v 3');
+    expect(await total('"queue":"b"')).toBe('v 5');
+    expect(await total('"queue":"b","zone":"z1"')).toBe('v 5');
+
+    // A third app, after Redis lost everything (restarted empty), counts the series whole.
+    const fromSecond = second.delivered();
+    await second.end();
+    await deletePrefix(redis.client, prefix);
+    registry.setDefaultLabels({ zone: 'z1' });
+    const third = flusher();
+    third.startFrom(fromSecond!);
+    expect((await third.flush()).ok).toBe(true);
+    registry.setDefaultLabels({});
+    expect((await third.flush()).ok).toBe(true);
+    expect(await total('"queue":"a"')).toBe('v 7');
+  });
 
   // A write of the earlier flusher still on its way when the next one ends that flusher's process (a
   // client that sends it again after a reconnection, or out of its place after a redirection) must
