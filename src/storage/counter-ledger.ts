@@ -305,10 +305,14 @@ export class CounterLedger implements Iterable<[string, string]> {
   /**
    * The store forgot this process: nothing is acknowledged any more. The last values of removed series
    * not acknowledged yet stay, to be written over what the totals hold (see {@link keepEndsAfter}).
+   * `totalsKept`: the totals still hold every write the store acknowledged (a repair found them so),
+   * and so what series counted under the fields they left: those values stay good for a return.
    */
-  forgetAcknowledged(): void {
-    this.generation += 1;
-    this.returned = new Map();
+  forgetAcknowledged(totalsKept = false): void {
+    if (!totalsKept) {
+      this.generation += 1;
+      this.returned = new Map();
+    }
     for (const series of this.byField.values()) {
       series.acked = undefined;
       if (series.shown === undefined && series.ends === undefined) {

@@ -170,7 +170,7 @@ interface Attempt {
   expectedSeq: number;
   content: BatchContent;
   /** A repair's rebase: what the totals hold of this process, kept as its previous values or to load. */
-  rebase?: { base: ReadonlyMap<string, string>; keepCounters: boolean };
+  rebase?: { base: ReadonlyMap<string, string>; keepCounters: boolean; totalsKept: boolean };
   /** A load of the base: whether it loads all that was left to load. */
   loadsTheRest?: boolean;
   /**
@@ -966,7 +966,7 @@ export class MetricsFlusher {
    * what the totals hold; else that is to be loaded.
    */
   private acknowledgeRebase(seq: number, rebase: NonNullable<Attempt['rebase']>): void {
-    this.forget();
+    this.forget(rebase.totalsKept);
     this.ledger.keepEndsAfter(rebase.base);
     this.ackedSeq = seq;
     this.endLoad(seq);
@@ -1071,7 +1071,7 @@ export class MetricsFlusher {
       // A rebase is applied whatever the markers hold.
       expectedSeq: this.ackedSeq,
       content: {},
-      rebase: { base: plan.base, keepCounters: plan.keepCounters },
+      rebase: { base: plan.base, keepCounters: plan.keepCounters, totalsKept: plan.totalsKept },
     };
     const sentAt = performance.now();
     let reply: WriteReply;
@@ -1095,10 +1095,14 @@ export class MetricsFlusher {
     this.acknowledgeRebase(attempt.seq, attempt.rebase!);
   }
 
-  /** Forgets what the store acknowledged, so the next write sends every series. */
-  private forget(): void {
+  /**
+   * Forgets what the store acknowledged, so the next write sends every series. `totalsKept`: the totals
+   * still hold what series counted under the fields they left, loaded on their return still (a value
+   * taken to be loaded and not loaded yet is in the repair's base: it was in what the totals hold).
+   */
+  private forget(totalsKept = false): void {
     this.pendingBase = new Map();
-    this.ledger.forgetAcknowledged();
+    this.ledger.forgetAcknowledged(totalsKept);
     this.ackedGauges.clear();
     this.ackedMetadata.clear();
     this.ackedWindows.clear();

@@ -70,6 +70,11 @@ export type RepairPlan =
       markLost: boolean;
       /** Whether the totals end exactly right (false only when Redis lost data in two ways at once). */
       exact: boolean;
+      /**
+       * Whether the totals still hold every write of the process it knows was applied: what its series
+       * counted under fields whose previous values it deleted is still in them.
+       */
+      totalsKept: boolean;
       /** One line for the log: what happened. */
       cause: string;
     };
@@ -187,6 +192,7 @@ export function planRepair(markers: StoredMarkers, history: WriteHistory): Repai
     causes.push("this process's gauges were lost (evicted or deleted)");
   }
 
+  const totalsKept = inTotals !== null && inTotals >= ackedSeq;
   if (inTotals === null) {
     return {
       kind: 'rebase',
@@ -194,6 +200,7 @@ export function planRepair(markers: StoredMarkers, history: WriteHistory): Repai
       base: new Map(),
       markLost,
       exact: true,
+      totalsKept,
       cause: causes.join('; '),
     };
   }
@@ -204,6 +211,7 @@ export function planRepair(markers: StoredMarkers, history: WriteHistory): Repai
       base: valuesAt(inTotals) ?? new Map(),
       markLost,
       exact: true,
+      totalsKept,
       cause: causes.join('; '),
     };
   }
@@ -215,6 +223,7 @@ export function planRepair(markers: StoredMarkers, history: WriteHistory): Repai
       base: known,
       markLost,
       exact: true,
+      totalsKept,
       cause: causes.join('; '),
     };
   }
@@ -228,6 +237,7 @@ export function planRepair(markers: StoredMarkers, history: WriteHistory): Repai
     base: new Map(acked),
     markLost,
     exact: false,
+    totalsKept,
     cause: causes.join('; '),
   };
 }

@@ -582,6 +582,50 @@ describe('MetricsFlusher against a real Redis', () => {
     expect(await total(seriesField('jobs_repaired_away', { ...a, zone: 'z1' }))).toEqual({ v: 3 });
   });
 
+  it('counts a series once that came back after a repair that found the totals whole', async () => {
+    const registry = new Registry();
+    const counter = new Counter({
+      name: 'jobs_back_after_repair',
+      help: 'J',
+      labelNames: ['queue'],
+      registers: [registry],
+    });
+    const store = new FailingStore(new RedisMetricsStore(redis.client, prefix));
+    const identity = ProcessIdentity.create();
+    const flusher = storeFlusher(store, registry, { identity });
+    const [a, b] = [{ queue: 'a' }, { queue: 'b' }];
+    counter.inc(a, 2);
+    counter.inc(b, 5);
+    expect((await flusher.flush()).ok).toBe(true);
+    registry.setDefaultLabels({ zone: 'z1' });
+    counter.inc(a);
+    expect((await flusher.flush()).ok).toBe(true);
+
+    // Redis lost this process's gauges, not the totals: a repair, then the series come back.
+    await redis.client.del(keys.gauges(identity.id));
+    const repaired = await flusher.flush();
+    expect(repaired.ok).toBe(true);
+    expect(repaired.repaired).toBeDefined();
+    registry.setDefaultLabels({});
+    counter.inc(a, 4);
+    expect((await flusher.flush()).ok).toBe(true);
+    expect(await total(seriesField('jobs_back_after_repair', a))).toEqual({ v: 7 });
+    expect(await total(seriesField('jobs_back_after_repair', b))).toEqual({ v: 5 });
+
+    // Back on a field in the same flush as the repair, whose load of its value never reached Redis.
+    registry.setDefaultLabels({ zone: 'z1' });
+    expect((await flusher.flush()).ok).toBe(true);
+    registry.setDefaultLabels({});
+    counter.inc(b, 1);
+    await redis.client.del(keys.gauges(identity.id));
+    store.plan.push({ call: 'base-write', failure: 'before' });
+    expect((await flusher.flush()).ok).toBe(false);
+    const again = await flusher.flush();
+    expect(again.ok).toBe(true);
+    expect(await total(seriesField('jobs_back_after_repair', a))).toEqual({ v: 7 });
+    expect(await total(seriesField('jobs_back_after_repair', b))).toEqual({ v: 6 });
+  });
+
   it('counts what a removed series counted through a failed flush once when a repair follows before its delete', async () => {
     const registry = new Registry();
     const counter = new Counter({
