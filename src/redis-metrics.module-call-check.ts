@@ -35,12 +35,34 @@ export function checkForRootAsyncCall(options: unknown): void {
   const ways = ['useFactory', 'useClass', 'useExisting'].filter(
     (way) => options[way] !== undefined,
   );
-  if (ways.length === 1) return;
+  if (ways.length === 1) {
+    checkFactoryClass(options, ways[0]!);
+    return;
+  }
   throw new RedisMetricsConfigError(
     'RedisMetricsModule.forRootAsync()',
     ways.length === 0
       ? 'needs one of useFactory, useClass or useExisting to make the options (options written in code go to forRoot())'
       : `takes one of useFactory, useClass or useExisting; got ${ways.join(' and ')}`,
+  );
+}
+
+/**
+ * A `useClass` or `useExisting` class migrated from @willsoto/nestjs-prometheus keeps its
+ * `createPrometheusOptions()`, where Nest calls `create()` here: start-up failed with Nest's
+ * `TypeError: optionsFactory[self.factoryClassMethodKey] is not a function`. Only a class that has the
+ * old method and no `create()` on its prototype is refused (a `create` set in the constructor is not
+ * seen there); a token that is no class is left to Nest.
+ */
+function checkFactoryClass(options: Record<string, unknown>, way: string): void {
+  const factory = options[way];
+  if (typeof factory !== 'function') return;
+  const prototype = (factory as { prototype?: Record<string, unknown> }).prototype;
+  if (!prototype || typeof prototype['create'] === 'function') return;
+  if (typeof prototype['createPrometheusOptions'] !== 'function') return;
+  throw new RedisMetricsConfigError(
+    `${way} ${factory.name}`,
+    'of RedisMetricsModule.forRootAsync() has no create() method: @willsoto/nestjs-prometheus calls createPrometheusOptions(), this module calls create() (see RedisMetricsOptionsFactory): rename the method',
   );
 }
 

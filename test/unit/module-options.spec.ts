@@ -337,6 +337,40 @@ describe('forRoot() and forRootAsync() called with what Nest cannot use', () => 
     expect(() => RedisMetricsModule.forRoot({})).not.toThrow();
   });
 
+  it("names create() when a useClass or useExisting factory kept @willsoto/nestjs-prometheus' createPrometheusOptions()", () => {
+    // Such a class, migrated as the README's table says, failed at start-up with Nest's
+    // "TypeError: optionsFactory[self.factoryClassMethodKey] is not a function".
+    class PrometheusConfigService {
+      createPrometheusOptions() {
+        return { url: 'redis://localhost:6379' };
+      }
+    }
+    const MESSAGE = (way: string) =>
+      `nestjs-redis-metrics: ${way} of RedisMetricsModule.forRootAsync() has no create() method: @willsoto/nestjs-prometheus calls createPrometheusOptions(), this module calls create() (see RedisMetricsOptionsFactory): rename the method`;
+    expect(
+      thrownBy(() =>
+        RedisMetricsModule.forRootAsync({ useClass: PrometheusConfigService as never }),
+      ),
+    ).toBe(MESSAGE('useClass PrometheusConfigService'));
+    expect(
+      thrownBy(() =>
+        RedisMetricsModule.forRootAsync({ useExisting: PrometheusConfigService as never }),
+      ),
+    ).toBe(MESSAGE('useExisting PrometheusConfigService'));
+    // A class with create(), a subclass that inherits it, and a token that is no class pass.
+    class Options {
+      create() {
+        return {};
+      }
+    }
+    class MoreOptions extends Options {}
+    expect(() => RedisMetricsModule.forRootAsync({ useClass: Options })).not.toThrow();
+    expect(() => RedisMetricsModule.forRootAsync({ useClass: MoreOptions })).not.toThrow();
+    expect(() =>
+      RedisMetricsModule.forRootAsync({ useExisting: 'OPTIONS' as never }),
+    ).not.toThrow();
+  });
+
   it('names a factory that returned no options when the app starts, instead of a TypeError or storage off', async () => {
     const MESSAGE = (what: string) =>
       `nestjs-redis-metrics: the options of RedisMetricsModule are ${what}: the forRootAsync() factory (useFactory, or the create() of useClass / useExisting) must return the options object (is a return missing?)`;
