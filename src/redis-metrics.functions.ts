@@ -19,8 +19,12 @@ export function getRedisStorageManager(): RedisStorageManager {
   return manager;
 }
 
-/** Sets up Redis storage for the process-wide manager; `false` when disabled or unreachable. */
-export function setupRedisMetrics(): Promise<boolean> {
+/**
+ * Sets up Redis storage for the process-wide manager; `false` when disabled or unreachable.
+ * @throws (rejects with) RedisMetricsConfigError when a variable of the environment is wrong, as the
+ * other functions that return a promise do: never synchronously.
+ */
+export async function setupRedisMetrics(): Promise<boolean> {
   return getRedisStorageManager().setup();
 }
 
@@ -41,8 +45,11 @@ export function getRedisClient(): RedisClient | undefined {
   return getRedisStorageManager().getClient();
 }
 
-/** Ends processes whose heartbeat is older than the TTL (their counts stay); how many were ended. */
-export function cleanupRedisKeys(): Promise<number> {
+/**
+ * Ends processes whose heartbeat is older than the TTL (their counts stay); how many were ended.
+ * Rejects (never throws) when the environment is wrong or Redis cannot be reached.
+ */
+export async function cleanupRedisKeys(): Promise<number> {
   return getRedisStorageManager().cleanupKeys();
 }
 
@@ -50,10 +57,15 @@ export function cleanupRedisKeys(): Promise<number> {
  * Ends the processes with this pid (on this host unless `hostname` says otherwise) at once, instead of
  * waiting for their heartbeat to expire: all their gauges leave the next scrape, whatever the mode (not
  * only the `live*` ones, as they would in Python), and their counts stay. The counterpart of Python's
- * `mark_process_dead(pid)`, for a cluster primary's worker `exit` handler.
+ * `mark_process_dead(pid)`, for a cluster primary's worker `exit` handler, where a `.catch()` on it
+ * is enough to keep the primary up: it rejects, never throws, when the environment is wrong (a
+ * `RedisMetricsConfigError`) or Redis cannot be reached.
  * @returns the ids of the processes ended.
  */
-export function markProcessDead(process: { pid: number; hostname?: string }): Promise<string[]> {
+export async function markProcessDead(process: {
+  pid: number;
+  hostname?: string;
+}): Promise<string[]> {
   return getRedisStorageManager().markProcessDead(process);
 }
 
@@ -62,9 +74,10 @@ export function markProcessDead(process: { pid: number; hostname?: string }): Pr
  * in the registry), or the one of `labels` (every label, default labels included). For a script or a
  * cluster primary that retires a metric or a label value; see
  * {@link RedisStorageManager.deleteCounts}, which it calls on the process-wide manager.
+ * Rejects (never throws) when the environment is wrong or Redis cannot be reached.
  * @returns how many series were deleted (0 with storage off).
  */
-export function deleteCounts(
+export async function deleteCounts(
   metricName: string,
   labels?: Record<string, string | number>,
 ): Promise<number> {

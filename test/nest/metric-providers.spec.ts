@@ -201,6 +201,33 @@ describe('functions for code outside dependency injection', () => {
     expect(await client.hexists(`${keys}:totals`, '["retired_total",{}]')).toBe(0);
   });
 
+  it('rejects, rather than throws, when the environment is wrong: a cluster primary that calls markProcessDead(...).catch() from its exit handler is not ended by it', async () => {
+    useTestRedisFromEnv();
+    process.env.REDIS_TTL_SECONDS = 'five';
+    const MESSAGE = 'nestjs-redis-metrics: REDIS_TTL_SECONDS must be a whole number; got "five"';
+    try {
+      // Thrown rather than rejected (as before), the first call fails the test before the expect.
+      const calls = [
+        setupRedisMetrics(),
+        markProcessDead({ pid: 77 }),
+        cleanupRedisKeys(),
+        deleteCounts('retired_total'),
+      ];
+      const rejected = await Promise.all(
+        calls.map((call) =>
+          call.then(
+            () => 'resolved',
+            (error: unknown) => (error as Error).message,
+          ),
+        ),
+      );
+      expect(rejected).toEqual([MESSAGE, MESSAGE, MESSAGE, MESSAGE]);
+    } finally {
+      useTestRedisFromEnv();
+      await teardownRedisMetrics();
+    }
+  });
+
   it('describes why Redis cannot be reached when markProcessDead comes before setupRedisMetrics', async () => {
     const port = await freePort();
     Object.assign(process.env, {
