@@ -1,5 +1,7 @@
 import 'reflect-metadata';
 
+import { spawn } from 'node:child_process';
+
 import {
   Injectable,
   Module,
@@ -99,5 +101,36 @@ describe('a worker without an HTTP server (createApplicationContext), as the REA
       if (!workerClosed) await worker.close();
       await web.close();
     }
+  });
+
+  it('delivers the last counts of a job that ends with app.close() before process.exit(), and loses those since the last flush when it exits or throws without it', async () => {
+    const fixture = new URL('../fixtures/job-worker.mjs', import.meta.url).pathname;
+    /** Runs the job worker to its end: its exit code, and jobs_done_total merged from Redis then. */
+    const run = async (end: string) => {
+      const keyPrefix = redis.prefix(`job-${end}`);
+      const child = spawn(process.execPath, [fixture], {
+        env: {
+          PATH: process.env.PATH,
+          REDIS_URL: testRedisUrl(),
+          KEY_PREFIX: keyPrefix,
+          COUNT: '4',
+          END: end,
+        },
+        stdio: 'ignore',
+      });
+      const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
+      const merged = await new RedisMultiProcessCollector({
+        client: redis.client,
+        keyPrefix,
+      }).metrics();
+      return {
+        code,
+        jobs: merged.split('\n').filter((line) => line.startsWith('jobs_done_total')),
+      };
+    };
+    expect(await run('close-exit')).toEqual({ code: 0, jobs: ['jobs_done_total 4'] });
+    // The README says so: process.exit() and an uncaught exception run no shutdown hook.
+    expect(await run('exit')).toEqual({ code: 0, jobs: [] });
+    expect(await run('throw')).toEqual({ code: 1, jobs: [] });
   });
 });
