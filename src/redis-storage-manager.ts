@@ -491,6 +491,19 @@ export class RedisStorageManager
     this.endSetupWaits();
     this.releaseRegistry?.();
     this.flushRequests?.close();
+    if (this.clientClosedBeforeUs()) {
+      // Nothing can reach Redis any more: no flush tried (and retried) in vain, one line that says why.
+      const delivered = flusher.delivered();
+      if (delivered) leaveDelivered(this.registry, this.storePlace(), delivered);
+      this.logger.warn(
+        `The Redis client given as the "client" option was closed before the last flush of this process (${this.identity.id}) at shutdown, ` +
+          "by a shutdown hook that ran before the metrics module's (such as that of the module that made it): " +
+          'what it counted since its last flush is lost, and its gauges stay until a live process ends it (ttlSeconds). ' +
+          'Close that client after app.close() has resolved, or give the module a url to connect with a client of its own.',
+      );
+      flusher.abandon();
+      return;
+    }
     // Bounded: a client of the user's may wait on a stalled Redis for as long as it stalls.
     await this.duringShutdown(this.untilConnected());
     const last = await this.duringShutdown(flusher.stop());
@@ -511,6 +524,19 @@ export class RedisStorageManager
     // Not ended in the store: its gauges stay until it is reaped; its counts are in the totals anyway.
     if (!ended) flusher.abandon(last === undefined ? this.lastFlushUnanswered() : undefined);
     await this.closeOwnedClient();
+  }
+
+  /**
+   * Whether a client of the user's has been closed (by a shutdown hook of the app's that Nest ran before
+   * the module's, often that of the module that made it): ioredis does not reconnect it, so no flush can
+   * reach Redis any more.
+   */
+  private clientClosedBeforeUs(): boolean {
+    if (this.ownsClient || !this.client) return false;
+    // Right after quit() has resolved the client still says "ready" until its socket closes; ioredis 5
+    // and 6 mark it (Redis and Cluster alike) with a field their types keep private.
+    const closing = (this.client as unknown as { manuallyClosing?: unknown }).manuallyClosing;
+    return this.client.status === 'end' || closing === true;
   }
 
   /** What a shutdown that gave up on a last flush still waiting for the store costs. */
@@ -737,7 +763,8 @@ export class RedisStorageManager
    * still open (a client of the user's may be closed by another module's shutdown hook).
    */
   async beforeApplicationShutdown(): Promise<void> {
-    if (this.state !== 'running' || !this.flusher) return;
+    // A client closed already is told of by the last flush's hook, which comes next.
+    if (this.state !== 'running' || !this.flusher || this.clientClosedBeforeUs()) return;
     await this.duringShutdown(this.untilConnected());
     await this.duringShutdown(this.flusher.flush());
   }

@@ -3,13 +3,16 @@ import 'reflect-metadata';
 import { spawn } from 'node:child_process';
 
 import {
+  Inject,
   Injectable,
   Module,
+  type OnModuleDestroy,
   type INestApplicationContext,
   type LoggerService,
 } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { Test } from '@nestjs/testing';
+import { Redis } from 'ioredis';
 import { Registry, type Counter } from 'prom-client';
 import request from 'supertest';
 
@@ -132,5 +135,51 @@ describe('a worker without an HTTP server (createApplicationContext), as the REA
     // The README says so: process.exit() and an uncaught exception run no shutdown hook.
     expect(await run('exit')).toEqual({ code: 0, jobs: [] });
     expect(await run('throw')).toEqual({ code: 1, jobs: [] });
+  });
+
+  it("says that a client of the user's was closed before its last flush, by a module of the app's that closes it first", async () => {
+    // A Redis module of the app's, as many close their clients in a shutdown hook: Nest runs the hooks of
+    // the module that makes the client, imported by the metrics module's forRootAsync(), first.
+    const keyPrefix = redis.prefix('closed-first');
+    const REDIS = Symbol('REDIS');
+    @Injectable()
+    class RedisCloser implements OnModuleDestroy {
+      constructor(@Inject(REDIS) private readonly client: Redis) {}
+      async onModuleDestroy() {
+        await this.client.quit();
+      }
+    }
+    @Module({
+      providers: [{ provide: REDIS, useFactory: () => new Redis(testRedisUrl()) }, RedisCloser],
+      exports: [REDIS],
+    })
+    class AppRedisModule {}
+    @Module({
+      imports: [
+        RedisMetricsModule.forRootAsync({
+          imports: [AppRedisModule],
+          inject: [REDIS],
+          useFactory: (client: Redis) => ({ client, keyPrefix, registry: new Registry() }),
+        }),
+      ],
+      providers: [
+        EmailJobs,
+        makeCounterProvider({ name: 'emails_sent_total', help: 'Emails sent' }),
+      ],
+    })
+    class WorkerModule {}
+
+    const { logger, problems } = keepingProblems();
+    const worker = await NestFactory.createApplicationContext(WorkerModule, { logger });
+    expect(await worker.get(RedisStorageManager).setup()).toBe(true);
+    worker.get(EmailJobs).send(3);
+    const started = performance.now();
+    await worker.close();
+    // No waiting on a client that cannot come back.
+    expect(performance.now() - started).toBeLessThan(1000);
+    const process = (await worker.get(RedisStorageManager).health()).process;
+    expect(problems).toEqual([
+      `The Redis client given as the "client" option was closed before the last flush of this process (${process}) at shutdown, by a shutdown hook that ran before the metrics module's (such as that of the module that made it): what it counted since its last flush is lost, and its gauges stay until a live process ends it (ttlSeconds). Close that client after app.close() has resolved, or give the module a url to connect with a client of its own.`,
+    ]);
   });
 });
