@@ -115,7 +115,7 @@ function onlyMetrics(counts: DeliveredCounts, names: ReadonlySet<string>): Deliv
     }
     return kept;
   };
-  const { writes, before } = counts;
+  const { writes, before, leftBehind } = counts;
   return {
     processId: counts.processId,
     writes: {
@@ -125,6 +125,8 @@ function onlyMetrics(counts: DeliveredCounts, names: ReadonlySet<string>): Deliv
       loads: writes.loads?.map((load) => ({ ...load, base: load.base && only(load.base) })),
     },
     before: before && onlyMetrics(before, names),
+    // Held by prom-client's series objects: a metric reset or made anew has new ones, and finds none.
+    leftBehind,
   };
 }
 

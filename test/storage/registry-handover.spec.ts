@@ -4,6 +4,7 @@ import { Counter, Registry } from 'prom-client';
 import { ProcessIdentity, RedisMetricsStore } from '../../src/index.js';
 import { FailingStore, type Failure } from '../harness/failing-store.js';
 import { startPrivateRedis } from '../harness/redis-server.mjs';
+import { leaveDelivered, takeDelivered } from '../../src/storage/registry-handover.js';
 import { storeFlusher, testFlusher } from '../harness/test-flusher.js';
 import { deletePrefix, useTestRedis } from '../harness/test-redis.js';
 
@@ -95,6 +96,41 @@ describe('the handover between flushers of one registry', () => {
     registry.setDefaultLabels({});
     expect((await third.flush()).ok).toBe(true);
     expect(await total('"queue":"a"')).toBe('v 7');
+  });
+
+  // The manager hands over through leaveDelivered() and takeDelivered(), which keeps only the metrics
+  // whose series the registry still holds: the fields series left must go with it.
+  it('counts a series once that left its field under the earlier manager and comes back under the next, through the handover a manager keeps', async () => {
+    const prefix = redis.prefix('handover-kept');
+    const registry = new Registry();
+    const counter = new Counter({
+      name: 'kept_back_total',
+      help: 'Kept',
+      labelNames: ['queue'],
+      registers: [registry],
+    });
+    const flusher = () => testFlusher(redis.client, prefix, registry);
+    const place = `handover-kept ${prefix}`;
+    const total = (labels: string) =>
+      redis.client.hget(`{${prefix}}:totals`, `["kept_back_total",{${labels}}]`);
+
+    const first = flusher();
+    counter.inc({ queue: 'a' }, 2);
+    expect((await first.flush()).ok).toBe(true);
+    registry.setDefaultLabels({ zone: 'z1' });
+    counter.inc({ queue: 'a' });
+    expect((await first.flush()).ok).toBe(true);
+    leaveDelivered(registry, place, first.delivered()!);
+    await first.end();
+    const second = flusher();
+    second.startFrom(takeDelivered(registry, place)!);
+    expect((await second.flush()).ok).toBe(true);
+    registry.setDefaultLabels({});
+    counter.inc({ queue: 'a' }, 4);
+    expect((await second.flush()).ok).toBe(true);
+
+    expect(await total('"queue":"a"')).toBe('v 7');
+    expect(await total('"queue":"a","zone":"z1"')).toBe('v 3');
   });
 
   // A write of the earlier flusher still on its way when the next one ends that flusher's process (a
