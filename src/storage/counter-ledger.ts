@@ -33,6 +33,12 @@ export interface CounterSeries {
 const MAX_FORMER_FIELDS = 4;
 
 /**
+ * The last generation given to a ledger (see `CounterLedger.generation`): unique in the process, so a
+ * ledger that goes on from an earlier one's (see {@link CounterLedger.inherit}) tells its values apart.
+ */
+let lastGeneration = 0;
+
+/**
  * What a ledger hands over to the next flusher of its registry (see `registry-handover.ts`): the
  * records of the fields its series left, by prom-client entry, as of its `generation` then.
  */
@@ -63,23 +69,18 @@ export class CounterLedger implements Iterable<[string, string]> {
    * Counts up each time the store's state is forgotten: a value a series left behind under a field
    * before that may no longer be in the totals.
    */
-  private generation = 0;
+  private generation = (lastGeneration += 1);
   /** Field -> packed value the store must hold as this process's previous value before it counts on. */
   private returned = new Map<string, string>();
   /**
    * Counter-like series that moved to another field and count on: prom-client's entry -> the records
    * of the fields it left, so that one coming back is not counted from zero. Held by entry, so a
    * series removed and made anew (a new entry, from zero) finds none, and a removed entry's records
-   * go with it.
+   * go with it. After a handover, that of the earlier ledger of the registry (see {@link inherit}).
    */
-  private readonly formerRecords = new WeakMap<object, CounterSeries[]>();
+  private formerRecords = new WeakMap<object, CounterSeries[]>();
   /** Whether any series moved away: a first read of 100,000 series looks up none. */
   private moved = false;
-  /**
-   * What the earlier flusher of the registry left behind, while this ledger's `generation` is still
-   * `generation`: the totals hold what its series counted under the fields they left.
-   */
-  private inherited: { from: LeftBehind; generation: number } | undefined;
 
   /** How many fields the registry shows. */
   get size(): number {
@@ -144,36 +145,29 @@ export class CounterLedger implements Iterable<[string, string]> {
    */
   showEntry(entry: object, field: string, packed: string): CounterSeries {
     const former = this.moved ? takeFormer(this.formerRecords, entry, field) : undefined;
-    if (former !== undefined) return this.showAgain(former, packed);
-    const { inherited } = this;
-    if (inherited === undefined) return this.show(field, packed);
-    if (inherited.generation !== this.generation) {
-      this.inherited = undefined;
-      return this.show(field, packed);
-    }
-    const left = takeFormer(inherited.from.records, entry, field)?.left;
-    const series = this.show(field, packed);
-    if (left?.generation === inherited.from.generation && series.acked === undefined) {
-      this.returned.set(field, left.packed);
-    }
-    return series;
+    return former === undefined ? this.show(field, packed) : this.showAgain(former, packed);
   }
 
-  /** What this ledger hands over to the next flusher of its registry, if any series moved away. */
+  /**
+   * What this ledger hands over to the next flusher of its registry, if any series moved away here or
+   * under an earlier ledger it went on from (one map for all of them, which holds each entry's last
+   * few fields).
+   */
   leftBehind(): LeftBehind | undefined {
-    if (!this.moved) {
-      const { inherited } = this;
-      return inherited?.generation === this.generation ? inherited.from : undefined;
-    }
-    return { records: this.formerRecords, generation: this.generation };
+    return this.moved ? { records: this.formerRecords, generation: this.generation } : undefined;
   }
 
   /**
    * Goes on from what the earlier flusher of the registry left behind, when the totals hold what it
-   * acknowledged (until the store's state is forgotten here).
+   * acknowledged. Before any write of this ledger is acknowledged, so before any value is left here:
+   * the ledger takes its records and its generation, so that a value left then stays good until the
+   * store's state is forgotten here, and goes on to the next flusher with those left here.
    */
   inherit(from: LeftBehind | undefined): void {
-    this.inherited = from === undefined ? undefined : { from, generation: this.generation };
+    if (from === undefined) return;
+    this.formerRecords = from.records;
+    this.generation = from.generation;
+    this.moved = true;
   }
 
   /**
@@ -310,7 +304,7 @@ export class CounterLedger implements Iterable<[string, string]> {
    */
   forgetAcknowledged(totalsKept = false): void {
     if (!totalsKept) {
-      this.generation += 1;
+      this.generation = lastGeneration += 1;
       this.returned = new Map();
     }
     for (const series of this.byField.values()) {

@@ -133,6 +133,52 @@ describe('the handover between flushers of one registry', () => {
     expect(await total('"queue":"a","zone":"z1"')).toBe('v 3');
   });
 
+  it('counts a series once that comes back under a third flusher after series moved again under the second', async () => {
+    const prefix = redis.prefix('handover-twice');
+    const registry = new Registry();
+    const counter = new Counter({
+      name: 'twice_back_total',
+      help: 'Twice',
+      labelNames: ['queue'],
+      registers: [registry],
+    });
+    const other = new Counter({ name: 'other_total', help: 'Other', registers: [registry] });
+    const flusher = () => testFlusher(redis.client, prefix, registry);
+    const total = (labels: string) =>
+      redis.client.hget(`{${prefix}}:totals`, `["twice_back_total",{${labels}}]`);
+
+    // The first app counts 2 under no default labels, the series moves and counts 1 more.
+    const first = flusher();
+    counter.inc({ queue: 'a' }, 2);
+    expect((await first.flush()).ok).toBe(true);
+    registry.setDefaultLabels({ zone: 'z1' });
+    counter.inc({ queue: 'a' });
+    expect((await first.flush()).ok).toBe(true);
+    const fromFirst = first.delivered();
+    await first.end();
+    // The second app: the series, and one of another metric, move again (the default labels change).
+    const second = flusher();
+    second.startFrom(fromFirst!);
+    expect((await second.flush()).ok).toBe(true);
+    other.inc();
+    expect((await second.flush()).ok).toBe(true);
+    registry.setDefaultLabels({ zone: 'z2' });
+    expect((await second.flush()).ok).toBe(true);
+    const fromSecond = second.delivered();
+    await second.end();
+    // The third app: the first series comes back to its first field and counts 4 more.
+    const third = flusher();
+    third.startFrom(fromSecond!);
+    expect((await third.flush()).ok).toBe(true);
+    registry.setDefaultLabels({});
+    counter.inc({ queue: 'a' }, 4);
+    expect((await third.flush()).ok).toBe(true);
+
+    expect(await total('"queue":"a"')).toBe('v 7');
+    expect(await total('"queue":"a","zone":"z1"')).toBe('v 3');
+    expect(await total('"queue":"a","zone":"z2"')).toBe('v 3');
+  });
+
   // A write of the earlier flusher still on its way when the next one ends that flusher's process (a
   // client that sends it again after a reconnection, or out of its place after a redirection) must
   // not be applied: the next one goes on from what the totals held when it ended the process.
