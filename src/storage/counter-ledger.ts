@@ -44,6 +44,8 @@ let lastGeneration = 0;
  */
 export interface LeftBehind {
   readonly records: WeakMap<object, CounterSeries[]>;
+  /** The metrics (prom-client's objects) some series of which left a field. */
+  readonly metrics: WeakSet<object>;
   readonly generation: number;
 }
 
@@ -79,7 +81,12 @@ export class CounterLedger implements Iterable<[string, string]> {
    * go with it. After a handover, that of the earlier ledger of the registry (see {@link inherit}).
    */
   private formerRecords = new WeakMap<object, CounterSeries[]>();
-  /** Whether any series moved away: a first read of 100,000 series looks up none. */
+  /**
+   * The metrics some series of which moved away: only their new series are looked up in
+   * `formerRecords`, so a first read of 100,000 series of other metrics looks up none.
+   */
+  private movedMetrics = new WeakSet<object>();
+  /** Whether any series moved away (here or under a ledger this one went on from). */
   private moved = false;
 
   /** How many fields the registry shows. */
@@ -127,11 +134,12 @@ export class CounterLedger implements Iterable<[string, string]> {
   }
 
   /**
-   * Series `entry` (prom-client's object) moves away from the field of `record`, its record there,
+   * Series `entry` (prom-client's object) of `metric` moves away from the field of `record`, its record there,
    * and counts on under another (see {@link moveAway}): remembered for its return.
    */
-  leave(entry: object, record: CounterSeries): void {
+  leave(metric: object, entry: object, record: CounterSeries): void {
     this.moved = true;
+    this.movedMetrics.add(metric);
     const formers = this.formerRecords.get(entry);
     // A few at most: one per set of default labels (or name) the series showed under.
     if (formers === undefined) this.formerRecords.set(entry, [record]);
@@ -141,11 +149,17 @@ export class CounterLedger implements Iterable<[string, string]> {
   /**
    * Shows `packed` of series `entry` under `field` and returns its record: counting on from what the
    * totals hold of it there when it showed the field before (see {@link showAgain}), here or under the
-   * earlier flusher of the registry.
+   * earlier flusher of the registry. `mayComeBack`: its metric's series moved away before (see
+   * {@link mayComeBack}, asked once per read of the metric); otherwise nothing is looked up.
    */
-  showEntry(entry: object, field: string, packed: string): CounterSeries {
-    const former = this.moved ? takeFormer(this.formerRecords, entry, field) : undefined;
+  showEntry(entry: object, field: string, packed: string, mayComeBack: boolean): CounterSeries {
+    const former = mayComeBack ? takeFormer(this.formerRecords, entry, field) : undefined;
     return former === undefined ? this.show(field, packed) : this.showAgain(former, packed);
+  }
+
+  /** Whether series of `metric` moved away (here or under an earlier ledger this one went on from). */
+  mayComeBack(metric: object): boolean {
+    return this.moved && this.movedMetrics.has(metric);
   }
 
   /**
@@ -154,7 +168,8 @@ export class CounterLedger implements Iterable<[string, string]> {
    * few fields).
    */
   leftBehind(): LeftBehind | undefined {
-    return this.moved ? { records: this.formerRecords, generation: this.generation } : undefined;
+    if (!this.moved) return undefined;
+    return { records: this.formerRecords, metrics: this.movedMetrics, generation: this.generation };
   }
 
   /**
@@ -166,6 +181,7 @@ export class CounterLedger implements Iterable<[string, string]> {
   inherit(from: LeftBehind | undefined): void {
     if (from === undefined) return;
     this.formerRecords = from.records;
+    this.movedMetrics = from.metrics;
     this.generation = from.generation;
     this.moved = true;
   }

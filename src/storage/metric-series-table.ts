@@ -129,6 +129,8 @@ export class MetricSeriesTable {
   private claimFrom = 0;
   private compareFrom = 0;
   private times: ReadonlyMap<string, number> | undefined;
+  /** Whether series of the metric moved away (see `CounterLedger.mayComeBack`), as of this read. */
+  private mayComeBack = false;
 
   constructor(
     readonly metric: TableMetric,
@@ -170,6 +172,8 @@ export class MetricSeriesTable {
       );
       this.renameAll();
     }
+    // Once per read, not per series: whether a new series may be one back on a field it left.
+    this.mayComeBack = this.kind !== 'gauge' && sink.counters.mayComeBack(metric);
     const listed = this.followSeries();
     // A large listing is a turn's work of its own: the fields are built from the next turn on.
     if (listed > SERIES_PER_TURN && this.kind !== 'gauge') return 'unfinished';
@@ -365,7 +369,7 @@ export class MetricSeriesTable {
   private renameAll(): void {
     for (let i = 0; i < this.keys.length; i += 1) {
       const record = this.records[i];
-      if (record !== undefined) this.sink.counters.leave(this.entries[i], record);
+      if (record !== undefined) this.sink.counters.leave(this.metric, this.entries[i], record);
       this.hide(i, true, true);
       this.fields[i] = '';
       this.flags[i] = FRESH;
@@ -473,7 +477,12 @@ export class MetricSeriesTable {
       sink.counters.update(record, packed);
     } else {
       const size = sink.counters.size;
-      this.records[i] = sink.counters.showEntry(this.entries[i], this.fields[i], packed);
+      this.records[i] = sink.counters.showEntry(
+        this.entries[i],
+        this.fields[i],
+        packed,
+        this.mayComeBack,
+      );
       this.claimed(sink.counters.size, size);
     }
     flags[i] |= SHOWN | WRITTEN;

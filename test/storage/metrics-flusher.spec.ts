@@ -626,6 +626,42 @@ describe('MetricsFlusher against a real Redis', () => {
     expect(await total(seriesField('jobs_back_after_repair', b))).toEqual({ v: 6 });
   });
 
+  // Only a metric whose series left a field looks its new series up among those that left: a first read
+  // of a large metric made after another one's series moved looks up none.
+  it('looks up no series of a metric none of whose series moved away, after series of another moved', async () => {
+    const registry = new Registry();
+    const moving = new Counter({ name: 'moving_total', help: 'Moving', registers: [registry] });
+    const { flusher } = makeFlusher(registry);
+    moving.inc();
+    expect((await flusher.flush()).ok).toBe(true);
+    registry.setDefaultLabels({ zone: 'z1' });
+    expect((await flusher.flush()).ok).toBe(true);
+
+    const large = new Counter({
+      name: 'large_total',
+      help: 'Large',
+      labelNames: ['n'],
+      registers: [registry],
+    });
+    for (let n = 0; n < 1000; n += 1) large.inc({ n });
+    const entries = new Set<unknown>(
+      Object.values((large as unknown as { hashMap: Record<string, object> }).hashMap),
+    );
+    const get = WeakMap.prototype.get;
+    let lookups = 0;
+    WeakMap.prototype.get = function (this: WeakMap<object, unknown>, key: object) {
+      if (entries.has(key)) lookups += 1;
+      return get.call(this, key);
+    };
+    try {
+      expect((await flusher.flush()).ok).toBe(true);
+    } finally {
+      WeakMap.prototype.get = get;
+    }
+    expect(lookups).toBe(0);
+    expect(await total('["large_total",{"n":"7","zone":"z1"}]')).toEqual({ v: 1 });
+  });
+
   it('counts what a removed series counted through a failed flush once when a repair follows before its delete', async () => {
     const registry = new Registry();
     const counter = new Counter({
