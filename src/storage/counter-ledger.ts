@@ -134,10 +134,15 @@ export class CounterLedger implements Iterable<[string, string]> {
   }
 
   /**
-   * Series `entry` (prom-client's object) of `metric` moves away from the field of `record`, its record there,
-   * and counts on under another (see {@link moveAway}): remembered for its return.
+   * Series `entry` (prom-client's object) of `metric` shows under another field from now on, counting
+   * on from the same value (the default labels or the metric's name changed): its record under the
+   * field it leaves, `record`, is hidden, remembered for its return, and its delete remembered too (see
+   * {@link CounterSeries.countsOn}).
    */
   leave(metric: object, entry: object, record: CounterSeries): void {
+    if (record.shown === undefined) return;
+    this.hide(record);
+    record.countsOn = true;
     this.moved = true;
     this.movedMetrics.add(metric);
     const formers = this.formerRecords.get(entry);
@@ -188,7 +193,7 @@ export class CounterLedger implements Iterable<[string, string]> {
 
   /**
    * Shows `packed` under the field of `former`, a record of the same prom-client series from before it
-   * moved away (see {@link moveAway}). When the store deleted the series' previous value there
+   * moved away (see {@link leave}). When the store deleted the series' previous value there
    * meanwhile, the totals still hold what it counted under the field: that value is to be loaded as
    * its previous value first ({@link takeReturned}), so that only what it counted since is added.
    * Counted from zero instead, the totals would hold it twice.
@@ -248,16 +253,6 @@ export class CounterLedger implements Iterable<[string, string]> {
     series.countsOn = false;
     this.shownCount -= 1;
     this.list(series);
-  }
-
-  /**
-   * The registry shows the series under another field from now on, counting on from the same value
-   * (the default labels or the metric's name changed): hidden here, and remembered when deleted.
-   */
-  moveAway(series: CounterSeries): void {
-    if (series.shown === undefined) return;
-    this.hide(series);
-    series.countsOn = true;
   }
 
   hideField(field: string): void {

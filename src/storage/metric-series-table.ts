@@ -369,8 +369,9 @@ export class MetricSeriesTable {
   private renameAll(): void {
     for (let i = 0; i < this.keys.length; i += 1) {
       const record = this.records[i];
-      if (record !== undefined) this.sink.counters.leave(this.metric, this.entries[i], record);
-      this.hide(i, true, true);
+      if (record === undefined) this.hide(i);
+      else this.sink.counters.leave(this.metric, this.entries[i], record);
+      this.records[i] = undefined;
       this.fields[i] = '';
       this.flags[i] = FRESH;
     }
@@ -519,10 +520,9 @@ export class MetricSeriesTable {
   }
 
   /**
-   * Takes a series' field out of the sink, if it shows it (see `CounterLedger.hide`); `movedAway`: the
-   * series counts on under another field (see `CounterLedger.moveAway`).
+   * Takes a series' field out of the sink, if it shows it (see `CounterLedger.hide`).
    */
-  private hide(i: number, keepShown = true, movedAway = false): void {
+  private hide(i: number, keepShown = true): void {
     if ((this.flags[i] & SHOWN) === 0) return;
     const { sink } = this;
     if (this.kind === 'gauge') {
@@ -531,9 +531,7 @@ export class MetricSeriesTable {
       sink.gaugeTimes.delete(field);
       if (!sink.all) sink.touched.add(field);
     } else {
-      const record = this.records[i]!;
-      if (movedAway) sink.counters.moveAway(record);
-      else sink.counters.hide(record, keepShown);
+      sink.counters.hide(this.records[i]!, keepShown);
       this.records[i] = undefined;
     }
     this.flags[i] &= ~SHOWN;

@@ -415,6 +415,15 @@ describe('MetricsFlusher against a real Redis', () => {
     expect(await total(seriesField('size_m', a))).toEqual({ c: 3, s: 10 });
   });
 
+  /** A registry with one counter by `queue`, flushed through a store that fails the calls planned. */
+  function queueCounter(name: string) {
+    const registry = new Registry();
+    const counter = new Counter({ name, help: 'J', labelNames: ['queue'], registers: [registry] });
+    const store = new FailingStore(new RedisMetricsStore(redis.client, prefix));
+    const { identity, flusher } = makeFlusher(registry, { store });
+    return { registry, counter, store, identity, flusher };
+  }
+
   it('counts a series that left its field and came back (default labels changed and changed back) once', async () => {
     const registry = new Registry();
     const counter = new Counter({
@@ -475,15 +484,7 @@ describe('MetricsFlusher against a real Redis', () => {
   });
 
   it('counts a series once that came back before the delete of its previous value was known to be applied', async () => {
-    const registry = new Registry();
-    const counter = new Counter({
-      name: 'jobs_lost',
-      help: 'J',
-      labelNames: ['queue'],
-      registers: [registry],
-    });
-    const store = new FailingStore(new RedisMetricsStore(redis.client, prefix));
-    const { flusher } = makeFlusher(registry, { store });
+    const { registry, counter, store, flusher } = queueCounter('jobs_lost');
     const a = { queue: 'a' };
     counter.inc(a, 2);
     expect((await flusher.flush()).ok).toBe(true);
@@ -555,15 +556,7 @@ describe('MetricsFlusher against a real Redis', () => {
   });
 
   it('counts a series once that left its field in a flush that repaired the store, and came back', async () => {
-    const registry = new Registry();
-    const counter = new Counter({
-      name: 'jobs_repaired_away',
-      help: 'J',
-      labelNames: ['queue'],
-      registers: [registry],
-    });
-    const identity = ProcessIdentity.create();
-    const flusher = testFlusher(redis.client, prefix, registry, { identity });
+    const { registry, counter, identity, flusher } = queueCounter('jobs_repaired_away');
     const a = { queue: 'a' };
     counter.inc(a, 2);
     expect((await flusher.flush()).ok).toBe(true);
@@ -583,16 +576,7 @@ describe('MetricsFlusher against a real Redis', () => {
   });
 
   it('counts a series once that came back after a repair that found the totals whole', async () => {
-    const registry = new Registry();
-    const counter = new Counter({
-      name: 'jobs_back_after_repair',
-      help: 'J',
-      labelNames: ['queue'],
-      registers: [registry],
-    });
-    const store = new FailingStore(new RedisMetricsStore(redis.client, prefix));
-    const identity = ProcessIdentity.create();
-    const flusher = storeFlusher(store, registry, { identity });
+    const { registry, counter, store, identity, flusher } = queueCounter('jobs_back_after_repair');
     const [a, b] = [{ queue: 'a' }, { queue: 'b' }];
     counter.inc(a, 2);
     counter.inc(b, 5);
