@@ -49,20 +49,21 @@ describe('the handover between flushers of one registry', () => {
     },
   );
 
-  it('counts a series once that left its field under the earlier flusher and comes back under the next', async () => {
-    const prefix = redis.prefix('handover-back');
-    const registry = new Registry();
+  /**
+   * A counter by `queue` named `name` in `registry`, flushers of it under `prefix`, a total by the text
+   * of its labels, and a first app that counted 2 for queue a and 5 for b, then moved every series to
+   * zone z1 (the default labels) and counted 1 more for a there.
+   */
+  async function movedUnderFirstApp(prefix: string, name: string, registry = new Registry()) {
     const counter = new Counter({
-      name: 'handed_back_total',
-      help: 'Handed',
+      name,
+      help: 'Moving',
       labelNames: ['queue'],
       registers: [registry],
     });
     const flusher = () => testFlusher(redis.client, prefix, registry);
     const total = (labels: string) =>
-      redis.client.hget(`{${prefix}}:totals`, `["handed_back_total",{${labels}}]`);
-
-    // The first app counts 2; the series moves to another field (default labels) and counts 1 more.
+      redis.client.hget(`{${prefix}}:totals`, `[${JSON.stringify(name)},{${labels}}]`);
     const first = flusher();
     counter.inc({ queue: 'a' }, 2);
     counter.inc({ queue: 'b' }, 5);
@@ -70,6 +71,16 @@ describe('the handover between flushers of one registry', () => {
     registry.setDefaultLabels({ zone: 'z1' });
     counter.inc({ queue: 'a' });
     expect((await first.flush()).ok).toBe(true);
+    return { registry, counter, flusher, total, first };
+  }
+
+  it('counts a series once that left its field under the earlier flusher and comes back under the next', async () => {
+    const prefix = redis.prefix('handover-back');
+    // The first app counts 2; the series moves to another field (default labels) and counts 1 more.
+    const { registry, counter, flusher, total, first } = await movedUnderFirstApp(
+      prefix,
+      'handed_back_total',
+    );
     const fromFirst = first.delivered();
     await first.end();
     // The next app on the registry: the series comes back and counts 4 more.
@@ -102,24 +113,11 @@ describe('the handover between flushers of one registry', () => {
   // whose series the registry still holds: the fields series left must go with it.
   it('counts a series once that left its field under the earlier manager and comes back under the next, through the handover a manager keeps', async () => {
     const prefix = redis.prefix('handover-kept');
-    const registry = new Registry();
-    const counter = new Counter({
-      name: 'kept_back_total',
-      help: 'Kept',
-      labelNames: ['queue'],
-      registers: [registry],
-    });
-    const flusher = () => testFlusher(redis.client, prefix, registry);
     const place = `handover-kept ${prefix}`;
-    const total = (labels: string) =>
-      redis.client.hget(`{${prefix}}:totals`, `["kept_back_total",{${labels}}]`);
-
-    const first = flusher();
-    counter.inc({ queue: 'a' }, 2);
-    expect((await first.flush()).ok).toBe(true);
-    registry.setDefaultLabels({ zone: 'z1' });
-    counter.inc({ queue: 'a' });
-    expect((await first.flush()).ok).toBe(true);
+    const { registry, counter, flusher, total, first } = await movedUnderFirstApp(
+      prefix,
+      'kept_back_total',
+    );
     leaveDelivered(registry, place, first.delivered()!);
     await first.end();
     const second = flusher();
@@ -136,24 +134,13 @@ describe('the handover between flushers of one registry', () => {
   it('counts a series once that comes back under a third flusher after series moved again under the second', async () => {
     const prefix = redis.prefix('handover-twice');
     const registry = new Registry();
-    const counter = new Counter({
-      name: 'twice_back_total',
-      help: 'Twice',
-      labelNames: ['queue'],
-      registers: [registry],
-    });
     const other = new Counter({ name: 'other_total', help: 'Other', registers: [registry] });
-    const flusher = () => testFlusher(redis.client, prefix, registry);
-    const total = (labels: string) =>
-      redis.client.hget(`{${prefix}}:totals`, `["twice_back_total",{${labels}}]`);
-
     // The first app counts 2 under no default labels, the series moves and counts 1 more.
-    const first = flusher();
-    counter.inc({ queue: 'a' }, 2);
-    expect((await first.flush()).ok).toBe(true);
-    registry.setDefaultLabels({ zone: 'z1' });
-    counter.inc({ queue: 'a' });
-    expect((await first.flush()).ok).toBe(true);
+    const { counter, flusher, total, first } = await movedUnderFirstApp(
+      prefix,
+      'twice_back_total',
+      registry,
+    );
     const fromFirst = first.delivered();
     await first.end();
     // The second app: the series, and one of another metric, move again (the default labels change).
