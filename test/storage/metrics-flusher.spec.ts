@@ -483,24 +483,48 @@ describe('MetricsFlusher against a real Redis', () => {
     expect(await total(seriesField('jobs_back', b))).toEqual({ v: 5 });
   });
 
-  it('counts a series once that came back before the delete of its previous value was known to be applied', async () => {
-    const { registry, counter, store, flusher } = queueCounter('jobs_lost');
-    const a = { queue: 'a' };
-    counter.inc(a, 2);
-    expect((await flusher.flush()).ok).toBe(true);
+  it.each([
+    {
+      // The write that moves the series and deletes its previous value is applied; its reply is lost.
+      when: 'it came back before the delete of its previous value was known to be applied',
+      name: 'jobs_lost',
+      fault: ({ store }: ReturnType<typeof queueCounter>) => {
+        store.plan.push({ call: 'write', failure: 'after' });
+        return Promise.resolve();
+      },
+      movedOk: false,
+    },
+    {
+      // Redis lost this process's gauges, so the flush that moves the series repairs before it deletes
+      // the previous value the series left.
+      when: 'it left its field in a flush that repaired the store',
+      name: 'jobs_repaired_away',
+      fault: async ({ identity }: ReturnType<typeof queueCounter>) => {
+        await redis.client.del(keys.gauges(identity.id));
+      },
+      movedOk: true,
+    },
+  ])(
+    'counts a series that moved away and came back once when $when',
+    async ({ name, fault, movedOk }) => {
+      const moving = queueCounter(name);
+      const { registry, counter, flusher } = moving;
+      const a = { queue: 'a' };
+      counter.inc(a, 2);
+      expect((await flusher.flush()).ok).toBe(true);
 
-    // The write that moves the series and deletes its previous value is applied; its reply is lost.
-    registry.setDefaultLabels({ zone: 'z1' });
-    counter.inc(a);
-    store.plan.push({ call: 'write', failure: 'after' });
-    expect((await flusher.flush()).ok).toBe(false);
-    registry.setDefaultLabels({});
-    counter.inc(a, 4);
-    expect((await flusher.flush()).ok).toBe(true);
+      registry.setDefaultLabels({ zone: 'z1' });
+      counter.inc(a);
+      await fault(moving);
+      expect((await flusher.flush()).ok).toBe(movedOk);
+      registry.setDefaultLabels({});
+      counter.inc(a, 4);
+      expect((await flusher.flush()).ok).toBe(true);
 
-    expect(await total(seriesField('jobs_lost', a))).toEqual({ v: 7 });
-    expect(await total(seriesField('jobs_lost', { ...a, zone: 'z1' }))).toEqual({ v: 3 });
-  });
+      expect(await total(seriesField(name, a))).toEqual({ v: 7 });
+      expect(await total(seriesField(name, { ...a, zone: 'z1' }))).toEqual({ v: 3 });
+    },
+  );
 
   it('keeps under each field the value last shown there while default labels change back and forth, through failed writes', async () => {
     const random = seededRandom(11);
@@ -553,26 +577,6 @@ describe('MetricsFlusher against a real Redis', () => {
       expect(numbers(Object.entries(totals))).toEqual(numbers(lastShown));
     }
     expect(failed).toBe(17);
-  });
-
-  it('counts a series once that left its field in a flush that repaired the store, and came back', async () => {
-    const { registry, counter, identity, flusher } = queueCounter('jobs_repaired_away');
-    const a = { queue: 'a' };
-    counter.inc(a, 2);
-    expect((await flusher.flush()).ok).toBe(true);
-
-    // The series moves away; Redis lost this process's gauges, so that flush repairs before it
-    // deletes the previous value the series left.
-    registry.setDefaultLabels({ zone: 'z1' });
-    counter.inc(a);
-    await redis.client.del(keys.gauges(identity.id));
-    expect((await flusher.flush()).ok).toBe(true);
-    registry.setDefaultLabels({});
-    counter.inc(a, 4);
-    expect((await flusher.flush()).ok).toBe(true);
-
-    expect(await total(seriesField('jobs_repaired_away', a))).toEqual({ v: 7 });
-    expect(await total(seriesField('jobs_repaired_away', { ...a, zone: 'z1' }))).toEqual({ v: 3 });
   });
 
   it('counts a series once that came back after a repair that found the totals whole', async () => {
