@@ -23,6 +23,14 @@ export interface ConnectionHistory {
   /** Whether the current connection became ready (served commands). */
   ready: boolean;
   /**
+   * Whether the server's first words on a connection since the client was last ready were Redis's
+   * refusal of a client over its `maxclients` (`-ERR max number of clients reached`), sent before it
+   * closes the connection. ioredis reports only the closed socket (EPIPE or ECONNRESET), which reads
+   * like a TLS port, and often before the refusal is read (then it is lost): so this stays true over
+   * the attempts that follow, until a connection's first words are something else or it is ready.
+   */
+  refusedAtMaxClients: boolean;
+  /**
    * An error after which the module closed its client for good, as reconnecting cannot mend it (the
    * server has no database of the number asked for).
    */
@@ -30,6 +38,9 @@ export interface ConnectionHistory {
 }
 
 const histories = new WeakMap<object, ConnectionHistory>();
+
+/** What Redis writes to a connection it refuses because it has `maxclients` clients already. */
+const MAX_CLIENTS_REFUSAL = '-ERR max number of clients reached';
 
 /** What ioredis rejects the commands of a connection with when it closes, whatever the cause. */
 const GAVE_UP_COMMANDS = /^Reached the max retries per request limit|^Connection is closed/;
@@ -44,19 +55,28 @@ export function trackConnectionHistory(client: Redis | Cluster): void {
     lastErrorAfterConnect: false,
     connected: false,
     ready: false,
+    refusedAtMaxClients: false,
   };
   histories.set(client, history);
   client.on('connect', () => {
     history.connected = true;
     history.ready = false;
     // A Cluster client has no stream of its own: its nodes' addresses are named by their errors.
-    const stream = (client as { stream?: { remoteAddress?: string; remotePort?: number } }).stream;
+    const stream = (client as { stream?: ClientStream }).stream;
     if (stream?.remoteAddress && stream.remotePort) {
       history.lastAddress = formatAddress(stream.remoteAddress, stream.remotePort);
+    }
+    // The server's first words only, read alongside ioredis: a refusal at maxclients comes before
+    // any answer, and ioredis reports the connection closed after it, not the refusal.
+    if (typeof stream?.once === 'function') {
+      stream.once('data', (chunk: Buffer | string) => {
+        history.refusedAtMaxClients = String(chunk).startsWith(MAX_CLIENTS_REFUSAL);
+      });
     }
   });
   client.on('ready', () => {
     history.ready = true;
+    history.refusedAtMaxClients = false;
     history.lastError = undefined;
     history.lastSentinelError = undefined;
   });
@@ -79,6 +99,13 @@ export function trackConnectionHistory(client: Redis | Cluster): void {
 /** The history of a client tracked by {@link trackConnectionHistory}; undefined for any other. */
 export function connectionHistory(client: object): ConnectionHistory | undefined {
   return histories.get(client);
+}
+
+/** What the history reads of a client's socket. */
+interface ClientStream {
+  remoteAddress?: string;
+  remotePort?: number;
+  once?: (event: 'data', listener: (chunk: Buffer | string) => void) => unknown;
 }
 
 /** `host:port`, with an IPv6 host in brackets. */

@@ -344,11 +344,25 @@ function explainCause(
       kind: RedisConnectionError,
     };
   }
+  if (
+    /max number of clients reached/i.test(text) ||
+    ((code === 'ECONNRESET' || code === 'EPIPE') &&
+      afterConnect &&
+      client !== undefined &&
+      connectionHistory(client)?.refusedAtMaxClients === true)
+  ) {
+    // Redis refuses a client over maxclients with an error line and closes the connection; ioredis
+    // reports the closed socket, which would read as a TLS port.
+    return {
+      message: `maxclients: ${at} has reached its maxclients limit and refuses new connections (ERR max number of clients reached; raise maxclients there or close clients; the client keeps reconnecting)`,
+      kind: RedisConnectionError,
+    };
+  }
   if ((code === 'ECONNRESET' || code === 'EPIPE') && afterConnect) {
     return {
       message: tlsOn
         ? `server closed the connection during TLS set-up at ${at} (does it require a client certificate? set ${hint.certFile} and ${hint.keyFile})`
-        : `server closed the connection before answering at ${at} (is it a TLS port? ${hint.useTls})`,
+        : `server closed the connection before answering at ${at} (is it a TLS port? ${hint.useTls}; or has it reached its maxclients?)`,
       kind: RedisConnectionError,
     };
   }

@@ -226,7 +226,7 @@ describe('a connection that cannot work names its cause', () => {
     const failure = await reportedFailure({ url: `redis://127.0.0.1:${tlsServer.port}` });
     expectReported(
       failure,
-      `server closed the connection before answering at 127.0.0.1:${tlsServer.port} (is it a TLS port? use rediss:// in the url option)`,
+      `server closed the connection before answering at 127.0.0.1:${tlsServer.port} (is it a TLS port? use rediss:// in the url option; or has it reached its maxclients?)`,
     );
   });
 
@@ -843,6 +843,59 @@ describe('a Sentinel setup that cannot be used names its cause', () => {
       'Sentinel: no sentinel knows a master named "not-monitored" (check REDIS_SENTINEL_MASTER)',
       [SENTINEL_SECRET],
     );
+  });
+});
+
+describe('a server at its maxclients names the limit', () => {
+  it('Redis refuses a new connection with "max number of clients reached": maxclients, not only a TLS port', async () => {
+    const dir = await makeTempDir('maxclients');
+    const server = await startRedisProcess({
+      dir,
+      port: await freePort(),
+      args: (port: number) => [
+        ...['--port', String(port), '--bind', '127.0.0.1', '--save', ''],
+        ...['--maxclients', '1'],
+      ],
+    });
+    // The one connection the server allows, held by another client.
+    const holder = new Redis({ port: server.port, host: '127.0.0.1' });
+    holder.on('error', () => undefined);
+    const { manager, logged } = managerKeepingLogs(
+      `redis://127.0.0.1:${server.port}`,
+      uniquePrefix('maxclients'),
+    );
+    const at = `127.0.0.1:${server.port}`;
+    const refused = `maxclients: ${at} has reached its maxclients limit and refuses new connections (ERR max number of clients reached; raise maxclients there or close clients; the client keeps reconnecting)`;
+    // ioredis often sees the socket closed before it reads Redis's refusal: that attempt can only
+    // be told from a TLS port by the hint.
+    const unread = `server closed the connection before answering at ${at} (is it a TLS port? use rediss:// in the url option; or has it reached its maxclients?)`;
+    try {
+      await holder.ping();
+      expect(await manager.setup()).toBe(false);
+      const flushWarnings = () => logged.filter((line) => line.startsWith('Flushing metrics to '));
+      expect(flushWarnings()).toHaveLength(1);
+      expect([refused, unread].map((cause) => flushWarnings()[0].endsWith(`: ${cause}`))).toContain(
+        true,
+      );
+      // One of the attempts that follow reads the refusal, and from then on it is named.
+      const deadline = Date.now() + 5_000;
+      while ((await manager.health()).error !== refused && Date.now() < deadline) {
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      }
+      expect((await manager.health()).error).toBe(refused);
+      const failed = await (manager.getClient() as Redis).ping().then(
+        () => undefined,
+        (error: unknown) => error as Error,
+      );
+      expect(failed).toBeInstanceOf(RedisConnectionError);
+      expect(failed?.message).toBe(refused);
+      expect(flushWarnings()).toHaveLength(1);
+    } finally {
+      await manager.teardown();
+      holder.disconnect();
+      await server.kill();
+      await removeTempDir(dir);
+    }
   });
 });
 

@@ -93,7 +93,7 @@ describe('Sentinel in front of TLS servers', () => {
     expect(
       masterAt.map(
         (at) =>
-          `server closed the connection before answering at ${at} (is it a TLS port? use rediss:// or REDIS_SSL=true)`,
+          `server closed the connection before answering at ${at} (is it a TLS port? use rediss:// or REDIS_SSL=true; or has it reached its maxclients?)`,
       ),
     ).toContain(refused?.error?.message);
 
