@@ -263,6 +263,12 @@ export class MetricsFlusher {
    * that flush ends, not when the stop comes: a flush running then may work again first.
    */
   private failedAgain = false;
+  /**
+   * The causes the logs named since flushing last worked (numbers of ms left out), so that a flush
+   * failing for another cause says so once: the first failure often meets only the lost connection,
+   * and the reconnection then meets what lasts (a password set meanwhile, a user removed).
+   */
+  private readonly toldCauses = new Set<string>();
   /** Set by {@link stop} and {@link abandon}: a failed flush is no longer retried. */
   private stopping = false;
   /** Set while a stop tries its last flush again (see `isPassing`), with the wait between tries. */
@@ -1141,11 +1147,16 @@ export class MetricsFlusher {
       this.withheld = result;
       return;
     }
+    if (!result.ok && this.failing === 'failed' && !this.stopping) {
+      this.reportChangedCause(result.error);
+      return;
+    }
     if (!result.ok && this.failing !== 'failed') {
       const waited = this.failing === 'waiting';
       this.failing = 'failed';
       // The line about the wait named the trouble already; a stop's "not retried" is news.
       if (waited && !this.stopping) return;
+      this.toldCauses.add(causeKey(result.error?.message));
       const where = this.options.store.description;
       logger?.warn(
         !this.stopping
@@ -1156,8 +1167,19 @@ export class MetricsFlusher {
       );
     } else if (result.ok && this.failing) {
       this.failing = false;
+      this.toldCauses.clear();
       logger?.log(`Flushing metrics to ${this.options.store.description} works again.`);
     }
+  }
+
+  /** Logs once each cause of a failure that the lines since flushing last worked did not name. */
+  private reportChangedCause(error: Error | undefined): void {
+    const key = causeKey(error?.message);
+    if (this.toldCauses.has(key)) return;
+    this.toldCauses.add(key);
+    this.options.logger?.warn(
+      `Flushing metrics to ${this.options.store.description} still fails, now because: ${error?.message}; counting goes on in memory and is retried every ${this.options.intervalMs} ms`,
+    );
   }
 
   /**
@@ -1171,6 +1193,7 @@ export class MetricsFlusher {
     const cause =
       this.options.describeWait?.() ??
       `no answer yet (${this.options.store.silenceCause ?? 'Redis slow, paused or out of reach'})`;
+    this.toldCauses.add(causeKey(cause));
     this.options.logger?.warn(
       `Flushing metrics to ${this.options.store.description} has waited over ${waitMs} ms for an answer; counting goes on in memory, and one flush at a time waits until it comes: ${cause}`,
     );
@@ -1194,6 +1217,16 @@ function heldValues(writes: WriteHistory, held: number | undefined): Map<string,
     if (values !== undefined) return values;
   }
   return new Map(writes.acked);
+}
+
+/**
+ * A failure's cause as {@link MetricsFlusher} compares them: its numbers of ms left out, and the
+ * client's status while it reconnects (`connect`, `reconnecting`: one cause, met at two moments).
+ */
+function causeKey(message: string | undefined): string {
+  return (message ?? '')
+    .replace(/\d+ ms\b/g, '# ms')
+    .replace(/ \((?:connect|connecting|reconnecting|wait|close)\)/g, '');
 }
 
 function noChanges(): SeriesChanges {

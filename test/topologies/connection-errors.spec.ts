@@ -860,10 +860,8 @@ describe('a server at its maxclients names the limit', () => {
     // The one connection the server allows, held by another client.
     const holder = new Redis({ port: server.port, host: '127.0.0.1' });
     holder.on('error', () => undefined);
-    const { manager, logged } = managerKeepingLogs(
-      `redis://127.0.0.1:${server.port}`,
-      uniquePrefix('maxclients'),
-    );
+    const keyPrefix = uniquePrefix('maxclients');
+    const { manager, logged } = managerKeepingLogs(`redis://127.0.0.1:${server.port}`, keyPrefix);
     const at = `127.0.0.1:${server.port}`;
     const refused = `maxclients: ${at} has reached its maxclients limit and refuses new connections (ERR max number of clients reached; raise maxclients there or close clients; the client keeps reconnecting)`;
     // ioredis often sees the socket closed before it reads Redis's refusal: that attempt can only
@@ -873,7 +871,6 @@ describe('a server at its maxclients names the limit', () => {
       await holder.ping();
       expect(await manager.setup()).toBe(false);
       const flushWarnings = () => logged.filter((line) => line.startsWith('Flushing metrics to '));
-      expect(flushWarnings()).toHaveLength(1);
       expect([refused, unread].map((cause) => flushWarnings()[0].endsWith(`: ${cause}`))).toContain(
         true,
       );
@@ -889,10 +886,96 @@ describe('a server at its maxclients names the limit', () => {
       );
       expect(failed).toBeInstanceOf(RedisConnectionError);
       expect(failed?.message).toBe(refused);
-      expect(flushWarnings()).toHaveLength(1);
+      // The log names the refusal once too: in its first line, or in one that follows the first.
+      const flushing = `Flushing metrics to Redis under prefix "${keyPrefix}"`;
+      expect([
+        [`${flushing} failed; counting goes on in memory and is retried every 250 ms: ${refused}`],
+        [
+          `${flushing} failed; counting goes on in memory and is retried every 250 ms: ${unread}`,
+          `${flushing} still fails, now because: ${refused}; counting goes on in memory and is retried every 250 ms`,
+        ],
+      ]).toContainEqual(flushWarnings());
     } finally {
       await manager.teardown();
       holder.disconnect();
+      await server.kill();
+      await removeTempDir(dir);
+    }
+  });
+});
+
+describe('a password set on Redis while the module runs', () => {
+  it('the log names NOAUTH once the reconnection meets it, after the first line named the lost connection', async () => {
+    const dir = await makeTempDir('requirepass');
+    const server = await startRedisProcess({
+      dir,
+      port: await freePort(),
+      args: (port: number) => [...['--port', String(port), '--bind', '127.0.0.1', '--save', '']],
+    });
+    const at = `127.0.0.1:${server.port}`;
+    const keyPrefix = uniquePrefix('requirepass');
+    const logged: string[] = [];
+    const manager = new RedisStorageManager(
+      {
+        url: `redis://${at}`,
+        keyPrefix,
+        registry: new Registry(),
+        defaultMetrics: false,
+        httpMetrics: false,
+        freshScrapeWaitMs: 0,
+        flushIntervalMs: 60_000,
+      },
+      {
+        log: (message: string) => void logged.push(message),
+        warn: (message: string) => void logged.push(message),
+        error: (message: string) => void logged.push(message),
+      },
+    );
+    const admin = new Redis({ port: server.port, host: '127.0.0.1' });
+    admin.on('error', () => undefined);
+    const where = `Redis under prefix "${keyPrefix}"`;
+    const noauth = `NOAUTH: ${at} requires a password (put it in the url option)`;
+    try {
+      expect(await manager.setup()).toBe(true);
+      logged.length = 0;
+      await admin.call('CONFIG', 'SET', 'requirepass', 'Runtime-pa55');
+      await admin.auth('Runtime-pa55');
+      const client = manager.getClient() as Redis;
+      const closed = new Promise((resolve) => client.once('close', resolve));
+      await admin.call('CLIENT', 'KILL', 'TYPE', 'normal');
+      await closed;
+      // The first failure meets the connection as it is lost, before the reconnection's NOAUTH.
+      const first = await manager.flush();
+      expect(first?.ok).toBe(false);
+      const deadline = Date.now() + 5_000;
+      // Flushes every 100 ms, as the background would: the reconnection meets NOAUTH meanwhile.
+      while ((await manager.flush())?.error?.message !== noauth && Date.now() < deadline) {
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      }
+      expect((await manager.health()).error).toBe(noauth);
+      for (let i = 0; i < 3; i++) expect((await manager.flush())?.ok).toBe(false);
+      const warnings = logged.filter((line) => line.startsWith(`Flushing metrics to ${where}`));
+      expect(warnings).toHaveLength(2);
+      expect(warnings[0]).toBe(
+        `Flushing metrics to ${where} failed; counting goes on in memory and is retried every 60000 ms: ${first?.error?.message}`,
+      );
+      expect(first?.error?.message).not.toBe(noauth);
+      expect(warnings[1]).toBe(
+        `Flushing metrics to ${where} still fails, now because: ${noauth}; counting goes on in memory and is retried every 60000 ms`,
+      );
+      await admin.call('CONFIG', 'SET', 'requirepass', '');
+      const recovered = Date.now() + 5_000;
+      while (!(await manager.flush())?.ok && Date.now() < recovered) {
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      }
+      expect(logged.filter((line) => line.startsWith(`Flushing metrics to ${where}`))).toEqual([
+        ...warnings,
+        `Flushing metrics to ${where} works again.`,
+      ]);
+      expect(JSON.stringify(logged)).not.toContain('Runtime-pa55');
+    } finally {
+      await manager.teardown();
+      admin.disconnect();
       await server.kill();
       await removeTempDir(dir);
     }

@@ -197,8 +197,11 @@ describe('the last flush at shutdown, with Redis out of reach since before it', 
 
     await close();
 
-    // Before: nothing more, the last line saying the counts were still to be retried.
-    expect(warnings.slice(1)).toEqual([
+    // Before: nothing more, the last line saying the counts were still to be retried; but once, when
+    // the reconnection met a refused connection after the first line met the lost one, that cause.
+    const stillFails = `Flushing metrics to Redis under prefix "gone-before-stop" still fails, now because: connection refused at 127.0.0.1:${server.port} (is Redis running there? check the url option); counting goes on in memory and is retried every 100 ms`;
+    expect(warnings.slice(1).filter((line) => line === stillFails).length).toBeLessThanOrEqual(1);
+    expect(warnings.slice(1).filter((line) => line !== stillFails)).toEqual([
       `Gave up flushing metrics to Redis under prefix "gone-before-stop" at shutdown (connection refused at 127.0.0.1:${server.port} (is Redis running there? check the url option)): what this process counted since its last written flush is lost.`,
     ]);
   }, 30_000);
