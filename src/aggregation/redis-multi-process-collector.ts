@@ -26,7 +26,7 @@ import type { MetricFamily } from './metric-family.js';
 import { readPrefix, type PrefixData } from './prefix-data.js';
 import { SeriesFieldCache } from './series-field-cache.js';
 import { ShownWrites } from './shown-writes.js';
-import { repairedSinceBorn, TotalsBorn } from './totals-born.js';
+import { TotalsBorn } from './totals-born.js';
 import { checkTotalsWhole } from './whole-totals.js';
 
 /** The most of one problem a warning shows: it may quote a series field, of any length. */
@@ -221,13 +221,7 @@ export class RedisMultiProcessCollector {
   ): void {
     // Compared first, so that its grace counts from when the change was first read, even by a scrape
     // that fails for another reason (a writer's #lost-at).
-    const { born, lostAt } = data.markers;
-    const anew = this.totalsBorn.check(
-      born,
-      this.lostDataGraceMs,
-      undefined,
-      repairedSinceBorn(born, lostAt, data.now, this.lostDataGraceMs),
-    );
+    const anew = this.totalsBorn.check(data.markers.born, this.lostDataGraceMs);
     checkTotalsWhole(data, this.store.description, this.lostDataGraceMs);
     const inTotals = ownWrite && data.markers.totals.get(ownWrite.processId);
     const inMetadata = ownWrite && data.markers.metadata.get(ownWrite.processId);

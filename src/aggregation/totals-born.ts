@@ -25,22 +25,13 @@ export class TotalsBorn {
 
   /**
    * Compares a read's stamp with the one scrapes read before, and records it.
-   * @param repaired whether a writer found the loss after these totals were made (their `#lost-at`
-   *   is not older than their `#born`) and that loss's grace has passed: every live process that
-   *   wrote before has written again, so the totals are whole however long ago this collector saw them.
    * @returns what changed while within `graceMs` of when it was first seen, else `undefined`.
    */
   check(
     born: string | undefined,
     graceMs: number,
     now = performance.now(),
-    repaired = false,
   ): TotalsAnew | undefined {
-    if (repaired && born !== undefined) {
-      this.known = born;
-      this.anew = undefined;
-      return undefined;
-    }
     if (this.known === undefined || born === this.known) {
       this.known ??= born;
       // A read that began before the change may end after it: the next one sees it again, and waits.
@@ -61,19 +52,4 @@ export class TotalsBorn {
     }
     return undefined;
   }
-}
-
-/**
- * Whether a writer found a loss after the totals stamped `born` were made and the grace of that
- * loss has passed by the read's clock `now` (the store's ms, as `#lost-at` and `#born` are).
- */
-export function repairedSinceBorn(
-  born: string | undefined,
-  lostAt: number | undefined,
-  now: number,
-  graceMs: number,
-): boolean {
-  if (born === undefined || lostAt === undefined || Number.isNaN(lostAt)) return false;
-  const bornAt = Number(born.split(' ', 1)[0]);
-  return !Number.isNaN(bornAt) && lostAt >= bornAt && now - lostAt >= graceMs;
 }
