@@ -1,7 +1,7 @@
 import { Redis, type RedisOptions } from 'ioredis';
 import { Counter, Registry } from 'prom-client';
 
-import { ProcessIdentity, RedisMetricsStore } from '../../src/index.js';
+import { ProcessIdentity, RedisMetricsStore, type MetricsFlusher } from '../../src/index.js';
 import { FailingStore, type Failure } from '../harness/failing-store.js';
 import { startPrivateRedis } from '../harness/redis-server.mjs';
 import { leaveDelivered, takeDelivered } from '../../src/storage/registry-handover.js';
@@ -71,25 +71,30 @@ describe('the handover between flushers of one registry', () => {
     registry.setDefaultLabels({ zone: 'z1' });
     counter.inc({ queue: 'a' });
     expect((await first.flush()).ok).toBe(true);
-    return { registry, counter, flusher, total, first };
+    /** The next app goes on from `from`: every series comes back to no default labels, a counts 4 more. */
+    const comesBack = async (from: Parameters<MetricsFlusher['startFrom']>[0]) => {
+      const next = flusher();
+      next.startFrom(from);
+      expect((await next.flush()).ok).toBe(true);
+      registry.setDefaultLabels({});
+      counter.inc({ queue: 'a' }, 4);
+      expect((await next.flush()).ok).toBe(true);
+      return next;
+    };
+    return { registry, counter, flusher, total, first, comesBack };
   }
 
   it('counts a series once that left its field under the earlier flusher and comes back under the next', async () => {
     const prefix = redis.prefix('handover-back');
     // The first app counts 2; the series moves to another field (default labels) and counts 1 more.
-    const { registry, counter, flusher, total, first } = await movedUnderFirstApp(
+    const { registry, flusher, total, first, comesBack } = await movedUnderFirstApp(
       prefix,
       'handed_back_total',
     );
     const fromFirst = first.delivered();
     await first.end();
     // The next app on the registry: the series comes back and counts 4 more.
-    const second = flusher();
-    second.startFrom(fromFirst!);
-    expect((await second.flush()).ok).toBe(true);
-    registry.setDefaultLabels({});
-    counter.inc({ queue: 'a' }, 4);
-    expect((await second.flush()).ok).toBe(true);
+    const second = await comesBack(fromFirst!);
 
     expect(await total('"queue":"a"')).toBe('v 7');
     expect(await total('"queue":"a","zone":"z1"')).toBe('v 3');
@@ -114,18 +119,13 @@ describe('the handover between flushers of one registry', () => {
   it('counts a series once that left its field under the earlier manager and comes back under the next, through the handover a manager keeps', async () => {
     const prefix = redis.prefix('handover-kept');
     const place = `handover-kept ${prefix}`;
-    const { registry, counter, flusher, total, first } = await movedUnderFirstApp(
+    const { registry, total, first, comesBack } = await movedUnderFirstApp(
       prefix,
       'kept_back_total',
     );
     leaveDelivered(registry, place, first.delivered()!);
     await first.end();
-    const second = flusher();
-    second.startFrom(takeDelivered(registry, place)!);
-    expect((await second.flush()).ok).toBe(true);
-    registry.setDefaultLabels({});
-    counter.inc({ queue: 'a' }, 4);
-    expect((await second.flush()).ok).toBe(true);
+    await comesBack(takeDelivered(registry, place)!);
 
     expect(await total('"queue":"a"')).toBe('v 7');
     expect(await total('"queue":"a","zone":"z1"')).toBe('v 3');
@@ -136,7 +136,7 @@ describe('the handover between flushers of one registry', () => {
     const registry = new Registry();
     const other = new Counter({ name: 'other_total', help: 'Other', registers: [registry] });
     // The first app counts 2 under no default labels, the series moves and counts 1 more.
-    const { counter, flusher, total, first } = await movedUnderFirstApp(
+    const { flusher, total, first, comesBack } = await movedUnderFirstApp(
       prefix,
       'twice_back_total',
       registry,
@@ -154,12 +154,7 @@ describe('the handover between flushers of one registry', () => {
     const fromSecond = second.delivered();
     await second.end();
     // The third app: the first series comes back to its first field and counts 4 more.
-    const third = flusher();
-    third.startFrom(fromSecond!);
-    expect((await third.flush()).ok).toBe(true);
-    registry.setDefaultLabels({});
-    counter.inc({ queue: 'a' }, 4);
-    expect((await third.flush()).ok).toBe(true);
+    await comesBack(fromSecond!);
 
     expect(await total('"queue":"a"')).toBe('v 7');
     expect(await total('"queue":"a","zone":"z1"')).toBe('v 3');
