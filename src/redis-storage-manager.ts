@@ -497,7 +497,7 @@ export class RedisStorageManager
       if (delivered) leaveDelivered(this.registry, this.storePlace(), delivered);
       this.logger.warn(
         `The Redis client given as the "client" option was closed before the last flush of this process (${this.identity.id}) at shutdown, ` +
-          "by a shutdown hook that ran before the metrics module's (such as that of the module that made it): " +
+          "by a shutdown hook that ran before the metrics module's (such as that of the module that made it) or by its retryStrategy giving up: " +
           'what it counted since its last flush is lost, and its gauges stay until a live process ends it (ttlSeconds). ' +
           'Close that client after app.close() has resolved, or give the module a url to connect with a client of its own.',
       );
@@ -528,8 +528,8 @@ export class RedisStorageManager
 
   /**
    * Whether a client of the user's has been closed (by a shutdown hook of the app's that Nest ran before
-   * the module's, often that of the module that made it): ioredis does not reconnect it, so no flush can
-   * reach Redis any more.
+   * the module's, often that of the module that made it, or by its own retryStrategy giving up, which
+   * also leaves it in "end"): ioredis does not reconnect it, so no flush can reach Redis any more.
    */
   private clientClosedBeforeUs(): boolean {
     if (this.ownsClient || !this.client) return false;

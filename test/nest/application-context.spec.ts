@@ -179,7 +179,7 @@ describe('a worker without an HTTP server (createApplicationContext), as the REA
     expect(performance.now() - started).toBeLessThan(1000);
     const process = (await worker.get(RedisStorageManager).health()).process;
     expect(problems).toEqual([
-      `The Redis client given as the "client" option was closed before the last flush of this process (${process}) at shutdown, by a shutdown hook that ran before the metrics module's (such as that of the module that made it): what it counted since its last flush is lost, and its gauges stay until a live process ends it (ttlSeconds). Close that client after app.close() has resolved, or give the module a url to connect with a client of its own.`,
+      `The Redis client given as the "client" option was closed before the last flush of this process (${process}) at shutdown, by a shutdown hook that ran before the metrics module's (such as that of the module that made it) or by its retryStrategy giving up: what it counted since its last flush is lost, and its gauges stay until a live process ends it (ttlSeconds). Close that client after app.close() has resolved, or give the module a url to connect with a client of its own.`,
     ]);
   });
 });
