@@ -864,16 +864,16 @@ describe('a server at its maxclients names the limit', () => {
     const { manager, logged } = managerKeepingLogs(`redis://127.0.0.1:${server.port}`, keyPrefix);
     const at = `127.0.0.1:${server.port}`;
     const refused = `maxclients: ${at} has reached its maxclients limit and refuses new connections (ERR max number of clients reached; raise maxclients there or close clients; the client keeps reconnecting)`;
-    // ioredis often sees the socket closed before it reads Redis's refusal: that attempt can only
-    // be told from a TLS port by the hint.
-    const unread = `server closed the connection before answering at ${at} (is it a TLS port? use rediss:// in the url option; or has it reached its maxclients?)`;
     try {
       await holder.ping();
       expect(await manager.setup()).toBe(false);
       const flushWarnings = () => logged.filter((line) => line.startsWith('Flushing metrics to '));
-      expect([refused, unread].map((cause) => flushWarnings()[0].endsWith(`: ${cause}`))).toContain(
-        true,
-      );
+      const flushing = `Flushing metrics to Redis under prefix "${keyPrefix}"`;
+      const failedFirst = `${flushing} failed; counting goes on in memory and is retried every 250 ms: `;
+      // The first attempt's cause depends on when ioredis sees the socket close: often before it reads
+      // Redis's refusal, which then reads as a TLS port (its hint asks about maxclients too), and on a
+      // busy machine a reset or a timeout as well. Only that it is the first failure's line is fixed.
+      expect(flushWarnings()[0].startsWith(failedFirst)).toBe(true);
       // One of the attempts that follow reads the refusal, and from then on it is named.
       const deadline = Date.now() + 5_000;
       while ((await manager.health()).error !== refused && Date.now() < deadline) {
@@ -886,15 +886,18 @@ describe('a server at its maxclients names the limit', () => {
       );
       expect(failed).toBeInstanceOf(RedisConnectionError);
       expect(failed?.message).toBe(refused);
-      // The log names the refusal once too: in its first line, or in one that follows the first.
-      const flushing = `Flushing metrics to Redis under prefix "${keyPrefix}"`;
-      expect([
-        [`${flushing} failed; counting goes on in memory and is retried every 250 ms: ${refused}`],
-        [
-          `${flushing} failed; counting goes on in memory and is retried every 250 ms: ${unread}`,
-          `${flushing} still fails, now because: ${refused}; counting goes on in memory and is retried every 250 ms`,
-        ],
-      ]).toContainEqual(flushWarnings());
+      // The log names the refusal too, once: in its first line, or in one that follows the first (at
+      // the next failed flush, every 250 ms), each cause said once.
+      const namedLater = `${flushing} still fails, now because: ${refused}; counting goes on in memory and is retried every 250 ms`;
+      const named = () =>
+        flushWarnings().filter(
+          (line) => line === `${failedFirst}${refused}` || line === namedLater,
+        );
+      while (named().length === 0 && Date.now() < deadline + 2_000) {
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+      expect(named()).toHaveLength(1);
+      expect(new Set(flushWarnings()).size).toBe(flushWarnings().length);
     } finally {
       await manager.teardown();
       holder.disconnect();
