@@ -198,7 +198,7 @@ export class CounterLedger implements Iterable<[string, string]> {
    * its previous value first ({@link takeReturned}), so that only what it counted since is added.
    * Counted from zero instead, the totals would hold it twice.
    */
-  showAgain(former: CounterSeries, packed: string): CounterSeries {
+  private showAgain(former: CounterSeries, packed: string): CounterSeries {
     if (this.byField.get(former.field) === former) {
       // Its delete may be on its way still: if the store applied it, the value is loaded then.
       this.show(former.field, packed);
